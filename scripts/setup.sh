@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs everything lsptap needs on a fresh Debian 12 machine (run as root), then builds.
+# Idempotent: packages already present are not fetched again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# gopls + golang-go: the real server and codebase; clang/llvm/libbpf/bpftool: the eBPF
+# program; gcc: the benchmark's splice floor; neovim: a real editor for tests; chromium,
+# prometheus: report and metrics tests; jq: README one-liners.
+PKGS=(gopls golang-go clang llvm libbpf1 libbpf-dev bpftool gcc make neovim chromium prometheus jq)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "setup: missing Debian packages: ${missing[*]}; run this script as root (or: sudo apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# Classic tracepoints need tracefs; raw_tp/tp_btf do not, but mount it when we can.
+if [ "$(id -u)" -eq 0 ] && [ -d /sys/kernel/tracing ] && ! mountpoint -q /sys/kernel/tracing; then
+  mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || echo "setup: could not mount tracefs (classic tracepoints unavailable)" >&2
+fi
+
+npm ci --no-audit --no-fund --loglevel=error
+npm run --silent build

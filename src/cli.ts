@@ -1,0 +1,112 @@
+// Command line: `lsptap [options] -- COMMAND [ARGS...]`, plus subcommands. Options are
+// parsed with node:util's parseArgs (a maintained parser in Node itself, so no dependency);
+// everything after `--` belongs to the server and is passed through untouched.
+
+import { parseArgs } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import { openLogTarget, defaultLogDir, LogPathError } from './sinks/log-file';
+import { SessionLog } from './sinks/session-log';
+import { runStdioProxy } from './proxy/stdio-proxy';
+import { VERSION } from './version';
+import { runDemo } from './demo/demo';
+
+export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
+       lsptap demo [--log PATH]       scripted gopls session on the Go standard library
+       lsptap --version | --help
+
+Relays stdio between an LSP client and COMMAND, byte for byte, and logs every message.
+
+options:
+  --log PATH         write the JSON log to PATH (appended, created 0600); "-" for stderr
+  --log-dir DIR      directory for per-session log files (default: $LSPTAP_LOG_DIR,
+                     else $XDG_STATE_HOME/lsptap, else ~/.local/state/lsptap)
+  --bodies           also log message bodies (they contain your source code)
+  --bodies-max N     largest body logged with --bodies, in bytes (default 1048576)
+  --summary          print the per-method latency table to stderr at the end
+  --grace-ms N       after the client closes, wait N ms for the server before SIGTERM,
+                     and N ms more before SIGKILL (default 3000)
+  --version          print lsptap's version
+  --help             this text
+`;
+
+export interface ProxyCliOptions {
+  log?: string;
+  logDir?: string;
+  bodies: boolean;
+  bodiesMax: number;
+  summary: boolean;
+  graceMs: number;
+}
+
+export class UsageError extends Error {}
+
+function positiveInt(name: string, v: string | undefined, dflt: number): number {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v)) throw new UsageError(`lsptap: ${name} needs a whole number, got ${JSON.stringify(v)}`);
+  return Number(v);
+}
+
+/** Split argv at the first `--`: lsptap's options before, the server command after. */
+export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command: string[] } {
+  const dd = argv.indexOf('--');
+  const own = dd < 0 ? argv : argv.slice(0, dd);
+  const command = dd < 0 ? [] : argv.slice(dd + 1);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: own,
+      allowPositionals: false,
+      strict: true,
+      options: {
+        log: { type: 'string' },
+        'log-dir': { type: 'string' },
+        bodies: { type: 'boolean', default: false },
+        'bodies-max': { type: 'string' },
+        summary: { type: 'boolean', default: false },
+        'grace-ms': { type: 'string' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError(`lsptap: ${(err as Error).message}`);
+  }
+  const v = parsed.values;
+  return {
+    opts: {
+      log: v.log, logDir: v['log-dir'], bodies: v.bodies === true, summary: v.summary === true,
+      bodiesMax: positiveInt('--bodies-max', v['bodies-max'], 1 << 20),
+      graceMs: positiveInt('--grace-ms', v['grace-ms'], 3000),
+    },
+    command,
+  };
+}
+
+export function openSessionLog(opts: ProxyCliOptions): { log: SessionLog; path: string | null } {
+  const target = openLogTarget(opts.log, opts.logDir ?? defaultLogDir(process.env), process.pid);
+  return { log: new SessionLog(target.fd, opts.bodies), path: target.path };
+}
+
+async function runProxy(argv: string[]): Promise<number> {
+  const { opts, command } = parseProxyArgs(argv);
+  if (command.length === 0) throw new UsageError('lsptap: no server command; put it after --, e.g. lsptap -- gopls serve');
+  const { log, path } = openSessionLog(opts);
+  return runStdioProxy({
+    command: command[0], args: command.slice(1), log, logPath: path,
+    retainBodyMax: opts.bodies ? opts.bodiesMax : 0, printSummary: opts.summary,
+    graceMs: opts.graceMs, sessionId: randomUUID().slice(0, 8),
+  });
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  let code: number;
+  try {
+    const first = argv[0];
+    if (first === '--version' || first === '-v') { process.stdout.write(`lsptap ${VERSION}\n`); code = 0; }
+    else if (first === '--help' || first === '-h' || first === 'help' || argv.length === 0) { (argv.length === 0 ? process.stderr : process.stdout).write(USAGE); code = argv.length === 0 ? 2 : 0; }
+    else if (first === 'demo') { code = await runDemo(argv.slice(1)); }
+    else code = await runProxy(argv);
+  } catch (err) {
+    if (err instanceof UsageError || err instanceof LogPathError) { process.stderr.write(`${err.message}\n`); code = 2; }
+    else { process.stderr.write(`lsptap: internal error: ${(err as Error).stack ?? String(err)}\n`); code = 70; }
+  }
+  process.exit(code);
+}

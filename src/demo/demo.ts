@@ -1,0 +1,30 @@
+// `lsptap demo`: a real gopls session on the Go standard library, through lsptap (the real
+// binary, as an editor would start it), ending with lsptap's per-method summary table.
+
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import os from 'node:os';
+import fs from 'node:fs';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { parseArgs } from 'node:util';
+import { answerServerRequests, goRootSrc, runGoplsScript } from './gopls-script';
+
+export async function runDemo(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { log: { type: 'string' }, gopls: { type: 'string' }, rounds: { type: 'string' } } });
+  const logPath = values.log ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-demo-')), 'session.jsonl');
+  const srcRoot = goRootSrc();
+  const lsptap = path.join(__dirname, '..', '..', '..', 'bin', 'lsptap');
+  process.stderr.write(`lsptap demo: gopls on ${srcRoot}, opening net/http/server.go\n`);
+  const child = spawn(process.execPath, [lsptap, '--summary', '--log', logPath, '--', values.gopls ?? 'gopls'], { cwd: srcRoot, stdio: ['pipe', 'pipe', 'inherit'] });
+  const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  answerServerRequests(conn);
+  conn.listen();
+  const exited = new Promise<number>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig ? 1 : 0))));
+  const steps = await runGoplsScript(conn, srcRoot, Number(values.rounds ?? 1));
+  const code = await exited;
+  conn.dispose();
+  process.stderr.write('\nwhat the editor saw:\n');
+  for (const s of steps) process.stderr.write(`  ${s.ok ? 'ok ' : 'ERR'} ${s.method.padEnd(28)} ${s.ms.toFixed(1).padStart(9)} ms  ${s.detail}\n`);
+  process.stderr.write(`\nfull log: ${logPath}\n`);
+  return steps.every((s) => s.ok) ? code : 1;
+}

@@ -1,0 +1,378 @@
+// A streaming scanner for large JSON-RPC bodies: fed the body piece by piece as chunks
+// arrive, it tracks strings and bracket depth and captures only the top-level `id`,
+// `method`, `result` and `error`, so a 50 MB didOpen is never copied, decoded or parsed.
+// Key order is not assumed: Go's jsonrpc2 writes `id` after `params`/`result`.
+//
+// Checks are structural (one top-level object, balanced brackets of matching kinds,
+// terminated strings, key/colon/comma shape at the top level, valid UTF-8, valid
+// top-level primitives). Inside nested values only strings and brackets are followed;
+// the exact grammar of nested numbers and literals is not checked (JSON.parse does
+// that for small bodies).
+
+import { isUtf8 } from 'node:buffer';
+import type { Identity } from './frame';
+import { classify, invalidIdentity } from './identity';
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const LBRACE = 0x7b;
+const RBRACE = 0x7d;
+const LBRACKET = 0x5b;
+const RBRACKET = 0x5d;
+const COLON = 0x3a;
+const COMMA = 0x2c;
+
+const enum S {
+  TopStart, KeyOrEnd, Key, Colon, Value, StrValue, Prim, Nested, AfterValue, Done, Failed,
+}
+
+/** Which top-level key is being read; only these four matter. */
+const enum K { Other, Id, Method, Result, Error }
+
+const CAPTURE_MAX = 1024;
+const STACK_MAX = 1024;
+
+function isWs(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+const NUMBER_RE = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+/** Validates UTF-8 across piece boundaries without copying pieces. */
+class Utf8Stream {
+  private tail = Buffer.alloc(8);
+  private tailLen = 0;
+  ok = true;
+
+  reset(): void { this.tailLen = 0; this.ok = true; }
+
+  feed(buf: Buffer, start: number, end: number): void {
+    if (!this.ok || start >= end) return;
+    let from = start;
+    if (this.tailLen > 0) {
+      // Complete the sequence left over from the previous piece.
+      const need = seqLen(this.tail[0]) - this.tailLen;
+      const take = Math.min(need, end - start);
+      buf.copy(this.tail, this.tailLen, start, start + take);
+      this.tailLen += take;
+      from = start + take;
+      if (take < need) return;
+      if (!isUtf8(this.tail.subarray(0, this.tailLen))) { this.ok = false; return; }
+      this.tailLen = 0;
+    }
+    const cut = incompleteTailStart(buf, from, end);
+    if (cut > from && !isUtf8(buf.subarray(from, cut))) { this.ok = false; return; }
+    if (cut < end) {
+      buf.copy(this.tail, 0, cut, end);
+      this.tailLen = end - cut;
+    }
+  }
+
+  finish(): boolean { return this.ok && this.tailLen === 0; }
+}
+
+function seqLen(lead: number): number {
+  if (lead < 0x80) return 1;
+  if (lead >= 0xf0 && lead <= 0xf4) return 4;
+  if (lead >= 0xe0) return lead <= 0xef ? 3 : 1;
+  if (lead >= 0xc2) return 2;
+  return 1; // continuation or invalid lead: let isUtf8 reject it
+}
+
+/** Index where an incomplete multi-byte sequence at the end of [from,end) starts, or end. */
+function incompleteTailStart(buf: Buffer, from: number, end: number): number {
+  for (let k = 1; k <= 3 && end - k >= from; k++) {
+    const c = buf[end - k];
+    if ((c & 0xc0) === 0x80) continue; // continuation byte: keep looking for the lead
+    const len = seqLen(c);
+    return len > k ? end - k : end;
+  }
+  return end;
+}
+
+export class BodyScanner {
+  private state = S.TopStart;
+  private failReason: string | null = null;
+  private depth = 0;
+  private readonly stack = new Uint8Array(STACK_MAX);
+  private inNestedString = false;
+  /** Backslashes at the end of the string text seen so far (escape parity across pieces). */
+  private backslashRun = 0;
+  private key = K.Other;
+  private capturing = false;
+  private readonly capture = Buffer.alloc(CAPTURE_MAX);
+  private captureLen = 0;
+  private captureOverflow = false;
+  private afterComma = false;
+  private readonly utf8 = new Utf8Stream();
+
+  private hasId = false;
+  private id: unknown = undefined;
+  private hasMethod = false;
+  private method: unknown = undefined;
+  private hasResult = false;
+  private hasError = false;
+
+  reset(): void {
+    this.state = S.TopStart;
+    this.failReason = null;
+    this.depth = 0;
+    this.inNestedString = false;
+    this.backslashRun = 0;
+    this.key = K.Other;
+    this.capturing = false;
+    this.captureLen = 0;
+    this.captureOverflow = false;
+    this.afterComma = false;
+    this.utf8.reset();
+    this.hasId = false;
+    this.id = undefined;
+    this.hasMethod = false;
+    this.method = undefined;
+    this.hasResult = false;
+    this.hasError = false;
+  }
+
+  /** Feed body bytes buf[start, end). Never throws. */
+  feed(buf: Buffer, start: number, end: number): void {
+    this.utf8.feed(buf, start, end);
+    let i = start;
+    while (i < end && this.state !== S.Failed) {
+      switch (this.state) {
+        case S.TopStart: {
+          const c = buf[i++];
+          if (isWs(c)) break;
+          if (c === LBRACE) { this.state = S.KeyOrEnd; this.afterComma = false; break; }
+          this.fail(c === LBRACKET ? 'JSON but not a JSON-RPC message (top level is not an object)' : 'body is not JSON (does not start with "{")');
+          break;
+        }
+        case S.KeyOrEnd: {
+          const c = buf[i++];
+          if (isWs(c)) break;
+          if (c === QUOTE) { this.beginString(true); this.state = S.Key; break; }
+          if (c === RBRACE && !this.afterComma) { this.state = S.Done; break; }
+          this.fail('body is not JSON (expected a key at the top level)');
+          break;
+        }
+        case S.Key: {
+          const q = this.scanString(buf, i, end);
+          if (q < 0) { i = end; break; }
+          i = q + 1;
+          this.key = this.keyOf();
+          this.state = S.Colon;
+          break;
+        }
+        case S.Colon: {
+          const c = buf[i++];
+          if (isWs(c)) break;
+          if (c === COLON) { this.state = S.Value; break; }
+          this.fail('body is not JSON (expected ":" after a key)');
+          break;
+        }
+        case S.Value: {
+          const c = buf[i];
+          if (isWs(c)) { i++; break; }
+          this.markKeySeen();
+          if (c === QUOTE) {
+            i++;
+            this.beginString(this.key === K.Id || this.key === K.Method);
+            this.state = S.StrValue;
+          } else if (c === LBRACE || c === LBRACKET) {
+            i++;
+            this.depth = 1;
+            this.stack[0] = c;
+            this.inNestedString = false;
+            this.state = S.Nested;
+            if (this.key === K.Id) this.id = {};
+            if (this.key === K.Method) this.method = {};
+          } else {
+            this.beginString(true); // primitives are captured raw, then validated
+            this.state = S.Prim;
+          }
+          break;
+        }
+        case S.StrValue: {
+          const q = this.scanString(buf, i, end);
+          if (q < 0) { i = end; break; }
+          i = q + 1;
+          if (this.capturing) {
+            const s = this.decodeCapturedString();
+            if (s === null) break; // failed
+            if (this.key === K.Id) this.id = s;
+            else if (this.key === K.Method) this.method = s;
+          }
+          this.state = S.AfterValue;
+          break;
+        }
+        case S.Prim: {
+          const c = buf[i];
+          if (c === COMMA || c === RBRACE || isWs(c)) {
+            this.endPrimitive();
+            this.state = this.state === S.Prim ? S.AfterValue : this.state;
+            break; // delimiter handled by AfterValue
+          }
+          this.appendCapture(buf, i, i + 1);
+          i++;
+          break;
+        }
+        case S.Nested:
+          i = this.scanNested(buf, i, end);
+          break;
+        case S.AfterValue: {
+          const c = buf[i++];
+          if (isWs(c)) break;
+          if (c === COMMA) { this.state = S.KeyOrEnd; this.afterComma = true; break; }
+          if (c === RBRACE) { this.state = S.Done; break; }
+          this.fail('body is not JSON (expected "," or "}" after a value)');
+          break;
+        }
+        case S.Done: {
+          const c = buf[i++];
+          if (!isWs(c)) this.fail('body is not JSON (data after the top-level object)');
+          break;
+        }
+        default:
+          i = end;
+      }
+    }
+  }
+
+  /** Identity of everything fed since reset(). */
+  finish(): Identity {
+    if (this.state === S.Prim) this.endPrimitive();
+    if (this.state === S.Failed) return invalidIdentity(this.failReason ?? 'body is not JSON');
+    if (!this.utf8.finish()) return invalidIdentity('body is not valid UTF-8');
+    if (this.state === S.TopStart) return invalidIdentity('body is not JSON (empty)');
+    if (this.state !== S.Done) return invalidIdentity('body is not JSON (ends before the top-level object closes)');
+    return classify({
+      hasMethod: this.hasMethod, method: this.method,
+      hasId: this.hasId, id: this.id,
+      hasResult: this.hasResult, hasError: this.hasError,
+      cancelId: undefined, // $/cancelRequest bodies are small and take the JSON.parse path
+    });
+  }
+
+  private fail(reason: string): void {
+    if (this.state === S.Failed) return;
+    this.state = S.Failed;
+    this.failReason = reason;
+  }
+
+  private beginString(capture: boolean): void {
+    this.backslashRun = 0;
+    this.capturing = capture;
+    this.captureLen = 0;
+    this.captureOverflow = false;
+  }
+
+  private appendCapture(buf: Buffer, from: number, to: number): void {
+    if (!this.capturing || from >= to) return;
+    const room = CAPTURE_MAX - this.captureLen;
+    if (to - from > room) { this.captureOverflow = true; to = from + room; }
+    buf.copy(this.capture, this.captureLen, from, to);
+    this.captureLen += to - from;
+  }
+
+  /**
+   * Finds the closing quote of the current string in buf[from,end) using indexOf (memchr)
+   * and backslash-run parity, so long strings cost a native search, not a JS loop.
+   * Returns its index, or -1 when the string continues past end.
+   */
+  private scanString(buf: Buffer, from: number, end: number): number {
+    let seg = from;
+    for (;;) {
+      const q = buf.indexOf(QUOTE, seg);
+      if (q < 0 || q >= end) {
+        this.appendCapture(buf, seg, end);
+        let k = end - 1;
+        while (k >= seg && buf[k] === BACKSLASH) k--;
+        const run = end - 1 - k;
+        this.backslashRun = k < seg ? this.backslashRun + run : run;
+        return -1;
+      }
+      let k = q - 1;
+      while (k >= seg && buf[k] === BACKSLASH) k--;
+      let run = q - 1 - k;
+      if (k < seg) run += this.backslashRun;
+      this.appendCapture(buf, seg, q + ((run & 1) === 1 ? 1 : 0));
+      this.backslashRun = 0;
+      if ((run & 1) === 0) return q;
+      seg = q + 1;
+    }
+  }
+
+  /** Follows strings and brackets inside a nested value; returns where it stopped. */
+  private scanNested(buf: Buffer, i: number, end: number): number {
+    while (i < end) {
+      if (this.inNestedString) {
+        const q = this.scanString(buf, i, end);
+        if (q < 0) return end;
+        i = q + 1;
+        this.inNestedString = false;
+        continue;
+      }
+      const c = buf[i++];
+      if (c === QUOTE) {
+        this.inNestedString = true;
+        this.backslashRun = 0;
+        this.capturing = false;
+      } else if (c === LBRACE || c === LBRACKET) {
+        if (this.depth < STACK_MAX) this.stack[this.depth] = c;
+        this.depth++;
+      } else if (c === RBRACE || c === RBRACKET) {
+        this.depth--;
+        if (this.depth < STACK_MAX) {
+          const open = this.stack[this.depth];
+          if ((c === RBRACE) !== (open === LBRACE)) { this.fail('body is not JSON (mismatched brackets)'); return end; }
+        }
+        if (this.depth === 0) { this.state = S.AfterValue; return i; }
+      }
+    }
+    return i;
+  }
+
+  private keyOf(): K {
+    if (this.captureOverflow) return K.Other;
+    const n = this.captureLen;
+    const b = this.capture;
+    // Keys are matched on their raw bytes; an escaped spelling (\u0069d) is not recognised.
+    if (n === 2 && b[0] === 0x69 && b[1] === 0x64) return K.Id;
+    if (n === 6 && b.toString('latin1', 0, 6) === 'method') return K.Method;
+    if (n === 6 && b.toString('latin1', 0, 6) === 'result') return K.Result;
+    if (n === 5 && b.toString('latin1', 0, 5) === 'error') return K.Error;
+    return K.Other;
+  }
+
+  private markKeySeen(): void {
+    switch (this.key) {
+      case K.Id: this.hasId = true; break;
+      case K.Method: this.hasMethod = true; break;
+      case K.Result: this.hasResult = true; break;
+      case K.Error: this.hasError = true; break;
+      default: break;
+    }
+  }
+
+  private decodeCapturedString(): string | null {
+    if (this.captureOverflow) return `${this.capture.toString('utf8', 0, 64)}...`;
+    try {
+      return JSON.parse(`"${this.capture.toString('utf8', 0, this.captureLen)}"`) as string;
+    } catch {
+      this.fail('body is not JSON (bad escape in a string)');
+      return null;
+    }
+  }
+
+  private endPrimitive(): void {
+    const raw = this.capture.toString('latin1', 0, this.captureLen);
+    let value: unknown;
+    if (raw === 'true') value = true;
+    else if (raw === 'false') value = false;
+    else if (raw === 'null') value = null;
+    else if (!this.captureOverflow && NUMBER_RE.test(raw)) value = Number(raw);
+    else { this.fail(`body is not JSON (bad value ${JSON.stringify(raw.slice(0, 32))})`); return; }
+    if (this.key === K.Id) this.id = value;
+    else if (this.key === K.Method) this.method = value;
+    this.state = S.AfterValue;
+  }
+}

@@ -1,0 +1,248 @@
+// Finds Content-Length frames in one direction's byte stream. It observes the chunks the
+// relay has already forwarded: it never mutates them, never keeps them past push(), and
+// never throws. Header rules follow vscode-jsonrpc: headers end at \r\n\r\n, lines are
+// `key: value`, keys are case-insensitive, Content-Length is required, others are allowed.
+//
+// Resynchronisation (documented in the README): when a header is unusable or a body is
+// not JSON, framing is "lost"; the framer then searches for the next `Content-Length:`
+// (any case) and restarts there. It searches first inside the bytes it still holds (the
+// bad header, or a bad body of up to SMALL_BODY_MAX bytes, so a too-long Content-Length
+// that swallowed the next header still recovers it), then in the bytes that follow.
+
+import type { Direction, Frame, FrameWarning, Identity } from './frame';
+import { identifyParsed, invalidIdentity } from './identity';
+import { BodyScanner } from './body-scanner';
+
+/** Bodies up to this size are copied once and JSON.parse'd; larger ones are scanned. */
+export const SMALL_BODY_MAX = 16 * 1024;
+/** A header block longer than this is not a header. */
+export const HEADER_MAX = 8 * 1024;
+
+const CR = 0x0d;
+const LF = 0x0a;
+const PATTERN = Buffer.from('content-length:', 'latin1');
+
+const enum Mode { Header, Body, Resync }
+
+export interface FramerOptions {
+  dir: Direction;
+  /** Keep bodies up to this many bytes on the frame (for --bodies); 0 keeps none. */
+  retainBodyMax: number;
+  onFrame: (frame: Frame) => void;
+  onWarning: (warning: FrameWarning) => void;
+}
+
+function preview(buf: Buffer, start: number, end: number): string {
+  const max = 80;
+  const s = buf.toString('latin1', start, Math.min(end, start + max));
+  return end - start > max ? `${s}...` : s;
+}
+
+export class Framer {
+  private readonly dir: Direction;
+  private readonly retainBodyMax: number;
+  private readonly onFrame: (frame: Frame) => void;
+  private readonly onWarning: (warning: FrameWarning) => void;
+
+  private mode = Mode.Header;
+  /** Stream offset of the byte after everything pushed so far. */
+  private streamPos = 0;
+
+  private readonly header = Buffer.alloc(HEADER_MAX);
+  private headerLen = 0;
+  private crlfState = 0;
+  private headerOffset = 0;
+  private headerFirstNs = 0n;
+
+  private bodyLen = 0;
+  private bodyRemaining = 0;
+  private readonly small = Buffer.alloc(SMALL_BODY_MAX);
+  private readonly scanner = new BodyScanner();
+  private retained: Buffer[] = [];
+  private retainedLen = 0;
+
+  private patternIdx = 0;
+  private resyncStart = 0;
+
+  constructor(opts: FramerOptions) {
+    this.dir = opts.dir;
+    this.retainBodyMax = opts.retainBodyMax;
+    this.onFrame = opts.onFrame;
+    this.onWarning = opts.onWarning;
+  }
+
+  /** Total bytes seen on this stream. */
+  get bytesSeen(): number { return this.streamPos; }
+
+  /** Observe one forwarded chunk. readNs: when it was read; forwardedNs: after it was written on. */
+  push(chunk: Buffer, readNs: bigint, forwardedNs: bigint): void {
+    this.consume(chunk, 0, chunk.length, this.streamPos, readNs, forwardedNs);
+    this.streamPos += chunk.length;
+  }
+
+  /** The stream ended: report a frame cut short. */
+  end(): void {
+    if (this.mode === Mode.Body) {
+      this.warn(this.headerOffset, `stream ended ${this.bodyLen - this.bodyRemaining} bytes into a body declared as ${this.bodyLen} bytes (Content-Length runs past the end of the stream)`, null);
+    } else if (this.mode === Mode.Header && this.headerLen > 0) {
+      this.warn(this.headerOffset, 'stream ended inside a header', preview(this.header, 0, this.headerLen));
+    }
+    this.mode = Mode.Header;
+    this.headerLen = 0;
+  }
+
+  /** Process buf[start,end), whose byte buf[0] sits at stream offset base. */
+  private consume(buf: Buffer, start: number, end: number, base: number, readNs: bigint, fwdNs: bigint): void {
+    let i = start;
+    while (i < end) {
+      if (this.mode === Mode.Body) {
+        const n = Math.min(this.bodyRemaining, end - i);
+        this.takeBody(buf, i, i + n);
+        i += n;
+        this.bodyRemaining -= n;
+        if (this.bodyRemaining === 0) this.finishBody(readNs, fwdNs);
+        continue;
+      }
+      if (this.mode === Mode.Resync) {
+        i = this.findPattern(buf, i, end, base, readNs);
+        continue;
+      }
+      // Header mode: byte state machine for \r\n\r\n, as vscode-jsonrpc's message buffer.
+      if (this.headerLen === 0) {
+        this.headerOffset = base + i;
+        this.headerFirstNs = readNs;
+        this.crlfState = 0;
+      }
+      while (i < end) {
+        const c = buf[i++];
+        if (this.headerLen < HEADER_MAX) this.header[this.headerLen] = c;
+        this.headerLen++;
+        if (c === CR) this.crlfState = this.crlfState === 0 ? 1 : this.crlfState === 2 ? 3 : 1;
+        else if (c === LF) this.crlfState = this.crlfState === 1 ? 2 : this.crlfState === 3 ? 4 : 0;
+        else this.crlfState = 0;
+        if (this.crlfState === 4) {
+          this.finishHeader(readNs, fwdNs);
+          break;
+        }
+        if (this.headerLen > HEADER_MAX) {
+          this.lostInHeader(`header exceeds ${HEADER_MAX} bytes without an empty line`, preview(this.header, 0, 40)); 
+          break;
+        }
+      }
+    }
+  }
+
+  private finishHeader(readNs: bigint, fwdNs: bigint): void {
+    const text = this.header.toString('latin1', 0, this.headerLen - 4);
+    let length = -1;
+    for (const line of text.split('\r\n')) {
+      const colon = line.indexOf(':');
+      if (colon < 0) { this.lostInHeader('header line without a colon', line.slice(0, 80)); return; }
+      const key = line.slice(0, colon).trim().toLowerCase();
+      if (key !== 'content-length') continue;
+      const value = line.slice(colon + 1).trim();
+      if (!/^\d{1,15}$/.test(value)) { this.lostInHeader('Content-Length is not a number', value.slice(0, 80)); return; }
+      length = Number(value);
+    }
+    if (length < 0) { this.lostInHeader('header has no Content-Length', text.slice(0, 80)); return; }
+    this.bodyLen = length;
+    this.bodyRemaining = length;
+    this.scanner.reset();
+    this.retained = [];
+    this.retainedLen = 0;
+    this.mode = Mode.Body;
+    if (length === 0) this.finishBody(readNs, fwdNs);
+  }
+
+  private takeBody(buf: Buffer, from: number, to: number): void {
+    if (from >= to) return;
+    const done = this.bodyLen - this.bodyRemaining;
+    if (this.bodyLen <= SMALL_BODY_MAX) buf.copy(this.small, done, from, to);
+    else this.scanner.feed(buf, from, to);
+    if (this.retainBodyMax > 0 && this.bodyLen <= this.retainBodyMax) {
+      this.retained.push(buf.subarray(from, to)); // a view: Node never reuses stream chunks
+      this.retainedLen += to - from;
+    }
+  }
+
+  private finishBody(readNs: bigint, fwdNs: bigint): void {
+    let identity: Identity;
+    if (this.bodyLen === 0) identity = invalidIdentity('body is empty (Content-Length: 0)');
+    else if (this.bodyLen <= SMALL_BODY_MAX) identity = identifyParsed(this.small.subarray(0, this.bodyLen)).identity;
+    else identity = this.scanner.finish();
+    const body = this.retained.length > 0 ? (this.retained.length === 1 ? this.retained[0] : Buffer.concat(this.retained, this.retainedLen)) : null;
+    this.retained = [];
+    this.retainedLen = 0;
+    const headerBytes = this.headerLen;
+    const offset = this.headerOffset;
+    const bodyOffset = offset + headerBytes;
+    this.headerLen = 0;
+    this.mode = Mode.Header;
+    this.onFrame({
+      dir: this.dir, offset, headerBytes, bodyBytes: this.bodyLen,
+      firstByteNs: this.headerFirstNs, lastByteNs: readNs, forwardedNs: fwdNs,
+      identity, body,
+    });
+    if (identity.kind === 'invalid' && identity.invalidReason !== null && identity.invalidReason.startsWith('body is not JSON')) {
+      // A body that is not JSON at all suggests a wrong Content-Length: framing is lost.
+      this.warn(offset, identity.invalidReason, null);
+      this.startResync();
+      if (this.bodyLen <= SMALL_BODY_MAX && this.bodyLen > 0) {
+        const copy = Buffer.from(this.small.subarray(0, this.bodyLen));
+        this.consume(copy, 0, copy.length, bodyOffset, readNs, fwdNs);
+      }
+    } else if (identity.kind === 'invalid') {
+      this.warn(offset, identity.invalidReason ?? 'invalid message', null);
+    }
+  }
+
+  /** An unusable header: warn once, then resync starting after its first byte. */
+  private lostInHeader(reason: string, seen: string): void {
+    this.warn(this.headerOffset, reason, seen);
+    const held = Math.min(this.headerLen, HEADER_MAX);
+    const copy = Buffer.from(this.header.subarray(1, held));
+    const copyBase = this.headerOffset + 1;
+    this.headerLen = 0;
+    this.startResync();
+    // Bytes beyond HEADER_MAX were not kept; their resync resumes with the live stream.
+    this.consume(copy, 0, copy.length, copyBase, this.headerFirstNs, this.headerFirstNs);
+  }
+
+  private startResync(): void {
+    this.mode = Mode.Resync;
+    this.patternIdx = 0;
+    this.headerLen = 0;
+  }
+
+  /** Resync mode: look for `content-length:` in any case; on a match, restart the header there. */
+  private findPattern(buf: Buffer, i: number, end: number, base: number, readNs: bigint): number {
+    while (i < end) {
+      const c = buf[i++];
+      const lower = c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
+      if (lower === PATTERN[this.patternIdx]) {
+        if (this.patternIdx === 0) this.resyncStart = base + i - 1;
+        this.patternIdx++;
+        if (this.patternIdx === PATTERN.length) {
+          // Seed the header with the matched name; the rest of the line follows in the stream.
+          this.mode = Mode.Header;
+          PATTERN.copy(this.header, 0);
+          this.headerLen = PATTERN.length;
+          this.headerOffset = this.resyncStart;
+          this.headerFirstNs = readNs;
+          this.crlfState = 0;
+          this.patternIdx = 0;
+          return i;
+        }
+      } else {
+        // 'c' occurs once in the pattern, so restarting is exact (no partial overlap).
+        this.patternIdx = lower === PATTERN[0] ? 1 : 0;
+        if (this.patternIdx === 1) this.resyncStart = base + i - 1;
+      }
+    }
+    return i;
+  }
+
+  private warn(offset: number, reason: string, seen: string | null): void {
+    this.onWarning({ dir: this.dir, offset, reason, seen });
+  }
+}

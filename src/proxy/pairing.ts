@@ -1,0 +1,106 @@
+// Pairs requests with responses. Each direction's requests live in their own table, since
+// ids of the two directions are separate namespaces: a c2s request is answered by an s2c
+// response and vice versa. Keys keep 1 and "1" apart.
+//
+// Eviction rule (documented in the README): at most MAX_PENDING requests wait per direction;
+// beyond that the oldest is evicted and counted as unanswered. A cancelled request stays
+// until its response (LSP requires one) or eviction.
+
+import type { Direction, Frame, MessageId } from './frame';
+import type { MessageRecord } from './record';
+
+export const MAX_PENDING = 10_000;
+
+export interface PendingRequest {
+  dir: Direction;
+  id: MessageId;
+  method: string;
+  offset: number;
+  bytes: number;
+  headerBytes: number;
+  lastByteNs: bigint;
+  forwardedNs: bigint;
+  cancelled: boolean;
+}
+
+export interface PairingEvents {
+  /** A request id arrived again while pending, or a response matched nothing. */
+  onAnomaly: (dir: Direction, offset: number, reason: string, id: MessageId | null) => void;
+}
+
+function keyOf(id: MessageId): string {
+  return typeof id === 'number' ? `n${id}` : `s${id}`;
+}
+
+function other(dir: Direction): Direction {
+  return dir === 'c2s' ? 's2c' : 'c2s';
+}
+
+export class Pairing {
+  private readonly pending: Record<Direction, Map<string, PendingRequest>> = { c2s: new Map(), s2c: new Map() };
+  private evictedCount = 0;
+  private readonly evictedSample: PendingRequest[] = [];
+
+  constructor(private readonly events: PairingEvents) {}
+
+  get evicted(): number { return this.evictedCount; }
+
+  pendingCount(dir: Direction): number { return this.pending[dir].size; }
+
+  /** Turn a frame into a record, updating the tables. */
+  toRecord(frame: Frame): MessageRecord {
+    const ident = frame.identity;
+    const rec: MessageRecord = {
+      dir: frame.dir, kind: ident.kind, method: ident.method, id: ident.id,
+      bytes: frame.bodyBytes, headerBytes: frame.headerBytes, offset: frame.offset,
+      firstByteNs: frame.firstByteNs, lastByteNs: frame.lastByteNs, forwardedNs: frame.forwardedNs,
+      isError: null, latencyMs: null, request: null, cancelled: false,
+      cancelsId: ident.cancelId, invalidReason: ident.invalidReason, unmatched: false,
+      body: frame.body, kernel: null,
+    };
+    if (ident.kind === 'request' && ident.id !== null && ident.method !== null) {
+      const table = this.pending[frame.dir];
+      const key = keyOf(ident.id);
+      if (table.has(key)) this.events.onAnomaly(frame.dir, frame.offset, 'request id reused while the earlier request is still pending', ident.id);
+      table.delete(key);
+      table.set(key, {
+        dir: frame.dir, id: ident.id, method: ident.method, offset: frame.offset, bytes: frame.bodyBytes,
+        headerBytes: frame.headerBytes, lastByteNs: frame.lastByteNs, forwardedNs: frame.forwardedNs, cancelled: false,
+      });
+      if (table.size > MAX_PENDING) this.evictOldest(table);
+    } else if (ident.kind === 'response') {
+      rec.isError = ident.isError;
+      const table = this.pending[other(frame.dir)];
+      const req = ident.id === null ? undefined : table.get(keyOf(ident.id));
+      if (req === undefined) {
+        rec.unmatched = true;
+        this.events.onAnomaly(frame.dir, frame.offset, 'response to an id with no pending request', ident.id);
+      } else {
+        table.delete(keyOf(req.id));
+        rec.method = req.method;
+        rec.cancelled = req.cancelled;
+        rec.latencyMs = Number(frame.lastByteNs - req.forwardedNs) / 1e6;
+        rec.request = { offset: req.offset, bytes: req.bytes, headerBytes: req.headerBytes, forwardedNs: req.forwardedNs, lastByteNs: req.lastByteNs };
+      }
+    } else if (ident.kind === 'notification' && ident.cancelId !== null) {
+      // $/cancelRequest travels the same way as the request it cancels.
+      const req = this.pending[frame.dir].get(keyOf(ident.cancelId));
+      if (req !== undefined) req.cancelled = true;
+    }
+    return rec;
+  }
+
+  /** Requests still waiting for an answer, oldest first, plus those evicted earlier. */
+  unanswered(): PendingRequest[] {
+    return [...this.evictedSample, ...this.pending.c2s.values(), ...this.pending.s2c.values()];
+  }
+
+  private evictOldest(table: Map<string, PendingRequest>): void {
+    const first = table.keys().next();
+    if (first.done === true) return;
+    const req = table.get(first.value);
+    table.delete(first.value);
+    this.evictedCount++;
+    if (req !== undefined && this.evictedSample.length < 100) this.evictedSample.push(req);
+  }
+}

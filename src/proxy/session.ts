@@ -1,0 +1,123 @@
+// One observed LSP connection: two framers feed one pairing table; records flow through an
+// optional enrichment stage (kernel timing) to the log and the summary. Transport-agnostic:
+// whoever owns the byte streams (child process, socket) calls observe() and end().
+
+import type { Direction, Frame, FrameWarning } from './frame';
+import { Framer } from './framer';
+import { Pairing } from './pairing';
+import type { MessageRecord } from './record';
+import { Summary } from '../sinks/summary';
+import type { SessionEndInfo, SessionLogChild, UnansweredRequest } from '../sinks/session-log';
+
+/**
+ * A stage between pairing and the sinks that may attach data to a record (kernel timing)
+ * and pass it on later; flush() passes on everything held.
+ */
+export interface RecordStage {
+  push(rec: MessageRecord, next: (rec: MessageRecord) => void): void;
+  flush(): Promise<void>;
+}
+
+/** Anything else that wants every finished record (metrics). */
+export type RecordSink = (rec: MessageRecord) => void;
+
+export interface SessionOptions {
+  log: SessionLogChild;
+  startNs: bigint;
+  /** Keep bodies up to this size for --bodies (0: none). */
+  retainBodyMax: number;
+  stage?: RecordStage;
+  sinks?: RecordSink[];
+}
+
+export class Session {
+  readonly summary = new Summary();
+  private readonly framers: Record<Direction, Framer>;
+  private readonly pairing: Pairing;
+  private readonly log: SessionLogChild;
+  private readonly stage: RecordStage | null;
+  private readonly sinks: RecordSink[];
+  private summaryWritten = false;
+  private observing = true;
+  readonly startNs: bigint;
+  warnings = 0;
+
+  constructor(opts: SessionOptions) {
+    this.log = opts.log;
+    this.startNs = opts.startNs;
+    this.stage = opts.stage ?? null;
+    this.sinks = opts.sinks ?? [];
+    this.pairing = new Pairing({
+      onAnomaly: (dir, offset, reason, id) => { this.warnings++; this.log.warn('bad input', { dir, offset, reason, seen: id === null ? null : String(id) }); },
+    });
+    const make = (dir: Direction): Framer => new Framer({
+      dir, retainBodyMax: opts.retainBodyMax,
+      onFrame: this.onFrame, onWarning: this.onWarning,
+    });
+    this.framers = { c2s: make('c2s'), s2c: make('s2c') };
+  }
+
+  /** Observe a chunk already forwarded in direction dir. */
+  observe(dir: Direction, chunk: Buffer, readNs: bigint, forwardedNs: bigint): void {
+    if (this.observing) this.framers[dir].push(chunk, readNs, forwardedNs);
+  }
+
+  /** The relay's observer threw: log once and stop observing; bytes keep flowing. */
+  observerFailed(err: unknown): void {
+    this.observing = false;
+    this.log.error('observer failed; relaying without observing', { err: String(err instanceof Error ? err.stack : err) });
+  }
+
+  bytesSeen(dir: Direction): number { return this.framers[dir].bytesSeen; }
+
+  /** EOF on direction dir: reports a frame cut short. */
+  end(dir: Direction): void {
+    if (this.observing) this.framers[dir].end();
+  }
+
+  /** Write the summary line now (the client sent `exit`; an editor may SIGKILL us next). */
+  writeSummary(trigger: string): void {
+    this.summaryWritten = true;
+    this.log.summary(this.summary.rows(), this.summary.counts, trigger);
+  }
+
+  /** Flush held records, then write `session end`. */
+  async finish(end: Pick<SessionEndInfo, 'exitCode' | 'signal' | 'reason'> & Record<string, unknown>): Promise<void> {
+    if (this.stage !== null) await this.stage.flush();
+    const nowNs = process.hrtime.bigint();
+    const pending = this.pairing.unanswered();
+    const unanswered: UnansweredRequest[] = pending.slice(0, 100).map((r) => ({
+      dir: r.dir, id: r.id, method: r.method, cancelled: r.cancelled,
+      waitedMs: Math.round(Number(nowNs - r.forwardedNs) / 1e3) / 1e3,
+    }));
+    this.log.sessionEnd({
+      ...end,
+      counts: this.summary.counts,
+      unanswered,
+      unansweredCount: pending.length + Math.max(0, this.pairing.evicted - Math.min(this.pairing.evicted, 100)),
+      evicted: this.pairing.evicted,
+      warnings: this.warnings,
+      summary: this.summary.rows(),
+    });
+  }
+
+  get summaryAlreadyWritten(): boolean { return this.summaryWritten; }
+
+  private readonly onFrame = (frame: Frame): void => {
+    const rec = this.pairing.toRecord(frame);
+    if (this.stage === null) this.emit(rec);
+    else this.stage.push(rec, this.emit);
+  };
+
+  private readonly emit = (rec: MessageRecord): void => {
+    this.log.message(rec);
+    this.summary.add(rec);
+    for (const sink of this.sinks) sink(rec);
+    if (rec.dir === 'c2s' && rec.kind === 'notification' && rec.method === 'exit') this.writeSummary('exit notification');
+  };
+
+  private readonly onWarning = (w: FrameWarning): void => {
+    this.warnings++;
+    this.log.frameWarning(w);
+  };
+}

@@ -1,0 +1,68 @@
+// Where the session log goes: an explicit path, stderr, or a new file per session under the
+// XDG state directory. Files are opened 0600 (directories 0700) without following a symlink,
+// and a file owned by another user is refused: logs may hold source code.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface LogTarget {
+  /** File descriptor to write to (2 for stderr). */
+  fd: number;
+  /** The file's path, or null for stderr. */
+  path: string | null;
+}
+
+export class LogPathError extends Error {}
+
+/** Directory for per-session logs: --log-dir, LSPTAP_LOG_DIR, $XDG_STATE_HOME/lsptap, ~/.local/state/lsptap. */
+export function defaultLogDir(env: NodeJS.ProcessEnv): string {
+  if (env.LSPTAP_LOG_DIR) return env.LSPTAP_LOG_DIR;
+  const state = env.XDG_STATE_HOME && path.isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : path.join(os.homedir(), '.local', 'state');
+  return path.join(state, 'lsptap');
+}
+
+function stamp(d: Date): string {
+  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}T${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}-${p(d.getMilliseconds(), 3)}`;
+}
+
+function openOwned(file: string, flags: number): number {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, flags | fs.constants.O_NOFOLLOW, 0o600);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ELOOP') throw new LogPathError(`lsptap: refusing to log to ${file}: it is a symbolic link. Give a regular file with --log.`);
+    throw new LogPathError(`lsptap: cannot open log file ${file}: ${e.message}. Choose another path with --log or --log-dir.`);
+  }
+  const st = fs.fstatSync(fd);
+  const uid = process.getuid?.();
+  if (uid !== undefined && st.uid !== uid) {
+    fs.closeSync(fd);
+    throw new LogPathError(`lsptap: refusing to log to ${file}: it belongs to uid ${st.uid}, not to you (uid ${uid}). Choose another path with --log.`);
+  }
+  if (!st.isFile()) {
+    fs.closeSync(fd);
+    throw new LogPathError(`lsptap: refusing to log to ${file}: not a regular file.`);
+  }
+  return fd;
+}
+
+/** Open the log: `-` is stderr; a path is appended to (created 0600); no path means a new file in dir. */
+export function openLogTarget(logOption: string | undefined, dir: string, pid: number): LogTarget {
+  if (logOption === '-') return { fd: 2, path: null };
+  if (logOption !== undefined) {
+    const file = path.resolve(logOption);
+    const fd = openOwned(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT);
+    return { fd, path: file };
+  }
+  try {
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    throw new LogPathError(`lsptap: cannot create log directory ${dir}: ${(err as Error).message}. Set --log-dir or LSPTAP_LOG_DIR.`);
+  }
+  const file = path.join(dir, `lsptap-${stamp(new Date())}-${pid}.jsonl`);
+  const fd = openOwned(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_EXCL);
+  return { fd, path: file };
+}

@@ -1,0 +1,133 @@
+// The JSON log: one pino line per message plus session start / summary / session end and
+// warnings. Lines go through sonic-boom asynchronously with no minimum buffer, so each line
+// is handed to the kernel within milliseconds (editors SIGKILL) yet the relay never waits on
+// the disk. close() drains it on every way out. Schema: README "Log schema".
+
+import pino from 'pino';
+import type { FrameWarning } from '../proxy/frame';
+import type { MessageRecord } from '../proxy/record';
+import type { MessageCounts, MethodStats } from './summary';
+
+export interface SessionStartInfo {
+  command: string[] | null;
+  serverPid: number | null;
+  version: string;
+  transport: string;
+  logPath: string | null;
+  cwd: string;
+  /** hrtime (ns) that all `*Ms` offsets in this session count from. */
+  startNs: bigint;
+  [extra: string]: unknown;
+}
+
+export interface UnansweredRequest { dir: string; id: number | string; method: string; cancelled: boolean; waitedMs: number }
+
+export interface SessionEndInfo {
+  exitCode: number | null;
+  signal: string | null;
+  reason: string;
+  counts: MessageCounts;
+  unanswered: UnansweredRequest[];
+  unansweredCount: number;
+  evicted: number;
+  summary: MethodStats[];
+  [extra: string]: unknown;
+}
+
+type Dest = ReturnType<typeof pino.destination>;
+
+const msRel = (ns: bigint, start: bigint): number => Math.round(Number(ns - start) / 1e3) / 1e3;
+
+export class SessionLog {
+  private readonly dest: Dest;
+  readonly logger: pino.Logger;
+  private startNs = 0n;
+  private closed = false;
+
+  constructor(fd: number, private readonly withBodies: boolean, bindings: Record<string, unknown> = {}) {
+    this.dest = pino.destination({ fd, sync: false, minLength: 0 });
+    // EPIPE/EBADF on the log must never take the relay down: stop logging instead.
+    this.dest.on('error', () => { this.closed = true; });
+    this.logger = pino({ base: { pid: process.pid, ...bindings }, messageKey: 'msg' }, this.dest);
+  }
+
+  /** A child for one session among many (listen mode): same destination, `session` on every line. */
+  child(bindings: Record<string, unknown>): SessionLogChild {
+    return new SessionLogChild(this.logger.child(bindings), this.withBodies);
+  }
+
+  asChild(): SessionLogChild { return new SessionLogChild(this.logger, this.withBodies); }
+
+  /** Write everything queued, then release the fd (stderr stays open). */
+  close(timeoutMs = 2000): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+      this.dest.once('close', () => { clearTimeout(timer); resolve(); });
+      try { this.dest.end(); } catch { clearTimeout(timer); resolve(); }
+    });
+  }
+
+  /** Last resort on a synchronous exit path. */
+  flushSync(): void {
+    try { this.dest.flushSync(); } catch { /* not ready or destroyed: nothing more to do */ }
+  }
+}
+
+/** Writes one session's lines. */
+export class SessionLogChild {
+  private startNs = 0n;
+  constructor(private readonly logger: pino.Logger, private readonly withBodies: boolean) {}
+
+  sessionStart(info: SessionStartInfo): void {
+    this.startNs = info.startNs;
+    const { startNs, ...rest } = info;
+    this.logger.info({ ...rest, startNs: String(startNs), startTime: new Date().toISOString() }, 'session start');
+  }
+
+  message(rec: MessageRecord): void {
+    const s = this.startNs;
+    const line: Record<string, unknown> = {
+      dir: rec.dir, kind: rec.kind, method: rec.method, id: rec.id,
+      bytes: rec.bytes, headerBytes: rec.headerBytes, offset: rec.offset,
+      firstByteMs: msRel(rec.firstByteNs, s), lastByteMs: msRel(rec.lastByteNs, s), forwardedMs: msRel(rec.forwardedNs, s),
+    };
+    if (rec.kind === 'response') {
+      line.isError = rec.isError;
+      line.latencyMs = rec.latencyMs === null ? null : Math.round(rec.latencyMs * 1000) / 1000;
+      if (rec.unmatched) line.unmatched = true;
+    }
+    if (rec.cancelled) line.cancelled = true;
+    if (rec.cancelsId !== null) line.cancelsId = rec.cancelsId;
+    if (rec.invalidReason !== null) line.reason = rec.invalidReason;
+    if (rec.kernel !== null) line.kernel = rec.kernel;
+    if (this.withBodies && rec.body !== null) line.body = rec.body.toString('utf8');
+    this.logger.info(line, 'message');
+  }
+
+  frameWarning(w: FrameWarning): void {
+    this.logger.warn({ dir: w.dir, offset: w.offset, reason: w.reason, seen: w.seen }, 'bad input');
+  }
+
+  warn(msg: string, fields: Record<string, unknown>): void {
+    this.logger.warn(fields, msg);
+  }
+
+  error(msg: string, fields: Record<string, unknown>): void {
+    this.logger.error(fields, msg);
+  }
+
+  info(msg: string, fields: Record<string, unknown>): void {
+    this.logger.info(fields, msg);
+  }
+
+  summary(rows: MethodStats[], counts: MessageCounts, trigger: string): void {
+    this.logger.info({ trigger, counts, summary: rows }, 'summary');
+  }
+
+  sessionEnd(info: SessionEndInfo): void {
+    this.logger.info(info, 'session end');
+  }
+}

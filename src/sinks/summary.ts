@@ -1,0 +1,125 @@
+// Per-method, per-direction latency percentiles (t-digest) and counts, for the `summary` and
+// `session end` lines and for the --summary table on stderr. Kernel parts, when records
+// carry them, get a digest each so the summary shows their p50/p99 too.
+
+import { TDigest } from 'tdigest';
+import type { Direction, MessageKind } from '../proxy/frame';
+import type { MessageRecord } from '../proxy/record';
+
+export interface PartStats { p50: number; p99: number }
+
+export interface MethodStats {
+  /** Direction of the request or notification (responses count toward their request's direction). */
+  dir: Direction;
+  method: string;
+  kind: 'request' | 'notification';
+  count: number;
+  /** Requests only. */
+  answered: number;
+  errors: number;
+  cancelled: number;
+  p50Ms: number | null;
+  p90Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+  /** Kernel parts (µs), present when kernel timing ran. */
+  kernel?: Record<string, PartStats>;
+}
+
+export type MessageCounts = Record<Direction, Record<MessageKind, number> & { bytes: number }>;
+
+class MethodEntry {
+  count = 0;
+  answered = 0;
+  errors = 0;
+  cancelled = 0;
+  maxMs = 0;
+  readonly digest = new TDigest();
+  kernel: Map<string, TDigest> | null = null;
+  constructor(readonly dir: Direction, readonly method: string, readonly kind: 'request' | 'notification') {}
+}
+
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+export class Summary {
+  private readonly entries = new Map<string, MethodEntry>();
+  readonly counts: MessageCounts = {
+    c2s: { request: 0, response: 0, notification: 0, invalid: 0, bytes: 0 },
+    s2c: { request: 0, response: 0, notification: 0, invalid: 0, bytes: 0 },
+  };
+
+  add(rec: MessageRecord): void {
+    const c = this.counts[rec.dir];
+    c[rec.kind]++;
+    c.bytes += rec.bytes + rec.headerBytes;
+    if (rec.method === null) return;
+    if (rec.kind === 'request' || rec.kind === 'notification') {
+      this.entry(rec.dir, rec.method, rec.kind).count++;
+    } else if (rec.kind === 'response' && rec.latencyMs !== null) {
+      const e = this.entry(rec.dir === 'c2s' ? 's2c' : 'c2s', rec.method, 'request');
+      e.answered++;
+      if (rec.isError === true) e.errors++;
+      if (rec.cancelled) e.cancelled++;
+      e.digest.push(rec.latencyMs);
+      if (rec.latencyMs > e.maxMs) e.maxMs = rec.latencyMs;
+      if (rec.kernel !== null) {
+        e.kernel ??= new Map();
+        for (const [part, v] of Object.entries(rec.kernel)) {
+          if (typeof v !== 'number') continue;
+          let d = e.kernel.get(part);
+          if (d === undefined) { d = new TDigest(); e.kernel.set(part, d); }
+          d.push(v);
+        }
+      }
+    }
+  }
+
+  rows(): MethodStats[] {
+    const out: MethodStats[] = [];
+    for (const e of this.entries.values()) {
+      const has = e.answered > 0;
+      if (has) e.digest.compress();
+      const row: MethodStats = {
+        dir: e.dir, method: e.method, kind: e.kind, count: e.count, answered: e.answered,
+        errors: e.errors, cancelled: e.cancelled,
+        p50Ms: has ? round3(e.digest.percentile(0.5)) : null,
+        p90Ms: has ? round3(e.digest.percentile(0.9)) : null,
+        p99Ms: has ? round3(e.digest.percentile(0.99)) : null,
+        maxMs: has ? round3(e.maxMs) : null,
+      };
+      if (e.kernel !== null) {
+        row.kernel = {};
+        for (const [part, d] of e.kernel) {
+          d.compress();
+          row.kernel[part] = { p50: Math.round(d.percentile(0.5)), p99: Math.round(d.percentile(0.99)) };
+        }
+      }
+      out.push(row);
+    }
+    // Slowest first: people read the top of the table.
+    return out.sort((a, b) => (b.p50Ms ?? -1) - (a.p50Ms ?? -1) || b.count - a.count || a.method.localeCompare(b.method));
+  }
+
+  private entry(dir: Direction, method: string, kind: 'request' | 'notification'): MethodEntry {
+    const key = `${dir} ${method}`;
+    let e = this.entries.get(key);
+    if (e === undefined) { e = new MethodEntry(dir, method, kind); this.entries.set(key, e); }
+    return e;
+  }
+}
+
+const fmt = (x: number | null): string => (x === null ? '-' : x < 10 ? x.toFixed(2) : x < 1000 ? x.toFixed(1) : x.toFixed(0));
+
+/** The summary as an aligned table for people (stderr with --summary, and the demo). */
+export function formatSummaryTable(rows: MethodStats[]): string {
+  const kernelParts = [...new Set(rows.flatMap((r) => Object.keys(r.kernel ?? {})))];
+  const head = ['dir', 'method', 'count', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', ...kernelParts.map((p) => `${p} p50`)];
+  const body = rows.map((r) => [
+    r.dir, r.method, String(r.count), fmt(r.p50Ms), fmt(r.p90Ms), fmt(r.p99Ms), fmt(r.maxMs),
+    r.kind === 'request' ? String(r.errors) : '-',
+    ...kernelParts.map((p) => (r.kernel?.[p] === undefined ? '-' : String(r.kernel[p].p50))),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (i === 1 || i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
+}
