@@ -1,0 +1,103 @@
+// Shared test plumbing: start the real bin/lsptap, talk to it with a real vscode-jsonrpc
+// client, read its log. Every process and directory is cleaned up with t.after.
+
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import type { TestContext } from 'node:test';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+
+export const repoRoot = path.resolve(__dirname, '..', '..');
+export const lsptapBin = path.join(repoRoot, 'bin', 'lsptap');
+export const fixtures = path.join(repoRoot, 'test', 'fixtures');
+export const goFixture = path.join(fixtures, 'gomod');
+export const lspServer = path.join(fixtures, 'lsp-server.js');
+export const rawServer = path.join(fixtures, 'raw-server.js');
+export const teeServer = path.join(fixtures, 'tee-server.js');
+
+export type LogLine = Record<string, unknown> & { msg: string; level: number };
+
+export function tmpDir(t: TestContext): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-test-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface Exit { code: number | null; signal: NodeJS.Signals | null }
+
+export interface Running {
+  child: ChildProcess;
+  exited: Promise<Exit>;
+  stderr: () => string;
+}
+
+/** Start a process with piped stdio, killed at test end if still alive. */
+export function start(t: TestContext, cmd: string, args: string[], opts: SpawnOptions = {}): Running {
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
+  let err = '';
+  child.stderr?.on('data', (c: Buffer) => { err += c.toString(); });
+  const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  return { child, exited, stderr: () => err };
+}
+
+/** Start bin/lsptap with the given lsptap options and server command. */
+export function startLsptap(t: TestContext, lsptapArgs: string[], server: string[], opts: SpawnOptions = {}): Running {
+  return start(t, process.execPath, [lsptapBin, ...lsptapArgs, '--', ...server], opts);
+}
+
+export function connect(child: ChildProcess): MessageConnection {
+  const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  conn.listen();
+  return conn;
+}
+
+export function readLog(file: string): LogLine[] {
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as LogLine);
+}
+
+export function messages(lines: LogLine[]): LogLine[] {
+  return lines.filter((l) => l.msg === 'message');
+}
+
+export function sha256(buf: Buffer): string {
+  return createHash('sha256').update(buf).digest('hex');
+}
+
+/** Frame a JSON-RPC body the way any LSP client does. */
+export function frame(body: string | Buffer): Buffer {
+  const b = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+  return Buffer.concat([Buffer.from(`Content-Length: ${b.length}\r\n\r\n`, 'latin1'), b]);
+}
+
+/** Collect everything a readable produces. */
+export function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    stream.on('data', (c: Buffer) => parts.push(c));
+    stream.on('end', () => resolve(Buffer.concat(parts)));
+  });
+}
+
+/** A seeded PRNG (mulberry32) so random chunkings can be replayed from a printed seed. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Wait until pred() holds, polling; fails after timeoutMs. */
+export async function waitFor(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const t0 = Date.now();
+  while (!pred()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
