@@ -35,11 +35,14 @@ export interface Running {
 
 /** Start a process with piped stdio, killed at test end if still alive. */
 export function start(t: TestContext, cmd: string, args: string[], opts: SpawnOptions = {}): Running {
-  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
+  // Its own process group, so cleanup also reaps servers that outlive a SIGKILLed lsptap.
+  const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, ...opts });
   let err = '';
   child.stderr?.on('data', (c: Buffer) => { err += c.toString(); });
   const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  t.after(() => {
+    try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* group already gone */ }
+  });
   return { child, exited, stderr: () => err };
 }
 
