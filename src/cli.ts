@@ -9,9 +9,11 @@ import { SessionLog } from './sinks/session-log';
 import { runStdioProxy } from './proxy/stdio-proxy';
 import { VERSION } from './version';
 import { runDemo } from './demo/demo';
+import { runReport, ReportUsageError } from './report/report-command';
 
 export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
        lsptap demo [--log PATH]       scripted gopls session on the Go standard library
+       lsptap report [--json] [--html FILE] [LOG...]   per-method latency report from logs
        lsptap --version | --help
 
 Relays stdio between an LSP client and COMMAND, byte for byte, and logs every message.
@@ -103,9 +105,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     if (first === '--version' || first === '-v') { process.stdout.write(`lsptap ${VERSION}\n`); code = 0; }
     else if (first === '--help' || first === '-h' || first === 'help' || argv.length === 0) { (argv.length === 0 ? process.stderr : process.stdout).write(USAGE); code = argv.length === 0 ? 2 : 0; }
     else if (first === 'demo') { code = await runDemo(argv.slice(1)); }
+    else if (first === 'report') { code = await runReport(argv.slice(1)); }
     else code = await runProxy(argv);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof LogPathError) { process.stderr.write(`${err.message}\n`); code = 2; }
+    if (err instanceof UsageError || err instanceof LogPathError || err instanceof ReportUsageError) { process.stderr.write(`${err.message}\n`); code = 2; }
     else { process.stderr.write(`lsptap: internal error: ${(err as Error).stack ?? String(err)}\n`); code = 70; }
   }
   process.exit(code);
