@@ -19,25 +19,19 @@ export interface Histogram { edgesMs: number[]; counts: number[] }
 
 /** Count latencies into 1-2-5 log-spaced bins covering their range. */
 export function histogramOf(sortedMs: number[]): Histogram {
-  const steps = [1, 2, 5];
-  const edges: number[] = [];
   const lo = Math.max(sortedMs[0] ?? 0.01, 0.001);
   const hi = sortedMs[sortedMs.length - 1] ?? 1;
-  let decade = Math.pow(10, Math.floor(Math.log10(lo)));
-  outer: for (;;) {
-    for (const s of steps) {
-      const e = +(s * decade).toPrecision(3);
-      if (e * 5 < lo && edges.length === 0) continue;
-      edges.push(e);
-      if (e > hi) break outer;
-    }
-    decade *= 10;
+  // 1-2-5 edges from the decade below lo to the first edge above hi.
+  const edges: number[] = [];
+  for (let decade = Math.pow(10, Math.floor(Math.log10(lo))); edges.length === 0 || edges[edges.length - 1] <= hi; decade *= 10) {
+    for (const step of [1, 2, 5]) edges.push(+(step * decade).toPrecision(3));
   }
+  while (edges.length > 2 && edges[1] <= lo) edges.shift();
+  while (edges.length > 2 && edges[edges.length - 2] > hi) edges.pop();
   const counts = new Array<number>(edges.length - 1).fill(0);
   for (const v of sortedMs) {
-    let i = edges.findIndex((e) => v < e) - 1;
-    if (i < 0) i = v < edges[0] ? 0 : counts.length - 1;
-    counts[Math.min(i, counts.length - 1)]++;
+    const i = edges.findIndex((e) => v < e) - 1;
+    counts[i < 0 ? (v < edges[0] ? 0 : counts.length - 1) : i]++;
   }
   return { edgesMs: edges, counts };
 }
@@ -133,6 +127,7 @@ td, th { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: right; } 
 #distributions { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 16px; }
 .chart.small { height: 220px; padding-bottom: 24px; } .chart { position: relative; }
 .warn { color: #a40; }
+#slowest td, #slowest th { text-align: left; vertical-align: top; } #slowest td:nth-child(2) { text-align: right; }
 </style>
 </head>
 <body>
