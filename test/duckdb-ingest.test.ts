@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { LSPTAP_BIN, missingCommand, readLogLines, runFixtureSession, skipUnless } from './support/fixture-session';
+import { LSPTAP_BIN, REPO_ROOT, missingCommand, readLogLines, runFixtureSession, skipUnless } from './support/fixture-session';
 import type { MethodStats } from '../src/sinks/summary';
 
 /** The README's query; LOGS is replaced by the glob. */
@@ -26,7 +26,7 @@ WHERE msg = 'message' AND kind = 'response' AND latencyMs IS NOT NULL
 GROUP BY ALL
 ORDER BY p99_ms DESC`;
 
-export const JQ_P99 = `[inputs | select(.msg == "message" and .kind == "response" and .latencyMs != null)] | group_by(.method)[] | (map(.latencyMs) | sort) as $l | [.[0].method, ($l | length), $l[(($l | length) - 1) * 0.99 | floor]] | @tsv`;
+export const JQ_P99 = `[inputs | select(.msg == "message" and .kind == "response" and .latencyMs != null)] | group_by(.method)[] | (map(.latencyMs) | sort) as $l | ((($l | length) - 1) * 0.99) as $p | ($p | floor) as $i | [.[0].method, ($l | length), (($l[$i] + (($l[$i + 1] // $l[$i]) - $l[$i]) * ($p - $i)) * 1000 | round / 1000)] | @tsv`;
 
 test('DuckDB reads the .jsonl logs as they are and its p99 per method over the last week matches lsptap report', skipUnless(missingCommand('gopls')), async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-duckdb-'));
@@ -59,7 +59,7 @@ test('DuckDB reads the .jsonl logs as they are and its p99 per method over the l
   t.diagnostic(`DuckDB: ${rows.map((r) => `${r.method} ${r.answered} p99 ${r.p99_ms}`).join('; ')}`);
 });
 
-test("the README's jq one-liner counts answered requests per method like the report", skipUnless(missingCommand('jq', ['--version']) ?? missingCommand('gopls')), async (t) => {
+test("the README's jq one-liner gives the same count and p99 per method as the report", skipUnless(missingCommand('jq', ['--version']) ?? missingCommand('gopls')), async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-jq-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const log = path.join(dir, 'lsptap-1.jsonl');
@@ -68,6 +68,17 @@ test("the README's jq one-liner counts answered requests per method like the rep
   const rows = out.trim().split('\n').map((l) => l.split('\t'));
   const hover = rows.find((r) => r[0] === 'textDocument/hover')!;
   assert.equal(hover[1], '7');
-  const lat = readLogLines(log).filter((l) => l.kind === 'response' && l.method === 'textDocument/hover').map((l) => l.latencyMs as number).sort((a, b) => a - b);
-  assert.equal(Number(hover[2]), lat[Math.floor((lat.length - 1) * 0.99)]);
+  const report = JSON.parse(execFileSync(process.execPath, [LSPTAP_BIN, 'report', '--json', log], { encoding: 'utf8' })) as { methods: MethodStats[] };
+  for (const m of report.methods.filter((x) => x.answered > 0)) {
+    const row = rows.find((r) => r[0] === m.method);
+    assert.ok(row !== undefined, `jq has ${m.method}`);
+    assert.equal(Number(row[1]), m.answered);
+    assert.ok(Math.abs(Number(row[2]) - m.p99Ms!) <= 0.001, `${m.method} p99: jq ${row[2]} vs report ${m.p99Ms}`);
+  }
+});
+
+test("the README shows the same DuckDB query and jq one-liner the tests run", () => {
+  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  assert.ok(readme.includes(P99_LAST_WEEK_SQL.replace('LOGS', '~/.local/state/lsptap/*.jsonl').trim()), 'README has the DuckDB query');
+  assert.ok(readme.includes(`jq -nr '${JQ_P99}' ~/.local/state/lsptap/*.jsonl`), 'README has the jq one-liner');
 });

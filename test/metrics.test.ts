@@ -64,7 +64,7 @@ test('a real Prometheus scraping lsptap counts the same hovers as the log and it
   const [lsptapPort, promPort] = [await freePort(), await freePort()];
   fs.writeFileSync(path.join(dir, 'prometheus.yml'), [
     'global:', '  scrape_interval: 1s', '  scrape_timeout: 1s',
-    'scrape_configs:', '  - job_name: lsptap', '    static_configs:', `      - targets: ['127.0.0.1:${lsptapPort}']`, '',
+    'scrape_configs:', '  - job_name: lsptap', '    static_configs:', `      - targets: ['127.0.0.1:${lsptapPort}']`, '        labels: { developer: test }', '',
   ].join('\n'));
   const prom = spawn(PROMETHEUS, [
     `--config.file=${path.join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${path.join(dir, 'tsdb')}`,
@@ -92,6 +92,15 @@ test('a real Prometheus scraping lsptap counts the same hovers as the log and it
       const p50 = await promQuery(base, 'histogram_quantile(0.5, sum by (le) (lsptap_request_duration_seconds_bucket{job="lsptap",method="textDocument/hover"}))');
       promP50 = Number(p50[0].value[1]);
       exposition = (await httpGet(`http://127.0.0.1:${lsptapPort}/metrics`)).body;
+      // Every query of the Grafana dashboard in docs/ is valid PromQL on these metrics.
+      const dashboard = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'grafana-dashboard.json'), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+      for (const panel of dashboard.panels) {
+        for (const { expr } of panel.targets) {
+          const q = expr.replace(/\$developer|\$method/g, '.*').replace(/\$__rate_interval/g, '1m');
+          await promQuery(base, q);
+          for (const name of q.match(/lsptap_[a-z_]+/g) ?? []) assert.match(exposition, new RegExp(`^# TYPE ${name.replace(/_(bucket|count|sum)$/, '')} `, 'm'), `${panel.title}: ${name} is exported`);
+        }
+      }
       const outDir = path.join(REPO_ROOT, 'test-output');
       fs.mkdirSync(outDir, { recursive: true });
       fs.writeFileSync(path.join(outDir, 'prometheus-query.json'), JSON.stringify({ [countQuery]: promCount, 'histogram_quantile(0.5, sum by (le) (lsptap_request_duration_seconds_bucket{job="lsptap",method="textDocument/hover"}))': promP50 }, null, 2) + '\n');
