@@ -12,10 +12,11 @@ import {
   DocumentSymbolRequest, ReferencesRequest, CompletionRequest, ShutdownRequest, ExitNotification, type Position,
 } from 'vscode-languageserver-protocol/node';
 import { answerServerRequests } from '../../src/demo/gopls-script';
+import { lsptapBin, readLog, repoRoot } from '../helpers';
 
-export const REPO_ROOT = path.join(__dirname, '..', '..', '..');
+export const REPO_ROOT = repoRoot;
+export const LSPTAP_BIN = lsptapBin;
 export const FIXTURE_MODULE = path.join(REPO_ROOT, 'test', 'fixtures', 'gomod-report');
-export const LSPTAP_BIN = path.join(REPO_ROOT, 'bin', 'lsptap');
 
 /** Why a capability test cannot run here, or null when it can. Under CI=true the caller must fail instead. */
 export function missingCommand(cmd: string, args: string[] = ['version']): string | null {
@@ -90,7 +91,7 @@ export async function runFixtureSession(opts: FixtureSessionOptions): Promise<Fi
   }
 }
 
-/** Parse a JSONL log into objects (throws on a corrupt line: lsptap's own logs have none). */
+/** A JSONL log as objects (throws on a corrupt line: lsptap's own logs have none). */
 export function readLogLines(file: string): Record<string, unknown>[] {
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
+  return readLog(file);
 }
