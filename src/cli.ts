@@ -103,7 +103,7 @@ async function runProxy(argv: string[]): Promise<number> {
       command: command[0], args: command.slice(1), log, logPath: path,
       retainBodyMax: opts.bodies ? opts.bodiesMax : 0, printSummary: opts.summary,
       graceMs: opts.graceMs, sessionId: randomUUID().slice(0, 8),
-      onServerSpawned: metrics === null ? undefined : () => metrics.attach,
+      onServerSpawned: metrics?.attach(),
     });
   } finally {
     await metrics?.close();

@@ -160,22 +160,29 @@ test('the method label is capped: later and odd-looking methods are reported as 
   assert.match(text, /^lsptap_metrics_method_overflow_total 2$/m);
 });
 
-test('--metrics serves on a unix socket, and a bad address is a one-sentence usage error', async (t) => {
+test('--metrics serves on a unix socket and counts each bad-input line as a frame error; a bad address is a one-sentence usage error', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-metrics-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const sock = path.join(dir, 'metrics.sock');
   const child = spawn(process.execPath, [LSPTAP_BIN, '--log', path.join(dir, 'log.jsonl'), '--metrics', `unix:${sock}`, '--', 'cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
   const body = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}';
-  child.stdin.write(`Content-Length: ${body.length}\r\n\r\n${body}`);
+  child.stdin.write(`Content-Length: abc\r\n\r\n{}Content-Length: ${body.length}\r\n\r\n${body}`);
   const text = await waitFor('metrics on the unix socket', 10_000, async () => {
     const r = await httpGet({ socketPath: sock, path: '/metrics' });
-    return /method="initialize"/.test(r.body) ? r.body : null;
+    return /kind="request",method="initialize"\} 1/.test(r.body) && /kind="request",method="initialize"\} 1[^]*dir="s2c",kind="request",method="initialize"/.test(r.body) ? r.body : null;
   });
   // cat echoes the request back, so the server "sent" a request too.
   assert.match(text, /^lsptap_messages_total\{dir="c2s",kind="request",method="initialize"\} 1$/m);
   child.stdin.end();
   await new Promise((r) => child.once('exit', r));
+  // Each bad-input line of the log is one frame error, in its direction.
+  const badInput = readLogLines(path.join(dir, 'log.jsonl')).filter((l) => l.msg === 'bad input');
+  for (const d of ['c2s', 's2c']) {
+    const n = badInput.filter((l) => l.dir === d).length;
+    assert.ok(n > 0, `a bad input line for ${d}`);
+    assert.match(text, new RegExp(`^lsptap_frame_errors_total\\{dir="${d}"\\} ${n}$`, 'm'));
+  }
   assert.equal(fs.existsSync(sock), false, 'the socket is removed on exit');
 
   const bad = spawnSync(process.execPath, [LSPTAP_BIN, '--metrics', 'localhost:9464', '--', 'cat'], { encoding: 'utf8', input: '' });

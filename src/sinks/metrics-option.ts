@@ -1,15 +1,17 @@
 // `--metrics ADDR` on the proxy: start serving before the server is spawned (a bad address
-// is a startup error, one sentence and exit 2), hand the record sink and the bad-input hook
-// to the session, and stop serving when the session is over. The metrics URL goes into the
-// `session start` line so a person can find it.
+// is a startup error, one sentence and exit 2), add the record sink and the bad-input hook
+// to whatever else attaches to the session (kernel timing), and stop serving when the
+// session is over. The metrics URL goes into the `session start` line.
 
 import { LsptapMetrics, parseMetricsAddress, serveMetrics } from './metrics';
-import type { RecordSink } from '../proxy/session';
-import type { Direction } from '../proxy/frame';
+import type { StdioProxyOptions } from '../proxy/stdio-proxy';
+
+type OnServerSpawned = NonNullable<StdioProxyOptions['onServerSpawned']>;
 
 export interface ProxyMetrics {
   metrics: LsptapMetrics;
-  attach: { sinks: RecordSink[]; onBadInput: (dir: Direction) => void; extraStart: Record<string, unknown> };
+  /** Wrap another onServerSpawned hook (or none) so the session also feeds the metrics. */
+  attach(inner?: OnServerSpawned): OnServerSpawned;
   close(): Promise<void>;
 }
 
@@ -18,7 +20,16 @@ export async function startProxyMetrics(address: string): Promise<ProxyMetrics> 
   const server = await serveMetrics(metrics, parseMetricsAddress(address));
   return {
     metrics,
-    attach: { sinks: [metrics.record], onBadInput: metrics.badInput, extraStart: { metricsUrl: server.url } },
+    attach: (inner) => (...args) => {
+      const a = inner?.(...args) ?? {};
+      const onBadInput = a.onBadInput;
+      return {
+        ...a,
+        sinks: [...(a.sinks ?? []), metrics.record],
+        onBadInput: onBadInput === undefined ? metrics.badInput : (dir) => { onBadInput(dir); metrics.badInput(dir); },
+        extraStart: { ...(a.extraStart ?? {}), metricsUrl: server.url },
+      };
+    },
     close: () => server.close(),
   };
 }
