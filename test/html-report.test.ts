@@ -77,6 +77,35 @@ test('the HTML report of a real gopls session renders in Chromium with a chart p
   assert.ok(fs.statSync(path.join(outDir, 'html-report.png')).size > 10_000);
 });
 
+test('the HTML report draws the kernel parts of each slow request when the log carries kernel timing', skipUnless(missing), async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-html-kernel-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const log = path.join(dir, 'session.jsonl');
+  assert.equal((await runFixtureSession({ logPath: log, hovers: 4 })).exitCode, 0);
+  // Kernel timing (issue 4) adds a `kernel` object of µs parts to message lines.
+  let n = 0;
+  const withKernel = readLogLines(log).map((l) => (l.kind === 'response' ? { ...l, kernel: { serverCpuUs: 1000 * ++n, serverRunqUs: 10 * n, toEditorPipeUs: null } } : l));
+  fs.writeFileSync(log, withKernel.map((l) => JSON.stringify(l)).join('\n') + '\n');
+  const html = path.join(dir, 'report.html');
+  execFileSync(process.execPath, [LSPTAP_BIN, 'report', '--html', html, '--slowest', '3', log], { stdio: ['ignore', 'ignore', 'pipe'] });
+
+  const context = await chromium.launchPersistentContext(path.join(dir, 'profile'), { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  t.after(() => context.close());
+  const page = context.pages()[0] ?? await context.newPage();
+  const problems: string[] = [];
+  page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  await page.goto(pathToFileURL(html).href);
+  await page.waitForSelector('body[data-rendered="true"]', { timeout: 15_000 });
+  assert.deepEqual(problems, []);
+  const kernel = await page.evaluate<{ parts: string[]; rows: number; visible: boolean }>(`(() => {
+    const chart = Chart.getChart('kernel');
+    return { parts: chart.data.datasets.map((d) => d.label), rows: chart.data.labels.length, visible: document.getElementById('kernel').clientHeight > 50 };
+  })()`);
+  assert.deepEqual(kernel, { parts: ['serverCpuUs', 'serverRunqUs'], rows: 3, visible: true }, 'a part never measured (always null) is left out');
+  assert.equal(await page.locator('#methods th', { hasText: 'serverCpuUs p50 / p99 µs' }).count(), 1);
+});
+
 test('latency histograms use 1-2-5 bins that cover every value once', () => {
   const h = histogramOf([0.4, 0.9, 1.5, 3, 250]);
   assert.deepEqual(h.edgesMs, [0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500]);
