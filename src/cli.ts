@@ -9,9 +9,13 @@ import { SessionLog } from './sinks/session-log';
 import { runStdioProxy } from './proxy/stdio-proxy';
 import { VERSION } from './version';
 import { runDemo } from './demo/demo';
+import { runReport, ReportUsageError } from './report/report-command';
+import { startProxyMetrics } from './sinks/metrics-option';
+import { MetricsAddressError } from './sinks/metrics';
 
 export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
        lsptap demo [--log PATH]       scripted gopls session on the Go standard library
+       lsptap report [--json] [--html FILE] [LOG...]   per-method latency report from logs
        lsptap --version | --help
 
 Relays stdio between an LSP client and COMMAND, byte for byte, and logs every message.
@@ -23,6 +27,7 @@ options:
   --bodies           also log message bodies (they contain your source code)
   --bodies-max N     largest body logged with --bodies, in bytes (default 1048576)
   --summary          print the per-method latency table to stderr at the end
+  --metrics ADDR     serve Prometheus metrics at /metrics on tcp:HOST:PORT or unix:PATH
   --grace-ms N       after the client closes, wait N ms for the server before SIGTERM,
                      and N ms more before SIGKILL (default 3000)
   --version          print lsptap's version
@@ -36,6 +41,7 @@ export interface ProxyCliOptions {
   bodiesMax: number;
   summary: boolean;
   graceMs: number;
+  metrics?: string;
 }
 
 export class UsageError extends Error {}
@@ -64,6 +70,7 @@ export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command
         'bodies-max': { type: 'string' },
         summary: { type: 'boolean', default: false },
         'grace-ms': { type: 'string' },
+        metrics: { type: 'string' },
       },
     });
   } catch (err) {
@@ -75,6 +82,7 @@ export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command
       log: v.log, logDir: v['log-dir'], bodies: v.bodies === true, summary: v.summary === true,
       bodiesMax: positiveInt('--bodies-max', v['bodies-max'], 1 << 20),
       graceMs: positiveInt('--grace-ms', v['grace-ms'], 3000),
+      metrics: v.metrics,
     },
     command,
   };
@@ -88,12 +96,18 @@ export function openSessionLog(opts: ProxyCliOptions): { log: SessionLog; path: 
 async function runProxy(argv: string[]): Promise<number> {
   const { opts, command } = parseProxyArgs(argv);
   if (command.length === 0) throw new UsageError('lsptap: no server command; put it after --, e.g. lsptap -- gopls serve');
+  const metrics = opts.metrics === undefined ? null : await startProxyMetrics(opts.metrics);
   const { log, path } = openSessionLog(opts);
-  return runStdioProxy({
-    command: command[0], args: command.slice(1), log, logPath: path,
-    retainBodyMax: opts.bodies ? opts.bodiesMax : 0, printSummary: opts.summary,
-    graceMs: opts.graceMs, sessionId: randomUUID().slice(0, 8),
-  });
+  try {
+    return await runStdioProxy({
+      command: command[0], args: command.slice(1), log, logPath: path,
+      retainBodyMax: opts.bodies ? opts.bodiesMax : 0, printSummary: opts.summary,
+      graceMs: opts.graceMs, sessionId: randomUUID().slice(0, 8),
+      onServerSpawned: metrics?.attach(),
+    });
+  } finally {
+    await metrics?.close();
+  }
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
@@ -103,9 +117,10 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     if (first === '--version' || first === '-v') { process.stdout.write(`lsptap ${VERSION}\n`); code = 0; }
     else if (first === '--help' || first === '-h' || first === 'help' || argv.length === 0) { (argv.length === 0 ? process.stderr : process.stdout).write(USAGE); code = argv.length === 0 ? 2 : 0; }
     else if (first === 'demo') { code = await runDemo(argv.slice(1)); }
+    else if (first === 'report') { code = await runReport(argv.slice(1)); }
     else code = await runProxy(argv);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof LogPathError) { process.stderr.write(`${err.message}\n`); code = 2; }
+    if (err instanceof UsageError || err instanceof LogPathError || err instanceof ReportUsageError || err instanceof MetricsAddressError) { process.stderr.write(`${err.message}\n`); code = 2; }
     else { process.stderr.write(`lsptap: internal error: ${(err as Error).stack ?? String(err)}\n`); code = 70; }
   }
   process.exit(code);

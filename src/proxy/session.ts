@@ -28,6 +28,8 @@ export interface SessionOptions {
   retainBodyMax: number;
   stage?: RecordStage;
   sinks?: RecordSink[];
+  /** Called for every `bad input` warning (metrics count them). */
+  onBadInput?: (dir: Direction) => void;
 }
 
 export class Session {
@@ -37,6 +39,7 @@ export class Session {
   private readonly log: SessionLogChild;
   private readonly stage: RecordStage | null;
   private readonly sinks: RecordSink[];
+  private readonly onBadInput: (dir: Direction) => void;
   private summaryWritten = false;
   private observing = true;
   readonly startNs: bigint;
@@ -47,8 +50,9 @@ export class Session {
     this.startNs = opts.startNs;
     this.stage = opts.stage ?? null;
     this.sinks = opts.sinks ?? [];
+    this.onBadInput = opts.onBadInput ?? ((): void => undefined);
     this.pairing = new Pairing({
-      onAnomaly: (dir, offset, reason, id) => { this.warnings++; this.log.warn('bad input', { dir, offset, reason, seen: id === null ? null : String(id) }); },
+      onAnomaly: (dir, offset, reason, id) => { this.warnings++; this.onBadInput(dir); this.log.warn('bad input', { dir, offset, reason, seen: id === null ? null : String(id) }); },
     });
     const make = (dir: Direction): Framer => new Framer({
       dir, retainBodyMax: opts.retainBodyMax,
@@ -118,6 +122,7 @@ export class Session {
 
   private readonly onWarning = (w: FrameWarning): void => {
     this.warnings++;
+    this.onBadInput(w.dir);
     this.log.frameWarning(w);
   };
 }

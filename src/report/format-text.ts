@@ -1,0 +1,62 @@
+// `lsptap report` for people: the per-method table (the same formatter as --summary), the
+// kernel breakdown as p50/p99 per part when the logs carry kernel timing, then the slowest
+// requests with their phases.
+
+import { formatSummaryTable } from '../sinks/summary';
+import type { Report, SlowRequest } from './aggregate';
+
+/** Columns listed in `left` are left-aligned, the rest (numbers) right-aligned. */
+function table(head: string[], body: string[][], left: number[]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (cells: string[]): string => cells.map((c, i) => (left.includes(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
+}
+
+const us = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : x < 100 ? x.toFixed(1) : x.toFixed(0));
+
+/** Kernel parts with at least one measured value (a part that is always null is left out). */
+export function kernelParts(report: Report): string[] {
+  const parts = new Set<string>();
+  for (const r of report.methods) for (const p of Object.keys(r.kernel ?? {})) parts.add(p);
+  for (const s of report.slowest) for (const [p, v] of Object.entries(s.kernel ?? {})) if (typeof v === 'number') parts.add(p);
+  return [...parts];
+}
+
+function phasesText(s: SlowRequest): string {
+  if (s.phases.length === 0) return '(request line not in the log)';
+  return s.phases.map((p) => `${p.name} ${(p.endMs - p.startMs).toFixed(3)}`).join(', ');
+}
+
+export function formatReportText(report: Report): string {
+  const out: string[] = [];
+  const corrupt = report.corrupt.length > 0 ? `, ${report.corrupt.length} corrupt line(s) skipped` : '';
+  out.push(`lsptap report: ${report.sources.length} log(s), ${report.sessions} session(s), ${report.messages} message(s)${corrupt}\n`);
+  for (const c of report.corrupt.slice(0, 20)) out.push(`  skipped ${c.source}:${c.lineNo}: ${c.reason}\n`);
+  if (report.corrupt.length > 20) out.push(`  ... and ${report.corrupt.length - 20} more\n`);
+  out.push('\nlatency per method (ms; dir is the request\'s direction)\n');
+  // The summary formatter's kernel columns show p50 only; the report has its own table below.
+  out.push(formatSummaryTable(report.methods.map(({ kernel: _k, ...row }) => row)));
+
+  const parts = kernelParts(report);
+  if (parts.length > 0) {
+    out.push('\nkernel breakdown (µs, p50 / p99)\n');
+    const rows = report.methods.filter((r) => r.kernel !== undefined);
+    out.push(table(['dir', 'method', ...parts], rows.map((r) => [r.dir, r.method, ...parts.map((p) => {
+      const s = r.kernel?.[p];
+      return s === undefined ? '-' : `${us(s.p50)} / ${us(s.p99)}`;
+    })]), [0, 1]));
+  }
+
+  if (report.slowest.length > 0) {
+    out.push(`\nslowest ${report.slowest.length} request(s)\n`);
+    out.push(table(
+      ['ms', 'dir', 'method', 'id', 'when', 'where', 'phases (ms)', ...parts.map((p) => `${p}`)],
+      report.slowest.map((s) => [
+        s.latencyMs.toFixed(3), s.dir, s.method + (s.isError ? ' (error)' : ''), String(s.id), new Date(s.time).toISOString(),
+        `${s.source}:${s.lineNo}`, phasesText(s), ...parts.map((p) => us(s.kernel?.[p])),
+      ]),
+      [1, 2, 3, 4, 5, 6],
+    ));
+  }
+  return out.join('');
+}

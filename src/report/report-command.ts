@@ -1,0 +1,109 @@
+// `lsptap report [options] LOG...`: reads session logs (files, or stdin as `-` or when none
+// are given), streams them line by line into the aggregate, and prints the report as text,
+// JSON (--json) and/or a self-contained HTML page (--html FILE).
+
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ReportBuilder, type Report, type ReportFilters } from './aggregate';
+import { readLogs } from './log-reader';
+import { formatReportText } from './format-text';
+import { renderHtmlReport } from './html-report';
+
+export const REPORT_USAGE = `usage: lsptap report [options] [LOG...]
+
+Per method and direction: count, p50/p90/p99/max latency, kernel breakdown when the logs
+have it, and the slowest requests with their phases. LOG "-" (or no LOG) reads stdin.
+
+options:
+  --json             print the report as one JSON document
+  --html FILE        also write a self-contained HTML page (charts inlined) to FILE
+  --method M         only method M
+  --since T          only messages at or after T: an ISO date/time, or an age such as 7d, 12h, 30m
+  --until T          only messages at or before T (same forms)
+  --slowest N        list the N slowest requests (default 10)
+`;
+
+export class ReportUsageError extends Error {}
+
+const AGE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
+
+/** An ISO date/time, or an age before now ("7d"), as epoch ms. */
+export function parseTimeBound(name: string, v: string | undefined, nowMs: number): number | null {
+  if (v === undefined) return null;
+  const age = AGE.exec(v);
+  if (age !== null) return nowMs - Number(age[1]) * UNIT_MS[age[2]];
+  const t = Date.parse(v);
+  if (Number.isNaN(t)) throw new ReportUsageError(`lsptap report: ${name} needs an ISO date/time or an age like 7d, 12h, 30m; got ${JSON.stringify(v)}`);
+  return t;
+}
+
+export interface ReportArgs { sources: string[]; json: boolean; html: string | null; filters: ReportFilters }
+
+export function parseReportArgs(argv: string[], nowMs = Date.now()): ReportArgs {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, allowPositionals: true, strict: true,
+      options: {
+        json: { type: 'boolean', default: false }, html: { type: 'string' }, method: { type: 'string' },
+        since: { type: 'string' }, until: { type: 'string' }, slowest: { type: 'string' },
+      },
+    });
+  } catch (err) {
+    throw new ReportUsageError(`lsptap report: ${(err as Error).message}\n\n${REPORT_USAGE}`);
+  }
+  const v = parsed.values;
+  if (v.slowest !== undefined && !/^\d+$/.test(v.slowest)) throw new ReportUsageError(`lsptap report: --slowest needs a whole number, got ${JSON.stringify(v.slowest)}`);
+  return {
+    sources: parsed.positionals.length > 0 ? parsed.positionals : ['-'],
+    json: v.json === true,
+    html: v.html ?? null,
+    filters: {
+      method: v.method ?? null,
+      sinceMs: parseTimeBound('--since', v.since, nowMs),
+      untilMs: parseTimeBound('--until', v.until, nowMs),
+      slowest: v.slowest === undefined ? 10 : Number(v.slowest),
+    },
+  };
+}
+
+/** Read and aggregate; corrupt lines are recorded with their line numbers and skipped. */
+export async function buildReport(sources: string[], filters: ReportFilters): Promise<Report> {
+  const builder = new ReportBuilder(filters);
+  for await (const line of readLogs(sources)) {
+    if (line.ok) builder.add(line.value, line.source, line.lineNo);
+    else builder.addCorrupt({ source: line.source, lineNo: line.lineNo, reason: line.reason });
+  }
+  return builder.result();
+}
+
+/** The report as one JSON document (raw latencies left out: the HTML page uses them). */
+export function reportJson(report: Report): string {
+  const { latencies: _l, ...rest } = report;
+  return JSON.stringify(rest, null, 2) + '\n';
+}
+
+export async function runReport(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(REPORT_USAGE); return 0; }
+  const args = parseReportArgs(argv);
+  for (const s of args.sources) {
+    if (s === '-') {
+      if (process.stdin.isTTY) throw new ReportUsageError(`lsptap report: no LOG given and stdin is a terminal\n\n${REPORT_USAGE}`);
+      continue;
+    }
+    try { fs.accessSync(s, fs.constants.R_OK); } catch (err) { throw new ReportUsageError(`lsptap report: cannot read ${s}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`); }
+  }
+  const report = await buildReport(args.sources, args.filters);
+  if (args.json) {
+    process.stdout.write(reportJson(report));
+    for (const c of report.corrupt) process.stderr.write(`lsptap report: skipped ${c.source}:${c.lineNo}: ${c.reason}\n`);
+  } else {
+    process.stdout.write(formatReportText(report));
+  }
+  if (args.html !== null) {
+    fs.writeFileSync(args.html, renderHtmlReport(report));
+    process.stderr.write(`lsptap report: wrote ${args.html}\n`);
+  }
+  return 0;
+}

@@ -1,0 +1,149 @@
+// Prometheus metrics for `--metrics ADDR` (prom-client, own registry): a record sink fed
+// every finished MessageRecord, plus a tiny HTTP server for /metrics on a loopback TCP port
+// or a UNIX socket. Names follow Prometheus conventions (base units in the name, _total on
+// counters). `method` is the only open-ended label, so it is capped: the first
+// METHOD_LABEL_CAP distinct methods keep their name, later ones (and anything that does not
+// look like an LSP method name) become "other" and are counted in
+// lsptap_metrics_method_overflow_total. README "Reports and metrics" lists every metric.
+
+import fs from 'node:fs';
+import http from 'node:http';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Direction } from '../proxy/frame';
+import type { MessageRecord } from '../proxy/record';
+
+export const METHOD_LABEL_CAP = 64;
+/** Request latency buckets (seconds): 1-2-5 steps from 1 ms to 10 s. */
+export const LATENCY_BUCKETS_S = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
+/** Kernel part buckets (seconds): 10 µs to 10 s. */
+export const KERNEL_BUCKETS_S = [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
+const KERNEL_PART_CAP = 16;
+const METHOD_SHAPE = /^[A-Za-z0-9_$/.\-]{1,100}$/;
+
+const other = (d: Direction): Direction => (d === 'c2s' ? 's2c' : 'c2s');
+
+export class LsptapMetrics {
+  readonly registry = new Registry();
+  private readonly methods = new Set<string>();
+  private readonly parts = new Set<string>();
+  private readonly requestDuration: Histogram<'dir' | 'method'>;
+  private readonly messages: Counter<'dir' | 'kind' | 'method'>;
+  private readonly bytes: Counter<'dir' | 'method'>;
+  private readonly inFlight: Gauge<'dir' | 'method'>;
+  private readonly frameErrors: Counter<'dir'>;
+  private readonly kernelPart: Histogram<'dir' | 'method' | 'part'>;
+  private readonly ringBufferDrops: Counter;
+  private readonly overflow: Counter;
+
+  constructor(private readonly methodCap = METHOD_LABEL_CAP) {
+    const registers = [this.registry];
+    this.requestDuration = new Histogram({
+      name: 'lsptap_request_duration_seconds', registers, buckets: LATENCY_BUCKETS_S, labelNames: ['dir', 'method'] as const,
+      help: 'Request latency as lsptap saw it: request fully forwarded to response fully read. dir is the request\'s direction.',
+    });
+    this.messages = new Counter({ name: 'lsptap_messages_total', registers, labelNames: ['dir', 'kind', 'method'] as const, help: 'Framed LSP messages by direction, kind (request, response, notification, invalid) and method.' });
+    this.bytes = new Counter({ name: 'lsptap_message_bytes_total', registers, labelNames: ['dir', 'method'] as const, help: 'Bytes of framed messages (header and body) by direction and method.' });
+    this.inFlight = new Gauge({ name: 'lsptap_requests_in_flight', registers, labelNames: ['dir', 'method'] as const, help: 'Requests forwarded and not yet answered, by the request\'s direction.' });
+    this.frameErrors = new Counter({ name: 'lsptap_frame_errors_total', registers, labelNames: ['dir'] as const, help: 'Bad input: framing or pairing anomalies (each is a "bad input" warn line in the log).' });
+    this.kernelPart = new Histogram({
+      name: 'lsptap_kernel_part_seconds', registers, buckets: KERNEL_BUCKETS_S, labelNames: ['dir', 'method', 'part'] as const,
+      help: 'Kernel-side breakdown of each answered request (server on-CPU, run-queue wait, blocked, pipe waits, lsptap\'s own time), when kernel timing runs.',
+    });
+    this.ringBufferDrops = new Counter({ name: 'lsptap_kernel_ring_buffer_drops_total', registers, help: 'Kernel timing events lost because the BPF ring buffer was full.' });
+    this.overflow = new Counter({ name: 'lsptap_metrics_method_overflow_total', registers, help: `Messages whose method was reported as "other": past the first ${methodCap} distinct methods, or not shaped like a method name.` });
+    for (const dir of ['c2s', 's2c'] as const) this.frameErrors.inc({ dir }, 0);
+    this.ringBufferDrops.inc(0);
+  }
+
+  /** The record sink: pass `metrics.record` in SessionOptions.sinks. */
+  readonly record = (rec: MessageRecord): void => {
+    const method = this.methodLabel(rec.method);
+    this.messages.inc({ dir: rec.dir, kind: rec.kind, method });
+    this.bytes.inc({ dir: rec.dir, method }, rec.bytes + rec.headerBytes);
+    if (rec.kind === 'request') this.inFlight.inc({ dir: rec.dir, method });
+    if (rec.kind !== 'response' || rec.unmatched || rec.latencyMs === null) return;
+    const reqDir = other(rec.dir);
+    this.inFlight.dec({ dir: reqDir, method });
+    this.requestDuration.observe({ dir: reqDir, method }, rec.latencyMs / 1000);
+    if (rec.kernel === null) return;
+    for (const [part, us] of Object.entries(rec.kernel)) {
+      if (typeof us !== 'number' || !this.partKnown(part)) continue;
+      this.kernelPart.observe({ dir: reqDir, method, part }, us / 1e6);
+    }
+  };
+
+  /** A framing or pairing anomaly (a `bad input` line). */
+  readonly badInput = (dir: Direction): void => { this.frameErrors.inc({ dir }); };
+
+  /** Kernel timing reports ring-buffer drops here. */
+  addRingBufferDrops(n: number): void { if (n > 0) this.ringBufferDrops.inc(n); }
+
+  private methodLabel(method: string | null): string {
+    if (method === null) return '(none)';
+    if (this.methods.has(method)) return method;
+    if (this.methods.size < this.methodCap && METHOD_SHAPE.test(method)) { this.methods.add(method); return method; }
+    this.overflow.inc();
+    return 'other';
+  }
+
+  private partKnown(part: string): boolean {
+    if (this.parts.has(part)) return true;
+    if (this.parts.size >= KERNEL_PART_CAP || !/^[A-Za-z][A-Za-z0-9]{0,63}$/.test(part)) return false;
+    this.parts.add(part);
+    return true;
+  }
+}
+
+export type MetricsAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
+
+export class MetricsAddressError extends Error {}
+
+/** `tcp:HOST:PORT` (HOST may be [v6]) or `unix:PATH`. */
+export function parseMetricsAddress(s: string): MetricsAddress {
+  if (s.startsWith('unix:') && s.length > 5) return { kind: 'unix', path: s.slice(5) };
+  const m = /^tcp:(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(s);
+  if (m !== null && Number(m[2]) <= 65535) return { kind: 'tcp', host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
+  throw new MetricsAddressError(`lsptap: --metrics needs tcp:HOST:PORT or unix:PATH (e.g. tcp:127.0.0.1:9464), got ${JSON.stringify(s)}`);
+}
+
+export interface MetricsServer { url: string; close(): Promise<void> }
+
+/** Serve the registry on GET /metrics. Resolves once listening; rejects with a one-sentence error. */
+export function serveMetrics(metrics: LsptapMetrics, addr: MetricsAddress): Promise<MetricsServer> {
+  const server = http.createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('lsptap: metrics are at /metrics\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (body) => { res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body); },
+      (err: unknown) => { res.writeHead(500, { 'content-type': 'text/plain' }).end(`${String(err)}\n`); },
+    );
+  });
+  // Never keep lsptap alive, never let a metrics socket error reach the relay.
+  server.unref();
+  server.on('clientError', (_err, socket) => socket.destroy());
+  if (addr.kind === 'unix') {
+    try { if (fs.lstatSync(addr.path).isSocket()) fs.unlinkSync(addr.path); } catch { /* absent: fine */ }
+  }
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const where = addr.kind === 'tcp' ? `${addr.host}:${addr.port}` : addr.path;
+      reject(new MetricsAddressError(`lsptap: cannot serve metrics on ${where}: ${err.code ?? err.message}; choose another --metrics address`));
+    });
+    const listening = (): void => {
+      const a = server.address();
+      const url = addr.kind === 'unix' ? `unix:${addr.path}` : typeof a === 'object' && a !== null ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/metrics` : '';
+      resolve({
+        url,
+        close: () => new Promise<void>((done) => {
+          server.close(() => done());
+          server.closeAllConnections();
+          if (addr.kind === 'unix') fs.rm(addr.path, { force: true }, () => undefined);
+        }),
+      });
+    };
+    if (addr.kind === 'unix') server.listen(addr.path, listening);
+    else server.listen(addr.port, addr.host, listening);
+  });
+}

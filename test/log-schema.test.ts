@@ -1,0 +1,119 @@
+// The shipped JSON Schema (schema/lsptap-log.schema.json) against real logs: a gopls session
+// on the fixture module, and a session with bad input (through `cat`, which echoes the
+// client's bytes back, so both directions see the same malformed frames). Also checks that
+// the README's "Log schema" section names exactly the schema's fields.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import Ajv, { type ValidateFunction } from 'ajv';
+import { LSPTAP_BIN, REPO_ROOT, missingCommand, readLogLines, runFixtureSession, skipUnless } from './support/fixture-session';
+
+const SCHEMA_PATH = path.join(REPO_ROOT, 'schema', 'lsptap-log.schema.json');
+type JsonSchema = { properties?: Record<string, unknown>; definitions?: Record<string, JsonSchema>; required?: string[] };
+const schema = JSON.parse(fs.readFileSync(SCHEMA_PATH, 'utf8')) as JsonSchema;
+
+function compile(): ValidateFunction {
+  return new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true }).compile(schema);
+}
+
+function assertAllValid(validate: ValidateFunction, lines: Record<string, unknown>[], file: string): void {
+  lines.forEach((line, i) => {
+    const ok = validate(line);
+    assert.ok(ok, `${file}:${i + 1} (${String(line.msg)}) does not match the schema: ${JSON.stringify(validate.errors)}\n${JSON.stringify(line)}`);
+  });
+}
+
+function tempDir(t: test.TestContext): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-schema-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+const frame = (body: string): string => `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+test('every line of a real gopls session log matches the JSON Schema', skipUnless(missingCommand('gopls')), async (t) => {
+  const log = path.join(tempDir(t), 'gopls.jsonl');
+  const r = await runFixtureSession({ logPath: log, hovers: 4 });
+  assert.equal(r.exitCode, 0);
+  const lines = readLogLines(log);
+  const kinds = new Set(lines.map((l) => l.msg));
+  for (const k of ['session start', 'message', 'summary', 'session end']) assert.ok(kinds.has(k), `log has a ${k} line`);
+  assertAllValid(compile(), lines, log);
+});
+
+test('bad-input warn lines and an echoed session through cat match the JSON Schema', async (t) => {
+  const log = path.join(tempDir(t), 'cat.jsonl');
+  const input = [
+    frame('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}'),
+    'Content-Length: abc\r\n\r\n{}',
+    frame('{"jsonrpc":"2.0","id":"x","result":null}'),
+    frame('not json at all'),
+    frame('{"jsonrpc":"2.0","method":"exit"}'),
+  ].join('');
+  const child = spawn(process.execPath, [LSPTAP_BIN, '--log', log, '--grace-ms', '200', '--', 'cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  let echoed = 0;
+  child.stdout.on('data', (b: Buffer) => { echoed += b.length; });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.stdin.end(input);
+  assert.equal(await exited, 0);
+  assert.equal(echoed, Buffer.byteLength(input));
+  const lines = readLogLines(log);
+  const msgs = lines.map((l) => l.msg);
+  assert.ok(msgs.includes('bad input'), `a bad input line among ${JSON.stringify(msgs)}`);
+  assert.ok(msgs.includes('summary'));
+  assertAllValid(compile(), lines, log);
+});
+
+test('the schema rejects a message line with an unknown field or a wrong direction', () => {
+  const validate = compile();
+  const good = { level: 30, time: 1, pid: 1, session: 'a', msg: 'message', dir: 'c2s', kind: 'request', method: 'm', id: 1, bytes: 2, headerBytes: 20, offset: 0, firstByteMs: 0, lastByteMs: 0, forwardedMs: 0.1 };
+  assert.ok(validate(good), JSON.stringify(validate.errors));
+  assert.ok(validate({ ...good, kernel: { serverCpuUs: 12.5, toServerPipeUs: null } }), 'kernel parts are numbers or null');
+  assert.equal(validate({ ...good, latncyMs: 3 }), false);
+  assert.equal(validate({ ...good, dir: 'up' }), false);
+  assert.equal(validate({ ...good, kind: 'response' }), false, 'a response needs isError and latencyMs');
+  assert.equal(validate({ ...good, kernel: { serverCpuUs: 'fast' } }), false);
+});
+
+/** The README's "## Log schema" section, split by its `**`msg: "X"`**` paragraphs. */
+function readmeSections(): Map<string, string> {
+  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf('## Log schema');
+  assert.ok(start >= 0, 'README has a "## Log schema" section');
+  const end = readme.indexOf('\n## ', start + 1);
+  const section = readme.slice(start, end < 0 ? undefined : end);
+  const out = new Map<string, string>();
+  const heads = [...section.matchAll(/\*\*`msg: "([^"]+)"`\*\*/g)];
+  heads.forEach((h, i) => out.set(h[1], section.slice(h.index!, i + 1 < heads.length ? heads[i + 1].index : undefined)));
+  out.set('', section.slice(0, heads[0]?.index));
+  return out;
+}
+
+const backticked = (text: string): Set<string> => new Set([...text.matchAll(/`([A-Za-z][A-Za-z0-9]*)`/g)].map((m) => m[1]));
+const COMMON = ['level', 'time', 'pid', 'session', 'msg'];
+
+test("the README's log schema section names exactly the JSON Schema's fields", () => {
+  const sections = readmeSections();
+  const defs = schema.definitions!;
+  const own = (def: string): string[] => [...new Set([...Object.keys(defs[def].properties ?? {}), ...(defs[def].required ?? [])])].filter((f) => !COMMON.includes(f));
+  for (const f of COMMON) assert.ok(backticked(sections.get('')!).has(f), `README intro names the common field ${f}`);
+  const byMsg: Record<string, string> = { 'session start': 'sessionStart', message: 'message', 'bad input': 'badInput', summary: 'summary', 'session end': 'sessionEnd' };
+  for (const [msg, def] of Object.entries(byMsg)) {
+    const text = sections.get(msg);
+    assert.ok(text !== undefined, `README documents msg "${msg}"`);
+    const named = backticked(text);
+    for (const f of own(def)) assert.ok(named.has(f), `README's msg "${msg}" paragraph names the schema field ${f}`);
+  }
+  // The message table's first column is the message line's field list: equal both ways.
+  const tableFields = [...sections.get('message')!.matchAll(/^\| ([^|]+) \|/gm)].flatMap((m) => [...backticked(m[1])]);
+  assert.deepEqual(new Set(tableFields), new Set(own('message')));
+  // Summary rows and unanswered entries are described in the session end paragraph and below it.
+  const tail = sections.get('session end')!;
+  for (const f of Object.keys(defs.summaryRow.properties ?? {})) assert.ok(backticked(tail).has(f), `README names summary row field ${f}`);
+  for (const f of Object.keys(defs.unansweredRequest.properties ?? {})) assert.ok(backticked(tail).has(f), `README names unanswered field ${f}`);
+});

@@ -1,0 +1,97 @@
+// A real editor session against the real gopls on the small Go module in
+// test/fixtures/gomod-report, through the real lsptap binary: what the report, metrics, schema and
+// DuckDB tests read. Much faster than the demo's Go standard library session.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import {
+  InitializeRequest, InitializedNotification, DidOpenTextDocumentNotification, HoverRequest, DefinitionRequest,
+  DocumentSymbolRequest, ReferencesRequest, CompletionRequest, ShutdownRequest, ExitNotification, type Position,
+} from 'vscode-languageserver-protocol/node';
+import { answerServerRequests } from '../../src/demo/gopls-script';
+import { lsptapBin, readLog, repoRoot } from '../helpers';
+
+export const REPO_ROOT = repoRoot;
+export const LSPTAP_BIN = lsptapBin;
+export const FIXTURE_MODULE = path.join(REPO_ROOT, 'test', 'fixtures', 'gomod-report');
+
+/** Why a capability test cannot run here, or null when it can. Under CI=true the caller must fail instead. */
+export function missingCommand(cmd: string, args: string[] = ['version']): string | null {
+  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 20_000 });
+  return r.error !== undefined ? `${cmd} not available (${r.error.message}); run scripts/setup.sh` : null;
+}
+
+/** `{ skip: reason }` outside CI; under CI=true the test runs and fails on the missing piece. */
+export function skipUnless(reason: string | null): { skip?: string } {
+  if (reason === null || process.env.CI === 'true') return {};
+  return { skip: reason };
+}
+
+export interface FixtureSessionOptions {
+  logPath: string;
+  hovers?: number;
+  /** Extra lsptap options before `--`. */
+  lsptapArgs?: string[];
+  /** Runs after the requests, before shutdown (the metrics test scrapes here). */
+  beforeShutdown?: () => Promise<void>;
+}
+
+export interface FixtureSessionResult { exitCode: number | null; hoverCount: number; lsptap: ChildProcess }
+
+function positionOf(text: string, needle: string, delta = 0): Position {
+  const at = text.indexOf(needle);
+  if (at < 0) throw new Error(`fixture: ${JSON.stringify(needle)} not in the file`);
+  const before = text.slice(0, at + delta);
+  return { line: before.split('\n').length - 1, character: before.length - (before.lastIndexOf('\n') + 1) };
+}
+
+async function script(conn: MessageConnection, hovers: number): Promise<number> {
+  const root = pathToFileURL(FIXTURE_MODULE).href;
+  const file = path.join(FIXTURE_MODULE, 'main.go');
+  const uri = pathToFileURL(file).href;
+  const text = fs.readFileSync(file, 'utf8');
+  await conn.sendRequest(InitializeRequest.type, {
+    processId: process.pid, rootUri: root, workspaceFolders: [{ uri: root, name: 'fixture' }],
+    capabilities: { workspace: { configuration: true }, window: { workDoneProgress: true }, textDocument: { hover: { contentFormat: ['markdown'] } } },
+  });
+  await conn.sendNotification(InitializedNotification.type, {});
+  await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'go', version: 1, text } });
+  const td = { uri };
+  await conn.sendRequest(DocumentSymbolRequest.type, { textDocument: td });
+  const targets = [positionOf(text, 'shapes.Shape) float64', 8), positionOf(text, 's.Area()', 3), positionOf(text, 'fmt.Println', 5), positionOf(text, 'Total(all)', 1)];
+  for (let i = 0; i < hovers; i++) await conn.sendRequest(HoverRequest.type, { textDocument: td, position: targets[i % targets.length] });
+  await conn.sendRequest(DefinitionRequest.type, { textDocument: td, position: positionOf(text, 's.Area()', 3) });
+  await conn.sendRequest(ReferencesRequest.type, { textDocument: td, position: positionOf(text, 'func Total', 6), context: { includeDeclaration: true } });
+  await conn.sendRequest(CompletionRequest.type, { textDocument: td, position: positionOf(text, 'fmt.Println', 4) });
+  return hovers;
+}
+
+/** Run one gopls session through lsptap on the fixture module; resolves when lsptap exited. */
+export async function runFixtureSession(opts: FixtureSessionOptions): Promise<FixtureSessionResult> {
+  const lsptap = spawn(process.execPath, [LSPTAP_BIN, '--log', opts.logPath, ...(opts.lsptapArgs ?? []), '--', 'gopls'], {
+    cwd: FIXTURE_MODULE, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, GOPROXY: 'off', GOFLAGS: '-mod=mod' },
+  });
+  const exited = new Promise<number | null>((resolve) => lsptap.once('exit', (code) => resolve(code)));
+  const conn = createMessageConnection(new StreamMessageReader(lsptap.stdout!), new StreamMessageWriter(lsptap.stdin!));
+  answerServerRequests(conn);
+  conn.listen();
+  try {
+    const hoverCount = await script(conn, opts.hovers ?? 8);
+    if (opts.beforeShutdown !== undefined) await opts.beforeShutdown();
+    await conn.sendRequest(ShutdownRequest.type);
+    await conn.sendNotification(ExitNotification.type);
+    const exitCode = await exited;
+    return { exitCode, hoverCount, lsptap };
+  } finally {
+    conn.dispose();
+    if (lsptap.exitCode === null && lsptap.signalCode === null) lsptap.kill('SIGKILL');
+  }
+}
+
+/** A JSONL log as objects (throws on a corrupt line: lsptap's own logs have none). */
+export function readLogLines(file: string): Record<string, unknown>[] {
+  return readLog(file);
+}
