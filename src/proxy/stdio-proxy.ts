@@ -103,7 +103,7 @@ export function runStdioProxy(opts: StdioProxyOptions): Promise<number> {
       onDestinationError: (err) => { logChild.warn('server stdin closed', { err: err.message }); },
       onObserverError: (err) => session.observerFailed(err),
     });
-    const s2c = new DirectionRelay(serverOut, client.output, (c, r, f) => session.observe('s2c', c, r, f), {
+    new DirectionRelay(serverOut, client.output, (c, r, f) => session.observe('s2c', c, r, f), {
       onSourceEnd: () => { session.end('s2c'); serverOutEnded(); },
       onDestinationError: (err) => {
         logChild.warn('client went away (writing to it failed); closing the server\'s stdin', { err: err.message });
@@ -114,7 +114,6 @@ export function runStdioProxy(opts: StdioProxyOptions): Promise<number> {
       },
       onObserverError: (err) => session.observerFailed(err),
     });
-    void s2c;
 
     let outEnded = false;
     let onOutEnded: (() => void) | null = null;
@@ -127,6 +126,14 @@ export function runStdioProxy(opts: StdioProxyOptions): Promise<number> {
       if (signalsSeen > 1 && sig !== 'SIGHUP') server.kill('SIGKILL');
       else server.kill(sig);
     };
+    // A bug of ours must not leave the log short: record it, flush synchronously, and exit
+    // (the server sees EOF and ends as it would with a closed editor).
+    process.once('uncaughtException', (err) => {
+      logChild.error('lsptap internal error', { err: err.stack ?? String(err) });
+      opts.log.flushSync();
+      process.stderr.write(`lsptap: internal error: ${err.stack ?? String(err)}\n`);
+      process.exit(70);
+    });
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
     for (const s of signals) process.on(s, forward);
 

@@ -41,7 +41,6 @@ const msRel = (ns: bigint, start: bigint): number => Math.round(Number(ns - star
 export class SessionLog {
   private readonly dest: Dest;
   readonly logger: pino.Logger;
-  private startNs = 0n;
   private closed = false;
 
   constructor(fd: number, private readonly withBodies: boolean, bindings: Record<string, unknown> = {}) {
@@ -56,8 +55,6 @@ export class SessionLog {
     return new SessionLogChild(this.logger.child(bindings), this.withBodies);
   }
 
-  asChild(): SessionLogChild { return new SessionLogChild(this.logger, this.withBodies); }
-
   /** Write everything queued, then release the fd (stderr stays open). */
   close(timeoutMs = 2000): Promise<void> {
     if (this.closed) return Promise.resolve();
@@ -70,7 +67,7 @@ export class SessionLog {
     });
   }
 
-  /** Last resort on a synchronous exit path. */
+  /** Last resort on a synchronous exit path (an uncaught exception). */
   flushSync(): void {
     try { this.dest.flushSync(); } catch { /* not ready or destroyed: nothing more to do */ }
   }
