@@ -6,12 +6,15 @@ import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { openLogTarget, defaultLogDir, LogPathError } from './sinks/log-file';
 import { SessionLog } from './sinks/session-log';
-import { runStdioProxy } from './proxy/stdio-proxy';
+import { runStdioProxy, type StdioProxyOptions } from './proxy/stdio-proxy';
 import { VERSION } from './version';
 import { runDemo } from './demo/demo';
 import { runReport, ReportUsageError } from './report/report-command';
 import { startProxyMetrics } from './sinks/metrics-option';
 import { MetricsAddressError } from './sinks/metrics';
+import { LoadedProbes, startKernelTiming, type BpfMode } from './probes/kernel-timing';
+
+type OnServerSpawned = NonNullable<StdioProxyOptions['onServerSpawned']>;
 
 export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
        lsptap demo [--log PATH]       scripted gopls session on the Go standard library
@@ -28,6 +31,9 @@ options:
   --bodies-max N     largest body logged with --bodies, in bytes (default 1048576)
   --summary          print the per-method latency table to stderr at the end
   --metrics ADDR     serve Prometheus metrics at /metrics on tcp:HOST:PORT or unix:PATH
+  --bpf MODE         kernel timing with eBPF: auto (default: on where it can load, else
+                     one warn line in the log), off, or require (exit with an error
+                     when it cannot load); needs root or cap_bpf,cap_perfmon
   --grace-ms N       after the client closes, wait N ms for the server before SIGTERM,
                      and N ms more before SIGKILL (default 3000)
   --version          print lsptap's version
@@ -42,9 +48,13 @@ export interface ProxyCliOptions {
   summary: boolean;
   graceMs: number;
   metrics?: string;
+  bpf: BpfMode;
 }
 
 export class UsageError extends Error {}
+
+/** A startup failure with its fix, for stderr; exit code 1. */
+export class StartupError extends Error {}
 
 function positiveInt(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
@@ -71,18 +81,21 @@ export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command
         summary: { type: 'boolean', default: false },
         'grace-ms': { type: 'string' },
         metrics: { type: 'string' },
+        bpf: { type: 'string', default: 'auto' },
       },
     });
   } catch (err) {
     throw new UsageError(`lsptap: ${(err as Error).message}`);
   }
   const v = parsed.values;
+  if (v.bpf !== 'off' && v.bpf !== 'auto' && v.bpf !== 'require') throw new UsageError(`lsptap: --bpf needs off, auto or require, got ${JSON.stringify(v.bpf)}`);
   return {
     opts: {
       log: v.log, logDir: v['log-dir'], bodies: v.bodies === true, summary: v.summary === true,
       bodiesMax: positiveInt('--bodies-max', v['bodies-max'], 1 << 20),
       graceMs: positiveInt('--grace-ms', v['grace-ms'], 3000),
       metrics: v.metrics,
+      bpf: v.bpf,
     },
     command,
   };
@@ -96,14 +109,51 @@ export function openSessionLog(opts: ProxyCliOptions): { log: SessionLog; path: 
 async function runProxy(argv: string[]): Promise<number> {
   const { opts, command } = parseProxyArgs(argv);
   if (command.length === 0) throw new UsageError('lsptap: no server command; put it after --, e.g. lsptap -- gopls serve');
-  const metrics = opts.metrics === undefined ? null : await startProxyMetrics(opts.metrics);
+  // Kernel timing loads before the server starts, so --bpf=require can refuse cleanly.
+  let probes: LoadedProbes | null = null;
+  let bpfOff: string | null = opts.bpf === 'off' ? 'turned off with --bpf=off' : null;
+  if (opts.bpf !== 'off') {
+    try {
+      probes = LoadedProbes.load();
+    } catch (err) {
+      if (opts.bpf === 'require') throw new StartupError(`lsptap: --bpf=require: kernel timing cannot start: ${(err as Error).message}`);
+      bpfOff = (err as Error).message;
+    }
+  }
+  const kernelTiming: OnServerSpawned = (server, logChild) => {
+    if (probes === null) {
+      if (opts.bpf !== 'off') logChild.warn('kernel timing off', { reason: bpfOff });
+      return {};
+    }
+    try {
+      return startKernelTiming(probes, server);
+    } catch (err) {
+      probes.close();
+      const reason = (err as Error).message;
+      if (opts.bpf === 'require') {
+        process.stderr.write(`lsptap: --bpf=require: kernel timing cannot start: ${reason}\n`);
+        logChild.error('kernel timing failed to start', { reason });
+        server.kill('SIGTERM');
+      } else {
+        logChild.warn('kernel timing off', { reason });
+      }
+      return {};
+    }
+  };
+  let metrics: Awaited<ReturnType<typeof startProxyMetrics>> | null;
+  try {
+    metrics = opts.metrics === undefined ? null : await startProxyMetrics(opts.metrics);
+  } catch (err) {
+    probes?.close();
+    throw err;
+  }
   const { log, path } = openSessionLog(opts);
   try {
     return await runStdioProxy({
       command: command[0], args: command.slice(1), log, logPath: path,
       retainBodyMax: opts.bodies ? opts.bodiesMax : 0, printSummary: opts.summary,
       graceMs: opts.graceMs, sessionId: randomUUID().slice(0, 8),
-      onServerSpawned: metrics?.attach(),
+      onServerSpawned: metrics?.attach(kernelTiming) ?? kernelTiming,
     });
   } finally {
     await metrics?.close();
@@ -121,6 +171,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     else code = await runProxy(argv);
   } catch (err) {
     if (err instanceof UsageError || err instanceof LogPathError || err instanceof ReportUsageError || err instanceof MetricsAddressError) { process.stderr.write(`${err.message}\n`); code = 2; }
+    else if (err instanceof StartupError) { process.stderr.write(`${err.message}\n`); code = 1; }
     else { process.stderr.write(`lsptap: internal error: ${(err as Error).stack ?? String(err)}\n`); code = 70; }
   }
   process.exit(code);

@@ -16,7 +16,7 @@ import { DirectionRelay } from './relay';
 import { Session, type RecordSink, type RecordStage } from './session';
 import type { Direction } from './frame';
 import { drained, stdioClient } from './client-streams';
-import type { SessionLog } from '../sinks/session-log';
+import type { SessionLog, SessionLogChild } from '../sinks/session-log';
 import { formatSummaryTable } from '../sinks/summary';
 import { VERSION } from '../version';
 
@@ -30,7 +30,7 @@ export interface StdioProxyOptions {
   graceMs: number;
   sessionId: string;
   /** Called with the spawned server before any byte flows (kernel timing attaches here). */
-  onServerSpawned?: (server: ChildProcess) => { stage?: RecordStage; sinks?: RecordSink[]; onBadInput?: (dir: Direction) => void; extraStart?: Record<string, unknown>; stop?: () => Promise<Record<string, unknown>> };
+  onServerSpawned?: (server: ChildProcess, log: SessionLogChild) => { stage?: RecordStage; sinks?: RecordSink[]; onBadInput?: (dir: Direction) => void; extraStart?: Record<string, unknown>; stop?: () => Promise<Record<string, unknown>> };
 }
 
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
@@ -64,7 +64,7 @@ export function runStdioProxy(opts: StdioProxyOptions): Promise<number> {
     });
     if (server.pid === undefined) return; // 'error' follows
 
-    const attach = opts.onServerSpawned?.(server) ?? {};
+    const attach = opts.onServerSpawned?.(server, logChild) ?? {};
     const session = new Session({ log: logChild, startNs, retainBodyMax: opts.retainBodyMax, stage: attach.stage, sinks: attach.sinks, onBadInput: attach.onBadInput });
     logChild.sessionStart({
       command: [opts.command, ...opts.args], serverPid: server.pid, version: VERSION, transport: 'stdio',

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Builds bpf/*.bpf.c into bpf/.output/*.bpf.o against a vmlinux.h generated from this
+# machine's kernel BTF. Kernel timing is optional: when clang, bpftool or BTF is missing this
+# says so and exits 0, and lsptap runs without it (one warn line at run time).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=bpf/.output
+BTF=${LSPTAP_BTF:-/sys/kernel/btf/vmlinux}
+for tool in clang bpftool; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "build-bpf: $tool not found; kernel timing not built (run scripts/setup.sh)" >&2
+    exit 0
+  fi
+done
+if [ ! -r "$BTF" ]; then
+  echo "build-bpf: no kernel BTF at $BTF; kernel timing not built (needs CONFIG_DEBUG_INFO_BTF)" >&2
+  exit 0
+fi
+case "$(uname -m)" in
+  x86_64) ARCH=x86 ;;
+  aarch64) ARCH=arm64 ;;
+  *) echo "build-bpf: architecture $(uname -m) not supported; kernel timing not built" >&2; exit 0 ;;
+esac
+mkdir -p "$OUT"
+# vmlinux.h only changes with the kernel; regenerate when BTF is newer.
+if [ ! -s "$OUT/vmlinux.h" ] || [ "$BTF" -nt "$OUT/vmlinux.h" ]; then
+  bpftool btf dump file "$BTF" format c > "$OUT/vmlinux.h.tmp"
+  mv "$OUT/vmlinux.h.tmp" "$OUT/vmlinux.h"
+fi
+for src in bpf/*.bpf.c; do
+  name=$(basename "$src" .c)
+  obj="$OUT/$name.o"
+  hdr="bpf/${name%.bpf}.h"
+  if [ -s "$obj" ] && [ "$obj" -nt "$src" ] && [ "$obj" -nt "$hdr" ] && [ "$obj" -nt "$OUT/vmlinux.h" ]; then continue; fi
+  # -mcpu=v3: BPF atomics; -g: BTF for CO-RE and for the layout test.
+  clang -O2 -g -target bpf -mcpu=v3 "-D__TARGET_ARCH_$ARCH" -I"$OUT" -Ibpf -c "$src" -o "$obj.tmp"
+  mv "$obj.tmp" "$obj"
+done

@@ -1,0 +1,148 @@
+// Joins kernel events to messages and fills `rec.kernel`. Records wait here, in order,
+// until the kernel has shown the read that took their last byte at the far end (the
+// server for c2s, the editor for s2c), or until holdMs passed; then they go on with what
+// is known (null for the rest). Joins are by (pid, fd, stream offset): see byte-streams.ts.
+//
+// Fields (µs, integers), README "Kernel timing":
+//   every message: lsptapReadUs, lsptapWriteUs (lsptap's syscalls that moved its bytes);
+//   c2s: toServerPipeUs (lsptap's write of the last byte returned -> the server's read of it);
+//   s2c: toLsptapPipeUs (server's write -> lsptap's read), toEditorPipeUs (lsptap's write
+//        -> the editor's read);
+//   responses to the editor's requests, also: the request's toServerPipeUs, serverUs (the
+//        server's read of the request's last byte -> its write of the response's first
+//        byte), split into serverCpuUs, serverRunqUs, serverBlockedUs.
+
+import type { MessageRecord, KernelTiming } from '../proxy/record';
+import type { RecordStage } from '../proxy/session';
+import { ByteStream } from './byte-streams';
+import type { IoEvent, SchedEvent } from './event-layout';
+import { SchedAccounting } from './sched-accounting';
+
+export interface StreamFds {
+  lsptapPid: number;
+  serverPid: number;
+  editorPid: number | null;
+  /** lsptap's fds: client in/out, and its ends of the server's stdin/stdout. */
+  lsptapIn: number;
+  lsptapOut: number;
+  lsptapToServer: number;
+  lsptapFromServer: number;
+  /** The editor's fd reading lsptap's stdout. */
+  editorIn: number | null;
+}
+
+const us = (ns: number): number => Math.round(ns / 1e3);
+const gapUs = (fromNs: number | undefined, toNs: number | undefined): number | null =>
+  fromNs === undefined || toNs === undefined ? null : us(Math.max(0, toNs - fromNs));
+
+interface Held { rec: MessageRecord; next: (rec: MessageRecord) => void; pushedMs: number }
+
+export class KernelStage implements RecordStage {
+  private readonly byKey = new Map<string, ByteStream>();
+  readonly c2sLsptapRead: ByteStream;
+  readonly c2sLsptapWrite: ByteStream;
+  readonly c2sServerRead: ByteStream;
+  readonly s2cServerWrite: ByteStream;
+  readonly s2cLsptapRead: ByteStream;
+  readonly s2cLsptapWrite: ByteStream;
+  readonly s2cEditorRead: ByteStream | null;
+  readonly sched = new SchedAccounting();
+  private readonly queue: Held[] = [];
+  private head = 0;
+  ioEvents = 0;
+  /** Io events on no registered stream (should stay 0: the kernel filters by pid and fd). */
+  strayEvents = 0;
+
+  constructor(fds: StreamFds, private readonly holdMs: number, private readonly drain: () => void) {
+    const reg = (pid: number, fd: number, read: boolean, label: string): ByteStream => {
+      const s = new ByteStream(label);
+      this.byKey.set(`${pid}:${fd}:${read ? 'r' : 'w'}`, s);
+      return s;
+    };
+    this.c2sLsptapRead = reg(fds.lsptapPid, fds.lsptapIn, true, 'lsptap reads the editor');
+    this.c2sLsptapWrite = reg(fds.lsptapPid, fds.lsptapToServer, false, 'lsptap writes the server');
+    this.c2sServerRead = reg(fds.serverPid, 0, true, 'server reads stdin');
+    this.s2cServerWrite = reg(fds.serverPid, 1, false, 'server writes stdout');
+    this.s2cLsptapRead = reg(fds.lsptapPid, fds.lsptapFromServer, true, 'lsptap reads the server');
+    this.s2cLsptapWrite = reg(fds.lsptapPid, fds.lsptapOut, false, 'lsptap writes the editor');
+    this.s2cEditorRead = fds.editorPid !== null && fds.editorIn !== null ? reg(fds.editorPid, fds.editorIn, true, 'editor reads lsptap') : null;
+  }
+
+  readonly onIo = (e: IoEvent): void => {
+    this.ioEvents++;
+    const s = this.byKey.get(`${e.pid}:${e.fd}:${e.isRead ? 'r' : 'w'}`);
+    if (s === undefined) { this.strayEvents++; return; }
+    s.add(e);
+  };
+
+  readonly onSched = (e: SchedEvent): void => { this.sched.add(e); };
+
+  push(rec: MessageRecord, next: (rec: MessageRecord) => void): void {
+    this.queue.push({ rec, next, pushedMs: Date.now() });
+    this.pump(false);
+  }
+
+  /** Drain the rings, then pass on every record that is complete or waited long enough. */
+  pump(force: boolean): void {
+    if (this.head >= this.queue.length) return;
+    this.drain();
+    const now = Date.now();
+    while (this.head < this.queue.length) {
+      const h = this.queue[this.head];
+      if (!force && !this.complete(h.rec) && now - h.pushedMs < this.holdMs) break;
+      this.queue[this.head++] = undefined as unknown as Held;
+      h.rec.kernel = this.timing(h.rec);
+      h.next(h.rec);
+    }
+    if (this.head > 1024 && this.head * 2 > this.queue.length) { this.queue.splice(0, this.head); this.head = 0; }
+  }
+
+  get heldCount(): number { return this.queue.length - this.head; }
+
+  flush(): Promise<void> {
+    this.pump(true);
+    return Promise.resolve();
+  }
+
+  private complete(rec: MessageRecord): boolean {
+    const end = rec.offset + rec.headerBytes + rec.bytes - 1;
+    if (rec.dir === 'c2s') return this.c2sServerRead.has(end);
+    return this.s2cEditorRead === null ? this.s2cLsptapWrite.has(end) : this.s2cEditorRead.has(end);
+  }
+
+  /** Compute the kernel fields of one record. */
+  timing(rec: MessageRecord): KernelTiming {
+    const start = rec.offset;
+    const end = rec.offset + rec.headerBytes + rec.bytes - 1;
+    const k: KernelTiming = {};
+    if (rec.dir === 'c2s') {
+      k.lsptapReadUs = nsToUs(this.c2sLsptapRead.syscallNs(start, end));
+      k.lsptapWriteUs = nsToUs(this.c2sLsptapWrite.syscallNs(start, end));
+      k.toServerPipeUs = gapUs(this.c2sLsptapWrite.at(end)?.exitNs, this.c2sServerRead.at(end)?.exitNs);
+      return k;
+    }
+    const req = rec.kind === 'response' ? rec.request : null;
+    if (req !== null) {
+      const qEnd = req.offset + req.headerBytes + req.bytes - 1;
+      const readReqNs = this.c2sServerRead.at(qEnd)?.exitNs;
+      const writeRespNs = this.s2cServerWrite.at(start)?.enterNs;
+      k.toServerPipeUs = gapUs(this.c2sLsptapWrite.at(qEnd)?.exitNs, readReqNs);
+      if (readReqNs !== undefined && writeRespNs !== undefined) {
+        const split = this.sched.split(readReqNs, writeRespNs);
+        k.serverUs = us(Math.max(0, writeRespNs - readReqNs));
+        k.serverCpuUs = us(split.cpuNs);
+        k.serverRunqUs = us(split.runqNs);
+        k.serverBlockedUs = us(split.blockedNs);
+      } else {
+        k.serverUs = k.serverCpuUs = k.serverRunqUs = k.serverBlockedUs = null;
+      }
+    }
+    k.toLsptapPipeUs = gapUs(this.s2cServerWrite.at(end)?.exitNs, this.s2cLsptapRead.at(end)?.exitNs);
+    k.lsptapReadUs = nsToUs(this.s2cLsptapRead.syscallNs(start, end));
+    k.lsptapWriteUs = nsToUs(this.s2cLsptapWrite.syscallNs(start, end));
+    k.toEditorPipeUs = this.s2cEditorRead === null ? null : gapUs(this.s2cLsptapWrite.at(end)?.exitNs, this.s2cEditorRead.at(end)?.exitNs);
+    return k;
+  }
+}
+
+function nsToUs(ns: number | null): number | null { return ns === null ? null : us(ns); }

@@ -1,0 +1,146 @@
+// Kernel timing for one stdio session: loads bpf/io.bpf.o and bpf/sched.bpf.o before the
+// server starts (so `--bpf=require` can refuse early), then, once the server runs, fills
+// the watched_pids/watched_fds maps, drains both ring buffers from an unref'd timer and
+// hands the session a KernelStage that fills `rec.kernel`.
+
+import type { ChildProcess } from 'node:child_process';
+import { loadBpf, precheck, mapPut, u32Key, readCounters, BpfLoadError, type LoadedBpf } from './loader';
+import { RingReader } from './ring-reader';
+import { decodeIoEvent, decodeSchedEvent, IO_COUNTERS, SCHED_COUNTERS } from './event-layout';
+import { KernelStage, type StreamFds } from './kernel-stage';
+import { findReaderOf } from './peer-process';
+
+export type BpfMode = 'off' | 'auto' | 'require';
+
+/** How often the rings are drained. */
+export const DRAIN_INTERVAL_MS = 5;
+/** How long a record may wait for the far end's read before it is logged without it. */
+export const DEFAULT_HOLD_MS = 1000;
+
+const IO_PROGRAMS = ['handle_sys_enter', 'handle_sys_exit'];
+const SCHED_BTF = ['handle_sched_switch_btf', 'handle_sched_wakeup_btf', 'handle_sched_wakeup_new_btf'];
+const SCHED_RAW = ['handle_sched_switch_raw', 'handle_sched_wakeup_raw', 'handle_sched_wakeup_new_raw'];
+
+export const ROLE_LSPTAP = 1;
+export const ROLE_SERVER = 2;
+export const ROLE_EDITOR = 3;
+
+/** Both objects loaded and attached, maps empty: nothing is traced yet. */
+export class LoadedProbes {
+  private constructor(readonly io: LoadedBpf, readonly sched: LoadedBpf, readonly schedVariant: string, readonly loadMs: number) {}
+
+  /** Load and attach; throws BpfLoadError naming the step, errno and fix. */
+  static load(): LoadedProbes {
+    const t0 = process.hrtime.bigint();
+    precheck();
+    const io = loadBpf({ file: 'io.bpf.o', programs: IO_PROGRAMS, allPrograms: IO_PROGRAMS });
+    let sched: LoadedBpf;
+    let variant = 'tp_btf';
+    try {
+      sched = loadBpf({ file: 'sched.bpf.o', programs: SCHED_BTF, allPrograms: [...SCHED_BTF, ...SCHED_RAW] });
+    } catch (btfErr) {
+      // As bcc's runqlat: tp_btf first, raw_tp where the kernel lacks BTF tracepoints.
+      try {
+        sched = loadBpf({ file: 'sched.bpf.o', programs: SCHED_RAW, allPrograms: [...SCHED_BTF, ...SCHED_RAW] });
+        variant = 'raw_tp';
+      } catch {
+        io.close();
+        throw btfErr;
+      }
+    }
+    return new LoadedProbes(io, sched, variant, Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+
+  close(): void { this.io.close(); this.sched.close(); }
+}
+
+function fdOf(stream: unknown): number {
+  const fd = (stream as { _handle?: { fd?: number } } | null)?._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) throw new BpfLoadError('watch', 0, 'cannot find the fd of a server pipe', 'report this as a bug');
+  return fd;
+}
+
+export interface KernelTimingSession {
+  stage: KernelStage;
+  extraStart: Record<string, unknown>;
+  stop: () => Promise<Record<string, unknown>>;
+}
+
+/** Start tracing this session's processes; the stage goes into the Session. */
+export function startKernelTiming(probes: LoadedProbes, server: ChildProcess, holdMs = DEFAULT_HOLD_MS): KernelTimingSession {
+  const editor = findReaderOf(1);
+  const fds: StreamFds = {
+    lsptapPid: process.pid, serverPid: server.pid!, editorPid: editor?.pid ?? null,
+    lsptapIn: 0, lsptapOut: 1, lsptapToServer: fdOf(server.stdin), lsptapFromServer: fdOf(server.stdout),
+    editorIn: editor?.fd ?? null,
+  };
+  const ioPids = probes.io.mapFd('watched_pids');
+  const ioFds = probes.io.mapFd('watched_fds');
+  const watchFd = (pid: number, fd: number): void => {
+    const k = Buffer.alloc(8);
+    k.writeUInt32LE(pid, 0);
+    k.writeInt32LE(fd, 4);
+    mapPut(ioFds, k, 1);
+  };
+  // fds first, pids last: a pid in watched_pids is what turns tracing on.
+  for (const fd of [fds.lsptapIn, fds.lsptapOut, fds.lsptapToServer, fds.lsptapFromServer]) watchFd(fds.lsptapPid, fd);
+  watchFd(fds.serverPid, 0);
+  watchFd(fds.serverPid, 1);
+  if (fds.editorPid !== null && fds.editorIn !== null) watchFd(fds.editorPid, fds.editorIn);
+  mapPut(probes.sched.mapFd('watched_pids'), u32Key(fds.serverPid), 1);
+  mapPut(ioPids, u32Key(fds.lsptapPid), ROLE_LSPTAP);
+  mapPut(ioPids, u32Key(fds.serverPid), ROLE_SERVER);
+  if (fds.editorPid !== null) mapPut(ioPids, u32Key(fds.editorPid), ROLE_EDITOR);
+
+  const ioRing = new RingReader(probes.io.mapFd('events'), probes.io.mapMaxEntries('events'));
+  const schedRing = new RingReader(probes.sched.mapFd('events'), probes.sched.mapMaxEntries('events'));
+  let drainNs = 0n;
+  let drains = 0;
+  const drain = (): void => {
+    const t0 = process.hrtime.bigint();
+    // Scheduler events first: a record's window is complete once its io events are in.
+    schedRing.drain((b, at) => stage.onSched(decodeSchedEvent(b, at)));
+    ioRing.drain((b, at) => stage.onIo(decodeIoEvent(b, at)));
+    drainNs += process.hrtime.bigint() - t0;
+    drains++;
+  };
+  const stage = new KernelStage(fds, holdMs, drain);
+  const timer = setInterval(() => {
+    if (stage.heldCount > 0) stage.pump(false);
+    else drain();
+  }, DRAIN_INTERVAL_MS);
+  timer.unref();
+
+  let stopped = false;
+  const stop = async (): Promise<Record<string, unknown>> => {
+    if (stopped) return {};
+    stopped = true;
+    clearInterval(timer);
+    drain();
+    await stage.flush();
+    const io = readCounters(probes.io.mapFd('io_counters'), IO_COUNTERS.length);
+    const sc = readCounters(probes.sched.mapFd('sched_counters'), SCHED_COUNTERS.length);
+    ioRing.close();
+    schedRing.close();
+    probes.close();
+    const events = ioRing.records + schedRing.records;
+    return {
+      kernel: {
+        ioEvents: io[0], ioDrops: io[1] + io[2], schedEvents: sc[0], schedDrops: sc[1],
+        eventsRead: events, drains, drainUsPerEvent: events === 0 ? null : Math.round(Number(drainNs) / events) / 1e3,
+        strayEvents: stage.strayEvents,
+      },
+    };
+  };
+  return {
+    stage,
+    extraStart: {
+      kernel: {
+        loadMs: Math.round(probes.loadMs * 10) / 10, sched: probes.schedVariant,
+        editorPid: fds.editorPid, editorFd: fds.editorIn, serverFds: [0, 1],
+        lsptapFds: { clientIn: fds.lsptapIn, clientOut: fds.lsptapOut, toServer: fds.lsptapToServer, fromServer: fds.lsptapFromServer },
+      },
+    },
+    stop,
+  };
+}

@@ -1,0 +1,147 @@
+// Loads one BPF object with libbpf: open -> choose programs (autoload) -> load -> attach ->
+// map fds. A failure names the step, the errno and the fix, and frees what was made (links,
+// then the object). libbpf's own printing is switched off: it would go to stderr, and
+// stdout must carry only the server's bytes.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { nativeCalls, isNull, allocate, type Pointer, LIBBPF_SONAME } from './native';
+
+/** Where `npm run build:bpf` puts the objects. */
+export const BPF_OUTPUT_DIR = path.join(__dirname, '..', '..', '..', 'bpf', '.output');
+export const BTF_PATH = '/sys/kernel/btf/vmlinux';
+
+export const CAPABILITY_ADVICE = 'run lsptap as root, or give a copy of node the capabilities: cp "$(command -v node)" ~/node-bpf && sudo setcap cap_bpf,cap_perfmon+ep ~/node-bpf, then run bin/lsptap with ~/node-bpf';
+
+export class BpfLoadError extends Error {
+  constructor(readonly step: string, readonly errno: number, readonly reason: string, readonly fix: string) {
+    super(`${step} failed${errno !== 0 ? ` (${errnoName(errno)})` : ''}: ${reason}; ${fix}`);
+  }
+}
+
+function errnoName(errno: number): string {
+  for (const [name, v] of Object.entries(os.constants.errno)) if (v === errno) return `${name}, errno ${errno}`;
+  return `errno ${errno}`;
+}
+
+function fixFor(errno: number, fallback: string): string {
+  if (errno === os.constants.errno.EPERM || errno === os.constants.errno.EACCES) return CAPABILITY_ADVICE;
+  return fallback;
+}
+
+export interface LoadedBpf {
+  readonly name: string;
+  mapFd(name: string): number;
+  mapMaxEntries(name: string): number;
+  /** Destroy links, then close the object. Safe to call twice. */
+  close(): void;
+}
+
+export interface LoadRequest {
+  /** Object file name under BPF_OUTPUT_DIR, e.g. "io.bpf.o". */
+  file: string;
+  /** Programs to load and attach; every other program in the object is not loaded. */
+  programs: string[];
+  /** All programs in the object, so the others can be switched off. */
+  allPrograms: string[];
+}
+
+/** Things that make loading pointless; checked before touching libbpf. */
+export function precheck(): void {
+  if (!fs.existsSync(BTF_PATH)) throw new BpfLoadError('precheck', 0, `this kernel exposes no BTF at ${BTF_PATH}`, 'kernel timing needs a kernel built with CONFIG_DEBUG_INFO_BTF=y');
+  try {
+    nativeCalls();
+  } catch (err) {
+    throw new BpfLoadError('precheck', 0, `cannot open ${LIBBPF_SONAME}: ${(err as Error).message}`, 'install the Debian package libbpf1 (scripts/setup.sh does)');
+  }
+}
+
+export function loadBpf(req: LoadRequest): LoadedBpf {
+  const n = nativeCalls();
+  n.libbpf_set_print(0);
+  const file = path.join(BPF_OUTPUT_DIR, req.file);
+  if (!fs.existsSync(file)) throw new BpfLoadError('open', os.constants.errno.ENOENT, `${file} does not exist`, 'build it with `npm run build:bpf` (needs clang and bpftool: scripts/setup.sh)');
+  const opened = n.bpf_object__open_file(file, 0);
+  if (isNull(opened.value)) throw new BpfLoadError('open', opened.errnoCode, `bpf_object__open_file(${req.file}) returned NULL`, fixFor(opened.errnoCode, 'rebuild with `npm run build:bpf`'));
+  const obj = opened.value;
+  const links: Pointer[] = [];
+  let closed = false;
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    for (const l of links.splice(0)) n.bpf_link__destroy(l);
+    n.bpf_object__close(obj);
+  };
+  try {
+    const progs = new Map<string, Pointer>();
+    for (const name of req.allPrograms) {
+      const p = n.bpf_object__find_program_by_name(obj, name);
+      if (isNull(p.value)) throw new BpfLoadError('open', p.errnoCode, `program ${name} is not in ${req.file}`, 'rebuild with `npm run build:bpf`');
+      progs.set(name, p.value);
+      n.bpf_program__set_autoload(p.value, req.programs.includes(name));
+    }
+    const loaded = n.bpf_object__load(obj);
+    if (loaded.value !== 0) {
+      const errno = -loaded.value || loaded.errnoCode;
+      throw new BpfLoadError('load', errno, `the kernel refused ${req.file} (${req.programs.join(', ')})`, fixFor(errno, 'the kernel may lack BPF ring buffers (5.8+) or BTF tracepoints'));
+    }
+    for (const name of req.programs) {
+      const l = n.bpf_program__attach(progs.get(name)!);
+      if (isNull(l.value)) throw new BpfLoadError('attach', l.errnoCode, `attaching ${name} failed`, fixFor(l.errnoCode, 'the kernel refused the tracepoint'));
+      links.push(l.value);
+    }
+  } catch (err) {
+    close();
+    throw err;
+  }
+  return {
+    name: req.file,
+    mapFd(name: string): number {
+      const fd = n.bpf_object__find_map_fd_by_name(obj, name).value;
+      if (fd < 0) throw new BpfLoadError('maps', -fd, `map ${name} is not in ${req.file}`, 'rebuild with `npm run build:bpf`');
+      return fd;
+    },
+    mapMaxEntries(name: string): number {
+      const m = n.bpf_object__find_map_by_name(obj, name);
+      if (isNull(m.value)) throw new BpfLoadError('maps', m.errnoCode, `map ${name} is not in ${req.file}`, 'rebuild with `npm run build:bpf`');
+      return n.bpf_map__max_entries(m.value).value;
+    },
+    close,
+  };
+}
+
+/** Write one u32 -> u32 (or key buffer -> u32) entry. */
+export function mapPut(fd: number, key: Buffer, value: number): void {
+  const v = Buffer.alloc(4);
+  v.writeUInt32LE(value);
+  const r = nativeCalls().bpf_map_update_elem(fd, key, v, 0);
+  if (r.value !== 0) throw new BpfLoadError('map update', -r.value || r.errnoCode, 'bpf_map_update_elem failed', 'the map may be full');
+}
+
+export function u32Key(x: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeUInt32LE(x);
+  return b;
+}
+
+/** Read an ARRAY map of u64 counters with one bpf_map_lookup_batch call. */
+export function readCounters(fd: number, slots: number): number[] {
+  const n = nativeCalls();
+  const keys = allocate(4 * slots), values = allocate(8 * slots), count = allocate(4), out = allocate(4);
+  try {
+    count.buf.writeUInt32LE(slots);
+    const r = n.bpf_map_lookup_batch(fd, 0, out.ptr, keys.ptr, values.ptr, count.ptr, 0);
+    // ENOENT means "no more entries", with count holding what was read.
+    if (r.value !== 0 && r.errnoCode !== os.constants.errno.ENOENT) throw new BpfLoadError('counters', r.errnoCode, 'bpf_map_lookup_batch failed', 'needs Linux 5.6+');
+    const got = count.buf.readUInt32LE(0);
+    const res = new Array<number>(slots).fill(0);
+    for (let i = 0; i < got; i++) {
+      const k = keys.buf.readUInt32LE(4 * i);
+      if (k < slots) res[k] = Number(values.buf.readBigUInt64LE(8 * i));
+    }
+    return res;
+  } finally {
+    keys.free(); values.free(); count.free(); out.free();
+  }
+}

@@ -1,0 +1,124 @@
+// Every native call lsptap makes: libbpf (Debian's libbpf1) and a few libc functions, through
+// ffi-rs. A wrong type in an ffi-rs declaration aborts the whole process instead of throwing,
+// so all declarations live here, each exercised by test/native.test.ts.
+//
+// Cost rule (README "Kernel timing"): each function's parameter object is built once and
+// its paramsValue array refilled per call; ffi-rs's define() builds one per call and
+// doubles the cost. Nothing here is called per message or per event.
+
+import { DataType, load, open, createExternalBuffer, wrapPointer, restorePointer, isNullPointer, type JsExternal, type FieldType } from 'ffi-rs';
+
+export type Pointer = JsExternal;
+
+const LIBBPF = 'lsptap_libbpf';
+const LIBC = 'lsptap_libc';
+export const LIBBPF_SONAME = 'libbpf.so.1';
+const LIBC_SONAME = 'libc.so.6';
+
+let opened = false;
+
+/** Open libbpf and libc once; throws when libbpf.so.1 is not installed. */
+export function openNativeLibraries(): void {
+  if (opened) return;
+  open({ library: LIBC, path: LIBC_SONAME });
+  open({ library: LIBBPF, path: LIBBPF_SONAME });
+  opened = true;
+}
+
+interface CallSpec {
+  library: string;
+  funcName: string;
+  retType: FieldType;
+  paramsType: FieldType[];
+  paramsValue: unknown[];
+  errno: boolean;
+}
+
+interface ErrnoResult<T> { value: T; errnoCode: number; errnoMessage: string }
+
+/** One native function with its parameter object built once. */
+function bind<T>(library: string, funcName: string, retType: FieldType, paramsType: FieldType[]): (...args: unknown[]) => ErrnoResult<T> {
+  const spec: CallSpec = { library, funcName, retType, paramsType, paramsValue: new Array<unknown>(paramsType.length), errno: true };
+  const values = spec.paramsValue;
+  const n = paramsType.length;
+  return (...args: unknown[]): ErrnoResult<T> => {
+    for (let i = 0; i < n; i++) values[i] = args[i];
+    return load(spec as Parameters<typeof load>[0]) as unknown as ErrnoResult<T>;
+  };
+}
+
+// Pointer-typed arguments that may be NULL are declared U64 and passed 0: same register,
+// and ffi-rs has no way to make a NULL External.
+const P = DataType.External;
+const U64 = DataType.U64;
+const I32 = DataType.I32;
+
+function bindAll() {
+  return {
+    // libbpf
+    libbpf_set_print: bind<number>(LIBBPF, 'libbpf_set_print', U64, [U64]),
+    bpf_object__open_file: bind<Pointer>(LIBBPF, 'bpf_object__open_file', P, [DataType.String, U64]),
+    bpf_object__find_program_by_name: bind<Pointer>(LIBBPF, 'bpf_object__find_program_by_name', P, [P, DataType.String]),
+    bpf_program__set_autoload: bind<number>(LIBBPF, 'bpf_program__set_autoload', I32, [P, DataType.Boolean]),
+    bpf_object__load: bind<number>(LIBBPF, 'bpf_object__load', I32, [P]),
+    bpf_program__attach: bind<Pointer>(LIBBPF, 'bpf_program__attach', P, [P]),
+    bpf_link__destroy: bind<number>(LIBBPF, 'bpf_link__destroy', I32, [P]),
+    bpf_object__close: bind<undefined>(LIBBPF, 'bpf_object__close', DataType.Void, [P]),
+    bpf_object__find_map_by_name: bind<Pointer>(LIBBPF, 'bpf_object__find_map_by_name', P, [P, DataType.String]),
+    bpf_map__max_entries: bind<number>(LIBBPF, 'bpf_map__max_entries', DataType.U32, [P]),
+    bpf_object__find_map_fd_by_name: bind<number>(LIBBPF, 'bpf_object__find_map_fd_by_name', I32, [P, DataType.String]),
+    bpf_map_update_elem: bind<number>(LIBBPF, 'bpf_map_update_elem', I32, [I32, DataType.U8Array, DataType.U8Array, U64]),
+    bpf_map_delete_elem: bind<number>(LIBBPF, 'bpf_map_delete_elem', I32, [I32, DataType.U8Array]),
+    bpf_map_lookup_batch: bind<number>(LIBBPF, 'bpf_map_lookup_batch', I32, [I32, U64, P, P, P, P, U64]),
+    // libc
+    mmap: bind<Pointer>(LIBC, 'mmap', P, [U64, U64, I32, I32, I32, DataType.I64]),
+    munmap: bind<number>(LIBC, 'munmap', I32, [P, U64]),
+    malloc: bind<Pointer>(LIBC, 'malloc', P, [U64]),
+    free: bind<undefined>(LIBC, 'free', DataType.Void, [P]),
+    sysconf: bind<number>(LIBC, 'sysconf', DataType.I64, [I32]),
+  };
+}
+
+export type Native = ReturnType<typeof bindAll>;
+
+let native: Native | null = null;
+
+/** The bound functions; opens the libraries on first use. */
+export function nativeCalls(): Native {
+  if (native === null) { openNativeLibraries(); native = bindAll(); }
+  return native;
+}
+
+export const PROT_READ = 1;
+export const PROT_WRITE = 2;
+export const MAP_SHARED = 1;
+export const SC_PAGESIZE = 30;
+/** mmap's MAP_FAILED, (void *)-1: ffi-rs reads the address back as -1. */
+export function isMapFailed(p: Pointer): boolean {
+  const a = addressOf(p);
+  return a === -1 || a >= 2 ** 64 - 4096;
+}
+
+/** The numeric address a pointer holds (for NULL and MAP_FAILED checks, and arithmetic). */
+export function addressOf(p: Pointer): number {
+  return restorePointer({ retType: [U64], paramsValue: wrapPointer([p]) })[0] as number;
+}
+
+export function isNull(p: Pointer): boolean { return isNullPointer(p); }
+
+/** A Buffer over native memory, no copy; the caller keeps the memory alive. */
+export function bufferAt(p: Pointer, bytes: number): Buffer { return createExternalBuffer(p, bytes); }
+
+/** Native memory from malloc with a Buffer view, for out-parameters. free() when done. */
+export interface NativeBlock { ptr: Pointer; buf: Buffer; free(): void }
+
+export function allocate(bytes: number): NativeBlock {
+  const n = nativeCalls();
+  const ptr = n.malloc(bytes).value;
+  if (isNull(ptr)) throw new Error(`malloc(${bytes}) failed`);
+  let freed = false;
+  return {
+    ptr, buf: bufferAt(ptr, bytes),
+    free: () => { if (!freed) { freed = true; n.free(ptr); } },
+  };
+}
