@@ -1,5 +1,6 @@
 // Finds the editor: the process holding the other end of lsptap's stdout, through /proc.
-// A pipe's two ends share one inode (`pipe:[N]` in /proc/PID/fd); a socketpair's ends
+// A pipe's two ends share one inode (`pipe:[N]` in /proc/PID/fd; a named pipe shows its
+// path); a socketpair's ends
 // have an inode each, so for a socket we ask sock_diag through `ss -xpn` (iproute2) which
 // end is the peer and who holds it. Parents are looked at first: editors start lsptap.
 
@@ -32,6 +33,11 @@ function fdsWith(pid: number, target: string, exclude: { pid: number; fd: number
   return out;
 }
 
+/** A named pipe: /proc shows its path, the same for both ends. */
+function isFifo(target: string): boolean {
+  try { return target.startsWith('/') && fs.statSync(target).isFIFO(); } catch { return false; }
+}
+
 function allPids(): number[] {
   return fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
 }
@@ -60,7 +66,7 @@ export function findReaderOf(fd: number): PeerEnd | null {
   const self = process.pid;
   const m = /^socket:\[(\d+)\]$/.exec(target);
   if (m !== null) return socketPeer(Number(m[1]));
-  if (!target.startsWith('pipe:')) return null; // a file or a tty: no pipe to time
+  if (!target.startsWith('pipe:') && !isFifo(target)) return null; // a file or a tty: no pipe to time
   const exclude = [{ pid: self, fd }];
   for (let p = parentOf(self), hops = 0; p !== null && hops < 4; p = parentOf(p), hops++) {
     const found = fdsWith(p, target, exclude);

@@ -1,0 +1,97 @@
+// Shared by the kernel timing tests: whether BPF can load here (with the reason when not),
+// and a scripted session through the real bin/lsptap with its log parsed.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import { LoadedProbes } from '../../src/probes/kernel-timing';
+
+export const ROOT = path.join(__dirname, '..', '..', '..');
+export const LSPTAP = path.join(ROOT, 'bin', 'lsptap');
+export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
+export const TIMING_SERVER = path.join(FIXTURES, 'timing-server.js');
+
+let cached: string | false | undefined;
+
+/** false when BPF loads here; else why not. Under CI=true, not loading is a failure. */
+export function bpfSkipReason(): string | false {
+  if (cached === undefined) {
+    try {
+      LoadedProbes.load().close();
+      cached = false;
+    } catch (err) {
+      cached = `kernel timing cannot load here: ${(err as Error).message}`;
+    }
+  }
+  if (cached !== false && process.env.CI === 'true') assert.fail(`CI=true, so kernel timing must load: ${cached}`);
+  return cached;
+}
+
+export function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-kt-'));
+  fs.chmodSync(dir, 0o777);
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+export interface LogLine { msg: string; level: number; [k: string]: unknown }
+
+export function readLog(file: string): LogLine[] {
+  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as LogLine);
+}
+
+export interface Run {
+  child: ChildProcess;
+  conn: MessageConnection;
+  /** Every byte lsptap wrote to its stdout. */
+  received: Buffer[];
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+}
+
+/** Start `[prefix...] node bin/lsptap ARGS -- node timing-server.js` with a jsonrpc client. */
+export function startSession(t: { after: (fn: () => void) => void }, lsptapArgs: string[], opts: { prefix?: string[]; server?: string[]; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
+  const prefix = opts.prefix ?? [process.execPath];
+  const server = opts.server ?? [process.execPath, TIMING_SERVER];
+  const child = spawn(prefix[0], [...prefix.slice(1), LSPTAP, ...lsptapArgs, '--', ...server], { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: opts.env });
+  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  const received: Buffer[] = [];
+  child.stdout!.on('data', (b: Buffer) => received.push(b));
+  let stderr = '';
+  child.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
+    child.once('exit', (code, signal) => { child.stderr!.once('end', () => resolve({ code, signal, stderr })); if (child.stderr!.readableEnded) resolve({ code, signal, stderr }); });
+  });
+  const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  conn.listen();
+  t.after(() => conn.dispose());
+  return { child, conn, received, exited };
+}
+
+/** shutdown + exit, then wait for lsptap. */
+export async function endSession(run: Run): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  await run.conn.sendRequest('shutdown');
+  await run.conn.sendNotification('exit');
+  return run.exited;
+}
+
+/** The response line of the request with this id (c2s request, s2c response). */
+export function responseLine(lines: LogLine[], id: number): LogLine {
+  const l = lines.find((x) => x.msg === 'message' && x.dir === 's2c' && x.kind === 'response' && x.id === id);
+  assert.ok(l !== undefined, `no response line for id ${id}`);
+  return l;
+}
+
+export function kernelOf(line: LogLine): Record<string, number | null> {
+  assert.ok(line.kernel !== undefined && line.kernel !== null, `no kernel field on ${JSON.stringify(line)}`);
+  return line.kernel as Record<string, number | null>;
+}
+
+export function between(value: number | null | undefined, lo: number, hi: number, what: string): void {
+  assert.ok(typeof value === 'number', `${what} is ${String(value)}`);
+  assert.ok(value >= lo && value <= hi, `${what} = ${value}, expected within [${lo}, ${hi}]`);
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

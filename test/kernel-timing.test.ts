@@ -1,0 +1,133 @@
+// Kernel timing against real causes: a server that sleeps, one that spins, an editor that
+// stops reading. Each runs the real bin/lsptap with the real BPF programs; the figures
+// are checked within generous ranges (two shared cores).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import fs from 'node:fs';
+import { spawn, execFileSync } from 'node:child_process';
+import { bpfSkipReason, tempDir, startSession, endSession, readLog, responseLine, kernelOf, between, sleep, LSPTAP, TIMING_SERVER } from './helpers/kernel';
+
+const skip = bpfSkipReason();
+
+test('a server that sleeps 200 ms before answering shows ~200 ms blocked and little CPU', { skip }, async (t) => {
+  const log = path.join(tempDir(t), 'log.jsonl');
+  const run = startSession(t, ['--log', log, '--bpf=require']);
+  await run.conn.sendRequest('test/echo', {}); // the server's start-up is not part of the measure
+  await run.conn.sendRequest('test/sleep', { ms: 200 });
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const k = kernelOf(responseLine(readLog(log), 1));
+  between(k.serverUs, 195_000, 450_000, 'serverUs');
+  between(k.serverBlockedUs, 180_000, 450_000, 'serverBlockedUs');
+  between(k.serverCpuUs, 0, 40_000, 'serverCpuUs');
+});
+
+test('a server that spins 200 ms before answering shows ~200 ms on CPU', { skip }, async (t) => {
+  const log = path.join(tempDir(t), 'log.jsonl');
+  const run = startSession(t, ['--log', log, '--bpf=require']);
+  await run.conn.sendRequest('test/echo', {});
+  await run.conn.sendRequest('test/spin', { ms: 200 });
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const k = kernelOf(responseLine(readLog(log), 1));
+  // The spin loop reads the clock, so CPU + waiting for a CPU is 200 ms however busy the machine.
+  between(k.serverCpuUs, 120_000, 260_000, 'serverCpuUs');
+  between((k.serverCpuUs ?? 0) + (k.serverRunqUs ?? 0), 190_000, 400_000, 'serverCpuUs + serverRunqUs');
+  between(k.serverBlockedUs, 0, 30_000, 'serverBlockedUs');
+});
+
+test('an editor that stops reading for 300 ms shows the response waiting ~300 ms in the pipe to the editor', { skip }, async (t) => {
+  // A Node stream reads its socket eagerly into memory, so the "editor" here reads a
+  // named pipe by hand: nothing reads it during the pause, and the bytes wait in the kernel.
+  const dir = tempDir(t);
+  const log = path.join(dir, 'log.jsonl');
+  const editor = new FifoEditor(t, path.join(dir, 'to-editor'));
+  const child = spawn(process.execPath, [LSPTAP, '--log', log, '--bpf=require', '--', process.execPath, TIMING_SERVER], { stdio: ['pipe', editor.writeFd, 'pipe'] });
+  editor.closeWriteEnd();
+  t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const send = (obj: object): void => {
+    const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', ...obj }));
+    child.stdin!.write(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]));
+  };
+  send({ id: 0, method: 'test/echo', params: {} });
+  await editor.readResponses(1);
+  send({ id: 1, method: 'test/echo', params: { late: true } });
+  await sleep(300);
+  await editor.readResponses(1);
+  send({ id: 2, method: 'shutdown' });
+  await editor.readResponses(1);
+  send({ method: 'exit' });
+  assert.equal(await exited, 0);
+  const lines = readLog(log);
+  const k = kernelOf(responseLine(lines, 1));
+  between(k.toEditorPipeUs, 240_000, 900_000, 'toEditorPipeUs');
+  between(k.toServerPipeUs, 0, 100_000, 'toServerPipeUs');
+  between(k.serverUs, 0, 100_000, 'serverUs');
+  const before = kernelOf(responseLine(lines, 0));
+  between(before.toEditorPipeUs, 0, 100_000, 'toEditorPipeUs of a response read at once');
+  const start = lines.find((l) => l.msg === 'session start')!;
+  assert.equal((start.kernel as { editorPid: number }).editorPid, process.pid, 'the editor is the process reading lsptap\'s stdout');
+});
+
+/** Reads lsptap's stdout from a named pipe only when asked to. */
+class FifoEditor {
+  readonly readFd: number;
+  readonly writeFd: number;
+  private pending = Buffer.alloc(0);
+
+  constructor(t: { after: (fn: () => void) => void }, fifo: string) {
+    execFileSync('mkfifo', [fifo]);
+    this.readFd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    this.writeFd = fs.openSync(fifo, fs.constants.O_WRONLY);
+    t.after(() => { try { fs.closeSync(this.readFd); } catch { /* closed */ } });
+  }
+
+  closeWriteEnd(): void { fs.closeSync(this.writeFd); }
+
+  /** Read until n more complete messages have arrived. */
+  async readResponses(n: number): Promise<void> {
+    const chunk = Buffer.alloc(65536);
+    for (let got = 0; got < n;) {
+      let len = 0;
+      try { len = fs.readSync(this.readFd, chunk, 0, chunk.length, null); } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+      }
+      if (len === 0) { await sleep(2); continue; }
+      this.pending = Buffer.concat([this.pending, chunk.subarray(0, len)]);
+      for (;;) {
+        const h = this.pending.indexOf('\r\n\r\n');
+        if (h < 0) break;
+        const cl = Number(/Content-Length: (\d+)/i.exec(this.pending.subarray(0, h).toString())![1]);
+        if (this.pending.length < h + 4 + cl) break;
+        this.pending = this.pending.subarray(h + 4 + cl);
+        got++;
+      }
+    }
+  }
+}
+
+test('every request and response line carries kernel fields, and the session end counts no drops', { skip }, async (t) => {
+  const log = path.join(tempDir(t), 'log.jsonl');
+  const run = startSession(t, ['--log', log, '--bpf=require']);
+  for (let i = 0; i < 20; i++) await run.conn.sendRequest('test/echo', { i });
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const lines = readLog(log);
+  const messages = lines.filter((l) => l.msg === 'message');
+  assert.equal(messages.length, 43);
+  for (const m of messages) {
+    const k = kernelOf(m);
+    assert.equal(typeof k.lsptapReadUs, 'number', `lsptapReadUs on ${m.dir} ${String(m.method)} ${String(m.id)}`);
+    assert.equal(typeof k.lsptapWriteUs, 'number');
+    if (m.dir === 'c2s') assert.equal(typeof k.toServerPipeUs, 'number');
+    else assert.equal(typeof k.toEditorPipeUs, 'number');
+  }
+  const k = lines.find((l) => l.msg === 'session end')!.kernel as Record<string, number>;
+  assert.equal(k.ioDrops, 0);
+  assert.equal(k.schedDrops, 0);
+  assert.equal(k.strayEvents, 0);
+  assert.ok(k.ioEvents > 0 && k.schedEvents > 0);
+});
