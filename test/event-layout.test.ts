@@ -1,0 +1,40 @@
+// The TypeScript decoder mirrors bpf/io.h and bpf/sched.h; this checks every field offset
+// and the size against the BTF that clang wrote into the built objects.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { BPF_OUTPUT_DIR } from '../src/probes/loader';
+import { IO_EVENT, SCHED_EVENT, type StructLayout } from '../src/probes/event-layout';
+
+interface BtfStruct { size: number; fields: Record<string, number> }
+
+function btfStruct(object: string, name: string): BtfStruct {
+  const raw = execFileSync('bpftool', ['btf', 'dump', 'file', object, 'format', 'raw'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const lines = raw.split('\n');
+  const at = lines.findIndex((l) => new RegExp(`STRUCT '${name}' size=(\\d+)`).test(l));
+  assert.ok(at >= 0, `struct ${name} is not in the BTF of ${object}`);
+  const head = /size=(\d+) vlen=(\d+)/.exec(lines[at])!;
+  const fields: Record<string, number> = {};
+  for (let i = 1; i <= Number(head[2]); i++) {
+    const m = /'(\w+)' type_id=\d+ bits_offset=(\d+)/.exec(lines[at + i])!;
+    fields[m[1]] = Number(m[2]) / 8;
+  }
+  return { size: Number(head[1]), fields };
+}
+
+const built = fs.existsSync(path.join(BPF_OUTPUT_DIR, 'io.bpf.o')) && fs.existsSync(path.join(BPF_OUTPUT_DIR, 'sched.bpf.o'));
+let tools = true;
+try { execFileSync('bpftool', ['version'], { stdio: 'ignore' }); } catch { tools = false; }
+const skip = !built ? 'the BPF objects are not built (npm run build:bpf)' : !tools ? 'bpftool is not installed' : false;
+if (skip !== false && process.env.CI === 'true') throw new Error(`CI=true: ${skip}`);
+
+for (const [object, layout] of [['io.bpf.o', IO_EVENT], ['sched.bpf.o', SCHED_EVENT]] as [string, StructLayout][]) {
+  test(`the decoder's layout of struct ${layout.name} matches the BTF of ${object}`, { skip }, () => {
+    const btf = btfStruct(path.join(BPF_OUTPUT_DIR, object), layout.name);
+    assert.equal(layout.size, btf.size, 'size');
+    assert.deepEqual(layout.fields, btf.fields);
+  });
+}

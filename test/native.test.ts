@@ -1,0 +1,87 @@
+// Every ffi-rs declaration in src/probes/native.ts, called for real: a wrong type there
+// aborts the process instead of throwing, so each one is exercised here on its own.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { nativeCalls, allocate, addressOf, isNull, isMapFailed, bufferAt, PROT_READ, PROT_WRITE, MAP_SHARED, SC_PAGESIZE } from '../src/probes/native';
+import { BPF_OUTPUT_DIR } from '../src/probes/loader';
+import { bpfSkipReason } from './helpers/kernel';
+
+const skip = bpfSkipReason();
+
+test('libc sysconf, malloc and free work through ffi-rs', () => {
+  const n = nativeCalls();
+  assert.equal(n.sysconf(SC_PAGESIZE).value, 4096);
+  const block = allocate(64);
+  block.buf.fill(7);
+  assert.equal(block.buf[63], 7);
+  assert.ok(addressOf(block.ptr) > 0);
+  block.free();
+});
+
+test('libc mmap maps a file that a Buffer then reads without copying, and munmap releases it', (t) => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-native-')), 'page');
+  t.after(() => fs.rmSync(path.dirname(file), { recursive: true, force: true }));
+  fs.writeFileSync(file, Buffer.alloc(4096, 0x41));
+  const fd = fs.openSync(file, 'r+');
+  t.after(() => fs.closeSync(fd));
+  const n = nativeCalls();
+  const m = n.mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  assert.equal(isMapFailed(m.value), false, m.errnoMessage);
+  const view = bufferAt(m.value, 4096);
+  assert.equal(view[100], 0x41);
+  view[0] = 0x42; // shared: the file sees it
+  assert.equal(n.munmap(m.value, 4096).value, 0);
+  assert.equal(fs.readFileSync(file)[0], 0x42);
+});
+
+test('mmap of a bad fd reports MAP_FAILED with EBADF', () => {
+  const m = nativeCalls().mmap(0, 4096, PROT_READ, MAP_SHARED, 9999, 0);
+  assert.equal(isMapFailed(m.value), true);
+  assert.equal(m.errnoCode, os.constants.errno.EBADF);
+});
+
+test('bpf_object__open_file of a missing file returns NULL with ENOENT', () => {
+  const n = nativeCalls();
+  n.libbpf_set_print(0);
+  const r = n.bpf_object__open_file('/nonexistent/lsptap.bpf.o', 0);
+  assert.equal(isNull(r.value), true);
+  assert.equal(r.errnoCode, os.constants.errno.ENOENT);
+});
+
+test('each libbpf call lsptap makes works on the real io object', { skip }, () => {
+  const n = nativeCalls();
+  n.libbpf_set_print(0);
+  const opened = n.bpf_object__open_file(path.join(BPF_OUTPUT_DIR, 'io.bpf.o'), 0);
+  assert.equal(isNull(opened.value), false, opened.errnoMessage);
+  const obj = opened.value;
+  const enter = n.bpf_object__find_program_by_name(obj, 'handle_sys_enter').value;
+  const exit = n.bpf_object__find_program_by_name(obj, 'handle_sys_exit').value;
+  assert.equal(isNull(n.bpf_object__find_program_by_name(obj, 'no_such_program').value), true);
+  assert.equal(n.bpf_program__set_autoload(enter, true).value, 0);
+  assert.equal(n.bpf_object__load(obj).value, 0);
+  const links = [n.bpf_program__attach(enter).value, n.bpf_program__attach(exit).value];
+  for (const l of links) assert.equal(isNull(l), false);
+  const pidsFd = n.bpf_object__find_map_fd_by_name(obj, 'watched_pids').value;
+  assert.ok(pidsFd > 0);
+  assert.ok(n.bpf_object__find_map_fd_by_name(obj, 'no_such_map').value < 0);
+  const ring = n.bpf_object__find_map_by_name(obj, 'events').value;
+  assert.equal(n.bpf_map__max_entries(ring).value, 1 << 20);
+  const key = Buffer.alloc(4); key.writeUInt32LE(12345);
+  const val = Buffer.alloc(4); val.writeUInt32LE(1);
+  assert.equal(n.bpf_map_update_elem(pidsFd, key, val, 0).value, 0);
+  assert.equal(n.bpf_map_delete_elem(pidsFd, key).value, 0);
+  const countersFd = n.bpf_object__find_map_fd_by_name(obj, 'io_counters').value;
+  const keys = allocate(12), values = allocate(24), count = allocate(4), out = allocate(4);
+  count.buf.writeUInt32LE(3);
+  const r = n.bpf_map_lookup_batch(countersFd, 0, out.ptr, keys.ptr, values.ptr, count.ptr, 0);
+  assert.ok(r.value === 0 || r.errnoCode === os.constants.errno.ENOENT, r.errnoMessage);
+  assert.equal(count.buf.readUInt32LE(0), 3);
+  assert.deepEqual([0, 1, 2].map((i) => keys.buf.readUInt32LE(4 * i)), [0, 1, 2]);
+  for (const b of [keys, values, count, out]) b.free();
+  for (const l of links) assert.equal(n.bpf_link__destroy(l).value, 0);
+  n.bpf_object__close(obj);
+});
