@@ -17,7 +17,7 @@ import { Session, type RecordSink, type RecordStage } from './session';
 import type { Direction } from './frame';
 import { drained, stdioClient } from './client-streams';
 import type { SessionLog, SessionLogChild } from '../sinks/session-log';
-import { formatSummaryTable } from '../sinks/summary';
+import { formatKernelTable, formatSummaryTable } from '../sinks/summary';
 import { VERSION } from '../version';
 
 export interface StdioProxyOptions {
@@ -145,7 +145,12 @@ export function runStdioProxy(opts: StdioProxyOptions): Promise<number> {
         await drained(client.output, 2000);
         const extra = attach.stop !== undefined ? await attach.stop() : {};
         await session.finish({ exitCode: code, signal, reason: endReason, lsptapExitCode: exitCode, ...extra });
-        if (opts.printSummary) process.stderr.write(`\nlsptap: session summary (${opts.logPath ?? 'log on stderr'})\n${formatSummaryTable(session.summary.rows())}`);
+        if (opts.printSummary) {
+          const rows = session.summary.rows();
+          const kernel = formatKernelTable(rows);
+          process.stderr.write(`\nlsptap: session summary (${opts.logPath ?? 'log on stderr'})\n${formatSummaryTable(rows)}`);
+          if (kernel !== '') process.stderr.write(`\nlsptap: where the time went (kernel timing, p50 ms; README "Kernel timing")\n${kernel}`);
+        }
         for (const s of signals) process.removeListener(s, forward);
         await opts.log.close();
         resolveExit(exitCode);

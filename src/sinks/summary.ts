@@ -112,13 +112,34 @@ const fmt = (x: number | null): string => (x === null ? '-' : x < 10 ? x.toFixed
 
 /** The summary as an aligned table for people (stderr with --summary, and the demo). */
 export function formatSummaryTable(rows: MethodStats[]): string {
-  const kernelParts = [...new Set(rows.flatMap((r) => Object.keys(r.kernel ?? {})))];
-  const head = ['dir', 'method', 'count', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', ...kernelParts.map((p) => `${p} p50`)];
+  const head = ['dir', 'method', 'count', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors'];
   const body = rows.map((r) => [
     r.dir, r.method, String(r.count), fmt(r.p50Ms), fmt(r.p90Ms), fmt(r.p99Ms), fmt(r.maxMs),
     r.kind === 'request' ? String(r.errors) : '-',
-    ...kernelParts.map((p) => (r.kernel?.[p] === undefined ? '-' : String(r.kernel[p].p50))),
   ]);
+  return alignTable(head, body);
+}
+
+/** Kernel parts shown for people, in ms, in the order a request travels. */
+const KERNEL_COLUMNS: [string, string][] = [
+  ['toServerPipeUs', 'pipe to srv'], ['serverUs', 'server'], ['serverCpuUs', 'on CPU'], ['serverRunqUs', 'runq'],
+  ['serverBlockedUs', 'blocked'], ['toLsptapPipeUs', 'pipe to tap'], ['toEditorPipeUs', 'pipe to ed'],
+  ['lsptapReadUs', 'tap read'], ['lsptapWriteUs', 'tap write'],
+];
+
+/** Where the time of each request method went, p50 in ms (README "Kernel timing"); '' when no kernel data. */
+export function formatKernelTable(rows: MethodStats[]): string {
+  const withKernel = rows.filter((r) => r.kind === 'request' && r.kernel !== undefined && r.kernel.serverUs !== undefined);
+  if (withKernel.length === 0) return '';
+  const head = ['dir', 'method', 'count', 'p50 ms', ...KERNEL_COLUMNS.map(([, label]) => label)];
+  const body = withKernel.map((r) => [
+    r.dir, r.method, String(r.answered), fmt(r.p50Ms),
+    ...KERNEL_COLUMNS.map(([part]) => (r.kernel?.[part] === undefined ? '-' : fmt(r.kernel[part].p50 / 1000))),
+  ]);
+  return alignTable(head, body);
+}
+
+function alignTable(head: string[], body: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 1 || i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
