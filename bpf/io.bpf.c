@@ -15,6 +15,7 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #if defined(__TARGET_ARCH_x86)
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
 #define NR_READ 0
 #define NR_WRITE 1
 #define NR_READV 19
@@ -22,6 +23,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NR_SENDMSG 46
 #define NR_RECVMSG 47
 #elif defined(__TARGET_ARCH_arm64)
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
 #define NR_READ 63
 #define NR_WRITE 64
 #define NR_READV 65
@@ -143,14 +145,30 @@ int handle_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 pid = id >> 32, tid = (__u32)id;
-	struct inflight_call *call;
+	struct inflight_call *call, late;
 	struct io_syscall_event *e;
 
 	if (!bpf_map_lookup_elem(&watched_pids, &pid))
 		return 0;
 	call = bpf_map_lookup_elem(&inflight_calls, &tid);
-	if (!call)
-		return 0;
+	if (!call) {
+		/* Entered before userspace watched this process (a server blocked in its
+		 * first read when lsptap filled the maps): its bytes still count, or every
+		 * later offset of the stream would be off. The entry time is unknown (0). */
+		struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+		int op = op_of((long)SYSCALL_NR(regs));
+		struct io_fd_key key = { .pid = pid };
+
+		if (op < 0)
+			return 0;
+		key.fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		if (!bpf_map_lookup_elem(&watched_fds, &key))
+			return 0;
+		late.enter_ns = 0;
+		late.fd = key.fd;
+		late.op = op;
+		call = &late;
+	}
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
 		count(IO_COUNTER_DROPS);

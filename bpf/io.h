@@ -20,7 +20,7 @@ struct io_fd_key {
 
 /* One completed read/write-family syscall on a watched (pid, fd). */
 struct io_syscall_event {
-	__u64 enter_ns;	/* bpf_ktime_get_ns() at sys_enter */
+	__u64 enter_ns;	/* bpf_ktime_get_ns() at sys_enter; 0 when it entered before we watched */
 	__u64 exit_ns;	/* bpf_ktime_get_ns() at sys_exit */
 	__s64 ret;	/* bytes moved, or -errno */
 	__u32 pid;	/* tgid */

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
-import { bpfSkipReason, tempDir, startSession, endSession, readLog, responseLine, kernelOf, between, sleep, LSPTAP, TIMING_SERVER } from './helpers/kernel';
+import { bpfSkipReason, tempDir, startSession, endSession, readLog, responseLine, kernelOf, between, sleep, LSPTAP, TIMING_SERVER, FIXTURES } from './helpers/kernel';
 
 const skip = bpfSkipReason();
 
@@ -130,4 +130,25 @@ test('every request and response line carries kernel fields, and the session end
   assert.equal(k.schedDrops, 0);
   assert.equal(k.strayEvents, 0);
   assert.ok(k.ioEvents > 0 && k.schedEvents > 0);
+});
+
+test('a server already blocked in its first read when watching starts still gets its bytes counted', { skip }, async (t) => {
+  const log = path.join(tempDir(t), 'log.jsonl');
+  const run = startSession(t, ['--log', log, '--bpf=require'], {
+    server: [process.execPath, path.join(FIXTURES, 'blocking-read-server.js')],
+    env: { ...process.env, LSPTAP_TEST_WATCH_DELAY_MS: '400' },
+  });
+  // lsptap relays nothing before it watches, and the server blocks in read(2) meanwhile.
+  await run.conn.sendRequest('test/echo', { first: true });
+  await run.conn.sendRequest('test/echo', { second: true });
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const lines = readLog(log);
+  for (const id of [0, 1]) {
+    const line = responseLine(lines, id);
+    const k = kernelOf(line);
+    between(k.toServerPipeUs, 0, 50_000, `toServerPipeUs of ${id}`);
+    // Offsets line up: the server's handling fits inside the latency lsptap saw.
+    between(k.serverUs, 1, Number(line.latencyMs) * 1000, `serverUs of ${id}`);
+  }
 });

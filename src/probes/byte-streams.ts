@@ -30,7 +30,8 @@ export class ByteStream {
     this.startOff.push(this.total);
     this.total += e.ret;
     this.endOff.push(this.total);
-    this.enterNs.push(e.enterNs);
+    // enterNs 0: the call began before tracing did; its bytes count, its duration does not.
+    this.enterNs.push(e.enterNs === 0 ? e.exitNs : e.enterNs);
     this.exitNs.push(e.exitNs);
     if (this.endOff.length > 2 * SEGMENTS_KEPT) {
       const drop = this.endOff.length - SEGMENTS_KEPT;

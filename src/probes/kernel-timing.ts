@@ -4,6 +4,7 @@
 // hands the session a KernelStage that fills `rec.kernel`.
 
 import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import { loadBpf, precheck, mapPut, u32Key, readCounters, BpfLoadError, type LoadedBpf } from './loader';
 import { RingReader } from './ring-reader';
 import { decodeIoEvent, decodeSchedEvent, IO_COUNTERS, SCHED_COUNTERS } from './event-layout';
@@ -74,6 +75,9 @@ export function startKernelTiming(probes: LoadedProbes, server: ChildProcess, ho
     lsptapIn: 0, lsptapOut: 1, lsptapToServer: fdOf(server.stdin), lsptapFromServer: fdOf(server.stdout),
     editorIn: editor?.fd ?? null,
   };
+  // Tests only: start watching late, as when a server's first read began before we did.
+  const lateMs = Number(process.env.LSPTAP_TEST_WATCH_DELAY_MS ?? 0);
+  if (lateMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, lateMs);
   const ioPids = probes.io.mapFd('watched_pids');
   const ioFds = probes.io.mapFd('watched_fds');
   const watchFd = (pid: number, fd: number): void => {
@@ -94,13 +98,14 @@ export function startKernelTiming(probes: LoadedProbes, server: ChildProcess, ho
 
   const ioRing = new RingReader(probes.io.mapFd('events'), probes.io.mapMaxEntries('events'));
   const schedRing = new RingReader(probes.sched.mapFd('events'), probes.sched.mapMaxEntries('events'));
+  const traceFd = process.env.LSPTAP_BPF_TRACE ? fs.openSync(process.env.LSPTAP_BPF_TRACE, 'w') : null;
   let drainNs = 0n;
   let drains = 0;
   const drain = (): void => {
     const t0 = process.hrtime.bigint();
     // Scheduler events first: a record's window is complete once its io events are in.
     schedRing.drain((b, at) => stage.onSched(decodeSchedEvent(b, at)));
-    ioRing.drain((b, at) => stage.onIo(decodeIoEvent(b, at)));
+    ioRing.drain((b, at) => { const e = decodeIoEvent(b, at); if (traceFd !== null) fs.writeSync(traceFd, JSON.stringify(e) + '\n'); stage.onIo(e); });
     drainNs += process.hrtime.bigint() - t0;
     drains++;
   };
