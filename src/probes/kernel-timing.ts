@@ -132,7 +132,7 @@ export function startKernelTiming(probes: LoadedProbes, server: ChildProcess, ho
     return {
       kernel: {
         ioEvents: io[0], ioDrops: io[1] + io[2], schedEvents: sc[0], schedDrops: sc[1],
-        eventsRead: events, drains, drainUsPerEvent: events === 0 ? null : Math.round(Number(drainNs) / events) / 1e3,
+        eventsRead: events, drains, drainMs: Math.round(Number(drainNs) / 1e4) / 100,
         strayEvents: stage.strayEvents,
       },
     };
