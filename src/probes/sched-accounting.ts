@@ -24,6 +24,8 @@ export class SchedAccounting {
   private cpu: number[] = [];
   private runq: number[] = [];
   private latestNs = 0;
+  /** Prune when this many interval bounds are kept; doubles when pruning frees little. */
+  private pruneAt = 400_000;
   events = 0;
 
   add(e: SchedEvent): void {
@@ -41,7 +43,7 @@ export class SchedAccounting {
     } else if (e.kind === SchedKind.wakeup) {
       if (th.state === State.Blocked || th.state === State.Unknown) { th.state = State.Runnable; th.sinceNs = t; }
     }
-    if (this.cpu.length + this.runq.length > 400_000) this.prune();
+    if (this.cpu.length + this.runq.length > this.pruneAt) this.prune();
   }
 
   /** Split [aNs, bNs] for the server's threads. */
@@ -84,6 +86,8 @@ export class SchedAccounting {
     };
     this.cpu = cut(this.cpu);
     this.runq = cut(this.runq);
+    // A busy server may have more than pruneAt within the history: don't prune per event.
+    this.pruneAt = Math.max(400_000, 2 * (this.cpu.length + this.runq.length));
   }
 }
 

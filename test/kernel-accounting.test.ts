@@ -1,0 +1,55 @@
+// The arithmetic that turns kernel events into fields, on event sequences written out by
+// hand: the scheduler split of a window, and finding the syscall that moved a byte.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SchedAccounting } from '../src/probes/sched-accounting';
+import { ByteStream } from '../src/probes/byte-streams';
+import { SchedKind, IoOp } from '../src/probes/event-layout';
+
+const ev = (tsNs: number, tid: number, kind: number, runnable = false) => ({ tsNs, pid: 1, tid, cpu: 0, kind, runnable });
+
+test('the scheduler split counts CPU and runqueue time per thread and blocked time when no thread was busy', () => {
+  const s = new SchedAccounting();
+  // Thread 1: wakes at 100, runs 110-150, preempted (runnable) 150-160, runs 160-200, blocks.
+  s.add(ev(100, 1, SchedKind.wakeup));
+  s.add(ev(110, 1, SchedKind.switchIn));
+  s.add(ev(150, 1, SchedKind.switchOut, true));
+  s.add(ev(160, 1, SchedKind.switchIn));
+  s.add(ev(200, 1, SchedKind.switchOut, false));
+  // Thread 2 runs 120-140 in parallel, then blocks.
+  s.add(ev(115, 2, SchedKind.wakeup));
+  s.add(ev(120, 2, SchedKind.switchIn));
+  s.add(ev(140, 2, SchedKind.switchOut, false));
+  const w = s.split(0, 300);
+  assert.equal(w.cpuNs, 40 + 40 + 20);
+  assert.equal(w.runqNs, 10 + 10 + 5);
+  // Busy (some thread on CPU or runnable): 100-200; blocked: the other 200 ns.
+  assert.equal(w.blockedNs, 200);
+  // A window inside: 130-170.
+  assert.deepEqual(s.split(130, 170), { cpuNs: 20 + 10 + 10, runqNs: 10, blockedNs: 0 });
+});
+
+test('a thread still on CPU at the end of the window counts up to the end', () => {
+  const s = new SchedAccounting();
+  s.add(ev(1000, 7, SchedKind.switchIn));
+  assert.deepEqual(s.split(500, 3000), { cpuNs: 2000, runqNs: 0, blockedNs: 500 });
+});
+
+test('a byte stream finds the syscall that moved each byte and ignores calls that moved none', () => {
+  const b = new ByteStream('test');
+  const io = (ret: number, enterNs: number, exitNs: number) => ({ enterNs, exitNs, ret, pid: 1, tid: 1, fd: 3, isRead: true, op: IoOp.read });
+  b.add(io(10, 100, 110)); // bytes 0-9
+  b.add(io(-11, 120, 121)); // EAGAIN
+  b.add(io(5, 130, 150)); // bytes 10-14
+  b.add(io(7, 0, 170)); // began before tracing: bytes 15-21, duration unknown
+  assert.equal(b.at(0)!.exitNs, 110);
+  assert.equal(b.at(9)!.exitNs, 110);
+  assert.equal(b.at(10)!.enterNs, 130);
+  assert.equal(b.at(21)!.exitNs, 170);
+  assert.equal(b.at(22), null);
+  assert.equal(b.has(21), true);
+  assert.equal(b.has(22), false);
+  assert.equal(b.syscallNs(5, 12), 10 + 20);
+  assert.equal(b.syscallNs(15, 21), 0);
+});
