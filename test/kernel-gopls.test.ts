@@ -14,7 +14,10 @@ import { bpfSkipReason, tempDir, startSession, endSession, readLog, kernelOf, FI
 const MODULE = path.join(FIXTURES, 'gomod-kernel');
 
 function goplsSkip(): string | false {
-  try { execFileSync('gopls', ['version'], { stdio: 'ignore' }); } catch { return 'gopls is not installed (scripts/setup.sh installs it)'; }
+  try { execFileSync('gopls', ['version'], { stdio: 'ignore' }); } catch {
+    assert.ok(process.env.CI !== 'true', 'CI=true: gopls must be installed (scripts/setup.sh)');
+    return 'gopls is not installed (scripts/setup.sh installs it)';
+  }
   return false;
 }
 

@@ -15,9 +15,13 @@ const skip = bpfSkipReason();
 const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 
 function asNobodySkip(): string | false {
-  if (process.getuid?.() !== 0) return 'needs root to run lsptap as another user';
-  try { execFileSync('setpriv', ['--version'], { stdio: 'ignore' }); } catch { return 'setpriv (util-linux) is not installed'; }
-  return false;
+  let reason: string | false = false;
+  if (process.getuid?.() !== 0) reason = 'needs root to run lsptap as another user';
+  else {
+    try { execFileSync('setpriv', ['--version'], { stdio: 'ignore' }); } catch { reason = 'setpriv (util-linux) is not installed'; }
+  }
+  if (reason !== false && process.env.CI === 'true') assert.fail(`CI=true (run as root after scripts/setup.sh): ${reason}`);
+  return reason;
 }
 
 /** The same scripted session every time; returns what can be compared across runs. */
