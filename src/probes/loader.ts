@@ -12,7 +12,8 @@ import { nativeCalls, isNull, allocate, type Pointer, LIBBPF_SONAME } from './na
 export const BPF_OUTPUT_DIR = path.join(__dirname, '..', '..', '..', 'bpf', '.output');
 export const BTF_PATH = '/sys/kernel/btf/vmlinux';
 
-export const CAPABILITY_ADVICE = 'run lsptap as root, or give a copy of node the capabilities: cp "$(command -v node)" ~/node-bpf && sudo setcap cap_bpf,cap_perfmon+ep ~/node-bpf, then run bin/lsptap with ~/node-bpf';
+const LSPTAP_BIN = path.join(__dirname, '..', '..', '..', 'bin', 'lsptap');
+export const CAPABILITY_ADVICE = `run lsptap as root, or give a copy of node the capabilities: cp "$(command -v node)" ~/node-bpf && sudo setcap cap_bpf,cap_perfmon+ep ~/node-bpf, then start lsptap as ~/node-bpf ${LSPTAP_BIN} [options] -- COMMAND`;
 
 export class BpfLoadError extends Error {
   constructor(readonly step: string, readonly errno: number, readonly reason: string, readonly fix: string) {
