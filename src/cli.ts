@@ -121,8 +121,10 @@ async function runProxy(argv: string[]): Promise<number> {
     }
   }
   const kernelTiming: OnServerSpawned = (server, logChild) => {
+    // The hook runs just before `session start` is written; warn right after it, not before.
+    const warnOff = (reason: string | null): void => queueMicrotask(() => logChild.warn('kernel timing off', { reason }));
     if (probes === null) {
-      if (opts.bpf !== 'off') logChild.warn('kernel timing off', { reason: bpfOff });
+      if (opts.bpf !== 'off') warnOff(bpfOff);
       return {};
     }
     try {
@@ -135,7 +137,7 @@ async function runProxy(argv: string[]): Promise<number> {
         logChild.error('kernel timing failed to start', { reason });
         server.kill('SIGTERM');
       } else {
-        logChild.warn('kernel timing off', { reason });
+        warnOff(reason);
       }
       return {};
     }

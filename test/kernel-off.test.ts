@@ -59,6 +59,8 @@ test('with --bpf=off, BPF on, and BPF refused, the bytes, the log lines (but ker
   assert.equal(warns.length, 1, 'one warn line when BPF is refused');
   assert.equal(warns[0].level, 40);
   assert.match(String(warns[0].reason), /EPERM.*cap_bpf,cap_perfmon/);
+  assert.equal(refused.lines[0].msg, 'session start', 'the warn line follows session start');
+  assert.equal(refused.lines[1].msg, 'kernel timing off');
 });
 
 test('--bpf=require as a user without capabilities exits 1 before starting the server and says what to grant', { skip: asNobodySkip() }, (t) => {

@@ -24,7 +24,7 @@ test('a server that sleeps 200 ms before answering shows ~200 ms blocked and lit
   between(k.serverCpuUs, 0, 40_000, 'serverCpuUs');
 });
 
-test('a server that spins 200 ms before answering shows ~200 ms on CPU', { skip }, async (t) => {
+test('a server that spins for 200 ms of CPU before answering shows ~200 ms on CPU', { skip }, async (t) => {
   const log = path.join(tempDir(t), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {});
@@ -32,10 +32,11 @@ test('a server that spins 200 ms before answering shows ~200 ms on CPU', { skip 
   const end = await endSession(run);
   assert.equal(end.code, 0, end.stderr);
   const k = kernelOf(responseLine(readLog(log), 1));
-  // The spin loop reads the clock, so CPU + waiting for a CPU is 200 ms however busy the machine.
-  between(k.serverCpuUs, 120_000, 260_000, 'serverCpuUs');
-  between((k.serverCpuUs ?? 0) + (k.serverRunqUs ?? 0), 190_000, 400_000, 'serverCpuUs + serverRunqUs');
+  // The server spins until it has used 200 ms of CPU (process.cpuUsage), however busy the
+  // machine: a loaded machine adds runqueue time, not CPU time.
+  between(k.serverCpuUs, 170_000, 300_000, 'serverCpuUs');
   between(k.serverBlockedUs, 0, 30_000, 'serverBlockedUs');
+  between(k.serverUs, 190_000, 2_000_000, 'serverUs');
 });
 
 test('an editor that stops reading for 300 ms shows the response waiting ~300 ms in the pipe to the editor', { skip }, async (t) => {
@@ -64,10 +65,10 @@ test('an editor that stops reading for 300 ms shows the response waiting ~300 ms
   const lines = readLog(log);
   const k = kernelOf(responseLine(lines, 1));
   between(k.toEditorPipeUs, 240_000, 900_000, 'toEditorPipeUs');
-  between(k.toServerPipeUs, 0, 100_000, 'toServerPipeUs');
-  between(k.serverUs, 0, 100_000, 'serverUs');
+  between(k.toServerPipeUs, 0, 250_000, 'toServerPipeUs');
+  between(k.serverUs, 0, 250_000, 'serverUs');
   const before = kernelOf(responseLine(lines, 0));
-  between(before.toEditorPipeUs, 0, 100_000, 'toEditorPipeUs of a response read at once');
+  between(before.toEditorPipeUs, 0, 200_000, 'toEditorPipeUs of a response read at once');
   const start = lines.find((l) => l.msg === 'session start')!;
   assert.equal((start.kernel as { editorPid: number }).editorPid, process.pid, 'the editor is the process reading lsptap\'s stdout');
 });
@@ -147,8 +148,11 @@ test('a server already blocked in its first read when watching starts still gets
   for (const id of [0, 1]) {
     const line = responseLine(lines, id);
     const k = kernelOf(line);
-    between(k.toServerPipeUs, 0, 50_000, `toServerPipeUs of ${id}`);
-    // Offsets line up: the server's handling fits inside the latency lsptap saw.
-    between(k.serverUs, 1, Number(line.latencyMs) * 1000, `serverUs of ${id}`);
+    // Offsets line up: the pipe wait and the server's handling fit inside the latency lsptap
+    // saw (a shifted stream pairs the request with a later read: serverUs 0, a huge pipe wait).
+    const latencyUs = Number(line.latencyMs) * 1000;
+    between(k.toServerPipeUs, 0, latencyUs, `toServerPipeUs of ${id}`);
+    between(k.serverUs, 1, latencyUs, `serverUs of ${id}`);
+    between((k.toServerPipeUs ?? 0) + (k.serverUs ?? 0), 0, latencyUs + 1000, `toServerPipeUs + serverUs of ${id}`);
   }
 });
