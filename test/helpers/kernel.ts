@@ -1,5 +1,5 @@
-// Shared by the kernel timing tests: whether BPF can load here (with the reason when not),
-// and a scripted session through the real bin/lsptap with its log parsed.
+// Shared by the kernel timing tests (on top of test/helpers.ts): whether BPF can load here,
+// with the reason when not, and a session through the real bin/lsptap with a jsonrpc client.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -8,10 +8,11 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import { LoadedProbes } from '../../src/probes/kernel-timing';
+import { lsptapBin, fixtures, type LogLine } from '../helpers';
 
-export const ROOT = path.join(__dirname, '..', '..', '..');
-export const LSPTAP = path.join(ROOT, 'bin', 'lsptap');
-export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
+export { readLog, type LogLine } from '../helpers';
+export const LSPTAP = lsptapBin;
+export const FIXTURES = fixtures;
 export const TIMING_SERVER = path.join(FIXTURES, 'timing-server.js');
 
 let cached: string | false | undefined;
@@ -35,12 +36,6 @@ export function tempDir(t: { after: (fn: () => void) => void }): string {
   fs.chmodSync(dir, 0o777);
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-export interface LogLine { msg: string; level: number; [k: string]: unknown }
-
-export function readLog(file: string): LogLine[] {
-  return fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as LogLine);
 }
 
 export interface Run {
