@@ -19,8 +19,8 @@ export const DRAIN_INTERVAL_MS = 5;
 export const DEFAULT_HOLD_MS = 1000;
 
 const IO_PROGRAMS = ['handle_sys_enter', 'handle_sys_exit'];
-const SCHED_BTF = ['handle_sched_switch_btf', 'handle_sched_wakeup_btf', 'handle_sched_wakeup_new_btf'];
-const SCHED_RAW = ['handle_sched_switch_raw', 'handle_sched_wakeup_raw', 'handle_sched_wakeup_new_raw'];
+export const SCHED_BTF = ['handle_sched_switch_btf', 'handle_sched_wakeup_btf', 'handle_sched_wakeup_new_btf'];
+export const SCHED_RAW = ['handle_sched_switch_raw', 'handle_sched_wakeup_raw', 'handle_sched_wakeup_new_raw'];
 
 export const ROLE_LSPTAP = 1;
 export const ROLE_SERVER = 2;
