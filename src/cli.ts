@@ -128,7 +128,7 @@ async function runProxy(argv: string[]): Promise<number> {
       return {};
     }
     try {
-      return startKernelTiming(probes, server);
+      return startKernelTiming(probes, server, logChild);
     } catch (err) {
       probes.close();
       const reason = (err as Error).message;

@@ -68,7 +68,7 @@ export interface KernelTimingSession {
 }
 
 /** Start tracing this session's processes; the stage goes into the Session. */
-export function startKernelTiming(probes: LoadedProbes, server: ChildProcess, holdMs = DEFAULT_HOLD_MS): KernelTimingSession {
+export function startKernelTiming(probes: LoadedProbes, server: ChildProcess, log: { warn(msg: string, fields: Record<string, unknown>): void }, holdMs = DEFAULT_HOLD_MS): KernelTimingSession {
   const editor = findReaderOf(1);
   const fds: StreamFds = {
     lsptapPid: process.pid, serverPid: server.pid!, editorPid: editor?.pid ?? null,
@@ -129,9 +129,11 @@ export function startKernelTiming(probes: LoadedProbes, server: ChildProcess, ho
     schedRing.close();
     probes.close();
     const events = ioRing.records + schedRing.records;
+    const ioDrops = io[1] + io[2];
+    if (ioDrops + sc[1] > 0) log.warn('kernel timing lost events', { ioDrops, schedDrops: sc[1], hint: 'the ring buffers filled faster than lsptap drained them; affected fields may be null or off' });
     return {
       kernel: {
-        ioEvents: io[0], ioDrops: io[1] + io[2], schedEvents: sc[0], schedDrops: sc[1],
+        ioEvents: io[0], ioDrops, schedEvents: sc[0], schedDrops: sc[1],
         eventsRead: events, drains, drainMs: Math.round(Number(drainNs) / 1e4) / 100,
         strayEvents: stage.strayEvents,
       },
