@@ -109,8 +109,11 @@ export class Session {
 
   private readonly onFrame = (frame: Frame): void => {
     const rec = this.pairing.toRecord(frame);
-    if (this.stage === null) this.emit(rec);
-    else this.stage.push(rec, this.emit);
+    if (this.stage === null) { this.emit(rec); return; }
+    this.stage.push(rec, this.emit);
+    // After `exit` an editor may SIGKILL at once: pass every held record on now, kernel
+    // fields or not, so the log is complete.
+    if (rec.dir === 'c2s' && rec.kind === 'notification' && rec.method === 'exit') void this.stage.flush();
   };
 
   private readonly emit = (rec: MessageRecord): void => {
