@@ -48,7 +48,8 @@ export class Framer {
   /** Stream offset of the byte after everything pushed so far. */
   private streamPos = 0;
 
-  private readonly header = Buffer.alloc(HEADER_MAX);
+  /** One byte more than HEADER_MAX: the byte that overflows is kept for the resync search. */
+  private readonly header = Buffer.alloc(HEADER_MAX + 1);
   private headerLen = 0;
   private crlfState = 0;
   private headerOffset = 0;
@@ -115,7 +116,7 @@ export class Framer {
       }
       while (i < end) {
         const c = buf[i++];
-        if (this.headerLen < HEADER_MAX) this.header[this.headerLen] = c;
+        this.header[this.headerLen] = c; // headerLen <= HEADER_MAX here: overflow ends the header
         this.headerLen++;
         if (c === CR) this.crlfState = this.crlfState === 0 ? 1 : this.crlfState === 2 ? 3 : 1;
         else if (c === LF) this.crlfState = this.crlfState === 1 ? 2 : this.crlfState === 3 ? 4 : 0;
@@ -199,12 +200,12 @@ export class Framer {
   /** An unusable header: warn once, then resync starting after its first byte. */
   private lostInHeader(reason: string, seen: string): void {
     this.warn(this.headerOffset, reason, seen);
-    const held = Math.min(this.headerLen, HEADER_MAX);
-    const copy = Buffer.from(this.header.subarray(1, held));
+    // Every byte of the header so far is held (up to HEADER_MAX + 1), so a `Content-Length:`
+    // straddling the overflow point is still found.
+    const copy = Buffer.from(this.header.subarray(1, this.headerLen));
     const copyBase = this.headerOffset + 1;
     this.headerLen = 0;
     this.startResync();
-    // Bytes beyond HEADER_MAX were not kept; their resync resumes with the live stream.
     this.consume(copy, 0, copy.length, copyBase, this.headerFirstNs, this.headerFirstNs);
   }
 
