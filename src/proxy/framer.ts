@@ -139,7 +139,8 @@ export class Framer {
     for (const line of text.split('\r\n')) {
       const colon = line.indexOf(':');
       if (colon < 0) { this.lostInHeader('header line without a colon', line.slice(0, 80)); return; }
-      const key = line.slice(0, colon).trim().toLowerCase();
+      // The key is not trimmed: vscode-jsonrpc and Go's jsonrpc2 reject ' Content-Length'.
+      const key = line.slice(0, colon).toLowerCase();
       if (key !== 'content-length') continue;
       const value = line.slice(colon + 1).trim();
       if (!/^\d{1,15}$/.test(value)) { this.lostInHeader('Content-Length is not a number', value.slice(0, 80)); return; }
