@@ -52,13 +52,15 @@ const NOT_AN_OBJECT = 'JSON but not a JSON-RPC message (top level is not an obje
  * grammar error and non-UTF-8 bytes. Returns the parsed value too, for --bodies.
  */
 export function identifyParsed(body: Buffer): { identity: Identity; parsed: unknown } {
-  if (!isUtf8(body)) return { identity: invalid('body is not valid UTF-8'), parsed: undefined };
+  // JSON first, then UTF-8: a body that is not JSON means a wrong Content-Length (framing is
+  // lost, the framer resyncs), even when the wrong length also cut a character in half.
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch (err) {
     return { identity: invalid(`body is not JSON: ${(err as Error).message}`), parsed: undefined };
   }
+  if (!isUtf8(body)) return { identity: invalid('body is not valid UTF-8'), parsed: undefined };
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     return { identity: invalid(NOT_AN_OBJECT), parsed };
   }
