@@ -333,9 +333,16 @@ export class BodyScanner {
 
   private keyOf(): K {
     if (this.captureOverflow) return K.Other;
-    const n = this.captureLen;
-    const b = this.capture;
-    // Keys are matched on their raw bytes; an escaped spelling (\u0069d) is not recognised.
+    let n = this.captureLen;
+    let b = this.capture;
+    // An escaped spelling ("\u0069d") is the same key to JSON.parse: decode the rare key
+    // holding a backslash, then match bytes as usual.
+    if (b.subarray(0, n).includes(BACKSLASH)) {
+      const s = this.decodeCapturedString();
+      if (s === null) return K.Other;
+      b = Buffer.from(s, 'utf8');
+      n = b.length;
+    }
     if (n === 2 && b[0] === 0x69 && b[1] === 0x64) return K.Id;
     if (n === 6 && b.toString('latin1', 0, 6) === 'method') return K.Method;
     if (n === 6 && b.toString('latin1', 0, 6) === 'result') return K.Result;
