@@ -5,6 +5,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { connect, fixtures, rawServer, readLog, startLsptap, tmpDir, lspServer } from './helpers';
@@ -69,6 +70,16 @@ test('refuses a --log path that is a symbolic link, even to a file of ours', asy
   assert.equal(code, 2);
   assert.match(stderr, /it is a symbolic link/);
   assert.equal(fs.readFileSync(target, 'utf8'), '');
+});
+
+test('refuses a --log path that is a FIFO at once instead of waiting for a reader', { timeout: 10_000 }, async (t) => {
+  const fifo = path.join(tmpDir(t), 'log.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const started = Date.now();
+  const { code, stderr } = await runOnce(t, ['--log', fifo], process.env);
+  assert.equal(code, 2);
+  assert.match(stderr, /refusing to log to .*log\.fifo: not a regular file/);
+  assert.ok(Date.now() - started < 5000);
 });
 
 test('logs no message content without --bodies, and the bodies with it', async (t) => {

@@ -30,9 +30,12 @@ function stamp(d: Date): string {
 function openOwned(file: string, flags: number): number {
   let fd: number;
   try {
-    fd = fs.openSync(file, flags | fs.constants.O_NOFOLLOW, 0o600);
+    // O_NONBLOCK: opening a FIFO for writing would otherwise wait for a reader, and the
+    // editor's server would never start. It changes nothing for a regular file.
+    fd = fs.openSync(file, flags | fs.constants.O_NOFOLLOW | fs.constants.O_NONBLOCK, 0o600);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENXIO') throw new LogPathError(`lsptap: refusing to log to ${file}: not a regular file.`);
     if (e.code === 'ELOOP') throw new LogPathError(`lsptap: refusing to log to ${file}: it is a symbolic link. Give a regular file with --log.`);
     throw new LogPathError(`lsptap: cannot open log file ${file}: ${e.message}. Choose another path with --log or --log-dir.`);
   }
