@@ -1,0 +1,27 @@
+// Preloaded into lsptap by `npm run soak` (node --require): once a second, appends lsptap's
+// RSS and event-loop delay (since the last sample) as a JSON line to $LSPTAP_SOAK_SAMPLES.
+// It writes nothing else and its timer does not keep lsptap alive.
+
+import fs from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+
+const file = process.env.LSPTAP_SOAK_SAMPLES;
+if (file !== undefined && file !== '') {
+  const fd = fs.openSync(file, 'a', 0o600);
+  // The histogram holds each 10 ms timer interval as it elapsed; the delay is what exceeds 10 ms.
+  const resolutionMs = 10;
+  const delay = monitorEventLoopDelay({ resolution: resolutionMs });
+  delay.enable();
+  const t0 = Date.now();
+  const over = (ns: number): number => Math.max(0, ns / 1e6 - resolutionMs);
+  const sample = (): void => {
+    const line = {
+      tMs: Date.now() - t0, rssBytes: process.memoryUsage().rss,
+      delayP50Ms: over(delay.percentile(50)), delayP99Ms: over(delay.percentile(99)), delayMaxMs: over(delay.max),
+    };
+    delay.reset();
+    fs.writeSync(fd, `${JSON.stringify(line)}\n`);
+  };
+  setInterval(sample, 1000).unref();
+  process.once('exit', sample);
+}

@@ -1,0 +1,87 @@
+// npm run soak: 100,000 client messages of a realistic mix through lsptap against the
+// scripted server test/fixtures/lsp-server.js, for a bounded time (SOAK_MAX_S, default 600):
+// small requests, bursts of 1 MB didChange notifications, server->client requests,
+// cancellations, and requests the server never answers (more than the pairing table holds).
+// lsptap's RSS and event-loop delay are sampled every second inside lsptap (soak-probe).
+// Prints the samples' summary and the session end line's pairing figures. Env: SOAK_MESSAGES.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CancellationTokenSource, createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+
+const root = path.resolve(__dirname, '..', '..');
+const total = Number(process.env.SOAK_MESSAGES ?? 100_000);
+const maxMs = Number(process.env.SOAK_MAX_S ?? 600) * 1000;
+
+interface Sample { tMs: number; rssBytes: number; delayP50Ms: number; delayP99Ms: number; delayMaxMs: number }
+
+async function main(): Promise<number> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-soak-'));
+  const samplesFile = path.join(dir, 'samples.jsonl');
+  const logFile = path.join(dir, 'lsptap.jsonl');
+  const child = spawn(process.execPath, ['--require', path.join(root, 'dist', 'scripts', 'soak-probe.js'), path.join(root, 'bin', 'lsptap'), '--log', logFile, '--',
+    process.execPath, path.join(root, 'test', 'fixtures', 'lsp-server.js')], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, LSPTAP_SOAK_SAMPLES: samplesFile } });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  let answeredConfig = 0;
+  conn.onRequest('workspace/configuration', () => { answeredConfig++; return [{}]; });
+  conn.listen();
+  const t0 = Date.now();
+  await conn.sendRequest('initialize', { capabilities: {} });
+  let sent = 1;
+  let warmMs = -1;
+  const mb = 'x'.repeat(1 << 20);
+  const counts = { small: 0, didChange: 0, ask: 0, cancelled: 0, unanswered: 0 };
+  let round = 0;
+  while (sent < total - 2 && Date.now() - t0 < maxMs) {
+    round++;
+    const batch: Promise<unknown>[] = [];
+    // 100 client messages a round: 72 small requests, 8 asks (each makes the server send the
+    // client a workspace/configuration request), 4 requests cancelled at once (+4
+    // $/cancelRequest), 12 requests never answered (12,000 in all: more than the pairing
+    // table's 10,000, so eviction is exercised); every 10th round, 5 of the small requests
+    // give way to a burst of five 1 MB didChange notifications.
+    const burst = round % 10 === 0;
+    for (let i = 0; i < (burst ? 67 : 72); i++) { batch.push(conn.sendRequest('test/echo', { round, i })); counts.small++; }
+    if (burst) for (let i = 0; i < 5; i++) { void conn.sendNotification('textDocument/didChange', { textDocument: { uri: 'file:///soak.go', version: round * 10 + i }, contentChanges: [{ text: mb }] }); counts.didChange++; }
+    for (let i = 0; i < 8; i++) { batch.push(conn.sendRequest('test/ask', {})); counts.ask++; }
+    for (let i = 0; i < 4; i++) {
+      const cts = new CancellationTokenSource();
+      batch.push(conn.sendRequest('test/sleep', { ms: 5 }, cts.token).catch(() => null));
+      cts.cancel();
+      counts.cancelled++;
+    }
+    for (let i = 0; i < 12; i++) { conn.sendRequest('test/noAnswer', {}).catch(() => null); counts.unanswered++; }
+    sent += 100;
+    await Promise.all(batch);
+    if (warmMs < 0 && sent >= total / 10) warmMs = Date.now() - t0;
+  }
+  await conn.sendRequest('shutdown');
+  void conn.sendNotification('exit');
+  sent += 2;
+  const elapsedS = (Date.now() - t0) / 1000;
+  const code = await exited;
+  conn.dispose();
+  await new Promise((r) => setTimeout(r, 200));
+  const samples = fs.readFileSync(samplesFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Sample);
+  const lines = fs.readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const end = lines.find((l) => l.msg === 'session end') ?? {};
+  const messagesLogged = lines.filter((l) => l.msg === 'message').length;
+  const warm = samples.find((s) => s.tMs >= warmMs) ?? samples[0];
+  const last = samples.filter((s) => s.tMs <= elapsedS * 1000).at(-1) ?? samples[samples.length - 1];
+  const mib = (b: number): string => (b / 2 ** 20).toFixed(1);
+  const pct = (xs: number[], p: number): number => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+  const rssChange = (last.rssBytes - warm.rssBytes) / warm.rssBytes;
+  console.log(`soak: ${sent} client messages (${JSON.stringify(counts)}), ${answeredConfig} server->client requests answered, ${elapsedS.toFixed(1)} s, lsptap exit ${code}`);
+  console.log(`soak: ${messagesLogged} message lines logged; session end: unansweredCount ${String(end.unansweredCount)}, evicted ${String(end.evicted)}, warnings ${JSON.stringify(end.warnings)}`);
+  console.log(`soak: ${samples.length} samples; RSS after warm-up (t=${(warm.tMs / 1000).toFixed(0)} s) ${mib(warm.rssBytes)} MiB, at the end ${mib(last.rssBytes)} MiB (${(rssChange * 100).toFixed(1)} %), max ${mib(Math.max(...samples.map((s) => s.rssBytes)))} MiB`);
+  console.log(`soak: event-loop delay per second: median p50 ${pct(samples.map((s) => s.delayP50Ms), 50).toFixed(2)} ms, worst p99 ${Math.max(...samples.map((s) => s.delayP99Ms)).toFixed(2)} ms, worst max ${Math.max(...samples.map((s) => s.delayMaxMs)).toFixed(2)} ms`);
+  console.log(`soak: samples and log kept in ${dir}`);
+  const ok = Math.abs(rssChange) <= 0.2 && code === 0;
+  console.log(ok ? 'soak: PASS (RSS at the end within 20 % of warm-up)' : 'soak: FAIL');
+  return ok ? 0 : 1;
+}
+
+main().then((c) => { process.exitCode = c; }, (e: unknown) => { console.error(e); process.exitCode = 1; });
