@@ -14,9 +14,14 @@ if (file !== undefined && file !== '') {
   delay.enable();
   const t0 = Date.now();
   const over = (ns: number): number => Math.max(0, ns / 1e6 - resolutionMs);
+  // LSPTAP_SOAK_GC=1 (with node --expose-gc): a full GC before each sample, so heapUsed
+  // shows what is retained rather than what V8 has not collected yet.
+  const gc = process.env.LSPTAP_SOAK_GC === '1' ? (globalThis as { gc?: () => void }).gc : undefined;
   const sample = (): void => {
+    gc?.();
+    const mem = process.memoryUsage();
     const line = {
-      tMs: Date.now() - t0, rssBytes: process.memoryUsage().rss,
+      tMs: Date.now() - t0, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, externalBytes: mem.external + mem.arrayBuffers,
       delayP50Ms: over(delay.percentile(50)), delayP99Ms: over(delay.percentile(99)), delayMaxMs: over(delay.max),
     };
     delay.reset();
