@@ -8,6 +8,7 @@
 
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Direction } from '../proxy/frame';
 import type { MessageRecord } from '../proxy/record';
@@ -123,10 +124,8 @@ export function serveMetrics(metrics: LsptapMetrics, addr: MetricsAddress): Prom
   // Never keep lsptap alive, never let a metrics socket error reach the relay.
   server.unref();
   server.on('clientError', (_err, socket) => socket.destroy());
-  if (addr.kind === 'unix') {
-    try { if (fs.lstatSync(addr.path).isSocket()) fs.unlinkSync(addr.path); } catch { /* absent: fine */ }
-  }
-  return new Promise((resolve, reject) => {
+  const ready = addr.kind === 'unix' ? removeDeadSocket(addr.path) : Promise.resolve();
+  return ready.then(() => new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
       const where = addr.kind === 'tcp' ? `${addr.host}:${addr.port}` : addr.path;
       reject(new MetricsAddressError(`lsptap: cannot serve metrics on ${where}: ${err.code ?? err.message}; choose another --metrics address`));
@@ -143,7 +142,29 @@ export function serveMetrics(metrics: LsptapMetrics, addr: MetricsAddress): Prom
         }),
       });
     };
-    if (addr.kind === 'unix') server.listen(addr.path, listening);
-    else server.listen(addr.port, addr.host, listening);
+    if (addr.kind === 'unix') {
+      // The socket file is made by bind(2) inside listen(), synchronously: umask 177 makes
+      // it 0600 (owner only) whatever the user's umask.
+      const oldMask = process.umask(0o177);
+      try { server.listen(addr.path, listening); } finally { process.umask(oldMask); }
+    } else server.listen(addr.port, addr.host, listening);
+  }));
+}
+
+/**
+ * A socket file left by a session that was SIGKILLed would block every later one, so it is
+ * removed, but only when it is a socket, belongs to this user and refuses connections.
+ * A live socket, another user's, or anything else stays, and listen() reports EADDRINUSE.
+ */
+async function removeDeadSocket(sockPath: string): Promise<void> {
+  let st: fs.Stats;
+  try { st = fs.lstatSync(sockPath); } catch { return; }
+  if (!st.isSocket() || st.uid !== process.getuid?.()) return;
+  const refused = await new Promise<boolean>((resolve) => {
+    const c = net.connect(sockPath);
+    c.once('connect', () => { c.destroy(); resolve(false); });
+    c.once('error', (err: NodeJS.ErrnoException) => resolve(err.code === 'ECONNREFUSED'));
   });
+  if (!refused) return;
+  try { fs.unlinkSync(sockPath); } catch { /* gone meanwhile: fine */ }
 }
