@@ -6,7 +6,8 @@
 // lsptap's RSS and event-loop delay are sampled every second inside lsptap (soak-probe).
 // Prints the samples' summary and the session end line's pairing figures. Env: SOAK_MESSAGES
 // (100000), SOAK_SECONDS (pace them over 60 s), SOAK_WARMUP_SHARE (0.5), SOAK_MAX_S (600),
-// LSPTAP_SOAK_GC=1 (full GC before each sample, to see the retained heap).
+// LSPTAP_SOAK_GC=1 (full GC before each sample, to see the retained heap), SOAK_LSPTAP_ARGS
+// (extra lsptap options, e.g. --bpf=off).
 
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -32,8 +33,9 @@ async function main(): Promise<number> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-soak-'));
   const samplesFile = path.join(dir, 'samples.jsonl');
   const logFile = path.join(dir, 'lsptap.jsonl');
+  const lsptapArgs = (process.env.SOAK_LSPTAP_ARGS ?? '').split(' ').filter((a) => a !== '');
   const gcFlags = process.env.LSPTAP_SOAK_GC === '1' ? ['--expose-gc'] : [];
-  const child = spawn(process.execPath, [...gcFlags, '--require', path.join(root, 'dist', 'scripts', 'soak-probe.js'), path.join(root, 'bin', 'lsptap'), '--log', logFile, '--',
+  const child = spawn(process.execPath, [...gcFlags, '--require', path.join(root, 'dist', 'scripts', 'soak-probe.js'), path.join(root, 'bin', 'lsptap'), ...lsptapArgs, '--log', logFile, '--',
     process.execPath, path.join(root, 'test', 'fixtures', 'lsp-server.js')], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, LSPTAP_SOAK_SAMPLES: samplesFile } });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
