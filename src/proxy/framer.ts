@@ -139,7 +139,9 @@ export class Framer {
     for (const line of text.split('\r\n')) {
       const colon = line.indexOf(':');
       if (colon < 0) { this.lostInHeader('header line without a colon', line.slice(0, 80)); return; }
-      // The key is not trimmed: vscode-jsonrpc and Go's jsonrpc2 reject ' Content-Length'.
+      // The key is not trimmed, as in vscode-jsonrpc, which rejects ' Content-Length'. (Go's
+      // jsonrpc2 trims the whole line first and accepts it; lsptap then warns and resyncs
+      // on the Content-Length inside, so the message is still logged.)
       const key = line.slice(0, colon).toLowerCase();
       if (key !== 'content-length') continue;
       const value = line.slice(colon + 1).trim();
