@@ -5,8 +5,11 @@
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { openLogTarget, defaultLogDir, LogPathError } from './sinks/log-file';
-import { SessionLog } from './sinks/session-log';
-import { runStdioProxy, type StdioProxyOptions } from './proxy/stdio-proxy';
+import { SessionLog, type SessionLogChild } from './sinks/session-log';
+import type { ChildProcess } from 'node:child_process';
+import { runStdioProxy, runConnectProxy, type SessionAttachment, type StdioProxyOptions } from './proxy/stdio-proxy';
+import { runListenProxy } from './proxy/listen-proxy';
+import { AddressError, parseAddress } from './proxy/address';
 import { VERSION } from './version';
 import { runDemo } from './demo/demo';
 import { runReport, ReportUsageError } from './report/report-command';
@@ -17,11 +20,14 @@ import { LoadedProbes, startKernelTiming, type BpfMode } from './probes/kernel-t
 type OnServerSpawned = NonNullable<StdioProxyOptions['onServerSpawned']>;
 
 export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
+       lsptap [options] --connect ADDR                  relay stdio to a listening server
+       lsptap [options] --listen ADDR --connect ADDR    one session per accepted connection
        lsptap demo [--log PATH]       scripted gopls session on the Go standard library
        lsptap report [--json] [--html FILE] [LOG...]   per-method latency report from logs
        lsptap --version | --help
 
 Relays stdio between an LSP client and COMMAND, byte for byte, and logs every message.
+ADDR is unix:PATH or tcp:HOST:PORT.
 
 options:
   --log PATH         write the JSON log to PATH (appended, created 0600); "-" for stderr
@@ -36,6 +42,8 @@ options:
                      when it cannot load); needs root or cap_bpf,cap_perfmon
   --grace-ms N       after the client closes, wait N ms for the server before SIGTERM,
                      and N ms more before SIGKILL (default 3000)
+  --connect ADDR     the server is listening at ADDR (no child process)
+  --listen ADDR      accept editors at ADDR (needs --connect); a UNIX socket is made 0600
   --version          print lsptap's version
   --help             this text
 `;
@@ -49,6 +57,8 @@ export interface ProxyCliOptions {
   graceMs: number;
   metrics?: string;
   bpf: BpfMode;
+  connect?: string;
+  listen?: string;
 }
 
 export class UsageError extends Error {}
@@ -82,6 +92,8 @@ export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command
         'grace-ms': { type: 'string' },
         metrics: { type: 'string' },
         bpf: { type: 'string', default: 'auto' },
+        connect: { type: 'string' },
+        listen: { type: 'string' },
       },
     });
   } catch (err) {
@@ -96,6 +108,7 @@ export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command
       graceMs: positiveInt('--grace-ms', v['grace-ms'], 3000),
       metrics: v.metrics,
       bpf: v.bpf,
+      connect: v.connect, listen: v.listen,
     },
     command,
   };
@@ -108,6 +121,31 @@ export function openSessionLog(opts: ProxyCliOptions): { log: SessionLog; path: 
 
 async function runProxy(argv: string[]): Promise<number> {
   const { opts, command } = parseProxyArgs(argv);
+  if (opts.listen !== undefined && opts.connect === undefined) throw new UsageError('lsptap: --listen needs --connect ADDR (the server every accepted connection is relayed to)');
+  if (opts.connect !== undefined) {
+    if (command.length > 0) throw new UsageError('lsptap: --connect relays to a listening server; give no command after --');
+    const connect = parseAddress('--connect', opts.connect);
+    const listen = opts.listen !== undefined ? parseAddress('--listen', opts.listen) : null;
+    // The probes attach to a child's pipes so far; socket mode finds the peer (serverPid,
+    // the hooks' SocketPeer) but does not trace it yet.
+    const bpfOff = 'kernel timing does not run in socket mode yet (the server\'s pid and fd are found; the probes follow child processes only)';
+    if (opts.bpf === 'require') throw new StartupError(`lsptap: --bpf=require: ${bpfOff}; use --bpf=off or start the server as a child`);
+    const metrics = opts.metrics === undefined ? null : await startProxyMetrics(opts.metrics);
+    // The metrics hook ignores what it is attached to, so one hook serves socket sessions too.
+    const metricsHook = metrics === null ? null : metrics.attach(() => ({}));
+    const hook = (_peer: unknown, logChild: SessionLogChild): SessionAttachment => {
+      if (opts.bpf !== 'off') queueMicrotask(() => logChild.warn('kernel timing off', { reason: bpfOff }));
+      return metricsHook === null ? {} : metricsHook(undefined as unknown as ChildProcess, logChild);
+    };
+    const { log, path: logPath } = openSessionLog(opts);
+    const common = { log, logPath, retainBodyMax: opts.bodies ? opts.bodiesMax : 0, printSummary: opts.summary, graceMs: opts.graceMs };
+    try {
+      if (listen !== null) return await runListenProxy({ ...common, listen, connect, onSessionConnected: hook });
+      return await runConnectProxy({ ...common, address: connect, sessionId: randomUUID().slice(0, 8), onSocketConnected: hook });
+    } finally {
+      await metrics?.close();
+    }
+  }
   if (command.length === 0) throw new UsageError('lsptap: no server command; put it after --, e.g. lsptap -- gopls serve');
   // Kernel timing loads before the server starts, so --bpf=require can refuse cleanly.
   let probes: LoadedProbes | null = null;
@@ -149,10 +187,10 @@ async function runProxy(argv: string[]): Promise<number> {
     probes?.close();
     throw err;
   }
-  const { log, path } = openSessionLog(opts);
+  const { log, path: logPath } = openSessionLog(opts);
   try {
     return await runStdioProxy({
-      command: command[0], args: command.slice(1), log, logPath: path,
+      command: command[0], args: command.slice(1), log, logPath,
       retainBodyMax: opts.bodies ? opts.bodiesMax : 0, printSummary: opts.summary,
       graceMs: opts.graceMs, sessionId: randomUUID().slice(0, 8),
       onServerSpawned: metrics?.attach(kernelTiming) ?? kernelTiming,
@@ -172,7 +210,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     else if (first === 'report') { code = await runReport(argv.slice(1)); }
     else code = await runProxy(argv);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof LogPathError || err instanceof ReportUsageError || err instanceof MetricsAddressError) { process.stderr.write(`${err.message}\n`); code = 2; }
+    if (err instanceof AddressError) { process.stderr.write(`${err.message}\n`); code = 1; }
+    else if (err instanceof UsageError || err instanceof LogPathError || err instanceof ReportUsageError || err instanceof MetricsAddressError) { process.stderr.write(`${err.message}\n`); code = 2; }
     else if (err instanceof StartupError) { process.stderr.write(`${err.message}\n`); code = 1; }
     else { process.stderr.write(`lsptap: internal error: ${(err as Error).stack ?? String(err)}\n`); code = 70; }
   }
