@@ -3,6 +3,7 @@
 // everything after `--` belongs to the server and is passed through untouched.
 
 import { parseArgs } from 'node:util';
+import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { openLogTarget, defaultLogDir, LogPathError } from './sinks/log-file';
 import { SessionLog, type SessionLogChild } from './sinks/session-log';
@@ -10,6 +11,9 @@ import type { ChildProcess } from 'node:child_process';
 import { runStdioProxy, runConnectProxy, type SessionAttachment, type StdioProxyOptions } from './proxy/stdio-proxy';
 import { runListenProxy } from './proxy/listen-proxy';
 import { AddressError, parseAddress } from './proxy/address';
+import { runGoplsMode } from './dropin/gopls-mode';
+import { ServerNotFound } from './dropin/find-server';
+import { installShim, InstallError } from './dropin/install-shim';
 import { VERSION } from './version';
 import { runDemo } from './demo/demo';
 import { runReport, ReportUsageError } from './report/report-command';
@@ -22,12 +26,16 @@ type OnServerSpawned = NonNullable<StdioProxyOptions['onServerSpawned']>;
 export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
        lsptap [options] --connect ADDR                  relay stdio to a listening server
        lsptap [options] --listen ADDR --connect ADDR    one session per accepted connection
+       lsptap [options] --server GOPLS [-- GOPLS-ARGS]  stand in for gopls (as the shim does)
+       lsptap install-shim DIR        make DIR/gopls, a gopls-named shim for editors
        lsptap demo [--log PATH]       scripted gopls session on the Go standard library
        lsptap report [--json] [--html FILE] [LOG...]   per-method latency report from logs
        lsptap --version | --help
 
 Relays stdio between an LSP client and COMMAND, byte for byte, and logs every message.
-ADDR is unix:PATH or tcp:HOST:PORT.
+Invoked as \`gopls\` (the shim), or with gopls's own arguments (none, -flags, version,
+serve, vulncheck...), lsptap stands in for the real gopls: $LSPTAP_SERVER, else the next
+gopls on PATH. ADDR is unix:PATH or tcp:HOST:PORT.
 
 options:
   --log PATH         write the JSON log to PATH (appended, created 0600); "-" for stderr
@@ -44,6 +52,7 @@ options:
                      and N ms more before SIGKILL (default 3000)
   --connect ADDR     the server is listening at ADDR (no child process)
   --listen ADDR      accept editors at ADDR (needs --connect); a UNIX socket is made 0600
+  --server PATH      the real gopls to stand in for (default: $LSPTAP_SERVER, else PATH)
   --version          print lsptap's version
   --help             this text
 `;
@@ -59,6 +68,7 @@ export interface ProxyCliOptions {
   bpf: BpfMode;
   connect?: string;
   listen?: string;
+  server?: string;
 }
 
 export class UsageError extends Error {}
@@ -94,6 +104,7 @@ export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command
         bpf: { type: 'string', default: 'auto' },
         connect: { type: 'string' },
         listen: { type: 'string' },
+        server: { type: 'string' },
       },
     });
   } catch (err) {
@@ -108,7 +119,7 @@ export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command
       graceMs: positiveInt('--grace-ms', v['grace-ms'], 3000),
       metrics: v.metrics,
       bpf: v.bpf,
-      connect: v.connect, listen: v.listen,
+      connect: v.connect, listen: v.listen, server: v.server,
     },
     command,
   };
@@ -121,6 +132,10 @@ export function openSessionLog(opts: ProxyCliOptions): { log: SessionLog; path: 
 
 async function runProxy(argv: string[]): Promise<number> {
   const { opts, command } = parseProxyArgs(argv);
+  if (opts.server !== undefined) {
+    if (opts.connect !== undefined || opts.listen !== undefined) throw new UsageError('lsptap: --server starts a gopls; it does not go with --connect or --listen');
+    return runGoplsMode(command, { ...opts, server: opts.server, invokedAs: 'lsptap --server' });
+  }
   if (opts.listen !== undefined && opts.connect === undefined) throw new UsageError('lsptap: --listen needs --connect ADDR (the server every accepted connection is relayed to)');
   if (opts.connect !== undefined) {
     if (command.length > 0) throw new UsageError('lsptap: --connect relays to a listening server; give no command after --');
@@ -200,18 +215,39 @@ async function runProxy(argv: string[]): Promise<number> {
   }
 }
 
+const OWN_OPTIONS = new Set(['--', '--log', '--log-dir', '--bodies', '--bodies-max', '--summary', '--metrics', '--bpf', '--grace-ms', '--connect', '--listen', '--server', '--version', '--help']);
+const OWN_COMMANDS = new Set(['demo', 'report', 'install-shim', 'help']);
+
+/**
+ * Is this lsptap's own command line, or gopls's (lsptap standing in for gopls)? Invoked as
+ * `gopls`: always gopls's. Otherwise lsptap's words are its subcommands and its known
+ * `--options`; anything else (nothing at all, `version -json`, `-rpc.trace`, `serve`) is what
+ * an editor passes to gopls: VS Code's go.alternateTools pointing at lsptap itself.
+ */
+export function isGoplsCommandLine(invokedAs: string, argv: string[]): boolean {
+  if (invokedAs === 'gopls') return true;
+  if (argv.length === 0) return true;
+  const first = argv[0];
+  return !OWN_COMMANDS.has(first) && !OWN_OPTIONS.has(first.replace(/=.*$/, ''));
+}
+
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
   let code: number;
+  const invokedAs = path.basename(process.argv[1] ?? 'lsptap');
   try {
     const first = argv[0];
-    if (first === '--version' || first === '-v') { process.stdout.write(`lsptap ${VERSION}\n`); code = 0; }
-    else if (first === '--help' || first === '-h' || first === 'help' || argv.length === 0) { (argv.length === 0 ? process.stderr : process.stdout).write(USAGE); code = argv.length === 0 ? 2 : 0; }
+    if (argv.length === 0 && invokedAs !== 'gopls' && process.stdin.isTTY) { process.stderr.write(USAGE); code = 2; }
+    else if (isGoplsCommandLine(invokedAs, argv)) { code = await runGoplsMode(argv, { invokedAs }); }
+    else if (first === '--version') { process.stdout.write(`lsptap ${VERSION}\n`); code = 0; }
+    else if (first === '--help' || first === 'help') { process.stdout.write(USAGE); code = 0; }
     else if (first === 'demo') { code = await runDemo(argv.slice(1)); }
+    else if (first === 'install-shim') { installShim(argv[1], process.stdout); code = 0; }
     else if (first === 'report') { code = await runReport(argv.slice(1)); }
     else code = await runProxy(argv);
   } catch (err) {
-    if (err instanceof AddressError) { process.stderr.write(`${err.message}\n`); code = 1; }
-    else if (err instanceof UsageError || err instanceof LogPathError || err instanceof ReportUsageError || err instanceof MetricsAddressError) { process.stderr.write(`${err.message}\n`); code = 2; }
+    if (err instanceof ServerNotFound) { process.stderr.write(`${err.message}\n`); code = 127; }
+    else if (err instanceof AddressError) { process.stderr.write(`${err.message}\n`); code = 1; }
+    else if (err instanceof UsageError || err instanceof LogPathError || err instanceof ReportUsageError || err instanceof MetricsAddressError || err instanceof InstallError) { process.stderr.write(`${err.message}\n`); code = 2; }
     else if (err instanceof StartupError) { process.stderr.write(`${err.message}\n`); code = 1; }
     else { process.stderr.write(`lsptap: internal error: ${(err as Error).stack ?? String(err)}\n`); code = 70; }
   }

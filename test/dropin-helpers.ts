@@ -53,7 +53,7 @@ export function makeShimDir(dir: string): string {
 export interface FixtureAnswers { hover: string; definitionUri: string; definitionLine: number }
 
 /** What an editor does with main.go open: initialize, open, hover on Greet, go to Shout. */
-export async function fixtureSession(conn: MessageConnection, root = goFixture): Promise<FixtureAnswers> {
+export async function fixtureSession(conn: MessageConnection, root = goFixture, beforeExit?: () => void): Promise<FixtureAnswers> {
   const rootUri = pathToFileURL(root).href;
   const file = path.join(root, 'main.go');
   const uri = pathToFileURL(file).href;
@@ -71,6 +71,7 @@ export async function fixtureSession(conn: MessageConnection, root = goFixture):
   const hover = await conn.sendRequest<{ contents: { value: string } } | null>('textDocument/hover', { textDocument: { uri }, position: pos('g.Greet("world")', 3) });
   const def = await conn.sendRequest<Array<{ uri: string; range: { start: { line: number } } }>>('textDocument/definition', { textDocument: { uri }, position: pos('Shout(g.Greet', 1) });
   await conn.sendRequest('shutdown');
+  beforeExit?.();
   await conn.sendNotification('exit');
   return { hover: hover?.contents.value ?? '', definitionUri: def[0]?.uri ?? '', definitionLine: def[0]?.range.start.line ?? -1 };
 }
