@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { classifyGoplsArgs } from '../src/dropin/gopls-mode';
+import { isGoplsCommandLine } from '../src/cli';
 import { connect, goFixture, lsptapBin, messages, readLog, start, tmpDir, waitFor, type LogLine } from './helpers';
 import { fixtureSession, makeShimDir, realGopls, requireCapability } from './dropin-helpers';
 
@@ -34,6 +35,34 @@ test('classifies gopls command lines as sessions or plain commands the way gopls
     [['-remote', 'version'], true], // "version" is -remote's value here, as in Go's flag package
   ];
   for (const [args, session] of cases) assert.equal(classifyGoplsArgs(args).session, session, JSON.stringify(args));
+});
+
+test('tells lsptap\'s own command lines from gopls\'s, as go.alternateTools passes them to lsptap', () => {
+  const cases: Array<[string, string[], boolean]> = [
+    ['lsptap', [], true],
+    ['lsptap', ['version', '-json'], true],
+    ['lsptap', ['vulncheck', '--', '-mode=convert', '-show=color'], true],
+    ['lsptap', ['-rpc.trace'], true],
+    ['lsptap', ['--remote=auto'], true],
+    ['lsptap', ['-v'], true],
+    ['lsptap', ['--', 'gopls'], false],
+    ['lsptap', ['--log', 'x', '--', 'gopls'], false],
+    ['lsptap', ['--log=x', '--', 'gopls'], false],
+    ['lsptap', ['--connect', 'unix:/x'], false],
+    ['lsptap', ['--no-such-flag', '--', 'true'], false],
+    ['lsptap', ['demo'], false],
+    ['lsptap', ['install-shim', '/tmp/x'], false],
+    ['lsptap', ['--version'], false],
+    ['gopls', ['--version'], true],
+    ['gopls', ['demo'], true],
+  ];
+  for (const [name, argv, gopls] of cases) assert.equal(isGoplsCommandLine(name, argv), gopls, `${name} ${argv.join(' ')}`);
+});
+
+test('lsptap --server PATH -- ARGS stands in for that gopls', needGopls, (t) => {
+  const dir = tmpDir(t);
+  const env = { ...process.env, LSPTAP_LOG_DIR: path.join(dir, 'logs') };
+  assert.deepEqual(run(process.execPath, [lsptapBin, '--server', realGopls!, '--', 'version'], env), run(realGopls!, ['version'], env));
 });
 
 interface Outcome { stdout: string; stderr: string; status: number | null }
