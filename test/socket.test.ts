@@ -66,6 +66,25 @@ test('--connect unix: relays a real gopls daemon session, logged as in stdio mod
   assert.equal(end.unansweredCount, 0);
 });
 
+test('--connect: SIGTERM closes the connection, writes session end and exits 143; the daemon lives on', needGopls, async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'daemon.sock');
+  const log = path.join(dir, 'log.jsonl');
+  const daemon = await startDaemon(t, sock);
+  const lsptap = startLsptap(t, ['--log', log, '--connect', `unix:${sock}`]);
+  const conn = connect(lsptap.child);
+  conn.onRequest(() => null);
+  await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {} });
+  lsptap.child.kill('SIGTERM');
+  assert.deepEqual(await lsptap.exited, { code: 143, signal: null });
+  conn.dispose();
+  const end = readLog(log).find((l) => l.msg === 'session end')!;
+  assert.equal(end.signal, 'SIGTERM');
+  assert.equal(end.reason, 'SIGTERM: lsptap closed the connection');
+  assert.equal(end.lsptapExitCode, 143);
+  assert.equal(daemon.child.exitCode, null, 'the shared daemon is not stopped');
+});
+
 test('--listen in front of the daemon: two concurrent gopls -remote editors are both answered, each its own session', needGopls, async (t) => {
   const dir = tmpDir(t);
   const daemonSock = path.join(dir, 'daemon.sock');

@@ -70,9 +70,9 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
     const log = opts.log.child({ session: sessionId });
     live.add(client);
     const startNs = process.hrtime.bigint();
-    const clientPeer = findSocketPeer(client);
     let stopper: ((sig: NodeJS.Signals) => void) | null = null;
     const work = (async () => {
+      const clientPeer = await findSocketPeer(client);
       let upstream: net.Socket;
       try {
         upstream = await connectTo(opts.connect);
@@ -83,7 +83,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
         return;
       }
       live.add(upstream);
-      const serverPeer = findSocketPeer(upstream);
+      const serverPeer = await findSocketPeer(upstream);
       const link = new SocketServerLink(upstream, {
         transport: opts.connect.kind, address: formatAddress(opts.connect), serverPid: serverPeer.pid,
       });

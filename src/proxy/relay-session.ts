@@ -111,8 +111,8 @@ export function runRelaySession(opts: RelaySessionOptions): Promise<RelaySession
 
     const forward = (sig: NodeJS.Signals): void => {
       signalsSeen++;
-      endReason = `${sig} forwarded to the server`;
-      log.info('signal forwarded', { signal: sig, count: signalsSeen });
+      endReason = server.kind === 'child' ? `${sig} forwarded to the server` : `${sig}: lsptap closed the connection`;
+      log.info(server.kind === 'child' ? 'signal forwarded' : 'signal: closing the connection', { signal: sig, count: signalsSeen });
       server.forwardSignal(sig, signalsSeen);
     };
     const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];

@@ -115,7 +115,20 @@ function findTcpPeer(socket: Socket): { pid: number | null; peerFd: number | nul
   return { pid: null, peerFd: null };
 }
 
-export function findSocketPeer(socket: Socket): SocketPeer {
+/**
+ * Who holds the other end. A TCP connection can sit in the server's accept queue for a
+ * moment, in no process's fd table yet, so a TCP lookup is retried for up to ~200 ms.
+ */
+export async function findSocketPeer(socket: Socket): Promise<SocketPeer> {
+  let peer = findSocketPeerNow(socket);
+  for (let i = 0; i < 20 && peer.pid === null && socket.remoteAddress !== undefined && !socket.destroyed; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    peer = findSocketPeerNow(socket);
+  }
+  return peer;
+}
+
+function findSocketPeerNow(socket: Socket): SocketPeer {
   const fd = fdOf(socket);
   const inode = fd === null ? null : inodeOfFd('self', fd);
   if (fd === null) return { socket, fd, inode, pid: null, peerFd: null, via: 'no file descriptor' };
