@@ -3,7 +3,6 @@
 // everything after `--` belongs to the server and is passed through untouched.
 
 import { parseArgs } from 'node:util';
-import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { openLogTarget, defaultLogDir, LogPathError } from './sinks/log-file';
 import { SessionLog, type SessionLogChild } from './sinks/session-log';
@@ -215,33 +214,11 @@ async function runProxy(argv: string[]): Promise<number> {
   }
 }
 
-const OWN_OPTIONS = new Set(['--', '--log', '--log-dir', '--bodies', '--bodies-max', '--summary', '--metrics', '--bpf', '--grace-ms', '--connect', '--listen', '--server', '--version', '--help']);
-const OWN_COMMANDS = new Set(['demo', 'report', 'install-shim', 'help']);
-
-/**
- * Is this lsptap's own command line, or gopls's (lsptap standing in for gopls)? Invoked as
- * `gopls`: always gopls's. Otherwise lsptap's words are its subcommands and its known
- * `--options`, and `--anything ... -- COMMAND`; anything else (nothing at all, `version -json`,
- * `-rpc.trace`, `serve`) is what an editor passes to gopls: VS Code's go.alternateTools
- * pointing at lsptap itself.
- */
-export function isGoplsCommandLine(invokedAs: string, argv: string[]): boolean {
-  if (invokedAs === 'gopls') return true;
-  if (argv.length === 0) return true;
-  const first = argv[0];
-  if (OWN_COMMANDS.has(first) || OWN_OPTIONS.has(first.replace(/=.*$/, ''))) return false;
-  // `lsptap --typo -- server`: lsptap's (and a usage error); gopls's own command lines only
-  // hold a bare `--` after a verb (`vulncheck -- -mode=convert`).
-  return !(first.startsWith('--') && argv.includes('--'));
-}
-
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
   let code: number;
-  const invokedAs = path.basename(process.argv[1] ?? 'lsptap');
   try {
     const first = argv[0];
-    if (argv.length === 0 && invokedAs !== 'gopls' && process.stdin.isTTY) { process.stderr.write(USAGE); code = 2; }
-    else if (isGoplsCommandLine(invokedAs, argv)) { code = await runGoplsMode(argv, { invokedAs }); }
+    if (argv.length === 0) { process.stderr.write(USAGE); code = 2; }
     else if (first === '--version') { process.stdout.write(`lsptap ${VERSION}\n`); code = 0; }
     else if (first === '--help' || first === 'help') { process.stdout.write(USAGE); code = 0; }
     else if (first === 'demo') { code = await runDemo(argv.slice(1)); }

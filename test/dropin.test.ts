@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { classifyGoplsArgs } from '../src/dropin/gopls-mode';
-import { isGoplsCommandLine } from '../src/cli';
+import { isGoplsCommandLine } from '../src/dropin/command-line';
 import { connect, goFixture, lsptapBin, messages, readLog, start, tmpDir, waitFor, type LogLine } from './helpers';
 import { fixtureSession, makeShimDir, realGopls, requireCapability } from './dropin-helpers';
 

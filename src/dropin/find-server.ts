@@ -13,7 +13,8 @@ import path from 'node:path';
 export const CHAIN_VAR = 'LSPTAP_SHIM_CHAIN';
 /** bin/lsptap, resolved (dist/src/dropin → repo root). */
 export const LSPTAP_ENTRY = path.resolve(__dirname, '..', '..', '..', 'bin', 'lsptap');
-const ENTRY_MARK = "require('../dist/src/cli.js')";
+/** Lines that only lsptap's entry script holds (this version's and earlier ones'). */
+const ENTRY_MARKS = ["require('../dist/src/entry.js')", "require('../dist/src/cli.js')"];
 
 export class ServerNotFound extends Error {}
 
@@ -37,7 +38,8 @@ function looksLikeLsptap(p: string): boolean {
     fd = fs.openSync(p, 'r');
     const buf = Buffer.alloc(1024);
     const n = fs.readSync(fd, buf, 0, buf.length, 0);
-    return buf.toString('latin1', 0, n).includes(ENTRY_MARK);
+    const head = buf.toString('latin1', 0, n);
+    return ENTRY_MARKS.some((m) => head.includes(m));
   } catch {
     return false;
   } finally {

@@ -11,9 +11,6 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { findRealServer, chainEnv, type FoundServer } from './find-server';
-import { openLogTarget, defaultLogDir } from '../sinks/log-file';
-import { SessionLog } from '../sinks/session-log';
-import { runStdioProxy } from '../proxy/stdio-proxy';
 
 /** gopls flags (0.5 to current) that are boolean; the rest take a value. */
 const BOOL_FLAGS = new Set(['rpc.trace', 'v', 'verbose', 'vv', 'veryverbose', 'h', 'help']);
@@ -97,6 +94,11 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
   const server = findRealServer(process.env, opts.server);
   const inv = classifyGoplsArgs(args);
   if (!inv.session) return runPlain(server, args);
+
+  // Loaded only for a session, so plain commands start as fast as Node does.
+  const { openLogTarget, defaultLogDir } = require('../sinks/log-file') as typeof import('../sinks/log-file');
+  const { SessionLog } = require('../sinks/session-log') as typeof import('../sinks/session-log');
+  const { runStdioProxy } = require('../proxy/stdio-proxy') as typeof import('../proxy/stdio-proxy');
 
   const logOption = opts.log ?? process.env.LSPTAP_LOG;
   const target = openLogTarget(logOption, opts.logDir ?? defaultLogDir(process.env), process.pid);
