@@ -72,7 +72,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
     const startNs = process.hrtime.bigint();
     let stopper: ((sig: NodeJS.Signals) => void) | null = null;
     const work = (async () => {
-      const clientPeer = await findSocketPeer(client);
+      const clientPeer = await findSocketPeer(client, { withPeerFd: opts.onSessionConnected !== undefined });
       let upstream: net.Socket;
       try {
         upstream = await connectTo(opts.connect);
@@ -83,7 +83,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
         return;
       }
       live.add(upstream);
-      const serverPeer = await findSocketPeer(upstream);
+      const serverPeer = await findSocketPeer(upstream, { withPeerFd: opts.onSessionConnected !== undefined });
       const link = new SocketServerLink(upstream, {
         transport: opts.connect.kind, address: formatAddress(opts.connect), serverPid: serverPeer.pid,
       });

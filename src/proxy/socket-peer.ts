@@ -4,9 +4,12 @@
 //   a connection we made) or connect() (for one we accepted), exactly, from the kernel.
 // - TCP on this machine: /proc/net/tcp{,6} names the peer socket's inode (the row whose
 //   local and remote ends are ours swapped); /proc/PID/fd finds the process holding it.
+// - The peer's fd of a UNIX socket (for kernel timing only, on request): sock_diag through
+//   `ss -xpnH` (iproute2) names the peer inode; /proc/PID/fd of the SO_PEERCRED pid holds it.
 // Lookups run once per connection, never per message, and never throw: null when unknown.
 
 import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import type { Socket } from 'node:net';
 
 export interface SocketPeer {
@@ -16,7 +19,7 @@ export interface SocketPeer {
   inode: number | null;
   /** The process at the other end, when it could be found. */
   pid: number | null;
-  /** The peer's fd for that socket (TCP only). */
+  /** The peer's fd for that socket (TCP; UNIX when asked for with withPeerFd). */
   peerFd: number | null;
   /** How pid was found ('SO_PEERCRED', '/proc/net/tcp') or why not. */
   via: string;
@@ -115,15 +118,44 @@ function findTcpPeer(socket: Socket): { pid: number | null; peerFd: number | nul
   return { pid: null, peerFd: null };
 }
 
+/** The fd in process pid that holds the other end of our UNIX socket inode. */
+function unixPeerFd(inode: number, pid: number): number | null {
+  let out: string;
+  try { out = execFileSync('ss', ['-xnH'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 }); } catch { return null; }
+  let peerInode: number | null = null;
+  for (const line of out.split('\n')) {
+    const t = line.trim().split(/\s+/); // u_str ESTAB 0 0 LOCAL-ADDR INODE PEER-ADDR PEER-INODE
+    if (t.length >= 8 && Number(t[5]) === inode) { peerInode = Number(t[7]); break; }
+  }
+  if (peerInode === null || peerInode === 0) return null;
+  const want = `socket:[${peerInode}]`;
+  let fds: string[];
+  try { fds = fs.readdirSync(`/proc/${pid}/fd`); } catch { return null; }
+  for (const fd of fds) {
+    try { if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === want) return Number(fd); } catch { /* closed meanwhile */ }
+  }
+  return null;
+}
+
 /**
  * Who holds the other end. A TCP connection can sit in the server's accept queue for a
  * moment, in no process's fd table yet, so a TCP lookup is retried for up to ~200 ms.
  */
-export async function findSocketPeer(socket: Socket): Promise<SocketPeer> {
+export async function findSocketPeer(socket: Socket, opts: { withPeerFd?: boolean } = {}): Promise<SocketPeer> {
+  const tcp = socket.remoteAddress !== undefined;
   let peer = findSocketPeerNow(socket);
-  for (let i = 0; i < 20 && peer.pid === null && socket.remoteAddress !== undefined && !socket.destroyed; i++) {
+  for (let i = 0; i < 20 && peer.pid === null && tcp && !socket.destroyed; i++) {
     await new Promise((r) => setTimeout(r, 10));
     peer = findSocketPeerNow(socket);
+  }
+  if (!tcp && opts.withPeerFd === true && peer.pid !== null && peer.inode !== null) {
+    const { pid, inode } = peer;
+    let peerFd = unixPeerFd(inode, pid);
+    for (let i = 0; i < 20 && peerFd === null && !socket.destroyed; i++) {
+      await new Promise((r) => setTimeout(r, 10)); // not accepted yet
+      peerFd = unixPeerFd(inode, pid);
+    }
+    peer = { ...peer, peerFd };
   }
   return peer;
 }

@@ -90,7 +90,7 @@ export async function runConnectProxy(opts: ConnectProxyOptions): Promise<number
     await opts.log.close();
     return 1;
   }
-  const peer = await findSocketPeer(socket);
+  const peer = await findSocketPeer(socket, { withPeerFd: opts.onSocketConnected !== undefined });
   const link = new SocketServerLink(socket, {
     transport: opts.address.kind, address: formatAddress(opts.address), serverPid: peer.pid,
   });
