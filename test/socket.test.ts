@@ -128,6 +128,42 @@ test('--listen in front of the daemon: two concurrent gopls -remote editors are 
   assert.deepEqual([...pids].sort(), editors.map((e) => e.child.pid).sort(), 'each session names its editor\'s forwarder (SO_PEERCRED)');
 });
 
+test('--listen: an editor killed mid-session ends its own session only; the next editor is served', needGopls, async (t) => {
+  const dir = tmpDir(t);
+  const daemonSock = path.join(dir, 'daemon.sock');
+  const sock = path.join(dir, 'lsptap.sock');
+  const log = path.join(dir, 'log.jsonl');
+  const daemon = await startDaemon(t, daemonSock);
+  const lsptap = startLsptap(t, ['--log', log, '--listen', `unix:${sock}`, '--connect', `unix:${daemonSock}`]);
+  await waitFor(() => lsptap.stderr().includes('listening on'), 10000, 'lsptap listening');
+
+  const doomed = start(t, realGopls!, [`-remote=unix;${sock}`], { cwd: goFixture });
+  const doomedConn = connect(doomed.child);
+  doomedConn.onRequest(() => null);
+  await doomedConn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {} });
+  doomed.child.kill('SIGKILL');
+  await doomed.exited;
+  doomedConn.dispose();
+  await waitFor(() => readLog(log).some((l) => l.msg === 'session end'), 10000, 'the killed editor\'s session end');
+
+  const editor = start(t, realGopls!, [`-remote=unix;${sock}`], { cwd: goFixture });
+  const conn = connect(editor.child);
+  const answers = await fixtureSession(conn);
+  editor.child.stdin!.end();
+  await editor.exited;
+  conn.dispose();
+  assert.match(answers.hover, /Greet\(name string\) string/);
+  assert.equal(daemon.child.exitCode, null, 'the daemon is still up');
+
+  await waitFor(() => readLog(log).filter((l) => l.msg === 'session end').length === 2, 10000, 'two session ends');
+  lsptap.child.kill('SIGTERM');
+  assert.deepEqual(await lsptap.exited, { code: 0, signal: null });
+  const ends = readLog(log).filter((l) => l.msg === 'session end');
+  assert.equal(ends[0].reason, 'client closed its end');
+  assert.equal(ends[0].lsptapExitCode, 0);
+  assert.notEqual(ends[0].session, ends[1].session);
+});
+
 test('--listen tcp: and --connect tcp: relay a gopls -remote editor to a TCP daemon', needGopls, async (t) => {
   const dir = tmpDir(t);
   const log = path.join(dir, 'log.jsonl');
