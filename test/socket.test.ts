@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { connect, fixtures, goFixture, lsptapBin, messages, readLog, start, tmpDir, waitFor, type LogLine } from './helpers';
+import { PassThrough } from 'node:stream';
+import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
+import { collect, connect, fixtures, goFixture, lsptapBin, messages, readLog, sha256, start, tmpDir, waitFor, type LogLine } from './helpers';
 import { fixtureSession, realGopls, requireCapability, startDaemon } from './dropin-helpers';
 
 const needGopls = requireCapability('gopls', realGopls !== null);
@@ -83,6 +85,36 @@ test('--connect: SIGTERM closes the connection, writes session end and exits 143
   assert.equal(end.reason, 'SIGTERM: lsptap closed the connection');
   assert.equal(end.lsptapExitCode, 143);
   assert.equal(daemon.child.exitCode, null, 'the shared daemon is not stopped');
+});
+
+test('--connect is byte-for-byte transparent both ways on a real gopls daemon session', needGopls, async (t) => {
+  const dir = tmpDir(t);
+  const daemonSock = path.join(dir, 'daemon.sock');
+  const teeSock = path.join(dir, 'tee.sock');
+  const [inFile, outFile] = [path.join(dir, 'in.bin'), path.join(dir, 'out.bin')];
+  await startDaemon(t, daemonSock);
+  const tee = start(t, process.execPath, [path.join(fixtures, 'socket-tee.js'), teeSock, daemonSock], { env: { ...process.env, IN: inFile, OUT: outFile } });
+  await waitFor(() => fs.existsSync(teeSock), 5000, 'tee');
+  const lsptap = startLsptap(t, ['--log', path.join(dir, 'log.jsonl'), '--connect', `unix:${teeSock}`]);
+  // The client's side of the wire: every byte written to lsptap and read from it.
+  const sent: Buffer[] = [];
+  const wire = new PassThrough();
+  wire.on('data', (c: Buffer) => { sent.push(Buffer.from(c)); lsptap.child.stdin!.write(c); });
+  wire.on('end', () => lsptap.child.stdin!.end());
+  const received = collect(lsptap.child.stdout!);
+  const conn = createMessageConnection(new StreamMessageReader(lsptap.child.stdout!), new StreamMessageWriter(wire));
+  conn.listen();
+  await fixtureSession(conn);
+  wire.end();
+  assert.deepEqual(await lsptap.exited, { code: 0, signal: null }, lsptap.stderr());
+  conn.dispose();
+  const clientSent = Buffer.concat(sent);
+  const clientGot = await received;
+  const size = (f: string): number => (fs.existsSync(f) ? fs.statSync(f).size : -1);
+  await waitFor(() => size(inFile) === clientSent.length && size(outFile) === clientGot.length, 5000, 'the tee\'s recordings');
+  assert.ok(clientSent.length > 1000 && clientGot.length > 1000);
+  assert.equal(sha256(fs.readFileSync(inFile)), sha256(clientSent), 'the server side received exactly what the client sent');
+  assert.equal(sha256(clientGot), sha256(fs.readFileSync(outFile)), 'the client received exactly what the server sent');
 });
 
 test('--listen in front of the daemon: two concurrent gopls -remote editors are both answered, each its own session', needGopls, async (t) => {
