@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { openLogTarget, defaultLogDir, LogPathError } from './sinks/log-file';
 import { SessionLog, type SessionLogChild } from './sinks/session-log';
 import type { ChildProcess } from 'node:child_process';
-import { runStdioProxy, runConnectProxy, type SessionAttachment, type StdioProxyOptions } from './proxy/stdio-proxy';
+import { runStdioProxy, runConnectProxy, type SessionAttachment } from './proxy/stdio-proxy';
 import { runListenProxy } from './proxy/listen-proxy';
 import { AddressError, parseAddress } from './proxy/address';
 import { runGoplsMode } from './dropin/gopls-mode';
@@ -18,9 +18,9 @@ import { runDemo } from './demo/demo';
 import { runReport, ReportUsageError } from './report/report-command';
 import { startProxyMetrics } from './sinks/metrics-option';
 import { MetricsAddressError } from './sinks/metrics';
-import { LoadedProbes, startKernelTiming, type BpfMode } from './probes/kernel-timing';
+import type { BpfMode } from './probes/kernel-timing';
+import { prepareKernelTiming, StartupError } from './proxy/kernel-option';
 
-type OnServerSpawned = NonNullable<StdioProxyOptions['onServerSpawned']>;
 
 export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
        lsptap [options] --connect ADDR                  relay stdio to a listening server
@@ -72,8 +72,7 @@ export interface ProxyCliOptions {
 
 export class UsageError extends Error {}
 
-/** A startup failure with its fix, for stderr; exit code 1. */
-export class StartupError extends Error {}
+export { StartupError };
 
 function positiveInt(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
@@ -162,43 +161,13 @@ async function runProxy(argv: string[]): Promise<number> {
   }
   if (command.length === 0) throw new UsageError('lsptap: no server command; put it after --, e.g. lsptap -- gopls serve');
   // Kernel timing loads before the server starts, so --bpf=require can refuse cleanly.
-  let probes: LoadedProbes | null = null;
-  let bpfOff: string | null = opts.bpf === 'off' ? 'turned off with --bpf=off' : null;
-  if (opts.bpf !== 'off') {
-    try {
-      probes = LoadedProbes.load();
-    } catch (err) {
-      if (opts.bpf === 'require') throw new StartupError(`lsptap: --bpf=require: kernel timing cannot start: ${(err as Error).message}`);
-      bpfOff = (err as Error).message;
-    }
-  }
-  const kernelTiming: OnServerSpawned = (server, logChild) => {
-    // The hook runs just before `session start` is written; warn right after it, not before.
-    const warnOff = (reason: string | null): void => queueMicrotask(() => logChild.warn('kernel timing off', { reason }));
-    if (probes === null) {
-      if (opts.bpf !== 'off') warnOff(bpfOff);
-      return {};
-    }
-    try {
-      return startKernelTiming(probes, server, logChild);
-    } catch (err) {
-      probes.close();
-      const reason = (err as Error).message;
-      if (opts.bpf === 'require') {
-        process.stderr.write(`lsptap: --bpf=require: kernel timing cannot start: ${reason}\n`);
-        logChild.error('kernel timing failed to start', { reason });
-        server.kill('SIGTERM');
-      } else {
-        warnOff(reason);
-      }
-      return {};
-    }
-  };
+  const kernel = prepareKernelTiming(opts.bpf);
+  const kernelTiming = kernel.hook;
   let metrics: Awaited<ReturnType<typeof startProxyMetrics>> | null;
   try {
     metrics = opts.metrics === undefined ? null : await startProxyMetrics(opts.metrics);
   } catch (err) {
-    probes?.close();
+    kernel.close();
     throw err;
   }
   const { log, path: logPath } = openSessionLog(opts);

@@ -10,6 +10,8 @@ export function goplsMain(argv: string[], invokedAs: string): void {
     // Only a session opens a log, and then log-file is loaded already.
     const { LogPathError } = require('../sinks/log-file') as typeof import('../sinks/log-file');
     if (err instanceof LogPathError) { process.stderr.write(`${err.message}\n`); process.exit(2); }
+    const { StartupError } = require('../proxy/kernel-option') as typeof import('../proxy/kernel-option');
+    if (err instanceof StartupError) { process.stderr.write(`${err.message}\n`); process.exit(1); }
     process.stderr.write(`lsptap: internal error: ${err.stack ?? String(err)}\n`);
     process.exit(70);
   });

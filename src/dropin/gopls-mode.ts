@@ -87,6 +87,8 @@ export interface GoplsModeOptions {
   bodiesMax?: number;
   summary?: boolean;
   graceMs?: number;
+  /** --bpf; standing in for gopls, $LSPTAP_BPF, default auto. */
+  bpf?: 'off' | 'auto' | 'require';
 }
 
 /** Resolves with the exit code; throws ServerNotFound / LogPathError for the CLI to print. */
@@ -99,6 +101,10 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
   const { openLogTarget, defaultLogDir } = require('../sinks/log-file') as typeof import('../sinks/log-file');
   const { SessionLog } = require('../sinks/session-log') as typeof import('../sinks/session-log');
   const { runStdioProxy } = require('../proxy/stdio-proxy') as typeof import('../proxy/stdio-proxy');
+  const { prepareKernelTiming, StartupError } = require('../proxy/kernel-option') as typeof import('../proxy/kernel-option');
+  const bpf = opts.bpf ?? process.env.LSPTAP_BPF ?? 'auto';
+  if (bpf !== 'off' && bpf !== 'auto' && bpf !== 'require') throw new StartupError(`lsptap: LSPTAP_BPF must be auto, off or require, not ${JSON.stringify(bpf)}`);
+  const kernel = prepareKernelTiming(bpf);
 
   const logOption = opts.log ?? process.env.LSPTAP_LOG;
   const target = openLogTarget(logOption, opts.logDir ?? defaultLogDir(process.env), process.pid);
@@ -109,5 +115,6 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
     retainBodyMax: bodies ? opts.bodiesMax ?? 1 << 20 : 0, printSummary: opts.summary ?? false,
     graceMs: opts.graceMs ?? 3000, sessionId: randomUUID().slice(0, 8),
     extraStart: { invokedAs: opts.invokedAs, serverFoundVia: server.via },
+    onServerSpawned: kernel.hook,
   });
 }
