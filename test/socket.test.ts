@@ -269,6 +269,29 @@ test('--listen refuses a path that exists and leaves it alone', async (t) => {
   assert.ok(fs.statSync(path.join(dir, 'live.sock')).isSocket());
 });
 
+test('--listen survives editors that connect and vanish at once, each accounted for in the log', async (t) => {
+  const dir = tmpDir(t);
+  const upstreamSock = path.join(dir, 'up.sock');
+  const sock = path.join(dir, 'lsptap.sock');
+  const log = path.join(dir, 'log.jsonl');
+  const upstream = start(t, process.execPath, [path.join(fixtures, 'cut-socket-server.js'), upstreamSock]);
+  await waitFor(() => fs.existsSync(upstreamSock), 5000, 'upstream');
+  const lsptap = startLsptap(t, ['--log', log, '--listen', `unix:${sock}`, '--connect', `unix:${upstreamSock}`, '--bpf', 'off']);
+  await waitFor(() => lsptap.stderr().includes('listening on'), 10000, 'lsptap listening');
+  const n = 20;
+  await Promise.all(Array.from({ length: n }, () => new Promise<void>((resolve) => {
+    const c = net.connect({ path: sock });
+    c.once('connect', () => { c.destroy(); resolve(); });
+    c.once('error', () => resolve());
+  })));
+  const accounted = (): number => readLog(log).filter((l) => l.msg === 'session end' || l.msg === 'client gone before the server connection was up').length;
+  await waitFor(() => accounted() === n, 10000, `${n} sessions accounted for`);
+  assert.equal(lsptap.child.exitCode, null, 'still listening');
+  lsptap.child.kill('SIGTERM');
+  assert.deepEqual(await lsptap.exited, { code: 0, signal: null }, lsptap.stderr());
+  upstream.child.kill('SIGTERM');
+});
+
 test('a server that closes the connection mid-message gets an error line naming it, and exit code 1', async (t) => {
   const dir = tmpDir(t);
   const sock = path.join(dir, 'cut.sock');

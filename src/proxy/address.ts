@@ -54,6 +54,9 @@ export function connectTo(addr: SocketAddress, timeoutMs = 5000): Promise<net.So
     socket.once('connect', () => {
       clearTimeout(timer);
       socket.removeAllListeners('error');
+      // Until the session's own handler is on (after the peer lookup), an error must not
+      // escape as an exception; the 'close' that follows ends the session.
+      socket.on('error', () => undefined);
       resolve(socket);
     });
   });

@@ -68,6 +68,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => {
     const sessionId = `${randomUUID().slice(0, 8)}-${++count}`;
     const log = opts.log.child({ session: sessionId });
+    client.on('error', (err) => log.warn('client connection failed', { err: err.message }));
     live.add(client);
     const startNs = process.hrtime.bigint();
     let stopper: ((sig: NodeJS.Signals) => void) | null = null;
@@ -82,13 +83,17 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
         client.destroy();
         return;
       }
+      if (client.destroyed) { // the editor went away while we dialled
+        log.warn('client gone before the server connection was up', { clientPid: clientPeer.pid });
+        upstream.destroy();
+        return;
+      }
       live.add(upstream);
       const serverPeer = await findSocketPeer(upstream, { withPeerFd: opts.onSessionConnected !== undefined });
       const link = new SocketServerLink(upstream, {
         transport: opts.connect.kind, address: formatAddress(opts.connect), serverPid: serverPeer.pid,
       });
       const attach = opts.onSessionConnected?.({ client: clientPeer, server: serverPeer }, log);
-      client.on('error', (err) => log.warn('client connection failed', { err: err.message }));
       const done = runRelaySession({
         client: { input: client, output: client, close: () => client.end() },
         server: link, log, logPath: opts.logPath, startNs, retainBodyMax: opts.retainBodyMax,
@@ -109,6 +114,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
     const e = err as NodeJS.ErrnoException;
     throw new AddressError(`lsptap: cannot listen on ${formatAddress(opts.listen)}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`);
   }
+  server.on('error', (err) => top.error('listening socket failed', { err: err.message }));
   let bound = opts.listen;
   let ownInode: number | null = null;
   const a = server.address();
