@@ -28,6 +28,8 @@ export interface ListenProxyOptions {
   graceMs: number;
   /** Called per session with both peers: the editor side and the daemon side. */
   onSessionConnected?: (peers: { client: SocketPeer; server: SocketPeer }, log: SessionLogChild) => SessionAttachment;
+  /** Also find the fds the peers hold their connections on (kernel timing; spawns `ss`). */
+  lookUpPeerFd?: boolean;
 }
 
 /** Refuse an existing path with the reason; never remove someone else's file. */
@@ -73,7 +75,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
     const startNs = process.hrtime.bigint();
     let stopper: ((sig: NodeJS.Signals) => void) | null = null;
     const work = (async () => {
-      const clientPeer = await findSocketPeer(client, { withPeerFd: opts.onSessionConnected !== undefined });
+      const clientPeer = await findSocketPeer(client, { withPeerFd: opts.lookUpPeerFd === true });
       let upstream: net.Socket;
       try {
         upstream = await connectTo(opts.connect);
@@ -89,7 +91,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
         return;
       }
       live.add(upstream);
-      const serverPeer = await findSocketPeer(upstream, { withPeerFd: opts.onSessionConnected !== undefined });
+      const serverPeer = await findSocketPeer(upstream, { withPeerFd: opts.lookUpPeerFd === true });
       const link = new SocketServerLink(upstream, {
         transport: opts.connect.kind, address: formatAddress(opts.connect), serverPid: serverPeer.pid,
       });

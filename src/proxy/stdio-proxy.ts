@@ -38,6 +38,8 @@ export interface ConnectProxyOptions extends CommonOptions {
   address: SocketAddress;
   /** Called with the connected socket and the process at its other end (kernel timing). */
   onSocketConnected?: (peer: SocketPeer, log: SessionLogChild) => SessionAttachment;
+  /** Also find the fd the server holds the connection on (kernel timing; spawns `ss`). */
+  lookUpPeerFd?: boolean;
 }
 
 /**
@@ -90,7 +92,7 @@ export async function runConnectProxy(opts: ConnectProxyOptions): Promise<number
     await opts.log.close();
     return 1;
   }
-  const peer = await findSocketPeer(socket, { withPeerFd: opts.onSocketConnected !== undefined });
+  const peer = await findSocketPeer(socket, { withPeerFd: opts.lookUpPeerFd === true });
   const link = new SocketServerLink(socket, {
     transport: opts.address.kind, address: formatAddress(opts.address), serverPid: peer.pid,
   });
