@@ -10,6 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { runStdioProxy, runConnectProxy, type SessionAttachment } from './proxy/stdio-proxy';
 import { runListenProxy } from './proxy/listen-proxy';
 import { AddressError, parseAddress } from './proxy/address';
+import type { SocketPeer } from './proxy/socket-peer';
 import { runGoplsMode } from './dropin/gopls-mode';
 import { ServerNotFound } from './dropin/find-server';
 import { installShim, InstallError } from './dropin/install-shim';
@@ -139,22 +140,30 @@ async function runProxy(argv: string[]): Promise<number> {
     if (command.length > 0) throw new UsageError('lsptap: --connect relays to a listening server; give no command after --');
     const connect = parseAddress('--connect', opts.connect);
     const listen = opts.listen !== undefined ? parseAddress('--listen', opts.listen) : null;
-    // The probes attach to a child's pipes so far; socket mode finds the peer (serverPid,
-    // the hooks' SocketPeer) but does not trace it yet.
-    const bpfOff = 'kernel timing does not run in socket mode yet (the server\'s pid and fd are found; the probes follow child processes only)';
-    if (opts.bpf === 'require') throw new StartupError(`lsptap: --bpf=require: ${bpfOff}; use --bpf=off or start the server as a child`);
-    const metrics = opts.metrics === undefined ? null : await startProxyMetrics(opts.metrics);
-    // The metrics hook ignores what it is attached to, so one hook serves socket sessions too.
-    const metricsHook = metrics === null ? null : metrics.attach(() => ({}));
-    const hook = (_peer: unknown, logChild: SessionLogChild): SessionAttachment => {
-      if (opts.bpf !== 'off') queueMicrotask(() => logChild.warn('kernel timing off', { reason: bpfOff }));
-      return metricsHook === null ? {} : metricsHook(undefined as unknown as ChildProcess, logChild);
+    // Kernel timing follows one server connection (--connect); in --listen mode many
+    // sessions would share one set of probes, which it does not do yet.
+    const listenOff = 'kernel timing does not run in --listen mode yet (one set of probes per process follows one server connection); use --connect for one editor';
+    if (listen !== null && opts.bpf === 'require') throw new StartupError(`lsptap: --bpf=require: ${listenOff}`);
+    const kernel = listen === null ? prepareKernelTiming(opts.bpf) : null;
+    let metrics: Awaited<ReturnType<typeof startProxyMetrics>> | null;
+    try {
+      metrics = opts.metrics === undefined ? null : await startProxyMetrics(opts.metrics);
+    } catch (err) {
+      kernel?.close();
+      throw err;
+    }
+    const hook = (peer: SocketPeer, logChild: SessionLogChild): SessionAttachment => {
+      let a: SessionAttachment = {};
+      if (kernel !== null) a = kernel.socketHook(peer, logChild);
+      else if (opts.bpf !== 'off') queueMicrotask(() => logChild.warn('kernel timing off', { reason: listenOff }));
+      // The metrics wrapper passes its arguments on to the inner hook only; ours ignores them.
+      return metrics === null ? a : metrics.attach(() => a)(undefined as unknown as ChildProcess, logChild);
     };
     const { log, path: logPath } = openSessionLog(opts);
     const common = { log, logPath, retainBodyMax: opts.bodies ? opts.bodiesMax : 0, printSummary: opts.summary, graceMs: opts.graceMs };
     try {
-      if (listen !== null) return await runListenProxy({ ...common, listen, connect, onSessionConnected: hook });
-      return await runConnectProxy({ ...common, address: connect, sessionId: randomUUID().slice(0, 8), onSocketConnected: hook });
+      if (listen !== null) return await runListenProxy({ ...common, listen, connect, onSessionConnected: (peers, logChild) => hook(peers.server, logChild) });
+      return await runConnectProxy({ ...common, address: connect, sessionId: randomUUID().slice(0, 8), onSocketConnected: hook, lookUpPeerFd: kernel !== null });
     } finally {
       await metrics?.close();
     }

@@ -11,6 +11,7 @@ import { PassThrough } from 'node:stream';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { collect, connect, fixtures, goFixture, lsptapBin, messages, readLog, sha256, start, tmpDir, waitFor, type LogLine } from './helpers';
 import { fixtureSession, realGopls, requireCapability, startDaemon } from './dropin-helpers';
+import { bpfSkipReason } from './helpers/kernel';
 
 const needGopls = requireCapability('gopls', realGopls !== null);
 
@@ -115,6 +116,35 @@ test('--connect is byte-for-byte transparent both ways on a real gopls daemon se
   assert.ok(clientSent.length > 1000 && clientGot.length > 1000);
   assert.equal(sha256(fs.readFileSync(inFile)), sha256(clientSent), 'the server side received exactly what the client sent');
   assert.equal(sha256(clientGot), sha256(fs.readFileSync(outFile)), 'the client received exactly what the server sent');
+});
+
+test('--connect with kernel timing: the daemon\'s reads and writes on its socket time every response', { skip: realGopls === null ? 'gopls is not installed' : bpfSkipReason() }, async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'daemon.sock');
+  const log = path.join(dir, 'log.jsonl');
+  const daemon = await startDaemon(t, sock);
+  const lsptap = startLsptap(t, ['--log', log, '--bpf=require', '--connect', `unix:${sock}`]);
+  const conn = connect(lsptap.child);
+  await fixtureSession(conn);
+  lsptap.child.stdin!.end();
+  assert.deepEqual(await lsptap.exited, { code: 0, signal: null }, lsptap.stderr());
+  conn.dispose();
+  const lines = readLog(log);
+  const startLine = lines.find((l) => l.msg === 'session start')!;
+  const k = startLine.kernel as { serverFds: number[]; lsptapFds: { toServer: number; fromServer: number } };
+  assert.equal(startLine.serverPid, daemon.child.pid);
+  assert.equal(k.serverFds[0], k.serverFds[1], 'the daemon reads and writes one socket fd');
+  assert.ok(k.serverFds[0] > 2);
+  assert.equal(k.lsptapFds.toServer, k.lsptapFds.fromServer);
+  for (const m of ['initialize', 'textDocument/hover', 'textDocument/definition']) {
+    const r = messages(lines).find((l) => l.kind === 'response' && l.method === m)!;
+    const kk = r.kernel as Record<string, number | null>;
+    assert.equal(typeof kk.toServerPipeUs, 'number', `${m}: the daemon's read of the request was seen`);
+    assert.equal(typeof kk.serverUs, 'number', `${m}: from the daemon's read to its write`);
+    assert.equal(typeof kk.toLsptapPipeUs, 'number', `${m}: the daemon's write was seen`);
+  }
+  const end = lines.find((l) => l.msg === 'session end')!.kernel as Record<string, number>;
+  assert.equal(end.strayEvents, 0);
 });
 
 test('--listen in front of the daemon: two concurrent gopls -remote editors are both answered, each its own session', needGopls, async (t) => {

@@ -3,7 +3,8 @@
 // One place for `lsptap -- COMMAND` and for lsptap standing in for gopls (the shim).
 
 import type { ChildProcess } from 'node:child_process';
-import { LoadedProbes, startKernelTiming, type BpfMode } from '../probes/kernel-timing';
+import { LoadedProbes, startKernelTiming, startSocketKernelTiming, type BpfMode, type KernelTimingSession } from '../probes/kernel-timing';
+import type { SocketPeer } from './socket-peer';
 import type { SessionAttachment } from './relay-session';
 import type { SessionLogChild } from '../sinks/session-log';
 
@@ -12,6 +13,8 @@ export class StartupError extends Error {}
 
 export interface KernelOption {
   hook: (server: ChildProcess, logChild: SessionLogChild) => SessionAttachment;
+  /** `--connect`: the server is the process at the socket's far end (one session only). */
+  socketHook: (peer: SocketPeer, logChild: SessionLogChild) => SessionAttachment;
   /** Release the probes when the session never starts. */
   close(): void;
 }
@@ -27,7 +30,7 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
       bpfOff = (err as Error).message;
     }
   }
-  const hook = (server: ChildProcess, logChild: SessionLogChild): SessionAttachment => {
+  const attach = (start: (p: LoadedProbes) => KernelTimingSession, stopServer: () => void, logChild: SessionLogChild): SessionAttachment => {
     // The hook runs just before `session start` is written; warn right after it, not before.
     const warnOff = (reason: string | null): void => queueMicrotask(() => logChild.warn('kernel timing off', { reason }));
     if (probes === null) {
@@ -35,19 +38,23 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
       return {};
     }
     try {
-      return startKernelTiming(probes, server, logChild);
+      return start(probes);
     } catch (err) {
       probes.close();
       const reason = (err as Error).message;
       if (mode === 'require') {
         process.stderr.write(`lsptap: --bpf=require: kernel timing cannot start: ${reason}\n`);
         logChild.error('kernel timing failed to start', { reason });
-        server.kill('SIGTERM');
+        stopServer();
       } else {
         warnOff(reason);
       }
       return {};
     }
   };
-  return { hook, close: () => probes?.close() };
+  return {
+    hook: (server, logChild) => attach((p) => startKernelTiming(p, server, logChild), () => server.kill('SIGTERM'), logChild),
+    socketHook: (peer, logChild) => attach((p) => startSocketKernelTiming(p, peer, logChild), () => peer.socket.destroy(), logChild),
+    close: () => probes?.close(),
+  };
 }
