@@ -32,6 +32,39 @@ async function waitForTcp(port: number): Promise<void> {
   throw new Error(`nothing listening on port ${port}`);
 }
 
+/** One editor's whole session through a real `gopls -remote=REMOTE` forwarder. */
+async function remoteEditorSession(t: Parameters<typeof start>[0], remote: string): Promise<{ answers: Awaited<ReturnType<typeof fixtureSession>>; editor: ReturnType<typeof start> }> {
+  const editor = start(t, realGopls!, [`-remote=${remote}`], { cwd: goFixture });
+  const conn = connect(editor.child);
+  const answers = await fixtureSession(conn);
+  editor.child.stdin!.end();
+  await editor.exited;
+  conn.dispose();
+  return { answers, editor };
+}
+
+/** A gopls daemon and `lsptap --connect unix:DAEMON` with a vscode-jsonrpc client on its stdio. */
+async function connectToDaemon(t: Parameters<typeof start>[0], extra: string[] = []): Promise<{ sock: string; log: string; daemon: ReturnType<typeof start>; lsptap: ReturnType<typeof start>; conn: ReturnType<typeof connect> }> {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'daemon.sock');
+  const log = path.join(dir, 'log.jsonl');
+  const daemon = await startDaemon(t, sock);
+  const lsptap = startLsptap(t, ['--log', log, ...extra, '--connect', `unix:${sock}`]);
+  return { sock, log, daemon, lsptap, conn: connect(lsptap.child) };
+}
+
+/** A gopls daemon with `lsptap --listen unix:... --connect unix:DAEMON` in front, listening. */
+async function listenInFrontOfDaemon(t: Parameters<typeof start>[0]): Promise<{ sock: string; log: string; daemon: ReturnType<typeof start>; lsptap: ReturnType<typeof start> }> {
+  const dir = tmpDir(t);
+  const daemonSock = path.join(dir, 'daemon.sock');
+  const sock = path.join(dir, 'lsptap.sock');
+  const log = path.join(dir, 'log.jsonl');
+  const daemon = await startDaemon(t, daemonSock);
+  const lsptap = startLsptap(t, ['--log', log, '--listen', `unix:${sock}`, '--connect', `unix:${daemonSock}`]);
+  await waitFor(() => lsptap.stderr().includes('listening on'), 10000, 'lsptap listening');
+  return { sock, log, daemon, lsptap };
+}
+
 function sessionsOf(lines: LogLine[]): Map<string, LogLine[]> {
   const by = new Map<string, LogLine[]>();
   for (const l of lines) {
@@ -43,12 +76,7 @@ function sessionsOf(lines: LogLine[]): Map<string, LogLine[]> {
 }
 
 test('--connect unix: relays a real gopls daemon session, logged as in stdio mode with the daemon\'s pid', needGopls, async (t) => {
-  const dir = tmpDir(t);
-  const sock = path.join(dir, 'daemon.sock');
-  const log = path.join(dir, 'log.jsonl');
-  const daemon = await startDaemon(t, sock);
-  const lsptap = startLsptap(t, ['--log', log, '--connect', `unix:${sock}`]);
-  const conn = connect(lsptap.child);
+  const { sock, log, daemon, lsptap, conn } = await connectToDaemon(t);
   const answers = await fixtureSession(conn);
   lsptap.child.stdin!.end();
   const exit = await lsptap.exited;
@@ -70,12 +98,7 @@ test('--connect unix: relays a real gopls daemon session, logged as in stdio mod
 });
 
 test('--connect: SIGTERM closes the connection, writes session end and exits 143; the daemon lives on', needGopls, async (t) => {
-  const dir = tmpDir(t);
-  const sock = path.join(dir, 'daemon.sock');
-  const log = path.join(dir, 'log.jsonl');
-  const daemon = await startDaemon(t, sock);
-  const lsptap = startLsptap(t, ['--log', log, '--connect', `unix:${sock}`]);
-  const conn = connect(lsptap.child);
+  const { sock, log, daemon, lsptap, conn } = await connectToDaemon(t);
   conn.onRequest(() => null);
   await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {} });
   lsptap.child.kill('SIGTERM');
@@ -119,12 +142,7 @@ test('--connect is byte-for-byte transparent both ways on a real gopls daemon se
 });
 
 test('--connect with kernel timing: the daemon\'s reads and writes on its socket time every response', { skip: realGopls === null ? 'gopls is not installed' : bpfSkipReason() }, async (t) => {
-  const dir = tmpDir(t);
-  const sock = path.join(dir, 'daemon.sock');
-  const log = path.join(dir, 'log.jsonl');
-  const daemon = await startDaemon(t, sock);
-  const lsptap = startLsptap(t, ['--log', log, '--bpf=require', '--connect', `unix:${sock}`]);
-  const conn = connect(lsptap.child);
+  const { log, daemon, lsptap, conn } = await connectToDaemon(t, ['--bpf=require']);
   await fixtureSession(conn);
   lsptap.child.stdin!.end();
   assert.deepEqual(await lsptap.exited, { code: 0, signal: null }, lsptap.stderr());
@@ -148,13 +166,7 @@ test('--connect with kernel timing: the daemon\'s reads and writes on its socket
 });
 
 test('--listen in front of the daemon: two concurrent gopls -remote editors are both answered, each its own session', needGopls, async (t) => {
-  const dir = tmpDir(t);
-  const daemonSock = path.join(dir, 'daemon.sock');
-  const sock = path.join(dir, 'lsptap.sock');
-  const log = path.join(dir, 'log.jsonl');
-  const daemon = await startDaemon(t, daemonSock);
-  const lsptap = startLsptap(t, ['--log', log, '--listen', `unix:${sock}`, '--connect', `unix:${daemonSock}`]);
-  await waitFor(() => lsptap.stderr().includes('listening on'), 10000, 'lsptap listening');
+  const { sock, log, daemon, lsptap } = await listenInFrontOfDaemon(t);
   assert.equal(fs.statSync(sock).mode & 0o777, 0o600, 'the socket lsptap creates is 0600');
 
   const editors = [0, 1].map(() => start(t, realGopls!, [`-remote=unix;${sock}`], { cwd: goFixture }));
@@ -191,13 +203,7 @@ test('--listen in front of the daemon: two concurrent gopls -remote editors are 
 });
 
 test('--listen: an editor killed mid-session ends its own session only; the next editor is served', needGopls, async (t) => {
-  const dir = tmpDir(t);
-  const daemonSock = path.join(dir, 'daemon.sock');
-  const sock = path.join(dir, 'lsptap.sock');
-  const log = path.join(dir, 'log.jsonl');
-  const daemon = await startDaemon(t, daemonSock);
-  const lsptap = startLsptap(t, ['--log', log, '--listen', `unix:${sock}`, '--connect', `unix:${daemonSock}`]);
-  await waitFor(() => lsptap.stderr().includes('listening on'), 10000, 'lsptap listening');
+  const { sock, log, daemon, lsptap } = await listenInFrontOfDaemon(t);
 
   const doomed = start(t, realGopls!, [`-remote=unix;${sock}`], { cwd: goFixture });
   const doomedConn = connect(doomed.child);
@@ -208,12 +214,7 @@ test('--listen: an editor killed mid-session ends its own session only; the next
   doomedConn.dispose();
   await waitFor(() => readLog(log).some((l) => l.msg === 'session end'), 10000, 'the killed editor\'s session end');
 
-  const editor = start(t, realGopls!, [`-remote=unix;${sock}`], { cwd: goFixture });
-  const conn = connect(editor.child);
-  const answers = await fixtureSession(conn);
-  editor.child.stdin!.end();
-  await editor.exited;
-  conn.dispose();
+  const { answers } = await remoteEditorSession(t, `unix;${sock}`);
   assert.match(answers.hover, /Greet\(name string\) string/);
   assert.equal(daemon.child.exitCode, null, 'the daemon is still up');
 
@@ -238,12 +239,7 @@ test('--listen tcp: and --connect tcp: relay a gopls -remote editor to a TCP dae
   await waitFor(() => /listening on tcp:127\.0\.0\.1:\d+/.test(lsptap.stderr()), 10000, 'lsptap listening');
   const ourPort = Number(/listening on tcp:127\.0\.0\.1:(\d+)/.exec(lsptap.stderr())![1]);
   // gopls -remote with no prefix is TCP.
-  const editor = start(t, realGopls!, [`-remote=127.0.0.1:${ourPort}`], { cwd: goFixture });
-  const conn = connect(editor.child);
-  const answers = await fixtureSession(conn);
-  editor.child.stdin!.end();
-  await editor.exited;
-  conn.dispose();
+  const { answers, editor } = await remoteEditorSession(t, `127.0.0.1:${ourPort}`);
   assert.match(answers.hover, /Greet\(name string\) string/);
   await waitFor(() => readLog(log).some((l) => l.msg === 'session end' && l.lsptapExitCode === 0), 10000, 'session end');
   lsptap.child.kill('SIGINT');
