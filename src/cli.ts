@@ -5,23 +5,37 @@
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { openLogTarget, defaultLogDir, LogPathError } from './sinks/log-file';
-import { SessionLog } from './sinks/session-log';
-import { runStdioProxy, type StdioProxyOptions } from './proxy/stdio-proxy';
+import { SessionLog, type SessionLogChild } from './sinks/session-log';
+import type { ChildProcess } from 'node:child_process';
+import { runStdioProxy, runConnectProxy, type SessionAttachment } from './proxy/stdio-proxy';
+import { runListenProxy } from './proxy/listen-proxy';
+import { AddressError, parseAddress } from './proxy/address';
+import type { SocketPeer } from './proxy/socket-peer';
+import { runGoplsMode } from './dropin/gopls-mode';
+import { ServerNotFound } from './dropin/find-server';
+import { installShim, InstallError } from './dropin/install-shim';
 import { VERSION } from './version';
 import { runDemo } from './demo/demo';
 import { runReport, ReportUsageError } from './report/report-command';
 import { startProxyMetrics } from './sinks/metrics-option';
 import { MetricsAddressError } from './sinks/metrics';
-import { LoadedProbes, startKernelTiming, type BpfMode } from './probes/kernel-timing';
+import type { BpfMode } from './probes/kernel-timing';
+import { prepareKernelTiming, StartupError } from './proxy/kernel-option';
 
-type OnServerSpawned = NonNullable<StdioProxyOptions['onServerSpawned']>;
 
 export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
+       lsptap [options] --connect ADDR                  relay stdio to a listening server
+       lsptap [options] --listen ADDR --connect ADDR    one session per accepted connection
+       lsptap [options] --server GOPLS [-- GOPLS-ARGS]  stand in for gopls (as the shim does)
+       lsptap install-shim DIR        make DIR/gopls, a gopls-named shim for editors
        lsptap demo [--log PATH]       scripted gopls session on the Go standard library
        lsptap report [--json] [--html FILE] [LOG...]   per-method latency report from logs
        lsptap --version | --help
 
 Relays stdio between an LSP client and COMMAND, byte for byte, and logs every message.
+Invoked as \`gopls\` (the shim), or with gopls's own arguments (none, -flags, version,
+serve, vulncheck...), lsptap stands in for the real gopls: $LSPTAP_SERVER, else the next
+gopls on PATH. ADDR is unix:PATH or tcp:HOST:PORT.
 
 options:
   --log PATH         write the JSON log to PATH (appended, created 0600); "-" for stderr
@@ -36,6 +50,9 @@ options:
                      when it cannot load); needs root or cap_bpf,cap_perfmon
   --grace-ms N       after the client closes, wait N ms for the server before SIGTERM,
                      and N ms more before SIGKILL (default 3000)
+  --connect ADDR     the server is listening at ADDR (no child process)
+  --listen ADDR      accept editors at ADDR (needs --connect); a UNIX socket is made 0600
+  --server PATH      the real gopls to stand in for (default: $LSPTAP_SERVER, else PATH)
   --version          print lsptap's version
   --help             this text
 `;
@@ -49,12 +66,14 @@ export interface ProxyCliOptions {
   graceMs: number;
   metrics?: string;
   bpf: BpfMode;
+  connect?: string;
+  listen?: string;
+  server?: string;
 }
 
 export class UsageError extends Error {}
 
-/** A startup failure with its fix, for stderr; exit code 1. */
-export class StartupError extends Error {}
+export { StartupError };
 
 function positiveInt(name: string, v: string | undefined, dflt: number): number {
   if (v === undefined) return dflt;
@@ -82,6 +101,9 @@ export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command
         'grace-ms': { type: 'string' },
         metrics: { type: 'string' },
         bpf: { type: 'string', default: 'auto' },
+        connect: { type: 'string' },
+        listen: { type: 'string' },
+        server: { type: 'string' },
       },
     });
   } catch (err) {
@@ -96,6 +118,7 @@ export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command
       graceMs: positiveInt('--grace-ms', v['grace-ms'], 3000),
       metrics: v.metrics,
       bpf: v.bpf,
+      connect: v.connect, listen: v.listen, server: v.server,
     },
     command,
   };
@@ -108,51 +131,58 @@ export function openSessionLog(opts: ProxyCliOptions): { log: SessionLog; path: 
 
 async function runProxy(argv: string[]): Promise<number> {
   const { opts, command } = parseProxyArgs(argv);
-  if (command.length === 0) throw new UsageError('lsptap: no server command; put it after --, e.g. lsptap -- gopls serve');
-  // Kernel timing loads before the server starts, so --bpf=require can refuse cleanly.
-  let probes: LoadedProbes | null = null;
-  let bpfOff: string | null = opts.bpf === 'off' ? 'turned off with --bpf=off' : null;
-  if (opts.bpf !== 'off') {
+  if (opts.server !== undefined) {
+    if (opts.connect !== undefined || opts.listen !== undefined) throw new UsageError('lsptap: --server starts a gopls; it does not go with --connect or --listen');
+    return runGoplsMode(command, { ...opts, server: opts.server, invokedAs: 'lsptap --server' });
+  }
+  if (opts.listen !== undefined && opts.connect === undefined) throw new UsageError('lsptap: --listen needs --connect ADDR (the server every accepted connection is relayed to)');
+  if (opts.connect !== undefined) {
+    if (command.length > 0) throw new UsageError('lsptap: --connect relays to a listening server; give no command after --');
+    const connect = parseAddress('--connect', opts.connect);
+    const listen = opts.listen !== undefined ? parseAddress('--listen', opts.listen) : null;
+    // Kernel timing follows one server connection (--connect); in --listen mode many
+    // sessions would share one set of probes, which it does not do yet.
+    const listenOff = 'kernel timing does not run in --listen mode yet (one set of probes per process follows one server connection); use --connect for one editor';
+    if (listen !== null && opts.bpf === 'require') throw new StartupError(`lsptap: --bpf=require: ${listenOff}`);
+    const kernel = listen === null ? prepareKernelTiming(opts.bpf) : null;
+    let metrics: Awaited<ReturnType<typeof startProxyMetrics>> | null;
     try {
-      probes = LoadedProbes.load();
+      metrics = opts.metrics === undefined ? null : await startProxyMetrics(opts.metrics);
     } catch (err) {
-      if (opts.bpf === 'require') throw new StartupError(`lsptap: --bpf=require: kernel timing cannot start: ${(err as Error).message}`);
-      bpfOff = (err as Error).message;
+      kernel?.close();
+      throw err;
+    }
+    const hook = (peer: SocketPeer, logChild: SessionLogChild): SessionAttachment => {
+      let a: SessionAttachment = {};
+      if (kernel !== null) a = kernel.socketHook(peer, logChild);
+      else if (opts.bpf !== 'off') queueMicrotask(() => logChild.warn('kernel timing off', { reason: listenOff }));
+      // The metrics wrapper passes its arguments on to the inner hook only; ours ignores them.
+      return metrics === null ? a : metrics.attach(() => a)(undefined as unknown as ChildProcess, logChild);
+    };
+    const { log, path: logPath } = openSessionLog(opts);
+    const common = { log, logPath, retainBodyMax: opts.bodies ? opts.bodiesMax : 0, printSummary: opts.summary, graceMs: opts.graceMs };
+    try {
+      if (listen !== null) return await runListenProxy({ ...common, listen, connect, onSessionConnected: (peers, logChild) => hook(peers.server, logChild) });
+      return await runConnectProxy({ ...common, address: connect, sessionId: randomUUID().slice(0, 8), onSocketConnected: hook, lookUpPeerFd: kernel !== null });
+    } finally {
+      await metrics?.close();
     }
   }
-  const kernelTiming: OnServerSpawned = (server, logChild) => {
-    // The hook runs just before `session start` is written; warn right after it, not before.
-    const warnOff = (reason: string | null): void => queueMicrotask(() => logChild.warn('kernel timing off', { reason }));
-    if (probes === null) {
-      if (opts.bpf !== 'off') warnOff(bpfOff);
-      return {};
-    }
-    try {
-      return startKernelTiming(probes, server, logChild);
-    } catch (err) {
-      probes.close();
-      const reason = (err as Error).message;
-      if (opts.bpf === 'require') {
-        process.stderr.write(`lsptap: --bpf=require: kernel timing cannot start: ${reason}\n`);
-        logChild.error('kernel timing failed to start', { reason });
-        server.kill('SIGTERM');
-      } else {
-        warnOff(reason);
-      }
-      return {};
-    }
-  };
+  if (command.length === 0) throw new UsageError('lsptap: no server command; put it after --, e.g. lsptap -- gopls serve');
+  // Kernel timing loads before the server starts, so --bpf=require can refuse cleanly.
+  const kernel = prepareKernelTiming(opts.bpf);
+  const kernelTiming = kernel.hook;
   let metrics: Awaited<ReturnType<typeof startProxyMetrics>> | null;
   try {
     metrics = opts.metrics === undefined ? null : await startProxyMetrics(opts.metrics);
   } catch (err) {
-    probes?.close();
+    kernel.close();
     throw err;
   }
-  const { log, path } = openSessionLog(opts);
+  const { log, path: logPath } = openSessionLog(opts);
   try {
     return await runStdioProxy({
-      command: command[0], args: command.slice(1), log, logPath: path,
+      command: command[0], args: command.slice(1), log, logPath,
       retainBodyMax: opts.bodies ? opts.bodiesMax : 0, printSummary: opts.summary,
       graceMs: opts.graceMs, sessionId: randomUUID().slice(0, 8),
       onServerSpawned: metrics?.attach(kernelTiming) ?? kernelTiming,
@@ -166,13 +196,17 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   let code: number;
   try {
     const first = argv[0];
-    if (first === '--version' || first === '-v') { process.stdout.write(`lsptap ${VERSION}\n`); code = 0; }
-    else if (first === '--help' || first === '-h' || first === 'help' || argv.length === 0) { (argv.length === 0 ? process.stderr : process.stdout).write(USAGE); code = argv.length === 0 ? 2 : 0; }
+    if (argv.length === 0) { process.stderr.write(USAGE); code = 2; }
+    else if (first === '--version') { process.stdout.write(`lsptap ${VERSION}\n`); code = 0; }
+    else if (first === '--help' || first === 'help') { process.stdout.write(USAGE); code = 0; }
     else if (first === 'demo') { code = await runDemo(argv.slice(1)); }
+    else if (first === 'install-shim') { installShim(argv[1], process.stdout); code = 0; }
     else if (first === 'report') { code = await runReport(argv.slice(1)); }
     else code = await runProxy(argv);
   } catch (err) {
-    if (err instanceof UsageError || err instanceof LogPathError || err instanceof ReportUsageError || err instanceof MetricsAddressError) { process.stderr.write(`${err.message}\n`); code = 2; }
+    if (err instanceof ServerNotFound) { process.stderr.write(`${err.message}\n`); code = 127; }
+    else if (err instanceof AddressError) { process.stderr.write(`${err.message}\n`); code = 1; }
+    else if (err instanceof UsageError || err instanceof LogPathError || err instanceof ReportUsageError || err instanceof MetricsAddressError || err instanceof InstallError) { process.stderr.write(`${err.message}\n`); code = 2; }
     else if (err instanceof StartupError) { process.stderr.write(`${err.message}\n`); code = 1; }
     else { process.stderr.write(`lsptap: internal error: ${(err as Error).stack ?? String(err)}\n`); code = 70; }
   }

@@ -27,6 +27,9 @@ export interface StreamFds {
   lsptapOut: number;
   lsptapToServer: number;
   lsptapFromServer: number;
+  /** The server's fds: stdin/stdout (0, 1) by default; its socket in --connect mode. */
+  serverIn?: number;
+  serverOut?: number;
   /** The editor's fd reading lsptap's stdout. */
   editorIn: number | null;
 }
@@ -61,8 +64,8 @@ export class KernelStage implements RecordStage {
     };
     this.c2sLsptapRead = reg(fds.lsptapPid, fds.lsptapIn, true, 'lsptap reads the editor');
     this.c2sLsptapWrite = reg(fds.lsptapPid, fds.lsptapToServer, false, 'lsptap writes the server');
-    this.c2sServerRead = reg(fds.serverPid, 0, true, 'server reads stdin');
-    this.s2cServerWrite = reg(fds.serverPid, 1, false, 'server writes stdout');
+    this.c2sServerRead = reg(fds.serverPid, fds.serverIn ?? 0, true, 'server reads stdin');
+    this.s2cServerWrite = reg(fds.serverPid, fds.serverOut ?? 1, false, 'server writes stdout');
     this.s2cLsptapRead = reg(fds.lsptapPid, fds.lsptapFromServer, true, 'lsptap reads the server');
     this.s2cLsptapWrite = reg(fds.lsptapPid, fds.lsptapOut, false, 'lsptap writes the editor');
     this.s2cEditorRead = fds.editorPid !== null && fds.editorIn !== null ? reg(fds.editorPid, fds.editorIn, true, 'editor reads lsptap') : null;

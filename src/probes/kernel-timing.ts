@@ -75,6 +75,22 @@ export function startKernelTiming(probes: LoadedProbes, server: ChildProcess, lo
     lsptapIn: 0, lsptapOut: 1, lsptapToServer: fdOf(server.stdin), lsptapFromServer: fdOf(server.stdout),
     editorIn: editor?.fd ?? null,
   };
+  return traceSession(probes, fds, log, holdMs);
+}
+
+/** The same for `lsptap --connect`: the server is the process holding the socket's far end. */
+export function startSocketKernelTiming(probes: LoadedProbes, peer: { fd: number | null; pid: number | null; peerFd: number | null }, log: { warn(msg: string, fields: Record<string, unknown>): void }, holdMs = DEFAULT_HOLD_MS): KernelTimingSession {
+  if (peer.fd === null || peer.pid === null || peer.peerFd === null) throw new BpfLoadError('watch', 0, 'the process or fd at the server end of the socket was not found', 'run lsptap as root or as the server\'s user, with ss (iproute2) installed');
+  const editor = findReaderOf(1);
+  const fds: StreamFds = {
+    lsptapPid: process.pid, serverPid: peer.pid, editorPid: editor?.pid ?? null,
+    lsptapIn: 0, lsptapOut: 1, lsptapToServer: peer.fd, lsptapFromServer: peer.fd,
+    editorIn: editor?.fd ?? null, serverIn: peer.peerFd, serverOut: peer.peerFd,
+  };
+  return traceSession(probes, fds, log, holdMs);
+}
+
+function traceSession(probes: LoadedProbes, fds: StreamFds, log: { warn(msg: string, fields: Record<string, unknown>): void }, holdMs: number): KernelTimingSession {
   // Tests only: start watching late, as when a server's first read began before we did.
   const lateMs = Number(process.env.LSPTAP_TEST_WATCH_DELAY_MS ?? 0);
   if (lateMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, lateMs);
@@ -88,8 +104,8 @@ export function startKernelTiming(probes: LoadedProbes, server: ChildProcess, lo
   };
   // fds first, pids last: a pid in watched_pids is what turns tracing on.
   for (const fd of [fds.lsptapIn, fds.lsptapOut, fds.lsptapToServer, fds.lsptapFromServer]) watchFd(fds.lsptapPid, fd);
-  watchFd(fds.serverPid, 0);
-  watchFd(fds.serverPid, 1);
+  watchFd(fds.serverPid, fds.serverIn ?? 0);
+  watchFd(fds.serverPid, fds.serverOut ?? 1);
   if (fds.editorPid !== null && fds.editorIn !== null) watchFd(fds.editorPid, fds.editorIn);
   mapPut(probes.sched.mapFd('watched_pids'), u32Key(fds.serverPid), 1);
   mapPut(ioPids, u32Key(fds.lsptapPid), ROLE_LSPTAP);
@@ -144,7 +160,7 @@ export function startKernelTiming(probes: LoadedProbes, server: ChildProcess, lo
     extraStart: {
       kernel: {
         loadMs: Math.round(probes.loadMs * 10) / 10, sched: probes.schedVariant,
-        editorPid: fds.editorPid, editorFd: fds.editorIn, serverFds: [0, 1],
+        editorPid: fds.editorPid, editorFd: fds.editorIn, serverFds: [fds.serverIn ?? 0, fds.serverOut ?? 1],
         lsptapFds: { clientIn: fds.lsptapIn, clientOut: fds.lsptapOut, toServer: fds.lsptapToServer, fromServer: fds.lsptapFromServer },
       },
     },

@@ -75,6 +75,9 @@ export class Framer {
   /** Total bytes seen on this stream. */
   get bytesSeen(): number { return this.streamPos; }
 
+  /** True between a frame's first header byte and its last body byte. */
+  get insideFrame(): boolean { return this.mode === Mode.Body || (this.mode === Mode.Header && this.headerLen > 0); }
+
   /** Observe one forwarded chunk. readNs: when it was read; forwardedNs: after it was written on. */
   push(chunk: Buffer, readNs: bigint, forwardedNs: bigint): void {
     this.consume(chunk, 0, chunk.length, this.streamPos, readNs, forwardedNs);

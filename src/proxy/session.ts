@@ -74,6 +74,12 @@ export class Session {
 
   bytesSeen(dir: Direction): number { return this.framers[dir].bytesSeen; }
 
+  /** Direction dir stopped part-way through a message (call before end()). */
+  insideFrame(dir: Direction): boolean { return this.observing && this.framers[dir].insideFrame; }
+
+  /** The client has sent the `exit` notification. */
+  get exitSent(): boolean { return this.summaryWritten; }
+
   /** EOF on direction dir: reports a frame cut short. */
   end(dir: Direction): void {
     if (this.observing) this.framers[dir].end();

@@ -1,0 +1,120 @@
+// lsptap standing in for gopls: invoked through a symlink named `gopls`, or as the path in
+// VS Code's go.alternateTools. Every argument goes to the real gopls unchanged. A
+// language-server session (no arguments, only flags, or `serve`) is relayed and observed;
+// anything else (`version -json`, `vulncheck -- -mode=convert`, `help`, `-listen=...`
+// daemons) runs the real gopls plainly: same stdin, stdout, stderr and exit status, no log.
+//
+// gopls's flag grammar is Go's flag package: `-name`, `--name`, `-name=value`, and
+// `-name value` for flags that are not boolean; the first other word is the verb.
+
+import { spawn } from 'node:child_process';
+import os from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { findRealServer, chainEnv, type FoundServer } from './find-server';
+
+/** gopls flags (0.5 to current) that are boolean; the rest take a value. */
+const BOOL_FLAGS = new Set(['rpc.trace', 'v', 'verbose', 'vv', 'veryverbose', 'h', 'help']);
+
+export interface GoplsInvocation {
+  /** The verb, or null when there is none (a session). */
+  verb: string | null;
+  /** Relay and observe (a stdio language-server session). */
+  session: boolean;
+  /** Why it is not a session, for the log of the curious. */
+  why: string;
+}
+
+export function classifyGoplsArgs(args: string[]): GoplsInvocation {
+  let verb: string | null = null;
+  let listen = false;
+  let help = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') { if (verb === null) verb = args[i + 1] ?? null; break; }
+    if (a.startsWith('-') && a !== '-') {
+      const body = a.replace(/^--?/, '');
+      const eq = body.indexOf('=');
+      const name = eq < 0 ? body : body.slice(0, eq);
+      if (name === 'listen') listen = true;
+      if (name === 'h' || name === 'help') help = true;
+      if (eq < 0 && !BOOL_FLAGS.has(name)) i++; // `-name value`
+      continue;
+    }
+    if (verb === null) {
+      verb = a;
+      if (verb !== 'serve') break; // the verb's own arguments are its business
+      continue;
+    }
+    break; // `serve` takes no positional arguments; gopls will say so
+  }
+  if (help) return { verb, session: false, why: 'help' };
+  if (listen) return { verb, session: false, why: '-listen: a daemon, not a stdio session (observe it with lsptap --listen)' };
+  if (verb === null || verb === 'serve') return { verb, session: true, why: 'language-server session' };
+  return { verb, session: false, why: `gopls ${verb} is a command, not a session` };
+}
+
+/** Run the real gopls with our stdio, as if it had been started instead of us. */
+function runPlain(server: FoundServer, args: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(server.path, args, { stdio: 'inherit', env: chainEnv(process.env) });
+    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'];
+    const forward = (sig: NodeJS.Signals): void => { child.kill(sig); };
+    for (const s of signals) process.on(s, forward);
+    child.once('error', (err) => {
+      process.stderr.write(`lsptap: cannot start ${server.path}: ${err.message}\n`);
+      resolve(126);
+    });
+    child.once('exit', (code, signal) => {
+      for (const s of signals) process.removeListener(s, forward);
+      if (signal !== null) {
+        // Die of the same signal, so our parent sees what it would have seen from gopls.
+        process.kill(process.pid, signal);
+        resolve(128 + (os.constants.signals[signal] ?? 0));
+        return;
+      }
+      resolve(code ?? 1);
+    });
+  });
+}
+
+export interface GoplsModeOptions {
+  /** --server, when lsptap was started as `lsptap --server PATH -- ARGS`. */
+  server?: string;
+  invokedAs: string;
+  log?: string;
+  logDir?: string;
+  bodies?: boolean;
+  bodiesMax?: number;
+  summary?: boolean;
+  graceMs?: number;
+  /** --bpf; standing in for gopls, $LSPTAP_BPF, default auto. */
+  bpf?: 'off' | 'auto' | 'require';
+}
+
+/** Resolves with the exit code; throws ServerNotFound / LogPathError for the CLI to print. */
+export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Promise<number> {
+  const server = findRealServer(process.env, opts.server);
+  const inv = classifyGoplsArgs(args);
+  if (!inv.session) return runPlain(server, args);
+
+  // Loaded only for a session, so plain commands start as fast as Node does.
+  const { openLogTarget, defaultLogDir } = require('../sinks/log-file') as typeof import('../sinks/log-file');
+  const { SessionLog } = require('../sinks/session-log') as typeof import('../sinks/session-log');
+  const { runStdioProxy } = require('../proxy/stdio-proxy') as typeof import('../proxy/stdio-proxy');
+  const { prepareKernelTiming, StartupError } = require('../proxy/kernel-option') as typeof import('../proxy/kernel-option');
+  const bpf = opts.bpf ?? process.env.LSPTAP_BPF ?? 'auto';
+  if (bpf !== 'off' && bpf !== 'auto' && bpf !== 'require') throw new StartupError(`lsptap: LSPTAP_BPF must be auto, off or require, not ${JSON.stringify(bpf)}`);
+  const kernel = prepareKernelTiming(bpf);
+
+  const logOption = opts.log ?? process.env.LSPTAP_LOG;
+  const target = openLogTarget(logOption, opts.logDir ?? defaultLogDir(process.env), process.pid);
+  const bodies = opts.bodies ?? process.env.LSPTAP_BODIES === '1';
+  const log = new SessionLog(target.fd, bodies);
+  return runStdioProxy({
+    command: server.path, args, env: chainEnv(process.env), log, logPath: target.path,
+    retainBodyMax: bodies ? opts.bodiesMax ?? 1 << 20 : 0, printSummary: opts.summary ?? false,
+    graceMs: opts.graceMs ?? 3000, sessionId: randomUUID().slice(0, 8),
+    extraStart: { invokedAs: opts.invokedAs, serverFoundVia: server.via },
+    onServerSpawned: kernel.hook,
+  });
+}

@@ -1,0 +1,17 @@
+// What bin/lsptap runs. It decides from the command line alone whether lsptap stands in for
+// gopls, and loads only what that needs: a plain `gopls version` through the shim loads
+// neither pino nor the proxy. Everything else is cli.ts.
+
+import path from 'node:path';
+import { isGoplsCommandLine } from './dropin/command-line';
+
+export function main(argv: string[] = process.argv.slice(2)): void {
+  const invokedAs = path.basename(process.argv[1] ?? 'lsptap');
+  // `lsptap` typed at a terminal with nothing after it wants usage, not a gopls session.
+  const atTerminal = argv.length === 0 && invokedAs !== 'gopls' && process.stdin.isTTY === true;
+  if (!atTerminal && isGoplsCommandLine(invokedAs, argv)) {
+    (require('./dropin/gopls-main') as typeof import('./dropin/gopls-main')).goplsMain(argv, invokedAs);
+    return;
+  }
+  void (require('./cli') as typeof import('./cli')).main(argv);
+}

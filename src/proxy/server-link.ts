@@ -1,0 +1,133 @@
+// The server side of a session, whatever carries it: a child process's stdin/stdout, or a
+// socket to a listening server (the gopls daemon). The session runner (relay-session.ts)
+// drives both through this one interface, so lifetime rules live in one place.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
+
+/** How the server side went away. */
+export interface ServerGone {
+  /** The child's exit code (null for a socket or a signal). */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** What lsptap itself exits with. */
+  lsptapExitCode: number;
+  /** Set when the end was abnormal (socket error, closed mid-message...). */
+  error: string | null;
+}
+
+export interface ServerLink {
+  readonly kind: 'child' | 'socket';
+  /** Bytes to the server. */
+  readonly input: Writable;
+  /** Bytes from the server. */
+  readonly output: Readable;
+  /** Fields for the `session start` line (transport, command or address, serverPid). */
+  readonly startFields: Record<string, unknown>;
+  /** The client closed its end: close ours towards the server. */
+  endInput(): void;
+  /** The server outlived the grace period: step 0 asks it to stop, step 1 forces it. */
+  stop(step: 0 | 1): void;
+  /** lsptap got a signal; count is how many so far. */
+  forwardSignal(signal: NodeJS.Signals, count: number): void;
+  /** Called once when the server side is gone; clean says the client had finished. */
+  onGone(cb: (gone: ServerGone) => void, isCleanEnd: () => boolean): void;
+}
+
+export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
+  if (code !== null) return code;
+  if (signal !== null) return 128 + (os.constants.signals[signal] ?? 0);
+  return 1;
+}
+
+/** A spawned server. spawn() never throws for a missing command: failures come as 'error'. */
+export class ChildServerLink implements ServerLink {
+  readonly kind = 'child' as const;
+  readonly input: Writable;
+  readonly output: Readable;
+  readonly startFields: Record<string, unknown>;
+
+  constructor(readonly child: ChildProcess, command: string[]) {
+    this.input = child.stdin!;
+    this.output = child.stdout!;
+    this.startFields = { transport: 'stdio', command, serverPid: child.pid ?? null };
+  }
+
+  endInput(): void { this.input.end(); }
+
+  stop(step: 0 | 1): void { this.child.kill(step === 0 ? 'SIGTERM' : 'SIGKILL'); }
+
+  forwardSignal(signal: NodeJS.Signals, count: number): void {
+    if (count > 1 && signal !== 'SIGHUP') this.child.kill('SIGKILL');
+    else this.child.kill(signal);
+  }
+
+  onGone(cb: (gone: ServerGone) => void): void {
+    this.child.once('exit', (code, signal) => cb({ exitCode: code, signal, lsptapExitCode: exitCodeOf(code, signal), error: null }));
+  }
+}
+
+export type SpawnResult =
+  | { ok: true; link: ChildServerLink }
+  | { ok: false; exitCode: number; message: string; code: string | null };
+
+/** Spawn the server without a shell; resolves once it is running or has failed to start. */
+export function spawnServer(command: string, args: string[], env?: NodeJS.ProcessEnv): Promise<SpawnResult> {
+  return new Promise((resolve) => {
+    let child: ChildProcess;
+    try {
+      child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], shell: false, ...(env !== undefined ? { env } : {}) });
+    } catch (err) {
+      resolve({ ok: false, exitCode: 127, message: (err as Error).message, code: null });
+      return;
+    }
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      if (child.pid !== undefined) return; // a later error: the runner logs it
+      const hint = err.code === 'ENOENT' ? 'not found; check the command after -- (and PATH)' : err.code === 'EACCES' ? 'permission denied; is it executable?' : err.message;
+      resolve({ ok: false, exitCode: err.code === 'ENOENT' ? 127 : 126, message: hint, code: err.code ?? null });
+    });
+    if (child.pid !== undefined) resolve({ ok: true, link: new ChildServerLink(child, [command, ...args]) });
+  });
+}
+
+/**
+ * A connection to a listening server. There is no exit code: lsptap exits 0 when the
+ * client finished first (EOF or `exit`), 1 when the server closed or broke the connection
+ * under a live client, 128+N when lsptap was stopped by signal N.
+ */
+export class SocketServerLink implements ServerLink {
+  readonly kind = 'socket' as const;
+  readonly input: Writable;
+  readonly output: Readable;
+  readonly startFields: Record<string, unknown>;
+  private error: string | null = null;
+  private signal: NodeJS.Signals | null = null;
+
+  constructor(readonly socket: Socket, fields: Record<string, unknown>) {
+    this.input = socket;
+    this.output = socket;
+    this.startFields = fields;
+    socket.on('error', (err) => { this.error ??= err.message; });
+    // The server closed its end: close ours too, so the connection is gone at once and the
+    // client hears about it as soon as it would have without lsptap.
+    socket.once('end', () => socket.end());
+  }
+
+  endInput(): void { this.socket.end(); }
+
+  stop(): void { this.socket.destroy(); }
+
+  forwardSignal(signal: NodeJS.Signals): void {
+    this.signal ??= signal;
+    this.socket.destroy();
+  }
+
+  onGone(cb: (gone: ServerGone) => void, isCleanEnd: () => boolean): void {
+    this.socket.once('close', () => {
+      const lsptapExitCode = this.signal !== null ? exitCodeOf(null, this.signal) : this.error === null && isCleanEnd() ? 0 : 1;
+      cb({ exitCode: null, signal: this.signal, lsptapExitCode, error: this.error });
+    });
+  }
+}

@@ -1,0 +1,81 @@
+// Plumbing for the drop-in tests: a gopls daemon on a socket, an editor-like session on the
+// small Go module fixture, and the shim in a temporary directory.
+
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { TestContext } from 'node:test';
+import type { MessageConnection } from 'vscode-jsonrpc/node';
+import { goFixture, lsptapBin, start, waitFor, type Running } from './helpers';
+
+export const requireCapability = (what: string, ok: boolean): { skip: string } | undefined =>
+  ok || process.env.CI === 'true' ? undefined : { skip: `${what} is not installed` };
+
+export function which(name: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    const p = path.join(dir, name);
+    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
+  }
+  return null;
+}
+
+export const realGopls = which('gopls');
+
+export function isListening(p: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ path: p });
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
+/** `gopls serve -listen='unix;PATH'`, ready when the socket answers. */
+export async function startDaemon(t: TestContext, sock: string): Promise<Running> {
+  const d = start(t, realGopls ?? 'gopls', ['serve', `-listen=unix;${sock}`], { cwd: goFixture });
+  let up = false;
+  const t0 = Date.now();
+  while (!up && Date.now() - t0 < 10000) {
+    up = fs.existsSync(sock) && await isListening(sock);
+    if (!up) await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!up) throw new Error(`gopls daemon did not listen on ${sock}: ${d.stderr()}`);
+  return d;
+}
+
+/** A directory holding the `gopls` shim (a symlink to bin/lsptap), as install-shim makes it. */
+export function makeShimDir(dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.symlinkSync(lsptapBin, path.join(dir, 'gopls'));
+  return dir;
+}
+
+export interface FixtureAnswers { hover: string; definitionUri: string; definitionLine: number }
+
+/** What an editor does with main.go open: initialize, open, hover on Greet, go to Shout. */
+export async function fixtureSession(conn: MessageConnection, root = goFixture, beforeExit?: () => void): Promise<FixtureAnswers> {
+  const rootUri = pathToFileURL(root).href;
+  const file = path.join(root, 'main.go');
+  const uri = pathToFileURL(file).href;
+  const text = fs.readFileSync(file, 'utf8');
+  const pos = (needle: string, delta: number): { line: number; character: number } => {
+    const at = text.indexOf(needle) + delta;
+    const before = text.slice(0, at);
+    return { line: before.split('\n').length - 1, character: at - (before.lastIndexOf('\n') + 1) };
+  };
+  conn.onRequest(() => null);
+  conn.onNotification(() => { /* diagnostics, logs */ });
+  await conn.sendRequest('initialize', { processId: process.pid, rootUri, workspaceFolders: [{ uri: rootUri, name: 'fixture' }], capabilities: { workspace: { configuration: true } } });
+  await conn.sendNotification('initialized', {});
+  await conn.sendNotification('textDocument/didOpen', { textDocument: { uri, languageId: 'go', version: 1, text } });
+  const hover = await conn.sendRequest<{ contents: { value: string } } | null>('textDocument/hover', { textDocument: { uri }, position: pos('g.Greet("world")', 3) });
+  const def = await conn.sendRequest<Array<{ uri: string; range: { start: { line: number } } }>>('textDocument/definition', { textDocument: { uri }, position: pos('Shout(g.Greet', 1) });
+  await conn.sendRequest('shutdown');
+  beforeExit?.();
+  await conn.sendNotification('exit');
+  return { hover: hover?.contents.value ?? '', definitionUri: def[0]?.uri ?? '', definitionLine: def[0]?.range.start.line ?? -1 };
+}
+
+export async function waitForFile(p: string, timeoutMs: number): Promise<void> {
+  await waitFor(() => fs.existsSync(p), timeoutMs, p);
+}
