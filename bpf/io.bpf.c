@@ -11,6 +11,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "io.h"
+#include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -64,25 +65,9 @@ struct {
 	__type(value, struct inflight_call);
 } inflight_calls SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
-} events SEC(".maps");
+DEFINE_EVENTS_RINGBUF();
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, IO_COUNTER_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} io_counters SEC(".maps");
-
-static __always_inline void count(__u32 slot)
-{
-	__u64 *v = bpf_map_lookup_elem(&io_counters, &slot);
-
-	if (v)
-		__sync_fetch_and_add(v, 1);
-}
+DEFINE_COUNTERS(io_counters, IO_COUNTER_MAX)
 
 static __always_inline int op_of(long nr)
 {

@@ -10,6 +10,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "sched.h"
+#include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -23,25 +24,9 @@ struct {
 	__type(value, __u32);
 } watched_pids SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
-} events SEC(".maps");
+DEFINE_EVENTS_RINGBUF();
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SCHED_COUNTER_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} sched_counters SEC(".maps");
-
-static __always_inline void count(__u32 slot)
-{
-	__u64 *v = bpf_map_lookup_elem(&sched_counters, &slot);
-
-	if (v)
-		__sync_fetch_and_add(v, 1);
-}
+DEFINE_COUNTERS(sched_counters, SCHED_COUNTER_MAX)
 
 /* Not inlined, so the event struct appears in the object's BTF (the layout test reads it). */
 static __noinline void fill_event(struct sched_event *e, __u32 pid, __u32 tid, __u16 kind, __u8 runnable)

@@ -31,7 +31,7 @@ for src in bpf/*.bpf.c; do
   name=$(basename "$src" .c)
   obj="$OUT/$name.o"
   hdr="bpf/${name%.bpf}.h"
-  if [ -s "$obj" ] && [ "$obj" -nt "$src" ] && [ "$obj" -nt "$hdr" ] && [ "$obj" -nt "$OUT/vmlinux.h" ]; then continue; fi
+  if [ -s "$obj" ] && [ "$obj" -nt "$src" ] && [ "$obj" -nt "$hdr" ] && [ "$obj" -nt bpf/common.bpf.h ] && [ "$obj" -nt "$OUT/vmlinux.h" ]; then continue; fi
   # -mcpu=v3: BPF atomics; -g: BTF for CO-RE and for the layout test.
   clang -O2 -g -target bpf -mcpu=v3 "-D__TARGET_ARCH_$ARCH" -I"$OUT" -Ibpf -c "$src" -o "$obj.tmp"
   mv "$obj.tmp" "$obj"
