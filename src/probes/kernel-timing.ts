@@ -65,6 +65,8 @@ export interface KernelTimingSession {
   stage: KernelStage;
   extraStart: Record<string, unknown>;
   stop: () => Promise<Record<string, unknown>>;
+  /** Events the kernel dropped so far (ring buffers full), read from the counter maps. */
+  kernelDrops: () => number;
 }
 
 /** Start tracing this session's processes; the stage goes into the Session. */
@@ -133,6 +135,15 @@ function traceSession(probes: LoadedProbes, fds: StreamFds, log: { warn(msg: str
   timer.unref();
 
   let stopped = false;
+  let lastDrops = 0;
+  // Two map reads (two FFI calls): for a periodic metrics scrape, never per message.
+  const kernelDrops = (): number => {
+    if (stopped) return lastDrops;
+    const io = readCounters(probes.io.mapFd('io_counters'), IO_COUNTERS.length);
+    const sc = readCounters(probes.sched.mapFd('sched_counters'), SCHED_COUNTERS.length);
+    lastDrops = io[1] + io[2] + sc[1];
+    return lastDrops;
+  };
   const stop = async (): Promise<Record<string, unknown>> => {
     if (stopped) return {};
     stopped = true;
@@ -146,6 +157,7 @@ function traceSession(probes: LoadedProbes, fds: StreamFds, log: { warn(msg: str
     probes.close();
     const events = ioRing.records + schedRing.records;
     const ioDrops = io[1] + io[2];
+    lastDrops = ioDrops + sc[1];
     if (ioDrops + sc[1] > 0) log.warn('kernel timing lost events', { ioDrops, schedDrops: sc[1], hint: 'the ring buffers filled faster than lsptap drained them; affected fields may be null or off' });
     return {
       kernel: {
@@ -165,5 +177,6 @@ function traceSession(probes: LoadedProbes, fds: StreamFds, log: { warn(msg: str
       },
     },
     stop,
+    kernelDrops,
   };
 }

@@ -22,6 +22,8 @@ export interface SessionAttachment {
   onBadInput?: (dir: Direction) => void;
   extraStart?: Record<string, unknown>;
   stop?: () => Promise<Record<string, unknown>>;
+  /** Kernel timing: events the kernel dropped so far (for the metrics' drop counter). */
+  kernelDrops?: () => number;
 }
 
 export interface RelaySessionOptions {

@@ -23,8 +23,25 @@ export async function startProxyMetrics(address: string): Promise<ProxyMetrics> 
     attach: (inner) => (...args) => {
       const a = inner?.(...args) ?? {};
       const onBadInput = a.onBadInput;
+      // Kernel drops live in BPF counter maps: read them once a second (not per event) and
+      // a last time when the session stops.
+      let counted = 0;
+      const readDrops = (): void => {
+        const total = a.kernelDrops?.() ?? 0;
+        metrics.addRingBufferDrops(total - counted);
+        counted = total;
+      };
+      const poll = a.kernelDrops === undefined ? null : setInterval(readDrops, 1000);
+      poll?.unref();
+      const innerStop = a.stop;
       return {
         ...a,
+        stop: poll === null ? innerStop : async () => {
+          clearInterval(poll);
+          const extra = innerStop === undefined ? {} : await innerStop();
+          readDrops();
+          return extra;
+        },
         sinks: [...(a.sinks ?? []), metrics.record],
         onBadInput: onBadInput === undefined ? metrics.badInput : (dir) => { onBadInput(dir); metrics.badInput(dir); },
         extraStart: { ...(a.extraStart ?? {}), metricsUrl: server.url },
