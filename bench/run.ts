@@ -1,7 +1,8 @@
-// `npm run bench [-- --json] [--quick] [--repeats N] [--only W,...] [--modes M,...]`
+// `npm run bench [-- --json] [--save PATH] [--quick] [--repeats N] [--only W,...] [--modes M,...]`
 // Runs every workload over every mode, interleaved (each repeat visits the modes in a
 // rotated order, so machine noise hits all alike), then prints the table and the budget
-// lines of issue 6 (stdout), or a JSON document with --json. Progress goes to stderr.
+// lines of issue 6 (stdout), or a JSON document with --json (--save PATH writes that
+// document to a file as well as printing the table). Progress goes to stderr.
 // Budgets are reported, never enforced by the exit code: a busy machine is not a failure.
 
 import fs from 'node:fs';
@@ -20,7 +21,7 @@ const WORKLOADS = ['latency', 'throughput', 'large', 'gopls'] as const;
 type WorkloadName = typeof WORKLOADS[number];
 
 function usage(msg: string): never {
-  process.stderr.write(`bench: ${msg}\nusage: npm run bench -- [--json] [--quick] [--repeats N] [--only ${WORKLOADS.join(',')}] [--modes ${MODE_NAMES.join(',')}]\n`);
+  process.stderr.write(`bench: ${msg}\nusage: npm run bench -- [--json] [--save PATH] [--quick] [--repeats N] [--only ${WORKLOADS.join(',')}] [--modes ${MODE_NAMES.join(',')}]\n`);
   process.exit(2);
 }
 
@@ -47,7 +48,7 @@ async function main(): Promise<void> {
   try {
     parsed = parseArgs({
       args: process.argv.slice(2), strict: true, allowPositionals: false,
-      options: { json: { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, repeats: { type: 'string' }, only: { type: 'string' }, modes: { type: 'string' } },
+      options: { json: { type: 'boolean', default: false }, save: { type: 'string' }, quick: { type: 'boolean', default: false }, repeats: { type: 'string' }, only: { type: 'string' }, modes: { type: 'string' } },
     });
   } catch (err) { usage((err as Error).message); }
   const v = parsed.values;
@@ -99,13 +100,14 @@ async function main(): Promise<void> {
   const reports = summarise(runs);
   const biggest = largeFrames.length > 0 ? largeFrames[largeFrames.length - 1] : null;
   const budgets = checkBudgets(reports, modes, biggest?.name ?? null, biggest?.bytes ?? 0);
+  const doc = {
+    lsptapVersion: VERSION, date: new Date().toISOString(), durationS: Math.round((Date.now() - started) / 1000), machine: machine(),
+    options: { quick, repeats, workloads: only, sizes },
+    modes: modes.map((m) => ({ name: m.name, about: m.about, available: m.available, reason: m.reason })),
+    results: reports, budgets,
+  };
+  if (v.save !== undefined) fs.writeFileSync(v.save, `${JSON.stringify(doc, null, 2)}\n`);
   if (v.json === true) {
-    const doc = {
-      lsptapVersion: VERSION, date: new Date().toISOString(), durationS: Math.round((Date.now() - started) / 1000), machine: machine(),
-      options: { quick, repeats, workloads: only, sizes },
-      modes: modes.map((m) => ({ name: m.name, about: m.about, available: m.available, reason: m.reason })),
-      results: reports, budgets,
-    };
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else {
     const m = machine();
