@@ -1,7 +1,7 @@
 // `node plain-relay.js COMMAND ARGS...`: the floor for any proxy written on Node. Relays
-// stdin to the child and the child's stdout to stdout with the same read/write/backpressure
-// calls as lsptap's relay, but no framing, no timestamps and no logging. Exits with the
-// child's code (128+N for signal N).
+// stdin to the child and the child's stdout to stdout with stream.pipe(): the same reads,
+// writes and backpressure (pause on a full writer, resume on drain) as lsptap's relay, but
+// no framing, no timestamps and no logging. Exits with the child's code (128+N for signal N).
 
 import { spawn } from 'node:child_process';
 import os from 'node:os';
