@@ -123,7 +123,7 @@ export function formatTable(reports: MetricReport[], modes: Mode[], budgets: Bud
   out.push('', 'budgets (issue 6), on medians:');
   const bw = Math.max(...budgets.map((b) => b.budget.length));
   for (const b of budgets) {
-    const value = b.value === null ? '-' : b.value.toFixed(2);
+    const value = b.value === null ? '-' : b.value.toFixed(3);
     out.push(`  ${b.verdict.padEnd(4)}  ${b.budget.padEnd(bw)}  ${value.padStart(7)}  ${b.limit}${b.note === null ? '' : `  (${b.note})`}`);
   }
   return `${out.join('\n')}\n`;
