@@ -14,6 +14,12 @@ import type { Identity } from './frame';
 import { classify, invalidIdentity } from './identity';
 
 const QUOTE = 0x22;
+/**
+ * TypedArray's indexOf, a V8 builtin. Buffer#indexOf goes through Node's JS wrapper, which
+ * runs interpreted until it is hot: in a fresh process the first 50 MB body took 168 ms to
+ * scan with it and 39 ms with this (warm: 22 and 33 ms).
+ */
+const U8_INDEX_OF = Uint8Array.prototype.indexOf;
 const BACKSLASH = 0x5c;
 const LBRACE = 0x7b;
 const RBRACE = 0x7d;
@@ -274,14 +280,14 @@ export class BodyScanner {
   }
 
   /**
-   * Finds the closing quote of the current string in buf[from,end) using indexOf (memchr)
+   * Finds the closing quote of the current string in buf[from,end) using indexOf
    * and backslash-run parity, so long strings cost a native search, not a JS loop.
    * Returns its index, or -1 when the string continues past end.
    */
   private scanString(buf: Buffer, from: number, end: number): number {
     let seg = from;
     for (;;) {
-      const q = buf.indexOf(QUOTE, seg);
+      const q = U8_INDEX_OF.call(buf, QUOTE, seg);
       if (q < 0 || q >= end) {
         this.appendCapture(buf, seg, end);
         let k = end - 1;

@@ -21,6 +21,8 @@ export const HEADER_MAX = 8 * 1024;
 const CR = 0x0d;
 const LF = 0x0a;
 const PATTERN = Buffer.from('content-length:', 'latin1');
+/** The header every client and server sends; read without making strings. */
+const COMMON_HEADER = Buffer.from('Content-Length: ', 'latin1');
 
 const enum Mode { Header, Body, Resync }
 
@@ -136,7 +138,27 @@ export class Framer {
     }
   }
 
+  /**
+   * The length in a header that is exactly `Content-Length: DIGITS` (1 to 15 digits), read
+   * from the bytes; -1 for any other header, which then takes the general path.
+   */
+  private commonHeaderLength(): number {
+    const end = this.headerLen - 4;
+    const digitsAt = COMMON_HEADER.length;
+    if (end <= digitsAt || end - digitsAt > 15) return -1;
+    for (let k = 0; k < digitsAt; k++) if (this.header[k] !== COMMON_HEADER[k]) return -1;
+    let n = 0;
+    for (let k = digitsAt; k < end; k++) {
+      const d = this.header[k] - 0x30;
+      if (d < 0 || d > 9) return -1;
+      n = n * 10 + d;
+    }
+    return n;
+  }
+
   private finishHeader(readNs: bigint, fwdNs: bigint): void {
+    const common = this.commonHeaderLength();
+    if (common >= 0) { this.startBody(common, readNs, fwdNs); return; }
     const text = this.header.toString('latin1', 0, this.headerLen - 4);
     let length = -1;
     for (const line of text.split('\r\n')) {
@@ -152,6 +174,10 @@ export class Framer {
       length = Number(value);
     }
     if (length < 0) { this.lostInHeader('header has no Content-Length', text.slice(0, 80)); return; }
+    this.startBody(length, readNs, fwdNs);
+  }
+
+  private startBody(length: number, readNs: bigint, fwdNs: bigint): void {
     this.bodyLen = length;
     this.bodyRemaining = length;
     this.scanner.reset();

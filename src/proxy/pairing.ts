@@ -1,6 +1,7 @@
 // Pairs requests with responses. Each direction's requests live in their own table, since
 // ids of the two directions are separate namespaces: a c2s request is answered by an s2c
-// response and vice versa. Keys keep 1 and "1" apart.
+// response and vice versa. The ids themselves are the keys: a Map compares keys by
+// SameValueZero, which keeps 1 and "1" apart without building a key string per message.
 //
 // Eviction rule (documented in the README): at most MAX_PENDING requests wait per direction;
 // beyond that the oldest is evicted and counted as unanswered. A cancelled request stays
@@ -28,8 +29,8 @@ export interface PairingEvents {
   onAnomaly: (dir: Direction, offset: number, reason: string, id: MessageId | null) => void;
 }
 
-function keyOf(id: MessageId): string {
-  return typeof id === 'number' ? `n${id}` : `s${id}`;
+function keyOf(id: MessageId): MessageId {
+  return id;
 }
 
 function other(dir: Direction): Direction {
@@ -37,7 +38,7 @@ function other(dir: Direction): Direction {
 }
 
 export class Pairing {
-  private readonly pending: Record<Direction, Map<string, PendingRequest>> = { c2s: new Map(), s2c: new Map() };
+  private readonly pending: Record<Direction, Map<MessageId, PendingRequest>> = { c2s: new Map(), s2c: new Map() };
   private evictedCount = 0;
   private readonly evictedSample: PendingRequest[] = [];
 
@@ -95,7 +96,7 @@ export class Pairing {
     return [...this.evictedSample, ...this.pending.c2s.values(), ...this.pending.s2c.values()];
   }
 
-  private evictOldest(table: Map<string, PendingRequest>): void {
+  private evictOldest(table: Map<MessageId, PendingRequest>): void {
     const first = table.keys().next();
     if (first.done === true) return;
     const req = table.get(first.value);

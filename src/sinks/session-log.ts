@@ -1,10 +1,13 @@
 // The JSON log: one pino line per message plus session start / summary / session end and
-// warnings. Lines go through sonic-boom asynchronously with no minimum buffer, so each line
-// is handed to the kernel within milliseconds (editors SIGKILL) yet the relay never waits on
-// the disk. close() drains it on every way out. Schema: README "Log schema".
+// warnings. Lines are batched for LINE_BATCH_MS (line-batch.ts), then go through sonic-boom
+// asynchronously with no minimum buffer, so each line is handed to the kernel within
+// milliseconds (editors SIGKILL) yet the relay never waits on the disk. The summary and
+// session end lines are handed over at once. close() drains it on every way out.
+// Schema: README "Log schema".
 
 import pino from 'pino';
 import type { FrameWarning } from '../proxy/frame';
+import { LineBatch } from './line-batch';
 import type { MessageRecord } from '../proxy/record';
 import type { MessageCounts, MethodStats } from './summary';
 
@@ -36,10 +39,16 @@ export interface SessionEndInfo {
 
 type Dest = ReturnType<typeof pino.destination>;
 
-const msRel = (ns: bigint, start: bigint): number => Math.round(Number(ns - start) / 1e3) / 1e3;
+/** How long a log line may wait to be batched with others before it goes to the kernel. */
+export const LINE_BATCH_MS = 2;
+
+// Number(ns) rounds only past 2^53 ns (104 days of hrtime) and then by a few ns: far below
+// the µs kept here, and no BigInt is allocated per field.
+const msRel = (ns: bigint, startNs: number): number => Math.round((Number(ns) - startNs) / 1e3) / 1e3;
 
 export class SessionLog {
   private readonly dest: Dest;
+  private readonly batch: LineBatch;
   readonly logger: pino.Logger;
   private closed = false;
 
@@ -47,16 +56,18 @@ export class SessionLog {
     this.dest = pino.destination({ fd, sync: false, minLength: 0 });
     // EPIPE/EBADF on the log must never take the relay down: stop logging instead.
     this.dest.on('error', () => { this.closed = true; });
-    this.logger = pino({ base: { pid: process.pid, ...bindings }, messageKey: 'msg' }, this.dest);
+    this.batch = new LineBatch(this.dest, LINE_BATCH_MS);
+    this.logger = pino({ base: { pid: process.pid, ...bindings }, messageKey: 'msg' }, this.batch);
   }
 
   /** A child for one session among many (listen mode): same destination, `session` on every line. */
   child(bindings: Record<string, unknown>): SessionLogChild {
-    return new SessionLogChild(this.logger.child(bindings), this.withBodies);
+    return new SessionLogChild(this.logger.child(bindings), this.withBodies, this.batch.flush);
   }
 
   /** Write everything queued, then release the fd (stderr stays open). */
   close(timeoutMs = 2000): Promise<void> {
+    this.batch.flush();
     if (this.closed) return Promise.resolve();
     this.closed = true;
     return new Promise((resolve) => {
@@ -69,23 +80,25 @@ export class SessionLog {
 
   /** Last resort on a synchronous exit path (an uncaught exception). */
   flushSync(): void {
-    try { this.dest.flushSync(); } catch { /* not ready or destroyed: nothing more to do */ }
+    try { this.batch.flush(); this.dest.flushSync(); } catch { /* not ready or destroyed: nothing more to do */ }
   }
 }
 
 /** Writes one session's lines. */
 export class SessionLogChild {
   private startNs = 0n;
-  constructor(private readonly logger: pino.Logger, private readonly withBodies: boolean) {}
+  private startNum = 0;
+  constructor(private readonly logger: pino.Logger, private readonly withBodies: boolean, private readonly flushBatch: () => void = () => {}) {}
 
   sessionStart(info: SessionStartInfo): void {
     this.startNs = info.startNs;
+    this.startNum = Number(info.startNs);
     const { startNs, ...rest } = info;
     this.logger.info({ ...rest, startNs: String(startNs), startTime: new Date().toISOString() }, 'session start');
   }
 
   message(rec: MessageRecord): void {
-    const s = this.startNs;
+    const s = this.startNum;
     const line: Record<string, unknown> = {
       dir: rec.dir, kind: rec.kind, method: rec.method, id: rec.id,
       bytes: rec.bytes, headerBytes: rec.headerBytes, offset: rec.offset,
@@ -122,9 +135,11 @@ export class SessionLogChild {
 
   summary(rows: MethodStats[], counts: MessageCounts, trigger: string): void {
     this.logger.info({ trigger, counts, summary: rows }, 'summary');
+    this.flushBatch(); // the editor may SIGKILL us next
   }
 
   sessionEnd(info: SessionEndInfo): void {
     this.logger.info(info, 'session end');
+    this.flushBatch();
   }
 }

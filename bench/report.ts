@@ -1,0 +1,130 @@
+// Turns the repeated runs into the report: median and spread per figure and mode, the
+// ratios lsptap/relay and lsptap/direct, the budget lines of issue 6 with PASS/FAIL, a
+// table for a person and a JSON document for comparing commits.
+
+import type { Mode, ModeName } from './modes';
+import { spreadOf, type Spread } from './stats';
+
+export interface MetricReport {
+  workload: string;
+  metric: string;
+  unit: string;
+  /** Larger is better (throughput) rather than smaller (time, memory, CPU). */
+  higherIsBetter: boolean;
+  modes: Partial<Record<ModeName, Spread>>;
+  lsptapOverRelay: number | null;
+  lsptapOverDirect: number | null;
+}
+
+export interface BudgetLine {
+  budget: string;
+  /** The measured ratio or value the budget speaks of. */
+  value: number | null;
+  limit: string;
+  verdict: 'PASS' | 'FAIL' | 'SKIP';
+  note: string | null;
+}
+
+const UNITS: Record<string, string> = {
+  p50Us: 'µs', p90Us: 'µs', p99Us: 'µs', cpuPerMsgUs: 'µs CPU/msg', msgsPerS: 'msgs/s', mbPerS: 'MB/s',
+  deliveryMs: 'ms', peakRssMb: 'MB', rssGrowthMb: 'MB', wallMs: 'ms',
+};
+
+/** runs[workload][mode] = one figures object per repeat. */
+export type Runs = Map<string, Map<ModeName, Record<string, number>[]>>;
+
+export function summarise(runs: Runs): MetricReport[] {
+  const out: MetricReport[] = [];
+  for (const [workload, byMode] of runs) {
+    const metrics: string[] = [];
+    for (const list of byMode.values()) for (const f of list) for (const k of Object.keys(f)) if (!metrics.includes(k)) metrics.push(k);
+    for (const metric of metrics) {
+      const modes: Partial<Record<ModeName, Spread>> = {};
+      for (const [mode, list] of byMode) {
+        const xs = list.map((f) => f[metric]).filter((x): x is number => typeof x === 'number');
+        if (xs.length > 0) modes[mode] = spreadOf(xs);
+      }
+      const ratio = (a?: Spread, b?: Spread): number | null => (a === undefined || b === undefined || b.median === 0 ? null : a.median / b.median);
+      out.push({
+        workload, metric, unit: UNITS[metric] ?? (metric.startsWith('p50Ms') ? 'ms' : ''), higherIsBetter: metric === 'msgsPerS' || metric === 'mbPerS',
+        modes, lsptapOverRelay: ratio(modes.lsptap, modes.relay), lsptapOverDirect: ratio(modes.lsptap, modes.direct),
+      });
+    }
+  }
+  return out;
+}
+
+function find(reports: MetricReport[], workload: string, metric: string): MetricReport | undefined {
+  return reports.find((r) => r.workload === workload && r.metric === metric);
+}
+
+/** The budgets of issue 6, checked on medians. */
+export function checkBudgets(reports: MetricReport[], modes: Mode[], largestWorkload: string | null, largestBytes: number): BudgetLine[] {
+  const lines: BudgetLine[] = [];
+  const kernel = modes.find((m) => m.name === 'lsptap-kernel');
+  const ratioLine = (budget: string, workload: string | null, metric: string, mode: ModeName, base: ModeName, limit: number, atLeast = false): void => {
+    const r = workload === null ? undefined : find(reports, workload, metric);
+    const a = r?.modes[mode]?.median;
+    const b = r?.modes[base]?.median;
+    const limitText = `${atLeast ? '≥' : '≤'} ${limit.toFixed(2)}`;
+    if (mode === 'lsptap-kernel' && kernel !== undefined && !kernel.available) {
+      lines.push({ budget, value: null, limit: limitText, verdict: 'SKIP', note: `kernel timing not available: ${kernel.reason}` });
+      return;
+    }
+    if (a === undefined || b === undefined || b === 0) {
+      lines.push({ budget, value: null, limit: limitText, verdict: 'SKIP', note: 'not measured in this run' });
+      return;
+    }
+    const v = a / b;
+    lines.push({ budget, value: v, limit: limitText, verdict: (atLeast ? v >= limit : v <= limit) ? 'PASS' : 'FAIL', note: null });
+  };
+  ratioLine('lsptap round-trip p50 / relay', 'latency', 'p50Us', 'lsptap', 'relay', 1.10);
+  ratioLine('lsptap round-trip p50 / floor', 'latency', 'p50Us', 'lsptap', 'floor', 1.5);
+  ratioLine('lsptap round-trip p99 / relay', 'latency', 'p99Us', 'lsptap', 'relay', 1.25);
+  ratioLine('lsptap throughput msgs/s / relay', 'throughput', 'msgsPerS', 'lsptap', 'relay', 0.90, true);
+  ratioLine('lsptap-kernel round-trip p50 / relay', 'latency', 'p50Us', 'lsptap-kernel', 'relay', 1.25);
+  ratioLine('lsptap-kernel round-trip p99 / relay (no stall)', 'latency', 'p99Us', 'lsptap-kernel', 'relay', 2.0);
+  const sizeLabel = largestWorkload ?? 'large message';
+  ratioLine(`${sizeLabel} delivery / relay`, largestWorkload, 'deliveryMs', 'lsptap', 'relay', 1.2);
+  const growth = largestWorkload === null ? undefined : find(reports, largestWorkload, 'rssGrowthMb')?.modes.lsptap?.median;
+  const limitMb = (2 * largestBytes) / (1024 * 1024);
+  if (growth === undefined) lines.push({ budget: `${sizeLabel} lsptap peak RSS growth`, value: null, limit: `≤ ${limitMb.toFixed(0)} MB`, verdict: 'SKIP', note: 'not measured in this run' });
+  else lines.push({ budget: `${sizeLabel} lsptap peak RSS growth (MB)`, value: growth, limit: `≤ ${limitMb.toFixed(0)} MB (2 × message)`, verdict: growth <= limitMb ? 'PASS' : 'FAIL', note: null });
+  ratioLine('gopls session wall time / direct', 'gopls', 'wallMs', 'lsptap', 'direct', 1.03);
+  return lines;
+}
+
+function fmt(x: number): string {
+  const a = Math.abs(x);
+  if (a >= 10_000) return x.toFixed(0);
+  if (a >= 100) return x.toFixed(0);
+  if (a >= 10) return x.toFixed(1);
+  return x.toFixed(2);
+}
+
+function cell(s: Spread | undefined): string {
+  if (s === undefined) return '-';
+  return s.runs.length > 1 ? `${fmt(s.median)} ±${s.spreadPct.toFixed(0)}%` : fmt(s.median);
+}
+
+/** The table for a person: one row per figure, one column per mode, then the ratios. */
+export function formatTable(reports: MetricReport[], modes: Mode[], budgets: BudgetLine[]): string {
+  const shown = modes.filter((m) => m.available);
+  const header = ['workload', 'figure', ...shown.map((m) => m.name), 'lsptap/relay', 'lsptap/direct'];
+  const rows: string[][] = [header];
+  for (const r of reports) {
+    const ratio = (x: number | null): string => (x === null ? '-' : `${x.toFixed(2)}×`);
+    rows.push([r.workload, `${r.metric.replace(/^p50Ms /, 'p50 ')} (${r.unit})`, ...shown.map((m) => cell(r.modes[m.name])), ratio(r.lsptapOverRelay), ratio(r.lsptapOverDirect)]);
+  }
+  const widths = header.map((_, i) => Math.max(...rows.map((row) => row[i].length)));
+  const line = (row: string[]): string => row.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  const out = [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
+  for (const m of modes) if (!m.available) out.push(`${m.name}: not available (${m.reason})`);
+  out.push('', 'budgets (issue 6), on medians:');
+  const bw = Math.max(...budgets.map((b) => b.budget.length));
+  for (const b of budgets) {
+    const value = b.value === null ? '-' : b.value.toFixed(3);
+    out.push(`  ${b.verdict.padEnd(4)}  ${b.budget.padEnd(bw)}  ${value.padStart(7)}  ${b.limit}${b.note === null ? '' : `  (${b.note})`}`);
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,123 @@
+// `npm run bench [-- --json] [--save PATH] [--quick] [--repeats N] [--only W,...] [--modes M,...]`
+// Runs every workload over every mode, interleaved (each repeat visits the modes in a
+// rotated order, so machine noise hits all alike), then prints the table and the budget
+// lines of issue 6 (stdout), or a JSON document with --json (--save PATH writes that
+// document to a file as well as printing the table). Progress goes to stderr.
+// Budgets are reported, never enforced by the exit code: a busy machine is not a failure.
+
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { goRootSrc } from '../src/demo/gopls-script';
+import { VERSION } from '../src/version';
+import { makeModes, MODE_NAMES, type Mode, type ModeName } from './modes';
+import { checkBudgets, formatTable, summarise, type Runs } from './report';
+import { didOpenOf } from './echo-client';
+import { FULL_SIZES, QUICK_SIZES, goplsSession, large, latency, throughput, type RunFigures, type WorkloadSizes } from './workloads';
+import { spawnSync } from 'node:child_process';
+
+const WORKLOADS = ['latency', 'throughput', 'large', 'gopls'] as const;
+type WorkloadName = typeof WORKLOADS[number];
+
+function usage(msg: string): never {
+  process.stderr.write(`bench: ${msg}\nusage: npm run bench -- [--json] [--save PATH] [--quick] [--repeats N] [--only ${WORKLOADS.join(',')}] [--modes ${MODE_NAMES.join(',')}]\n`);
+  process.exit(2);
+}
+
+function listOption<T extends string>(value: string | undefined, all: readonly T[], name: string): T[] {
+  if (value === undefined) return [...all];
+  const picked = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  for (const p of picked) if (!(all as readonly string[]).includes(p)) usage(`unknown ${name} ${JSON.stringify(p)}`);
+  return picked as T[];
+}
+
+function machine(): Record<string, unknown> {
+  const uname = spawnSync('uname', ['-r'], { encoding: 'utf8' }).stdout.trim();
+  const gopls = spawnSync('gopls', ['version'], { encoding: 'utf8' });
+  return {
+    nproc: os.availableParallelism(), cpu: os.cpus()[0]?.model ?? 'unknown', kernel: uname, memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version, gopls: gopls.status === 0 ? gopls.stdout.trim().split('\n').join(' ') : null, loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}
+
+const sizeName = (bytes: number): string => `large ${bytes / 1e6} MB`;
+
+async function main(): Promise<void> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: process.argv.slice(2), strict: true, allowPositionals: false,
+      options: { json: { type: 'boolean', default: false }, save: { type: 'string' }, quick: { type: 'boolean', default: false }, repeats: { type: 'string' }, only: { type: 'string' }, modes: { type: 'string' } },
+    });
+  } catch (err) { usage((err as Error).message); }
+  const v = parsed.values;
+  const quick = v.quick === true;
+  const repeats = v.repeats !== undefined ? Number(v.repeats) : quick ? 1 : 5;
+  if (!Number.isInteger(repeats) || repeats < 1) usage('--repeats needs a whole number ≥ 1');
+  const only = listOption(v.only, WORKLOADS, 'workload');
+  const wantModes = listOption(v.modes, MODE_NAMES, 'mode');
+  const sizes: WorkloadSizes = quick ? QUICK_SIZES : FULL_SIZES;
+  const say = (s: string): void => { process.stderr.write(`bench: ${s}\n`); };
+
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-bench-'));
+  const modes: Mode[] = makeModes(tmp).filter((m) => wantModes.includes(m.name));
+  for (const m of modes) if (!m.available) say(`mode ${m.name} not available: ${m.reason}`);
+  const active = modes.filter((m) => m.available);
+  const srcRoot = goRootSrc();
+  const goplsOk = spawnSync('gopls', ['version']).status === 0;
+  if (only.includes('gopls') && !goplsOk) say('gopls not found: the gopls workload is skipped (apt-get install gopls golang-go)');
+  const largeFrames = only.includes('large') ? sizes.largeBytes.map((b) => ({ name: sizeName(b), bytes: b, frame: didOpenOf(b) })) : [];
+
+  const runs: Runs = new Map();
+  const record = (workload: string, mode: ModeName, f: RunFigures): void => {
+    if (!runs.has(workload)) runs.set(workload, new Map(active.map((m) => [m.name, []])));
+    runs.get(workload)!.get(mode)!.push(f);
+  };
+  let session = 0;
+  const logPath = (): string => path.join(tmp, `session-${++session}.jsonl`);
+  const started = Date.now();
+  say(`${repeats} repeat(s) of ${only.join(', ')} over ${active.map((m) => m.name).join(', ')}${quick ? ' (quick)' : ''}`);
+
+  for (let rep = 0; rep < repeats; rep++) {
+    // Rotate the order of modes each repeat so none always runs first or last.
+    const order = active.map((_, i) => active[(i + rep) % active.length]);
+    for (const w of only) {
+      for (const mode of order) {
+        const log = logPath();
+        const t0 = Date.now();
+        if (w === 'latency') record('latency', mode.name, await latency(mode, log, sizes));
+        else if (w === 'throughput') record('throughput', mode.name, await throughput(mode, log, sizes));
+        else if (w === 'large') for (const l of largeFrames) record(l.name, mode.name, await large(mode, log, l.frame));
+        else if (w === 'gopls') { if (goplsOk) record('gopls', mode.name, await goplsSession(mode, log, srcRoot)); }
+        fs.rmSync(log, { force: true });
+        say(`repeat ${rep + 1}/${repeats} ${w.padEnd(10)} ${mode.name.padEnd(13)} ${Date.now() - t0} ms`);
+      }
+    }
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
+
+  const reports = summarise(runs);
+  const biggest = largeFrames.length > 0 ? largeFrames[largeFrames.length - 1] : null;
+  const budgets = checkBudgets(reports, modes, biggest?.name ?? null, biggest?.bytes ?? 0);
+  const doc = {
+    lsptapVersion: VERSION, date: new Date().toISOString(), durationS: Math.round((Date.now() - started) / 1000), machine: machine(),
+    options: { quick, repeats, workloads: only, sizes },
+    modes: modes.map((m) => ({ name: m.name, about: m.about, available: m.available, reason: m.reason })),
+    results: reports, budgets,
+  };
+  if (v.save !== undefined) fs.writeFileSync(v.save, `${JSON.stringify(doc, null, 2)}\n`);
+  if (v.json === true) {
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
+  } else {
+    const m = machine();
+    process.stdout.write(`lsptap ${VERSION} benchmark, ${repeats} repeat(s)${quick ? ', quick' : ''}; median ±half-range over repeats\n`);
+    process.stdout.write(`machine: ${m.nproc} CPUs, ${m.cpu}, Linux ${m.kernel}, node ${m.node}, load ${(m.loadavg as number[]).join(' ')}\n\n`);
+    process.stdout.write(formatTable(reports, modes, budgets));
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

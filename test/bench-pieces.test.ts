@@ -1,0 +1,87 @@
+// The benchmark's own pieces work: the echo server answers, the plain relay and the
+// splice floor are byte-transparent, and a quick run reports every mode as valid JSON.
+// Timing budgets are the benchmark's business, never asserted here.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { EchoClient, smallRequest, didOpenOf } from '../bench/echo-client';
+import { ECHO_SERVER, MODE_NAMES, REPO_ROOT, buildSpliceRelay } from '../bench/modes';
+
+const PLAIN_RELAY = path.join(REPO_ROOT, 'dist', 'bench', 'plain-relay.js');
+
+/** Push `input` through `command` (which runs `cat` behind it) and return what came out. */
+function through(command: string[], input: Buffer): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command[0], command.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+    const out: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.once('error', reject);
+    child.once('close', (code) => (code === 0 ? resolve(Buffer.concat(out)) : reject(new Error(`${command.join(' ')} exited ${code}`))));
+    // Write in uneven pieces so chunk boundaries fall anywhere.
+    let at = 0;
+    let size = 1;
+    while (at < input.length) { child.stdin.write(input.subarray(at, at + size)); at += size; size = (size * 7 + 13) % 200_003; }
+    child.stdin.end();
+  });
+}
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+
+test('the echo server answers a request with its params and a didOpen with diagnostics', async (t) => {
+  const client = new EchoClient(ECHO_SERVER);
+  t.after(() => client.kill());
+  await client.request(7, smallRequest(7));
+  assert.equal(client.responses, 1);
+  const received = await client.notifyAndAwaitNotification(didOpenOf(200_000));
+  assert.ok(received > 0, 'publishDiagnostics came back');
+  await client.close();
+});
+
+test('the plain relay passes 3 MB of random bytes through unchanged', async () => {
+  const input = randomBytes(3 << 20);
+  const out = await through([process.execPath, PLAIN_RELAY, 'cat'], input);
+  assert.equal(out.length, input.length);
+  assert.equal(sha(out), sha(input));
+});
+
+test('the splice floor passes 3 MB of random bytes through unchanged', async () => {
+  const input = randomBytes(3 << 20);
+  const out = await through([buildSpliceRelay(), 'cat'], input);
+  assert.equal(out.length, input.length);
+  assert.equal(sha(out), sha(input));
+});
+
+test('the relays pass the server\'s exit code through', async () => {
+  for (const relay of [[process.execPath, PLAIN_RELAY], [buildSpliceRelay()]]) {
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(relay[0], [...relay.slice(1), 'sh', '-c', 'exit 3'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      child.stdin.end();
+      child.once('exit', (c) => resolve(c));
+    });
+    assert.equal(code, 3, `${relay.join(' ')} exit code`);
+  }
+});
+
+test('a quick benchmark run reports every mode and the budget lines as JSON', { timeout: 120_000 }, async () => {
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, [path.join(REPO_ROOT, 'dist', 'bench', 'run.js'), '--quick', '--json', '--only', 'latency,throughput,large'],
+      { maxBuffer: 16 << 20 }, (err, out) => (err ? reject(err) : resolve(out)));
+  });
+  const doc = JSON.parse(stdout) as {
+    modes: { name: string; available: boolean; reason: string | null }[];
+    results: { workload: string; metric: string; modes: Record<string, { median: number }> }[];
+    budgets: { budget: string; verdict: string }[];
+  };
+  assert.deepEqual(doc.modes.map((m) => m.name), MODE_NAMES);
+  for (const m of doc.modes) if (!m.available) assert.ok(m.reason, `${m.name} says why it is not available`);
+  const p50 = doc.results.find((r) => r.workload === 'latency' && r.metric === 'p50Us');
+  assert.ok(p50, 'latency p50 reported');
+  for (const m of doc.modes.filter((x) => x.available)) assert.ok(Number.isFinite(p50.modes[m.name]?.median), `${m.name} has a p50`);
+  assert.ok(doc.results.some((r) => r.workload === 'throughput' && r.metric === 'msgsPerS'));
+  assert.ok(doc.results.some((r) => r.workload.startsWith('large') && r.metric === 'rssGrowthMb'));
+  assert.ok(doc.budgets.length >= 9);
+  for (const b of doc.budgets) assert.match(b.verdict, /^(PASS|FAIL|SKIP)$/);
+});
