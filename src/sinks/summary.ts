@@ -42,7 +42,8 @@ class MethodEntry {
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 export class Summary {
-  private readonly entries = new Map<string, MethodEntry>();
+  /** Per direction, by method: no key string is built per message on the relay path. */
+  private readonly entries: Record<Direction, Map<string, MethodEntry>> = { c2s: new Map(), s2c: new Map() };
   readonly counts: MessageCounts = {
     c2s: { request: 0, response: 0, notification: 0, invalid: 0, bytes: 0 },
     s2c: { request: 0, response: 0, notification: 0, invalid: 0, bytes: 0 },
@@ -76,7 +77,7 @@ export class Summary {
 
   rows(): MethodStats[] {
     const out: MethodStats[] = [];
-    for (const e of this.entries.values()) {
+    for (const e of [...this.entries.c2s.values(), ...this.entries.s2c.values()]) {
       const has = e.answered > 0;
       if (has) e.digest.compress();
       const row: MethodStats = {
@@ -101,11 +102,12 @@ export class Summary {
   }
 
   private entry(dir: Direction, method: string, kind: 'request' | 'notification'): MethodEntry {
-    const key = `${dir} ${method}`;
-    let e = this.entries.get(key);
-    if (e === undefined) { e = new MethodEntry(dir, method, kind); this.entries.set(key, e); }
+    const table = this.entries[dir];
+    let e = table.get(method);
+    if (e === undefined) { e = new MethodEntry(dir, method, kind); table.set(method, e); }
     return e;
   }
+
 }
 
 const fmt = (x: number | null): string => (x === null ? '-' : x < 10 ? x.toFixed(2) : x < 1000 ? x.toFixed(1) : x.toFixed(0));
