@@ -5,22 +5,19 @@
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { openLogTarget, defaultLogDir, LogPathError } from './sinks/log-file';
-import { SessionLog, type SessionLogChild } from './sinks/session-log';
-import type { ChildProcess } from 'node:child_process';
-import { runStdioProxy, runConnectProxy, type SessionAttachment } from './proxy/stdio-proxy';
+import { runStdioProxy, runConnectProxy } from './proxy/stdio-proxy';
 import { runListenProxy } from './proxy/listen-proxy';
 import { AddressError, parseAddress } from './proxy/address';
-import type { SocketPeer } from './proxy/socket-peer';
 import { runGoplsMode } from './dropin/gopls-mode';
 import { ServerNotFound } from './dropin/find-server';
 import { installShim, InstallError } from './dropin/install-shim';
 import { VERSION } from './version';
 import { runDemo } from './demo/demo';
 import { runReport, ReportUsageError } from './report/report-command';
-import { startProxyMetrics } from './sinks/metrics-option';
 import { MetricsAddressError } from './sinks/metrics';
 import type { BpfMode } from './probes/kernel-timing';
-import { prepareKernelTiming, StartupError } from './proxy/kernel-option';
+import { StartupError } from './proxy/kernel-option';
+import { AnalysisLink } from './analysis/analysis-link';
 
 
 export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
@@ -124,9 +121,20 @@ export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command
   };
 }
 
-export function openSessionLog(opts: ProxyCliOptions): { log: SessionLog; path: string | null } {
+export function openSessionLog(opts: ProxyCliOptions): { fd: number; path: string | null } {
   const target = openLogTarget(opts.log, opts.logDir ?? defaultLogDir(process.env), process.pid);
-  return { log: new SessionLog(target.fd, opts.bodies), path: target.path };
+  return { fd: target.fd, path: target.path };
+}
+
+/**
+ * Start the analysis thread (probes loaded, metrics served: startup errors surface here,
+ * before any server starts), then open the log it writes.
+ */
+async function startLink(opts: ProxyCliOptions, bpf: BpfMode): Promise<{ link: AnalysisLink; logPath: string | null }> {
+  const link = await AnalysisLink.start({ bpf, metricsAddress: opts.metrics ?? null });
+  const { fd, path } = openSessionLog(opts);
+  link.openLog(fd, opts.bodies);
+  return { link, logPath: path };
 }
 
 async function runProxy(argv: string[]): Promise<number> {
@@ -136,60 +144,25 @@ async function runProxy(argv: string[]): Promise<number> {
     return runGoplsMode(command, { ...opts, server: opts.server, invokedAs: 'lsptap --server' });
   }
   if (opts.listen !== undefined && opts.connect === undefined) throw new UsageError('lsptap: --listen needs --connect ADDR (the server every accepted connection is relayed to)');
+  const common = { retainBodyMax: opts.bodies ? opts.bodiesMax : 0, printSummary: opts.summary, graceMs: opts.graceMs };
   if (opts.connect !== undefined) {
     if (command.length > 0) throw new UsageError('lsptap: --connect relays to a listening server; give no command after --');
     const connect = parseAddress('--connect', opts.connect);
     const listen = opts.listen !== undefined ? parseAddress('--listen', opts.listen) : null;
-    // Kernel timing follows one server connection (--connect); in --listen mode many
-    // sessions would share one set of probes, which it does not do yet.
-    const listenOff = 'kernel timing does not run in --listen mode yet (one set of probes per process follows one server connection); use --connect for one editor';
-    if (listen !== null && opts.bpf === 'require') throw new StartupError(`lsptap: --bpf=require: ${listenOff}`);
-    const kernel = listen === null ? prepareKernelTiming(opts.bpf) : null;
-    let metrics: Awaited<ReturnType<typeof startProxyMetrics>> | null;
-    try {
-      metrics = opts.metrics === undefined ? null : await startProxyMetrics(opts.metrics);
-    } catch (err) {
-      kernel?.close();
-      throw err;
+    if (listen !== null) {
+      // Kernel timing follows one server connection (--connect); in --listen mode many
+      // sessions would share one set of probes, which it does not do yet.
+      const listenOff = 'kernel timing does not run in --listen mode yet (one set of probes per process follows one server connection); use --connect for one editor';
+      if (opts.bpf === 'require') throw new StartupError(`lsptap: --bpf=require: ${listenOff}`);
+      const { link, logPath } = await startLink(opts, 'off');
+      return runListenProxy({ ...common, link, logPath, listen, connect, kernelOffReason: opts.bpf === 'off' ? null : listenOff });
     }
-    const hook = (peer: SocketPeer, logChild: SessionLogChild): SessionAttachment => {
-      let a: SessionAttachment = {};
-      if (kernel !== null) a = kernel.socketHook(peer, logChild);
-      else if (opts.bpf !== 'off') queueMicrotask(() => logChild.warn('kernel timing off', { reason: listenOff }));
-      // The metrics wrapper passes its arguments on to the inner hook only; ours ignores them.
-      return metrics === null ? a : metrics.attach(() => a)(undefined as unknown as ChildProcess, logChild);
-    };
-    const { log, path: logPath } = openSessionLog(opts);
-    const common = { log, logPath, retainBodyMax: opts.bodies ? opts.bodiesMax : 0, printSummary: opts.summary, graceMs: opts.graceMs };
-    try {
-      if (listen !== null) return await runListenProxy({ ...common, listen, connect, onSessionConnected: (peers, logChild) => hook(peers.server, logChild) });
-      return await runConnectProxy({ ...common, address: connect, sessionId: randomUUID().slice(0, 8), onSocketConnected: hook, lookUpPeerFd: kernel !== null });
-    } finally {
-      await metrics?.close();
-    }
+    const { link, logPath } = await startLink(opts, opts.bpf);
+    return runConnectProxy({ ...common, link, logPath, address: connect, sessionId: randomUUID().slice(0, 8) });
   }
   if (command.length === 0) throw new UsageError('lsptap: no server command; put it after --, e.g. lsptap -- gopls serve');
-  // Kernel timing loads before the server starts, so --bpf=require can refuse cleanly.
-  const kernel = prepareKernelTiming(opts.bpf);
-  const kernelTiming = kernel.hook;
-  let metrics: Awaited<ReturnType<typeof startProxyMetrics>> | null;
-  try {
-    metrics = opts.metrics === undefined ? null : await startProxyMetrics(opts.metrics);
-  } catch (err) {
-    kernel.close();
-    throw err;
-  }
-  const { log, path: logPath } = openSessionLog(opts);
-  try {
-    return await runStdioProxy({
-      command: command[0], args: command.slice(1), log, logPath,
-      retainBodyMax: opts.bodies ? opts.bodiesMax : 0, printSummary: opts.summary,
-      graceMs: opts.graceMs, sessionId: randomUUID().slice(0, 8),
-      onServerSpawned: metrics?.attach(kernelTiming) ?? kernelTiming,
-    });
-  } finally {
-    await metrics?.close();
-  }
+  const { link, logPath } = await startLink(opts, opts.bpf);
+  return runStdioProxy({ ...common, command: command[0], args: command.slice(1), link, logPath, sessionId: randomUUID().slice(0, 8) });
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {

@@ -16,8 +16,7 @@ test('counts the kernel drops kernel timing reports, while running and at stop',
   const metrics = await startProxyMetrics('tcp:127.0.0.1:0');
   t.after(() => metrics.close());
   let kernelTotal = 0;
-  const hook = metrics.attach(() => ({ kernelDrops: () => kernelTotal, stop: async () => ({}) }));
-  const a = hook(undefined as never, undefined as never);
+  const a = metrics.wrap({ kernelDrops: () => kernelTotal, stop: async () => ({}) });
   assert.equal(await dropsMetric(metrics), 0);
   kernelTotal = 7;
   await new Promise((r) => setTimeout(r, 1200)); // one poll

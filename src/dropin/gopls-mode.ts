@@ -99,22 +99,21 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
 
   // Loaded only for a session, so plain commands start as fast as Node does.
   const { openLogTarget, defaultLogDir } = require('../sinks/log-file') as typeof import('../sinks/log-file');
-  const { SessionLog } = require('../sinks/session-log') as typeof import('../sinks/session-log');
   const { runStdioProxy } = require('../proxy/stdio-proxy') as typeof import('../proxy/stdio-proxy');
-  const { prepareKernelTiming, StartupError } = require('../proxy/kernel-option') as typeof import('../proxy/kernel-option');
+  const { StartupError } = require('../proxy/kernel-option') as typeof import('../proxy/kernel-option');
+  const { AnalysisLink } = require('../analysis/analysis-link') as typeof import('../analysis/analysis-link');
   const bpf = opts.bpf ?? process.env.LSPTAP_BPF ?? 'auto';
   if (bpf !== 'off' && bpf !== 'auto' && bpf !== 'require') throw new StartupError(`lsptap: LSPTAP_BPF must be auto, off or require, not ${JSON.stringify(bpf)}`);
-  const kernel = prepareKernelTiming(bpf);
+  const link = await AnalysisLink.start({ bpf, metricsAddress: null });
 
   const logOption = opts.log ?? process.env.LSPTAP_LOG;
   const target = openLogTarget(logOption, opts.logDir ?? defaultLogDir(process.env), process.pid);
   const bodies = opts.bodies ?? process.env.LSPTAP_BODIES === '1';
-  const log = new SessionLog(target.fd, bodies);
+  link.openLog(target.fd, bodies);
   return runStdioProxy({
-    command: server.path, args, env: chainEnv(process.env), log, logPath: target.path,
+    command: server.path, args, env: chainEnv(process.env), link, logPath: target.path,
     retainBodyMax: bodies ? opts.bodiesMax ?? 1 << 20 : 0, printSummary: opts.summary ?? false,
     graceMs: opts.graceMs ?? 3000, sessionId: randomUUID().slice(0, 8),
     extraStart: { invokedAs: opts.invokedAs, serverFoundVia: server.via },
-    onServerSpawned: kernel.hook,
   });
 }

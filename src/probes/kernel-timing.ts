@@ -3,7 +3,6 @@
 // the watched_pids/watched_fds maps, drains both ring buffers from an unref'd timer and
 // hands the session a KernelStage that fills `rec.kernel`.
 
-import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import { loadBpf, precheck, mapPut, u32Key, readCounters, BpfLoadError, type LoadedBpf } from './loader';
 import { RingReader } from './ring-reader';
@@ -55,12 +54,6 @@ export class LoadedProbes {
   close(): void { this.io.close(); this.sched.close(); }
 }
 
-function fdOf(stream: unknown): number {
-  const fd = (stream as { _handle?: { fd?: number } } | null)?._handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw new BpfLoadError('watch', 0, 'cannot find the fd of a server pipe', 'report this as a bug');
-  return fd;
-}
-
 export interface KernelTimingSession {
   stage: KernelStage;
   extraStart: Record<string, unknown>;
@@ -70,11 +63,11 @@ export interface KernelTimingSession {
 }
 
 /** Start tracing this session's processes; the stage goes into the Session. */
-export function startKernelTiming(probes: LoadedProbes, server: ChildProcess, log: { warn(msg: string, fields: Record<string, unknown>): void }, holdMs = DEFAULT_HOLD_MS): KernelTimingSession {
+export function startKernelTiming(probes: LoadedProbes, server: { serverPid: number; toServerFd: number; fromServerFd: number }, log: { warn(msg: string, fields: Record<string, unknown>): void }, holdMs = DEFAULT_HOLD_MS): KernelTimingSession {
   const editor = findReaderOf(1);
   const fds: StreamFds = {
-    lsptapPid: process.pid, serverPid: server.pid!, editorPid: editor?.pid ?? null,
-    lsptapIn: 0, lsptapOut: 1, lsptapToServer: fdOf(server.stdin), lsptapFromServer: fdOf(server.stdout),
+    lsptapPid: process.pid, serverPid: server.serverPid, editorPid: editor?.pid ?? null,
+    lsptapIn: 0, lsptapOut: 1, lsptapToServer: server.toServerFd, lsptapFromServer: server.fromServerFd,
     editorIn: editor?.fd ?? null,
   };
   return traceSession(probes, fds, log, holdMs);

@@ -1,60 +1,67 @@
-// `--bpf MODE` for a server lsptap starts as a child: the probes load before the server
-// starts (so --bpf=require can refuse cleanly), and the hook starts timing for the session.
-// One place for `lsptap -- COMMAND` and for lsptap standing in for gopls (the shim).
+// `--bpf MODE`, on the analysis thread: the probes load once, before any server starts (so
+// --bpf=require can refuse cleanly), and attach() starts timing one session. One place for
+// `lsptap -- COMMAND`, `--connect` and lsptap standing in for gopls (the shim).
 
-import type { ChildProcess } from 'node:child_process';
-import { LoadedProbes, startKernelTiming, startSocketKernelTiming, type BpfMode, type KernelTimingSession } from '../probes/kernel-timing';
-import type { SocketPeer } from './socket-peer';
-import type { SessionAttachment } from './relay-session';
+import type { LoadedProbes, BpfMode, KernelTimingSession } from '../probes/kernel-timing';
+import type { KernelTarget } from '../analysis/protocol';
+import type { SessionAttachment } from './session';
 import type { SessionLogChild } from '../sinks/session-log';
 
 /** A startup failure with its fix, for stderr; exit code 1. */
 export class StartupError extends Error {}
 
+export interface KernelAttachResult {
+  attachment: SessionAttachment;
+  /** --bpf=require and timing could not start for this session: the sentence for stderr. */
+  refuse: string | null;
+  /** Kernel timing is off for this session: write `kernel timing off` with this reason right after `session start`. */
+  off: { reason: string | null } | null;
+}
+
 export interface KernelOption {
-  hook: (server: ChildProcess, logChild: SessionLogChild) => SessionAttachment;
-  /** `--connect`: the server is the process at the socket's far end (one session only). */
-  socketHook: (peer: SocketPeer, logChild: SessionLogChild) => SessionAttachment;
-  /** Release the probes when the session never starts. */
+  readonly loaded: boolean;
+  /** Start timing a session; with no target (or no probes) say why it is off. */
+  attach(target: KernelTarget | null, log: SessionLogChild, offReason: string | null): KernelAttachResult;
+  /** Release the probes when no session used them. */
   close(): void;
 }
 
 export function prepareKernelTiming(mode: BpfMode): KernelOption {
+  // Loaded only when asked for: it brings in ffi-rs, which the relay thread must then have
+  // loaded first (analysis-link.ts).
+  const kt = mode === 'off' ? null : require('../probes/kernel-timing') as typeof import('../probes/kernel-timing');
   let probes: LoadedProbes | null = null;
   let bpfOff: string | null = mode === 'off' ? 'turned off with --bpf=off' : null;
-  if (mode !== 'off') {
+  if (kt !== null) {
     try {
-      probes = LoadedProbes.load();
+      probes = kt.LoadedProbes.load();
     } catch (err) {
       if (mode === 'require') throw new StartupError(`lsptap: --bpf=require: kernel timing cannot start: ${(err as Error).message}`);
       bpfOff = (err as Error).message;
     }
   }
-  const attach = (start: (p: LoadedProbes) => KernelTimingSession, stopServer: () => void, logChild: SessionLogChild): SessionAttachment => {
-    // The hook runs just before `session start` is written; warn right after it, not before.
-    const warnOff = (reason: string | null): void => queueMicrotask(() => logChild.warn('kernel timing off', { reason }));
-    if (probes === null) {
-      if (mode !== 'off') warnOff(bpfOff);
-      return {};
-    }
-    try {
-      return start(probes);
-    } catch (err) {
-      probes.close();
-      const reason = (err as Error).message;
-      if (mode === 'require') {
-        process.stderr.write(`lsptap: --bpf=require: kernel timing cannot start: ${reason}\n`);
-        logChild.error('kernel timing failed to start', { reason });
-        stopServer();
-      } else {
-        warnOff(reason);
-      }
-      return {};
-    }
-  };
   return {
-    hook: (server, logChild) => attach((p) => startKernelTiming(p, server, logChild), () => server.kill('SIGTERM'), logChild),
-    socketHook: (peer, logChild) => attach((p) => startSocketKernelTiming(p, peer, logChild), () => peer.socket.destroy(), logChild),
-    close: () => probes?.close(),
+    loaded: probes !== null,
+    attach: (target, log, offReason) => {
+      if (kt === null || probes === null || target === null) {
+        const off = offReason !== null ? { reason: offReason } : mode !== 'off' ? { reason: bpfOff } : null;
+        return { attachment: {}, refuse: null, off };
+      }
+      const p = probes;
+      probes = null; // the session owns them now: closed when it stops, or here on failure
+      try {
+        const timing: KernelTimingSession = target.kind === 'child' ? kt.startKernelTiming(p, target, log) : kt.startSocketKernelTiming(p, target, log);
+        return { attachment: timing, refuse: null, off: null };
+      } catch (err) {
+        p.close();
+        const reason = (err as Error).message;
+        if (mode === 'require') {
+          log.error('kernel timing failed to start', { reason });
+          return { attachment: {}, refuse: `lsptap: --bpf=require: kernel timing cannot start: ${reason}`, off: null };
+        }
+        return { attachment: {}, refuse: null, off: { reason } };
+      }
+    },
+    close: () => { probes?.close(); probes = null; },
   };
 }

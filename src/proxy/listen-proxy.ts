@@ -11,25 +11,25 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { runRelaySession, type SessionAttachment } from './relay-session';
+import { runRelaySession } from './relay-session';
 import { SocketServerLink } from './server-link';
 import { AddressError, connectTo, formatAddress, type SocketAddress } from './address';
-import { findSocketPeer, type SocketPeer } from './socket-peer';
+import { findSocketPeer } from './socket-peer';
 import { exitOnInternalError } from './stdio-proxy';
-import type { SessionLog, SessionLogChild } from '../sinks/session-log';
+import type { AnalysisLink, LineLog } from '../analysis/analysis-link';
+import { VERSION } from '../version';
 
 export interface ListenProxyOptions {
   listen: SocketAddress;
   connect: SocketAddress;
-  log: SessionLog;
+  /** The analysis thread, started, with its log open. */
+  link: AnalysisLink;
   logPath: string | null;
   retainBodyMax: number;
   printSummary: boolean;
   graceMs: number;
-  /** Called per session with both peers: the editor side and the daemon side. */
-  onSessionConnected?: (peers: { client: SocketPeer; server: SocketPeer }, log: SessionLogChild) => SessionAttachment;
-  /** Also find the fds the peers hold their connections on (kernel timing; spawns `ss`). */
-  lookUpPeerFd?: boolean;
+  /** Why kernel timing is off here, written once per session (null: --bpf=off). */
+  kernelOffReason: string | null;
 }
 
 /** Refuse an existing path with the reason; never remove someone else's file. */
@@ -59,8 +59,8 @@ function listenOn(server: net.Server, addr: SocketAddress): Promise<void> {
 
 /** Runs until a signal; resolves with the exit code. */
 export async function runListenProxy(opts: ListenProxyOptions): Promise<number> {
-  const top = opts.log.child({ session: 'listener' });
-  exitOnInternalError(opts.log, top);
+  const top = opts.link.logger({ session: 'listener' });
+  exitOnInternalError((err) => opts.link.fatal(0, err));
   if (opts.listen.kind === 'unix') await checkFree(opts.listen.path);
 
   const live = new Set<net.Socket>();
@@ -69,13 +69,19 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
   let count = 0;
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => {
     const sessionId = `${randomUUID().slice(0, 8)}-${++count}`;
-    const log = opts.log.child({ session: sessionId });
+    // Lines before the session opens (rare: failures) get their own log child, made on use.
+    let sessionLog: LineLog | null = null;
+    const log: LineLog = {
+      info: (m, f) => (sessionLog ??= opts.link.logger({ session: sessionId })).info(m, f),
+      warn: (m, f) => (sessionLog ??= opts.link.logger({ session: sessionId })).warn(m, f),
+      error: (m, f) => (sessionLog ??= opts.link.logger({ session: sessionId })).error(m, f),
+    };
     client.on('error', (err) => log.warn('client connection failed', { err: err.message }));
     live.add(client);
     const startNs = process.hrtime.bigint();
     let stopper: ((sig: NodeJS.Signals) => void) | null = null;
     const work = (async () => {
-      const clientPeer = await findSocketPeer(client, { withPeerFd: opts.lookUpPeerFd === true });
+      const clientPeer = await findSocketPeer(client, { withPeerFd: false });
       let upstream: net.Socket;
       try {
         upstream = await connectTo(opts.connect);
@@ -91,16 +97,22 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
         return;
       }
       live.add(upstream);
-      const serverPeer = await findSocketPeer(upstream, { withPeerFd: opts.lookUpPeerFd === true });
+      const serverPeer = await findSocketPeer(upstream, { withPeerFd: false });
       const link = new SocketServerLink(upstream, {
         transport: opts.connect.kind, address: formatAddress(opts.connect), serverPid: serverPeer.pid,
       });
-      const attach = opts.onSessionConnected?.({ client: clientPeer, server: serverPeer }, log);
+      const { channel } = await opts.link.openSession({
+        sessionId, retainBodyMax: opts.retainBodyMax, startNs: String(startNs), kernel: null, kernelOffReason: opts.kernelOffReason,
+        fields: {
+          command: null, serverPid: null, ...link.startFields, version: VERSION, logPath: opts.logPath, cwd: process.cwd(),
+          listen: formatAddress(opts.listen), clientPid: clientPeer.pid, connection: count,
+        },
+      });
+      sessionLog = channel.log;
       const done = runRelaySession({
         client: { input: client, output: client, close: () => client.end() },
-        server: link, log, logPath: opts.logPath, startNs, retainBodyMax: opts.retainBodyMax,
-        printSummary: opts.printSummary, graceMs: opts.graceMs, ownSignals: false, attach,
-        extraStart: { listen: formatAddress(opts.listen), clientPid: clientPeer.pid, connection: count },
+        server: link, link: opts.link, channel, logPath: opts.logPath,
+        printSummary: opts.printSummary, graceMs: opts.graceMs, ownSignals: false,
         onStarted: (stopSession) => { stopper = stopSession; stoppers.add(stopSession); },
       });
       client.resume(); // paused on accept until the daemon connection was up (pauseOnConnect)
@@ -152,7 +164,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
         for (const s of signals) process.removeListener(s, stop);
         cleanup();
         top.info('stopped', { sessions: count });
-        await opts.log.close();
+        await opts.link.close();
         resolve(0);
       });
     };

@@ -7,59 +7,40 @@
 //   the client's output drain (at most 2 s), write `session end`, resolve with the exit code.
 
 import { DirectionRelay } from './relay';
-import type { Direction } from './frame';
-import { Session, type RecordSink, type RecordStage } from './session';
 import { drained, type ClientStreams } from './client-streams';
 import type { ServerLink } from './server-link';
-import type { SessionLogChild } from '../sinks/session-log';
-import { formatKernelTable, formatSummaryTable } from '../sinks/summary';
-import { VERSION } from '../version';
-
-/** What a kernel-timing probe (issue 4) hands back when it attaches to a session. */
-export interface SessionAttachment {
-  stage?: RecordStage;
-  sinks?: RecordSink[];
-  onBadInput?: (dir: Direction) => void;
-  extraStart?: Record<string, unknown>;
-  stop?: () => Promise<Record<string, unknown>>;
-  /** Kernel timing: events the kernel dropped so far (for the metrics' drop counter). */
-  kernelDrops?: () => number;
-}
+import type { AnalysisLink, SessionChannel } from '../analysis/analysis-link';
 
 export interface RelaySessionOptions {
   client: ClientStreams & { close?: () => void };
   server: ServerLink;
-  log: SessionLogChild;
+  link: AnalysisLink;
+  /** The session's analysis channel, opened (session start written) by the caller. */
+  channel: SessionChannel;
   logPath: string | null;
-  startNs: bigint;
-  retainBodyMax: number;
   printSummary: boolean;
   graceMs: number;
   /** Forward SIGINT/SIGTERM/SIGHUP to the server (stdio and --connect modes). */
   ownSignals: boolean;
-  attach?: SessionAttachment;
-  extraStart?: Record<string, unknown>;
   /** Receives a function that ends the session as a signal would (listen mode's shutdown). */
   onStarted?: (stop: (signal: NodeJS.Signals) => void) => void;
 }
 
-export interface RelaySessionResult { exitCode: number; session: Session }
+export interface RelaySessionResult { exitCode: number }
 
 export function runRelaySession(opts: RelaySessionOptions): Promise<RelaySessionResult> {
   return new Promise((resolveExit) => {
-    const { client, server, log } = opts;
-    const attach = opts.attach ?? {};
-    const session = new Session({ log, startNs: opts.startNs, retainBodyMax: opts.retainBodyMax, stage: attach.stage, sinks: attach.sinks, onBadInput: attach.onBadInput });
-    log.sessionStart({
-      command: null, serverPid: null, ...server.startFields, version: VERSION,
-      logPath: opts.logPath, cwd: process.cwd(), startNs: opts.startNs, ...(opts.extraStart ?? {}), ...(attach.extraStart ?? {}),
-    } as Parameters<SessionLogChild['sessionStart']>[0]);
+    const { client, server, channel } = opts;
+    const log = channel.log;
 
     let endReason = server.kind === 'child' ? 'server exited' : 'server closed the connection';
     let clientGone = false;
     let serverGone = false;
     let graceTimer: NodeJS.Timeout | null = null;
     let signalsSeen = 0;
+    // A socket server's end of stream, as things stood then; judged once the analysis
+    // thread has caught up (was `exit` sent? did it stop mid-message?).
+    let socketEnd: { clientGone: boolean; signalsSeen: number; err: string | null } | null = null;
 
     const escalate = (why: string): void => {
       if (graceTimer !== null || serverGone) return;
@@ -75,26 +56,21 @@ export function runRelaySession(opts: RelaySessionOptions): Promise<RelaySession
       graceTimer.unref();
     };
 
-    new DirectionRelay(client.input, server.input, (c, r, f) => session.observe('c2s', c, r, f), {
+    const toServer = new DirectionRelay(client.input, server.input, (c, r, f) => channel.observe('c2s', c, r, f), {
       onSourceEnd: (err) => {
-        session.end('c2s');
+        channel.end('c2s');
         if (err !== null) log.warn('client input failed', { err: err.message });
         if (!clientGone && !serverGone) { clientGone = true; endReason = 'client closed its end'; }
         server.endInput();
         escalate('client EOF');
       },
       onDestinationError: (err) => { log.warn(server.kind === 'child' ? 'server stdin closed' : 'writing to the server failed', { err: err.message }); },
-      onObserverError: (err) => session.observerFailed(err),
+      onObserverError: (err) => channel.observerFailed(err),
     });
-    new DirectionRelay(server.output, client.output, (c, r, f) => session.observe('s2c', c, r, f), {
+    const toClient = new DirectionRelay(server.output, client.output, (c, r, f) => channel.observe('s2c', c, r, f), {
       onSourceEnd: (err) => {
-        if (server.kind === 'socket' && !clientGone && session.exitSent) endReason = 'server closed the connection after exit';
-        if (server.kind === 'socket' && !clientGone && !session.exitSent && signalsSeen === 0) {
-          const midMessage = session.insideFrame('s2c');
-          endReason = midMessage ? 'server closed the connection mid-message' : 'server closed the connection';
-          log.error(endReason, { err: err?.message ?? null, offset: session.bytesSeen('s2c') });
-        }
-        session.end('s2c');
+        if (server.kind === 'socket') socketEnd = { clientGone, signalsSeen, err: err?.message ?? null };
+        channel.end('s2c');
         serverOutEnded();
       },
       onDestinationError: (err) => {
@@ -104,8 +80,10 @@ export function runRelaySession(opts: RelaySessionOptions): Promise<RelaySession
         server.endInput();
         escalate('client went away');
       },
-      onObserverError: (err) => session.observerFailed(err),
+      onObserverError: (err) => channel.observerFailed(err),
     });
+    // The analysis thread is far behind: stop reading both ways until it catches up.
+    const stopHolding = opts.link.onHold((on) => { toServer.hold(on); toClient.hold(on); });
 
     let outEnded = false;
     let onOutEnded: (() => void) | null = null;
@@ -123,24 +101,33 @@ export function runRelaySession(opts: RelaySessionOptions): Promise<RelaySession
 
     server.onGone((gone) => {
       serverGone = true;
+      const clientGoneThen = clientGone;
       if (graceTimer !== null) clearTimeout(graceTimer);
       const finish = async (): Promise<void> => {
         await drained(client.output, 2000);
         client.close?.();
-        const extra = attach.stop !== undefined ? await attach.stop() : {};
-        await session.finish({ exitCode: gone.exitCode, signal: gone.signal, reason: endReason, lsptapExitCode: gone.lsptapExitCode, ...(gone.error !== null ? { error: gone.error } : {}), ...extra });
-        if (opts.printSummary) {
-          const rows = session.summary.rows();
-          const kernel = formatKernelTable(rows);
-          process.stderr.write(`\nlsptap: session summary (${opts.logPath ?? 'log on stderr'})\n${formatSummaryTable(rows)}`);
-          if (kernel !== '') process.stderr.write(`\nlsptap: where the time went (kernel timing, p50 ms; README "Kernel timing")\n${kernel}`);
+        stopHolding();
+        const state = await channel.state();
+        const se: { clientGone: boolean; signalsSeen: number; err: string | null } | null = socketEnd;
+        if (se !== null && !se.clientGone) {
+          if (state.exitSent) endReason = 'server closed the connection after exit';
+          else if (se.signalsSeen === 0) {
+            endReason = state.s2cCut ? 'server closed the connection mid-message' : 'server closed the connection';
+            log.error(endReason, { err: se.err, offset: state.s2cOffset });
+          }
+        }
+        const lsptapExitCode = gone.lsptapExitCode(clientGoneThen || state.exitSent);
+        const tables = await channel.finish({ exitCode: gone.exitCode, signal: gone.signal, reason: endReason, lsptapExitCode, ...(gone.error !== null ? { error: gone.error } : {}) }, opts.printSummary);
+        if (tables.summaryTable !== null) {
+          process.stderr.write(`\nlsptap: session summary (${opts.logPath ?? 'log on stderr'})\n${tables.summaryTable}`);
+          if (tables.kernelTable !== null) process.stderr.write(`\nlsptap: where the time went (kernel timing, p50 ms; README "Kernel timing")\n${tables.kernelTable}`);
         }
         if (opts.ownSignals) for (const s of signals) process.removeListener(s, forward);
-        resolveExit({ exitCode: gone.lsptapExitCode, session });
+        resolveExit({ exitCode: lsptapExitCode });
       };
       if (outEnded) { void finish(); return; }
       const t = setTimeout(() => { onOutEnded = null; void finish(); }, 1000);
       onOutEnded = () => { clearTimeout(t); onOutEnded = null; void finish(); };
-    }, () => clientGone || session.exitSent);
+    });
   });
 }

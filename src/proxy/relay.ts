@@ -20,6 +20,8 @@ export class DirectionRelay {
   private observer: ChunkObserver | null;
   private destinationBroken = false;
   private ended = false;
+  private writerFull = false;
+  private held = false;
   /** Bytes forwarded so far. */
   bytes = 0;
 
@@ -41,6 +43,7 @@ export class DirectionRelay {
     const readNs = process.hrtime.bigint();
     this.bytes += chunk.length;
     if (!this.destinationBroken && !this.dst.write(chunk)) {
+      this.writerFull = true;
       this.src.pause();
       this.dst.once('drain', this.resume);
     }
@@ -54,7 +57,17 @@ export class DirectionRelay {
     }
   };
 
-  private readonly resume = (): void => { this.src.resume(); };
+  private readonly resume = (): void => {
+    this.writerFull = false;
+    if (!this.held) this.src.resume();
+  };
+
+  /** Stop reading while the analysis thread catches up (on), read again (off). */
+  hold(on: boolean): void {
+    this.held = on;
+    if (on) this.src.pause();
+    else if (!this.writerFull) this.src.resume();
+  }
 
   private finish(err: Error | null): void {
     if (this.ended) return;

@@ -12,8 +12,8 @@ export interface ServerGone {
   /** The child's exit code (null for a socket or a signal). */
   exitCode: number | null;
   signal: NodeJS.Signals | null;
-  /** What lsptap itself exits with. */
-  lsptapExitCode: number;
+  /** What lsptap itself exits with; cleanEnd says the client had finished (EOF or `exit`). */
+  lsptapExitCode: (cleanEnd: boolean) => number;
   /** Set when the end was abnormal (socket error, closed mid-message...). */
   error: string | null;
 }
@@ -32,14 +32,31 @@ export interface ServerLink {
   stop(step: 0 | 1): void;
   /** lsptap got a signal; count is how many so far. */
   forwardSignal(signal: NodeJS.Signals, count: number): void;
-  /** Called once when the server side is gone; clean says the client had finished. */
-  onGone(cb: (gone: ServerGone) => void, isCleanEnd: () => boolean): void;
+  /** Called once when the server side is gone. */
+  onGone(cb: (gone: ServerGone) => void): void;
 }
 
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
   if (code !== null) return code;
   if (signal !== null) return 128 + (os.constants.signals[signal] ?? 0);
   return 1;
+}
+
+/** Remembers how the server went, for a listener that subscribes later. */
+class GoneLatch {
+  private value: ServerGone | null = null;
+  private cb: ((gone: ServerGone) => void) | null = null;
+
+  set(gone: ServerGone): void {
+    if (this.value !== null) return;
+    this.value = gone;
+    this.cb?.(gone);
+  }
+
+  on(cb: (gone: ServerGone) => void): void {
+    this.cb = cb;
+    if (this.value !== null) cb(this.value);
+  }
 }
 
 /** A spawned server. spawn() never throws for a missing command: failures come as 'error'. */
@@ -49,10 +66,14 @@ export class ChildServerLink implements ServerLink {
   readonly output: Readable;
   readonly startFields: Record<string, unknown>;
 
+  private readonly gone = new GoneLatch();
+
   constructor(readonly child: ChildProcess, command: string[]) {
     this.input = child.stdin!;
     this.output = child.stdout!;
     this.startFields = { transport: 'stdio', command, serverPid: child.pid ?? null };
+    // Listen from the start: the server may exit before the session is set up.
+    child.once('exit', (code, signal) => this.gone.set({ exitCode: code, signal, lsptapExitCode: () => exitCodeOf(code, signal), error: null }));
   }
 
   endInput(): void { this.input.end(); }
@@ -64,9 +85,7 @@ export class ChildServerLink implements ServerLink {
     else this.child.kill(signal);
   }
 
-  onGone(cb: (gone: ServerGone) => void): void {
-    this.child.once('exit', (code, signal) => cb({ exitCode: code, signal, lsptapExitCode: exitCodeOf(code, signal), error: null }));
-  }
+  onGone(cb: (gone: ServerGone) => void): void { this.gone.on(cb); }
 }
 
 export type SpawnResult =
@@ -104,6 +123,7 @@ export class SocketServerLink implements ServerLink {
   readonly startFields: Record<string, unknown>;
   private error: string | null = null;
   private signal: NodeJS.Signals | null = null;
+  private readonly gone = new GoneLatch();
 
   constructor(readonly socket: Socket, fields: Record<string, unknown>) {
     this.input = socket;
@@ -113,6 +133,12 @@ export class SocketServerLink implements ServerLink {
     // The server closed its end: close ours too, so the connection is gone at once and the
     // client hears about it as soon as it would have without lsptap.
     socket.once('end', () => socket.end());
+    socket.once('close', () => {
+      const signal = this.signal;
+      const error = this.error;
+      const lsptapExitCode = (cleanEnd: boolean): number => signal !== null ? exitCodeOf(null, signal) : error === null && cleanEnd ? 0 : 1;
+      this.gone.set({ exitCode: null, signal, lsptapExitCode, error });
+    });
   }
 
   endInput(): void { this.socket.end(); }
@@ -124,10 +150,5 @@ export class SocketServerLink implements ServerLink {
     this.socket.destroy();
   }
 
-  onGone(cb: (gone: ServerGone) => void, isCleanEnd: () => boolean): void {
-    this.socket.once('close', () => {
-      const lsptapExitCode = this.signal !== null ? exitCodeOf(null, this.signal) : this.error === null && isCleanEnd() ? 0 : 1;
-      cb({ exitCode: null, signal: this.signal, lsptapExitCode, error: this.error });
-    });
-  }
+  onGone(cb: (gone: ServerGone) => void): void { this.gone.on(cb); }
 }

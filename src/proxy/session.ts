@@ -21,6 +21,17 @@ export interface RecordStage {
 /** Anything else that wants every finished record (metrics). */
 export type RecordSink = (rec: MessageRecord) => void;
 
+/** What kernel timing (and the metrics) hand a session when they attach to it. */
+export interface SessionAttachment {
+  stage?: RecordStage;
+  sinks?: RecordSink[];
+  onBadInput?: (dir: Direction) => void;
+  extraStart?: Record<string, unknown>;
+  stop?: () => Promise<Record<string, unknown>>;
+  /** Kernel timing: events the kernel dropped so far (for the metrics' drop counter). */
+  kernelDrops?: () => number;
+}
+
 export interface SessionOptions {
   log: SessionLogChild;
   startNs: bigint;

@@ -5,17 +5,19 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { stdioClient } from './client-streams';
-import { runRelaySession, type SessionAttachment } from './relay-session';
-import { spawnServer, SocketServerLink } from './server-link';
+import { runRelaySession } from './relay-session';
+import { spawnServer, SocketServerLink, type ServerLink } from './server-link';
 import { connectTo, formatAddress, type SocketAddress } from './address';
-import { findSocketPeer, type SocketPeer } from './socket-peer';
-import type { SessionLog, SessionLogChild } from '../sinks/session-log';
+import { findSocketPeer } from './socket-peer';
+import type { AnalysisLink, LineLog, SessionChannel } from '../analysis/analysis-link';
+import type { KernelTarget } from '../analysis/protocol';
+import { VERSION } from '../version';
 
 export { exitCodeOf } from './server-link';
-export type { SessionAttachment } from './relay-session';
 
 interface CommonOptions {
-  log: SessionLog;
+  /** The analysis thread, started, with its log open. */
+  link: AnalysisLink;
   logPath: string | null;
   retainBodyMax: number;
   printSummary: boolean;
@@ -30,79 +32,103 @@ export interface StdioProxyOptions extends CommonOptions {
   args: string[];
   /** The server's environment (default: ours). */
   env?: NodeJS.ProcessEnv;
-  /** Called with the spawned server before any byte flows (kernel timing attaches here). */
-  onServerSpawned?: (server: ChildProcess, log: SessionLogChild) => SessionAttachment;
 }
 
 export interface ConnectProxyOptions extends CommonOptions {
   address: SocketAddress;
-  /** Called with the connected socket and the process at its other end (kernel timing). */
-  onSocketConnected?: (peer: SocketPeer, log: SessionLogChild) => SessionAttachment;
-  /** Also find the fd the server holds the connection on (kernel timing; spawns `ss`). */
-  lookUpPeerFd?: boolean;
 }
 
 /**
- * A bug of ours must not leave the log short: record it, flush synchronously, and exit (the
- * server sees EOF and ends as it would with a closed editor).
+ * A bug of ours must not leave the log short: record it, wait (at most 2 s) until the
+ * analysis thread has written everything, and exit (the server sees EOF and ends as it
+ * would with a closed editor).
  */
-export function exitOnInternalError(log: SessionLog, logChild: SessionLogChild): void {
+export function exitOnInternalError(fatal: (err: string) => void): void {
   process.once('uncaughtException', (err) => {
-    logChild.error('lsptap internal error', { err: err.stack ?? String(err) });
-    log.flushSync();
+    fatal(err.stack ?? String(err));
     process.stderr.write(`lsptap: internal error: ${err.stack ?? String(err)}\n`);
     process.exit(70);
   });
 }
 
+/** The fd of one of a child's pipes, for kernel timing. */
+function fdOf(stream: unknown): number | null {
+  const fd = (stream as { _handle?: { fd?: number } } | null)?._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : null;
+}
+
+function childTarget(child: ChildProcess): KernelTarget | null {
+  const toServerFd = fdOf(child.stdin);
+  const fromServerFd = fdOf(child.stdout);
+  if (child.pid === undefined || toServerFd === null || fromServerFd === null) return null;
+  return { kind: 'child', serverPid: child.pid, toServerFd, fromServerFd };
+}
+
+function startFields(opts: CommonOptions, server: ServerLink): Record<string, unknown> {
+  return {
+    command: null, serverPid: null, ...server.startFields, version: VERSION,
+    logPath: opts.logPath, cwd: process.cwd(), ...(opts.extraStart ?? {}),
+  };
+}
+
+/** Open the session's channel; under --bpf=require a refused attach stops the server. */
+async function openChannel(opts: CommonOptions, server: ServerLink, startNs: bigint, kernel: KernelTarget | null, kernelOffReason: string | null): Promise<SessionChannel> {
+  const { channel, refuse } = await opts.link.openSession({
+    sessionId: opts.sessionId, retainBodyMax: opts.retainBodyMax, startNs: String(startNs),
+    fields: startFields(opts, server), kernel, kernelOffReason,
+  });
+  if (refuse !== null) {
+    process.stderr.write(`${refuse}\n`);
+    server.stop(0);
+  }
+  return channel;
+}
+
+async function relayAndClose(opts: CommonOptions, server: ServerLink, channel: SessionChannel): Promise<number> {
+  exitOnInternalError((err) => channel.fatal(err));
+  const { exitCode } = await runRelaySession({
+    client: stdioClient(), server, link: opts.link, channel, logPath: opts.logPath,
+    printSummary: opts.printSummary, graceMs: opts.graceMs, ownSignals: true,
+  });
+  await opts.link.close();
+  return exitCode;
+}
+
 /** Run the proxy until the server is gone; resolves with the exit code to use. */
 export async function runStdioProxy(opts: StdioProxyOptions): Promise<number> {
   const startNs = process.hrtime.bigint();
-  const logChild = opts.log.child({ session: opts.sessionId });
   const spawned = await spawnServer(opts.command, opts.args, opts.env);
   if (!spawned.ok) {
     process.stderr.write(`lsptap: cannot start ${JSON.stringify(opts.command)}: ${spawned.message}\n`);
-    logChild.error('server failed to start', { command: [opts.command, ...opts.args], code: spawned.code, reason: spawned.message });
-    await opts.log.close();
+    const log: LineLog = opts.link.logger({ session: opts.sessionId });
+    log.error('server failed to start', { command: [opts.command, ...opts.args], code: spawned.code, reason: spawned.message });
+    await opts.link.close();
     return spawned.exitCode;
   }
   const child = spawned.link.child;
-  child.on('error', (err) => logChild.error('server process error', { err: err.message }));
-  const attach = opts.onServerSpawned?.(child, logChild);
-  exitOnInternalError(opts.log, logChild);
-  const { exitCode } = await runRelaySession({
-    client: stdioClient(), server: spawned.link, log: logChild, logPath: opts.logPath, startNs,
-    retainBodyMax: opts.retainBodyMax, printSummary: opts.printSummary, graceMs: opts.graceMs,
-    ownSignals: true, attach, extraStart: opts.extraStart,
-  });
-  await opts.log.close();
-  return exitCode;
+  const kernel = opts.link.kernelOn ? childTarget(child) : null;
+  const channel = await openChannel(opts, spawned.link, startNs, kernel, opts.link.kernelOn && kernel === null ? 'cannot find the fds of the server pipes' : null);
+  child.on('error', (err) => channel.log.error('server process error', { err: err.message }));
+  return relayAndClose(opts, spawned.link, channel);
 }
 
 /** `lsptap --connect ADDR`: relay our stdio to a listening server; no child process. */
 export async function runConnectProxy(opts: ConnectProxyOptions): Promise<number> {
   const startNs = process.hrtime.bigint();
-  const logChild = opts.log.child({ session: opts.sessionId });
   let socket;
   try {
     socket = await connectTo(opts.address);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
-    logChild.error('cannot connect to the server', { address: formatAddress(opts.address), reason: (err as Error).message });
-    await opts.log.close();
+    opts.link.logger({ session: opts.sessionId }).error('cannot connect to the server', { address: formatAddress(opts.address), reason: (err as Error).message });
+    await opts.link.close();
     return 1;
   }
-  const peer = await findSocketPeer(socket, { withPeerFd: opts.lookUpPeerFd === true });
+  const peer = await findSocketPeer(socket, { withPeerFd: opts.link.kernelOn });
   const link = new SocketServerLink(socket, {
     transport: opts.address.kind, address: formatAddress(opts.address), serverPid: peer.pid,
   });
-  const attach = opts.onSocketConnected?.(peer, logChild);
-  exitOnInternalError(opts.log, logChild);
-  const { exitCode } = await runRelaySession({
-    client: stdioClient(), server: link, log: logChild, logPath: opts.logPath, startNs,
-    retainBodyMax: opts.retainBodyMax, printSummary: opts.printSummary, graceMs: opts.graceMs,
-    ownSignals: true, attach, extraStart: opts.extraStart,
-  });
-  await opts.log.close();
-  return exitCode;
+  const kernel: KernelTarget | null = opts.link.kernelOn ? { kind: 'socket', fd: peer.fd, pid: peer.pid, peerFd: peer.peerFd } : null;
+  const channel = await openChannel(opts, link, startNs, kernel, null);
+  return relayAndClose(opts, link, channel);
 }

@@ -4,14 +4,12 @@
 // session is over. The metrics URL goes into the `session start` line.
 
 import { LsptapMetrics, parseMetricsAddress, serveMetrics } from './metrics';
-import type { StdioProxyOptions } from '../proxy/stdio-proxy';
-
-type OnServerSpawned = NonNullable<StdioProxyOptions['onServerSpawned']>;
+import type { SessionAttachment } from '../proxy/session';
 
 export interface ProxyMetrics {
   metrics: LsptapMetrics;
-  /** Wrap another onServerSpawned hook (or none) so the session also feeds the metrics. */
-  attach(inner?: OnServerSpawned): OnServerSpawned;
+  /** Extend what else attaches to a session (kernel timing) so the session also feeds the metrics. */
+  wrap(inner: SessionAttachment): SessionAttachment;
   close(): Promise<void>;
 }
 
@@ -20,8 +18,7 @@ export async function startProxyMetrics(address: string): Promise<ProxyMetrics> 
   const server = await serveMetrics(metrics, parseMetricsAddress(address));
   return {
     metrics,
-    attach: (inner) => (...args) => {
-      const a = inner?.(...args) ?? {};
+    wrap: (a) => {
       const onBadInput = a.onBadInput;
       // Kernel drops live in BPF counter maps: read them once a second (not per event) and
       // a last time when the session stops.

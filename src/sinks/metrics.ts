@@ -8,6 +8,7 @@
 
 import fs from 'node:fs';
 import http from 'node:http';
+import { isMainThread } from 'node:worker_threads';
 import net from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Direction } from '../proxy/frame';
@@ -142,11 +143,16 @@ export function serveMetrics(metrics: LsptapMetrics, addr: MetricsAddress): Prom
         }),
       });
     };
-    if (addr.kind === 'unix') {
+    if (addr.kind === 'unix' && isMainThread) {
       // The socket file is made by bind(2) inside listen(), synchronously: umask 177 makes
       // it 0600 (owner only) whatever the user's umask.
       const oldMask = process.umask(0o177);
       try { server.listen(addr.path, listening); } finally { process.umask(oldMask); }
+    } else if (addr.kind === 'unix') {
+      // A worker cannot set the umask: the thread that started it holds umask 177 until
+      // this worker is ready (analysis-link.ts). Checked, not assumed:
+      if ((process.umask() & 0o077) !== 0o077) { reject(new MetricsAddressError(`lsptap: cannot serve metrics on ${addr.path} with owner-only permissions (umask ${process.umask().toString(8)})`)); return; }
+      server.listen(addr.path, listening);
     } else server.listen(addr.port, addr.host, listening);
   }));
 }

@@ -1,0 +1,171 @@
+// The analysis side of lsptap, run on its own thread (analysis-worker.ts): everything that
+// costs time per message — framing, pairing, kernel timing, the log, the summary, the
+// metrics — fed from the ring the relay thread fills. Records arrive in the order the relay
+// saw them, so each session's Session sees exactly what it would have seen inline.
+
+import { Session, type SessionAttachment } from '../proxy/session';
+import { SessionLog, type SessionLogChild, type SessionStartInfo } from '../sinks/session-log';
+import { formatKernelTable, formatSummaryTable } from '../sinks/summary';
+import { prepareKernelTiming, type KernelOption } from '../proxy/kernel-option';
+import { startProxyMetrics, type ProxyMetrics } from '../sinks/metrics-option';
+import type { Direction } from '../proxy/frame';
+import { RecordType, type RingRecord } from './chunk-ring';
+import type { AnalysisConfig, ControlRecord, FinishReply, SessionEndRequest, SessionStartRequest, SessionState, StartReply, WorkerMessage } from './protocol';
+
+const DIRS: readonly Direction[] = ['c2s', 's2c'];
+
+interface Hosted {
+  log: SessionLogChild;
+  session: Session | null;
+  attachment: SessionAttachment;
+  observing: boolean;
+  s2cCut: boolean;
+  s2cOffset: number;
+}
+
+export type InitResult = { ok: true; kernel: boolean } | { ok: false; kind: 'bpf' | 'metrics'; message: string };
+
+export class AnalysisHost {
+  private log: SessionLog | null = null;
+  private readonly hosted = new Map<number, Hosted>();
+  private kernel: KernelOption | null = null;
+  private metrics: ProxyMetrics | null = null;
+  /** Set by a `fatal` record: the relay thread is blocked until we have written everything. */
+  fatalSeen = false;
+
+  constructor(private readonly config: AnalysisConfig, private readonly post: (m: WorkerMessage) => void) {}
+
+  /** Load the probes and start the metrics server; failures are startup errors. */
+  async init(): Promise<InitResult> {
+    try {
+      this.kernel = prepareKernelTiming(this.config.bpf);
+    } catch (err) {
+      return { ok: false, kind: 'bpf', message: (err as Error).message };
+    }
+    if (this.config.metricsAddress !== null) {
+      try {
+        this.metrics = await startProxyMetrics(this.config.metricsAddress);
+      } catch (err) {
+        this.kernel.close();
+        return { ok: false, kind: 'metrics', message: (err as Error).message };
+      }
+    }
+    return { ok: true, kernel: this.kernel.loaded };
+  }
+
+  /** One record from the ring. Chunk payloads are views into the ring: used, never kept. */
+  readonly onRecord = (rec: RingRecord): void => {
+    if (rec.type === RecordType.Chunk) {
+      const h = this.hosted.get(rec.session);
+      if (h === undefined || !h.observing || h.session === null) return;
+      try {
+        h.session.observe(DIRS[rec.dir], rec.payload, rec.readNs, rec.forwardedNs);
+      } catch (err) {
+        h.observing = false;
+        h.session.observerFailed(err);
+      }
+      return;
+    }
+    if (rec.type === RecordType.Control) this.control(rec.session, JSON.parse(rec.payload.toString('utf8')) as ControlRecord);
+  };
+
+  private reply(req: number, value: unknown): void { this.post({ type: 'reply', req, value }); }
+
+  private control(sid: number, c: ControlRecord): void {
+    switch (c.t) {
+      case 'open-log':
+        this.log = new SessionLog(c.fd, c.withBodies);
+        return;
+      case 'logger':
+        this.hosted.set(sid, { log: this.logOrThrow().child(c.bindings), session: null, attachment: {}, observing: false, s2cCut: false, s2cOffset: 0 });
+        return;
+      case 'start':
+        this.reply(c.req, this.start(sid, c));
+        return;
+      case 'line': {
+        const h = this.hosted.get(sid);
+        if (h === undefined) return;
+        if (c.level === 'info') h.log.info(c.msg, c.fields);
+        else if (c.level === 'warn') h.log.warn(c.msg, c.fields);
+        else h.log.error(c.msg, c.fields);
+        return;
+      }
+      case 'end': {
+        const h = this.hosted.get(sid);
+        if (h?.session == null || !h.observing) return;
+        if (c.dir === 's2c') { h.s2cCut = h.session.insideFrame('s2c'); h.s2cOffset = h.session.bytesSeen('s2c'); }
+        h.session.end(c.dir);
+        return;
+      }
+      case 'observer-failed': {
+        const h = this.hosted.get(sid);
+        if (h?.session == null || !h.observing) return;
+        h.observing = false;
+        h.session.observerFailed(c.err);
+        return;
+      }
+      case 'state': {
+        const h = this.hosted.get(sid);
+        const state: SessionState = { exitSent: h?.session?.exitSent ?? false, s2cCut: h?.s2cCut ?? false, s2cOffset: h?.s2cOffset ?? 0 };
+        this.reply(c.req, state);
+        return;
+      }
+      case 'finish':
+        void this.finish(sid, c.end, c.tables).then((v) => this.reply(c.req, v));
+        return;
+      case 'close':
+        void this.close().then(() => this.reply(c.req, {}));
+        return;
+      case 'fatal': {
+        const h = this.hosted.get(sid);
+        h?.log.error('lsptap internal error', { err: c.err });
+        this.log?.flushSync();
+        this.fatalSeen = true;
+        return;
+      }
+    }
+  }
+
+  private logOrThrow(): SessionLog {
+    if (this.log === null) throw new Error('the log was not opened before the first session');
+    return this.log;
+  }
+
+  private start(sid: number, c: SessionStartRequest): StartReply {
+    const log = this.logOrThrow().child({ session: c.sessionId });
+    const { attachment: kernelPart, refuse, off } = this.kernel!.attach(c.kernel, log, c.kernelOffReason);
+    const attachment = this.metrics === null ? kernelPart : this.metrics.wrap(kernelPart);
+    const startNs = BigInt(c.startNs);
+    const session = new Session({
+      log, startNs, retainBodyMax: c.retainBodyMax,
+      stage: attachment.stage, sinks: attachment.sinks, onBadInput: attachment.onBadInput,
+    });
+    this.hosted.set(sid, { log, session, attachment, observing: true, s2cCut: false, s2cOffset: 0 });
+    log.sessionStart({ ...c.fields, startNs, ...(attachment.extraStart ?? {}) } as SessionStartInfo);
+    if (off !== null) log.warn('kernel timing off', off);
+    return { refuse };
+  }
+
+  private async finish(sid: number, end: SessionEndRequest, tables: boolean): Promise<FinishReply> {
+    const h = this.hosted.get(sid);
+    if (h?.session == null) return { summaryTable: null, kernelTable: null };
+    this.hosted.delete(sid);
+    const extra = h.attachment.stop !== undefined ? await h.attachment.stop() : {};
+    await h.session.finish({ ...end, ...extra });
+    if (!tables) return { summaryTable: null, kernelTable: null };
+    const rows = h.session.summary.rows();
+    const kernel = formatKernelTable(rows);
+    return { summaryTable: formatSummaryTable(rows), kernelTable: kernel === '' ? null : kernel };
+  }
+
+  /** Stop everything: release probes no session took, stop serving metrics, drain the log. */
+  async close(): Promise<void> {
+    for (const [sid, h] of this.hosted) {
+      if (h.session !== null && h.attachment.stop !== undefined) await h.attachment.stop();
+      this.hosted.delete(sid);
+    }
+    this.kernel?.close();
+    await this.metrics?.close();
+    await this.log?.close();
+  }
+}

@@ -1,0 +1,48 @@
+// Entry point of the analysis thread. It runs at a lower scheduling priority than the relay
+// (on Linux a thread's nice value is its own): when the machine is busy, the editor's bytes
+// go first and the log catches up after the burst. It reads the ring until it is empty,
+// then sleeps on Atomics.waitAsync until the relay thread wakes it.
+
+import os from 'node:os';
+import { parentPort, workerData } from 'node:worker_threads';
+import { ChunkRingReader, type RingBuffers } from './chunk-ring';
+import { AnalysisHost } from './analysis-host';
+import type { AnalysisConfig, WorkerMessage } from './protocol';
+
+/** nice value of the analysis thread: far enough below the relay to yield to it. */
+export const ANALYSIS_NICE = 10;
+/** Bytes read per turn before timers and log writes get a turn of the event loop. */
+const TURN_BYTES = 1 << 20;
+
+interface WorkerInput { config: AnalysisConfig; ring: RingBuffers }
+
+function run(): void {
+  const port = parentPort;
+  if (port === null) throw new Error('analysis-worker.js runs as a worker thread');
+  const input = workerData as WorkerInput;
+  try { os.setPriority(0, ANALYSIS_NICE); } catch { /* not allowed: run at the relay's priority */ }
+  const post = (m: WorkerMessage): void => port.postMessage(m);
+  const ring = new ChunkRingReader(input.ring);
+  const host = new AnalysisHost(input.config, post);
+  // Keeps this thread alive while it waits: waitAsync alone does not.
+  port.on('message', () => undefined);
+
+  const pump = (): void => {
+    ring.read(host.onRecord, TURN_BYTES);
+    if (host.fatalSeen) { ring.markFatalDone(); host.fatalSeen = false; }
+    if (ring.takeProducerWaiting()) post({ type: 'space' });
+    if (!ring.empty) { setImmediate(pump); return; }
+    const seq = ring.prepareWait();
+    if (seq === null) { setImmediate(pump); return; }
+    const woken = ring.waitAsync(seq);
+    if (woken === null) setImmediate(pump);
+    else void woken.then(pump);
+  };
+
+  void host.init().then((r) => {
+    post(r.ok ? { type: 'ready', kernel: r.kernel } : { type: 'init-failed', kind: r.kind, message: r.message });
+    if (r.ok) pump();
+  });
+}
+
+run();

@@ -1,0 +1,80 @@
+// What the relay thread and the analysis thread say to each other. Bytes and everything
+// that must stay in order with them go through the shared ring (chunk-ring.ts) as records;
+// control records carry one of the JSON objects below. The analysis thread answers
+// requests (`req`) and reports events with postMessage.
+
+import type { Direction } from '../proxy/frame';
+import type { BpfMode } from '../probes/kernel-timing';
+
+/** What kernel timing watches for one session, found by the relay thread. */
+export type KernelTarget =
+  | { kind: 'child'; serverPid: number; toServerFd: number; fromServerFd: number }
+  | { kind: 'socket'; fd: number | null; pid: number | null; peerFd: number | null };
+
+export interface AnalysisConfig {
+  bpf: BpfMode;
+  metricsAddress: string | null;
+}
+
+export type LogLevel = 'info' | 'warn' | 'error';
+
+export interface SessionStartRequest {
+  sessionId: string;
+  retainBodyMax: number;
+  /** hrtime (ns) as a decimal string: the session's time origin. */
+  startNs: string;
+  /** Fields of the `session start` line (command, transport, serverPid...). */
+  fields: Record<string, unknown>;
+  kernel: KernelTarget | null;
+  /** Why kernel timing is off for this session although --bpf asked for it (listen mode). */
+  kernelOffReason: string | null;
+}
+
+export interface SessionEndRequest {
+  exitCode: number | null;
+  signal: string | null;
+  reason: string;
+  lsptapExitCode: number;
+  error?: string;
+}
+
+export type ControlRecord =
+  | { t: 'open-log'; fd: number; withBodies: boolean }
+  /** A log child with these bindings and no session (the listener's own lines). */
+  | { t: 'logger'; bindings: Record<string, unknown> }
+  | ({ t: 'start'; req: number } & SessionStartRequest)
+  | { t: 'line'; level: LogLevel; msg: string; fields: Record<string, unknown> }
+  | { t: 'end'; dir: Direction }
+  | { t: 'observer-failed'; err: string }
+  | { t: 'state'; req: number }
+  | { t: 'finish'; req: number; end: SessionEndRequest; tables: boolean }
+  | { t: 'close'; req: number }
+  | { t: 'fatal'; err: string };
+
+/** A session's state once every byte before the request has been analysed. */
+export interface SessionState {
+  /** The client sent the `exit` notification. */
+  exitSent: boolean;
+  /** The server-to-client stream ended part-way through a message. */
+  s2cCut: boolean;
+  /** Bytes seen from the server. */
+  s2cOffset: number;
+}
+
+export interface StartReply {
+  /** Set when --bpf=require and kernel timing failed for this session: stop the server. */
+  refuse: string | null;
+}
+
+export interface FinishReply {
+  /** The per-method table (and the kernel one), when asked for. */
+  summaryTable: string | null;
+  kernelTable: string | null;
+}
+
+export type WorkerMessage =
+  | { type: 'ready'; kernel: boolean }
+  | { type: 'init-failed'; kind: 'bpf' | 'metrics'; message: string }
+  | { type: 'reply'; req: number; value: unknown }
+  /** The ring has room again (sent when the relay thread said it was waiting). */
+  | { type: 'space' };
