@@ -3,6 +3,7 @@
 // metrics — fed from the ring the relay thread fills. Records arrive in the order the relay
 // saw them, so each session's Session sees exactly what it would have seen inline.
 
+import fs from 'node:fs';
 import { Session, type SessionAttachment } from '../proxy/session';
 import { SessionLog, type SessionLogChild, type SessionStartInfo } from '../sinks/session-log';
 import { formatKernelTable, formatSummaryTable } from '../sinks/summary';
@@ -13,6 +14,10 @@ import { RecordType, type RingRecord } from './chunk-ring';
 import type { AnalysisConfig, ControlRecord, FinishReply, SessionEndRequest, SessionStartRequest, SessionState, StartReply, WorkerMessage } from './protocol';
 
 const DIRS: readonly Direction[] = ['c2s', 's2c'];
+
+function isRegularFile(fd: number): boolean {
+  try { return fs.fstatSync(fd).isFile(); } catch { return false; }
+}
 
 interface Hosted {
   log: SessionLogChild;
@@ -74,7 +79,7 @@ export class AnalysisHost {
   private control(sid: number, c: ControlRecord): void {
     switch (c.t) {
       case 'open-log':
-        this.log = new SessionLog(c.fd, c.withBodies);
+        this.log = new SessionLog(c.fd, c.withBodies, {}, isRegularFile(c.fd));
         return;
       case 'logger':
         this.hosted.set(sid, { log: this.logOrThrow().child(c.bindings), session: null, attachment: {}, observing: false, s2cCut: false, s2cOffset: 0 });

@@ -11,6 +11,9 @@ import type { AnalysisConfig, WorkerMessage } from './protocol';
 
 /** nice value of the analysis thread: far enough below the relay to yield to it. */
 export const ANALYSIS_NICE = 10;
+/** While busy, how often the ring is read; and how long it stays quiet before we sleep. */
+const POLL_MS = 2;
+const IDLE_MS = 100;
 /** Bytes read per turn before timers and log writes get a turn of the event loop. */
 const TURN_BYTES = 1 << 20;
 
@@ -27,11 +30,16 @@ function run(): void {
   // Keeps this thread alive while it waits: waitAsync alone does not.
   port.on('message', () => undefined);
 
+  // While records keep coming, look every POLL_MS instead of being woken per chunk: one
+  // wake-up per message would cost the relay a futex call and the machine two context
+  // switches per message. After IDLE_MS without records, sleep until woken.
+  let lastRecordMs = 0;
   const pump = (): void => {
-    ring.read(host.onRecord, TURN_BYTES);
+    if (ring.read(host.onRecord, TURN_BYTES) > 0) lastRecordMs = performance.now();
     if (host.fatalSeen) { ring.markFatalDone(); host.fatalSeen = false; }
     if (ring.takeProducerWaiting()) post({ type: 'space' });
     if (!ring.empty) { setImmediate(pump); return; }
+    if (performance.now() - lastRecordMs < IDLE_MS) { setTimeout(pump, POLL_MS); return; }
     const seq = ring.prepareWait();
     if (seq === null) { setImmediate(pump); return; }
     const woken = ring.waitAsync(seq);

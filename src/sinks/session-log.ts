@@ -52,8 +52,13 @@ export class SessionLog {
   readonly logger: pino.Logger;
   private closed = false;
 
-  constructor(fd: number, private readonly withBodies: boolean, bindings: Record<string, unknown> = {}) {
-    this.dest = pino.destination({ fd, sync: false, minLength: 0 });
+  /**
+   * sync: write on this thread (the analysis thread, to a regular file: no thread-pool
+   * hop per batch); otherwise through libuv's pool, so a pipe that stops reading (stderr
+   * unread) never blocks the analysis.
+   */
+  constructor(fd: number, private readonly withBodies: boolean, bindings: Record<string, unknown> = {}, sync = false) {
+    this.dest = pino.destination({ fd, sync, minLength: 0 });
     // EPIPE/EBADF on the log must never take the relay down: stop logging instead.
     this.dest.on('error', () => { this.closed = true; });
     this.batch = new LineBatch(this.dest, LINE_BATCH_MS);
