@@ -27,7 +27,7 @@ export interface BudgetLine {
 
 const UNITS: Record<string, string> = {
   p50Us: 'µs', p90Us: 'µs', p99Us: 'µs', cpuPerMsgUs: 'µs CPU/msg', msgsPerS: 'msgs/s', mbPerS: 'MB/s',
-  deliveryMs: 'ms', peakRssMb: 'MB', rssGrowthMb: 'MB', wallMs: 'ms',
+  deliveryMs: 'ms', peakRssMb: 'MB', rssGrowthMb: 'MB', wallMs: 'ms', logLagMs: 'ms after the last answer',
 };
 
 /** runs[workload][mode] = one figures object per repeat. */

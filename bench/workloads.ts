@@ -7,6 +7,7 @@ import { PassThrough } from 'node:stream';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { answerServerRequests, runGoplsScript } from '../src/demo/gopls-script';
 import { EchoClient, didOpenOf, smallRequest } from './echo-client';
+import { waitUntilLogged } from './log-lag';
 import { WireReader } from './lsp-wire';
 import { ECHO_SERVER, type Mode } from './modes';
 import { CpuSampler, cpuUs, memoryKb } from './proc-stats';
@@ -35,6 +36,17 @@ function cpuDelta(mode: Mode, pid: number, beforeUs: number | null): number | nu
   return after === null ? null : after - beforeUs;
 }
 
+/**
+ * lsptap modes: wait until the last response is in the log, so the CPU read next includes
+ * the analysis that ran behind the relay; report that wait as logLagMs.
+ */
+async function logLag(mode: Mode, logPath: string, lastId: number): Promise<{ logLagMs?: number }> {
+  if (!mode.name.startsWith('lsptap')) return {};
+  const ms = await waitUntilLogged(logPath, lastId);
+  if (ms === null) throw new Error(`${mode.name}: the response to request ${lastId} never reached the log`);
+  return { logLagMs: ms };
+}
+
 function withCpu(figures: RunFigures, cpuUsed: number | null, messages: number): RunFigures {
   if (cpuUsed !== null) figures.cpuPerMsgUs = cpuUsed / messages;
   return figures;
@@ -55,10 +67,11 @@ export async function latency(mode: Mode, logPath: string, sizes: WorkloadSizes)
       await client.request(id, frames[i]);
       samples[i] = sinceUs(t0);
     }
+    const lag = await logLag(mode, logPath, id);
     const cpu = cpuDelta(mode, client.pid, cpu0);
     await client.close();
     const s = Array.from(samples);
-    return withCpu({ p50Us: percentile(s, 50), p90Us: percentile(s, 90), p99Us: percentile(s, 99) }, cpu, 2 * sizes.latencyRequests);
+    return withCpu({ p50Us: percentile(s, 50), p90Us: percentile(s, 90), p99Us: percentile(s, 99), ...lag }, cpu, 2 * sizes.latencyRequests);
   } finally { client.kill(); }
 }
 
@@ -74,11 +87,12 @@ export async function throughput(mode: Mode, logPath: string, sizes: WorkloadSiz
     const t0 = now();
     await client.pipelined(frames, sizes.throughputRequests);
     const seconds = sinceUs(t0) / 1e6;
-    const cpu = cpuDelta(mode, client.pid, cpu0);
     const bytes = frames.length + (client.bytesIn - in0);
+    const lag = await logLag(mode, logPath, sizes.throughputWarmup + sizes.throughputRequests);
+    const cpu = cpuDelta(mode, client.pid, cpu0);
     await client.close();
     const messages = 2 * sizes.throughputRequests;
-    return withCpu({ msgsPerS: messages / seconds, mbPerS: bytes / seconds / 1e6 }, cpu, messages);
+    return withCpu({ msgsPerS: messages / seconds, mbPerS: bytes / seconds / 1e6, ...lag }, cpu, messages);
   } finally { client.kill(); }
 }
 

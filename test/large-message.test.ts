@@ -2,6 +2,7 @@
 // memory stays bounded (backpressure, no copy of the body).
 
 import { test } from 'node:test';
+import { RING_BYTES } from '../src/analysis/analysis-link';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -34,7 +35,8 @@ test('relays a 50 MB notification both ways whole, logging both, with bounded me
   const big = messages(readLog(log)).filter((m) => m.method === 'test/bigNotify');
   assert.deepEqual(big.map((m) => [m.dir, m.kind]), [['c2s', 'notification'], ['s2c', 'notification']]);
   assert.ok(big.every((m) => (m.bytes as number) > size));
-  // Peak RSS stays well under one copy of the message: the body is never held whole.
-  t.diagnostic(`lsptap VmHWM: start ${startKb} kB, peak ${peakKb} kB, message ${size / 1024} kB`);
-  assert.ok(peakKb - startKb < size / 1024, `peak RSS grew by ${peakKb - startKb} kB`);
+  // The body is never held whole: peak RSS grows by less than one copy of the message
+  // beyond the fixed ring the analysis thread reads from (touched as it is used).
+  t.diagnostic(`lsptap VmHWM: start ${startKb} kB, peak ${peakKb} kB, message ${size / 1024} kB, ring ${RING_BYTES / 1024} kB`);
+  assert.ok(peakKb - startKb < (size + RING_BYTES) / 1024, `peak RSS grew by ${peakKb - startKb} kB`);
 });

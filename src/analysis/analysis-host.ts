@@ -8,7 +8,7 @@ import { Session, type SessionAttachment } from '../proxy/session';
 import { SessionLog, type SessionLogChild, type SessionStartInfo } from '../sinks/session-log';
 import { formatKernelTable, formatSummaryTable } from '../sinks/summary';
 import { prepareKernelTiming, type KernelOption } from '../proxy/kernel-option';
-import { startProxyMetrics, type ProxyMetrics } from '../sinks/metrics-option';
+import type { ProxyMetrics } from '../sinks/metrics-option';
 import type { Direction } from '../proxy/frame';
 import { RecordType, type RingRecord } from './chunk-ring';
 import type { AnalysisConfig, ControlRecord, FinishReply, SessionEndRequest, SessionStartRequest, SessionState, StartReply, WorkerMessage } from './protocol';
@@ -49,6 +49,8 @@ export class AnalysisHost {
     }
     if (this.config.metricsAddress !== null) {
       try {
+        // Loaded only when asked for: prom-client adds tens of ms to every start.
+        const { startProxyMetrics } = require('../sinks/metrics-option') as typeof import('../sinks/metrics-option');
         this.metrics = await startProxyMetrics(this.config.metricsAddress);
       } catch (err) {
         this.kernel.close();
@@ -161,6 +163,12 @@ export class AnalysisHost {
     const rows = h.session.summary.rows();
     const kernel = formatKernelTable(rows);
     return { summaryTable: formatSummaryTable(rows), kernelTable: kernel === '' ? null : kernel };
+  }
+
+  /** An internal error is about to end this thread: say so in every open session's log and write it all. */
+  failed(err: Error): void {
+    for (const h of this.hosted.values()) h.log.error('lsptap internal error in the analysis thread; relaying goes on unlogged', { err: err.stack ?? String(err) });
+    this.log?.flushSync();
   }
 
   /** Stop everything: release probes no session took, stop serving metrics, drain the log. */

@@ -14,7 +14,7 @@ import { StartupError } from '../proxy/kernel-option';
 import { MetricsAddressError } from '../sinks/metrics';
 
 /** Size of the shared ring: a few seconds of a busy session's traffic. */
-export const RING_BYTES = 8 << 20;
+export const RING_BYTES = 16 << 20;
 /**
  * Held-back bytes above which the relays stop reading, and below which they read again:
  * small, so a message far larger than the ring (50 MB) is never held whole in memory.
@@ -50,13 +50,14 @@ export class AnalysisLink {
     this.writer = new ChunkRingWriter(ring);
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'space') this.flush();
+      else if (m.type === 'failed') this.fail(`failed: ${m.message}`);
       else if (m.type === 'reply') {
         const p = this.pending.get(m.req);
         this.pending.delete(m.req);
         p?.resolve(m.value);
       }
     });
-    worker.on('error', (err) => this.fail(`failed: ${err.stack ?? String(err)}`));
+    worker.on('error', (err) => this.fail(`failed: ${err.message}`));
     worker.on('exit', (code) => { if (!this.closing) this.fail(`stopped (exit code ${code})`); });
   }
 
@@ -103,13 +104,15 @@ export class AnalysisLink {
   }
 
   /**
-   * Write `session start` and attach kernel timing and metrics; resolves once that is done,
-   * so no byte flows before the probes watch.
+   * Write `session start` and attach kernel timing and metrics. Returns at once, so the
+   * caller can take hold of the streams in this same tick (a child's output is discarded by
+   * Node if it exits with nobody reading); `ready` resolves once the probes watch, and no
+   * byte should flow before it does.
    */
-  async openSession(start: SessionStartRequest): Promise<{ channel: SessionChannel; refuse: string | null }> {
+  openSession(start: SessionStartRequest): { channel: SessionChannel; ready: Promise<StartReply> } {
     const sid = this.nextSid++;
-    const reply = await this.request<StartReply>(sid, (req) => ({ t: 'start', req, ...start }), { refuse: null });
-    return { channel: new SessionChannel(this, sid, this.lineLog(sid)), refuse: reply.refuse };
+    const ready = this.request<StartReply>(sid, (req) => ({ t: 'start', req, ...start }), { refuse: null });
+    return { channel: new SessionChannel(this, sid, this.lineLog(sid)), ready };
   }
 
   /** Called when the relays must stop reading (true) or may read again (false). */

@@ -5,7 +5,7 @@
 
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ChunkRingReader, type RingBuffers } from './chunk-ring';
+import { ChunkRingReader, type RingBuffers, type RingRecord } from './chunk-ring';
 import { AnalysisHost } from './analysis-host';
 import type { AnalysisConfig, WorkerMessage } from './protocol';
 
@@ -19,6 +19,16 @@ const TURN_BYTES = 1 << 20;
 
 interface WorkerInput { config: AnalysisConfig; ring: RingBuffers }
 
+/** Tests only: after n records, fail as a bug of ours in the analysis would (uncaught). */
+function failingAfter(n: number, onRecord: (rec: RingRecord) => void): (rec: RingRecord) => void {
+  if (!(n > 0)) return onRecord;
+  let seen = 0;
+  return (rec) => {
+    if (++seen === n) setImmediate(() => { throw new Error('LSPTAP_TEST_ANALYSIS_FAIL_AFTER: the analysis thread fails here'); });
+    if (seen < n) onRecord(rec);
+  };
+}
+
 function run(): void {
   const port = parentPort;
   if (port === null) throw new Error('analysis-worker.js runs as a worker thread');
@@ -27,6 +37,12 @@ function run(): void {
   const post = (m: WorkerMessage): void => port.postMessage(m);
   const ring = new ChunkRingReader(input.ring);
   const host = new AnalysisHost(input.config, post);
+  // A bug of ours here: write what we have and why, then stop; the relay goes on unlogged.
+  process.on('uncaughtException', (err) => {
+    host.failed(err);
+    post({ type: 'failed', message: err.message });
+    process.exit(1);
+  });
   // Keeps this thread alive while it waits: waitAsync alone does not.
   port.on('message', () => undefined);
 
@@ -34,8 +50,9 @@ function run(): void {
   // wake-up per message would cost the relay a futex call and the machine two context
   // switches per message. After IDLE_MS without records, sleep until woken.
   let lastRecordMs = 0;
+  const onRecord = failingAfter(Number(process.env.LSPTAP_TEST_ANALYSIS_FAIL_AFTER ?? 0), host.onRecord);
   const pump = (): void => {
-    if (ring.read(host.onRecord, TURN_BYTES) > 0) lastRecordMs = performance.now();
+    if (ring.read(onRecord, TURN_BYTES) > 0) lastRecordMs = performance.now();
     if (host.fatalSeen) { ring.markFatalDone(); host.fatalSeen = false; }
     if (ring.takeProducerWaiting()) post({ type: 'space' });
     if (!ring.empty) { setImmediate(pump); return; }

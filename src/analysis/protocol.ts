@@ -77,4 +77,6 @@ export type WorkerMessage =
   | { type: 'init-failed'; kind: 'bpf' | 'metrics'; message: string }
   | { type: 'reply'; req: number; value: unknown }
   /** The ring has room again (sent when the relay thread said it was waiting). */
-  | { type: 'space' };
+  | { type: 'space' }
+  /** An internal error ended the analysis thread (its log lines are written). */
+  | { type: 'failed'; message: string };

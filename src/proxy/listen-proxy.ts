@@ -101,7 +101,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
       const link = new SocketServerLink(upstream, {
         transport: opts.connect.kind, address: formatAddress(opts.connect), serverPid: serverPeer.pid,
       });
-      const { channel } = await opts.link.openSession({
+      const { channel, ready } = opts.link.openSession({
         sessionId, retainBodyMax: opts.retainBodyMax, startNs: String(startNs), kernel: null, kernelOffReason: opts.kernelOffReason,
         fields: {
           command: null, serverPid: null, ...link.startFields, version: VERSION, logPath: opts.logPath, cwd: process.cwd(),
@@ -111,7 +111,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
       sessionLog = channel.log;
       const done = runRelaySession({
         client: { input: client, output: client, close: () => client.end() },
-        server: link, link: opts.link, channel, logPath: opts.logPath,
+        server: link, link: opts.link, channel, ready, logPath: opts.logPath,
         printSummary: opts.printSummary, graceMs: opts.graceMs, ownSignals: false,
         onStarted: (stopSession) => { stopper = stopSession; stoppers.add(stopSession); },
       });

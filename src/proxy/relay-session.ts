@@ -15,8 +15,10 @@ export interface RelaySessionOptions {
   client: ClientStreams & { close?: () => void };
   server: ServerLink;
   link: AnalysisLink;
-  /** The session's analysis channel, opened (session start written) by the caller. */
+  /** The session's analysis channel, opened (session start sent) by the caller. */
   channel: SessionChannel;
+  /** Resolves when the analysis side is ready (probes attached): no byte is read before. */
+  ready: Promise<unknown>;
   logPath: string | null;
   printSummary: boolean;
   graceMs: number;
@@ -82,6 +84,10 @@ export function runRelaySession(opts: RelaySessionOptions): Promise<RelaySession
       },
       onObserverError: (err) => channel.observerFailed(err),
     });
+    // Take hold of both streams now, read nothing until the analysis side is ready.
+    toServer.hold(true);
+    toClient.hold(true);
+    void opts.ready.then(() => { toServer.hold(false); toClient.hold(false); });
     // The analysis thread is far behind: stop reading both ways until it catches up.
     const stopHolding = opts.link.onHold((on) => { toServer.hold(on); toClient.hold(on); });
 

@@ -21,7 +21,8 @@ export class DirectionRelay {
   private destinationBroken = false;
   private ended = false;
   private writerFull = false;
-  private held = false;
+  /** Reasons to stop reading besides a full writer (the analysis is behind, or not ready yet). */
+  private holds = 0;
   /** Bytes forwarded so far. */
   bytes = 0;
 
@@ -59,14 +60,14 @@ export class DirectionRelay {
 
   private readonly resume = (): void => {
     this.writerFull = false;
-    if (!this.held) this.src.resume();
+    if (this.holds === 0) this.src.resume();
   };
 
-  /** Stop reading while the analysis thread catches up (on), read again (off). */
+  /** Stop reading for a reason (on), and read again once every reason is gone (off). */
   hold(on: boolean): void {
-    this.held = on;
+    this.holds += on ? 1 : -1;
     if (on) this.src.pause();
-    else if (!this.writerFull) this.src.resume();
+    else if (this.holds === 0 && !this.writerFull) this.src.resume();
   }
 
   private finish(err: Error | null): void {

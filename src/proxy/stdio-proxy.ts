@@ -71,23 +71,21 @@ function startFields(opts: CommonOptions, server: ServerLink): Record<string, un
   };
 }
 
-/** Open the session's channel; under --bpf=require a refused attach stops the server. */
-async function openChannel(opts: CommonOptions, server: ServerLink, startNs: bigint, kernel: KernelTarget | null, kernelOffReason: string | null): Promise<SessionChannel> {
-  const { channel, refuse } = await opts.link.openSession({
+/** Open the session's channel and relay until the server is gone; --bpf=require may refuse the probes, which stops the server. */
+async function relayAndClose(opts: CommonOptions, server: ServerLink, startNs: bigint, kernel: KernelTarget | null, kernelOffReason: string | null, onChannel?: (c: SessionChannel) => void): Promise<number> {
+  const { channel, ready } = opts.link.openSession({
     sessionId: opts.sessionId, retainBodyMax: opts.retainBodyMax, startNs: String(startNs),
     fields: startFields(opts, server), kernel, kernelOffReason,
   });
-  if (refuse !== null) {
+  void ready.then(({ refuse }) => {
+    if (refuse === null) return;
     process.stderr.write(`${refuse}\n`);
     server.stop(0);
-  }
-  return channel;
-}
-
-async function relayAndClose(opts: CommonOptions, server: ServerLink, channel: SessionChannel): Promise<number> {
+  });
+  onChannel?.(channel);
   exitOnInternalError((err) => channel.fatal(err));
   const { exitCode } = await runRelaySession({
-    client: stdioClient(), server, link: opts.link, channel, logPath: opts.logPath,
+    client: stdioClient(), server, link: opts.link, channel, ready, logPath: opts.logPath,
     printSummary: opts.printSummary, graceMs: opts.graceMs, ownSignals: true,
   });
   await opts.link.close();
@@ -107,9 +105,9 @@ export async function runStdioProxy(opts: StdioProxyOptions): Promise<number> {
   }
   const child = spawned.link.child;
   const kernel = opts.link.kernelOn ? childTarget(child) : null;
-  const channel = await openChannel(opts, spawned.link, startNs, kernel, opts.link.kernelOn && kernel === null ? 'cannot find the fds of the server pipes' : null);
-  child.on('error', (err) => channel.log.error('server process error', { err: err.message }));
-  return relayAndClose(opts, spawned.link, channel);
+  // No await from here until the relays hold the child's streams.
+  return relayAndClose(opts, spawned.link, startNs, kernel, opts.link.kernelOn && kernel === null ? 'cannot find the fds of the server pipes' : null,
+    (channel) => child.on('error', (err) => channel.log.error('server process error', { err: err.message })));
 }
 
 /** `lsptap --connect ADDR`: relay our stdio to a listening server; no child process. */
@@ -129,6 +127,5 @@ export async function runConnectProxy(opts: ConnectProxyOptions): Promise<number
     transport: opts.address.kind, address: formatAddress(opts.address), serverPid: peer.pid,
   });
   const kernel: KernelTarget | null = opts.link.kernelOn ? { kind: 'socket', fd: peer.fd, pid: peer.pid, peerFd: peer.peerFd } : null;
-  const channel = await openChannel(opts, link, startNs, kernel, null);
-  return relayAndClose(opts, link, channel);
+  return relayAndClose(opts, link, startNs, kernel, null);
 }
