@@ -5,6 +5,7 @@
 // order; past BACKLOG_HOLD_BYTES the relays pause reading (as for a slow peer) until it
 // catches up, so memory stays bounded and no message goes unlogged.
 
+import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ChunkRingWriter, RecordType, createRingBuffers } from './chunk-ring';
@@ -45,9 +46,12 @@ export class AnalysisLink {
   private readonly holdListeners = new Set<(hold: boolean) => void>();
   private broken = false;
   private closing = false;
+  private policy: 'idle' | 'normal' | null = null;
+  private idleTimer: NodeJS.Timeout | null = null;
 
-  private constructor(private readonly worker: Worker, ring: ReturnType<typeof createRingBuffers>, readonly kernelOn: boolean) {
+  private constructor(private readonly worker: Worker, ring: ReturnType<typeof createRingBuffers>, readonly kernelOn: boolean, private readonly tid: number | null) {
     this.writer = new ChunkRingWriter(ring);
+    this.setPolicy('idle');
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'space') this.flush();
       else if (m.type === 'failed') this.fail(`failed: ${m.message}`);
@@ -83,7 +87,7 @@ export class AnalysisLink {
         worker.removeListener('message', onMessage);
         worker.removeListener('error', onError);
         restoreMask();
-        if (m.type === 'ready') { resolve(new AnalysisLink(worker, ring, m.kernel)); return; }
+        if (m.type === 'ready') { resolve(new AnalysisLink(worker, ring, m.kernel, m.tid)); return; }
         void worker.terminate();
         reject(m.kind === 'metrics' ? new MetricsAddressError(m.message) : new StartupError(m.message));
       };
@@ -208,7 +212,28 @@ export class AnalysisLink {
     else if (this.holding && this.backlogBytes <= BACKLOG_RESUME_BYTES) this.setHolding(false);
   }
 
+  /**
+   * SCHED_IDLE: the analysis runs only on a CPU nobody else wants, and any waking relay,
+   * editor or server thread preempts it at once (nice alone lets a running thread finish its
+   * slice first: the round-trip p99 and the throughput showed it). While the relay is held
+   * for it, back to normal (nice 10), so a saturated machine cannot stall the session.
+   * Set with chrt(1) (util-linux); without it, nice 10 alone.
+   */
+  private setPolicy(policy: 'idle' | 'normal'): void {
+    if (this.tid === null || policy === this.policy) return;
+    this.policy = policy;
+    execFile('chrt', [policy === 'idle' ? '--idle' : '--other', '--pid', '0', String(this.tid)], { timeout: 5000 }, () => undefined);
+  }
+
   private setHolding(on: boolean): void {
+    // Back to idle a second after the last hold, not after each: a 50 MB message holds many
+    // times, and each change is a process spawn.
+    if (this.idleTimer !== null) { clearTimeout(this.idleTimer); this.idleTimer = null; }
+    if (on) this.setPolicy('normal');
+    else {
+      this.idleTimer = setTimeout(() => { this.idleTimer = null; this.setPolicy('idle'); }, 1000);
+      this.idleTimer.unref();
+    }
     this.holding = on;
     for (const cb of this.holdListeners) cb(on);
   }

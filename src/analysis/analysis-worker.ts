@@ -1,8 +1,10 @@
 // Entry point of the analysis thread. It runs at a lower scheduling priority than the relay
-// (on Linux a thread's nice value is its own): when the machine is busy, the editor's bytes
-// go first and the log catches up after the burst. It reads the ring until it is empty,
+// (on Linux a thread's nice value and policy are its own): nice 10 here, and SCHED_IDLE set
+// by the relay thread (analysis-link.ts), so when the machine is busy the editor's bytes go
+// first and the log catches up after the burst. It reads the ring until it is empty,
 // then sleeps on Atomics.waitAsync until the relay thread wakes it.
 
+import fs from 'node:fs';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { ChunkRingReader, type RingBuffers, type RingRecord } from './chunk-ring';
@@ -18,6 +20,11 @@ const IDLE_MS = 100;
 const TURN_BYTES = 1 << 20;
 
 interface WorkerInput { config: AnalysisConfig; ring: RingBuffers }
+
+/** This thread's kernel id (for the scheduling policy the relay thread sets on it). */
+function threadId(): number | null {
+  try { return Number(fs.readlinkSync('/proc/thread-self').split('/')[2]) || null; } catch { return null; }
+}
 
 /** Tests only: after n records, fail as a bug of ours in the analysis would (uncaught). */
 function failingAfter(n: number, onRecord: (rec: RingRecord) => void): (rec: RingRecord) => void {
@@ -65,7 +72,7 @@ function run(): void {
   };
 
   void host.init().then((r) => {
-    post(r.ok ? { type: 'ready', kernel: r.kernel } : { type: 'init-failed', kind: r.kind, message: r.message });
+    post(r.ok ? { type: 'ready', kernel: r.kernel, tid: threadId() } : { type: 'init-failed', kind: r.kind, message: r.message });
     if (r.ok) pump();
   });
 }

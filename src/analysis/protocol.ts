@@ -73,7 +73,7 @@ export interface FinishReply {
 }
 
 export type WorkerMessage =
-  | { type: 'ready'; kernel: boolean }
+  | { type: 'ready'; kernel: boolean; tid: number | null }
   | { type: 'init-failed'; kind: 'bpf' | 'metrics'; message: string }
   | { type: 'reply'; req: number; value: unknown }
   /** The ring has room again (sent when the relay thread said it was waiting). */
