@@ -18,9 +18,10 @@ import { MetricsAddressError } from '../sinks/metrics';
 export const RING_BYTES = 16 << 20;
 /**
  * Held-back bytes above which the relays stop reading, and below which they read again:
- * small, so a message far larger than the ring (50 MB) is never held whole in memory.
+ * far below a large message (50 MB), so none is ever held whole; 8 MiB rather than 1 let a
+ * 50 MB message through 1.41 -> 1.14 x the plain relay's time (bench, 5 repeats).
  */
-export const BACKLOG_HOLD_BYTES = 1 << 20;
+export const BACKLOG_HOLD_BYTES = 8 << 20;
 export const BACKLOG_RESUME_BYTES = 0;
 
 const NO_TIME = 0n;
