@@ -12,9 +12,7 @@ import { runGoplsMode } from './dropin/gopls-mode';
 import { ServerNotFound } from './dropin/find-server';
 import { installShim, InstallError } from './dropin/install-shim';
 import { VERSION } from './version';
-import { runDemo } from './demo/demo';
-import { runReport, ReportUsageError } from './report/report-command';
-import { MetricsAddressError } from './sinks/metrics';
+import { MetricsAddressError } from './sinks/metrics-address';
 import type { BpfMode } from './probes/kernel-timing';
 import { StartupError } from './proxy/kernel-option';
 import { AnalysisLink } from './analysis/analysis-link';
@@ -172,14 +170,15 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     if (argv.length === 0) { process.stderr.write(USAGE); code = 2; }
     else if (first === '--version') { process.stdout.write(`lsptap ${VERSION}\n`); code = 0; }
     else if (first === '--help' || first === 'help') { process.stdout.write(USAGE); code = 0; }
-    else if (first === 'demo') { code = await runDemo(argv.slice(1)); }
+    // Subcommands load their modules on use: the proxy's start stays short.
+    else if (first === 'demo') { code = await (require('./demo/demo') as typeof import('./demo/demo')).runDemo(argv.slice(1)); }
     else if (first === 'install-shim') { installShim(argv[1], process.stdout); code = 0; }
-    else if (first === 'report') { code = await runReport(argv.slice(1)); }
+    else if (first === 'report') { code = await (require('./report/report-command') as typeof import('./report/report-command')).runReport(argv.slice(1)); }
     else code = await runProxy(argv);
   } catch (err) {
     if (err instanceof ServerNotFound) { process.stderr.write(`${err.message}\n`); code = 127; }
     else if (err instanceof AddressError) { process.stderr.write(`${err.message}\n`); code = 1; }
-    else if (err instanceof UsageError || err instanceof LogPathError || err instanceof ReportUsageError || err instanceof MetricsAddressError || err instanceof InstallError) { process.stderr.write(`${err.message}\n`); code = 2; }
+    else if (err instanceof UsageError || err instanceof LogPathError || (err instanceof Error && err.name === 'ReportUsageError') || err instanceof MetricsAddressError || err instanceof InstallError) { process.stderr.write(`${err.message}\n`); code = 2; }
     else if (err instanceof StartupError) { process.stderr.write(`${err.message}\n`); code = 1; }
     else { process.stderr.write(`lsptap: internal error: ${(err as Error).stack ?? String(err)}\n`); code = 70; }
   }

@@ -124,8 +124,8 @@ export class AnalysisHost {
         void this.close().then(() => this.reply(c.req, {}));
         return;
       case 'fatal': {
-        const h = this.hosted.get(sid);
-        h?.log.error('lsptap internal error', { err: c.err });
+        // The whole process is going: every open session's log says so.
+        for (const h of this.hosted.values()) h.log.error('lsptap internal error', { err: c.err });
         this.log?.flushSync();
         this.fatalSeen = true;
         return;

@@ -6,13 +6,14 @@
 // catches up, so memory stays bounded and no message goes unlogged.
 
 import { execFile } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { ChunkRingWriter, RecordType, createRingBuffers } from './chunk-ring';
 import type { AnalysisConfig, ControlRecord, FinishReply, LogLevel, SessionEndRequest, SessionStartRequest, SessionState, StartReply, WorkerMessage } from './protocol';
 import type { Direction } from '../proxy/frame';
 import { StartupError } from '../proxy/kernel-option';
-import { MetricsAddressError } from '../sinks/metrics';
+import { MetricsAddressError } from '../sinks/metrics-address';
 
 /** Size of the shared ring: a few seconds of a busy session's traffic. */
 export const RING_BYTES = 16 << 20;
@@ -25,6 +26,8 @@ export const BACKLOG_HOLD_BYTES = 8 << 20;
 export const BACKLOG_RESUME_BYTES = 0;
 
 const NO_TIME = 0n;
+/** util-linux's chrt, by absolute path: PATH is the editor's, and may not have it. */
+const CHRT = '/usr/bin/chrt';
 
 interface Held { type: RecordType; dir: number; sid: number; payload: Uint8Array; readNs: bigint; forwardedNs: bigint }
 
@@ -221,9 +224,9 @@ export class AnalysisLink {
    * Set with chrt(1) (util-linux); without it, nice 10 alone.
    */
   private setPolicy(policy: 'idle' | 'normal'): void {
-    if (this.tid === null || policy === this.policy) return;
+    if (this.tid === null || policy === this.policy || !fs.existsSync(CHRT)) return;
     this.policy = policy;
-    execFile('chrt', [policy === 'idle' ? '--idle' : '--other', '--pid', '0', String(this.tid)], { timeout: 5000 }, () => undefined);
+    execFile(CHRT, [policy === 'idle' ? '--idle' : '--other', '--pid', '0', String(this.tid)], { timeout: 5000 }, () => undefined);
   }
 
   private setHolding(on: boolean): void {

@@ -12,6 +12,9 @@ import { isMainThread } from 'node:worker_threads';
 import net from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Direction } from '../proxy/frame';
+import { MetricsAddressError, type MetricsAddress } from './metrics-address';
+
+export { MetricsAddressError, parseMetricsAddress, type MetricsAddress } from './metrics-address';
 import type { MessageRecord } from '../proxy/record';
 
 export const METHOD_LABEL_CAP = 64;
@@ -94,18 +97,6 @@ export class LsptapMetrics {
     this.parts.add(part);
     return true;
   }
-}
-
-export type MetricsAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
-
-export class MetricsAddressError extends Error {}
-
-/** `tcp:HOST:PORT` (HOST may be [v6]) or `unix:PATH`. */
-export function parseMetricsAddress(s: string): MetricsAddress {
-  if (s.startsWith('unix:') && s.length > 5) return { kind: 'unix', path: s.slice(5) };
-  const m = /^tcp:(\[[0-9a-fA-F:]+\]|[^:\s]+):(\d{1,5})$/.exec(s);
-  if (m !== null && Number(m[2]) <= 65535) return { kind: 'tcp', host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) };
-  throw new MetricsAddressError(`lsptap: --metrics needs tcp:HOST:PORT or unix:PATH (e.g. tcp:127.0.0.1:9464), got ${JSON.stringify(s)}`);
 }
 
 export interface MetricsServer { url: string; close(): Promise<void> }
