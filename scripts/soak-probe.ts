@@ -4,6 +4,7 @@
 
 import fs from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { isMainThread } from 'node:worker_threads';
 
 const file = process.env.LSPTAP_SOAK_SAMPLES;
 if (file !== undefined && file !== '') {
@@ -21,6 +22,8 @@ if (file !== undefined && file !== '') {
     gc?.();
     const mem = process.memoryUsage();
     const line = {
+      // --require loads this into the analysis thread too: each thread has its own heap and loop.
+      thread: isMainThread ? 'relay' : 'analysis',
       tMs: Date.now() - t0, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, externalBytes: mem.external + mem.arrayBuffers,
       delayP50Ms: over(delay.percentile(50)), delayP99Ms: over(delay.percentile(99)), delayMaxMs: over(delay.max),
     };
