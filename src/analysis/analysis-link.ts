@@ -132,6 +132,9 @@ export class AnalysisLink {
 
   /** Everything analysed and written, metrics stopped, probes released. */
   async close(): Promise<void> {
+    // Whatever is still to analyse must not wait for an idle CPU: the exit waits for it.
+    if (this.idleTimer !== null) { clearTimeout(this.idleTimer); this.idleTimer = null; }
+    this.setPolicy('normal');
     await this.request(0, (req) => ({ t: 'close', req }), {});
     this.closing = true;
     await this.worker.terminate();
