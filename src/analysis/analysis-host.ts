@@ -86,6 +86,9 @@ export class AnalysisHost {
       case 'logger':
         this.hosted.set(sid, { log: this.logOrThrow().child(c.bindings), session: null, attachment: {}, observing: false, s2cCut: false, s2cOffset: 0 });
         return;
+      case 'release':
+        if (this.hosted.get(sid)?.session === null) this.hosted.delete(sid);
+        return;
       case 'start':
         this.reply(c.req, this.start(sid, c));
         return;

@@ -104,11 +104,11 @@ export class AnalysisLink {
   /** Where log lines go (the fd stays open until close()). */
   openLog(fd: number, withBodies: boolean): void { this.control(0, { t: 'open-log', fd, withBodies }); }
 
-  /** A log for lines that belong to no session (the listener's own). */
-  logger(bindings: Record<string, unknown>): LineLog {
+  /** A log for lines that belong to no session (the listener's own); release() when done with it. */
+  logger(bindings: Record<string, unknown>): LineLog & { release(): void } {
     const sid = this.nextSid++;
     this.control(sid, { t: 'logger', bindings });
-    return this.lineLog(sid);
+    return { ...this.lineLog(sid), release: () => this.control(sid, { t: 'release' }) };
   }
 
   /**

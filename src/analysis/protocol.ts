@@ -42,6 +42,8 @@ export type ControlRecord =
   | { t: 'open-log'; fd: number; withBodies: boolean }
   /** A log child with these bindings and no session (the listener's own lines). */
   | { t: 'logger'; bindings: Record<string, unknown> }
+  /** That log child is no longer needed. */
+  | { t: 'release' }
   | ({ t: 'start'; req: number } & SessionStartRequest)
   | { t: 'line'; level: LogLevel; msg: string; fields: Record<string, unknown> }
   | { t: 'end'; dir: Direction }

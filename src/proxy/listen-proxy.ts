@@ -69,12 +69,15 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
   let count = 0;
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => {
     const sessionId = `${randomUUID().slice(0, 8)}-${++count}`;
-    // Lines before the session opens (rare: failures) get their own log child, made on use.
+    // Lines before the session opens (rare: failures) get their own log child, made on use
+    // and released when the connection is done (a daemon sees many connections).
+    let early: (LineLog & { release(): void }) | null = null;
     let sessionLog: LineLog | null = null;
+    const current = (): LineLog => sessionLog ?? (early ??= opts.link.logger({ session: sessionId }));
     const log: LineLog = {
-      info: (m, f) => (sessionLog ??= opts.link.logger({ session: sessionId })).info(m, f),
-      warn: (m, f) => (sessionLog ??= opts.link.logger({ session: sessionId })).warn(m, f),
-      error: (m, f) => (sessionLog ??= opts.link.logger({ session: sessionId })).error(m, f),
+      info: (m, f) => current().info(m, f),
+      warn: (m, f) => current().warn(m, f),
+      error: (m, f) => current().error(m, f),
     };
     client.on('error', (err) => log.warn('client connection failed', { err: err.message }));
     live.add(client);
@@ -118,7 +121,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
       client.resume(); // paused on accept until the daemon connection was up (pauseOnConnect)
       await done;
       live.delete(upstream);
-    })().finally(() => { live.delete(client); running.delete(work); if (stopper !== null) stoppers.delete(stopper); });
+    })().finally(() => { early?.release(); live.delete(client); running.delete(work); if (stopper !== null) stoppers.delete(stopper); });
     running.add(work);
   });
 
