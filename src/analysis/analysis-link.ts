@@ -144,11 +144,11 @@ export class AnalysisLink {
    * Synchronous exit path (an uncaught exception on this thread): hand over what is held,
    * log the error, and block until the analysis thread has written it all (at most 2 s).
    */
-  fatal(sid: number, err: string): void {
+  fatal(err: string): void {
     if (this.broken) return;
     this.flush();
     if (this.backlogHead !== this.backlog.length) return;
-    if (!this.writer.tryWrite(RecordType.Control, 0, sid, Buffer.from(JSON.stringify({ t: 'fatal', err } satisfies ControlRecord)), NO_TIME, NO_TIME)) return;
+    if (!this.writer.tryWrite(RecordType.Control, 0, 0, Buffer.from(JSON.stringify({ t: 'fatal', err } satisfies ControlRecord)), NO_TIME, NO_TIME)) return;
     this.writer.wake();
     this.writer.waitFatalDone(2000);
   }
@@ -280,5 +280,4 @@ export class SessionChannel {
     return this.link.request<FinishReply>(this.sid, (req) => ({ t: 'finish', req, end, tables }), { summaryTable: null, kernelTable: null });
   }
 
-  fatal(err: string): void { this.link.fatal(this.sid, err); }
 }

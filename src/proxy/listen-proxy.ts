@@ -11,13 +11,12 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { runRelaySession } from './relay-session';
+import { runRelaySession, sessionStartFields } from './relay-session';
 import { SocketServerLink } from './server-link';
 import { AddressError, connectTo, formatAddress, type SocketAddress } from './address';
 import { findSocketPeer } from './socket-peer';
 import { exitOnInternalError } from './stdio-proxy';
 import type { AnalysisLink, LineLog } from '../analysis/analysis-link';
-import { VERSION } from '../version';
 
 export interface ListenProxyOptions {
   listen: SocketAddress;
@@ -60,7 +59,7 @@ function listenOn(server: net.Server, addr: SocketAddress): Promise<void> {
 /** Runs until a signal; resolves with the exit code. */
 export async function runListenProxy(opts: ListenProxyOptions): Promise<number> {
   const top = opts.link.logger({ session: 'listener' });
-  exitOnInternalError((err) => opts.link.fatal(0, err));
+  exitOnInternalError((err) => opts.link.fatal(err));
   if (opts.listen.kind === 'unix') await checkFree(opts.listen.path);
 
   const live = new Set<net.Socket>();
@@ -106,10 +105,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
       });
       const { channel, ready } = opts.link.openSession({
         sessionId, retainBodyMax: opts.retainBodyMax, startNs: String(startNs), kernel: null, kernelOffReason: opts.kernelOffReason,
-        fields: {
-          command: null, serverPid: null, ...link.startFields, version: VERSION, logPath: opts.logPath, cwd: process.cwd(),
-          listen: formatAddress(opts.listen), clientPid: clientPeer.pid, connection: count,
-        },
+        fields: sessionStartFields(link, opts.logPath, { listen: formatAddress(opts.listen), clientPid: clientPeer.pid, connection: count }),
       });
       sessionLog = channel.log;
       const done = runRelaySession({

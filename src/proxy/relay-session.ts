@@ -10,6 +10,7 @@ import { DirectionRelay } from './relay';
 import { drained, type ClientStreams } from './client-streams';
 import type { ServerLink } from './server-link';
 import type { AnalysisLink, SessionChannel } from '../analysis/analysis-link';
+import { VERSION } from '../version';
 
 export interface RelaySessionOptions {
   client: ClientStreams & { close?: () => void };
@@ -29,6 +30,11 @@ export interface RelaySessionOptions {
 }
 
 export interface RelaySessionResult { exitCode: number }
+
+/** The `session start` fields every transport shares; extra ones (how lsptap was invoked, listen details) last. */
+export function sessionStartFields(server: ServerLink, logPath: string | null, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { command: null, serverPid: null, ...server.startFields, version: VERSION, logPath, cwd: process.cwd(), ...extra };
+}
 
 export function runRelaySession(opts: RelaySessionOptions): Promise<RelaySessionResult> {
   return new Promise((resolveExit) => {

@@ -5,13 +5,12 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { stdioClient } from './client-streams';
-import { runRelaySession } from './relay-session';
+import { runRelaySession, sessionStartFields } from './relay-session';
 import { spawnServer, SocketServerLink, type ServerLink } from './server-link';
 import { connectTo, formatAddress, type SocketAddress } from './address';
 import { findSocketPeer } from './socket-peer';
 import type { AnalysisLink, LineLog, SessionChannel } from '../analysis/analysis-link';
 import type { KernelTarget } from '../analysis/protocol';
-import { VERSION } from '../version';
 
 export { exitCodeOf } from './server-link';
 
@@ -64,18 +63,11 @@ function childTarget(child: ChildProcess): KernelTarget | null {
   return { kind: 'child', serverPid: child.pid, toServerFd, fromServerFd };
 }
 
-function startFields(opts: CommonOptions, server: ServerLink): Record<string, unknown> {
-  return {
-    command: null, serverPid: null, ...server.startFields, version: VERSION,
-    logPath: opts.logPath, cwd: process.cwd(), ...(opts.extraStart ?? {}),
-  };
-}
-
 /** Open the session's channel and relay until the server is gone; --bpf=require may refuse the probes, which stops the server. */
 async function relayAndClose(opts: CommonOptions, server: ServerLink, startNs: bigint, kernel: KernelTarget | null, kernelOffReason: string | null, onChannel?: (c: SessionChannel) => void): Promise<number> {
   const { channel, ready } = opts.link.openSession({
     sessionId: opts.sessionId, retainBodyMax: opts.retainBodyMax, startNs: String(startNs),
-    fields: startFields(opts, server), kernel, kernelOffReason,
+    fields: sessionStartFields(server, opts.logPath, opts.extraStart), kernel, kernelOffReason,
   });
   void ready.then(({ refuse }) => {
     if (refuse === null) return;
@@ -83,7 +75,7 @@ async function relayAndClose(opts: CommonOptions, server: ServerLink, startNs: b
     server.stop(0);
   });
   onChannel?.(channel);
-  exitOnInternalError((err) => channel.fatal(err));
+  exitOnInternalError((err) => opts.link.fatal(err));
   const { exitCode } = await runRelaySession({
     client: stdioClient(), server, link: opts.link, channel, ready, logPath: opts.logPath,
     printSummary: opts.printSummary, graceMs: opts.graceMs, ownSignals: true,
