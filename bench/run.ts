@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { goRootSrc } from '../src/demo/gopls-script';
-import { VERSION } from '../src/version';
+import { VERSION } from '../src/model/version';
 import { makeModes, MODE_NAMES, type Mode, type ModeName } from './modes';
 import { checkBudgets, formatTable, summarise, type Runs } from './report';
 import { didOpenOf } from './echo-client';
@@ -18,7 +18,6 @@ import { FULL_SIZES, QUICK_SIZES, goplsSession, large, latency, throughput, type
 import { spawnSync } from 'node:child_process';
 
 const WORKLOADS = ['latency', 'throughput', 'large', 'gopls'] as const;
-type WorkloadName = typeof WORKLOADS[number];
 
 function usage(msg: string): never {
   process.stderr.write(`bench: ${msg}\nusage: npm run bench -- [--json] [--save PATH] [--quick] [--repeats N] [--only ${WORKLOADS.join(',')}] [--modes ${MODE_NAMES.join(',')}]\n`);

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { answerServerRequests, runGoplsScript } from '../src/demo/gopls-script';
-import { EchoClient, didOpenOf, smallRequest } from './echo-client';
+import { EchoClient, smallRequest } from './echo-client';
 import { waitUntilLogged } from './log-lag';
 import { WireReader } from './lsp-wire';
 import { ECHO_SERVER, type Mode } from './modes';
@@ -137,9 +137,9 @@ export async function goplsSession(mode: Mode, logPath: string, srcRoot: string)
   const exited = new Promise<number>((resolve) => child.once('exit', (code) => resolve(code ?? 1)));
   const c2s = countFrames();
   const s2c = countFrames();
-  c2s.stream.pipe(child.stdin!);
-  child.stdout!.on('data', (c: Buffer) => s2c.stream.write(c));
-  const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(c2s.stream));
+  c2s.stream.pipe(child.stdin);
+  child.stdout.on('data', (c: Buffer) => s2c.stream.write(c));
+  const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(c2s.stream));
   answerServerRequests(conn);
   conn.listen();
   try {

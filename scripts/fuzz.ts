@@ -5,9 +5,9 @@
 
 import path from 'node:path';
 import fc from 'fast-check';
-import { cutsFor, damagedStream, noisyStream, rpcBodyText, valueText, type Damage } from '../test/lsp-arbitraries';
-import { checkChunkingInvariance, checkDamage, checkFramesInStream, checkNoRetention, checkScannerOnDamage, checkScannerOnObject, checkScannerOnRpcBody } from '../test/framing-checks';
-import { saveFinding, type Finding } from '../test/fuzz-findings';
+import { cutsFor, damagedStream, noisyStream, rpcBodyText, valueText, type Damage } from '../test/helpers/lsp-arbitraries';
+import { checkChunkingInvariance, checkDamage, checkFramesInStream, checkNoRetention, checkScannerOnDamage, checkScannerOnObject, checkScannerOnRpcBody } from '../test/helpers/framing-checks';
+import { saveFinding, type Finding } from '../test/helpers/fuzz-findings';
 
 const b64 = (b: Buffer): string => b.toString('base64');
 const withCuts = (arb: fc.Arbitrary<Buffer>): fc.Arbitrary<[Buffer, number[]]> => arb.chain((b) => fc.tuple(fc.constant(b), cutsFor(b.length)));
@@ -84,7 +84,7 @@ function main(): number {
     total += details.numRuns;
     if (details.failed && details.counterexample !== null) {
       failures++;
-      const [x] = details.counterexample as [unknown];
+      const [x] = details.counterexample;
       const file = saveFinding(outDir, cSeed, details.numRuns, details.errorInstance, c.finding(x));
       console.log(`${c.name}: FAILED after ${details.numRuns} inputs (seed ${cSeed}, path ${details.counterexamplePath}): ${String((details.errorInstance as Error)?.message).split('\n')[0]}\n  saved ${file}`);
     } else {

@@ -38,7 +38,7 @@ async function main(): Promise<number> {
   const child = spawn(process.execPath, [...gcFlags, '--require', path.join(root, 'dist', 'scripts', 'soak-probe.js'), path.join(root, 'bin', 'lsptap'), ...lsptapArgs, '--log', logFile, '--',
     process.execPath, path.join(root, 'test', 'fixtures', 'lsp-server.js')], { stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, LSPTAP_SOAK_SAMPLES: samplesFile } });
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
   let answeredConfig = 0;
   conn.onRequest('workspace/configuration', () => { answeredConfig++; return [{}]; });
   conn.listen();

@@ -4,18 +4,16 @@
 
 import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
-import { openLogTarget, defaultLogDir, LogPathError } from './sinks/log-file';
+import { openLogTarget, defaultLogDir } from './sinks/log-file';
 import { runStdioProxy, runConnectProxy } from './proxy/stdio-proxy';
 import { runListenProxy } from './proxy/listen-proxy';
-import { AddressError, parseAddress } from './proxy/address';
+import { parseAddress } from './proxy/address';
 import { runGoplsMode } from './dropin/gopls-mode';
-import { ServerNotFound } from './dropin/find-server';
-import { installShim, InstallError } from './dropin/install-shim';
-import { VERSION } from './version';
-import { MetricsAddressError } from './sinks/metrics-address';
-import type { BpfMode } from './probes/kernel-timing';
-import { StartupError } from './proxy/kernel-option';
-import { AnalysisLink } from './analysis/analysis-link';
+import { installShim } from './dropin/install-shim';
+import { VERSION } from './model/version';
+import type { BpfMode } from './model/stages';
+import { StartupError, UsageError, describeFailure } from './model/errors';
+import { AnalysisLink } from './proxy/analysis-link';
 
 
 export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
@@ -66,7 +64,7 @@ export interface ProxyCliOptions {
   server?: string;
 }
 
-export class UsageError extends Error {}
+export { UsageError };
 
 export { StartupError };
 
@@ -176,11 +174,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     else if (first === 'report') { code = await (require('./report/report-command') as typeof import('./report/report-command')).runReport(argv.slice(1)); }
     else code = await runProxy(argv);
   } catch (err) {
-    if (err instanceof ServerNotFound) { process.stderr.write(`${err.message}\n`); code = 127; }
-    else if (err instanceof AddressError) { process.stderr.write(`${err.message}\n`); code = 1; }
-    else if (err instanceof UsageError || err instanceof LogPathError || (err instanceof Error && err.name === 'ReportUsageError') || err instanceof MetricsAddressError || err instanceof InstallError) { process.stderr.write(`${err.message}\n`); code = 2; }
-    else if (err instanceof StartupError) { process.stderr.write(`${err.message}\n`); code = 1; }
-    else { process.stderr.write(`lsptap: internal error: ${(err as Error).stack ?? String(err)}\n`); code = 70; }
+    const failure = describeFailure(err);
+    process.stderr.write(`${failure.message}\n`);
+    code = failure.exitCode;
   }
   process.exit(code);
 }

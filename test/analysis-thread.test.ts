@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { collect, connect, lspServer, messages, readLog, startLsptap, tmpDir } from './helpers';
+import { collect, connect, lspServer, messages, readLog, startLsptap, tmpDir } from './helpers/index';
 
 test('when the analysis thread fails, lsptap says so once on stderr and the session goes on to the server\'s exit code', async (t) => {
   const log = path.join(tmpDir(t), 'log.jsonl');

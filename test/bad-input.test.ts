@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { collect, frame, readLog, sha256, startLsptap, tmpDir, rawServer, type LogLine } from './helpers';
+import { collect, frame, readLog, sha256, startLsptap, tmpDir, rawServer, type LogLine } from './helpers/index';
 
 const good = (id: number): Buffer => frame(`{"jsonrpc":"2.0","id":${id},"method":"test/x","params":{}}`);
 

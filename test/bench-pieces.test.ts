@@ -68,7 +68,7 @@ test('the relays pass the server\'s exit code through', async () => {
 test('a quick benchmark run reports every mode and the budget lines as JSON', { timeout: 120_000 }, async () => {
   const stdout = await new Promise<string>((resolve, reject) => {
     execFile(process.execPath, [path.join(REPO_ROOT, 'dist', 'bench', 'run.js'), '--quick', '--json', '--only', 'latency,throughput,large'],
-      { maxBuffer: 16 << 20 }, (err, out) => (err ? reject(err) : resolve(out)));
+      { maxBuffer: 16 << 20 }, (err, out) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(out)));
   });
   const doc = JSON.parse(stdout) as {
     modes: { name: string; available: boolean; reason: string | null }[];

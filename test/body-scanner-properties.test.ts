@@ -5,9 +5,9 @@
 
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { cutsFor, rpcBodyText, valueText } from './lsp-arbitraries';
-import { propertyParams } from './framing-oracle';
-import { checkScannerOnDamage, checkScannerOnObject, checkScannerOnRpcBody } from './framing-checks';
+import { cutsFor, rpcBodyText, valueText } from './helpers/lsp-arbitraries';
+import { propertyParams } from './helpers/framing-oracle';
+import { checkScannerOnDamage, checkScannerOnObject, checkScannerOnRpcBody } from './helpers/framing-checks';
 
 const bodyWithCuts = (arb: fc.Arbitrary<string>): fc.Arbitrary<[Buffer, number[]]> =>
   arb.map((t) => Buffer.from(t, 'utf8')).chain((b) => fc.tuple(fc.constant(b), cutsFor(b.length)));

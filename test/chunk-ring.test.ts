@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
-import { ChunkRingReader, ChunkRingWriter, RecordType, createRingBuffers } from '../src/analysis/chunk-ring';
+import { ChunkRingReader, ChunkRingWriter, RecordType, createRingBuffers } from '../src/bridge/chunk-ring';
 
 test('records come out in order with their bytes, session, direction and timestamps, across wraps', () => {
   fc.assert(fc.property(
@@ -52,7 +52,7 @@ test('a record that does not fit is refused, and fits once the reader has made r
 
 test('a consumer on another thread gets every byte in order while the producer writes as fast as it can', async () => {
   const bufs = createRingBuffers(1 << 16);
-  const ringModule = path.join(__dirname, '..', 'src', 'analysis', 'chunk-ring.js');
+  const ringModule = path.join(__dirname, '..', 'src', 'bridge', 'chunk-ring.js');
   const worker = new Worker(`
     const { parentPort, workerData } = require('node:worker_threads');
     const crypto = require('node:crypto');

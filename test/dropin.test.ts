@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { classifyGoplsArgs } from '../src/dropin/gopls-mode';
 import { isGoplsCommandLine } from '../src/dropin/command-line';
-import { connect, goFixture, lsptapBin, messages, readLog, start, tmpDir, waitFor, type LogLine } from './helpers';
-import { fixtureSession, makeShimDir, realGopls, requireCapability } from './dropin-helpers';
+import { connect, goFixture, lsptapBin, messages, readLog, start, tmpDir, waitFor, type LogLine } from './helpers/index';
+import { fixtureSession, makeShimDir, realGopls, requireCapability } from './helpers/dropin';
 
 const needGopls = requireCapability('gopls', realGopls !== null);
 

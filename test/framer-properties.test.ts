@@ -6,9 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { concatFrames, cutsFor, damagedStream, noisyStream, split, validFrames } from './lsp-arbitraries';
-import { framerRead, identityOf, propertyParams, referenceRead } from './framing-oracle';
-import { checkChunkingInvariance, checkDamage, checkFramesInStream, checkNoRetention } from './framing-checks';
+import { concatFrames, cutsFor, damagedStream, noisyStream, split, validFrames } from './helpers/lsp-arbitraries';
+import { framerRead, identityOf, propertyParams, referenceRead } from './helpers/framing-oracle';
+import { checkChunkingInvariance, checkDamage, checkFramesInStream, checkNoRetention } from './helpers/framing-checks';
 
 const streamWithCuts = <T>(arb: fc.Arbitrary<T>, bytes: (x: T) => Buffer): fc.Arbitrary<[T, number[], number[]]> =>
   arb.chain((x) => fc.tuple(fc.constant(x), cutsFor(bytes(x).length), cutsFor(bytes(x).length)));

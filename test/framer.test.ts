@@ -3,9 +3,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Framer, SMALL_BODY_MAX } from '../src/proxy/framer';
-import type { Frame, FrameWarning } from '../src/proxy/frame';
-import { frame, rng } from './helpers';
+import { Framer, SMALL_BODY_MAX } from '../src/analysis/framer';
+import type { Frame, FrameWarning } from '../src/model/frame';
+import { frame, rng } from './helpers/index';
 
 function run(stream: Buffer, cuts: number[] = [], retain = 0): { frames: Frame[]; warnings: FrameWarning[] } {
   const frames: Frame[] = [];

@@ -6,10 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fixtures, rng } from './helpers';
-import { framerRead } from './framing-oracle';
-import { split } from './lsp-arbitraries';
-import { replay, type Finding } from './fuzz-findings';
+import { fixtures, rng } from './helpers/index';
+import { framerRead } from './helpers/framing-oracle';
+import { split } from './helpers/lsp-arbitraries';
+import { replay, type Finding } from './helpers/fuzz-findings';
 
 interface FramingFixture {
   about: string;

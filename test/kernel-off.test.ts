@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { bpfSkipReason, tempDir, startSession, readLog, responseLine, kernelOf, LSPTAP, TIMING_SERVER, type LogLine } from './helpers/kernel';
+import { bpfSkipReason, tempDir, startSession, readLog, responseLine, kernelOf, LSPTAP, type LogLine } from './helpers/kernel';
 
 const skip = bpfSkipReason();
 const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];

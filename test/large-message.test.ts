@@ -2,11 +2,11 @@
 // memory stays bounded (backpressure, no copy of the body).
 
 import { test } from 'node:test';
-import { RING_BYTES } from '../src/analysis/analysis-link';
+import { RING_BYTES } from '../src/proxy/analysis-link';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { connect, lspServer, messages, readLog, startLsptap, tmpDir } from './helpers';
+import { connect, lspServer, messages, readLog, startLsptap, tmpDir } from './helpers/index';
 
 function vmHwmKb(pid: number): number {
   try {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { connect, lspServer, messages, readLog, startLsptap, tmpDir, waitFor } from './helpers';
+import { connect, lspServer, messages, readLog, startLsptap, tmpDir, waitFor } from './helpers/index';
 
 function lsptap(t: Parameters<typeof tmpDir>[0], env: Record<string, string> = {}, extra: string[] = []) {
   const log = path.join(tmpDir(t), 'log.jsonl');

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { connect, lspServer, messages, readLog, startLsptap, tmpDir, collect, type LogLine } from './helpers';
+import { connect, lspServer, messages, readLog, startLsptap, tmpDir, collect, type LogLine } from './helpers/index';
 
 async function shortSession(t: Parameters<typeof tmpDir>[0], args: string[], env: NodeJS.ProcessEnv = process.env) {
   const r = startLsptap(t, args, [process.execPath, lspServer], { env });

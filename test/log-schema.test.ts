@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import Ajv, { type ValidateFunction } from 'ajv';
-import { LSPTAP_BIN, REPO_ROOT, missingCommand, readLogLines, runFixtureSession, skipUnless } from './support/fixture-session';
+import { LSPTAP_BIN, REPO_ROOT, missingCommand, readLogLines, runFixtureSession, skipUnless } from './helpers/fixture-session';
 
 const SCHEMA_PATH = path.join(REPO_ROOT, 'schema', 'lsptap-log.schema.json');
 type JsonSchema = { properties?: Record<string, unknown>; definitions?: Record<string, JsonSchema>; required?: string[] };
@@ -89,7 +89,7 @@ function readmeSections(): Map<string, string> {
   const section = readme.slice(start, end < 0 ? undefined : end);
   const out = new Map<string, string>();
   const heads = [...section.matchAll(/\*\*`msg: "([^"]+)"`\*\*/g)];
-  heads.forEach((h, i) => out.set(h[1], section.slice(h.index!, i + 1 < heads.length ? heads[i + 1].index : undefined)));
+  heads.forEach((h, i) => out.set(h[1], section.slice(h.index, i + 1 < heads.length ? heads[i + 1].index : undefined)));
   out.set('', section.slice(0, heads[0]?.index));
   return out;
 }

@@ -3,9 +3,11 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startProxyMetrics } from '../src/sinks/metrics-option';
+import { composeSession, startMetricsServing, type MetricsServing } from '../src/analysis/session-parts';
+import { Summary } from '../src/sinks/summary';
+import type { RecordStage } from '../src/model/stages';
 
-async function dropsMetric(metrics: Awaited<ReturnType<typeof startProxyMetrics>>): Promise<number> {
+async function dropsMetric(metrics: MetricsServing): Promise<number> {
   const text = await metrics.metrics.registry.metrics();
   const m = /^lsptap_kernel_ring_buffer_drops_total (\d+)$/m.exec(text);
   assert.ok(m, 'the drop counter is exported');
@@ -13,15 +15,16 @@ async function dropsMetric(metrics: Awaited<ReturnType<typeof startProxyMetrics>
 }
 
 test('counts the kernel drops kernel timing reports, while running and at stop', async (t) => {
-  const metrics = await startProxyMetrics('tcp:127.0.0.1:0');
-  t.after(() => metrics.close());
+  const metrics = await startMetricsServing('tcp:127.0.0.1:0');
+  t.after(() => metrics.server.close());
   let kernelTotal = 0;
-  const a = metrics.wrap({ kernelDrops: () => kernelTotal, stop: async () => ({}) });
+  const stage: RecordStage = { push: (rec, next) => next(rec), flush: () => Promise.resolve() };
+  const a = composeSession(new Summary(), { stage, extraStart: {}, kernelDrops: () => kernelTotal, stop: () => Promise.resolve({}) }, metrics);
   assert.equal(await dropsMetric(metrics), 0);
   kernelTotal = 7;
   await new Promise((r) => setTimeout(r, 1200)); // one poll
   assert.equal(await dropsMetric(metrics), 7);
   kernelTotal = 12;
-  await a.stop!();
+  await a.stop();
   assert.equal(await dropsMetric(metrics), 12, 'the last read happens at stop');
 });

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { LsptapMetrics, serveMetrics } from '../src/sinks/metrics';
-import { tmpDir, waitFor } from './helpers';
+import { tmpDir, waitFor } from './helpers/index';
 
 const isRoot = process.getuid?.() === 0;
 

@@ -11,10 +11,10 @@ import path from 'node:path';
 import net from 'node:net';
 import http from 'node:http';
 import { spawn, spawnSync } from 'node:child_process';
-import { LSPTAP_BIN, REPO_ROOT, missingCommand, readLogLines, runFixtureSession, skipUnless } from './support/fixture-session';
+import { LSPTAP_BIN, REPO_ROOT, missingCommand, readLogLines, runFixtureSession, skipUnless } from './helpers/fixture-session';
 import { LATENCY_BUCKETS_S, LsptapMetrics } from '../src/sinks/metrics';
 import { quantile } from '../src/report/aggregate';
-import type { MessageRecord } from '../src/proxy/record';
+import type { MessageRecord } from '../src/model/record';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 
@@ -133,10 +133,10 @@ const rec = (over: Partial<MessageRecord>): MessageRecord => ({
 
 test('metrics name units, track in-flight requests, and observe kernel parts in seconds', async () => {
   const m = new LsptapMetrics();
-  m.record(rec({}));
+  m.add(rec({}));
   let text = await m.registry.metrics();
   assert.match(text, /^lsptap_requests_in_flight\{dir="c2s",method="textDocument\/hover"\} 1$/m);
-  m.record(rec({ dir: 's2c', kind: 'response', latencyMs: 3, isError: false, kernel: { serverCpuUs: 1500, toEditorPipeUs: null } }));
+  m.add(rec({ dir: 's2c', kind: 'response', latencyMs: 3, isError: false, kernel: { serverCpuUs: 1500, toEditorPipeUs: null } }));
   m.badInput('s2c');
   m.addRingBufferDrops(2);
   text = await m.registry.metrics();
@@ -152,7 +152,7 @@ test('metrics name units, track in-flight requests, and observe kernel parts in 
 
 test('the method label is capped: later and odd-looking methods are reported as "other" and counted', async () => {
   const m = new LsptapMetrics(3);
-  for (const method of ['a/one', 'a/two', 'a/three', 'a/four', 'weird method{}"']) m.record(rec({ kind: 'notification', method }));
+  for (const method of ['a/one', 'a/two', 'a/three', 'a/four', 'weird method{}"']) m.add(rec({ kind: 'notification', method }));
   const text = await m.registry.metrics();
   const methods = [...text.matchAll(/^lsptap_messages_total\{[^}]*method="([^"]*)"\}/gm)].map((x) => x[1]);
   assert.deepEqual(methods.sort(), ['a/one', 'a/three', 'a/two', 'other']);

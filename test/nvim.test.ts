@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fixtures, goFixture, messages, readLog, start, tmpDir } from './helpers';
-import { makeShimDir, realGopls, requireCapability, which } from './dropin-helpers';
+import { fixtures, goFixture, messages, readLog, start, tmpDir } from './helpers/index';
+import { makeShimDir, realGopls, requireCapability, which } from './helpers/dropin';
 
 const nvim = which('nvim');
 const need = requireCapability('nvim and gopls', nvim !== null && realGopls !== null);

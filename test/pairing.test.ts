@@ -3,8 +3,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Pairing } from '../src/proxy/pairing';
-import type { Direction, Frame, MessageId } from '../src/proxy/frame';
+import { Pairing } from '../src/analysis/pairing';
+import type { Direction, Frame, MessageId } from '../src/model/frame';
 
 function frame(dir: Direction, kind: 'request' | 'response', id: MessageId, method: string | null, at: bigint): Frame {
   return {

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
-import { connect, goFixture, messages, readLog, sha256, start, startLsptap, teeServer, tmpDir, type Running } from './helpers';
+import { connect, goFixture, messages, readLog, sha256, start, startLsptap, teeServer, tmpDir, type Running } from './helpers/index';
 import { answerServerRequests } from '../src/demo/gopls-script';
 
 /** A short editor session on the fixture module; returns what the client sent and received. */

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import fc from 'fast-check';
 import { DirectionRelay } from '../src/proxy/relay';
-import { Framer } from '../src/proxy/framer';
-import { cutsFor, noisyStream, split } from './lsp-arbitraries';
-import { propertyParams } from './framing-oracle';
+import { Framer } from '../src/analysis/framer';
+import { cutsFor, noisyStream, split } from './helpers/lsp-arbitraries';
+import { propertyParams } from './helpers/framing-oracle';
 
 test('forwards exactly the bytes it reads, in any chunking and under backpressure, with the framer watching', async (t) => {
   await fc.assert(fc.asyncProperty(noisyStream.chain((s) => fc.tuple(fc.constant(s), cutsFor(s.length), fc.integer({ min: 1, max: 64 }))), async ([stream, cuts, hwm]) => {

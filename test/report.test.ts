@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { LSPTAP_BIN, missingCommand, readLogLines, runFixtureSession, skipUnless } from './support/fixture-session';
+import { LSPTAP_BIN, missingCommand, readLogLines, runFixtureSession, skipUnless } from './helpers/fixture-session';
 import { quantile } from '../src/report/aggregate';
 import type { MethodStats } from '../src/sinks/summary';
 
@@ -16,7 +16,7 @@ interface ReportDoc { sessions: number; messages: number; corrupt: { source: str
 
 const gopls = missingCommand('gopls');
 let logDir: string | null = null;
-let logs: string[] = [];
+const logs: string[] = [];
 
 /** Two real sessions, shared by the tests below. */
 async function sessionLogs(): Promise<string[]> {

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { connect, fixtures, rawServer, readLog, startLsptap, tmpDir, lspServer } from './helpers';
+import { connect, fixtures, rawServer, readLog, startLsptap, tmpDir, lspServer } from './helpers/index';
 
 const dumpServer = path.join(fixtures, 'dump-server.js');
 const isRoot = process.getuid?.() === 0;

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { findSocketPeer } from '../src/proxy/socket-peer';
-import { start, tmpDir, waitFor } from './helpers';
+import { start, tmpDir, waitFor } from './helpers/index';
 
 const LISTENER = `
 const net = require('net');

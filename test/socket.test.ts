@@ -9,8 +9,8 @@ import net from 'node:net';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
-import { collect, connect, fixtures, goFixture, lsptapBin, messages, readLog, sha256, start, tmpDir, waitFor, type LogLine } from './helpers';
-import { fixtureSession, realGopls, requireCapability, startDaemon } from './dropin-helpers';
+import { collect, connect, fixtures, goFixture, lsptapBin, messages, readLog, sha256, start, tmpDir, waitFor, type LogLine } from './helpers/index';
+import { fixtureSession, realGopls, requireCapability, startDaemon } from './helpers/dropin';
 import { bpfSkipReason } from './helpers/kernel';
 
 const needGopls = requireCapability('gopls', realGopls !== null);
@@ -98,7 +98,7 @@ test('--connect unix: relays a real gopls daemon session, logged as in stdio mod
 });
 
 test('--connect: SIGTERM closes the connection, writes session end and exits 143; the daemon lives on', needGopls, async (t) => {
-  const { sock, log, daemon, lsptap, conn } = await connectToDaemon(t);
+  const { log, daemon, lsptap, conn } = await connectToDaemon(t);
   conn.onRequest(() => null);
   await conn.sendRequest('initialize', { processId: process.pid, rootUri: null, capabilities: {} });
   lsptap.child.kill('SIGTERM');
@@ -117,7 +117,7 @@ test('--connect is byte-for-byte transparent both ways on a real gopls daemon se
   const teeSock = path.join(dir, 'tee.sock');
   const [inFile, outFile] = [path.join(dir, 'in.bin'), path.join(dir, 'out.bin')];
   await startDaemon(t, daemonSock);
-  const tee = start(t, process.execPath, [path.join(fixtures, 'socket-tee.js'), teeSock, daemonSock], { env: { ...process.env, IN: inFile, OUT: outFile } });
+  start(t, process.execPath, [path.join(fixtures, 'socket-tee.js'), teeSock, daemonSock], { env: { ...process.env, IN: inFile, OUT: outFile } });
   await waitFor(() => fs.existsSync(teeSock), 5000, 'tee');
   const lsptap = startLsptap(t, ['--log', path.join(dir, 'log.jsonl'), '--connect', `unix:${teeSock}`]);
   // The client's side of the wire: every byte written to lsptap and read from it.

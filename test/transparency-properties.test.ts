@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
-import { collect, rawServer, readLog, startLsptap, tmpDir } from './helpers';
-import { cutsFor, noisyStream, split } from './lsp-arbitraries';
-import { framerRead, propertyParams } from './framing-oracle';
+import { collect, rawServer, readLog, startLsptap, tmpDir } from './helpers/index';
+import { cutsFor, noisyStream, split } from './helpers/lsp-arbitraries';
+import { framerRead, propertyParams } from './helpers/framing-oracle';
 
 const stream = fc.array(noisyStream, { minLength: 1, maxLength: 8 }).map((xs) => Buffer.concat(xs));
 

@@ -4,14 +4,14 @@
 // saw them, so each session's Session sees exactly what it would have seen inline.
 
 import fs from 'node:fs';
-import { Session, type SessionAttachment } from '../proxy/session';
+import { Session } from './session';
+import { composeSession, startMetricsServing, type MetricsServing, type SessionParts } from './session-parts';
 import { SessionLog, type SessionLogChild, type SessionStartInfo } from '../sinks/session-log';
-import { formatKernelTable, formatSummaryTable } from '../sinks/summary';
-import { prepareKernelTiming, type KernelOption } from '../proxy/kernel-option';
-import type { ProxyMetrics } from '../sinks/metrics-option';
-import type { Direction } from '../proxy/frame';
-import { RecordType, type RingRecord } from './chunk-ring';
-import type { AnalysisConfig, ControlRecord, FinishReply, SessionEndRequest, SessionStartRequest, SessionState, StartReply, WorkerMessage } from './protocol';
+import { Summary, formatKernelTable, formatSummaryTable } from '../sinks/summary';
+import { prepareKernelTiming, type KernelOption } from './kernel-option';
+import type { Direction } from '../model/frame';
+import { RecordType, type RingRecord } from '../bridge/chunk-ring';
+import type { AnalysisConfig, ControlRecord, FinishReply, SessionEndRequest, SessionStartRequest, SessionState, StartReply, WorkerMessage } from '../bridge/protocol';
 
 const DIRS: readonly Direction[] = ['c2s', 's2c'];
 
@@ -22,7 +22,7 @@ function isRegularFile(fd: number): boolean {
 interface Hosted {
   log: SessionLogChild;
   session: Session | null;
-  attachment: SessionAttachment;
+  parts: SessionParts | null;
   observing: boolean;
   s2cCut: boolean;
   s2cOffset: number;
@@ -34,7 +34,7 @@ export class AnalysisHost {
   private log: SessionLog | null = null;
   private readonly hosted = new Map<number, Hosted>();
   private kernel: KernelOption | null = null;
-  private metrics: ProxyMetrics | null = null;
+  private metrics: MetricsServing | null = null;
   /** Set by a `fatal` record: the relay thread is blocked until we have written everything. */
   fatalSeen = false;
 
@@ -49,9 +49,7 @@ export class AnalysisHost {
     }
     if (this.config.metricsAddress !== null) {
       try {
-        // Loaded only when asked for: prom-client adds tens of ms to every start.
-        const { startProxyMetrics } = require('../sinks/metrics-option') as typeof import('../sinks/metrics-option');
-        this.metrics = await startProxyMetrics(this.config.metricsAddress);
+        this.metrics = await startMetricsServing(this.config.metricsAddress);
       } catch (err) {
         this.kernel.close();
         return { ok: false, kind: 'metrics', message: (err as Error).message };
@@ -84,7 +82,7 @@ export class AnalysisHost {
         this.log = new SessionLog(c.fd, c.withBodies, {}, isRegularFile(c.fd));
         return;
       case 'logger':
-        this.hosted.set(sid, { log: this.logOrThrow().child(c.bindings), session: null, attachment: {}, observing: false, s2cCut: false, s2cOffset: 0 });
+        this.hosted.set(sid, { log: this.logOrThrow().child(c.bindings), session: null, parts: null, observing: false, s2cCut: false, s2cOffset: 0 });
         return;
       case 'release':
         if (this.hosted.get(sid)?.session === null) this.hosted.delete(sid);
@@ -143,15 +141,13 @@ export class AnalysisHost {
 
   private start(sid: number, c: SessionStartRequest): StartReply {
     const log = this.logOrThrow().child({ session: c.sessionId });
-    const { attachment: kernelPart, refuse, off } = this.kernel!.attach(c.kernel, log, c.kernelOffReason);
-    const attachment = this.metrics === null ? kernelPart : this.metrics.wrap(kernelPart);
+    const { kernel, refuse, off } = this.kernel!.attach(c.kernel, log, c.kernelOffReason);
+    const summary = new Summary();
+    const parts = composeSession(summary, kernel, this.metrics);
     const startNs = BigInt(c.startNs);
-    const session = new Session({
-      log, startNs, retainBodyMax: c.retainBodyMax,
-      stage: attachment.stage, sinks: attachment.sinks, onBadInput: attachment.onBadInput,
-    });
-    this.hosted.set(sid, { log, session, attachment, observing: true, s2cCut: false, s2cOffset: 0 });
-    log.sessionStart({ ...c.fields, startNs, ...(attachment.extraStart ?? {}) } as SessionStartInfo);
+    const session = new Session({ log, startNs, retainBodyMax: c.retainBodyMax, stage: parts.stage, summary, sinks: parts.sinks });
+    this.hosted.set(sid, { log, session, parts, observing: true, s2cCut: false, s2cOffset: 0 });
+    log.sessionStart({ ...c.fields, startNs, ...parts.extraStart } as SessionStartInfo);
     if (off !== null) log.warn('kernel timing off', off);
     return { refuse };
   }
@@ -160,7 +156,7 @@ export class AnalysisHost {
     const h = this.hosted.get(sid);
     if (h?.session == null) return { summaryTable: null, kernelTable: null };
     this.hosted.delete(sid);
-    const extra = h.attachment.stop !== undefined ? await h.attachment.stop() : {};
+    const extra = h.parts === null ? {} : await h.parts.stop();
     await h.session.finish({ ...end, ...extra });
     if (!tables) return { summaryTable: null, kernelTable: null };
     const rows = h.session.summary.rows();
@@ -177,11 +173,11 @@ export class AnalysisHost {
   /** Stop everything: release probes no session took, stop serving metrics, drain the log. */
   async close(): Promise<void> {
     for (const [sid, h] of this.hosted) {
-      if (h.session !== null && h.attachment.stop !== undefined) await h.attachment.stop();
+      if (h.parts !== null) await h.parts.stop();
       this.hosted.delete(sid);
     }
     this.kernel?.close();
-    await this.metrics?.close();
+    await this.metrics?.server.close();
     await this.log?.close();
   }
 }

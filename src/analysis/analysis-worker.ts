@@ -7,9 +7,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { ChunkRingReader, type RingBuffers, type RingRecord } from './chunk-ring';
+import { ChunkRingReader, type RingBuffers, type RingRecord } from '../bridge/chunk-ring';
 import { AnalysisHost } from './analysis-host';
-import type { AnalysisConfig, WorkerMessage } from './protocol';
+import type { AnalysisConfig, WorkerMessage } from '../bridge/protocol';
 
 /** nice value of the analysis thread: far enough below the relay to yield to it. */
 export const ANALYSIS_NICE = 10;

@@ -16,7 +16,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   const lsptap = path.join(__dirname, '..', '..', '..', 'bin', 'lsptap');
   process.stderr.write(`lsptap demo: gopls on ${srcRoot}, opening net/http/server.go\n`);
   const child = spawn(process.execPath, [lsptap, '--summary', '--log', logPath, '--', values.gopls ?? 'gopls'], { cwd: srcRoot, stdio: ['pipe', 'pipe', 'inherit'] });
-  const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
   answerServerRequests(conn);
   conn.listen();
   const exited = new Promise<number>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig ? 1 : 0))));

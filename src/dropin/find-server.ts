@@ -16,7 +16,8 @@ export const LSPTAP_ENTRY = path.resolve(__dirname, '..', '..', '..', 'bin', 'ls
 /** Lines that only lsptap's entry script holds (this version's and earlier ones'). */
 const ENTRY_MARKS = ["require('../dist/src/entry.js')", "require('../dist/src/cli.js')"];
 
-export class ServerNotFound extends Error {}
+import { ServerNotFound } from '../model/errors';
+export { ServerNotFound };
 
 function realpath(p: string): string {
   try { return fs.realpathSync(p); } catch { return p; }

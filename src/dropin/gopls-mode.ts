@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { findRealServer, chainEnv, type FoundServer } from './find-server';
+import { StartupError } from '../model/errors';
 
 /** gopls flags (0.5 to current) that are boolean; the rest take a value. */
 const BOOL_FLAGS = new Set(['rpc.trace', 'v', 'verbose', 'vv', 'veryverbose', 'h', 'help']);
@@ -100,8 +101,7 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
   // Loaded only for a session, so plain commands start as fast as Node does.
   const { openLogTarget, defaultLogDir } = require('../sinks/log-file') as typeof import('../sinks/log-file');
   const { runStdioProxy } = require('../proxy/stdio-proxy') as typeof import('../proxy/stdio-proxy');
-  const { StartupError } = require('../proxy/kernel-option') as typeof import('../proxy/kernel-option');
-  const { AnalysisLink } = require('../analysis/analysis-link') as typeof import('../analysis/analysis-link');
+  const { AnalysisLink } = require('../proxy/analysis-link') as typeof import('../proxy/analysis-link');
   const bpf = opts.bpf ?? process.env.LSPTAP_BPF ?? 'auto';
   if (bpf !== 'off' && bpf !== 'auto' && bpf !== 'require') throw new StartupError(`lsptap: LSPTAP_BPF must be auto, off or require, not ${JSON.stringify(bpf)}`);
   const link = await AnalysisLink.start({ bpf, metricsAddress: null });

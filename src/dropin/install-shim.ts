@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { LSPTAP_ENTRY, findRealServer, CHAIN_VAR } from './find-server';
 
-export class InstallError extends Error {}
+import { InstallError } from '../model/errors';
+export { InstallError };
 
 export function installShim(dirArg: string | undefined, out: NodeJS.WritableStream): string {
   if (dirArg === undefined || dirArg === '') throw new InstallError('lsptap: install-shim needs a directory, e.g. lsptap install-shim ~/.local/lib/lsptap/bin');

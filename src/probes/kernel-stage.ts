@@ -12,8 +12,8 @@
 //        server's read of the request's last byte -> its write of the response's first
 //        byte), split into serverCpuUs, serverRunqUs, serverBlockedUs.
 
-import type { MessageRecord, KernelTiming } from '../proxy/record';
-import type { RecordStage } from '../proxy/session';
+import type { MessageRecord, KernelTiming } from '../model/record';
+import type { RecordStage } from '../model/stages';
 import { ByteStream } from './byte-streams';
 import type { IoEvent, SchedEvent } from './event-layout';
 import { SchedAccounting } from './sched-accounting';

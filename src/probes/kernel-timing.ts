@@ -10,7 +10,8 @@ import { decodeIoEvent, decodeSchedEvent, IO_COUNTERS, SCHED_COUNTERS } from './
 import { KernelStage, type StreamFds } from './kernel-stage';
 import { findReaderOf } from './peer-process';
 
-export type BpfMode = 'off' | 'auto' | 'require';
+import type { BpfMode } from '../model/stages';
+export type { BpfMode };
 
 /** How often the rings are drained. */
 export const DRAIN_INTERVAL_MS = 5;

@@ -101,7 +101,7 @@ export function isMapFailed(p: Pointer): boolean {
 
 /** The numeric address a pointer holds (for NULL and MAP_FAILED checks, and arithmetic). */
 export function addressOf(p: Pointer): number {
-  return restorePointer({ retType: [U64], paramsValue: wrapPointer([p]) })[0] as number;
+  return restorePointer({ retType: [U64], paramsValue: wrapPointer([p]) })[0];
 }
 
 export function isNull(p: Pointer): boolean { return isNullPointer(p); }

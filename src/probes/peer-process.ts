@@ -53,7 +53,7 @@ function socketPeer(inode: number): PeerEnd | null {
     return { local: Number(t[5]), peer: Number(t[7]), users };
   });
   const mine = rows.find((r) => r.local === inode);
-  let peerInode = mine !== undefined && mine.peer > 0 ? mine.peer : rows.find((r) => r.peer === inode)?.local;
+  const peerInode = mine !== undefined && mine.peer > 0 ? mine.peer : rows.find((r) => r.peer === inode)?.local;
   if (peerInode === undefined) return null;
   const peer = rows.find((r) => r.local === peerInode);
   return peer?.users[0] ?? null;

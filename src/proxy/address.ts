@@ -10,7 +10,8 @@ export type SocketAddress =
   | { kind: 'unix'; path: string }
   | { kind: 'tcp'; host: string; port: number };
 
-export class AddressError extends Error {}
+import { AddressError } from '../model/errors';
+export { AddressError };
 
 export function parseAddress(flag: string, raw: string): SocketAddress {
   const unix = /^unix[:;](.+)$/.exec(raw);

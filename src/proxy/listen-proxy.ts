@@ -16,7 +16,7 @@ import { SocketServerLink } from './server-link';
 import { AddressError, connectTo, formatAddress, type SocketAddress } from './address';
 import { findSocketPeer } from './socket-peer';
 import { exitOnInternalError } from './stdio-proxy';
-import type { AnalysisLink, LineLog } from '../analysis/analysis-link';
+import type { AnalysisLink, LineLog } from './analysis-link';
 
 export interface ListenProxyOptions {
   listen: SocketAddress;

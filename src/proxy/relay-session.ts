@@ -9,8 +9,8 @@
 import { DirectionRelay } from './relay';
 import { drained, type ClientStreams } from './client-streams';
 import type { ServerLink } from './server-link';
-import type { AnalysisLink, SessionChannel } from '../analysis/analysis-link';
-import { VERSION } from '../version';
+import type { AnalysisLink, SessionChannel } from './analysis-link';
+import { VERSION } from '../model/version';
 
 export interface RelaySessionOptions {
   client: ClientStreams & { close?: () => void };

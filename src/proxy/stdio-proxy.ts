@@ -9,8 +9,8 @@ import { runRelaySession, sessionStartFields } from './relay-session';
 import { spawnServer, SocketServerLink, type ServerLink } from './server-link';
 import { connectTo, formatAddress, type SocketAddress } from './address';
 import { findSocketPeer } from './socket-peer';
-import type { AnalysisLink, LineLog, SessionChannel } from '../analysis/analysis-link';
-import type { KernelTarget } from '../analysis/protocol';
+import type { AnalysisLink, LineLog, SessionChannel } from './analysis-link';
+import type { KernelTarget } from '../bridge/protocol';
 
 export { exitCodeOf } from './server-link';
 

@@ -6,8 +6,13 @@
 // interpolation between closest ranks (the `quantile_cont` of DuckDB and most SQL engines,
 // numpy's default), so an engine reading the same .jsonl files gets the same numbers.
 
-import type { Direction } from '../proxy/frame';
+import type { Direction } from '../model/frame';
 import type { MethodStats, PartStats } from '../sinks/summary';
+
+/** A line's session id (a string in every lsptap log; anything else reads as none). */
+function sessionOf(line: Record<string, unknown>): string {
+  return typeof line.session === 'string' ? line.session : '';
+}
 
 export interface ReportFilters {
   /** Only this method (exact match); null for all. */
@@ -106,7 +111,7 @@ export class ReportBuilder {
 
   add(line: Record<string, unknown>, source: string, lineNo: number): void {
     this.sources.add(source);
-    const session = `${source}\u0000${String(line.session ?? '')}`;
+    const session = `${source}\u0000${sessionOf(line)}`;
     if (line.msg === 'session start') { this.sessions.add(session); this.pending.delete(session); return; }
     if (line.msg === 'session end') { this.pending.delete(session); return; }
     if (line.msg !== 'message') return;
@@ -153,7 +158,7 @@ export class ReportBuilder {
       }
     }
     this.considerSlow({
-      dir: reqDir, method, id, latencyMs, isError: line.isError === true, session: String(line.session ?? ''),
+      dir: reqDir, method, id, latencyMs, isError: line.isError === true, session: sessionOf(line),
       time, source, lineNo, phases: req === null ? [] : phasesOf(reqDir, req, line), kernel,
     });
   }

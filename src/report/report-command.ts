@@ -23,9 +23,8 @@ options:
   --slowest N        list the N slowest requests (default 10)
 `;
 
-export class ReportUsageError extends Error {
-  override name = 'ReportUsageError';
-}
+import { ReportUsageError } from '../model/errors';
+export { ReportUsageError };
 
 const AGE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };

@@ -13,7 +13,8 @@ export interface LogTarget {
   path: string | null;
 }
 
-export class LogPathError extends Error {}
+import { LogPathError } from '../model/errors';
+export { LogPathError };
 
 /** Directory for per-session logs: --log-dir, LSPTAP_LOG_DIR, $XDG_STATE_HOME/lsptap, ~/.local/state/lsptap. */
 export function defaultLogDir(env: NodeJS.ProcessEnv): string {

@@ -3,7 +3,8 @@
 
 export type MetricsAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 
-export class MetricsAddressError extends Error {}
+import { MetricsAddressError } from '../model/errors';
+export { MetricsAddressError };
 
 /** `tcp:HOST:PORT` (HOST may be [v6]) or `unix:PATH`. */
 export function parseMetricsAddress(s: string): MetricsAddress {

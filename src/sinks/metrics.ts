@@ -11,11 +11,11 @@ import http from 'node:http';
 import { isMainThread } from 'node:worker_threads';
 import net from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Direction } from '../proxy/frame';
+import type { Direction } from '../model/frame';
 import { MetricsAddressError, type MetricsAddress } from './metrics-address';
 
 export { MetricsAddressError, parseMetricsAddress, type MetricsAddress } from './metrics-address';
-import type { MessageRecord } from '../proxy/record';
+import type { MessageRecord } from '../model/record';
 
 export const METHOD_LABEL_CAP = 64;
 /** Request latency buckets (seconds): 1-2-5 steps from 1 ms to 10 s. */
@@ -23,7 +23,7 @@ export const LATENCY_BUCKETS_S = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.
 /** Kernel part buckets (seconds): 10 µs to 10 s. */
 export const KERNEL_BUCKETS_S = [1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10];
 const KERNEL_PART_CAP = 16;
-const METHOD_SHAPE = /^[A-Za-z0-9_$/.\-]{1,100}$/;
+const METHOD_SHAPE = /^[A-Za-z0-9_$/.-]{1,100}$/;
 
 const other = (d: Direction): Direction => (d === 'c2s' ? 's2c' : 'c2s');
 
@@ -60,8 +60,8 @@ export class LsptapMetrics {
     this.ringBufferDrops.inc(0);
   }
 
-  /** The record sink: pass `metrics.record` in SessionOptions.sinks. */
-  readonly record = (rec: MessageRecord): void => {
+  /** The record sink (a RecordSink): every finished record. */
+  readonly add = (rec: MessageRecord): void => {
     const method = this.methodLabel(rec.method);
     this.messages.inc({ dir: rec.dir, kind: rec.kind, method });
     this.bytes.inc({ dir: rec.dir, method }, rec.bytes + rec.headerBytes);

@@ -6,9 +6,9 @@
 // Schema: README "Log schema".
 
 import pino from 'pino';
-import type { FrameWarning } from '../proxy/frame';
+import type { FrameWarning } from '../model/frame';
 import { LineBatch } from './line-batch';
-import type { MessageRecord } from '../proxy/record';
+import type { MessageRecord } from '../model/record';
 import type { MessageCounts, MethodStats } from './summary';
 
 export interface SessionStartInfo {

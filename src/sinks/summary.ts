@@ -3,8 +3,8 @@
 // carry them, get a digest each so the summary shows their p50/p99 too.
 
 import { TDigest } from 'tdigest';
-import type { Direction, MessageKind } from '../proxy/frame';
-import type { MessageRecord } from '../proxy/record';
+import type { Direction, MessageKind } from '../model/frame';
+import type { MessageRecord } from '../model/record';
 
 export interface PartStats { p50: number; p99: number }
 

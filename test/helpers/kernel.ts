@@ -8,9 +8,9 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 import { LoadedProbes } from '../../src/probes/kernel-timing';
-import { lsptapBin, fixtures, type LogLine } from '../helpers';
+import { lsptapBin, fixtures, type LogLine } from './index';
 
-export { readLog, type LogLine } from '../helpers';
+export { readLog, type LogLine } from './index';
 export const LSPTAP = lsptapBin;
 export const FIXTURES = fixtures;
 export const TIMING_SERVER = path.join(FIXTURES, 'timing-server.js');
@@ -53,13 +53,13 @@ export function startSession(t: { after: (fn: () => void) => void }, lsptapArgs:
   const child = spawn(prefix[0], [...prefix.slice(1), LSPTAP, ...lsptapArgs, '--', ...server], { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: opts.env });
   t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
   const received: Buffer[] = [];
-  child.stdout!.on('data', (b: Buffer) => received.push(b));
+  child.stdout.on('data', (b: Buffer) => received.push(b));
   let stderr = '';
-  child.stderr!.on('data', (b: Buffer) => { stderr += b.toString(); });
+  child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
-    child.once('exit', (code, signal) => { child.stderr!.once('end', () => resolve({ code, signal, stderr })); if (child.stderr!.readableEnded) resolve({ code, signal, stderr }); });
+    child.once('exit', (code, signal) => { child.stderr.once('end', () => resolve({ code, signal, stderr })); if (child.stderr.readableEnded) resolve({ code, signal, stderr }); });
   });
-  const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
+  const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
   conn.listen();
   t.after(() => conn.dispose());
   return { child, conn, received, exited };

@@ -3,7 +3,7 @@
 // both end in classify() so the rules live in one place.
 
 import { isUtf8 } from 'node:buffer';
-import type { Identity, MessageId } from './frame';
+import type { Identity, MessageId } from '../model/frame';
 
 /** What the top level of a JSON-RPC object holds, as far as identity goes. */
 export interface TopLevelFields {
@@ -38,7 +38,7 @@ export function classify(f: TopLevelFields): Identity {
   if (f.hasId && (f.hasResult || f.hasError)) {
     if (f.id !== null && !isId(f.id)) return invalid('response "id" is not a number, string or null');
     return {
-      kind: 'response', method: null, id: f.id === null ? null : (f.id as MessageId),
+      kind: 'response', method: null, id: f.id === null ? null : (f.id),
       isError: f.hasError, cancelId: null, invalidReason: null,
     };
   }

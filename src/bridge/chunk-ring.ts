@@ -154,7 +154,7 @@ export class ChunkRingReader {
       if (head === tail) break;
       const pos = tail & this.mask;
       const w = pos >> 2;
-      const type = this.u32[w + 1] & 0xff;
+      const type = (this.u32[w + 1] & 0xff) as RecordType;
       if (type === RecordType.Wrap) {
         tail = (tail + (this.capacity - pos)) >>> 0;
         Atomics.store(this.ctl, Ctl.Tail, tail | 0);

@@ -2,8 +2,8 @@
 // the property tests, `npm run fuzz` and the replay of saved fuzz findings share them.
 
 import assert from 'node:assert/strict';
-import { BodyScanner } from '../src/proxy/body-scanner';
-import { identifyParsed } from '../src/proxy/identity';
+import { BodyScanner } from '../../src/analysis/body-scanner';
+import { identifyParsed } from '../../src/analysis/identity';
 import type { Damage } from './lsp-arbitraries';
 import { split } from './lsp-arbitraries';
 import { framerRead, identityOf, parsedIdentity, shape } from './framing-oracle';

@@ -1,56 +1,35 @@
 // One observed LSP connection: two framers feed one pairing table; records flow through an
-// optional enrichment stage (kernel timing) to the log and the summary. Transport-agnostic:
+// optional enrichment stage (kernel timing) to the log and the sinks it is given (the
+// summary, the metrics; composed in session-parts.ts). Transport-agnostic:
 // whoever owns the byte streams (child process, socket) calls observe() and end().
 
-import type { Direction, Frame, FrameWarning } from './frame';
+import type { Direction, Frame, FrameWarning } from '../model/frame';
 import { Framer } from './framer';
 import { Pairing } from './pairing';
-import type { MessageRecord } from './record';
-import { Summary } from '../sinks/summary';
+import type { MessageRecord } from '../model/record';
+import type { Summary } from '../sinks/summary';
+import type { RecordSink, RecordStage } from '../model/stages';
 import type { SessionEndInfo, SessionLogChild, UnansweredRequest } from '../sinks/session-log';
-
-/**
- * A stage between pairing and the sinks that may attach data to a record (kernel timing)
- * and pass it on later; flush() passes on everything held.
- */
-export interface RecordStage {
-  push(rec: MessageRecord, next: (rec: MessageRecord) => void): void;
-  flush(): Promise<void>;
-}
-
-/** Anything else that wants every finished record (metrics). */
-export type RecordSink = (rec: MessageRecord) => void;
-
-/** What kernel timing (and the metrics) hand a session when they attach to it. */
-export interface SessionAttachment {
-  stage?: RecordStage;
-  sinks?: RecordSink[];
-  onBadInput?: (dir: Direction) => void;
-  extraStart?: Record<string, unknown>;
-  stop?: () => Promise<Record<string, unknown>>;
-  /** Kernel timing: events the kernel dropped so far (for the metrics' drop counter). */
-  kernelDrops?: () => number;
-}
 
 export interface SessionOptions {
   log: SessionLogChild;
   startNs: bigint;
   /** Keep bodies up to this size for --bodies (0: none). */
   retainBodyMax: number;
-  stage?: RecordStage;
-  sinks?: RecordSink[];
-  /** Called for every `bad input` warning (metrics count them). */
-  onBadInput?: (dir: Direction) => void;
+  stage: RecordStage | null;
+  /** The summary the `summary` and `session end` lines report. */
+  summary: Summary;
+  /** Every finished record goes to each (the summary among them); bad input too, where they count it. */
+  sinks: RecordSink[];
 }
 
 export class Session {
-  readonly summary = new Summary();
+  readonly summary: Summary;
   private readonly framers: Record<Direction, Framer>;
   private readonly pairing: Pairing;
   private readonly log: SessionLogChild;
   private readonly stage: RecordStage | null;
   private readonly sinks: RecordSink[];
-  private readonly onBadInput: (dir: Direction) => void;
   private summaryWritten = false;
   private observing = true;
   readonly startNs: bigint;
@@ -59,9 +38,9 @@ export class Session {
   constructor(opts: SessionOptions) {
     this.log = opts.log;
     this.startNs = opts.startNs;
-    this.stage = opts.stage ?? null;
-    this.sinks = opts.sinks ?? [];
-    this.onBadInput = opts.onBadInput ?? ((): void => undefined);
+    this.stage = opts.stage;
+    this.summary = opts.summary;
+    this.sinks = opts.sinks;
     this.pairing = new Pairing({
       onAnomaly: (dir, offset, reason, id) => { this.warnings++; this.onBadInput(dir); this.log.warn('bad input', { dir, offset, reason, seen: id === null ? null : String(id) }); },
     });
@@ -135,10 +114,13 @@ export class Session {
 
   private readonly emit = (rec: MessageRecord): void => {
     this.log.message(rec);
-    this.summary.add(rec);
-    for (const sink of this.sinks) sink(rec);
+    for (const sink of this.sinks) sink.add(rec);
     if (rec.dir === 'c2s' && rec.kind === 'notification' && rec.method === 'exit') this.writeSummary('exit notification');
   };
+
+  private onBadInput(dir: Direction): void {
+    for (const sink of this.sinks) sink.badInput?.(dir);
+  }
 
   private readonly onWarning = (w: FrameWarning): void => {
     this.warnings++;

@@ -5,8 +5,8 @@
 import { EventEmitter } from 'node:events';
 import type fc from 'fast-check';
 import { StreamMessageReader } from 'vscode-jsonrpc/node';
-import { Framer } from '../src/proxy/framer';
-import type { Frame, FrameWarning, MessageId } from '../src/proxy/frame';
+import { Framer } from '../../src/analysis/framer';
+import type { Frame, FrameWarning, MessageId } from '../../src/model/frame';
 
 export interface SeenIdentity {
   kind: 'request' | 'response' | 'notification' | 'invalid';
@@ -89,7 +89,7 @@ export function parsedIdentity(body: Buffer | string): SeenIdentity {
   }
   if ('id' in o && ('result' in o || 'error' in o)) {
     if (o.id !== null && !isId(o.id)) return { kind: 'invalid', method: null, id: null, isError: false };
-    return { kind: 'response', method: null, id: (o.id as MessageId | null), isError: 'error' in o };
+    return { kind: 'response', method: null, id: (o.id), isError: 'error' in o };
   }
   return { kind: 'invalid', method: null, id: null, isError: false };
 }

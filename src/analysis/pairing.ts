@@ -7,8 +7,8 @@
 // beyond that the oldest is evicted and counted as unanswered. A cancelled request stays
 // until its response (LSP requires one) or eviction.
 
-import type { Direction, Frame, MessageId } from './frame';
-import type { MessageRecord } from './record';
+import type { Direction, Frame, MessageId } from '../model/frame';
+import type { MessageRecord } from '../model/record';
 
 export const MAX_PENDING = 10_000;
 

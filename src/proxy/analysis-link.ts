@@ -9,11 +9,10 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { ChunkRingWriter, RecordType, createRingBuffers } from './chunk-ring';
-import type { AnalysisConfig, ControlRecord, FinishReply, LogLevel, SessionEndRequest, SessionStartRequest, SessionState, StartReply, WorkerMessage } from './protocol';
-import type { Direction } from '../proxy/frame';
-import { StartupError } from '../proxy/kernel-option';
-import { MetricsAddressError } from '../sinks/metrics-address';
+import { ChunkRingWriter, RecordType, createRingBuffers } from '../bridge/chunk-ring';
+import type { AnalysisConfig, ControlRecord, FinishReply, LogLevel, SessionEndRequest, SessionStartRequest, SessionState, StartReply, WorkerMessage } from '../bridge/protocol';
+import type { Direction } from '../model/frame';
+import { StartupError, MetricsAddressError } from '../model/errors';
 
 /** Size of the shared ring: a few seconds of a busy session's traffic. */
 export const RING_BYTES = 16 << 20;
@@ -83,7 +82,7 @@ export class AnalysisLink {
     const oldMask = config.metricsAddress?.startsWith('unix:') === true ? process.umask(0o177) : null;
     const restoreMask = (): void => { if (oldMask !== null) process.umask(oldMask); };
     // stdout: true keeps anything the worker might print off our stdout, the client's stream.
-    const worker = new Worker(path.join(__dirname, 'analysis-worker.js'), { workerData: { config, ring }, stdout: true, trackUnmanagedFds: false });
+    const worker = new Worker(path.join(__dirname, '..', 'analysis', 'analysis-worker.js'), { workerData: { config, ring }, stdout: true, trackUnmanagedFds: false });
     worker.stdout.pipe(process.stderr);
     return new Promise((resolve, reject) => {
       const onMessage = (m: WorkerMessage): void => {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
 
-export const repoRoot = path.resolve(__dirname, '..', '..');
+export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const lsptapBin = path.join(repoRoot, 'bin', 'lsptap');
 export const fixtures = path.join(repoRoot, 'test', 'fixtures');
 export const goFixture = path.join(fixtures, 'gomod');

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { TestContext } from 'node:test';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
-import { goFixture, lsptapBin, start, waitFor, type Running } from './helpers';
+import { goFixture, lsptapBin, start, waitFor, type Running } from './index';
 
 export const requireCapability = (what: string, ok: boolean): { skip: string } | undefined =>
   ok || process.env.CI === 'true' ? undefined : { skip: `${what} is not installed` };

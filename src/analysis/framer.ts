@@ -9,7 +9,7 @@
 // bad header, or a bad body of up to SMALL_BODY_MAX bytes, so a too-long Content-Length
 // that swallowed the next header still recovers it), then in the bytes that follow.
 
-import type { Direction, Frame, FrameWarning, Identity } from './frame';
+import type { Direction, Frame, FrameWarning, Identity } from '../model/frame';
 import { identifyParsed, invalidIdentity } from './identity';
 import { BodyScanner } from './body-scanner';
 

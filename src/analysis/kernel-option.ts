@@ -2,16 +2,16 @@
 // --bpf=require can refuse cleanly), and attach() starts timing one session. One place for
 // `lsptap -- COMMAND`, `--connect` and lsptap standing in for gopls (the shim).
 
-import type { LoadedProbes, BpfMode, KernelTimingSession } from '../probes/kernel-timing';
-import type { KernelTarget } from '../analysis/protocol';
-import type { SessionAttachment } from './session';
+import type { LoadedProbes, KernelTimingSession } from '../probes/kernel-timing';
+import type { BpfMode } from '../model/stages';
+import { StartupError } from '../model/errors';
+import type { KernelTarget } from '../bridge/protocol';
+import type { KernelPart } from './session-parts';
 import type { SessionLogChild } from '../sinks/session-log';
 
-/** A startup failure with its fix, for stderr; exit code 1. */
-export class StartupError extends Error {}
-
 export interface KernelAttachResult {
-  attachment: SessionAttachment;
+  /** Kernel timing for this session, or null when it is off. */
+  kernel: KernelPart | null;
   /** --bpf=require and timing could not start for this session: the sentence for stderr. */
   refuse: string | null;
   /** Kernel timing is off for this session: write `kernel timing off` with this reason right after `session start`. */
@@ -45,21 +45,21 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
     attach: (target, log, offReason) => {
       if (kt === null || probes === null || target === null) {
         const off = offReason !== null ? { reason: offReason } : mode !== 'off' ? { reason: bpfOff } : null;
-        return { attachment: {}, refuse: null, off };
+        return { kernel: null, refuse: null, off };
       }
       const p = probes;
       probes = null; // the session owns them now: closed when it stops, or here on failure
       try {
         const timing: KernelTimingSession = target.kind === 'child' ? kt.startKernelTiming(p, target, log) : kt.startSocketKernelTiming(p, target, log);
-        return { attachment: timing, refuse: null, off: null };
+        return { kernel: timing, refuse: null, off: null };
       } catch (err) {
         p.close();
         const reason = (err as Error).message;
         if (mode === 'require') {
           log.error('kernel timing failed to start', { reason });
-          return { attachment: {}, refuse: `lsptap: --bpf=require: kernel timing cannot start: ${reason}`, off: null };
+          return { kernel: null, refuse: `lsptap: --bpf=require: kernel timing cannot start: ${reason}`, off: null };
         }
-        return { attachment: {}, refuse: null, off: { reason } };
+        return { kernel: null, refuse: null, off: { reason } };
       }
     },
     close: () => { probes?.close(); probes = null; },

@@ -3,8 +3,8 @@
 // control records carry one of the JSON objects below. The analysis thread answers
 // requests (`req`) and reports events with postMessage.
 
-import type { Direction } from '../proxy/frame';
-import type { BpfMode } from '../probes/kernel-timing';
+import type { Direction } from '../model/frame';
+import type { BpfMode } from '../model/stages';
 
 /** What kernel timing watches for one session, found by the relay thread. */
 export type KernelTarget =

@@ -12,7 +12,7 @@ import {
   DocumentSymbolRequest, ReferencesRequest, CompletionRequest, ShutdownRequest, ExitNotification, type Position,
 } from 'vscode-languageserver-protocol/node';
 import { answerServerRequests } from '../../src/demo/gopls-script';
-import { lsptapBin, readLog, repoRoot } from '../helpers';
+import { lsptapBin, readLog, repoRoot } from './index';
 
 export const REPO_ROOT = repoRoot;
 export const LSPTAP_BIN = lsptapBin;
@@ -75,7 +75,7 @@ export async function runFixtureSession(opts: FixtureSessionOptions): Promise<Fi
     cwd: FIXTURE_MODULE, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, GOPROXY: 'off', GOFLAGS: '-mod=mod' },
   });
   const exited = new Promise<number | null>((resolve) => lsptap.once('exit', (code) => resolve(code)));
-  const conn = createMessageConnection(new StreamMessageReader(lsptap.stdout!), new StreamMessageWriter(lsptap.stdin!));
+  const conn = createMessageConnection(new StreamMessageReader(lsptap.stdout), new StreamMessageWriter(lsptap.stdin));
   answerServerRequests(conn);
   conn.listen();
   try {
