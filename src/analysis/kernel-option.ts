@@ -2,7 +2,7 @@
 // --bpf=require can refuse cleanly), and attach() starts timing one session. One place for
 // `lsptap -- COMMAND`, `--connect` and lsptap standing in for gopls (the shim).
 
-import type { LoadedProbes, KernelTimingSession } from '../probes/kernel-timing';
+import type { LoadedProbes, KernelSession } from '../probes/kernel-timing';
 import type { BpfMode } from '../model/stages';
 import { StartupError } from '../model/errors';
 import type { KernelTarget } from '../bridge/protocol';
@@ -50,7 +50,7 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
       const p = probes;
       probes = null; // the session owns them now: closed when it stops, or here on failure
       try {
-        const timing: KernelTimingSession = target.kind === 'child' ? kt.startKernelTiming(p, target, log) : kt.startSocketKernelTiming(p, target, log);
+        const timing: KernelSession = target.kind === 'child' ? kt.startKernelTiming(p, target, log) : kt.startSocketKernelTiming(p, target, log);
         return { kernel: timing, refuse: null, off: null };
       } catch (err) {
         p.close();
