@@ -15,7 +15,7 @@ export interface KernelEventSink {
 export class KernelFeed {
   private readonly ioRing: RingReader;
   private readonly treeRing: RingReader;
-  /** LSPTAP_BPF_TRACE=PATH: every io event read, as a JSON line (debugging). */
+  /** LSPTAP_BPF_TRACE=PATH: every event read, as a JSON line (debugging). */
   private readonly traceFd: number | null;
   drainNs = 0n;
   drains = 0;
@@ -30,7 +30,12 @@ export class KernelFeed {
   drain(sink: KernelEventSink): void {
     const t0 = process.hrtime.bigint();
     // Tree records first: a window's snapshots are taken before (or as) its io events.
-    this.treeRing.drain((b, at) => { const e = decodeTreeEvent(b, at); if (e !== null) sink.onTree(e); });
+    this.treeRing.drain((b, at) => {
+      const e = decodeTreeEvent(b, at);
+      if (e === null) return;
+      if (this.traceFd !== null) fs.writeSync(this.traceFd, JSON.stringify(e) + '\n');
+      sink.onTree(e);
+    });
     this.ioRing.drain((b, at) => {
       const e = decodeIoEvent(b, at);
       if (this.traceFd !== null) fs.writeSync(this.traceFd, JSON.stringify(e) + '\n');

@@ -75,7 +75,7 @@ export class KernelSession {
     const startNs = Number(process.hrtime.bigint());
     this.watch();
     this.feed = new KernelFeed(probes.io, probes.tree, process.env.LSPTAP_BPF_TRACE);
-    this.stage = new KernelStage(fds, holdMs, this.feed, new TreeAccounting(fds.serverPid, openFdCount(fds.serverPid), startNs));
+    this.stage = new KernelStage(fds, holdMs, this.feed, new TreeAccounting(fds.serverPid, openFds(fds.serverPid), startNs));
     this.timer = setInterval(() => {
       if (this.stage.heldCount > 0) this.stage.pump(false);
       else this.stage.drain();
@@ -153,9 +153,9 @@ export class KernelSession {
   }
 }
 
-/** The server's open fds now, from /proc (0 when it cannot be read). */
-function openFdCount(pid: number): number {
-  try { return fs.readdirSync(`/proc/${pid}/fd`).length; } catch { return 0; }
+/** The server's open fds now, from /proc (none when it cannot be read). */
+function openFds(pid: number): number[] {
+  try { return fs.readdirSync(`/proc/${pid}/fd`).map(Number); } catch { return []; }
 }
 
 /** Start tracing this session's processes; the stage goes into the Session. */

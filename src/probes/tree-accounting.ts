@@ -55,15 +55,26 @@ export class TreeAccounting {
   private readonly live = new Map<number, Proc>();
   private readonly openFds = new Map<number, { path: string; atNs: number; nr: number }>();
   private readonly windows: Window[] = [];
-  private fdCount: number;
+  /** The server's fds open when watching began and not closed since. */
+  private readonly startOpen: Set<number>;
   private fdPeak: number;
   /** The server's open fd count at the end of each answered request, in order. */
   private readonly fdSamples: number[] = [];
+  /** The count after each open or close, with its time: the count at a window's end. */
+  private readonly fdHistory: { tsNs: number; count: number }[] = [];
   events = 0;
 
-  /** serverPid: the root of the tree; startFds: its open fd count when watching began. */
-  constructor(private readonly serverPid: number, private readonly startFds: number, private readonly startNs: number) {
-    this.fdCount = this.fdPeak = startFds;
+  /** serverPid: the root of the tree; startFds: its open fds when watching began. */
+  constructor(private readonly serverPid: number, private readonly startFds: number[], private readonly startNs: number) {
+    this.startOpen = new Set(startFds);
+    this.fdPeak = startFds.length;
+  }
+
+  /** The server's open fds now, as far as the kernel showed (a set: an fd counted once). */
+  private get fdCount(): number {
+    let n = this.startOpen.size;
+    for (const fd of this.openFds.keys()) if (!this.startOpen.has(fd)) n++;
+    return n;
   }
 
   add(e: TreeEvent): void {
@@ -74,15 +85,31 @@ export class TreeAccounting {
       case 'exit': this.exit(e); break;
       case 'fdOpen':
         if (e.pid !== this.serverPid) break;
+        // dup2/dup3 onto an open fd replace it; an fd the kernel reports open is open.
+        this.startOpen.delete(e.fd);
         this.openFds.set(e.fd, { path: e.path, atNs: e.tsNs, nr: e.nr });
-        if (++this.fdCount > this.fdPeak) this.fdPeak = this.fdCount;
+        this.noteFdCount(e.tsNs);
         break;
       case 'fdClose':
         if (e.pid !== this.serverPid) break;
         this.openFds.delete(e.fd);
-        this.fdCount = Math.max(0, this.fdCount - 1);
+        this.startOpen.delete(e.fd);
+        this.noteFdCount(e.tsNs);
         break;
     }
+  }
+
+  private noteFdCount(tsNs: number): void {
+    const count = this.fdCount;
+    this.fdPeak = Math.max(this.fdPeak, count);
+    push(this.fdHistory, { tsNs, count });
+  }
+
+  private fdCountAt(tsNs: number): number {
+    const h = this.fdHistory;
+    let lo = 0, hi = h.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (h[mid].tsNs <= tsNs) lo = mid + 1; else hi = mid; }
+    return lo === 0 ? this.startFds.length : h[lo - 1].count;
   }
 
   private exec(e: TreeExec): void {
@@ -131,7 +158,7 @@ export class TreeAccounting {
     const b = this.snapshotAt(this.writes, writeNs);
     if (a === null || b === null || b.tsNs < a.tsNs) return null;
     push(this.windows, { startNs: a.tsNs, endNs: b.tsNs, method: request.method, id: request.id });
-    this.fdSamples.push(this.fdCount);
+    this.fdSamples.push(this.fdCountAt(b.tsNs));
     const d = (f: (t: TreeTotals) => number): number => Math.max(0, f(b.totals) - f(a.totals));
     const onChild = d((t) => t.modeNs[TreeMode.idleChild]);
     const onDisk = d((t) => t.modeNs[TreeMode.idleDisk]);
@@ -183,15 +210,19 @@ export class TreeAccounting {
       const w = this.windowAt(o.atNs);
       return { fd, path: o.path === '' ? null : o.path, atMs: Math.round((o.atNs - this.startNs) / 1e4) / 100, method: w?.method ?? null, id: w?.id ?? null };
     });
-    return { startCount: this.startFds, peakCount: this.fdPeak, endCount: this.fdCount, stillOpen, growth: fdGrowth(this.fdSamples) };
+    // The end is the last answered request: a server's exit closes fds that it leaked.
+    const endCount = this.fdSamples.length > 0 ? this.fdSamples[this.fdSamples.length - 1] : this.fdCount;
+    return { startCount: this.startFds.length, peakCount: this.fdPeak, endCount, stillOpen, growth: fdGrowth(this.fdSamples) };
   }
 
+  /**
+   * The request being handled at tsNs: of the windows around it, the one answered first
+   * (pipelined requests' windows all start at the read that brought them).
+   */
   private windowAt(tsNs: number): Window | null {
-    for (let i = this.windows.length - 1; i >= 0; i--) {
-      const w = this.windows[i];
-      if (w.startNs <= tsNs && tsNs <= w.endNs) return w;
-    }
-    return null;
+    let best: Window | null = null;
+    for (const w of this.windows) if (w.startNs <= tsNs && tsNs <= w.endNs && (best === null || w.endNs < best.endNs)) best = w;
+    return best;
   }
 }
 
