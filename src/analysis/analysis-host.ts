@@ -4,10 +4,13 @@
 // saw them, so each session's Session sees exactly what it would have seen inline.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import { Session } from './session';
 import { composeSession, startMetricsServing, type MetricsServing, type SessionParts } from './session-parts';
 import { SessionLog, type SessionLogChild, type SessionStartInfo } from '../sinks/session-log';
-import { Summary, formatKernelTable, formatSummaryTable } from '../sinks/summary';
+import { Summary, formatKernelTable, formatSummaryTable, formatExplanations } from '../sinks/summary';
+import { formatFdReport } from '../sinks/kernel-text';
+import type { FdReport } from '../model/record';
 import { prepareKernelTiming, type KernelOption } from './kernel-option';
 import type { Direction } from '../model/frame';
 import { RecordType, type RingRecord } from '../bridge/chunk-ring';
@@ -26,6 +29,8 @@ interface Hosted {
   observing: boolean;
   s2cCut: boolean;
   s2cOffset: number;
+  /** The server's program name (gopls), for sentences; null in socket mode. */
+  serverName?: string | null;
 }
 
 export type InitResult = { ok: true; kernel: boolean } | { ok: false; kind: 'bpf' | 'metrics'; message: string };
@@ -146,7 +151,9 @@ export class AnalysisHost {
     const parts = composeSession(summary, kernel, this.metrics);
     const startNs = BigInt(c.startNs);
     const session = new Session({ log, startNs, retainBodyMax: c.retainBodyMax, stage: parts.stage, summary, sinks: parts.sinks });
-    this.hosted.set(sid, { log, session, parts, observing: true, s2cCut: false, s2cOffset: 0 });
+    const command = (c.fields as { command?: unknown }).command;
+    const serverName = Array.isArray(command) && typeof command[0] === 'string' ? path.basename(command[0]) : null;
+    this.hosted.set(sid, { log, session, parts, observing: true, s2cCut: false, s2cOffset: 0, serverName });
     log.sessionStart({ ...c.fields, startNs, ...parts.extraStart } as SessionStartInfo);
     if (off !== null) log.warn('kernel timing off', off);
     return { refuse };
@@ -161,7 +168,11 @@ export class AnalysisHost {
     if (!tables) return { summaryTable: null, kernelTable: null };
     const rows = h.session.summary.rows();
     const kernel = formatKernelTable(rows);
-    return { summaryTable: formatSummaryTable(rows), kernelTable: kernel === '' ? null : kernel };
+    if (kernel === '') return { summaryTable: formatSummaryTable(rows), kernelTable: null };
+    const explained = formatExplanations(h.session.summary.slowestKernel, h.serverName ?? undefined);
+    const fds = (extra.kernel as { fds?: FdReport } | undefined)?.fds;
+    const kernelTable = kernel + (explained === '' ? '' : `\nslowest requests, explained:\n${explained}`) + (fds === undefined ? '' : `\n${formatFdReport(fds)}`);
+    return { summaryTable: formatSummaryTable(rows), kernelTable };
   }
 
   /** An internal error is about to end this thread: say so in every open session's log and write it all. */

@@ -4,7 +4,8 @@
 
 import { TDigest } from 'tdigest';
 import type { Direction, MessageKind } from '../model/frame';
-import type { MessageRecord } from '../model/record';
+import type { KernelTiming, MessageRecord } from '../model/record';
+import { explainRequest } from './kernel-text';
 
 export interface PartStats { p50: number; p99: number }
 
@@ -28,6 +29,12 @@ export interface MethodStats {
 
 export type MessageCounts = Record<Direction, Record<MessageKind, number> & { bytes: number }>;
 
+/** A request kept for its one-line explanation (--summary). */
+export interface SlowKernelRequest { method: string; id: string | number | null; latencyMs: number; kernel: KernelTiming }
+
+/** Requests explained in --summary: the slowest with a server window. */
+export const EXPLAINED_REQUESTS = 5;
+
 class MethodEntry {
   count = 0;
   answered = 0;
@@ -49,6 +56,9 @@ export class Summary {
     s2c: { request: 0, response: 0, notification: 0, invalid: 0, bytes: 0 },
   };
 
+  /** The slowest answered requests with kernel fields, slowest first. */
+  readonly slowestKernel: SlowKernelRequest[] = [];
+
   add(rec: MessageRecord): void {
     const c = this.counts[rec.dir];
     c[rec.kind]++;
@@ -64,6 +74,7 @@ export class Summary {
       e.digest.push(rec.latencyMs);
       if (rec.latencyMs > e.maxMs) e.maxMs = rec.latencyMs;
       if (rec.kernel !== null) {
+        this.keepSlow(rec.method, rec.id, rec.latencyMs, rec.kernel);
         e.kernel ??= new Map();
         for (const [part, v] of Object.entries(rec.kernel)) {
           if (typeof v !== 'number') continue;
@@ -101,6 +112,15 @@ export class Summary {
     return out.sort((a, b) => (b.p50Ms ?? -1) - (a.p50Ms ?? -1) || b.count - a.count || a.method.localeCompare(b.method));
   }
 
+  private keepSlow(method: string, id: string | number | null, latencyMs: number, kernel: KernelTiming): void {
+    if (typeof kernel.serverUs !== 'number') return;
+    const list = this.slowestKernel;
+    if (list.length >= EXPLAINED_REQUESTS && latencyMs <= list[list.length - 1].latencyMs) return;
+    list.push({ method, id, latencyMs, kernel });
+    list.sort((a, b) => b.latencyMs - a.latencyMs);
+    if (list.length > EXPLAINED_REQUESTS) list.pop();
+  }
+
   private entry(dir: Direction, method: string, kind: 'request' | 'notification'): MethodEntry {
     const table = this.entries[dir];
     let e = table.get(method);
@@ -125,7 +145,8 @@ export function formatSummaryTable(rows: MethodStats[]): string {
 /** Kernel parts shown for people, in ms, in the order a request travels. */
 const KERNEL_COLUMNS: [string, string][] = [
   ['toServerPipeUs', 'pipe to srv'], ['serverUs', 'server'], ['serverCpuUs', 'on CPU'], ['serverRunqUs', 'runq'],
-  ['serverBlockedUs', 'blocked'], ['toLsptapPipeUs', 'pipe to tap'], ['toEditorPipeUs', 'pipe to ed'],
+  ['serverBlockedUs', 'blocked'], ['blockedOnChildUs', 'on child'], ['childCpuUs', 'child CPU'],
+  ['blockedOnDiskUs', 'on disk'], ['blockedOtherUs', 'other'], ['toLsptapPipeUs', 'pipe to tap'], ['toEditorPipeUs', 'pipe to ed'],
   ['lsptapReadUs', 'tap read'], ['lsptapWriteUs', 'tap write'],
 ];
 
@@ -145,4 +166,10 @@ function alignTable(head: string[], body: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 1 || i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
+}
+
+/** One sentence per slow request (README "Kernel timing"); '' when none has a server window. */
+export function formatExplanations(slowest: SlowKernelRequest[], server?: string): string {
+  const lines = slowest.map((r) => explainRequest(r.method, r.latencyMs, r.kernel, server)).filter((l): l is string => l !== null);
+  return lines.length === 0 ? '' : lines.join('\n') + '\n';
 }
