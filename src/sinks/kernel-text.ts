@@ -36,11 +36,21 @@ export function explainRequest(method: string, latencyMs: number, k: KernelTimin
   const waits: string[] = [];
   if ((k.blockedOnChildUs ?? 0) >= NOTABLE_US) waits.push(`${ms(k.blockedOnChildUs!)} ms for ${childrenText(k.children ?? [])} (${ms(k.childCpuUs ?? 0)} ms CPU)`);
   if ((k.blockedOnDiskUs ?? 0) >= NOTABLE_US) waits.push(`${ms(k.blockedOnDiskUs!)} ms for the disk (${count(k.diskIos ?? 0)} reads, ${mb(k.diskIoBytes ?? 0)} MB)`);
-  if ((k.blockedOtherUs ?? 0) >= NOTABLE_US) waits.push(`${ms(k.blockedOtherUs!)} ms on ${k.blockedOtherOn ?? 'other waits'}`);
+  if ((k.blockedOtherUs ?? 0) >= NOTABLE_US) waits.push(`${ms(k.blockedOtherUs!)} ms ${otherText(k.blockedOtherOn ?? null)}`);
   const own = [`${ms(k.serverCpuUs ?? 0)} ms on its own CPU`];
   if ((k.serverRunqUs ?? 0) >= NOTABLE_US) own.push(`${ms(k.serverRunqUs!)} ms waiting for one`);
   const head = `${method} ${Math.round(latencyMs).toLocaleString('en-US')} ms: `;
-  return waits.length === 0 ? `${head}${server} waited for nothing; ${own.join(', ')}` : `${head}${server} waited ${waits.join(', ')}; ${own.join(', ')}`;
+  return waits.length === 0 ? `${head}${server} never waited; ${own.join(', ')}` : `${head}${server} waited ${waits.join(', ')}; ${own.join(', ')}`;
+}
+
+/** What the server waited on in its other blocked time, as a phrase. */
+const OTHER_PHRASES: Record<string, string> = {
+  timer: 'on a timer', lock: 'on a lock', poll: 'for a pipe or socket (poll)', stdin: 'for stdin', read: 'in read',
+  network: 'on the network', child: 'for a child to exit',
+};
+
+function otherText(on: string | null): string {
+  return on === null ? 'on something else' : OTHER_PHRASES[on] ?? `in ${on}`;
 }
 
 /** The server's fd report, for --summary: counts, then every fd it left open. */
