@@ -12,12 +12,20 @@ import { KernelFeed } from './kernel-feed';
 import { TreeAccounting } from './tree-accounting';
 import { findReaderOf } from './peer-process';
 import type { FdReport } from '../model/record';
+import type { RecordStage } from '../model/stages';
 
 import type { BpfMode } from '../model/stages';
 export type { BpfMode };
 
-/** How often the rings are drained. */
+/** How often the rings are drained while a record waits for its far end's read. */
 export const DRAIN_INTERVAL_MS = 5;
+/**
+ * How often otherwise. A pushed record drains at once, so this only keeps the rings from
+ * filling: 1 MiB holds some 6,500 fd records (gopls opens about 2,000 files a second at
+ * most). Every 5 ms it was 200 wake-ups a second for nothing, most of lsptap's CPU in a
+ * long gopls session with few messages.
+ */
+export const IDLE_DRAIN_INTERVAL_MS = 50;
 /** How long a record may wait for the far end's read before it is logged without it. */
 export const DEFAULT_HOLD_MS = 1000;
 
@@ -61,10 +69,13 @@ interface KernelCounts { ioEvents: number; ioDrops: number; treeEvents: number; 
 
 /** One session's tracing: what the analysis thread's session parts hold (KernelPart). */
 export class KernelSession {
-  readonly stage: KernelStage;
+  /** What the session's records pass through: the kernel stage, with the drain timer kept in step. */
+  readonly stage: RecordStage;
+  private readonly kernelStage: KernelStage;
+  private fastTimer = false;
   readonly extraStart: Record<string, unknown>;
   private readonly feed: KernelFeed;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private lastDrops = 0;
 
@@ -75,12 +86,17 @@ export class KernelSession {
     const startNs = Number(process.hrtime.bigint());
     this.watch();
     this.feed = new KernelFeed(probes.io, probes.tree, process.env.LSPTAP_BPF_TRACE);
-    this.stage = new KernelStage(fds, holdMs, this.feed, new TreeAccounting(fds.serverPid, openFds(fds.serverPid), startNs));
-    this.timer = setInterval(() => {
-      if (this.stage.heldCount > 0) this.stage.pump(false);
-      else this.stage.drain();
-    }, DRAIN_INTERVAL_MS);
-    this.timer.unref();
+    const stage = new KernelStage(fds, holdMs, this.feed, new TreeAccounting(fds.serverPid, openFds(fds.serverPid), startNs));
+    this.kernelStage = stage;
+    this.stage = {
+      push: (rec, next) => {
+        stage.push(rec, next);
+        // A record now waits for its far end: drain soon, not at the idle pace.
+        if (stage.heldCount > 0 && !this.fastTimer && !this.stopped) this.schedule();
+      },
+      flush: () => stage.flush(),
+    };
+    this.schedule();
     this.extraStart = {
       kernel: {
         loadMs: Math.round(probes.loadMs * 10) / 10,
@@ -88,6 +104,19 @@ export class KernelSession {
         lsptapFds: { clientIn: fds.lsptapIn, clientOut: fds.lsptapOut, toServer: fds.lsptapToServer, fromServer: fds.lsptapFromServer },
       },
     };
+  }
+
+  /** The next drain: soon while records are held, rarely when none is. */
+  private schedule(): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    const stage = this.kernelStage;
+    this.fastTimer = stage.heldCount > 0;
+    this.timer = setTimeout(() => {
+      if (stage.heldCount > 0) stage.pump(false);
+      else stage.drain();
+      if (!this.stopped) this.schedule();
+    }, this.fastTimer ? DRAIN_INTERVAL_MS : IDLE_DRAIN_INTERVAL_MS);
+    this.timer.unref();
   }
 
   /** Fill watched_fds, then watched_pids: a pid in watched_pids is what turns tracing on. */
@@ -120,7 +149,7 @@ export class KernelSession {
 
   /** Events the kernel dropped so far (ring buffers full), read from the counter maps. */
   kernelDrops(): number {
-    if (this.stopped) return this.lastDrops;
+    if (this.stopped) return this.lastDrops; // the maps may be closed
     const c = this.counts();
     this.lastDrops = c.ioDrops + c.treeDrops;
     return this.lastDrops;
@@ -128,16 +157,16 @@ export class KernelSession {
 
   async stop(): Promise<Record<string, unknown>> {
     if (this.stopped) return {};
-    clearInterval(this.timer);
-    this.stage.drain();
-    await this.stage.flush();
+    this.stopped = true; // no timer from here on
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.kernelStage.drain();
+    await this.kernelStage.flush();
     const c = this.counts();
-    this.stopped = true;
     this.lastDrops = c.ioDrops + c.treeDrops;
     this.feed.close();
     this.probes.close();
     if (this.lastDrops > 0) this.log.warn('kernel timing lost events', { ioDrops: c.ioDrops, treeDrops: c.treeDrops, hint: 'the ring buffers filled faster than lsptap drained them; affected fields may be null or off' });
-    const fds: FdReport = this.stage.tree.fdReport();
+    const fds: FdReport = this.kernelStage.tree.fdReport();
     if (fds.growth !== null) {
       this.log.warn('fd growth', {
         serverPid: this.fds.serverPid, fromCount: fds.growth.from, toCount: fds.growth.to, rises: fds.growth.rises,
@@ -147,7 +176,7 @@ export class KernelSession {
     return {
       kernel: {
         ...c, eventsRead: this.feed.eventsRead, drains: this.feed.drains,
-        drainMs: Math.round(Number(this.feed.drainNs) / 1e4) / 100, strayEvents: this.stage.strayEvents, fds,
+        drainMs: Math.round(Number(this.feed.drainNs) / 1e4) / 100, strayEvents: this.kernelStage.strayEvents, fds,
       },
     };
   }
