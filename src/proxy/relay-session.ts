@@ -36,6 +36,23 @@ export function sessionStartFields(server: ServerLink, logPath: string | null, e
   return { command: null, serverPid: null, ...server.startFields, version: VERSION, logPath, cwd: process.cwd(), ...extra };
 }
 
+/** A session's time origin: hrtime and the wall clock at one instant. */
+export interface SessionClock { startNs: bigint; startTime: string }
+
+/**
+ * Read both clocks at one instant: Date.now() has whole milliseconds, so wait (at most 1 ms)
+ * for it to tick and take hrtime right then; `startTime` is then exact to the microsecond
+ * or so, and a message's wall time is `startTime + firstByteMs`.
+ */
+export function sessionClock(): SessionClock {
+  const first = Date.now();
+  let now = first;
+  let ns = process.hrtime.bigint();
+  // Bounded: a clock stepped backwards would otherwise never tick past `first`.
+  for (let i = 0; now === first && i < 1_000_000; i++) { ns = process.hrtime.bigint(); now = Date.now(); }
+  return { startNs: ns, startTime: new Date(now).toISOString() };
+}
+
 export function runRelaySession(opts: RelaySessionOptions): Promise<RelaySessionResult> {
   return new Promise((resolveExit) => {
     const { client, server, channel } = opts;
