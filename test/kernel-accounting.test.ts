@@ -53,3 +53,16 @@ test('a byte stream finds the syscall that moved each byte and ignores calls tha
   assert.equal(b.syscallNs(5, 12), 10 + 20);
   assert.equal(b.syscallNs(15, 21), 0);
 });
+
+test('a byte stream that had moved bytes before watching starts at that count and skips the calls already in it', () => {
+  const b = new ByteStream('editor writes lsptap');
+  const io = (ret: number, enterNs: number, exitNs: number) => ({ enterNs, exitNs, ret, pid: 1, tid: 1, fd: 3, isRead: false, op: IoOp.write });
+  b.startAt(88, 1000); // 88 bytes waited in the pipe when it was read at 1000 ns
+  b.add(io(88, 0, 990)); // a write that returned before the reading: already counted
+  b.add(io(55, 1200, 1250)); // bytes 88-142
+  assert.equal(b.at(87), null, 'bytes written before watching have no syscall');
+  assert.equal(b.at(88)!.exitNs, 1250);
+  assert.equal(b.at(142)!.exitNs, 1250);
+  assert.equal(b.total, 143);
+  assert.equal(b.syscalls, 1);
+});
