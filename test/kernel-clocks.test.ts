@@ -136,7 +136,7 @@ test('startTime + firstByteMs is the wall clock of lsptap\'s read: never before 
   const log = path.join(tempDir(t), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=off']);
   await run.conn.sendRequest('test/echo', {}); // lsptap is reading
-  const written = await writeOnTicks(run.child.stdin!, 100, 8);
+  const written = await writeOnTicks(run.child.stdin!, 100, 16);
   const end = await endSession(run);
   assert.equal(end.code, 0, end.stderr);
   const lines = readLog(log);
