@@ -12,7 +12,12 @@ export interface KernelEventSink {
   onTree(e: TreeEvent): void;
 }
 
-export class KernelFeed {
+/** Where the stage gets kernel events from: the rings (KernelFeed), or nothing in a unit test. */
+export interface KernelEventSource {
+  drain(sink: KernelEventSink): void;
+}
+
+export class KernelFeed implements KernelEventSource {
   private readonly ioRing: RingReader;
   private readonly treeRing: RingReader;
   /** LSPTAP_BPF_TRACE=PATH: every event read, as a JSON line (debugging). */

@@ -10,7 +10,8 @@ import { IO_COUNTERS, TREE_COUNTERS, WatchedRole } from './event-layout';
 import { KernelStage, type StreamFds } from './kernel-stage';
 import { KernelFeed } from './kernel-feed';
 import { TreeAccounting } from './tree-accounting';
-import { findReaderOf } from './peer-process';
+import { findReaderOf, findWriterOf } from './peer-process';
+import { bytesWaiting } from './native';
 import type { FdReport } from '../model/record';
 import type { RecordStage } from '../model/stages';
 
@@ -100,7 +101,9 @@ export class KernelSession {
     this.extraStart = {
       kernel: {
         loadMs: Math.round(probes.loadMs * 10) / 10,
-        editorPid: fds.editorPid, editorFd: fds.editorIn, serverFds: [fds.serverIn ?? 0, fds.serverOut ?? 1],
+        editorPid: fds.editorPid, editorFd: fds.editorIn,
+        editorWriterPid: fds.editorOut == null ? null : fds.editorWriterPid, editorWriterFd: fds.editorOut ?? null,
+        editorBytesBefore: fds.editorOutBefore?.bytes ?? null, serverFds: [fds.serverIn ?? 0, fds.serverOut ?? 1],
         lsptapFds: { clientIn: fds.lsptapIn, clientOut: fds.lsptapOut, toServer: fds.lsptapToServer, fromServer: fds.lsptapFromServer },
       },
     };
@@ -134,8 +137,22 @@ export class KernelSession {
     watchFd(fds.serverPid, fds.serverIn ?? 0);
     watchFd(fds.serverPid, fds.serverOut ?? 1);
     if (fds.editorPid !== null && fds.editorIn !== null) watchFd(fds.editorPid, fds.editorIn);
+    const writerPid = fds.editorWriterPid ?? null, writerFd = fds.editorOut ?? null;
+    if (writerPid !== null && writerFd !== null) watchFd(writerPid, writerFd);
     mapPut(pids, u32Key(fds.lsptapPid), WatchedRole.lsptap);
     if (fds.editorPid !== null) mapPut(pids, u32Key(fds.editorPid), WatchedRole.editor);
+    if (writerPid !== null && writerFd !== null) {
+      mapPut(pids, u32Key(writerPid), WatchedRole.editor);
+      // The editor may have written before we watched (it often writes `initialize` while
+      // lsptap starts). lsptap has read nothing yet (the relay holds until we are ready), so
+      // what waits in the pipe is what the editor wrote so far; its writes returned before
+      // now are in that count. A write that returns between the two readings is the only
+      // one that could be counted twice (a window of microseconds).
+      const bytes = bytesWaiting(fds.lsptapIn);
+      const untilNs = Number(process.hrtime.bigint());
+      if (bytes === null) fds.editorOut = null;
+      else fds.editorOutBefore = { bytes, untilNs };
+    }
     // The server last: from here on its forks join the tree.
     mapPut(pids, u32Key(fds.serverPid), WatchedRole.server);
   }
@@ -202,8 +219,12 @@ export function startSocketKernelTiming(probes: LoadedProbes, peer: { fd: number
   }, log, holdMs);
 }
 
-/** lsptap's own stdio and the editor reading its stdout. */
-function lsptapAndEditor(): Pick<StreamFds, 'lsptapPid' | 'editorPid' | 'lsptapIn' | 'lsptapOut' | 'editorIn'> {
+/** lsptap's own stdio, the editor reading its stdout and the one writing its stdin. */
+function lsptapAndEditor(): Pick<StreamFds, 'lsptapPid' | 'editorPid' | 'lsptapIn' | 'lsptapOut' | 'editorIn' | 'editorWriterPid' | 'editorOut'> {
   const editor = findReaderOf(1);
-  return { lsptapPid: process.pid, editorPid: editor?.pid ?? null, lsptapIn: 0, lsptapOut: 1, editorIn: editor?.fd ?? null };
+  const writer = findWriterOf(0);
+  return {
+    lsptapPid: process.pid, editorPid: editor?.pid ?? null, lsptapIn: 0, lsptapOut: 1, editorIn: editor?.fd ?? null,
+    editorWriterPid: writer?.pid ?? null, editorOut: writer?.fd ?? null,
+  };
 }

@@ -144,9 +144,9 @@ export function formatSummaryTable(rows: MethodStats[]): string {
 
 /** Kernel parts shown for people, in ms, in the order a request travels. */
 const KERNEL_COLUMNS: [string, string][] = [
-  ['toServerPipeUs', 'pipe to srv'], ['serverUs', 'server'], ['serverCpuUs', 'on CPU'], ['serverRunqUs', 'runq'],
-  ['serverBlockedUs', 'blocked'], ['blockedOnChildUs', 'on child'], ['childCpuUs', 'child CPU'],
-  ['blockedOnDiskUs', 'on disk'], ['blockedOtherUs', 'other'], ['toLsptapPipeUs', 'pipe to tap'], ['toEditorPipeUs', 'pipe to ed'],
+  ['fromEditorPipeUs', 'pipe from ed'], ['toServerPipeUs', 'pipe to srv'], ['serverUs', 'server'], ['serverCpuUs', 'on CPU'], ['serverRunqUs', 'runq'],
+  ['serverBlockedUs', 'blocked'], ['blockedOnChildUs', 'on child'], ['childCpuUs', 'child CPU'], ['blockedOnDiskUs', 'on disk'],
+  ['blockedOtherUs', 'other'], ['serverWriteUs', 'srv write'], ['toLsptapPipeUs', 'pipe to tap'], ['toEditorPipeUs', 'pipe to ed'],
   ['lsptapReadUs', 'tap read'], ['lsptapWriteUs', 'tap write'],
 ];
 
