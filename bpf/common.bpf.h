@@ -31,10 +31,11 @@ static __always_inline __u32 role_of(__u32 tgid)
 	return role ? *role : 0;
 }
 
-#define DEFINE_EVENTS_RINGBUF()                      \
+/* The ring buffer named events, of size bytes (a power of two of pages). */
+#define DEFINE_EVENTS_RINGBUF(size)                  \
 	struct {                                     \
 		__uint(type, BPF_MAP_TYPE_RINGBUF);  \
-		__uint(max_entries, 1 << 20);        \
+		__uint(max_entries, size);           \
 	} events SEC(".maps")
 
 /* A counter array named map with max slots, and count(slot) to bump one atomically. */

@@ -57,7 +57,7 @@ struct {
 	__type(value, struct inflight_call);
 } inflight_calls SEC(".maps");
 
-DEFINE_EVENTS_RINGBUF();
+DEFINE_EVENTS_RINGBUF(1 << 20);
 
 DEFINE_COUNTERS(io_counters, IO_COUNTER_MAX)
 

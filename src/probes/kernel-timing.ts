@@ -22,11 +22,11 @@ export type { BpfMode };
 export const DRAIN_INTERVAL_MS = 5;
 /**
  * How often otherwise. A pushed record drains at once, so this only keeps the rings from
- * filling: 1 MiB holds some 6,500 fd records (gopls opens about 2,000 files a second at
- * most). Every 5 ms it was 200 wake-ups a second for nothing, most of lsptap's CPU in a
- * long gopls session with few messages.
+ * filling: the tree ring's 4 MiB hold some 26,000 fd records (gopls opens and closes about
+ * 4,000 files a second at most). Every 5 ms it was 200 wake-ups a second for nothing, most
+ * of lsptap's CPU in a long gopls session with few messages (`npm run bench`, gopls).
  */
-export const IDLE_DRAIN_INTERVAL_MS = 50;
+export const IDLE_DRAIN_INTERVAL_MS = 200;
 /** How long a record may wait for the far end's read before it is logged without it. */
 export const DEFAULT_HOLD_MS = 1000;
 
