@@ -148,7 +148,7 @@ test("the README's kernel fields section names the children's, the fd report's a
 
 test('the schema takes a kernel object with children and a cause, and rejects a child without its pid', () => {
   const validate = compile();
-  const response = { level: 30, time: 1, pid: 1, session: 'a', msg: 'message', dir: 's2c', kind: 'response', method: 'm', id: 1, bytes: 2, headerBytes: 20, offset: 0, firstByteMs: 0, lastByteMs: 0, forwardedMs: 0.1, isError: false, latencyMs: 3 };
+  const response = { level: 30, time: 1, pid: 1, session: 'a', msg: 'message', dir: 's2c', kind: 'response', method: 'm', id: 1, bytes: 2, headerBytes: 20, offset: 0, firstByteMs: 0, lastByteMs: 0, forwardedMs: 0.1, clock: 'kernel', isError: false, latencyMs: 3 };
   const child = { pid: 9, comm: 'go', path: '/usr/bin/go', args: ['go', 'list'], wallUs: 10, cpuUs: 5, exitCode: 0, signal: null };
   assert.ok(validate({ ...response, kernel: { serverBlockedUs: 10, blockedOnChildUs: 10, blockedOtherOn: null, children: [child] } }), JSON.stringify(validate.errors));
   assert.ok(validate({ ...response, kernel: { blockedOtherOn: 'timer', children: null } }), JSON.stringify(validate.errors));
