@@ -14,6 +14,7 @@ import { VERSION } from './model/version';
 import type { BpfMode } from './model/stages';
 import { StartupError, UsageError, describeFailure } from './model/errors';
 import { AnalysisLink } from './proxy/analysis-link';
+import { guardStderr } from './proxy/stderr';
 
 
 export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
@@ -129,7 +130,7 @@ export function openSessionLog(opts: ProxyCliOptions): { fd: number; path: strin
 async function startLink(opts: ProxyCliOptions, bpf: BpfMode): Promise<{ link: AnalysisLink; logPath: string | null }> {
   const link = await AnalysisLink.start({ bpf, metricsAddress: opts.metrics ?? null });
   const { fd, path } = openSessionLog(opts);
-  link.openLog(fd, opts.bodies);
+  link.openLog(fd, opts.bodies, path, opts.graceMs);
   return { link, logPath: path };
 }
 
@@ -162,6 +163,7 @@ async function runProxy(argv: string[]): Promise<number> {
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  guardStderr();
   let code: number;
   try {
     const first = argv[0];
