@@ -171,17 +171,25 @@ test('--log - with a stderr reader that stalls: memory bounded, lost lines count
   assert.equal(end.logLinesDropped, sumDropped(lines));
 });
 
-test('--log - with a stderr reader that never reads: lsptap still exits with the server\'s code after the grace period', { timeout: 120_000 }, async (t) => {
+test('--log - with a stderr pipe nobody reads: lsptap still exits with the server\'s code after the grace period', { timeout: 120_000 }, async (t) => {
   const FLOOD = 100_000;
-  const run = startLsptap(t, ['--log', '-', '--grace-ms', '500'], [process.execPath, floodServer], { env: { ...process.env, FLOOD: String(FLOOD), FLOOD_AFTER: '0', EXIT_CODE: '3' } });
-  run.child.stderr!.pause(); // and never resumed
+  // stderr is a FIFO whose reader is open and never reads (a pipe, as a shell makes it).
+  const fifo = path.join(tmpDir(t), 'stderr.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const readEnd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  t.after(() => fs.closeSync(readEnd));
+  const writeEnd = fs.openSync(fifo, fs.constants.O_WRONLY);
+  const run = startLsptap(t, ['--log', '-', '--grace-ms', '500'], [process.execPath, floodServer], {
+    env: { ...process.env, FLOOD: String(FLOOD), FLOOD_AFTER: '0', EXIT_CODE: '3' }, stdio: ['pipe', 'pipe', writeEnd],
+  });
+  fs.closeSync(writeEnd);
   let bytes = 0;
   run.child.stdout!.on('data', (c: Buffer) => { bytes += c.length; });
   await waitFor(() => bytes >= FLOOD * FLOOD_FRAME_BYTES, 120_000, 'the flood at the client');
   const t0 = Date.now();
   run.child.stdin!.end();
   const exit = await run.exited;
-  console.log(`exit with an unread stderr: ${Date.now() - t0} ms after the client closed (grace 500 ms)`);
+  console.log(`exit with an unread stderr pipe: ${Date.now() - t0} ms after the client closed (grace 500 ms)`);
   assert.equal(exit.code, 3);
 });
 
