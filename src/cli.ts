@@ -14,6 +14,8 @@ import { VERSION } from './model/version';
 import type { BpfMode } from './model/stages';
 import { StartupError, UsageError, describeFailure } from './model/errors';
 import { AnalysisLink } from './proxy/analysis-link';
+import { guardStderr, writeStderr } from './proxy/stderr';
+import { exposedMetricsWarning, parseMetricsAddress } from './sinks/metrics-address';
 
 
 export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
@@ -127,9 +129,13 @@ export function openSessionLog(opts: ProxyCliOptions): { fd: number; path: strin
  * before any server starts), then open the log it writes.
  */
 async function startLink(opts: ProxyCliOptions, bpf: BpfMode): Promise<{ link: AnalysisLink; logPath: string | null }> {
+  if (opts.metrics !== undefined) {
+    const exposed = exposedMetricsWarning(parseMetricsAddress(opts.metrics));
+    if (exposed !== null) writeStderr(`${exposed}\n`);
+  }
   const link = await AnalysisLink.start({ bpf, metricsAddress: opts.metrics ?? null });
   const { fd, path } = openSessionLog(opts);
-  link.openLog(fd, opts.bodies);
+  link.openLog(fd, opts.bodies, path, opts.graceMs);
   return { link, logPath: path };
 }
 
@@ -162,6 +168,7 @@ async function runProxy(argv: string[]): Promise<number> {
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  guardStderr();
   let code: number;
   try {
     const first = argv[0];
