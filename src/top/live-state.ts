@@ -58,7 +58,7 @@ export class LiveState {
     const atMs = s.startWallMs !== null && first !== null ? s.startWallMs + first : num(line.time) ?? Date.now();
     if (line.kind === 'request' || line.kind === 'notification') {
       this.tally(line.dir, method, line.kind).count++;
-      if (line.kind === 'request' && id !== null) s.pending.set(`${line.dir} ${typeof id} ${id}`, { session: String(line.session ?? ''), dir: line.dir, method, id, sinceMs: atMs });
+      if (line.kind === 'request' && id !== null) s.pending.set(`${line.dir} ${typeof id} ${id}`, { session: typeof line.session === 'string' ? line.session : '', dir: line.dir, method, id, sinceMs: atMs });
       return;
     }
     const latencyMs = num(line.latencyMs);

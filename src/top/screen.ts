@@ -3,7 +3,7 @@
 // with their kernel fields on one line each. No escape codes here (terminal.ts draws).
 
 import { quantile } from '../report/aggregate';
-import { WINDOW_MS, type LiveState, type SlowOne } from './live-state';
+import type { LiveState, SlowOne } from './live-state';
 
 /** ms as the report prints them: 2 decimals under 10, 1 under 1000, whole above. */
 export function formatMs(x: number | null): string {
