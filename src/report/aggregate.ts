@@ -76,7 +76,8 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
 const isDir = (v: unknown): v is Direction => v === 'c2s' || v === 's2c';
 const other = (d: Direction): Direction => (d === 'c2s' ? 's2c' : 'c2s');
 
-function kernelOf(v: unknown): Record<string, number | null> | null {
+/** A line's `kernel` object with non-numbers as null; null when it has none. */
+export function kernelOf(v: unknown): Record<string, number | null> | null {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
   const out: Record<string, number | null> = {};
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = num(x);

@@ -5,6 +5,7 @@
 import type { Direction } from '../model/frame';
 import type { KernelTiming } from '../model/record';
 import { MethodTally } from '../sinks/method-tally';
+import { kernelOf } from '../report/aggregate';
 
 export interface InFlight { session: string; dir: Direction; method: string; id: number | string; sinceMs: number }
 
@@ -18,13 +19,6 @@ export const WINDOW_MS = 60_000;
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const isDir = (v: unknown): v is Direction => v === 'c2s' || v === 's2c';
-
-function kernelOf(v: unknown): KernelTiming | null {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
-  const out: KernelTiming = {};
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = num(x);
-  return out;
-}
 
 export class LiveState {
   private readonly sessions = new Map<string, SessionState>();
