@@ -25,6 +25,9 @@ export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
        lsptap install-shim DIR        make DIR/gopls, a gopls-named shim for editors
        lsptap demo [--log PATH]       scripted gopls session on the Go standard library
        lsptap report [--json] [--html FILE] [LOG...]   per-method latency report from logs
+       lsptap top [LOG...]            live view of the sessions logging to the log directory
+       lsptap replay LOG -- SERVER... play a --bodies session again against SERVER
+       lsptap diff A... -- B...       compare two sets of logs per method, with verdicts
        lsptap --version | --help
 
 Relays stdio between an LSP client and COMMAND, byte for byte, and logs every message.
@@ -179,6 +182,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     else if (first === 'demo') { code = await (require('./demo/demo') as typeof import('./demo/demo')).runDemo(argv.slice(1)); }
     else if (first === 'install-shim') { installShim(argv[1], process.stdout); code = 0; }
     else if (first === 'report') { code = await (require('./report/report-command') as typeof import('./report/report-command')).runReport(argv.slice(1)); }
+    else if (first === 'diff') { code = await (require('./diff/diff-command') as typeof import('./diff/diff-command')).runDiff(argv.slice(1)); }
+    else if (first === 'replay') { code = await (require('./replay/replay-command') as typeof import('./replay/replay-command')).runReplay(argv.slice(1)); }
+    else if (first === 'top') { code = await (require('./top/top-command') as typeof import('./top/top-command')).runTop(argv.slice(1)); }
     else code = await runProxy(argv);
   } catch (err) {
     const failure = describeFailure(err);
