@@ -10,7 +10,7 @@ import type { Report, SlowRequest } from './aggregate';
 import { kernelParts } from './format-text';
 
 /** Chart.js's UMD build, read once. */
-function chartJsSource(): string {
+export function chartJsSource(): string {
   const main = require.resolve('chart.js');
   return fs.readFileSync(path.join(path.dirname(main), 'chart.umd.min.js'), 'utf8');
 }
@@ -37,8 +37,8 @@ export function histogramOf(sortedMs: number[]): Histogram {
 }
 
 /** JSON safe to put inside <script>: no `</script>` or `<!--` can end it early. */
-const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const PAGE_SCRIPT = String.raw`
 (function () {
@@ -107,8 +107,8 @@ const PAGE_SCRIPT = String.raw`
 
 /**
  * The kernel bar of each slow request. With the blocked split (README "Kernel timing") it
- * stacks parts that follow each other and add up to the request: the pipe to the server,
- * the server busy, blocked on a child, on the disk, on something else, the pipes back.
+ * stacks parts that follow each other and add up to the request: the pipes to the server,
+ * the server busy, blocked on a child, on the disk, on something else, its write, the pipes back.
  * Older logs stack the parts they have.
  */
 export function kernelBar(slowest: SlowRequest[], parts: string[]): { parts: string[]; rows: number[][] } {
@@ -116,12 +116,22 @@ export function kernelBar(slowest: SlowRequest[], parts: string[]): { parts: str
   if (!slowest.some((s) => typeof s.kernel?.blockedOnChildUs === 'number')) {
     return { parts, rows: slowest.map((s) => parts.map((p) => v(s.kernel, p))) };
   }
-  const stacked = ['toServerPipeUs', 'serverBusyUs', 'blockedOnChildUs', 'blockedOnDiskUs', 'blockedOtherUs', 'toLsptapPipeUs', 'toEditorPipeUs'];
+  const stacked = ['fromEditorPipeUs', 'toServerPipeUs', 'serverBusyUs', 'blockedOnChildUs', 'blockedOnDiskUs', 'blockedOtherUs', 'serverWriteUs', 'toLsptapPipeUs', 'toEditorPipeUs'];
   return {
     parts: stacked,
     rows: slowest.map((s) => stacked.map((p) => (p === 'serverBusyUs' ? Math.max(0, v(s.kernel, 'serverUs') - v(s.kernel, 'serverBlockedUs')) : v(s.kernel, p)))),
   };
 }
+
+/** The page's stylesheet (the diff page uses it too). */
+export const REPORT_STYLE = `body { font: 14px system-ui, sans-serif; margin: 24px; color: #222; }
+h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; } h3 { font-size: 13px; margin: 0 0 4px; font-weight: 600; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+td, th { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: right; } td:nth-child(2), th:nth-child(2) { text-align: left; }
+#distributions { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 16px; }
+.chart.small { height: 220px; padding-bottom: 24px; } .chart { position: relative; }
+.warn { color: #a40; }
+#slowest td, #slowest th { text-align: left; vertical-align: top; } #slowest td:nth-child(2) { text-align: right; }`;
 
 export function renderHtmlReport(report: Report): string {
   const parts = kernelParts(report);
@@ -149,14 +159,7 @@ ${unansweredRows}
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
 <title>lsptap report</title>
 <style>
-body { font: 14px system-ui, sans-serif; margin: 24px; color: #222; }
-h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; } h3 { font-size: 13px; margin: 0 0 4px; font-weight: 600; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-td, th { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: right; } td:nth-child(2), th:nth-child(2) { text-align: left; }
-#distributions { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 16px; }
-.chart.small { height: 220px; padding-bottom: 24px; } .chart { position: relative; }
-.warn { color: #a40; }
-#slowest td, #slowest th { text-align: left; vertical-align: top; } #slowest td:nth-child(2) { text-align: right; }
+${REPORT_STYLE}
 </style>
 </head>
 <body>
