@@ -146,12 +146,8 @@ async function runProxy(argv: string[]): Promise<number> {
     const connect = parseAddress('--connect', opts.connect);
     const listen = opts.listen !== undefined ? parseAddress('--listen', opts.listen) : null;
     if (listen !== null) {
-      // Kernel timing follows one server connection (--connect); in --listen mode many
-      // sessions would share one set of probes, which it does not do yet.
-      const listenOff = 'kernel timing does not run in --listen mode yet (one set of probes per process follows one server connection); use --connect for one editor';
-      if (opts.bpf === 'require') throw new StartupError(`lsptap: --bpf=require: ${listenOff}`);
-      const { link, logPath } = await startLink(opts, 'off');
-      return runListenProxy({ ...common, link, logPath, listen, connect, kernelOffReason: opts.bpf === 'off' ? null : listenOff });
+      const { link, logPath } = await startLink(opts, opts.bpf);
+      return runListenProxy({ ...common, link, logPath, listen, connect });
     }
     const { link, logPath } = await startLink(opts, opts.bpf);
     return runConnectProxy({ ...common, link, logPath, address: connect, sessionId: randomUUID().slice(0, 8) });

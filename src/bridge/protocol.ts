@@ -6,10 +6,25 @@
 import type { Direction } from '../model/frame';
 import type { BpfMode } from '../model/stages';
 
+/**
+ * One `--listen` connection: lsptap's accepted socket (the editor's side) and its socket to
+ * the daemon, with the pids at the far ends; a peer fd the relay thread did not look up
+ * (UNIX sockets) is null and found by the analysis thread.
+ */
+export interface ConnectionTarget {
+  clientFd: number | null;
+  clientPid: number | null;
+  clientPeerFd: number | null;
+  serverFd: number | null;
+  serverPid: number | null;
+  serverPeerFd: number | null;
+}
+
 /** What kernel timing watches for one session, found by the relay thread. */
 export type KernelTarget =
   | { kind: 'child'; serverPid: number; toServerFd: number; fromServerFd: number }
-  | { kind: 'socket'; fd: number | null; pid: number | null; peerFd: number | null };
+  | { kind: 'socket'; fd: number | null; pid: number | null; peerFd: number | null }
+  | ({ kind: 'connection' } & ConnectionTarget);
 
 export interface AnalysisConfig {
   bpf: BpfMode;

@@ -2,7 +2,8 @@
 // daemon). Every accepted connection gets its own connection to the daemon and is its own
 // session: its own id on every log line, its own summary and `session end`, all on one log.
 // Editors keep starting `gopls -remote='unix;ADDR'`; the forwarder's gopls/handshake is
-// relayed untouched like any other message.
+// relayed untouched like any other message. With kernel timing, one probe set serves every
+// connection and each session is joined by its own fds (probes/connection-timing.ts).
 //
 // A UNIX socket lsptap creates is 0600 (made under umask 0177, then checked) and removed on
 // exit; an existing path is refused with a sentence, never unlinked. SIGINT/SIGTERM/SIGHUP
@@ -17,6 +18,7 @@ import { AddressError, connectTo, formatAddress, type SocketAddress } from './ad
 import { findSocketPeer } from './socket-peer';
 import { exitOnInternalError } from './stdio-proxy';
 import type { AnalysisLink, LineLog } from './analysis-link';
+import type { KernelTarget } from '../bridge/protocol';
 
 export interface ListenProxyOptions {
   listen: SocketAddress;
@@ -27,8 +29,6 @@ export interface ListenProxyOptions {
   retainBodyMax: number;
   printSummary: boolean;
   graceMs: number;
-  /** Why kernel timing is off here, written once per session (null: --bpf=off). */
-  kernelOffReason: string | null;
 }
 
 /** Refuse an existing path with the reason; never remove someone else's file. */
@@ -103,8 +103,14 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
       const link = new SocketServerLink(upstream, {
         transport: opts.connect.kind, address: formatAddress(opts.connect), serverPid: serverPeer.pid,
       });
+      // Kernel timing: the analysis thread finds the peers' fds (ss) for UNIX sockets, off
+      // this thread, so accepting stays cheap.
+      const kernel: KernelTarget | null = opts.link.kernelOn ? {
+        kind: 'connection', clientFd: clientPeer.fd, clientPid: clientPeer.pid, clientPeerFd: clientPeer.peerFd,
+        serverFd: serverPeer.fd, serverPid: serverPeer.pid, serverPeerFd: serverPeer.peerFd,
+      } : null;
       const { channel, ready } = opts.link.openSession({
-        sessionId, retainBodyMax: opts.retainBodyMax, startNs: String(startNs), kernel: null, kernelOffReason: opts.kernelOffReason,
+        sessionId, retainBodyMax: opts.retainBodyMax, startNs: String(startNs), kernel, kernelOffReason: null,
         fields: sessionStartFields(link, opts.logPath, { listen: formatAddress(opts.listen), clientPid: clientPeer.pid, connection: count }),
       });
       sessionLog = channel.log;
@@ -114,7 +120,8 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
         printSummary: opts.printSummary, graceMs: opts.graceMs, ownSignals: false,
         onStarted: (stopSession) => { stopper = stopSession; stoppers.add(stopSession); },
       });
-      client.resume(); // paused on accept until the daemon connection was up (pauseOnConnect)
+      // The client stays paused (pauseOnConnect) until the relay resumes it, once the
+      // analysis side is ready: kernel timing must watch from the first byte.
       await done;
       live.delete(upstream);
     })().finally(() => { early?.release(); live.delete(client); running.delete(work); if (stopper !== null) stoppers.delete(stopper); });
