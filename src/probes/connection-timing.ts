@@ -19,17 +19,26 @@ import { socketInodeOf, unixPeerEnd } from './peer-process';
 import type { ConnectionTarget } from '../bridge/protocol';
 import { DRAIN_INTERVAL_MS, DEFAULT_HOLD_MS, ROLE_LSPTAP, ROLE_SERVER, ROLE_EDITOR, type LoadedProbes, type KernelTimingSession } from './kernel-timing';
 
-/** One accepted connection: lsptap's two sockets and the processes (and their fds) at the far ends. */
+/** One accepted connection: lsptap's fds and the processes (and their fds) at the far ends. */
 export interface ConnectionEnds {
   clientFd: number;
-  serverFd: number;
+  toServerFd: number;
+  fromServerFd: number;
   serverPid: number;
-  serverFdInPeer: number;
+  serverInFd: number;
+  serverOutFd: number;
   editorPid: number | null;
   editorFdInPeer: number | null;
 }
 
 interface Log { warn(msg: string, fields: Record<string, unknown>): void }
+
+const fdKey = (pid: number, fd: number): Buffer => {
+  const k = Buffer.alloc(8);
+  k.writeUInt32LE(pid, 0);
+  k.writeInt32LE(fd, 4);
+  return k;
+};
 
 const PEER_RETRIES = 20;
 const PEER_RETRY_MS = 10;
@@ -50,19 +59,15 @@ function unixPeerFd(ourFd: number, pid: number): number | null {
  * too slow for the accept path). Throws BpfLoadError when the daemon's end is not found.
  */
 export function resolveConnection(t: ConnectionTarget): ConnectionEnds {
-  if (t.clientFd === null || t.serverFd === null || t.serverPid === null) throw new BpfLoadError('watch', 0, 'the daemon at the other end of the connection was not found', 'run lsptap as root or as the daemon\'s user');
-  const serverFdInPeer = t.serverPeerFd ?? unixPeerFd(t.serverFd, t.serverPid);
-  if (serverFdInPeer === null) throw new BpfLoadError('watch', 0, 'the daemon\'s fd for this connection was not found', 'run lsptap as root or as the daemon\'s user, with ss (iproute2) installed');
+  if (t.clientFd === null || t.toServerFd === null || t.fromServerFd === null || t.serverPid === null) throw new BpfLoadError('watch', 0, 'the server at the other end of the connection was not found', 'run lsptap as root or as the server\'s user');
+  const serverPid = t.serverPid;
+  const peerFd = (): number | null => unixPeerFd(t.toServerFd!, serverPid);
+  const serverInFd = t.serverInFd ?? peerFd();
+  const serverOutFd = t.serverOutFd ?? serverInFd;
+  if (serverInFd === null || serverOutFd === null) throw new BpfLoadError('watch', 0, 'the daemon\'s fd for this connection was not found', 'run lsptap as root or as the daemon\'s user, with ss (iproute2) installed');
   const editorFdInPeer = t.clientPid === null ? null : t.clientPeerFd ?? unixPeerFd(t.clientFd, t.clientPid);
-  return { clientFd: t.clientFd, serverFd: t.serverFd, serverPid: t.serverPid, serverFdInPeer, editorPid: t.clientPid, editorFdInPeer };
+  return { clientFd: t.clientFd, toServerFd: t.toServerFd, fromServerFd: t.fromServerFd, serverPid, serverInFd, serverOutFd, editorPid: t.clientPid, editorFdInPeer };
 }
-
-const fdKey = (pid: number, fd: number): Buffer => {
-  const k = Buffer.alloc(8);
-  k.writeUInt32LE(pid, 0);
-  k.writeInt32LE(fd, 4);
-  return k;
-};
 
 export class SharedKernelTiming {
   private readonly ioRing: RingReader;
@@ -132,17 +137,17 @@ export class SharedKernelTiming {
     if (this.closed) throw new BpfLoadError('watch', 0, 'the listener is stopping', 'none needed');
     const fds: StreamFds = {
       lsptapPid: process.pid, serverPid: ends.serverPid, editorPid: ends.editorFdInPeer === null ? null : ends.editorPid,
-      lsptapIn: ends.clientFd, lsptapOut: ends.clientFd, lsptapToServer: ends.serverFd, lsptapFromServer: ends.serverFd,
-      serverIn: ends.serverFdInPeer, serverOut: ends.serverFdInPeer, editorIn: ends.editorFdInPeer,
+      lsptapIn: ends.clientFd, lsptapOut: ends.clientFd, lsptapToServer: ends.toServerFd, lsptapFromServer: ends.fromServerFd,
+      serverIn: ends.serverInFd, serverOut: ends.serverOutFd, editorIn: ends.editorFdInPeer,
     };
     const ioPids = this.probes.io.mapFd('watched_pids');
     const ioFds = this.probes.io.mapFd('watched_fds');
     const schedPids = this.probes.sched.mapFd('watched_pids');
     // fds first, pids last (a watched pid turns tracing on); undone in reverse on stop or failure.
+    // One entry per distinct (pid, fd): a socket is read and written on one fd.
+    const streams = [...new Set([`${fds.lsptapPid}:${ends.clientFd}`, `${fds.lsptapPid}:${ends.toServerFd}`, `${fds.lsptapPid}:${ends.fromServerFd}`, `${fds.serverPid}:${ends.serverInFd}`, `${fds.serverPid}:${ends.serverOutFd}`])];
     const entries: Array<{ fd: number; key: Buffer; value: number }> = [
-      { fd: ioFds, key: fdKey(fds.lsptapPid, ends.clientFd), value: 1 },
-      { fd: ioFds, key: fdKey(fds.lsptapPid, ends.serverFd), value: 1 },
-      { fd: ioFds, key: fdKey(fds.serverPid, ends.serverFdInPeer), value: 1 },
+      ...streams.map((k) => { const [pid, fd] = k.split(':').map(Number); return { fd: ioFds, key: fdKey(pid, fd), value: 1 }; }),
       ...(fds.editorPid !== null && fds.editorIn !== null ? [{ fd: ioFds, key: fdKey(fds.editorPid, fds.editorIn), value: 1 }] : []),
       { fd: schedPids, key: u32Key(fds.serverPid), value: 1 },
       { fd: ioPids, key: u32Key(fds.lsptapPid), value: ROLE_LSPTAP },
@@ -157,7 +162,7 @@ export class SharedKernelTiming {
       throw err;
     }
     const stage = new KernelStage(fds, this.holdMs, this.drain);
-    const keys = [`${fds.lsptapPid}:${ends.clientFd}`, `${fds.lsptapPid}:${ends.serverFd}`, `${fds.serverPid}:${ends.serverFdInPeer}`];
+    const keys = [...streams];
     const editorKey = fds.editorPid !== null && fds.editorIn !== null ? `${fds.editorPid}:${fds.editorIn}` : null;
     if (editorKey !== null) { keys.push(editorKey); this.editorKeys.add(editorKey); }
     for (const k of keys) this.routes.set(k, stage);
@@ -170,8 +175,8 @@ export class SharedKernelTiming {
       extraStart: {
         kernel: {
           loadMs: Math.round(this.probes.loadMs * 10) / 10, sched: this.probes.schedVariant, shared: true,
-          editorPid: fds.editorPid, editorFd: fds.editorIn, serverFds: [ends.serverFdInPeer, ends.serverFdInPeer],
-          lsptapFds: { clientIn: ends.clientFd, clientOut: ends.clientFd, toServer: ends.serverFd, fromServer: ends.serverFd },
+          editorPid: fds.editorPid, editorFd: fds.editorIn, serverFds: [ends.serverInFd, ends.serverOutFd],
+          lsptapFds: { clientIn: ends.clientFd, clientOut: ends.clientFd, toServer: ends.toServerFd, fromServer: ends.fromServerFd },
         },
       },
       kernelDrops: () => {
