@@ -11,7 +11,7 @@
 // session uses them, and each session removes its fds when it stops (fds are reused).
 
 import { mapPut, u32Key, readCounters, BpfLoadError } from './loader';
-import { nativeCalls } from './native';
+import { nativeCalls, bytesWaiting } from './native';
 import { RingReader } from './ring-reader';
 import { decodeIoEvent, decodeSchedEvent, IO_COUNTERS, SCHED_COUNTERS } from './event-layout';
 import { KernelStage, type StreamFds } from './kernel-stage';
@@ -75,8 +75,6 @@ export class SharedKernelTiming {
   /** `${pid}:${fd}` -> the stage of the session that owns that stream. */
   private readonly routes = new Map<string, KernelStage>();
   private readonly stages = new Set<KernelStage>();
-  /** Route keys that are an editor's socket (read and written on one fd). */
-  private readonly editorKeys = new Set<string>();
   /** Map entries in use, counted: `${map}:${key hex}` -> users. */
   private readonly refs = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
@@ -109,9 +107,7 @@ export class SharedKernelTiming {
       const e = decodeIoEvent(b, at);
       const s = this.routes.get(`${e.pid}:${e.fd}`);
       if (s === undefined) this.strays++;
-      else if (e.isRead || !this.editorKeys.has(`${e.pid}:${e.fd}`)) s.onIo(e);
-      // else: the editor writing its requests on the same socket it reads from; the kernel
-      // filter is by (pid, fd), and the c2s side is timed from lsptap's read.
+      else s.onIo(e);
     });
     this.drainNs += process.hrtime.bigint() - t0;
     this.drains++;
@@ -139,6 +135,8 @@ export class SharedKernelTiming {
       lsptapPid: process.pid, serverPid: ends.serverPid, editorPid: ends.editorFdInPeer === null ? null : ends.editorPid,
       lsptapIn: ends.clientFd, lsptapOut: ends.clientFd, lsptapToServer: ends.toServerFd, lsptapFromServer: ends.fromServerFd,
       serverIn: ends.serverInFd, serverOut: ends.serverOutFd, editorIn: ends.editorFdInPeer,
+      // The editor reads and writes one socket.
+      editorWriterPid: ends.editorFdInPeer === null ? null : ends.editorPid, editorOut: ends.editorFdInPeer,
     };
     const ioPids = this.probes.io.mapFd('watched_pids');
     const ioFds = this.probes.io.mapFd('watched_fds');
@@ -161,10 +159,16 @@ export class SharedKernelTiming {
       for (const e of done.reverse()) this.release(e.fd, e.key);
       throw err;
     }
+    if (fds.editorOut != null) {
+      // What the editor wrote before we watched waits unread in our socket (the relay reads
+      // nothing before the session is ready): count it as kernel-timing.ts does for stdin.
+      const bytes = bytesWaiting(ends.clientFd);
+      if (bytes === null) fds.editorOut = null;
+      else fds.editorOutBefore = { bytes, untilNs: Number(process.hrtime.bigint()) };
+    }
     const stage = new KernelStage(fds, this.holdMs, this.drain);
     const keys = [...streams];
-    const editorKey = fds.editorPid !== null && fds.editorIn !== null ? `${fds.editorPid}:${fds.editorIn}` : null;
-    if (editorKey !== null) { keys.push(editorKey); this.editorKeys.add(editorKey); }
+    if (fds.editorPid !== null && fds.editorIn !== null) keys.push(`${fds.editorPid}:${fds.editorIn}`);
     for (const k of keys) this.routes.set(k, stage);
     this.stages.add(stage);
 
@@ -190,7 +194,7 @@ export class SharedKernelTiming {
         this.drain();
         await stage.flush();
         this.stages.delete(stage);
-        for (const k of keys) if (this.routes.get(k) === stage) { this.routes.delete(k); this.editorKeys.delete(k); }
+        for (const k of keys) if (this.routes.get(k) === stage) this.routes.delete(k);
         for (const e of [...entries].reverse()) this.release(e.fd, e.key);
         const io = readCounters(this.probes.io.mapFd('io_counters'), IO_COUNTERS.length);
         const sc = readCounters(this.probes.sched.mapFd('sched_counters'), SCHED_COUNTERS.length);

@@ -2,8 +2,10 @@
 // transport. Kernel timing needs the peer's pid and fd (to watch its reads and writes); the
 // `session start` line needs the pid.
 // - A pipe: both ends share one inode (`pipe:[N]` in /proc/PID/fd; a named pipe shows its
-//   path), so the peer is the other process holding it; parents are looked at first
-//   (editors start lsptap).
+//   path), so the peer is the other process holding it open the other way (the access mode
+//   in /proc/PID/fdinfo tells the ends apart); parents are looked at first (editors start
+//   lsptap). findReaderOf(1) is the editor reading our stdout, findWriterOf(0) the one
+//   writing our stdin.
 // - A UNIX socket: getsockopt(SO_PEERCRED) names the pid exactly (native.ts); the two ends
 //   have an inode each, so sock_diag, through `ss -xpnH` (iproute2), says which inode is
 //   the peer and who holds it; /proc/PID/fd of the known pid when ss may not show users.
@@ -43,15 +45,27 @@ function parentOf(pid: number): number | null {
   } catch { return null; }
 }
 
-/** The fds of pid whose /proc link is target. */
-function fdsWith(pid: number, target: string, exclude: PeerEnd | null): PeerEnd[] {
+/** Which way a pipe end moves bytes, from the access mode in /proc/PID/fdinfo/FD. */
+type Access = 'read' | 'write';
+
+function opensFor(pid: number, fd: number, access: Access): boolean {
+  let info: string;
+  try { info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1'); } catch { return false; }
+  const m = /^flags:\s+([0-7]+)/m.exec(info);
+  if (m === null) return false;
+  const mode = parseInt(m[1], 8) & 3; // O_ACCMODE: 0 read, 1 write, 2 both
+  return mode === 2 || mode === (access === 'read' ? 0 : 1);
+}
+
+/** The fds of pid whose /proc link is target (and, for a pipe, open for `access`). */
+function fdsWith(pid: number, target: string, access: Access | null): PeerEnd[] {
   let names: string[];
   try { names = fs.readdirSync(`/proc/${pid}/fd`); } catch { return []; }
   const out: PeerEnd[] = [];
   for (const name of names) {
     const fd = Number(name);
-    if (exclude !== null && exclude.pid === pid && exclude.fd === fd) continue;
-    if (linkOf(pid, fd) === target) out.push({ pid, fd });
+    // Both ends of a pipe show the same link: the access mode tells them apart.
+    if (linkOf(pid, fd) === target && (access === null || opensFor(pid, fd, access))) out.push({ pid, fd });
   }
   return out;
 }
@@ -61,17 +75,17 @@ function allPids(): number[] {
 }
 
 /** The first process holding target: lsptap's parents first when asked (an editor starts lsptap), then all but lsptap. */
-function holderOf(target: string, parentsFirst: boolean): PeerEnd | null {
+function holderOf(target: string, parentsFirst: boolean, access: Access | null): PeerEnd | null {
   const self = process.pid;
   if (parentsFirst) {
     for (let p = parentOf(self), hops = 0; p !== null && hops < 4; p = parentOf(p), hops++) {
-      const found = fdsWith(p, target, null);
+      const found = fdsWith(p, target, access);
       if (found.length > 0) return found[0];
     }
   }
   for (const pid of allPids()) {
     if (pid === self) continue;
-    const found = fdsWith(pid, target, null);
+    const found = fdsWith(pid, target, access);
     if (found.length > 0) return found[0];
   }
   return null;
@@ -141,15 +155,20 @@ export function tcpPeerEnd(local: { address: string; port: number }, remote: { a
     if (peerInode !== null) break;
   }
   if (peerInode === null || peerInode === 0) return null;
-  return holderOf(`socket:[${peerInode}]`, false);
+  return holderOf(`socket:[${peerInode}]`, false, null);
 }
 
 /** Who reads what lsptap writes to fd (its stdout): the editor's pid and fd, or null. */
-export function findReaderOf(fd: number): PeerEnd | null {
+export function findReaderOf(fd: number): PeerEnd | null { return findPeerOf(fd, 'read'); }
+
+/** Who writes what lsptap reads from fd (its stdin): the editor's pid and fd, or null. */
+export function findWriterOf(fd: number): PeerEnd | null { return findPeerOf(fd, 'write'); }
+
+function findPeerOf(fd: number, access: Access): PeerEnd | null {
   const target = linkOf('self', fd);
   if (target === null) return null;
   const inode = socketInodeOf('self', fd);
   if (inode !== null) return unixPeerEnd(inode, peerCredPid(fd));
   if (!target.startsWith('pipe:') && !isFifo(target)) return null; // a file or a tty: no pipe to time
-  return holderOf(target, true);
+  return holderOf(target, true, access);
 }

@@ -12,7 +12,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { runRelaySession, sessionStartFields } from './relay-session';
+import { runRelaySession, sessionStartFields, sessionClock } from './relay-session';
 import { SocketServerLink, spawnServer, type ServerLink } from './server-link';
 import { fdOf } from '../probes/peer-process';
 import { AddressError, connectTo, formatAddress, type SocketAddress } from './address';
@@ -159,7 +159,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
     };
     client.on('error', (err) => log.warn('client connection failed', { err: err.message }));
     live.add(client);
-    const startNs = process.hrtime.bigint();
+    const clock = sessionClock();
     let stopper: ((sig: NodeJS.Signals) => void) | null = null;
     const work = (async () => {
       const clientPeer = await findSocketPeer(client, { withPeerFd: false });
@@ -178,8 +178,8 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
         kind: 'connection', clientFd: clientPeer.fd, clientPid: clientPeer.pid, clientPeerFd: clientPeer.peerFd, ...serverTarget,
       } : null;
       const { channel, ready } = opts.link.openSession({
-        sessionId, retainBodyMax: opts.retainBodyMax, startNs: String(startNs), kernel, kernelOffReason: null,
-        fields: sessionStartFields(link, opts.logPath, { listen: describeTarget(opts.listen), clientPid: clientPeer.pid, connection: count }),
+        sessionId, retainBodyMax: opts.retainBodyMax, startNs: String(clock.startNs), kernel, kernelOffReason: null,
+        fields: sessionStartFields(link, opts.logPath, { startTime: clock.startTime, listen: describeTarget(opts.listen), clientPid: clientPeer.pid, connection: count }),
       });
       sessionLog = channel.log;
       const done = runRelaySession({
