@@ -41,7 +41,7 @@ test('--listen queues a burst of 1,500 connects (listen backlog 4096) instead of
   await waitFor(() => out.includes('ready'), 10_000, 'daemon');
   const log = path.join(dir, 'log.jsonl');
   const lsptap = start(t, process.execPath, [lsptapBin, '--log', log, '--bpf=off', '--listen', `unix:${path.join(dir, 'l.sock')}`, '--connect', `unix:${daemonSock}`]);
-  await waitFor(() => lsptap.stderr().includes('listening on'), 10_000, 'lsptap listening');
+  await waitFor(() => lsptap.stderr().includes('listening on'), 30_000, 'lsptap listening');
   const n = 1500;
   const burst = spawn(process.execPath, ['-e', BURST, path.join(dir, 'l.sock'), String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
   t.after(() => burst.kill('SIGKILL'));
@@ -78,7 +78,7 @@ test('--listen ADDR -- gopls starts one gopls per connection: two concurrent edi
   const sock = path.join(dir, 'l.sock');
   const log = path.join(dir, 'log.jsonl');
   const lsptap = start(t, process.execPath, [lsptapBin, '--log', log, '--listen', `unix:${sock}`, '--', 'gopls'], { cwd: goFixture });
-  await waitFor(() => lsptap.stderr().includes('listening on'), 10_000, 'lsptap listening');
+  await waitFor(() => lsptap.stderr().includes('listening on'), 30_000, 'lsptap listening');
   assert.match(lsptap.stderr(), /starting "gopls" for each connection/);
   const editors = await Promise.all([0, 1].map(() => remoteEditor(t, `unix;${sock}`)));
   await waitFor(() => readLog(log).filter((l) => l.msg === 'session end').length === 2, 20_000, 'two session ends');
@@ -99,7 +99,7 @@ test('--listen -- gopls with kernel timing: a per-connection gopls gets the kern
   const sock = path.join(dir, 'l.sock');
   const log = path.join(dir, 'log.jsonl');
   const lsptap = start(t, process.execPath, [lsptapBin, '--log', log, '--bpf=require', '--listen', `unix:${sock}`, '--', 'gopls'], { cwd: goFixture });
-  await waitFor(() => lsptap.stderr().includes('listening on'), 10_000, 'lsptap listening');
+  await waitFor(() => lsptap.stderr().includes('listening on'), 30_000, 'lsptap listening');
   await remoteEditor(t, `unix;${sock}`);
   await waitFor(() => readLog(log).some((l) => l.msg === 'session end'), 20_000, 'session end');
   lsptap.child.kill('SIGTERM');
