@@ -50,7 +50,7 @@ test('--listen queues a burst of 1,500 connects (listen backlog 4096) instead of
   await waitFor(() => res.includes('\n'), 120_000, 'burst settled');
   const settled = JSON.parse(res) as { ok: number; refused: number };
   assert.deepEqual(settled, { ok: n, refused: 0 });
-  await waitFor(() => readLog(log).filter((l) => l.msg === 'session start').length === n, 120_000, `${n} sessions started`);
+  await waitFor(() => linesWith(log, 'session start') === n, 120_000, `${n} sessions started`);
   lsptap.child.kill('SIGTERM');
   assert.deepEqual(await lsptap.exited, { code: 0, signal: null }, lsptap.stderr());
 });
@@ -81,7 +81,7 @@ test('--listen ADDR -- gopls starts one gopls per connection: two concurrent edi
   await waitFor(() => lsptap.stderr().includes('listening on'), 30_000, 'lsptap listening');
   assert.match(lsptap.stderr(), /starting "gopls" for each connection/);
   const editors = await Promise.all([0, 1].map(() => remoteEditor(t, `unix;${sock}`)));
-  await waitFor(() => readLog(log).filter((l) => l.msg === 'session end').length === 2, 20_000, 'two session ends');
+  await waitFor(() => linesWith(log, 'session end') === 2, 20_000, 'two session ends');
   const starts = sessionStarts(log);
   assert.equal(starts.length, 2);
   const servers = starts.map((s) => s.serverPid as number);
@@ -101,7 +101,7 @@ test('--listen -- gopls with kernel timing: a per-connection gopls gets the kern
   const lsptap = start(t, process.execPath, [lsptapBin, '--log', log, '--bpf=require', '--listen', `unix:${sock}`, '--', 'gopls'], { cwd: goFixture });
   await waitFor(() => lsptap.stderr().includes('listening on'), 30_000, 'lsptap listening');
   await remoteEditor(t, `unix;${sock}`);
-  await waitFor(() => readLog(log).some((l) => l.msg === 'session end'), 20_000, 'session end');
+  await waitFor(() => linesWith(log, 'session end') >= 1, 20_000, 'session end');
   lsptap.child.kill('SIGTERM');
   assert.deepEqual(await lsptap.exited, { code: 0, signal: null }, lsptap.stderr());
   const lines = readLog(log);
@@ -136,7 +136,7 @@ test('--listen systemd takes the socket systemd-socket-activate passes (LISTEN_F
   await remoteEditor(t, `unix;${sock}`);
   const logDir = path.join(dir, 'lsptap');
   const logOf = (): string => path.join(logDir, fs.readdirSync(logDir).find((f) => f.endsWith('.jsonl'))!);
-  await waitFor(() => fs.existsSync(logDir) && readLog(logOf()).filter((l) => l.msg === 'session end').length === 2, 20_000, 'two session ends');
+  await waitFor(() => fs.existsSync(logDir) && linesWith(logOf(), 'session end') === 2, 20_000, 'two session ends');
   const starts = sessionStarts(logOf());
   assert.equal(starts.length, 2, 'one lsptap served both connections, into one log (Accept=no)');
   assert.equal(starts[0].pid, starts[1].pid);
@@ -153,3 +153,8 @@ test('--listen systemd without a passed socket says so in one line and exits 1',
   assert.match(r.stderr, /^lsptap: --listen systemd: no socket was passed \(LISTEN_FDS and LISTEN_PID are not set\)/);
   assert.equal(r.stderr.trim().split('\n').length, 1);
 });
+
+/** Log lines with this msg, counted in the raw text: the log is being written while we wait (its last line may be cut). */
+function linesWith(log: string, msg: string): number {
+  try { return fs.readFileSync(log, 'utf8').split(`"msg":"${msg}"`).length - 1; } catch { return 0; }
+}
