@@ -13,6 +13,7 @@ import { ChunkRingWriter, RecordType, createRingBuffers } from '../bridge/chunk-
 import type { AnalysisConfig, ControlRecord, FinishReply, LogLevel, SessionEndRequest, SessionStartRequest, SessionState, StartReply, WorkerMessage } from '../bridge/protocol';
 import type { Direction } from '../model/frame';
 import { StartupError, MetricsAddressError } from '../model/errors';
+import { writeStderr } from './stderr';
 
 /** Size of the shared ring: a few seconds of a busy session's traffic. */
 export const RING_BYTES = 16 << 20;
@@ -58,6 +59,7 @@ export class AnalysisLink {
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'space') this.flush();
       else if (m.type === 'failed') this.fail(`failed: ${m.message}`);
+      else if (m.type === 'say') writeStderr(m.text);
       else if (m.type === 'reply') {
         const p = this.pending.get(m.req);
         this.pending.delete(m.req);
@@ -100,8 +102,8 @@ export class AnalysisLink {
     });
   }
 
-  /** Where log lines go (the fd stays open until close()). */
-  openLog(fd: number, withBodies: boolean): void { this.control(0, { t: 'open-log', fd, withBodies }); }
+  /** Where log lines go (the fd stays open until close(), which waits at most graceMs for a log reader). */
+  openLog(fd: number, withBodies: boolean, path: string | null, graceMs: number): void { this.control(0, { t: 'open-log', fd, withBodies, path, graceMs }); }
 
   /** A log for lines that belong to no session (the listener's own); release() when done with it. */
   logger(bindings: Record<string, unknown>): LineLog & { release(): void } {
@@ -248,7 +250,7 @@ export class AnalysisLink {
   private fail(why: string): void {
     if (this.broken) return;
     this.broken = true;
-    process.stderr.write(`lsptap: the analysis thread ${why}; relaying goes on without logging\n`);
+    writeStderr(`lsptap: the analysis thread ${why}; relaying goes on without logging\n`);
     this.backlog = [];
     this.backlogHead = 0;
     this.backlogBytes = 0;
