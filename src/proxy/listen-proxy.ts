@@ -18,6 +18,7 @@ import { fdOf } from '../probes/peer-process';
 import { AddressError, connectTo, formatAddress, type SocketAddress } from './address';
 import { findSocketPeer } from './socket-peer';
 import { exitOnInternalError } from './stdio-proxy';
+import { writeStderr } from './stderr';
 import type { AnalysisLink, LineLog } from './analysis-link';
 import type { ConnectionTarget, KernelTarget } from '../bridge/protocol';
 
@@ -73,7 +74,7 @@ async function openServer(spec: UpstreamSpec, log: LineLog, clientPid: number | 
     const spawned = await spawnServer(command, args);
     if (!spawned.ok) {
       log.error('server failed to start', { command: spec.command, code: spawned.code, reason: spawned.message, clientPid });
-      process.stderr.write(`lsptap: cannot start ${JSON.stringify(command)}: ${spawned.message}\n`);
+      writeStderr(`lsptap: cannot start ${JSON.stringify(command)}: ${spawned.message}\n`);
       return null;
     }
     const child = spawned.link.child;
@@ -89,7 +90,7 @@ async function openServer(spec: UpstreamSpec, log: LineLog, clientPid: number | 
     upstream = await connectTo(spec.address);
   } catch (err) {
     log.error('cannot connect to the server', { address: formatAddress(spec.address), reason: (err as Error).message, clientPid });
-    process.stderr.write(`${(err as Error).message}\n`);
+    writeStderr(`${(err as Error).message}\n`);
     return null;
   }
   const serverPeer = await findSocketPeer(upstream, { withPeerFd: false });
@@ -214,7 +215,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
   }
   const spec = opts.server;
   top.info('listening', { listen: where, ...(spec.kind === 'connect' ? { connect: formatAddress(spec.address) } : { command: spec.command }) });
-  process.stderr.write(`lsptap: listening on ${where}, ${spec.kind === 'connect' ? `relaying to ${formatAddress(spec.address)}` : `starting ${JSON.stringify(spec.command.join(' '))} for each connection`}\n`);
+  writeStderr(`lsptap: listening on ${where}, ${spec.kind === 'connect' ? `relaying to ${formatAddress(spec.address)}` : `starting ${JSON.stringify(spec.command.join(' '))} for each connection`}\n`);
 
   // Remove the socket file only while it is still the one we made (an inherited one is systemd's).
   const listen = opts.listen;
