@@ -36,5 +36,8 @@ for src in bpf/*.bpf.c; do
   if [ -s "$obj" ] && [ "$fresh" = 1 ]; then continue; fi
   # -mcpu=v3: BPF atomics; -g: BTF for CO-RE and for the layout test.
   clang -O2 -g -target bpf -mcpu=v3 "-D__TARGET_ARCH_$ARCH" -I"$OUT" -Ibpf -c "$src" -o "$obj.tmp"
+  # The DWARF from -g is not needed at run time (CO-RE and the layout test read .BTF, which
+  # stays): dropping it takes sched.bpf.o from 662 kB to 41 kB in the npm tarball.
+  if command -v llvm-strip >/dev/null 2>&1; then llvm-strip -g "$obj.tmp"; fi
   mv "$obj.tmp" "$obj"
 done

@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import { openLogTarget, defaultLogDir } from './sinks/log-file';
 import { runStdioProxy, runConnectProxy } from './proxy/stdio-proxy';
-import { runListenProxy } from './proxy/listen-proxy';
+import { runListenProxy, inheritedSocket, type UpstreamSpec } from './proxy/listen-proxy';
 import { parseAddress } from './proxy/address';
 import { runGoplsMode } from './dropin/gopls-mode';
 import { installShim } from './dropin/install-shim';
@@ -21,6 +21,7 @@ import { exposedMetricsWarning, parseMetricsAddress } from './sinks/metrics-addr
 export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
        lsptap [options] --connect ADDR                  relay stdio to a listening server
        lsptap [options] --listen ADDR --connect ADDR    one session per accepted connection
+       lsptap [options] --listen ADDR -- COMMAND [ARGS...]   one server per connection
        lsptap [options] --server GOPLS [-- GOPLS-ARGS]  stand in for gopls (as the shim does)
        lsptap install-shim DIR        make DIR/gopls, a gopls-named shim for editors
        lsptap demo [--log PATH]       scripted gopls session on the Go standard library
@@ -49,7 +50,8 @@ options:
   --grace-ms N       after the client closes, wait N ms for the server before SIGTERM,
                      and N ms more before SIGKILL (default 3000)
   --connect ADDR     the server is listening at ADDR (no child process)
-  --listen ADDR      accept editors at ADDR (needs --connect); a UNIX socket is made 0600
+  --listen ADDR      accept editors at ADDR (with --connect, or a command after --); a
+                     UNIX socket is made 0600; "systemd": the socket systemd passed
   --server PATH      the real gopls to stand in for (default: $LSPTAP_SERVER, else PATH)
   --version          print lsptap's version
   --help             this text
@@ -148,20 +150,18 @@ async function runProxy(argv: string[]): Promise<number> {
     if (opts.connect !== undefined || opts.listen !== undefined) throw new UsageError('lsptap: --server starts a gopls; it does not go with --connect or --listen');
     return runGoplsMode(command, { ...opts, server: opts.server, invokedAs: 'lsptap --server' });
   }
-  if (opts.listen !== undefined && opts.connect === undefined) throw new UsageError('lsptap: --listen needs --connect ADDR (the server every accepted connection is relayed to)');
   const common = { retainBodyMax: opts.bodies ? opts.bodiesMax : 0, printSummary: opts.summary, graceMs: opts.graceMs };
+  if (opts.listen !== undefined) {
+    if ((opts.connect === undefined) === (command.length === 0)) throw new UsageError('lsptap: --listen needs either --connect ADDR (the server every connection is relayed to) or a command after -- (a server started for each connection)');
+    // `systemd`: the socket a .socket unit (or systemd-socket-activate) passed us.
+    const listen = opts.listen === 'systemd' ? inheritedSocket() : parseAddress('--listen', opts.listen);
+    const server: UpstreamSpec = opts.connect !== undefined ? { kind: 'connect', address: parseAddress('--connect', opts.connect) } : { kind: 'command', command };
+    const { link, logPath } = await startLink(opts, opts.bpf);
+    return runListenProxy({ ...common, link, logPath, listen, server });
+  }
   if (opts.connect !== undefined) {
     if (command.length > 0) throw new UsageError('lsptap: --connect relays to a listening server; give no command after --');
     const connect = parseAddress('--connect', opts.connect);
-    const listen = opts.listen !== undefined ? parseAddress('--listen', opts.listen) : null;
-    if (listen !== null) {
-      // Kernel timing follows one server connection (--connect); in --listen mode many
-      // sessions would share one set of probes, which it does not do yet.
-      const listenOff = 'kernel timing does not run in --listen mode yet (one set of probes per process follows one server connection); use --connect for one editor';
-      if (opts.bpf === 'require') throw new StartupError(`lsptap: --bpf=require: ${listenOff}`);
-      const { link, logPath } = await startLink(opts, 'off');
-      return runListenProxy({ ...common, link, logPath, listen, connect, kernelOffReason: opts.bpf === 'off' ? null : listenOff });
-    }
     const { link, logPath } = await startLink(opts, opts.bpf);
     return runConnectProxy({ ...common, link, logPath, address: connect, sessionId: randomUUID().slice(0, 8) });
   }

@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { nativeCalls, allocate, addressOf, isNull, isMapFailed, bufferAt, bytesWaiting, PROT_READ, PROT_WRITE, MAP_SHARED, SC_PAGESIZE } from '../src/probes/native';
+import { nativeCalls, libcCalls, allocate, addressOf, isNull, isMapFailed, bufferAt, bytesWaiting, peerCredPid, PROT_READ, PROT_WRITE, MAP_SHARED, SC_PAGESIZE } from '../src/probes/native';
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { fdOf } from '../src/probes/peer-process';
 import { BPF_OUTPUT_DIR } from '../src/probes/loader';
 import { bpfSkipReason } from './helpers/kernel';
 import { TREE_PROGRAMS } from '../src/probes/kernel-timing';
@@ -57,6 +60,33 @@ test('mmap of a bad fd reports MAP_FAILED with EBADF', () => {
   const m = nativeCalls().mmap(0, 4096, PROT_READ, MAP_SHARED, 9999, 0);
   assert.equal(isMapFailed(m.value), true);
   assert.equal(m.errnoCode, os.constants.errno.EBADF);
+});
+
+test('libc getsockopt(SO_PEERCRED) names the process listening on a UNIX socket we connected to', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-native-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const sock = path.join(dir, 's');
+  const child = spawn(process.execPath, ['-e', `require('net').createServer(() => {}).listen(${JSON.stringify(sock)}, () => process.stdout.write('ready'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.after(() => child.kill('SIGKILL'));
+  await new Promise((r) => child.stdout.once('data', r));
+  const s = net.connect({ path: sock });
+  t.after(() => s.destroy());
+  await new Promise((r) => s.once('connect', r));
+  const fd = fdOf(s);
+  assert.ok(fd !== null);
+  assert.equal(peerCredPid(fd), child.pid);
+});
+
+test('getsockopt on a file that is not a socket fails with ENOTSOCK, and peerCredPid says null', (t) => {
+  const fd = fs.openSync(process.execPath, 'r');
+  t.after(() => fs.closeSync(fd));
+  const buf = allocate(12), len = allocate(4);
+  len.buf.writeUInt32LE(12);
+  const r = libcCalls().getsockopt(fd, 1, 17, buf.ptr, len.ptr);
+  assert.equal(r.value, -1);
+  assert.equal(r.errnoCode, os.constants.errno.ENOTSOCK);
+  buf.free(); len.free();
+  assert.equal(peerCredPid(fd), null);
 });
 
 test('bpf_object__open_file of a missing file returns NULL with ENOENT', () => {

@@ -68,25 +68,36 @@ function mountTmpfs(t: TestContext, sizeKb: number): string {
 
 const sumDropped = (lines: LogLine[]): number => lines.filter((l) => l.msg === 'log lines lost').reduce((s, l) => s + Number(l.logLinesDropped), 0);
 
-test('delivers every byte of a server\'s last burst to an editor that reads it 4 s late, then exits with the server\'s code', { timeout: 60_000 }, async (t) => {
+/**
+ * As in issue 13: a server writes 150,000 bytes (more than a pipe holds) and exits 5, while
+ * the editor keeps its end open and does not read until `release()` (stdin stays open a
+ * second longer). `output()` is what the pipeline printed: the byte count the editor read,
+ * then `status N`, lsptap's exit code.
+ */
+async function slowEditorBurst(t: TestContext): Promise<{ log: string; release: () => void; output: () => string; stderr: () => string }> {
   const dir = tmpDir(t);
   const file = path.join(dir, 'burst.bin');
   const go = path.join(dir, 'go');
   const log = path.join(dir, 'log.jsonl');
   fs.writeFileSync(file, Buffer.alloc(150_000, 'z'));
-  // As in issue 13: stdin held open, the editor starts reading 4 s after the session started
-  // (the server has written its 150,000 bytes and exited 5 by then).
   const script = `(while [ ! -e "${go}" ]; do sleep 0.05; done; sleep 1) | "${process.execPath}" "${lsptapBin}" --log "${log}" -- sh -c 'cat "${file}"; exit 5' | (while [ ! -e "${go}" ]; do sleep 0.05; done; wc -c); echo "status \${PIPESTATUS[1]}"`;
   const r = start(t, 'bash', ['-c', script]);
   let out = '';
   r.child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
   await waitFor(() => fs.existsSync(log) && readLog(log).some((l) => l.msg === 'session start'), 20_000, 'session start');
+  return { log, release: () => fs.writeFileSync(go, ''), output: () => out, stderr: () => r.stderr() };
+}
+
+test('delivers every byte of a server\'s last burst to an editor that reads it 4 s late, then exits with the server\'s code', { timeout: 60_000 }, async (t) => {
+  // The editor starts reading 4 s after the session started (the server has written its
+  // 150,000 bytes and exited 5 by then).
+  const { log, release, output, stderr } = await slowEditorBurst(t);
   await new Promise((res) => setTimeout(res, 4000));
-  fs.writeFileSync(go, '');
-  await waitFor(() => out.includes('status'), 40_000, 'lsptap to exit');
-  const [count, status] = out.trim().split('\n');
+  release();
+  await waitFor(() => output().includes('status'), 40_000, 'lsptap to exit');
+  const [count, status] = output().trim().split('\n');
   console.log(`bytes delivered to an editor reading 4 s late: ${count.trim()} of 150000; lsptap ${status}`);
-  assert.equal(Number(count.trim()), 150_000, r.stderr());
+  assert.equal(Number(count.trim()), 150_000, stderr());
   assert.equal(status, 'status 5');
   const end = readLog(log).at(-1)!;
   assert.equal(end.msg, 'session end');
@@ -94,23 +105,14 @@ test('delivers every byte of a server\'s last burst to an editor that reads it 4
 });
 
 test('a signal ends the wait for a slow editor: lsptap exits with the server\'s code without waiting for it to read', { timeout: 60_000 }, async (t) => {
-  const dir = tmpDir(t);
-  const file = path.join(dir, 'burst.bin');
-  const go = path.join(dir, 'go');
-  const log = path.join(dir, 'log.jsonl');
-  fs.writeFileSync(file, Buffer.alloc(150_000, 'z'));
-  const script = `(while [ ! -e "${go}" ]; do sleep 0.05; done; sleep 1) | "${process.execPath}" "${lsptapBin}" --log "${log}" -- sh -c 'cat "${file}"; exit 5' | (while [ ! -e "${go}" ]; do sleep 0.05; done; wc -c); echo "status \${PIPESTATUS[1]}"`;
-  const r = start(t, 'bash', ['-c', script]);
-  let out = '';
-  r.child.stdout!.on('data', (c: Buffer) => { out += c.toString(); });
-  await waitFor(() => fs.existsSync(log) && readLog(log).some((l) => l.msg === 'session start'), 20_000, 'session start');
+  const { log, release, output } = await slowEditorBurst(t);
   await new Promise((res) => setTimeout(res, 2000));
   const lsptapPid = Number(readLog(log)[0].pid);
   process.kill(lsptapPid, 'SIGTERM');
   await waitFor(() => readLog(log).at(-1)!.msg === 'session end', 20_000, 'session end before the editor read anything');
-  fs.writeFileSync(go, '');
-  await waitFor(() => out.includes('status'), 20_000, 'the pipeline to end');
-  assert.match(out, /status 5/, 'the server\'s code, not the signal\'s: the server had already exited');
+  release();
+  await waitFor(() => output().includes('status'), 20_000, 'the pipeline to end');
+  assert.match(output(), /status 5/, 'the server\'s code, not the signal\'s: the server had already exited');
   const end = readLog(log).at(-1)!;
   assert.equal(end.reason, 'SIGTERM forwarded to the server');
   assert.equal(end.exitCode, 5);

@@ -1,8 +1,10 @@
 // `--bpf MODE`, on the analysis thread: the probes load once, before any server starts (so
 // --bpf=require can refuse cleanly), and attach() starts timing one session. One place for
-// `lsptap -- COMMAND`, `--connect` and lsptap standing in for gopls (the shim).
+// `lsptap -- COMMAND`, `--connect` and lsptap standing in for gopls (the shim), where the
+// one session owns the probes, and `--listen`, where every connection shares them.
 
-import type { LoadedProbes, KernelSession } from '../probes/kernel-timing';
+import type { LoadedProbes, KernelTimingSession } from '../probes/kernel-timing';
+import type { SharedKernelTiming } from '../probes/connection-timing';
 import type { BpfMode } from '../model/stages';
 import { StartupError } from '../model/errors';
 import type { KernelTarget } from '../bridge/protocol';
@@ -31,6 +33,7 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
   // loaded first (analysis-link.ts).
   const kt = mode === 'off' ? null : require('../probes/kernel-timing') as typeof import('../probes/kernel-timing');
   let probes: LoadedProbes | null = null;
+  let shared: SharedKernelTiming | null = null;
   let bpfOff: string | null = mode === 'off' ? 'turned off with --bpf=off' : null;
   if (kt !== null) {
     try {
@@ -40,28 +43,43 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
       bpfOff = (err as Error).message;
     }
   }
+  const failed = (err: unknown, log: SessionLogChild): KernelAttachResult => {
+    const reason = (err as Error).message;
+    if (mode === 'require') {
+      log.error('kernel timing failed to start', { reason });
+      return { kernel: null, refuse: `lsptap: --bpf=require: kernel timing cannot start: ${reason}`, off: null };
+    }
+    return { kernel: null, refuse: null, off: { reason } };
+  };
   return {
     loaded: probes !== null,
     attach: (target, log, offReason) => {
-      if (kt === null || probes === null || target === null) {
+      if (kt !== null && target?.kind === 'connection' && (shared !== null || probes !== null)) {
+        const ct = require('../probes/connection-timing') as typeof import('../probes/connection-timing');
+        try {
+          if (shared === null) {
+            shared = new ct.SharedKernelTiming(probes!);
+            probes = null; // the listener's shared timing owns them now
+          }
+          return { kernel: shared.attach(ct.resolveConnection(target), log), refuse: null, off: null };
+        } catch (err) {
+          return failed(err, log);
+        }
+      }
+      if (kt === null || probes === null || target === null || target.kind === 'connection') {
         const off = offReason !== null ? { reason: offReason } : mode !== 'off' ? { reason: bpfOff } : null;
         return { kernel: null, refuse: null, off };
       }
       const p = probes;
       probes = null; // the session owns them now: closed when it stops, or here on failure
       try {
-        const timing: KernelSession = target.kind === 'child' ? kt.startKernelTiming(p, target, log) : kt.startSocketKernelTiming(p, target, log);
+        const timing: KernelTimingSession = target.kind === 'child' ? kt.startKernelTiming(p, target, log) : kt.startSocketKernelTiming(p, target, log);
         return { kernel: timing, refuse: null, off: null };
       } catch (err) {
         p.close();
-        const reason = (err as Error).message;
-        if (mode === 'require') {
-          log.error('kernel timing failed to start', { reason });
-          return { kernel: null, refuse: `lsptap: --bpf=require: kernel timing cannot start: ${reason}`, off: null };
-        }
-        return { kernel: null, refuse: null, off: { reason } };
+        return failed(err, log);
       }
     },
-    close: () => { probes?.close(); probes = null; },
+    close: () => { probes?.close(); probes = null; shared?.close(); shared = null; },
   };
 }

@@ -6,10 +6,29 @@
 import type { Direction } from '../model/frame';
 import type { BpfMode } from '../model/stages';
 
+/**
+ * One `--listen` connection: lsptap's accepted socket (the editor's side) and its way to the
+ * server (a socket to the daemon, or the pipes of a server started for this connection),
+ * with the pids at the far ends. A peer fd the relay thread did not look up (UNIX sockets)
+ * is null and found by the analysis thread.
+ */
+export interface ConnectionTarget {
+  clientFd: number | null;
+  clientPid: number | null;
+  clientPeerFd: number | null;
+  toServerFd: number | null;
+  fromServerFd: number | null;
+  serverPid: number | null;
+  /** The server's fds: its socket (twice) for a daemon, 0 and 1 for a child. */
+  serverInFd: number | null;
+  serverOutFd: number | null;
+}
+
 /** What kernel timing watches for one session, found by the relay thread. */
 export type KernelTarget =
   | { kind: 'child'; serverPid: number; toServerFd: number; fromServerFd: number }
-  | { kind: 'socket'; fd: number | null; pid: number | null; peerFd: number | null };
+  | { kind: 'socket'; fd: number | null; pid: number | null; peerFd: number | null }
+  | ({ kind: 'connection' } & ConnectionTarget);
 
 export interface AnalysisConfig {
   bpf: BpfMode;

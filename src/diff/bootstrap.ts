@@ -5,7 +5,10 @@
 // tens of requests per method a session holds, a p99 is one or two requests and a resample
 // of it mostly says how few there are.
 //
-// Seeded (mulberry32) so the same logs always give the same verdicts.
+// Seeded (pure-rand's Mersenne Twister) so the same logs always give the same verdicts.
+
+import { mersenne } from 'pure-rand/generator/mersenne';
+import { uniformFloat64 } from 'pure-rand/distribution/uniformFloat64';
 
 /** Fewer answered requests than this on a side: no verdict, a resample of so few says nothing. */
 export const MIN_SAMPLES = 5;
@@ -14,16 +17,10 @@ export const LEVEL = 0.95;
 
 export interface RatioInterval { low: number; high: number }
 
-/** mulberry32: a small, well-known 32-bit PRNG; enough for resampling, and seedable. */
+/** A seedable PRNG (pure-rand's Mersenne Twister) as a function giving floats in [0, 1). */
 export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = mersenne(seed);
+  return () => uniformFloat64(rng);
 }
 
 /**

@@ -3,7 +3,7 @@
 // around 1, coloured by verdict.
 
 import path from 'node:path';
-import { REPORT_STYLE, chartJsSource, escapeHtml, scriptJson } from '../report/html-report';
+import { chartJsSource, escapeHtml, pageHead, scriptJson } from '../report/html-report';
 import type { Comparison } from './compare';
 import { VERDICT_TEXT, intervalText } from './format-diff';
 
@@ -38,18 +38,7 @@ export function renderDiffHtml(c: Comparison): string {
     + `<td>${r.b === null ? '-' : r.kind === 'request' ? r.b.answered : r.b.count}</td><td>${fmt(r.b?.p50Ms)}</td><td>${fmt(r.b?.p99Ms)}</td>`
     + `<td>${r.ratio === null ? '-' : r.ratio.toFixed(2)}</td><td>${intervalText(r)}</td><td>${VERDICT_TEXT[r.verdict]}</td></tr>`).join('\n');
   const names = (s: string[]): string => escapeHtml(s.map((x) => path.basename(x)).join(', '));
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
-<title>lsptap diff</title>
-<style>
-${REPORT_STYLE}
-tr.slower td:last-child { color: #c0392b; font-weight: 600; } tr.faster td:last-child { color: #2e7d32; font-weight: 600; }
-</style>
-</head>
-<body>
+  return `${pageHead('lsptap diff', 'tr.slower td:last-child { color: #c0392b; font-weight: 600; } tr.faster td:last-child { color: #2e7d32; font-weight: 600; }')}
 <h1>lsptap diff</h1>
 <p>A: ${c.a.sources.length} log(s) (${names(c.a.sources)}), ${c.a.sessions} session(s), ${c.a.messages} message(s).<br>
 B: ${c.b.sources.length} log(s) (${names(c.b.sources)}), ${c.b.sessions} session(s), ${c.b.messages} message(s).</p>

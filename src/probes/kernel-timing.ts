@@ -65,11 +65,20 @@ export class LoadedProbes {
 
 type WarnLog = { warn(msg: string, fields: Record<string, unknown>): void };
 
+/** What a session's kernel timing hands the session (KernelSession; a --listen connection's, connection-timing.ts). */
+export interface KernelTimingSession {
+  stage: RecordStage;
+  extraStart: Record<string, unknown>;
+  stop(): Promise<Record<string, unknown>>;
+  /** Events the kernel dropped so far (ring buffers full), read from the counter maps. */
+  kernelDrops(): number;
+}
+
 /** What the kernel counted: events sent and lost, per object. */
 interface KernelCounts { ioEvents: number; ioDrops: number; treeEvents: number; treeDrops: number }
 
 /** One session's tracing: what the analysis thread's session parts hold (KernelPart). */
-export class KernelSession {
+export class KernelSession implements KernelTimingSession {
   /** What the session's records pass through: the kernel stage, with the drain timer kept in step. */
   readonly stage: RecordStage;
   private readonly kernelStage: KernelStage;

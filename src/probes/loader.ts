@@ -56,7 +56,7 @@ export function precheck(): void {
   try {
     nativeCalls();
   } catch (err) {
-    throw new BpfLoadError('precheck', 0, `cannot open ${LIBBPF_SONAME}: ${(err as Error).message}`, 'install the Debian package libbpf1 (scripts/setup.sh does)');
+    throw new BpfLoadError('precheck', 0, `cannot open ${LIBBPF_SONAME}: ${(err as Error).message}`, 'install libbpf1 (Debian, Ubuntu: apt-get install libbpf1); the relay runs without it');
   }
 }
 

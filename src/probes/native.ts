@@ -15,14 +15,21 @@ const LIBC = 'lsptap_libc';
 export const LIBBPF_SONAME = 'libbpf.so.1';
 const LIBC_SONAME = 'libc.so.6';
 
-let opened = false;
+let libcOpened = false;
+let libbpfOpened = false;
+
+function openLibc(): void {
+  if (libcOpened) return;
+  open({ library: LIBC, path: LIBC_SONAME });
+  libcOpened = true;
+}
 
 /** Open libbpf and libc once; throws when libbpf.so.1 is not installed. */
 export function openNativeLibraries(): void {
-  if (opened) return;
-  open({ library: LIBC, path: LIBC_SONAME });
+  openLibc();
+  if (libbpfOpened) return;
   open({ library: LIBBPF, path: LIBBPF_SONAME });
-  opened = true;
+  libbpfOpened = true;
 }
 
 interface CallSpec {
@@ -53,8 +60,23 @@ const P = DataType.External;
 const U64 = DataType.U64;
 const I32 = DataType.I32;
 
+/** libc alone: what the relay thread needs (socket peers), with or without libbpf installed. */
+function bindLibc() {
+  return {
+    mmap: bind<Pointer>(LIBC, 'mmap', P, [U64, U64, I32, I32, I32, DataType.I64]),
+    munmap: bind<number>(LIBC, 'munmap', I32, [P, U64]),
+    malloc: bind<Pointer>(LIBC, 'malloc', P, [U64]),
+    free: bind<undefined>(LIBC, 'free', DataType.Void, [P]),
+    sysconf: bind<number>(LIBC, 'sysconf', DataType.I64, [I32]),
+    getsockopt: bind<number>(LIBC, 'getsockopt', I32, [I32, I32, I32, P, P]),
+    // ioctl(fd, FIONREAD, int *): bytes waiting to be read in a pipe or socket.
+    ioctl: bind<number>(LIBC, 'ioctl', I32, [I32, U64, P]),
+  };
+}
+
 function bindAll() {
   return {
+    ...libcCalls(),
     // libbpf
     libbpf_set_print: bind<number>(LIBBPF, 'libbpf_set_print', U64, [U64]),
     bpf_object__open_file: bind<Pointer>(LIBBPF, 'bpf_object__open_file', P, [DataType.String, U64]),
@@ -71,20 +93,20 @@ function bindAll() {
     bpf_map_update_elem: bind<number>(LIBBPF, 'bpf_map_update_elem', I32, [I32, DataType.U8Array, DataType.U8Array, U64]),
     bpf_map_delete_elem: bind<number>(LIBBPF, 'bpf_map_delete_elem', I32, [I32, DataType.U8Array]),
     bpf_map_lookup_batch: bind<number>(LIBBPF, 'bpf_map_lookup_batch', I32, [I32, U64, P, P, P, P, U64]),
-    // libc
-    mmap: bind<Pointer>(LIBC, 'mmap', P, [U64, U64, I32, I32, I32, DataType.I64]),
-    munmap: bind<number>(LIBC, 'munmap', I32, [P, U64]),
-    malloc: bind<Pointer>(LIBC, 'malloc', P, [U64]),
-    free: bind<undefined>(LIBC, 'free', DataType.Void, [P]),
-    sysconf: bind<number>(LIBC, 'sysconf', DataType.I64, [I32]),
-    // ioctl(fd, FIONREAD, int *): bytes waiting to be read in a pipe or socket.
-    ioctl: bind<number>(LIBC, 'ioctl', I32, [I32, U64, P]),
   };
 }
 
 export type Native = ReturnType<typeof bindAll>;
+export type Libc = ReturnType<typeof bindLibc>;
 
 let native: Native | null = null;
+let libc: Libc | null = null;
+
+/** The bound libc functions; opens libc only (no libbpf needed). */
+export function libcCalls(): Libc {
+  if (libc === null) { openLibc(); libc = bindLibc(); }
+  return libc;
+}
 
 /** The bound functions; opens the libraries on first use. */
 export function nativeCalls(): Native {
@@ -118,7 +140,7 @@ export function bufferAt(p: Pointer, bytes: number): Buffer { return createExter
 export interface NativeBlock { ptr: Pointer; buf: Buffer; free(): void }
 
 export function allocate(bytes: number): NativeBlock {
-  const n = nativeCalls();
+  const n = libcCalls();
   const ptr = n.malloc(bytes).value;
   if (isNull(ptr)) throw new Error(`malloc(${bytes}) failed`);
   let freed = false;
@@ -128,12 +150,36 @@ export function allocate(bytes: number): NativeBlock {
   };
 }
 
+const SOL_SOCKET = 1;
+const SO_PEERCRED = 17; // Linux, on every architecture lsptap runs on (x86-64, arm64)
+let peerCred: { cred: NativeBlock; len: NativeBlock } | null = null;
+
+/**
+ * The pid at the other end of a UNIX socket, from the kernel (SO_PEERCRED): the process that
+ * called connect() (for a socket we accepted) or listen() (for one we connected). null when
+ * the fd is not a connected UNIX socket or libc cannot be reached.
+ */
+export function peerCredPid(fd: number): number | null {
+  try {
+    // struct ucred { pid_t pid; uid_t uid; gid_t gid; }: 12 bytes, kept for every call.
+    peerCred ??= { cred: allocate(12), len: allocate(4) };
+    const { cred, len } = peerCred;
+    len.buf.writeUInt32LE(12, 0);
+    cred.buf.writeInt32LE(0, 0);
+    if (libcCalls().getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred.ptr, len.ptr).value !== 0) return null;
+    const pid = cred.buf.readInt32LE(0);
+    return pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
 /** Bytes written into fd (a pipe or a socket) and not read yet; null when ioctl fails. */
 export function bytesWaiting(fd: number): number | null {
   const block = allocate(4);
   try {
     block.buf.writeInt32LE(0, 0);
-    const r = nativeCalls().ioctl(fd, FIONREAD, block.ptr);
+    const r = libcCalls().ioctl(fd, FIONREAD, block.ptr);
     return r.value === 0 ? block.buf.readInt32LE(0) : null;
   } finally {
     block.free();

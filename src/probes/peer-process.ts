@@ -1,17 +1,40 @@
-// Finds the editor: the process holding the other end of lsptap's stdout (it reads what
-// lsptap writes) and of lsptap's stdin (it writes what lsptap reads), through /proc.
-// A pipe's two ends share one inode (`pipe:[N]` in /proc/PID/fd; a named pipe shows its
-// path); a socketpair's ends
-// have an inode each, so for a socket we ask sock_diag through `ss -xpn` (iproute2) which
-// end is the peer and who holds it. Parents are looked at first: editors start lsptap.
+// Who holds the other end of one of lsptap's fds: the one place that answers it, for every
+// transport. Kernel timing needs the peer's pid and fd (to watch its reads and writes); the
+// `session start` line needs the pid.
+// - A pipe: both ends share one inode (`pipe:[N]` in /proc/PID/fd; a named pipe shows its
+//   path), so the peer is the other process holding it open the other way (the access mode
+//   in /proc/PID/fdinfo tells the ends apart); parents are looked at first (editors start
+//   lsptap). findReaderOf(1) is the editor reading our stdout, findWriterOf(0) the one
+//   writing our stdin.
+// - A UNIX socket: getsockopt(SO_PEERCRED) names the pid exactly (native.ts); the two ends
+//   have an inode each, so sock_diag, through `ss -xpnH` (iproute2), says which inode is
+//   the peer and who holds it; /proc/PID/fd of the known pid when ss may not show users.
+// - Local TCP: the /proc/net/tcp{,6} row with our two ends swapped names the peer inode,
+//   and /proc/*/fd the process holding it.
+// Lookups run once per connection, never per message, and never throw: null when unknown.
 
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { peerCredPid } from './native';
+
+export { peerCredPid };
 
 export interface PeerEnd { pid: number; fd: number }
 
+/** The fd of a Node stream or socket (its libuv handle), or null when it has none. */
+export function fdOf(stream: unknown): number | null {
+  const fd = (stream as { _handle?: { fd?: unknown } } | null)?._handle?.fd;
+  return typeof fd === 'number' && fd >= 0 ? fd : null;
+}
+
 function linkOf(pid: number | 'self', fd: number): string | null {
   try { return fs.readlinkSync(`/proc/${pid}/fd/${fd}`); } catch { return null; }
+}
+
+/** The inode of the socket at fd in process pid. */
+export function socketInodeOf(pid: number | 'self', fd: number): number | null {
+  const m = /^socket:\[(\d+)\]$/.exec(linkOf(pid, fd) ?? '');
+  return m === null ? null : Number(m[1]);
 }
 
 function parentOf(pid: number): number | null {
@@ -34,17 +57,38 @@ function opensFor(pid: number, fd: number, access: Access): boolean {
   return mode === 2 || mode === (access === 'read' ? 0 : 1);
 }
 
-function fdsWith(pid: number, target: string, access: Access, exclude: { pid: number; fd: number }[]): PeerEnd[] {
+/** The fds of pid whose /proc link is target (and, for a pipe, open for `access`). */
+function fdsWith(pid: number, target: string, access: Access | null): PeerEnd[] {
   let names: string[];
   try { names = fs.readdirSync(`/proc/${pid}/fd`); } catch { return []; }
   const out: PeerEnd[] = [];
   for (const name of names) {
     const fd = Number(name);
-    if (exclude.some((x) => x.pid === pid && x.fd === fd)) continue;
     // Both ends of a pipe show the same link: the access mode tells them apart.
-    if (linkOf(pid, fd) === target && opensFor(pid, fd, access)) out.push({ pid, fd });
+    if (linkOf(pid, fd) === target && (access === null || opensFor(pid, fd, access))) out.push({ pid, fd });
   }
   return out;
+}
+
+function allPids(): number[] {
+  try { return fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number); } catch { return []; }
+}
+
+/** The first process holding target: lsptap's parents first when asked (an editor starts lsptap), then all but lsptap. */
+function holderOf(target: string, parentsFirst: boolean, access: Access | null): PeerEnd | null {
+  const self = process.pid;
+  if (parentsFirst) {
+    for (let p = parentOf(self), hops = 0; p !== null && hops < 4; p = parentOf(p), hops++) {
+      const found = fdsWith(p, target, access);
+      if (found.length > 0) return found[0];
+    }
+  }
+  for (const pid of allPids()) {
+    if (pid === self) continue;
+    const found = fdsWith(pid, target, access);
+    if (found.length > 0) return found[0];
+  }
+  return null;
 }
 
 /** A named pipe: /proc shows its path, the same for both ends. */
@@ -52,25 +96,66 @@ function isFifo(target: string): boolean {
   try { return target.startsWith('/') && fs.statSync(target).isFIFO(); } catch { return false; }
 }
 
-function allPids(): number[] {
-  return fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number);
-}
+interface UnixRow { local: number; peer: number; users: PeerEnd[] }
 
-/** The peer of a unix socket inode, from `ss -xpn`; null when ss is missing or silent. */
-function socketPeer(inode: number): PeerEnd | null {
+/** Every UNIX stream socket sock_diag reports, with its holders when visible; [] without ss. */
+function unixSockets(): UnixRow[] {
   let out: string;
-  try { out = execFileSync('ss', ['-xpnH'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 }); } catch { return null; }
+  try { out = execFileSync('ss', ['-xpnH'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 }); } catch { return []; }
   // u_str ESTAB 0 0 * 16144 * 16145 users:(("node",pid=8554,fd=21))
-  const rows = out.split('\n').map((line) => {
+  return out.split('\n').map((line) => {
     const t = line.trim().split(/\s+/);
     const users = [...line.matchAll(/pid=(\d+),fd=(\d+)/g)].map((m) => ({ pid: Number(m[1]), fd: Number(m[2]) }));
     return { local: Number(t[5]), peer: Number(t[7]), users };
   });
+}
+
+/**
+ * The process and fd holding the other end of the UNIX socket with this inode. knownPid
+ * (from SO_PEERCRED) picks among several holders, and is searched directly when ss may not
+ * show another user's processes.
+ */
+export function unixPeerEnd(inode: number, knownPid: number | null = null): PeerEnd | null {
+  const rows = unixSockets();
   const mine = rows.find((r) => r.local === inode);
   const peerInode = mine !== undefined && mine.peer > 0 ? mine.peer : rows.find((r) => r.peer === inode)?.local;
-  if (peerInode === undefined) return null;
-  const peer = rows.find((r) => r.local === peerInode);
-  return peer?.users[0] ?? null;
+  if (peerInode === undefined || peerInode === 0) return null;
+  const users = rows.find((r) => r.local === peerInode)?.users ?? [];
+  const chosen = users.find((u) => u.pid === knownPid) ?? users[0];
+  if (chosen !== undefined) return chosen;
+  return knownPid === null ? null : fdsWith(knownPid, `socket:[${peerInode}]`, null)[0] ?? null;
+}
+
+/** /proc/net/tcp spells an endpoint as hex ADDR:PORT, the address in host byte order. */
+function procTcpEndpoint(address: string, port: number): string | null {
+  const p = port.toString(16).toUpperCase().padStart(4, '0');
+  const v4 = /^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(address);
+  if (v4 === null) return null;
+  const b = v4.slice(1, 5).map(Number);
+  const le = ((b[3] << 24) | (b[2] << 16) | (b[1] << 8) | b[0]) >>> 0;
+  return `${le.toString(16).toUpperCase().padStart(8, '0')}:${p}`;
+}
+
+/** The process and fd holding the other end of a local IPv4 TCP connection. */
+export function tcpPeerEnd(local: { address: string; port: number }, remote: { address: string; port: number }): PeerEnd | null {
+  const loc = procTcpEndpoint(local.address, local.port);
+  const rem = procTcpEndpoint(remote.address, remote.port);
+  if (loc === null || rem === null) return null;
+  let peerInode: number | null = null;
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try { text = fs.readFileSync(table, 'latin1'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 10) continue;
+      const a = f[1].length > 13 ? f[1].slice(-13) : f[1]; // v4-mapped rows in tcp6
+      const b = f[2].length > 13 ? f[2].slice(-13) : f[2];
+      if (a === rem && b === loc) { peerInode = Number(f[9]); break; }
+    }
+    if (peerInode !== null) break;
+  }
+  if (peerInode === null || peerInode === 0) return null;
+  return holderOf(`socket:[${peerInode}]`, false, null);
 }
 
 /** Who reads what lsptap writes to fd (its stdout): the editor's pid and fd, or null. */
@@ -82,19 +167,8 @@ export function findWriterOf(fd: number): PeerEnd | null { return findPeerOf(fd,
 function findPeerOf(fd: number, access: Access): PeerEnd | null {
   const target = linkOf('self', fd);
   if (target === null) return null;
-  const self = process.pid;
-  const m = /^socket:\[(\d+)\]$/.exec(target);
-  if (m !== null) return socketPeer(Number(m[1]));
+  const inode = socketInodeOf('self', fd);
+  if (inode !== null) return unixPeerEnd(inode, peerCredPid(fd));
   if (!target.startsWith('pipe:') && !isFifo(target)) return null; // a file or a tty: no pipe to time
-  const exclude = [{ pid: self, fd }];
-  for (let p = parentOf(self), hops = 0; p !== null && hops < 4; p = parentOf(p), hops++) {
-    const found = fdsWith(p, target, access, exclude);
-    if (found.length > 0) return found[0];
-  }
-  for (const pid of allPids()) {
-    if (pid === self) continue;
-    const found = fdsWith(pid, target, access, exclude);
-    if (found.length > 0) return found[0];
-  }
-  return null;
+  return holderOf(target, true, access);
 }

@@ -46,6 +46,10 @@ export function connectTo(addr: SocketAddress, timeoutMs = 5000): Promise<net.So
       }
     }
     const socket = addr.kind === 'unix' ? net.connect({ path: addr.path, allowHalfOpen: true }) : net.connect({ host: addr.host, port: addr.port, allowHalfOpen: true });
+    // Read nothing until the session's relay resumes it: Node starts reading on connect,
+    // and bytes a server sends at once (before kernel timing watches this socket) would be
+    // read unseen and shift every later byte offset.
+    socket.pause();
     const timer = setTimeout(() => { socket.destroy(); reject(new AddressError(`lsptap: cannot connect to ${where}: no answer within ${timeoutMs} ms`)); }, timeoutMs);
     socket.once('error', (err: NodeJS.ErrnoException) => {
       clearTimeout(timer);

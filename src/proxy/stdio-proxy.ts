@@ -10,6 +10,7 @@ import { runRelaySession, sessionStartFields, sessionClock, type SessionClock } 
 import { spawnServer, SocketServerLink, type ServerLink } from './server-link';
 import { connectTo, formatAddress, type SocketAddress } from './address';
 import { findSocketPeer } from './socket-peer';
+import { fdOf } from '../probes/peer-process';
 import type { AnalysisLink, LineLog, SessionChannel } from './analysis-link';
 import type { KernelTarget } from '../bridge/protocol';
 
@@ -49,12 +50,6 @@ export function exitOnInternalError(fatal: (err: string) => void): void {
     writeStderr(`lsptap: internal error: ${err.stack ?? String(err)}\n`);
     process.exit(70);
   });
-}
-
-/** The fd of one of a child's pipes, for kernel timing. */
-function fdOf(stream: unknown): number | null {
-  const fd = (stream as { _handle?: { fd?: number } } | null)?._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : null;
 }
 
 function childTarget(child: ChildProcess): KernelTarget | null {

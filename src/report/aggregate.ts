@@ -12,7 +12,7 @@ import { explainRequest } from '../sinks/kernel-text';
 import type { KernelTiming } from '../model/record';
 import type { Direction } from '../model/frame';
 import type { MethodStats, PartStats } from '../sinks/summary';
-import { MethodTally } from '../sinks/method-tally';
+import { ExactTallies } from '../sinks/method-tally';
 
 /** A line's session id (a string in every lsptap log; anything else reads as none). */
 function sessionOf(line: Record<string, unknown>): string {
@@ -118,7 +118,7 @@ export function kernelOf(v: unknown): Record<string, number | null> | null {
 }
 
 export class ReportBuilder {
-  private readonly methods = new Map<string, MethodTally<number[]>>();
+  private readonly methods = new ExactTallies();
   /** Requests waiting for their response, per session: only the in-flight ones are held. */
   private readonly pending = new Map<string, Map<string, PendingRequest>>();
   private readonly sessions = new Set<string>();
@@ -156,7 +156,7 @@ export class ReportBuilder {
     const id = typeof line.id === 'number' || typeof line.id === 'string' ? line.id : null;
     const key = (d: Direction): string => `${d} ${typeof id} ${String(id)}`;
     if (line.kind === 'request' || line.kind === 'notification') {
-      this.entry(dir, method, line.kind).count++;
+      this.methods.of(dir, method, line.kind).count++;
       if (line.kind === 'request' && id !== null) {
         let p = this.pending.get(session);
         if (p === undefined) { p = new Map(); this.pending.set(session, p); }
@@ -173,7 +173,7 @@ export class ReportBuilder {
     const req = this.pending.get(session)?.get(key(reqDir)) ?? null;
     if (req !== null) this.pending.get(session)!.delete(key(reqDir));
     const kernel = kernelOf(line.kernel) ?? req?.kernel ?? null;
-    this.entry(reqDir, method, 'request').answer(latencyMs, line.isError === true, line.cancelled === true, kernel);
+    this.methods.of(reqDir, method, 'request').answer(latencyMs, line.isError === true, line.cancelled === true, kernel);
     this.considerSlow({
       dir: reqDir, method, id, latencyMs, isError: line.isError === true, session: sessionOf(line),
       time, source, lineNo, phases: req === null ? [] : phasesOf(reqDir, req, line), kernel,
@@ -239,14 +239,6 @@ export class ReportBuilder {
     if (i < 0) i = this.slowest.length;
     this.slowest.splice(i, 0, r);
     if (this.slowest.length > n) this.slowest.pop();
-  }
-
-  private entry(dir: Direction, method: string, kind: 'request' | 'notification'): MethodTally<number[]> {
-    const key = `${dir} ${method}`;
-    let e = this.methods.get(key);
-    if (e === undefined) { e = new MethodTally<number[]>(dir, method, kind, () => []); this.methods.set(key, e); }
-    else if (kind === 'request') e.kind = 'request';
-    return e;
   }
 }
 

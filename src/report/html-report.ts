@@ -133,6 +133,24 @@ td, th { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: right; } 
 .warn { color: #a40; }
 #slowest td, #slowest th { text-align: left; vertical-align: top; } #slowest td:nth-child(2) { text-align: right; }`;
 
+/**
+ * The start of a self-contained page (inline script and style only, nothing fetched) in the
+ * report's style, up to and including <body>; `extraStyle` adds rules of the page's own.
+ */
+export function pageHead(title: string, extraStyle: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
+<title>${escapeHtml(title)}</title>
+<style>
+${REPORT_STYLE}${extraStyle === '' ? '' : `\n${extraStyle}`}
+</style>
+</head>
+<body>`;
+}
+
 export function renderHtmlReport(report: Report): string {
   const parts = kernelParts(report);
   const distributions = report.methods
@@ -152,17 +170,7 @@ ${unansweredRows}
 </tbody></table>` : '';
   const slowRows = report.slowest.map((s, i) => `<tr><td>#${i + 1}</td><td>${s.latencyMs.toFixed(3)}</td><td>${s.dir}</td><td>${escapeHtml(s.method)}</td><td>${escapeHtml(String(s.id))}</td><td>${new Date(s.time).toISOString()}</td><td>${escapeHtml(`${path.basename(s.source)}:${s.lineNo}`)}</td><td>${s.phases.map((p) => `${escapeHtml(p.name)} ${(p.endMs - p.startMs).toFixed(3)}`).join('<br>')}${s.explained !== null ? `<br><em>${escapeHtml(s.explained)}</em>` : ''}</td></tr>`).join('\n');
   const corrupt = report.corrupt.length > 0 ? `<p class="warn">${report.corrupt.length} corrupt line(s) skipped: ${report.corrupt.slice(0, 10).map((c) => escapeHtml(`${path.basename(c.source)}:${c.lineNo}`)).join(', ')}</p>` : '';
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
-<title>lsptap report</title>
-<style>
-${REPORT_STYLE}
-</style>
-</head>
-<body>
+  return `${pageHead('lsptap report', '')}
 <h1>lsptap report</h1>
 <p>${report.sources.length} log(s), ${report.sessions} session(s), ${report.messages} message(s). Latencies in ms, as lsptap saw them: request fully forwarded to response fully read; <code>dir</code> is the request's direction.</p>
 ${corrupt}

@@ -40,3 +40,19 @@ export class MethodTally<S extends ValueSink> {
     }
   }
 }
+
+/** Exact tallies keyed by direction and method, made on first use (the report, `lsptap top`). */
+export class ExactTallies {
+  private readonly byKey = new Map<string, MethodTally<number[]>>();
+
+  /** The tally of `method` in direction `dir`; a request seen after its response raises `kind`. */
+  of(dir: Direction, method: string, kind: 'request' | 'notification'): MethodTally<number[]> {
+    const key = `${dir} ${method}`;
+    let t = this.byKey.get(key);
+    if (t === undefined) { t = new MethodTally<number[]>(dir, method, kind, () => []); this.byKey.set(key, t); }
+    else if (kind === 'request') t.kind = 'request';
+    return t;
+  }
+
+  values(): IterableIterator<MethodTally<number[]>> { return this.byKey.values(); }
+}

@@ -4,7 +4,7 @@
 
 import type { Direction } from '../model/frame';
 import type { KernelTiming } from '../model/record';
-import { MethodTally } from '../sinks/method-tally';
+import { ExactTallies } from '../sinks/method-tally';
 import { kernelOf } from '../report/aggregate';
 
 export interface InFlight { session: string; dir: Direction; method: string; id: number | string; sinceMs: number }
@@ -23,7 +23,7 @@ const isDir = (v: unknown): v is Direction => v === 'c2s' || v === 's2c';
 export class LiveState {
   private readonly sessions = new Map<string, SessionState>();
   /** Per `dir method`, since reading started. */
-  readonly totals = new Map<string, MethodTally<number[]>>();
+  readonly totals = new ExactTallies();
   /** Completions of the last WINDOW_MS, oldest first. */
   private window: Completion[] = [];
   readonly slow: SlowOne[] = [];
@@ -51,7 +51,7 @@ export class LiveState {
     const first = num(line.firstByteMs);
     const atMs = s.startWallMs !== null && first !== null ? s.startWallMs + first : num(line.time) ?? Date.now();
     if (line.kind === 'request' || line.kind === 'notification') {
-      this.tally(line.dir, method, line.kind).count++;
+      this.totals.of(line.dir, method, line.kind).count++;
       if (line.kind === 'request' && id !== null) s.pending.set(`${line.dir} ${typeof id} ${id}`, { session: typeof line.session === 'string' ? line.session : '', dir: line.dir, method, id, sinceMs: atMs });
       return;
     }
@@ -60,7 +60,7 @@ export class LiveState {
     const reqDir: Direction = line.dir === 'c2s' ? 's2c' : 'c2s';
     s.pending.delete(`${reqDir} ${typeof id} ${id}`);
     const kernel = kernelOf(line.kernel);
-    const t = this.tally(reqDir, method, 'request');
+    const t = this.totals.of(reqDir, method, 'request');
     t.answer(latencyMs, line.isError === true, line.cancelled === true, kernel);
     const lastMs = num(line.lastByteMs);
     const doneMs = s.startWallMs !== null && lastMs !== null ? s.startWallMs + lastMs : atMs;
@@ -96,13 +96,5 @@ export class LiveState {
     let s = this.sessions.get(key);
     if (s === undefined) { s = { startWallMs: null, pending: new Map(), ended: false }; this.sessions.set(key, s); }
     return s;
-  }
-
-  private tally(dir: Direction, method: string, kind: 'request' | 'notification'): MethodTally<number[]> {
-    const k = `${dir} ${method}`;
-    let t = this.totals.get(k);
-    if (t === undefined) { t = new MethodTally<number[]>(dir, method, kind, () => []); this.totals.set(k, t); }
-    else if (kind === 'request') t.kind = 'request';
-    return t;
   }
 }

@@ -84,17 +84,8 @@ export function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
   });
 }
 
-/** A seeded PRNG (mulberry32) so random chunkings can be replayed from a printed seed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG so random chunkings can be replayed from a printed seed (the same one `lsptap diff` resamples with). */
+export { seededRandom as rng } from '../../src/diff/bootstrap';
 
 /** Wait until pred() holds, polling; fails after timeoutMs. */
 export async function waitFor(pred: () => boolean, timeoutMs: number, what: string): Promise<void> {

@@ -47,10 +47,11 @@ export interface Run {
 }
 
 /** Start `[prefix...] node bin/lsptap ARGS -- node timing-server.js` with a jsonrpc client. */
-export function startSession(t: { after: (fn: () => void) => void }, lsptapArgs: string[], opts: { prefix?: string[]; server?: string[]; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
-  const prefix = opts.prefix ?? [process.execPath];
+export function startSession(t: { after: (fn: () => void) => void }, lsptapArgs: string[], opts: { prefix?: string[]; lsptap?: string[]; server?: string[]; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
+  // opts.lsptap: how to start lsptap instead of `node bin/lsptap` (an installed copy).
+  const lsptap = opts.lsptap ?? [...(opts.prefix ?? [process.execPath]), LSPTAP];
   const server = opts.server ?? [process.execPath, TIMING_SERVER];
-  const child = spawn(prefix[0], [...prefix.slice(1), LSPTAP, ...lsptapArgs, '--', ...server], { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: opts.env });
+  const child = spawn(lsptap[0], [...lsptap.slice(1), ...lsptapArgs, '--', ...server], { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: opts.env });
   t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
   const received: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => received.push(b));
