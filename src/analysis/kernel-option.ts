@@ -44,7 +44,8 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
     loaded: probes !== null,
     attach: (target, log, offReason) => {
       if (kt === null || probes === null || target === null) {
-        const off = offReason !== null ? { reason: offReason } : mode !== 'off' ? { reason: bpfOff } : null;
+        // Probes that failed to load say why first: the relay asks before it knows.
+        const off = bpfOff !== null && mode !== 'off' ? { reason: bpfOff } : offReason !== null ? { reason: offReason } : mode !== 'off' ? { reason: bpfOff } : null;
         return { kernel: null, refuse: null, off };
       }
       const p = probes;
