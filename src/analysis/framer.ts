@@ -181,7 +181,7 @@ export class Framer {
   private startBody(length: number, readNs: bigint, fwdNs: bigint): void {
     this.bodyLen = length;
     this.bodyRemaining = length;
-    this.scanner.reset();
+    this.scanner.reset(length);
     this.retained = [];
     this.retainedLen = 0;
     this.mode = Mode.Body;
