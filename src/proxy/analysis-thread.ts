@@ -11,7 +11,7 @@ import { StartupError, MetricsAddressError } from '../model/errors';
 
 export interface ThreadReady { kernel: boolean; tid: number | null }
 
-/** The worker's entry: the one-file bundle when the build made it (scripts/bundle-worker.js), else tsc's output. */
+/** The worker's entry: the one-file bundle when the build made it (scripts/bundle.js), else tsc's output. */
 function workerEntry(): string {
   const dir = path.join(__dirname, '..', 'analysis');
   const bundle = path.join(dir, 'analysis-worker.bundle.js');
