@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { SchedAccounting } from '../src/probes/sched-accounting';
 import { ByteStream } from '../src/probes/byte-streams';
 import { SchedKind, IoOp } from '../src/probes/event-layout';
+import { KernelStage } from '../src/probes/kernel-stage';
+import type { MessageRecord } from '../src/model/record';
 
 const ev = (tsNs: number, tid: number, kind: number, runnable = false) => ({ tsNs, pid: 1, tid, cpu: 0, kind, runnable });
 
@@ -52,4 +54,50 @@ test('a byte stream finds the syscall that moved each byte and ignores calls tha
   assert.equal(b.has(22), false);
   assert.equal(b.syscallNs(5, 12), 10 + 20);
   assert.equal(b.syscallNs(15, 21), 0);
+});
+
+test('a byte stream that had moved bytes before watching starts at that count and skips the calls already in it', () => {
+  const b = new ByteStream('editor writes lsptap');
+  const io = (ret: number, enterNs: number, exitNs: number) => ({ enterNs, exitNs, ret, pid: 1, tid: 1, fd: 3, isRead: false, op: IoOp.write });
+  b.startAt(88, 1000); // 88 bytes waited in the pipe when it was read at 1000 ns
+  b.add(io(88, 0, 990)); // a write that returned before the reading: already counted
+  b.add(io(55, 1200, 1250)); // bytes 88-142
+  assert.equal(b.at(87), null, 'bytes written before watching have no syscall');
+  assert.equal(b.at(88)!.exitNs, 1250);
+  assert.equal(b.at(142)!.exitNs, 1250);
+  assert.equal(b.total, 143);
+  assert.equal(b.syscalls, 1);
+});
+
+test('a response takes its stamps and latency from lsptap\'s syscalls, so latency is the sum of its kernel parts however late JavaScript stamped it', () => {
+  const stage = new KernelStage({ lsptapPid: 1, serverPid: 2, editorPid: 3, lsptapIn: 0, lsptapOut: 1, lsptapToServer: 10, lsptapFromServer: 11, editorIn: 5, editorWriterPid: 3, editorOut: 6 }, 1000, () => {});
+  const io = (pid: number, fd: number, isRead: boolean, ret: number, enterNs: number, exitNs: number): void => stage.onIo({ enterNs, exitNs, ret, pid, tid: pid, fd, isRead, op: isRead ? IoOp.read : IoOp.write });
+  // A 100-byte request, then a 120-byte response the server writes in two parts (header, body).
+  io(3, 6, false, 100, 1_000, 2_000); // the editor writes the request
+  io(1, 0, true, 100, 5_000, 9_000); // lsptap reads it (7 µs in the pipe)
+  io(1, 10, false, 100, 10_000, 12_000); // lsptap writes it to the server
+  io(2, 0, true, 100, 0, 15_000); // the server's read returns (3 µs in the pipe)
+  io(2, 1, false, 20, 400_000, 401_000); // header write begins after 385 µs of work
+  io(2, 1, false, 100, 420_000, 422_000); // body write returns 22 µs later
+  io(1, 11, true, 120, 421_000, 430_000); // lsptap's read returns 8 µs after
+  io(1, 1, false, 120, 431_000, 433_000); // lsptap writes it to the editor
+  io(3, 5, true, 120, 0, 440_000);
+  const late = 5_000_000n; // JavaScript stamped everything 5 ms late (or early: it does not matter)
+  const request = { offset: 0, bytes: 78, headerBytes: 22, forwardedNs: 12_000n + late, lastByteNs: 9_000n + late };
+  const rec: MessageRecord = {
+    dir: 's2c', kind: 'response', method: 'm', id: 1, bytes: 98, headerBytes: 22, offset: 0,
+    firstByteNs: 430_000n - late, lastByteNs: 430_000n - late, forwardedNs: 433_000n - late, clock: 'js',
+    isError: false, latencyMs: Number(430_000n - late - request.forwardedNs) / 1e6, request, cancelled: false, cancelsId: null,
+    invalidReason: null, unmatched: false, body: null, kernel: null,
+  };
+  assert.ok(rec.latencyMs! < 0, 'JavaScript\'s latency is wrong here');
+  let out: MessageRecord | null = null;
+  stage.push(rec, (r) => { out = r; });
+  const r = out as MessageRecord | null;
+  assert.ok(r !== null, 'complete: the editor read its last byte');
+  assert.equal(r.clock, 'kernel');
+  assert.deepEqual([r.firstByteNs, r.lastByteNs, r.forwardedNs, request.forwardedNs], [430_000n, 430_000n, 433_000n, 12_000n]);
+  const k = r.kernel!;
+  assert.deepEqual({ from: k.fromEditorPipeUs, to: k.toServerPipeUs, server: k.serverUs, write: k.serverWriteUs, back: k.toLsptapPipeUs, ed: k.toEditorPipeUs }, { from: 7, to: 3, server: 385, write: 22, back: 8, ed: 7 });
+  assert.equal(r.latencyMs! * 1000, k.toServerPipeUs! + k.serverUs! + k.serverWriteUs! + k.toLsptapPipeUs!);
 });

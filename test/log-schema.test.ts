@@ -71,9 +71,11 @@ test('bad-input warn lines and an echoed session through cat match the JSON Sche
 
 test('the schema rejects a message line with an unknown field or a wrong direction', () => {
   const validate = compile();
-  const good = { level: 30, time: 1, pid: 1, session: 'a', msg: 'message', dir: 'c2s', kind: 'request', method: 'm', id: 1, bytes: 2, headerBytes: 20, offset: 0, firstByteMs: 0, lastByteMs: 0, forwardedMs: 0.1 };
+  const good = { level: 30, time: 1, pid: 1, session: 'a', msg: 'message', dir: 'c2s', kind: 'request', method: 'm', id: 1, bytes: 2, headerBytes: 20, offset: 0, firstByteMs: 0, lastByteMs: 0, forwardedMs: 0.1, clock: 'js' };
   assert.ok(validate(good), JSON.stringify(validate.errors));
-  assert.ok(validate({ ...good, kernel: { serverCpuUs: 12.5, toServerPipeUs: null } }), 'kernel parts are numbers or null');
+  assert.ok(validate({ ...good, kernel: { serverCpuUs: 12, toServerPipeUs: null } }), 'kernel parts are integers (µs) or null');
+  assert.equal(validate({ ...good, kernel: { serverNapUs: 12 } }), false, 'a kernel part the README does not define');
+  assert.equal(validate({ ...good, clock: 'wall' }), false);
   assert.equal(validate({ ...good, latncyMs: 3 }), false);
   assert.equal(validate({ ...good, dir: 'up' }), false);
   assert.equal(validate({ ...good, kind: 'response' }), false, 'a response needs isError and latencyMs');
@@ -116,4 +118,16 @@ test("the README's log schema section names exactly the JSON Schema's fields", (
   const tail = sections.get('session end')!;
   for (const f of Object.keys(defs.summaryRow.properties ?? {})) assert.ok(backticked(tail).has(f), `README names summary row field ${f}`);
   for (const f of Object.keys(defs.unansweredRequest.properties ?? {})) assert.ok(backticked(tail).has(f), `README names unanswered field ${f}`);
+});
+
+test("the README's kernel field table names exactly the JSON Schema's kernel parts, each bounded by syscalls", () => {
+  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf('### Fields (`kernel`');
+  assert.ok(start >= 0, 'README has the kernel fields section');
+  const section = readme.slice(start, readme.indexOf('\n### ', start + 1));
+  const rows = [...section.matchAll(/^\| `([A-Za-z]+)` \| [^|]+ \| ([^|]+) \|$/gm)];
+  const parts = (schema.definitions!.kernelTiming as { properties: Record<string, unknown> }).properties;
+  assert.deepEqual(new Set(rows.map((r) => r[1])), new Set(Object.keys(parts)));
+  // A window between two syscalls, or a sum over a window named in another row ("same").
+  for (const [, field, meaning] of rows) assert.match(meaning, /returned|began|syscalls|window/, `${field}'s meaning names the syscalls that bound it`);
 });

@@ -127,7 +127,7 @@ test('a real Prometheus scraping lsptap counts the same hovers as the log and it
 
 const rec = (over: Partial<MessageRecord>): MessageRecord => ({
   dir: 'c2s', kind: 'request', method: 'textDocument/hover', id: 1, bytes: 100, headerBytes: 22, offset: 0,
-  firstByteNs: 0n, lastByteNs: 0n, forwardedNs: 0n, isError: null, latencyMs: null, request: null, cancelled: false,
+  firstByteNs: 0n, lastByteNs: 0n, forwardedNs: 0n, clock: 'js', isError: null, latencyMs: null, request: null, cancelled: false,
   cancelsId: null, invalidReason: null, unmatched: false, body: null, kernel: null, ...over,
 });
 

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { nativeCalls, allocate, addressOf, isNull, isMapFailed, bufferAt, PROT_READ, PROT_WRITE, MAP_SHARED, SC_PAGESIZE } from '../src/probes/native';
+import { nativeCalls, allocate, addressOf, isNull, isMapFailed, bufferAt, bytesWaiting, PROT_READ, PROT_WRITE, MAP_SHARED, SC_PAGESIZE } from '../src/probes/native';
 import { BPF_OUTPUT_DIR } from '../src/probes/loader';
 import { bpfSkipReason } from './helpers/kernel';
 
@@ -36,6 +36,20 @@ test('libc mmap maps a file that a Buffer then reads without copying, and munmap
   view[0] = 0x42; // shared: the file sees it
   assert.equal(n.munmap(m.value, 4096).value, 0);
   assert.equal(fs.readFileSync(file)[0], 0x42);
+});
+
+test('libc ioctl(FIONREAD) counts the bytes waiting in a socket, and a bad fd gives null', async (t) => {
+  const { spawn } = await import('node:child_process');
+  // Node's stdio pipes to a child are socketpairs, as lsptap's stdin is under most editors.
+  const child = spawn(process.execPath, ['-e', 'const n = require(process.argv[1]).bytesWaiting(0); process.stdout.write(String(n));', path.join(__dirname, '..', 'src', 'probes', 'native.js')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => child.kill());
+  child.stdin.write(Buffer.alloc(1234, 0x20));
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => { out += b.toString(); });
+  await new Promise((resolve) => child.once('exit', resolve));
+  // Written before the child's Node has even started: all of it waits.
+  assert.equal(out, '1234');
+  assert.equal(bytesWaiting(9999), null);
 });
 
 test('mmap of a bad fd reports MAP_FAILED with EBADF', () => {

@@ -54,7 +54,7 @@ export class Pairing {
     const rec: MessageRecord = {
       dir: frame.dir, kind: ident.kind, method: ident.method, id: ident.id,
       bytes: frame.bodyBytes, headerBytes: frame.headerBytes, offset: frame.offset,
-      firstByteNs: frame.firstByteNs, lastByteNs: frame.lastByteNs, forwardedNs: frame.forwardedNs,
+      firstByteNs: frame.firstByteNs, lastByteNs: frame.lastByteNs, forwardedNs: frame.forwardedNs, clock: 'js',
       isError: null, latencyMs: null, request: null, cancelled: false,
       cancelsId: ident.cancelId, invalidReason: ident.invalidReason, unmatched: false,
       body: frame.body, kernel: null,

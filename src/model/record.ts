@@ -17,12 +17,18 @@ export interface MessageRecord {
   headerBytes: number;
   /** Byte offset of the header in its stream. */
   offset: number;
+  /**
+   * lsptap's reads of the first and last byte and its write of the last byte (hrtime ns).
+   * `clock` says who took them: 'js' around the syscalls, or 'kernel' (the kernel stage
+   * replaces them with the syscalls' own return times when it saw all of them).
+   */
   firstByteNs: bigint;
   lastByteNs: bigint;
   forwardedNs: bigint;
+  clock: 'js' | 'kernel';
   /** Responses: true when it carries `error`; null otherwise. */
   isError: boolean | null;
-  /** Responses: request fully forwarded -> response fully read, in ms; null otherwise. */
+  /** Responses: request fully forwarded -> response fully read, in ms (by `clock`); null otherwise. */
   latencyMs: number | null;
   /** Responses: the paired request's stream offset and forward time (for kernel joins). */
   request: { offset: number; bytes: number; headerBytes: number; forwardedNs: bigint; lastByteNs: bigint } | null;

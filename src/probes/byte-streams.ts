@@ -4,7 +4,9 @@
 // the n-th byte the server read from its fd 0; cumulative byte counts per (pid, fd) in
 // syscall order give every syscall its offsets, and a message's offset (from the framer)
 // finds the syscalls that carried its first and last bytes. Counting starts at 0 when the
-// stream is registered, before any byte of the session crossed it.
+// stream is registered, before any byte of the session crossed it, except for the editor's
+// writes: the editor may write before lsptap watches it, so that stream starts at the bytes
+// already waiting in the pipe (see startAt).
 
 import type { IoEvent } from './event-layout';
 
@@ -21,11 +23,23 @@ export class ByteStream {
   /** Bytes this stream has moved so far. */
   total = 0;
   syscalls = 0;
+  /** Calls that returned at or before this instant are already in `total` (startAt). */
+  private countedUntilNs = 0;
 
   constructor(readonly label: string) {}
 
+  /**
+   * The stream had already moved `bytes` when watching began; calls returned by `untilNs`
+   * are in that count and are skipped when their events arrive.
+   */
+  startAt(bytes: number, untilNs: number): void {
+    this.total = bytes;
+    this.countedUntilNs = untilNs;
+  }
+
   add(e: IoEvent): void {
     if (e.ret <= 0) return; // EAGAIN on a non-blocking fd, EOF, errors: no bytes moved
+    if (e.exitNs <= this.countedUntilNs) return;
     this.syscalls++;
     this.startOff.push(this.total);
     this.total += e.ret;

@@ -5,12 +5,22 @@
 //
 // Fields (µs, integers), README "Kernel timing":
 //   every message: lsptapReadUs, lsptapWriteUs (lsptap's syscalls that moved its bytes);
-//   c2s: toServerPipeUs (lsptap's write of the last byte returned -> the server's read of it);
+//   c2s: fromEditorPipeUs (the editor's write of the last byte returned -> lsptap's read of
+//        it returned), toServerPipeUs (lsptap's write of the last byte returned -> the
+//        server's read of it);
 //   s2c: toLsptapPipeUs (server's write -> lsptap's read), toEditorPipeUs (lsptap's write
 //        -> the editor's read);
-//   responses to the editor's requests, also: the request's toServerPipeUs, serverUs (the
-//        server's read of the request's last byte -> its write of the response's first
-//        byte), split into serverCpuUs, serverRunqUs, serverBlockedUs.
+//   responses to the editor's requests, also: the request's fromEditorPipeUs and
+//        toServerPipeUs, serverUs (the server's read of the request's last byte -> its
+//        write of the response's first byte began), split into serverCpuUs, serverRunqUs,
+//        serverBlockedUs, and serverWriteUs (that write began -> the write of the
+//        response's last byte returned). So toServerPipeUs + serverUs + serverWriteUs +
+//        toLsptapPipeUs is the response's latencyMs, up to rounding.
+//
+// The record's own stamps (firstByteNs, lastByteNs, forwardedNs, latencyMs) are replaced by
+// the return times of lsptap's syscalls that moved those bytes, when the kernel showed all
+// of them (`clock: 'kernel'`): JavaScript takes its stamps after the syscall, on a loaded
+// machine milliseconds late, which could make latencyMs smaller than serverUs.
 
 import type { MessageRecord, KernelTiming } from '../model/record';
 import type { RecordStage } from '../model/stages';
@@ -32,6 +42,14 @@ export interface StreamFds {
   serverOut?: number;
   /** The editor's fd reading lsptap's stdout. */
   editorIn: number | null;
+  /** The editor's process and fd writing lsptap's stdin (usually the same process). */
+  editorWriterPid?: number | null;
+  editorOut?: number | null;
+  /**
+   * Bytes the editor had written to lsptap's stdin before watching began (lsptap reads
+   * nothing before then), and the hrtime (ns) by which they were counted.
+   */
+  editorOutBefore?: { bytes: number; untilNs: number };
 }
 
 const us = (ns: number): number => Math.round(ns / 1e3);
@@ -49,6 +67,7 @@ export class KernelStage implements RecordStage {
   readonly s2cLsptapRead: ByteStream;
   readonly s2cLsptapWrite: ByteStream;
   readonly s2cEditorRead: ByteStream | null;
+  readonly c2sEditorWrite: ByteStream | null;
   readonly sched = new SchedAccounting();
   private readonly queue: Held[] = [];
   private head = 0;
@@ -69,6 +88,9 @@ export class KernelStage implements RecordStage {
     this.s2cLsptapRead = reg(fds.lsptapPid, fds.lsptapFromServer, true, 'lsptap reads the server');
     this.s2cLsptapWrite = reg(fds.lsptapPid, fds.lsptapOut, false, 'lsptap writes the editor');
     this.s2cEditorRead = fds.editorPid !== null && fds.editorIn !== null ? reg(fds.editorPid, fds.editorIn, true, 'editor reads lsptap') : null;
+    const wPid = fds.editorWriterPid ?? null, wFd = fds.editorOut ?? null;
+    this.c2sEditorWrite = wPid !== null && wFd !== null ? reg(wPid, wFd, false, 'editor writes lsptap') : null;
+    if (this.c2sEditorWrite !== null && fds.editorOutBefore !== undefined) this.c2sEditorWrite.startAt(fds.editorOutBefore.bytes, fds.editorOutBefore.untilNs);
   }
 
   readonly onIo = (e: IoEvent): void => {
@@ -95,6 +117,7 @@ export class KernelStage implements RecordStage {
       if (!force && !this.complete(h.rec) && now - h.pushedMs < this.holdMs) break;
       this.queue[this.head++] = undefined as unknown as Held;
       h.rec.kernel = this.timing(h.rec);
+      this.useKernelClock(h.rec);
       h.next(h.rec);
     }
     if (this.head > 1024 && this.head * 2 > this.queue.length) { this.queue.splice(0, this.head); this.head = 0; }
@@ -113,12 +136,50 @@ export class KernelStage implements RecordStage {
     return this.s2cEditorRead === null ? this.s2cLsptapWrite.has(end) : this.s2cEditorRead.has(end);
   }
 
+  /** lsptap's read from the sender and write to the receiver, for one direction. */
+  private ownStreams(dir: MessageRecord['dir']): { read: ByteStream; write: ByteStream } {
+    return dir === 'c2s' ? { read: this.c2sLsptapRead, write: this.c2sLsptapWrite } : { read: this.s2cLsptapRead, write: this.s2cLsptapWrite };
+  }
+
+  /**
+   * Replace the record's JavaScript stamps with the return times of lsptap's own syscalls
+   * (the same CLOCK_MONOTONIC as hrtime), all or none: a line's stamps and latency come
+   * from one clock.
+   */
+  useKernelClock(rec: MessageRecord): void {
+    const end = rec.offset + rec.headerBytes + rec.bytes - 1;
+    const own = this.ownStreams(rec.dir);
+    const firstNs = own.read.at(rec.offset)?.exitNs;
+    const lastNs = own.read.at(end)?.exitNs;
+    const fwdNs = own.write.at(end)?.exitNs;
+    if (firstNs === undefined || lastNs === undefined || fwdNs === undefined) return;
+    const req = rec.kind === 'response' ? rec.request : null;
+    let reqFwdNs: number | undefined;
+    if (req !== null) {
+      reqFwdNs = this.ownStreams(rec.dir === 'c2s' ? 's2c' : 'c2s').write.at(req.offset + req.headerBytes + req.bytes - 1)?.exitNs;
+      if (reqFwdNs === undefined) return;
+      req.forwardedNs = BigInt(reqFwdNs);
+      rec.latencyMs = (lastNs - reqFwdNs) / 1e6;
+    }
+    rec.firstByteNs = BigInt(firstNs);
+    rec.lastByteNs = BigInt(lastNs);
+    rec.forwardedNs = BigInt(fwdNs);
+    rec.clock = 'kernel';
+  }
+
+  /** The editor's write of byte `off` returned -> lsptap's read of it returned. */
+  private fromEditorUs(off: number): number | null {
+    if (this.c2sEditorWrite === null) return null;
+    return gapUs(this.c2sEditorWrite.at(off)?.exitNs, this.c2sLsptapRead.at(off)?.exitNs);
+  }
+
   /** Compute the kernel fields of one record. */
   timing(rec: MessageRecord): KernelTiming {
     const start = rec.offset;
     const end = rec.offset + rec.headerBytes + rec.bytes - 1;
     const k: KernelTiming = {};
     if (rec.dir === 'c2s') {
+      k.fromEditorPipeUs = this.fromEditorUs(end);
       k.lsptapReadUs = nsToUs(this.c2sLsptapRead.syscallNs(start, end));
       k.lsptapWriteUs = nsToUs(this.c2sLsptapWrite.syscallNs(start, end));
       k.toServerPipeUs = gapUs(this.c2sLsptapWrite.at(end)?.exitNs, this.c2sServerRead.at(end)?.exitNs);
@@ -129,6 +190,7 @@ export class KernelStage implements RecordStage {
       const qEnd = req.offset + req.headerBytes + req.bytes - 1;
       const readReqNs = this.c2sServerRead.at(qEnd)?.exitNs;
       const writeRespNs = this.s2cServerWrite.at(start)?.enterNs;
+      k.fromEditorPipeUs = this.fromEditorUs(qEnd);
       k.toServerPipeUs = gapUs(this.c2sLsptapWrite.at(qEnd)?.exitNs, readReqNs);
       if (readReqNs !== undefined && writeRespNs !== undefined) {
         const split = this.sched.split(readReqNs, writeRespNs);
@@ -139,6 +201,8 @@ export class KernelStage implements RecordStage {
       } else {
         k.serverUs = k.serverCpuUs = k.serverRunqUs = k.serverBlockedUs = null;
       }
+      // gopls writes header and body with separate write()s; the time between is the server's too.
+      k.serverWriteUs = gapUs(writeRespNs, this.s2cServerWrite.at(end)?.exitNs);
     }
     k.toLsptapPipeUs = gapUs(this.s2cServerWrite.at(end)?.exitNs, this.s2cLsptapRead.at(end)?.exitNs);
     k.lsptapReadUs = nsToUs(this.s2cLsptapRead.syscallNs(start, end));

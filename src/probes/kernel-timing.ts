@@ -8,7 +8,8 @@ import { loadBpf, precheck, mapPut, u32Key, readCounters, BpfLoadError, type Loa
 import { RingReader } from './ring-reader';
 import { decodeIoEvent, decodeSchedEvent, IO_COUNTERS, SCHED_COUNTERS } from './event-layout';
 import { KernelStage, type StreamFds } from './kernel-stage';
-import { findReaderOf } from './peer-process';
+import { findReaderOf, findWriterOf } from './peer-process';
+import { bytesWaiting } from './native';
 
 import type { BpfMode } from '../model/stages';
 export type { BpfMode };
@@ -66,10 +67,11 @@ export interface KernelTimingSession {
 /** Start tracing this session's processes; the stage goes into the Session. */
 export function startKernelTiming(probes: LoadedProbes, server: { serverPid: number; toServerFd: number; fromServerFd: number }, log: { warn(msg: string, fields: Record<string, unknown>): void }, holdMs = DEFAULT_HOLD_MS): KernelTimingSession {
   const editor = findReaderOf(1);
+  const writer = findWriterOf(0);
   const fds: StreamFds = {
     lsptapPid: process.pid, serverPid: server.serverPid, editorPid: editor?.pid ?? null,
     lsptapIn: 0, lsptapOut: 1, lsptapToServer: server.toServerFd, lsptapFromServer: server.fromServerFd,
-    editorIn: editor?.fd ?? null,
+    editorIn: editor?.fd ?? null, editorWriterPid: writer?.pid ?? null, editorOut: writer?.fd ?? null,
   };
   return traceSession(probes, fds, log, holdMs);
 }
@@ -78,10 +80,12 @@ export function startKernelTiming(probes: LoadedProbes, server: { serverPid: num
 export function startSocketKernelTiming(probes: LoadedProbes, peer: { fd: number | null; pid: number | null; peerFd: number | null }, log: { warn(msg: string, fields: Record<string, unknown>): void }, holdMs = DEFAULT_HOLD_MS): KernelTimingSession {
   if (peer.fd === null || peer.pid === null || peer.peerFd === null) throw new BpfLoadError('watch', 0, 'the process or fd at the server end of the socket was not found', 'run lsptap as root or as the server\'s user, with ss (iproute2) installed');
   const editor = findReaderOf(1);
+  const writer = findWriterOf(0);
   const fds: StreamFds = {
     lsptapPid: process.pid, serverPid: peer.pid, editorPid: editor?.pid ?? null,
     lsptapIn: 0, lsptapOut: 1, lsptapToServer: peer.fd, lsptapFromServer: peer.fd,
     editorIn: editor?.fd ?? null, serverIn: peer.peerFd, serverOut: peer.peerFd,
+    editorWriterPid: writer?.pid ?? null, editorOut: writer?.fd ?? null,
   };
   return traceSession(probes, fds, log, holdMs);
 }
@@ -103,10 +107,24 @@ function traceSession(probes: LoadedProbes, fds: StreamFds, log: { warn(msg: str
   watchFd(fds.serverPid, fds.serverIn ?? 0);
   watchFd(fds.serverPid, fds.serverOut ?? 1);
   if (fds.editorPid !== null && fds.editorIn !== null) watchFd(fds.editorPid, fds.editorIn);
+  const writerPid = fds.editorWriterPid ?? null, writerFd = fds.editorOut ?? null;
+  if (writerPid !== null && writerFd !== null) watchFd(writerPid, writerFd);
   mapPut(probes.sched.mapFd('watched_pids'), u32Key(fds.serverPid), 1);
   mapPut(ioPids, u32Key(fds.lsptapPid), ROLE_LSPTAP);
   mapPut(ioPids, u32Key(fds.serverPid), ROLE_SERVER);
   if (fds.editorPid !== null) mapPut(ioPids, u32Key(fds.editorPid), ROLE_EDITOR);
+  if (writerPid !== null && writerFd !== null) {
+    mapPut(ioPids, u32Key(writerPid), ROLE_EDITOR);
+    // The editor may have written before we watched (it often writes `initialize` while
+    // lsptap starts). lsptap has read nothing yet (the relay holds until we are ready), so
+    // what waits in the pipe is what the editor wrote so far; its writes returned before
+    // now are in that count. A write that returns between the two readings is the only
+    // one that could be counted twice (a window of microseconds).
+    const bytes = bytesWaiting(fds.lsptapIn);
+    const untilNs = Number(process.hrtime.bigint());
+    if (bytes === null) fds.editorOut = null;
+    else fds.editorOutBefore = { bytes, untilNs };
+  }
 
   const ioRing = new RingReader(probes.io.mapFd('events'), probes.io.mapMaxEntries('events'));
   const schedRing = new RingReader(probes.sched.mapFd('events'), probes.sched.mapMaxEntries('events'));
@@ -166,7 +184,9 @@ function traceSession(probes: LoadedProbes, fds: StreamFds, log: { warn(msg: str
     extraStart: {
       kernel: {
         loadMs: Math.round(probes.loadMs * 10) / 10, sched: probes.schedVariant,
-        editorPid: fds.editorPid, editorFd: fds.editorIn, serverFds: [fds.serverIn ?? 0, fds.serverOut ?? 1],
+        editorPid: fds.editorPid, editorFd: fds.editorIn,
+        editorWriterPid: fds.editorOut == null ? null : fds.editorWriterPid, editorWriterFd: fds.editorOut ?? null,
+        editorBytesBefore: fds.editorOutBefore?.bytes ?? null, serverFds: [fds.serverIn ?? 0, fds.serverOut ?? 1],
         lsptapFds: { clientIn: fds.lsptapIn, clientOut: fds.lsptapOut, toServer: fds.lsptapToServer, fromServer: fds.lsptapFromServer },
       },
     },

@@ -76,6 +76,8 @@ function bindAll() {
     malloc: bind<Pointer>(LIBC, 'malloc', P, [U64]),
     free: bind<undefined>(LIBC, 'free', DataType.Void, [P]),
     sysconf: bind<number>(LIBC, 'sysconf', DataType.I64, [I32]),
+    // ioctl(fd, FIONREAD, int *): bytes waiting to be read in a pipe or socket.
+    ioctl: bind<number>(LIBC, 'ioctl', I32, [I32, U64, P]),
   };
 }
 
@@ -93,6 +95,8 @@ export const PROT_READ = 1;
 export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
 export const SC_PAGESIZE = 30;
+/** FIONREAD (asm-generic/ioctls.h; the same on x86-64 and arm64). */
+export const FIONREAD = 0x541b;
 /** mmap's MAP_FAILED, (void *)-1: ffi-rs reads the address back as -1. */
 export function isMapFailed(p: Pointer): boolean {
   const a = addressOf(p);
@@ -121,4 +125,16 @@ export function allocate(bytes: number): NativeBlock {
     ptr, buf: bufferAt(ptr, bytes),
     free: () => { if (!freed) { freed = true; n.free(ptr); } },
   };
+}
+
+/** Bytes written into fd (a pipe or a socket) and not read yet; null when ioctl fails. */
+export function bytesWaiting(fd: number): number | null {
+  const block = allocate(4);
+  try {
+    block.buf.writeInt32LE(0, 0);
+    const r = nativeCalls().ioctl(fd, FIONREAD, block.ptr);
+    return r.value === 0 ? block.buf.readInt32LE(0) : null;
+  } finally {
+    block.free();
+  }
 }

@@ -1,4 +1,5 @@
-// Finds the editor: the process holding the other end of lsptap's stdout, through /proc.
+// Finds the editor: the process holding the other end of lsptap's stdout (it reads what
+// lsptap writes) and of lsptap's stdin (it writes what lsptap reads), through /proc.
 // A pipe's two ends share one inode (`pipe:[N]` in /proc/PID/fd; a named pipe shows its
 // path); a socketpair's ends
 // have an inode each, so for a socket we ask sock_diag through `ss -xpn` (iproute2) which
@@ -21,14 +22,27 @@ function parentOf(pid: number): number | null {
   } catch { return null; }
 }
 
-function fdsWith(pid: number, target: string, exclude: { pid: number; fd: number }[]): PeerEnd[] {
+/** Which way a pipe end moves bytes, from the access mode in /proc/PID/fdinfo/FD. */
+type Access = 'read' | 'write';
+
+function opensFor(pid: number, fd: number, access: Access): boolean {
+  let info: string;
+  try { info = fs.readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1'); } catch { return false; }
+  const m = /^flags:\s+([0-7]+)/m.exec(info);
+  if (m === null) return false;
+  const mode = parseInt(m[1], 8) & 3; // O_ACCMODE: 0 read, 1 write, 2 both
+  return mode === 2 || mode === (access === 'read' ? 0 : 1);
+}
+
+function fdsWith(pid: number, target: string, access: Access, exclude: { pid: number; fd: number }[]): PeerEnd[] {
   let names: string[];
   try { names = fs.readdirSync(`/proc/${pid}/fd`); } catch { return []; }
   const out: PeerEnd[] = [];
   for (const name of names) {
     const fd = Number(name);
     if (exclude.some((x) => x.pid === pid && x.fd === fd)) continue;
-    if (linkOf(pid, fd) === target) out.push({ pid, fd });
+    // Both ends of a pipe show the same link: the access mode tells them apart.
+    if (linkOf(pid, fd) === target && opensFor(pid, fd, access)) out.push({ pid, fd });
   }
   return out;
 }
@@ -60,7 +74,12 @@ function socketPeer(inode: number): PeerEnd | null {
 }
 
 /** Who reads what lsptap writes to fd (its stdout): the editor's pid and fd, or null. */
-export function findReaderOf(fd: number): PeerEnd | null {
+export function findReaderOf(fd: number): PeerEnd | null { return findPeerOf(fd, 'read'); }
+
+/** Who writes what lsptap reads from fd (its stdin): the editor's pid and fd, or null. */
+export function findWriterOf(fd: number): PeerEnd | null { return findPeerOf(fd, 'write'); }
+
+function findPeerOf(fd: number, access: Access): PeerEnd | null {
   const target = linkOf('self', fd);
   if (target === null) return null;
   const self = process.pid;
@@ -69,12 +88,12 @@ export function findReaderOf(fd: number): PeerEnd | null {
   if (!target.startsWith('pipe:') && !isFifo(target)) return null; // a file or a tty: no pipe to time
   const exclude = [{ pid: self, fd }];
   for (let p = parentOf(self), hops = 0; p !== null && hops < 4; p = parentOf(p), hops++) {
-    const found = fdsWith(p, target, exclude);
+    const found = fdsWith(p, target, access, exclude);
     if (found.length > 0) return found[0];
   }
   for (const pid of allPids()) {
     if (pid === self) continue;
-    const found = fdsWith(pid, target, exclude);
+    const found = fdsWith(pid, target, access, exclude);
     if (found.length > 0) return found[0];
   }
   return null;

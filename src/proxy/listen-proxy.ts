@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { runRelaySession, sessionStartFields } from './relay-session';
+import { runRelaySession, sessionStartFields, sessionClock } from './relay-session';
 import { SocketServerLink } from './server-link';
 import { AddressError, connectTo, formatAddress, type SocketAddress } from './address';
 import { findSocketPeer } from './socket-peer';
@@ -80,7 +80,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
     };
     client.on('error', (err) => log.warn('client connection failed', { err: err.message }));
     live.add(client);
-    const startNs = process.hrtime.bigint();
+    const clock = sessionClock();
     let stopper: ((sig: NodeJS.Signals) => void) | null = null;
     const work = (async () => {
       const clientPeer = await findSocketPeer(client, { withPeerFd: false });
@@ -104,8 +104,8 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
         transport: opts.connect.kind, address: formatAddress(opts.connect), serverPid: serverPeer.pid,
       });
       const { channel, ready } = opts.link.openSession({
-        sessionId, retainBodyMax: opts.retainBodyMax, startNs: String(startNs), kernel: null, kernelOffReason: opts.kernelOffReason,
-        fields: sessionStartFields(link, opts.logPath, { listen: formatAddress(opts.listen), clientPid: clientPeer.pid, connection: count }),
+        sessionId, retainBodyMax: opts.retainBodyMax, startNs: String(clock.startNs), kernel: null, kernelOffReason: opts.kernelOffReason,
+        fields: sessionStartFields(link, opts.logPath, { startTime: clock.startTime, listen: formatAddress(opts.listen), clientPid: clientPeer.pid, connection: count }),
       });
       sessionLog = channel.log;
       const done = runRelaySession({

@@ -36,6 +36,42 @@ export function sessionStartFields(server: ServerLink, logPath: string | null, e
   return { command: null, serverPid: null, ...server.startFields, version: VERSION, logPath, cwd: process.cwd(), ...extra };
 }
 
+/** A session's time origin: hrtime and the wall clock at one instant. */
+export interface SessionClock { startNs: bigint; startTime: string }
+
+/**
+ * Read both clocks at one instant: Date.now() has whole milliseconds, so wait for it to
+ * tick and take the hrtime of that tick, the middle of the last hrtime read before the
+ * Date.now() that still showed the old millisecond and the first read after the one that
+ * showed the new one. A bracket wider than TICK_BRACKET_NS (the thread was preempted)
+ * waits for the next tick, at most 5 times; `startTime` is then right to a few µs.
+ */
+export function sessionClock(): SessionClock {
+  let best: SessionClock | null = null;
+  let bestWidth = Infinity;
+  for (let attempt = 0; attempt < 5 && bestWidth > TICK_BRACKET_NS; attempt++) {
+    const first = Date.now();
+    let before = process.hrtime.bigint();
+    let now = first;
+    let after = before;
+    // Bounded: a clock stepped backwards would otherwise never tick past `first`.
+    for (let i = 0; now === first && i < 1_000_000; i++) {
+      before = after;
+      now = Date.now();
+      after = process.hrtime.bigint();
+    }
+    const width = Number(after - before);
+    if (width < bestWidth) {
+      bestWidth = width;
+      best = { startNs: before + (after - before) / 2n, startTime: new Date(now).toISOString() };
+    }
+  }
+  return best!;
+}
+
+/** How wide (ns) the hrtime bracket of a Date.now() tick may be. */
+const TICK_BRACKET_NS = 20_000;
+
 export function runRelaySession(opts: RelaySessionOptions): Promise<RelaySessionResult> {
   return new Promise((resolveExit) => {
     const { client, server, channel } = opts;

@@ -5,7 +5,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { stdioClient } from './client-streams';
-import { runRelaySession, sessionStartFields } from './relay-session';
+import { runRelaySession, sessionStartFields, sessionClock, type SessionClock } from './relay-session';
 import { spawnServer, SocketServerLink, type ServerLink } from './server-link';
 import { connectTo, formatAddress, type SocketAddress } from './address';
 import { findSocketPeer } from './socket-peer';
@@ -64,10 +64,10 @@ function childTarget(child: ChildProcess): KernelTarget | null {
 }
 
 /** Open the session's channel and relay until the server is gone; --bpf=require may refuse the probes, which stops the server. */
-async function relayAndClose(opts: CommonOptions, server: ServerLink, startNs: bigint, kernel: KernelTarget | null, kernelOffReason: string | null, onChannel?: (c: SessionChannel) => void): Promise<number> {
+async function relayAndClose(opts: CommonOptions, server: ServerLink, clock: SessionClock, kernel: KernelTarget | null, kernelOffReason: string | null, onChannel?: (c: SessionChannel) => void): Promise<number> {
   const { channel, ready } = opts.link.openSession({
-    sessionId: opts.sessionId, retainBodyMax: opts.retainBodyMax, startNs: String(startNs),
-    fields: sessionStartFields(server, opts.logPath, opts.extraStart), kernel, kernelOffReason,
+    sessionId: opts.sessionId, retainBodyMax: opts.retainBodyMax, startNs: String(clock.startNs),
+    fields: sessionStartFields(server, opts.logPath, { startTime: clock.startTime, ...opts.extraStart }), kernel, kernelOffReason,
   });
   void ready.then(({ refuse }) => {
     if (refuse === null) return;
@@ -89,7 +89,7 @@ async function relayAndClose(opts: CommonOptions, server: ServerLink, startNs: b
 
 /** Run the proxy until the server is gone; resolves with the exit code to use. */
 export async function runStdioProxy(opts: StdioProxyOptions): Promise<number> {
-  const startNs = process.hrtime.bigint();
+  const clock = sessionClock();
   const spawned = await spawnServer(opts.command, opts.args, opts.env);
   if (!spawned.ok) {
     process.stderr.write(`lsptap: cannot start ${JSON.stringify(opts.command)}: ${spawned.message}\n`);
@@ -102,13 +102,13 @@ export async function runStdioProxy(opts: StdioProxyOptions): Promise<number> {
   // The analysis thread may still be loading the probes: give it the target if it wants one.
   const kernel = opts.link.kernelWanted ? childTarget(child) : null;
   // No await from here until the relays hold the child's streams.
-  return relayAndClose(opts, spawned.link, startNs, kernel, opts.link.kernelWanted && kernel === null ? 'cannot find the fds of the server pipes' : null,
+  return relayAndClose(opts, spawned.link, clock, kernel, opts.link.kernelWanted && kernel === null ? 'cannot find the fds of the server pipes' : null,
     (channel) => child.on('error', (err) => channel.log.error('server process error', { err: err.message })));
 }
 
 /** `lsptap --connect ADDR`: relay our stdio to a listening server; no child process. */
 export async function runConnectProxy(opts: ConnectProxyOptions): Promise<number> {
-  const startNs = process.hrtime.bigint();
+  const clock = sessionClock();
   let socket;
   try {
     socket = await connectTo(opts.address);
@@ -123,5 +123,5 @@ export async function runConnectProxy(opts: ConnectProxyOptions): Promise<number
     transport: opts.address.kind, address: formatAddress(opts.address), serverPid: peer.pid,
   });
   const kernel: KernelTarget | null = opts.link.kernelOn ? { kind: 'socket', fd: peer.fd, pid: peer.pid, peerFd: peer.peerFd } : null;
-  return relayAndClose(opts, link, startNs, kernel, null);
+  return relayAndClose(opts, link, clock, kernel, null);
 }

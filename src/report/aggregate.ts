@@ -1,5 +1,7 @@
 // Folds message lines from any number of session logs into per-method, per-direction rows
-// (the summary's MethodStats shape) and the N slowest requests with their phases.
+// (the summary's MethodStats shape) and the N slowest requests with their phases. Requests
+// still waiting when a log ends without `session end` (the editor killed lsptap, or the
+// log was cut) are listed as unanswered (log ended).
 //
 // Percentiles here are exact, not t-digest: a report reads whole logs after the fact, so it
 // can keep one number per answered request (8 bytes each) and sort. They use linear
@@ -24,8 +26,12 @@ export interface ReportFilters {
   slowest: number;
 }
 
-/** One phase of a request, in ms from the moment its first byte was read. */
-export interface Phase { name: string; startMs: number; endMs: number }
+/**
+ * One phase of a request, in ms from where the first phase starts (the editor's write with
+ * kernel timing, else lsptap's read of the request's first byte). The phases with
+ * inLatency add up to the request's latencyMs.
+ */
+export interface Phase { name: string; startMs: number; endMs: number; inLatency: boolean }
 
 export interface SlowRequest {
   dir: Direction;
@@ -38,12 +44,30 @@ export interface SlowRequest {
   time: number;
   source: string;
   lineNo: number;
-  /** Editor's write to editor's read as lsptap saw it; empty when the request line was not in the log. */
+  /** Editor's write to editor's read; empty when the request line was not in the log. */
   phases: Phase[];
   kernel: Record<string, number | null> | null;
 }
 
 export interface CorruptLine { source: string; lineNo: number; reason: string }
+
+/** A request whose log ended (no `session end`) before its response. */
+export interface UnansweredRequest {
+  dir: Direction;
+  method: string;
+  id: number | string;
+  session: string;
+  source: string;
+  lineNo: number;
+  /** Epoch ms of the request line. */
+  time: number;
+  /** From the request line to the session's last line: it waited at least this long. */
+  waitedAtLeastMs: number;
+  reason: 'log ended';
+}
+
+/** A method's row: the summary's fields, plus requests left unanswered when their log ended. */
+export type ReportRow = MethodStats & { unanswered: number };
 
 export interface Report {
   sources: string[];
@@ -51,8 +75,10 @@ export interface Report {
   messages: number;
   corrupt: CorruptLine[];
   filters: ReportFilters;
-  methods: MethodStats[];
+  methods: ReportRow[];
   slowest: SlowRequest[];
+  /** Requests with no response in logs that end without `session end`, oldest first. */
+  unanswered: UnansweredRequest[];
   /** Raw latencies per `dir method`, for the HTML distribution charts. */
   latencies: Record<string, number[]>;
 }
@@ -79,7 +105,10 @@ class MethodAggregate {
   constructor(readonly dir: Direction, readonly method: string, public kind: 'request' | 'notification') {}
 }
 
-interface PendingRequest { firstByteMs: number; lastByteMs: number; forwardedMs: number; kernel: Record<string, number | null> | null }
+interface PendingRequest {
+  method: string; id: number | string; time: number; lineNo: number;
+  firstByteMs: number; lastByteMs: number; forwardedMs: number; kernel: Record<string, number | null> | null;
+}
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const isDir = (v: unknown): v is Direction => v === 'c2s' || v === 's2c';
@@ -97,6 +126,8 @@ export class ReportBuilder {
   /** Requests waiting for their response, per session: only the in-flight ones are held. */
   private readonly pending = new Map<string, Map<string, PendingRequest>>();
   private readonly sessions = new Set<string>();
+  /** Epoch ms of each session's last line, for how long an unanswered request waited. */
+  private readonly lastTime = new Map<string, number>();
   private readonly slowest: SlowRequest[] = [];
   private readonly corrupt: CorruptLine[] = [];
   private readonly sources = new Set<string>();
@@ -112,6 +143,8 @@ export class ReportBuilder {
   add(line: Record<string, unknown>, source: string, lineNo: number): void {
     this.sources.add(source);
     const session = `${source}\u0000${sessionOf(line)}`;
+    const t = num(line.time);
+    if (t !== null && t > (this.lastTime.get(session) ?? -Infinity)) this.lastTime.set(session, t);
     if (line.msg === 'session start') { this.sessions.add(session); this.pending.delete(session); return; }
     if (line.msg === 'session end') { this.pending.delete(session); return; }
     if (line.msg !== 'message') return;
@@ -132,7 +165,7 @@ export class ReportBuilder {
         let p = this.pending.get(session);
         if (p === undefined) { p = new Map(); this.pending.set(session, p); }
         p.set(key(dir), {
-          firstByteMs: num(line.firstByteMs) ?? 0, lastByteMs: num(line.lastByteMs) ?? 0,
+          method, id, time, lineNo, firstByteMs: num(line.firstByteMs) ?? 0, lastByteMs: num(line.lastByteMs) ?? 0,
           forwardedMs: num(line.forwardedMs) ?? 0, kernel: kernelOf(line.kernel),
         });
       }
@@ -164,13 +197,17 @@ export class ReportBuilder {
   }
 
   result(): Report {
-    const rows: MethodStats[] = [];
+    const unanswered = this.loggedUnanswered();
+    const unansweredBy = new Map<string, number>();
+    for (const u of unanswered) unansweredBy.set(`${u.dir} ${u.method}`, (unansweredBy.get(`${u.dir} ${u.method}`) ?? 0) + 1);
+    const rows: ReportRow[] = [];
     const latencies: Record<string, number[]> = {};
     for (const e of this.methods.values()) {
       const sorted = Float64Array.from(e.latencies).sort();
       const has = sorted.length > 0;
-      const row: MethodStats = {
+      const row: ReportRow = {
         dir: e.dir, method: e.method, kind: e.kind, count: e.count, answered: e.answered, errors: e.errors, cancelled: e.cancelled,
+        unanswered: unansweredBy.get(`${e.dir} ${e.method}`) ?? 0,
         p50Ms: has ? round3(quantile(sorted, 0.5)) : null,
         p90Ms: has ? round3(quantile(sorted, 0.9)) : null,
         p99Ms: has ? round3(quantile(sorted, 0.99)) : null,
@@ -189,8 +226,24 @@ export class ReportBuilder {
     rows.sort((a, b) => (b.p50Ms ?? -1) - (a.p50Ms ?? -1) || b.count - a.count || a.method.localeCompare(b.method) || a.dir.localeCompare(b.dir));
     return {
       sources: [...this.sources], sessions: this.sessions.size, messages: this.messages, corrupt: this.corrupt,
-      filters: this.filters, methods: rows, slowest: this.slowest, latencies,
+      filters: this.filters, methods: rows, slowest: this.slowest, unanswered, latencies,
     };
+  }
+
+  /** What is still pending: only sessions whose `session end` never came keep entries. */
+  private loggedUnanswered(): UnansweredRequest[] {
+    const out: UnansweredRequest[] = [];
+    for (const [session, reqs] of this.pending) {
+      const [source, id] = session.split('\u0000');
+      const last = this.lastTime.get(session) ?? 0;
+      for (const [k, r] of reqs) {
+        out.push({
+          dir: k.startsWith('c2s') ? 'c2s' : 's2c', method: r.method, id: r.id, session: id, source, lineNo: r.lineNo,
+          time: r.time, waitedAtLeastMs: Math.max(0, last - r.time), reason: 'log ended',
+        });
+      }
+    }
+    return out.sort((a, b) => a.time - b.time || a.lineNo - b.lineNo);
   }
 
   private considerSlow(r: SlowRequest): void {
@@ -212,18 +265,48 @@ export class ReportBuilder {
   }
 }
 
-/** The five phases from the request's first byte read to the response's last byte forwarded. */
+/**
+ * The phases of one request, each bounded by a syscall's return (README "Reports"). With
+ * the kernel's stamps (`clock: "kernel"` and the server's parts on the response line):
+ * editor to lsptap pipe, request forwarded, pipe to server, server working, server writing,
+ * pipe to lsptap, response forwarded, lsptap to editor pipe. Otherwise lsptap's five:
+ * request read, request forwarded, server (or editor) working, response read, response
+ * forwarded. Either way the phases marked inLatency add up to latencyMs.
+ */
 function phasesOf(reqDir: Direction, req: PendingRequest, resp: Record<string, unknown>): Phase[] {
-  const t0 = req.firstByteMs;
   const rf = num(resp.firstByteMs) ?? req.forwardedMs;
   const rl = num(resp.lastByteMs) ?? rf;
   const rw = num(resp.forwardedMs) ?? rl;
+  const k = kernelOf(resp.kernel);
+  const parts = k === null ? null : [k.toServerPipeUs, k.serverUs, k.serverWriteUs, k.toLsptapPipeUs];
+  if (reqDir === 'c2s' && resp.clock === 'kernel' && parts !== null && parts.every((x) => x !== null && x !== undefined)) {
+    const [toServer, server, writing] = (parts as number[]).map((x) => x / 1000);
+    const fromEditor = k?.fromEditorPipeUs ?? null;
+    const toEditor = k?.toEditorPipeUs ?? null;
+    const t0 = fromEditor === null ? req.lastByteMs : req.lastByteMs - fromEditor / 1000;
+    const at = (x: number): number => round3(x - t0);
+    const f = req.forwardedMs;
+    // The last part ends at the response's last byte read: rounding of the µs parts stays inside it.
+    const out: Phase[] = [];
+    if (fromEditor !== null) out.push({ name: 'editor to lsptap pipe', startMs: 0, endMs: at(req.lastByteMs), inLatency: false });
+    out.push(
+      { name: 'request forwarded', startMs: at(req.lastByteMs), endMs: at(f), inLatency: false },
+      { name: 'pipe to server', startMs: at(f), endMs: at(f + toServer), inLatency: true },
+      { name: 'server working', startMs: at(f + toServer), endMs: at(f + toServer + server), inLatency: true },
+      { name: 'server writing', startMs: at(f + toServer + server), endMs: at(f + toServer + server + writing), inLatency: true },
+      { name: 'pipe to lsptap', startMs: at(f + toServer + server + writing), endMs: at(rl), inLatency: true },
+      { name: 'response forwarded', startMs: at(rl), endMs: at(rw), inLatency: false },
+    );
+    if (toEditor !== null) out.push({ name: 'lsptap to editor pipe', startMs: at(rw), endMs: at(rw + toEditor / 1000), inLatency: false });
+    return out;
+  }
+  const t0 = req.firstByteMs;
   const at = (x: number): number => round3(x - t0);
   return [
-    { name: 'request read', startMs: 0, endMs: at(req.lastByteMs) },
-    { name: 'request forwarded', startMs: at(req.lastByteMs), endMs: at(req.forwardedMs) },
-    { name: reqDir === 'c2s' ? 'server working' : 'editor working', startMs: at(req.forwardedMs), endMs: at(rf) },
-    { name: 'response read', startMs: at(rf), endMs: at(rl) },
-    { name: 'response forwarded', startMs: at(rl), endMs: at(rw) },
+    { name: 'request read', startMs: 0, endMs: at(req.lastByteMs), inLatency: false },
+    { name: 'request forwarded', startMs: at(req.lastByteMs), endMs: at(req.forwardedMs), inLatency: false },
+    { name: reqDir === 'c2s' ? 'server working' : 'editor working', startMs: at(req.forwardedMs), endMs: at(rf), inLatency: true },
+    { name: 'response read', startMs: at(rf), endMs: at(rl), inLatency: true },
+    { name: 'response forwarded', startMs: at(rl), endMs: at(rw), inLatency: false },
   ];
 }

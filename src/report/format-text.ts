@@ -27,6 +27,22 @@ function phasesText(s: SlowRequest): string {
   return s.phases.map((p) => `${p.name} ${(p.endMs - p.startMs).toFixed(3)}`).join(', ');
 }
 
+/** The summary table with a note column on the rows that have requests left unanswered when their log ended. */
+function withUnanswered(summaryTable: string, report: Report): string {
+  if (report.unanswered.length === 0) return summaryTable;
+  const lines = summaryTable.trimEnd().split('\n');
+  const width = Math.max(...lines.map((l) => l.length));
+  const note = (i: number): string => {
+    const n = report.methods[i].unanswered;
+    return n > 0 ? `${n} unanswered (log ended)` : '';
+  };
+  return [
+    `${lines[0].padEnd(width)}  note`,
+    `${lines[1].padEnd(width)}  ----`,
+    ...lines.slice(2).map((l, i) => `${l.padEnd(width)}  ${note(i)}`.trimEnd()),
+  ].join('\n') + '\n';
+}
+
 export function formatReportText(report: Report): string {
   const out: string[] = [];
   const corrupt = report.corrupt.length > 0 ? `, ${report.corrupt.length} corrupt line(s) skipped` : '';
@@ -35,7 +51,7 @@ export function formatReportText(report: Report): string {
   if (report.corrupt.length > 20) out.push(`  ... and ${report.corrupt.length - 20} more\n`);
   out.push('\nlatency per method (ms; dir is the request\'s direction)\n');
   // The summary formatter's kernel columns show p50 only; the report has its own table below.
-  out.push(formatSummaryTable(report.methods.map(({ kernel: _k, ...row }) => row)));
+  out.push(withUnanswered(formatSummaryTable(report.methods.map(({ kernel: _k, unanswered: _u, ...row }) => row)), report));
 
   const parts = kernelParts(report);
   if (parts.length > 0) {
@@ -45,6 +61,15 @@ export function formatReportText(report: Report): string {
       const s = r.kernel?.[p];
       return s === undefined ? '-' : `${us(s.p50)} / ${us(s.p99)}`;
     })]), [0, 1]));
+  }
+
+  if (report.unanswered.length > 0) {
+    out.push(`\n${report.unanswered.length} request(s) unanswered (log ended: no \`session end\`, lsptap was killed or the log cut)\n`);
+    out.push(table(
+      ['dir', 'method', 'id', 'when', 'where', 'waited ms (at least)'],
+      report.unanswered.map((u) => [u.dir, u.method, String(u.id), new Date(u.time).toISOString(), `${u.source}:${u.lineNo}`, u.waitedAtLeastMs.toFixed(0)]),
+      [0, 1, 2, 3, 4],
+    ));
   }
 
   if (report.slowest.length > 0) {

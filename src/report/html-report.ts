@@ -70,10 +70,12 @@ const PAGE_SCRIPT = String.raw`
   var slow = data.slowest.filter(function (s) { return s.phases.length > 0; });
   if (slow.length > 0) {
     var labels = slow.map(function (s, i) { return '#' + (i + 1) + ' ' + s.method + ' ' + s.latencyMs.toFixed(1) + ' ms'; });
-    var names = slow[0].phases.map(function (p) { return p.name; });
+    // Requests with kernel stamps have more phases than those without: one dataset per name.
+    var names = [];
+    slow.forEach(function (s) { s.phases.forEach(function (p) { if (names.indexOf(p.name) < 0) names.push(p.name); }); });
     var phaseSets = names.map(function (name, k) {
       return { label: name, backgroundColor: colors[k % colors.length], minBarLength: 2,
-        data: slow.map(function (s) { var p = s.phases[k]; return [p.startMs, p.endMs]; }) };
+        data: slow.map(function (s) { var p = s.phases.filter(function (x) { return x.name === name; })[0]; return p ? [p.startMs, p.endMs] : null; }) };
     });
     var wf = document.getElementById('waterfall');
     wf.parentNode.style.height = (80 + 34 * slow.length) + 'px';
@@ -82,7 +84,7 @@ const PAGE_SCRIPT = String.raw`
       data: { labels: labels, datasets: phaseSets },
       options: { indexAxis: 'y', maintainAspectRatio: false, grouped: false,
         plugins: { tooltip: { callbacks: { label: function (ctx) { var v = ctx.raw; return ctx.dataset.label + ': ' + (v[1] - v[0]).toFixed(3) + ' ms (at ' + v[0].toFixed(3) + ')'; } } } },
-        scales: { x: { beginAtZero: true, title: { display: true, text: 'ms since the request\'s first byte was read' } }, y: { stacked: true } } },
+        scales: { x: { beginAtZero: true, title: { display: true, text: 'ms since the editor wrote the request (its first byte read, without kernel timing)' } }, y: { stacked: true } } },
     });
   }
 
@@ -110,7 +112,16 @@ export function renderHtmlReport(report: Report): string {
     .map((r) => ({ dir: r.dir, method: r.method, count: r.answered, p50Ms: r.p50Ms, p99Ms: r.p99Ms, ...histogramOf(report.latencies[`${r.dir} ${r.method}`]) }));
   const data = { distributions, slowest: report.slowest, kernelParts: parts };
   const fmt = (x: number | null): string => (x === null ? '-' : x < 10 ? x.toFixed(2) : x < 1000 ? x.toFixed(1) : x.toFixed(0));
-  const methodRows = report.methods.map((r) => `<tr><td>${r.dir}</td><td>${escapeHtml(r.method)}</td><td>${r.count}</td><td>${fmt(r.p50Ms)}</td><td>${fmt(r.p90Ms)}</td><td>${fmt(r.p99Ms)}</td><td>${fmt(r.maxMs)}</td><td>${r.kind === 'request' ? r.errors : '-'}</td>${parts.map((p) => `<td>${r.kernel?.[p] ? `${r.kernel[p].p50} / ${r.kernel[p].p99}` : '-'}</td>`).join('')}</tr>`).join('\n');
+  const anyUnanswered = report.unanswered.length > 0;
+  const unansweredCell = (n: number): string => (anyUnanswered ? `<td class="note">${n > 0 ? `${n} unanswered (log ended)` : ''}</td>` : '');
+  const methodRows = report.methods.map((r) => `<tr><td>${r.dir}</td><td>${escapeHtml(r.method)}</td><td>${r.count}</td><td>${fmt(r.p50Ms)}</td><td>${fmt(r.p90Ms)}</td><td>${fmt(r.p99Ms)}</td><td>${fmt(r.maxMs)}</td><td>${r.kind === 'request' ? r.errors : '-'}</td>${unansweredCell(r.unanswered)}${parts.map((p) => `<td>${r.kernel?.[p] ? `${r.kernel[p].p50} / ${r.kernel[p].p99}` : '-'}</td>`).join('')}</tr>`).join('\n');
+  const unansweredRows = report.unanswered.map((u) => `<tr><td>${u.dir}</td><td>${escapeHtml(u.method)}</td><td>${escapeHtml(String(u.id))}</td><td>${new Date(u.time).toISOString()}</td><td>${escapeHtml(`${path.basename(u.source)}:${u.lineNo}`)}</td><td>${u.waitedAtLeastMs.toFixed(0)}</td><td>unanswered (log ended)</td></tr>`).join('\n');
+  const unansweredSection = anyUnanswered ? `<h2>Unanswered (log ended)</h2>
+<p>These logs end without <code>session end</code> (lsptap was killed, or the log was cut): these requests had no response by their log's last line.</p>
+<table id="unanswered"><thead><tr><th>dir</th><th>method</th><th>id</th><th>time</th><th>log line</th><th>waited ms (at least)</th><th></th></tr></thead>
+<tbody>
+${unansweredRows}
+</tbody></table>` : '';
   const slowRows = report.slowest.map((s, i) => `<tr><td>#${i + 1}</td><td>${s.latencyMs.toFixed(3)}</td><td>${s.dir}</td><td>${escapeHtml(s.method)}</td><td>${escapeHtml(String(s.id))}</td><td>${new Date(s.time).toISOString()}</td><td>${escapeHtml(`${path.basename(s.source)}:${s.lineNo}`)}</td><td>${s.phases.map((p) => `${escapeHtml(p.name)} ${(p.endMs - p.startMs).toFixed(3)}`).join('<br>')}</td></tr>`).join('\n');
   const corrupt = report.corrupt.length > 0 ? `<p class="warn">${report.corrupt.length} corrupt line(s) skipped: ${report.corrupt.slice(0, 10).map((c) => escapeHtml(`${path.basename(c.source)}:${c.lineNo}`)).join(', ')}</p>` : '';
   return `<!doctype html>
@@ -135,10 +146,11 @@ td, th { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: right; } 
 <p>${report.sources.length} log(s), ${report.sessions} session(s), ${report.messages} message(s). Latencies in ms, as lsptap saw them: request fully forwarded to response fully read; <code>dir</code> is the request's direction.</p>
 ${corrupt}
 <h2>Per method</h2>
-<table id="methods"><thead><tr><th>dir</th><th>method</th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>errors</th>${parts.map((p) => `<th>${escapeHtml(p)} p50 / p99 µs</th>`).join('')}</tr></thead>
+<table id="methods"><thead><tr><th>dir</th><th>method</th><th>count</th><th>p50</th><th>p90</th><th>p99</th><th>max</th><th>errors</th>${anyUnanswered ? '<th>note</th>' : ''}${parts.map((p) => `<th>${escapeHtml(p)} p50 / p99 µs</th>`).join('')}</tr></thead>
 <tbody>
 ${methodRows}
 </tbody></table>
+${unansweredSection}
 <h2>Latency distribution per method</h2>
 <div id="distributions"></div>
 <h2>Slowest requests: where the time went</h2>

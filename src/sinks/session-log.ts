@@ -20,6 +20,8 @@ export interface SessionStartInfo {
   cwd: string;
   /** hrtime (ns) that all `*Ms` offsets in this session count from. */
   startNs: bigint;
+  /** The wall clock (ISO) at the instant startNs marks, read with it on the relay thread. */
+  startTime?: string;
   [extra: string]: unknown;
 }
 
@@ -158,8 +160,9 @@ export class SessionLogChild {
   sessionStart(info: SessionStartInfo): void {
     this.startNs = info.startNs;
     this.startNum = Number(info.startNs);
-    const { startNs, ...rest } = info;
-    this.logger.info({ ...rest, startNs: String(startNs), startTime: new Date().toISOString() }, 'session start');
+    const { startNs, startTime, ...rest } = info;
+    // Fallback for a caller that did not read the wall clock with startNs: later, so less exact.
+    this.logger.info({ ...rest, startNs: String(startNs), startTime: startTime ?? new Date().toISOString() }, 'session start');
   }
 
   message(rec: MessageRecord): void {
@@ -168,6 +171,7 @@ export class SessionLogChild {
       dir: rec.dir, kind: rec.kind, method: rec.method, id: rec.id,
       bytes: rec.bytes, headerBytes: rec.headerBytes, offset: rec.offset,
       firstByteMs: msRel(rec.firstByteNs, s), lastByteMs: msRel(rec.lastByteNs, s), forwardedMs: msRel(rec.forwardedNs, s),
+      clock: rec.clock,
     };
     if (rec.kind === 'response') {
       line.isError = rec.isError;

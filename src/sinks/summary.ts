@@ -124,8 +124,8 @@ export function formatSummaryTable(rows: MethodStats[]): string {
 
 /** Kernel parts shown for people, in ms, in the order a request travels. */
 const KERNEL_COLUMNS: [string, string][] = [
-  ['toServerPipeUs', 'pipe to srv'], ['serverUs', 'server'], ['serverCpuUs', 'on CPU'], ['serverRunqUs', 'runq'],
-  ['serverBlockedUs', 'blocked'], ['toLsptapPipeUs', 'pipe to tap'], ['toEditorPipeUs', 'pipe to ed'],
+  ['fromEditorPipeUs', 'pipe from ed'], ['toServerPipeUs', 'pipe to srv'], ['serverUs', 'server'], ['serverCpuUs', 'on CPU'], ['serverRunqUs', 'runq'],
+  ['serverBlockedUs', 'blocked'], ['serverWriteUs', 'srv write'], ['toLsptapPipeUs', 'pipe to tap'], ['toEditorPipeUs', 'pipe to ed'],
   ['lsptapReadUs', 'tap read'], ['lsptapWriteUs', 'tap write'],
 ];
 

@@ -1,0 +1,188 @@
+// The clocks a user compares: with kernel timing a response's latencyMs comes from the
+// kernel's stamps of lsptap's own syscalls, so it is never smaller than a part of it and
+// its parts add up to it, even on a loaded machine; the editor -> lsptap pipe has its own
+// field; and `startTime + firstByteMs` is the wall clock at which the editor wrote.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { spawn, execFileSync } from 'node:child_process';
+import { InitializeRequest, InitializedNotification, DidOpenTextDocumentNotification, HoverRequest, DefinitionRequest, ReferencesRequest, DocumentSymbolRequest } from 'vscode-languageserver-protocol/node';
+import { answerServerRequests } from '../src/demo/gopls-script';
+import { bpfSkipReason, tempDir, startSession, endSession, readLog, responseLine, kernelOf, between, sleep, FIXTURES, type LogLine } from './helpers/kernel';
+
+const MODULE = path.join(FIXTURES, 'gomod-kernel');
+const skip = bpfSkipReason();
+
+function goplsSkip(): string | false {
+  try { execFileSync('gopls', ['version'], { stdio: 'ignore' }); } catch {
+    assert.ok(process.env.CI !== 'true', 'CI=true: gopls must be installed (scripts/setup.sh)');
+    return 'gopls is not installed (scripts/setup.sh installs it)';
+  }
+  return false;
+}
+
+/** One busy loop per core for the length of the test: the load under which JS stamps went wrong. */
+function loadBothCores(t: { after: (fn: () => void) => void }): void {
+  for (let i = 0; i < 2; i++) {
+    const spinner = spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+    t.after(() => { spinner.kill('SIGKILL'); });
+  }
+}
+
+test('under load, every gopls response has latencyMs >= serverUs and equal to its kernel parts within 50 µs', { skip: skip || goplsSkip(), timeout: 240_000 }, async (t) => {
+  loadBothCores(t);
+  const log = path.join(tempDir(t), 'log.jsonl');
+  const run = startSession(t, ['--log', log, '--bpf=require'], { server: ['gopls'], cwd: MODULE });
+  answerServerRequests(run.conn);
+  const root = pathToFileURL(MODULE).href;
+  await run.conn.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: root, workspaceFolders: [{ uri: root, name: 'fixture' }], capabilities: { workspace: { configuration: true } } });
+  await run.conn.sendNotification(InitializedNotification.type, {});
+  const file = path.join(MODULE, 'shapes', 'shapes.go');
+  const text = fs.readFileSync(file, 'utf8');
+  const uri = pathToFileURL(file).href;
+  await run.conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'go', version: 1, text } });
+  const lines = text.split('\n');
+  const positions = lines.flatMap((l, line) => [...l.matchAll(/\b(Area|Perimeter|Shape|TotalArea|Circle|Rect)\b/g)].map((m) => ({ line, character: m.index! + 1 })));
+  for (let round = 0; round < 2; round++) {
+    for (const position of positions) {
+      const doc = { textDocument: { uri }, position };
+      // Some in flight together, as an editor does while the user types.
+      // An error response ("no identifier found" inside a comment) is a response all the same.
+      const answered = (p: Promise<unknown>): Promise<unknown> => p.catch((err: unknown) => err);
+      await Promise.all([
+        answered(run.conn.sendRequest(HoverRequest.type, doc)),
+        answered(run.conn.sendRequest(DefinitionRequest.type, doc)),
+        answered(round === 0 ? run.conn.sendRequest(DocumentSymbolRequest.type, { textDocument: { uri } }) : run.conn.sendRequest(ReferencesRequest.type, { ...doc, context: { includeDeclaration: true } })),
+      ]);
+    }
+  }
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const responses = readLog(log).filter((l) => l.msg === 'message' && l.dir === 's2c' && l.kind === 'response');
+  assert.ok(responses.length >= 60, `only ${responses.length} responses`);
+  let worst = 0;
+  for (const r of responses) {
+    const what = `${String(r.method)} ${String(r.id)}`;
+    assert.equal(r.clock, 'kernel', `${what} carries the kernel's stamps`);
+    const k = kernelOf(r);
+    const latencyUs = (r.latencyMs as number) * 1000;
+    for (const part of ['toServerPipeUs', 'serverUs', 'serverWriteUs', 'toLsptapPipeUs']) assert.equal(typeof k[part], 'number', `${part} on ${what}`);
+    assert.ok(latencyUs >= k.serverUs!, `${what}: latencyMs ${String(r.latencyMs)} < serverUs ${k.serverUs!}`);
+    const sum = k.toServerPipeUs! + k.serverUs! + k.serverWriteUs! + k.toLsptapPipeUs!;
+    worst = Math.max(worst, Math.abs(latencyUs - sum));
+    assert.ok(Math.abs(latencyUs - sum) <= 50, `${what}: latency ${latencyUs.toFixed(0)} µs, parts add to ${sum} µs (${JSON.stringify(k)})`);
+  }
+  t.diagnostic(`${responses.length} responses under two busy loops; worst |latency - parts| ${worst.toFixed(1)} µs`);
+});
+
+/** Frame a JSON-RPC message. */
+function frame(obj: object): Buffer {
+  const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', ...obj }));
+  return Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]);
+}
+
+/** The line of the c2s request with this id. */
+function requestLine(lines: LogLine[], id: number): LogLine {
+  const l = lines.find((x) => x.msg === 'message' && x.dir === 'c2s' && x.kind === 'request' && x.id === id);
+  assert.ok(l !== undefined, `no request line for id ${id}`);
+  return l;
+}
+
+test('fromEditorPipeUs shows the 200 ms the editor\'s bytes waited while lsptap was stopped, on the request and its response', { skip }, async (t) => {
+  const log = path.join(tempDir(t), 'log.jsonl');
+  const run = startSession(t, ['--log', log, '--bpf=require']);
+  await run.conn.sendRequest('test/echo', {}); // lsptap is up and watching
+  await run.conn.sendRequest('test/echo', {}); // written once lsptap reads: waits microseconds
+  run.child.kill('SIGSTOP');
+  const answered = run.conn.sendRequest('test/echo', { late: true }); // written while lsptap cannot read
+  await sleep(200);
+  run.child.kill('SIGCONT');
+  await answered;
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const lines = readLog(log);
+  const req = kernelOf(requestLine(lines, 2));
+  between(req.fromEditorPipeUs, 190_000, 600_000, 'fromEditorPipeUs of the request written while lsptap was stopped');
+  assert.equal(kernelOf(responseLine(lines, 2)).fromEditorPipeUs, req.fromEditorPipeUs, 'the response carries its request\'s fromEditorPipeUs');
+  between(kernelOf(requestLine(lines, 1)).fromEditorPipeUs, 0, 150_000, 'fromEditorPipeUs of a request read at once');
+});
+
+test('bytes the editor wrote before lsptap watched get a null fromEditorPipeUs, and every later message is joined at its own offset', { skip }, async (t) => {
+  const log = path.join(tempDir(t), 'log.jsonl');
+  const run = startSession(t, ['--log', log, '--bpf=require']);
+  // Written at once, while lsptap is still starting: these wait in the pipe, unseen.
+  await Promise.all([run.conn.sendRequest('test/echo', { early: 1 }), run.conn.sendRequest('test/echo', { early: 2 })]);
+  for (let i = 0; i < 5; i++) await run.conn.sendRequest('test/echo', { later: i });
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const lines = readLog(log);
+  const start = lines.find((l) => l.msg === 'session start')!.kernel as { editorWriterPid: number; editorBytesBefore: number };
+  assert.equal(start.editorWriterPid, process.pid, 'the editor is the process writing lsptap\'s stdin');
+  assert.ok(start.editorBytesBefore > 0, `editorBytesBefore ${start.editorBytesBefore}: the early requests were waiting`);
+  const c2s = lines.filter((l) => l.msg === 'message' && l.dir === 'c2s' && l.method !== 'exit');
+  for (const m of c2s) {
+    const end = (m.offset as number) + (m.headerBytes as number) + (m.bytes as number);
+    const v = kernelOf(m).fromEditorPipeUs;
+    if (end <= start.editorBytesBefore) assert.equal(v, null, `${String(m.id)} was written before watching`);
+    else between(v, 0, 150_000, `fromEditorPipeUs of request ${String(m.id)}, written once lsptap reads`);
+  }
+  assert.ok(c2s.filter((m) => kernelOf(m).fromEditorPipeUs !== null).length >= 5);
+});
+
+test('startTime + firstByteMs is the wall clock of lsptap\'s read: never before the client wrote, and within 2 ms for a prompt read', async (t) => {
+  const log = path.join(tempDir(t), 'log.jsonl');
+  const run = startSession(t, ['--log', log, '--bpf=off']);
+  await run.conn.sendRequest('test/echo', {}); // lsptap is reading
+  const written = await writeOnTicks(run.child.stdin!, 100, 16);
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const lines = readLog(log);
+  const startMs = Date.parse(lines.find((l) => l.msg === 'session start')!.startTime as string);
+  // lsptap reads when its event loop gets there: later on a loaded machine, never earlier.
+  const offsets = written.map((w) => startMs + (requestLine(lines, w.id).firstByteMs as number) - w.wallMs);
+  t.diagnostic(`startTime + firstByteMs - client's write, ms: ${offsets.map((o) => o.toFixed(3)).join(', ')}`);
+  for (const o of offsets) assert.ok(o >= -2, `lsptap read ${(-o).toFixed(3)} ms before the client wrote`);
+  assert.ok(Math.min(...offsets) <= 2, `even the promptest read is ${Math.min(...offsets).toFixed(3)} ms after the write`);
+});
+
+test('with kernel timing, startTime + lastByteMs - fromEditorPipeUs is the wall clock at which the client wrote, within 2 ms', { skip }, async (t) => {
+  const log = path.join(tempDir(t), 'log.jsonl');
+  const run = startSession(t, ['--log', log, '--bpf=require']);
+  await run.conn.sendRequest('test/echo', {});
+  const written = await writeOnTicks(run.child.stdin!, 100, 8);
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const lines = readLog(log);
+  const startMs = Date.parse(lines.find((l) => l.msg === 'session start')!.startTime as string);
+  const offsets = written.map((w) => {
+    const line = requestLine(lines, w.id);
+    assert.equal(line.clock, 'kernel');
+    return startMs + (line.lastByteMs as number) - kernelOf(line).fromEditorPipeUs! / 1000 - w.wallMs;
+  });
+  t.diagnostic(`editor's write (lsptap's clocks) - client's write (Date.now), ms: ${offsets.map((o) => o.toFixed(3)).join(', ')}`);
+  for (const o of offsets) assert.ok(Math.abs(o) <= 2, `wall clock off by ${o.toFixed(3)} ms`);
+});
+
+/** Block until Date.now() ticks: the wall clock is then exact to a few µs. */
+function atMillisecondTick(): number {
+  const first = Date.now();
+  let now = first;
+  while (now === first) now = Date.now();
+  return now;
+}
+
+/** Write n requests (ids from firstId), each right at a millisecond tick; the wall clock of each write. */
+async function writeOnTicks(stdin: NodeJS.WritableStream, firstId: number, n: number): Promise<{ id: number; wallMs: number }[]> {
+  const out: { id: number; wallMs: number }[] = [];
+  for (let id = firstId; id < firstId + n; id++) {
+    await sleep(20);
+    const wallMs = atMillisecondTick();
+    stdin.write(frame({ id, method: 'test/echo', params: { id } }));
+    out.push({ id, wallMs });
+  }
+  await sleep(100);
+  return out;
+}
