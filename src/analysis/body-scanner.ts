@@ -280,9 +280,11 @@ export class BodyScanner {
     if (this.state === S.Skim) this.readTail();
     if (this.state === S.Prim) this.endPrimitive();
     if (this.state === S.Failed) return invalidIdentity(this.failReason ?? 'body is not JSON');
-    if (!this.utf8.finish()) return invalidIdentity('body is not valid UTF-8');
+    // Structure before UTF-8, as identity.ts: a body cut short by a wrong Content-Length is
+    // "not JSON" (the framer resyncs) even when the cut also split a character.
     if (this.state === S.TopStart) return invalidIdentity('body is not JSON (empty)');
     if (this.state !== S.Done) return invalidIdentity('body is not JSON (ends before the top-level object closes)');
+    if (!this.utf8.finish()) return invalidIdentity('body is not valid UTF-8');
     return classify({
       hasMethod: this.hasMethod, method: this.method,
       hasId: this.hasId, id: this.id,
