@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 # gopls + golang-go: the real server and codebase; clang/llvm/libbpf/bpftool: the eBPF
 # program; gcc: the benchmark's splice floor; neovim: a real editor for tests; chromium,
 # prometheus: report and metrics tests; jq: README one-liners; iproute2 (ss): finding the
-# editor across a socketpair for kernel timing; libcap2-bin (setcap): its capability test.
-PKGS=(gopls golang-go clang llvm libbpf1 libbpf-dev bpftool gcc make neovim chromium prometheus jq iproute2 libcap2-bin)
+# editor across a socketpair for kernel timing; libcap2-bin (setcap): its capability test;
+# util-linux (Essential on Debian, named so a slimmed image gets it too): setpriv, which ties
+# the server's life to lsptap's (--pdeathsig), and chrt for the analysis thread.
+PKGS=(gopls golang-go clang llvm libbpf1 libbpf-dev bpftool gcc make neovim chromium prometheus jq iproute2 libcap2-bin util-linux)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

@@ -14,6 +14,8 @@ import { VERSION } from './model/version';
 import type { BpfMode } from './model/stages';
 import { StartupError, UsageError, describeFailure } from './model/errors';
 import { AnalysisLink } from './proxy/analysis-link';
+import { guardStderr, writeStderr } from './proxy/stderr';
+import { exposedMetricsWarning, parseMetricsAddress } from './sinks/metrics-address';
 
 
 export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
@@ -23,6 +25,9 @@ export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
        lsptap install-shim DIR        make DIR/gopls, a gopls-named shim for editors
        lsptap demo [--log PATH]       scripted gopls session on the Go standard library
        lsptap report [--json] [--html FILE] [LOG...]   per-method latency report from logs
+       lsptap top [LOG...]            live view of the sessions logging to the log directory
+       lsptap replay LOG -- SERVER... play a --bodies session again against SERVER
+       lsptap diff A... -- B...       compare two sets of logs per method, with verdicts
        lsptap --version | --help
 
 Relays stdio between an LSP client and COMMAND, byte for byte, and logs every message.
@@ -129,10 +134,15 @@ export function openSessionLog(opts: ProxyCliOptions): { fd: number; path: strin
  * the shared ring (`lsptap -- true`: 361 -> 321 ms CPU, see the commit).
  */
 async function startLink(opts: ProxyCliOptions, bpf: BpfMode, needKernelState = false): Promise<{ link: AnalysisLink; logPath: string | null }> {
+  if (opts.metrics !== undefined) {
+    const exposed = exposedMetricsWarning(parseMetricsAddress(opts.metrics));
+    if (exposed !== null) writeStderr(`${exposed}
+`);
+  }
   const link = AnalysisLink.launch({ bpf, metricsAddress: opts.metrics ?? null });
   if (bpf === 'require' || opts.metrics !== undefined || needKernelState) await link.started;
   const { fd, path } = openSessionLog(opts);
-  link.openLog(fd, opts.bodies);
+  link.openLog(fd, opts.bodies, path, opts.graceMs);
   return { link, logPath: path };
 }
 
@@ -166,6 +176,7 @@ async function runProxy(argv: string[]): Promise<number> {
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  guardStderr();
   let code: number;
   try {
     const first = argv[0];
@@ -176,6 +187,9 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     else if (first === 'demo') { code = await (require('./demo/demo') as typeof import('./demo/demo')).runDemo(argv.slice(1)); }
     else if (first === 'install-shim') { installShim(argv[1], process.stdout); code = 0; }
     else if (first === 'report') { code = await (require('./report/report-command') as typeof import('./report/report-command')).runReport(argv.slice(1)); }
+    else if (first === 'diff') { code = await (require('./diff/diff-command') as typeof import('./diff/diff-command')).runDiff(argv.slice(1)); }
+    else if (first === 'replay') { code = await (require('./replay/replay-command') as typeof import('./replay/replay-command')).runReplay(argv.slice(1)); }
+    else if (first === 'top') { code = await (require('./top/top-command') as typeof import('./top/top-command')).runTop(argv.slice(1)); }
     else code = await runProxy(argv);
   } catch (err) {
     const failure = describeFailure(err);

@@ -4,8 +4,10 @@
 
 import path from 'node:path';
 import { isGoplsCommandLine } from './dropin/command-line';
+import { guardStderr } from './proxy/stderr';
 
 export function main(argv: string[] = process.argv.slice(2)): void {
+  guardStderr(); // before anything can write to it (README "Reliability")
   const invokedAs = path.basename(process.argv[1] ?? 'lsptap');
   // `lsptap` typed at a terminal with nothing after it wants usage, not a gopls session.
   const atTerminal = argv.length === 0 && invokedAs !== 'gopls' && process.stdin.isTTY === true;

@@ -5,8 +5,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { classifyGoplsArgs } from '../src/dropin/gopls-mode';
 import { isGoplsCommandLine } from '../src/dropin/command-line';
@@ -231,4 +232,39 @@ test('lsptap with no arguments at a terminal prints its usage rather than starti
   const r = spawnSync(script, ['-qec', `${process.execPath} ${lsptapBin}`, '/dev/null'], { encoding: 'utf8', timeout: 20000 });
   assert.equal(r.status, 2);
   assert.match(r.stdout, /usage: lsptap/);
+});
+
+test('standing in for gopls, an unusable log directory does not stop the server: it runs plainly, one stderr line says why', (t) => {
+  const dir = tmpDir(t);
+  const fake = path.join(dir, 'fake-gopls');
+  fs.writeFileSync(fake, '#!/bin/sh\nprintf "%s|" "$@"\ncat\nexit 3\n', { mode: 0o755 });
+  const shim = path.join(makeShimDir(path.join(dir, 'shim')), 'gopls');
+  const homeIsAFile = path.join(dir, 'home-file');
+  fs.writeFileSync(homeIsAFile, '');
+  const env: NodeJS.ProcessEnv = { ...process.env, LSPTAP_SERVER: fake, HOME: homeIsAFile };
+  delete env.XDG_STATE_HOME; delete env.LSPTAP_LOG_DIR; delete env.LSPTAP_LOG;
+  const roots: NodeJS.ProcessEnv[] = [env];
+  if (process.getuid?.() === 0) {
+    // A read-only disk (root bypasses permission bits, not a read-only mount).
+    const ro = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-ro-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', ro]);
+    t.after(() => {
+      try { execFileSync('umount', ['-l', ro]); } catch { /* gone */ }
+      fs.rmSync(ro, { recursive: true, force: true });
+    });
+    roots.push({ ...env, HOME: process.env.HOME, XDG_STATE_HOME: ro });
+  }
+  for (const e of roots) {
+    for (const args of [[], ['serve', '-rpc.trace']]) {
+      const got = run(shim, args, e, 'hello');
+      assert.equal(got.status, 3, got.stderr);
+      assert.equal(got.stdout, `${args.length === 0 ? '|' : args.map((a) => `${a}|`).join('')}hello`, 'printf prints one | with no arguments');
+      const lines = got.stderr.split('\n').filter((l) => l.length > 0);
+      assert.equal(lines.length, 1, got.stderr);
+      assert.match(lines[0], /^lsptap: cannot create log directory .*: E[A-Z]+: .*; starting .*fake-gopls without lsptap in between \(this session is not logged\)$/);
+    }
+  }
+  // An explicit --log on lsptap's own command line is still a usage error.
+  const explicit = run(process.execPath, [lsptapBin, '--server', fake, '--log', path.join(homeIsAFile, 'x.jsonl')], env, 'hello');
+  assert.equal(explicit.status, 2, explicit.stderr);
 });

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { LsptapMetrics, serveMetrics } from '../src/sinks/metrics';
-import { tmpDir, waitFor } from './helpers/index';
+import { lsptapBin, tmpDir, waitFor } from './helpers/index';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -68,4 +68,43 @@ test('never unlinks a dead socket that belongs to another user', isRoot ? {} : {
   fs.lchownSync(sock, 65534, 65534);
   await assert.rejects(serveMetrics(new LsptapMetrics(), { kind: 'unix', path: sock }), /EADDRINUSE/);
   assert.equal(fs.lstatSync(sock).uid, 65534);
+});
+
+test('at close removes only the socket it created: another session\'s live socket at the path stays', async (t) => {
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'm.sock');
+  const a = await serveMetrics(new LsptapMetrics(), { kind: 'unix', path: sock });
+  // Session A's socket file is removed (a tmp cleaner, a user) and session B takes the path.
+  fs.unlinkSync(sock);
+  const b = await serveMetrics(new LsptapMetrics(), { kind: 'unix', path: sock });
+  await a.close();
+  assert.ok(fs.existsSync(sock), 'session B\'s socket is still there after session A closed');
+  const answered = await new Promise<boolean>((resolve) => {
+    const c = net.connect(sock, () => { c.end('GET /metrics HTTP/1.0\r\n\r\n'); });
+    let got = '';
+    c.on('data', (d: Buffer) => { got += d.toString(); });
+    c.once('close', () => resolve(got.startsWith('HTTP/1.1 200')));
+    c.once('error', () => resolve(false));
+  });
+  assert.ok(answered, 'session B still serves metrics');
+  await b.close();
+  assert.ok(!fs.existsSync(sock), 'session B removes its own socket');
+  assert.deepEqual(fs.readdirSync(dir), [], 'no private bind name is left behind');
+});
+
+test('--metrics on a non-loopback address is served with one warn line on stderr; loopback gets none', async (t) => {
+  const run = (addr: string): Promise<{ code: number | null; stderr: string }> => new Promise((resolve) => {
+    const child = spawn(process.execPath, [lsptapBin, '--log', path.join(tmpDir(t), 'log.jsonl'), '--metrics', addr, '--', 'true'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stdin.end();
+    child.once('exit', (code) => resolve({ code, stderr }));
+  });
+  const open = await run('tcp:0.0.0.0:0');
+  assert.equal(open.code, 0);
+  assert.equal(open.stderr, 'lsptap: warning: --metrics tcp:0.0.0.0:0 is not a loopback address: other machines can read these metrics (method names, message counts, latencies); use tcp:127.0.0.1:PORT or unix:PATH to keep them on this machine\n');
+  for (const addr of ['tcp:127.0.0.1:0', 'tcp:[::1]:0', 'tcp:localhost:0']) {
+    const quiet = await run(addr);
+    assert.deepEqual(quiet, { code: 0, stderr: '' }, addr);
+  }
 });

@@ -3,7 +3,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Pairing } from '../src/analysis/pairing';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { MAX_PENDING, Pairing } from '../src/analysis/pairing';
 import type { Direction, Frame, MessageId } from '../src/model/frame';
 
 function frame(dir: Direction, kind: 'request' | 'response', id: MessageId, method: string | null, at: bigint): Frame {
@@ -35,4 +37,41 @@ test('keeps the ids of the two directions apart', () => {
   p.toRecord(frame('s2c', 'request', 1, 'workspace/configuration', 0n));
   assert.equal(p.toRecord(frame('c2s', 'response', 1, null, 1_000_000n)).method, 'workspace/configuration');
   assert.equal(p.toRecord(frame('s2c', 'response', 1, null, 1_000_000n)).method, 'textDocument/hover');
+});
+
+test('pairs long string ids by their whole value, and keeps a bounded stand-in for each waiting request', () => {
+  const anomalies: string[] = [];
+  const p = new Pairing({ onAnomaly: (_d, _o, reason) => anomalies.push(reason) });
+  const common = 'k'.repeat(5000);
+  const a = `${common}A`;
+  const b = `${common}B`;
+  p.toRecord(frame('c2s', 'request', a, 'textDocument/hover', 1_000_000n));
+  p.toRecord(frame('c2s', 'request', b, 'textDocument/definition', 2_000_000n));
+  assert.equal(p.pendingCount('c2s'), 2, 'ids that share a long prefix stay apart');
+  assert.equal(p.toRecord(frame('s2c', 'response', b, null, 5_000_000n)).method, 'textDocument/definition');
+  assert.equal(p.toRecord(frame('s2c', 'response', `${common}C`, null, 6_000_000n)).unmatched, true);
+  const [left] = p.unanswered();
+  assert.equal(left.method, 'textDocument/hover');
+  assert.equal(left.id, `${'k'.repeat(128)}… (5001 chars)`);
+  assert.equal(p.toRecord(frame('s2c', 'response', a, null, 9_000_000n)).method, 'textDocument/hover');
+  assert.deepEqual(anomalies, ['response to an id with no pending request']);
+});
+
+test('30,000 requests with 16 KB string ids hold a bounded amount of memory while they wait', () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const p = new Pairing({ onAnomaly: () => {} });
+  const pad = 'i'.repeat(16_000);
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 30_000; i++) {
+    // As identity.ts gets it: a fresh string out of JSON.parse of the body.
+    const id = (JSON.parse(`{"id":"${pad}${i}"}`) as { id: string }).id;
+    p.toRecord(frame('c2s', 'request', id, 'textDocument/hover', BigInt(i)));
+  }
+  gc();
+  const heldBytes = process.memoryUsage().heapUsed - before;
+  console.log(`heap held by ${p.pendingCount('c2s')} waiting requests with 16 KB ids: ${(heldBytes / 2 ** 20).toFixed(1)} MiB (${Math.round(heldBytes / p.pendingCount('c2s'))} bytes each)`);
+  assert.equal(p.pendingCount('c2s'), MAX_PENDING);
+  assert.ok(heldBytes < MAX_PENDING * 2048, `${heldBytes} bytes for ${MAX_PENDING} waiting requests`);
 });

@@ -72,7 +72,7 @@ export class AnalysisHost {
   private control(sid: number, c: ControlRecord): void {
     switch (c.t) {
       case 'open-log':
-        this.log = new SessionLog(c.fd, c.withBodies, {}, isRegularFile(c.fd));
+        this.log = new SessionLog(c.fd, c.withBodies, {}, { sync: isRegularFile(c.fd), path: c.path, graceMs: c.graceMs, say: (text) => this.post({ type: 'say', text }) });
         return;
       case 'logger':
         this.hosted.set(sid, { log: this.logOrThrow().child(c.bindings), session: null, parts: null, observing: false, s2cCut: false, s2cOffset: 0 });

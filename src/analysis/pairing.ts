@@ -5,12 +5,20 @@
 //
 // Eviction rule (documented in the README): at most MAX_PENDING requests wait per direction;
 // beyond that the oldest is evicted and counted as unanswered. A cancelled request stays
-// until its response (LSP requires one) or eviction.
+// until its response (LSP requires one) or eviction. Size rule: a string id longer than
+// ID_MAX_CHARS is keyed by its SHA-256 plus its first ID_MAX_CHARS characters, and a method
+// is kept to METHOD_MAX_CHARS, both copied out of the body's string, so a waiting request
+// costs a bounded amount whatever its id (16 KB ids held 487 MB for 30k requests before).
 
+import { createHash } from 'node:crypto';
 import type { Direction, Frame, MessageId } from '../model/frame';
 import type { MessageRecord } from '../model/record';
 
 export const MAX_PENDING = 10_000;
+/** Longer string ids are keyed by hash plus this many leading characters. */
+export const ID_MAX_CHARS = 128;
+/** Longer methods are kept (for the response's record) to this many characters. */
+export const METHOD_MAX_CHARS = 256;
 
 export interface PendingRequest {
   dir: Direction;
@@ -29,8 +37,21 @@ export interface PairingEvents {
   onAnomaly: (dir: Direction, offset: number, reason: string, id: MessageId | null) => void;
 }
 
+/** A fresh flat copy of s's first n characters: a slice would keep the whole body string alive. */
+function copyPrefix(s: string, n: number): string {
+  return Buffer.from(s.slice(0, n), 'utf8').toString('utf8');
+}
+
+/** The table key: the id itself, or for a long string id a bounded stand-in no short id can equal (it starts with NUL and is longer than ID_MAX_CHARS). */
 function keyOf(id: MessageId): MessageId {
-  return id;
+  if (typeof id !== 'string' || id.length <= ID_MAX_CHARS) return id;
+  return `\u0000${createHash('sha256').update(id).digest('base64')}\u0000${copyPrefix(id, ID_MAX_CHARS)}`;
+}
+
+/** The id as kept for `unanswered`: long ones shortened, saying so. */
+function keptId(id: MessageId): MessageId {
+  if (typeof id !== 'string' || id.length <= ID_MAX_CHARS) return id;
+  return `${copyPrefix(id, ID_MAX_CHARS)}… (${id.length} chars)`;
 }
 
 function other(dir: Direction): Direction {
@@ -65,19 +86,20 @@ export class Pairing {
       if (table.has(key)) this.events.onAnomaly(frame.dir, frame.offset, 'request id reused while the earlier request is still pending', ident.id);
       table.delete(key);
       table.set(key, {
-        dir: frame.dir, id: ident.id, method: ident.method, offset: frame.offset, bytes: frame.bodyBytes,
+        dir: frame.dir, id: keptId(ident.id), method: ident.method.length <= METHOD_MAX_CHARS ? ident.method : copyPrefix(ident.method, METHOD_MAX_CHARS), offset: frame.offset, bytes: frame.bodyBytes,
         headerBytes: frame.headerBytes, lastByteNs: frame.lastByteNs, forwardedNs: frame.forwardedNs, cancelled: false,
       });
       if (table.size > MAX_PENDING) this.evictOldest(table);
     } else if (ident.kind === 'response') {
       rec.isError = ident.isError;
       const table = this.pending[other(frame.dir)];
-      const req = ident.id === null ? undefined : table.get(keyOf(ident.id));
-      if (req === undefined) {
+      const key = ident.id === null ? null : keyOf(ident.id);
+      const req = key === null ? undefined : table.get(key);
+      if (req === undefined || key === null) {
         rec.unmatched = true;
         this.events.onAnomaly(frame.dir, frame.offset, 'response to an id with no pending request', ident.id);
       } else {
-        table.delete(keyOf(req.id));
+        table.delete(key);
         rec.method = req.method;
         rec.cancelled = req.cancelled;
         rec.latencyMs = Number(frame.lastByteNs - req.forwardedNs) / 1e6;

@@ -39,7 +39,8 @@ export interface SessionEndRequest {
 }
 
 export type ControlRecord =
-  | { t: 'open-log'; fd: number; withBodies: boolean }
+  /** path: the log's path (null: stderr), named if it fails; graceMs: the longest its close waits. */
+  | { t: 'open-log'; fd: number; withBodies: boolean; path: string | null; graceMs: number }
   /** A log child with these bindings and no session (the listener's own lines). */
   | { t: 'logger'; bindings: Record<string, unknown> }
   /** That log child is no longer needed. */
@@ -78,6 +79,8 @@ export type WorkerMessage =
   | { type: 'ready'; kernel: boolean; tid: number | null }
   | { type: 'init-failed'; kind: 'bpf' | 'metrics'; message: string }
   | { type: 'reply'; req: number; value: unknown }
+  /** A line for the user on lsptap's stderr (a log that cannot be written). */
+  | { type: 'say'; text: string }
   /** The ring has room again (sent when the relay thread said it was waiting). */
   | { type: 'space' }
   /** An internal error ended the analysis thread (its log lines are written). */

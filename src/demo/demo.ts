@@ -10,12 +10,14 @@ import { parseArgs } from 'node:util';
 import { answerServerRequests, goRootSrc, runGoplsScript } from './gopls-script';
 
 export async function runDemo(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { log: { type: 'string' }, gopls: { type: 'string' }, rounds: { type: 'string' } } });
+  const { values } = parseArgs({ args: argv, options: { log: { type: 'string' }, gopls: { type: 'string' }, rounds: { type: 'string' }, bodies: { type: 'boolean', default: false } } });
   const logPath = values.log ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-demo-')), 'session.jsonl');
   const srcRoot = goRootSrc();
   const lsptap = path.join(__dirname, '..', '..', '..', 'bin', 'lsptap');
   process.stderr.write(`lsptap demo: gopls on ${srcRoot}, opening net/http/server.go\n`);
-  const child = spawn(process.execPath, [lsptap, '--summary', '--log', logPath, '--', values.gopls ?? 'gopls'], { cwd: srcRoot, stdio: ['pipe', 'pipe', 'inherit'] });
+  // --bodies records a session `lsptap replay` can play again.
+  const own = ['--summary', '--log', logPath, ...(values.bodies === true ? ['--bodies'] : [])];
+  const child = spawn(process.execPath, [lsptap, ...own, '--', values.gopls ?? 'gopls'], { cwd: srcRoot, stdio: ['pipe', 'pipe', 'inherit'] });
   const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
   answerServerRequests(conn);
   conn.listen();

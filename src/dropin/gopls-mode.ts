@@ -11,7 +11,8 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { findRealServer, chainEnv, type FoundServer } from './find-server';
-import { StartupError } from '../model/errors';
+import { LogPathError, StartupError } from '../model/errors';
+import { writeStderr } from '../proxy/stderr';
 
 /** gopls flags (0.5 to current) that are boolean; the rest take a value. */
 const BOOL_FLAGS = new Set(['rpc.trace', 'v', 'verbose', 'vv', 'veryverbose', 'h', 'help']);
@@ -109,9 +110,20 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
   if (bpf === 'require') await link.started;
 
   const logOption = opts.log ?? process.env.LSPTAP_LOG;
-  const target = openLogTarget(logOption, opts.logDir ?? defaultLogDir(process.env), process.pid);
+  let target;
+  try {
+    target = openLogTarget(logOption, opts.logDir ?? defaultLogDir(process.env), process.pid);
+  } catch (err) {
+    // The editor's language server must start whatever happens to our log (HOME unwritable,
+    // a read-only disk): say why once and run it plainly. A --log typed on lsptap's own
+    // command line stays an error (exit 2): someone is there to read it.
+    if (!(err instanceof LogPathError) || opts.log !== undefined) throw err;
+    await link.close();
+    writeStderr(`${err.message.replace(/\.?$/, '')}; starting ${server.path} without lsptap in between (this session is not logged)\n`);
+    return runPlain(server, args);
+  }
   const bodies = opts.bodies ?? process.env.LSPTAP_BODIES === '1';
-  link.openLog(target.fd, bodies);
+  link.openLog(target.fd, bodies, target.path, opts.graceMs ?? 3000);
   return runStdioProxy({
     command: server.path, args, env: chainEnv(process.env), link, logPath: target.path,
     retainBodyMax: bodies ? opts.bodiesMax ?? 1 << 20 : 0, printSummary: opts.summary ?? false,

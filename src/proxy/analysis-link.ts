@@ -21,6 +21,7 @@ import { handOverFatal } from './fatal-handoff';
 import { PendingReplies } from './pending-replies';
 import { RingBacklog } from './ring-backlog';
 import { SessionChannel, lineLogOf, type ChannelPort, type LineLog } from './session-channel';
+import { writeStderr } from './stderr';
 
 export { BACKLOG_HOLD_BYTES, BACKLOG_RESUME_BYTES } from './ring-backlog';
 export { SessionChannel, type LineLog } from './session-channel';
@@ -47,6 +48,7 @@ export class AnalysisLink implements ChannelPort {
     worker.on('message', (m: WorkerMessage) => {
       if (m.type === 'space') this.backlog.flush();
       else if (m.type === 'failed') this.fail(`failed: ${m.message}`);
+      else if (m.type === 'say') writeStderr(m.text);
       else if (m.type === 'reply') this.replies.answer(m.req, m.value);
     });
     this.started = threadReady.then(({ kernel, tid }) => {
@@ -81,8 +83,8 @@ export class AnalysisLink implements ChannelPort {
   /** Kernel timing loaded: known once `started` has resolved (false before). */
   get kernelOn(): boolean { return this.kernel === true; }
 
-  /** Where log lines go (the fd stays open until close()). */
-  openLog(fd: number, withBodies: boolean): void { this.control(0, { t: 'open-log', fd, withBodies }); }
+  /** Where log lines go (the fd stays open until close(), which waits at most graceMs for a log reader). */
+  openLog(fd: number, withBodies: boolean, path: string | null, graceMs: number): void { this.control(0, { t: 'open-log', fd, withBodies, path, graceMs }); }
 
   /** A log for lines that belong to no session (the listener's own); release() when done with it. */
   logger(bindings: Record<string, unknown>): LineLog & { release(): void } {
@@ -144,7 +146,7 @@ export class AnalysisLink implements ChannelPort {
   private fail(why: string, quiet = false): void {
     if (this.broken) return;
     this.broken = true;
-    if (!quiet) process.stderr.write(`lsptap: the analysis thread ${why}; relaying goes on without logging\n`);
+    if (!quiet) writeStderr(`lsptap: the analysis thread ${why}; relaying goes on without logging\n`);
     this.backlog.drop();
     this.replies.failAll();
   }

@@ -10,14 +10,32 @@ export function stdioClient(): ClientStreams {
   return { input: process.stdin, output: process.stdout };
 }
 
-/** Resolve once everything written to out has reached the kernel, or after timeoutMs. */
-export function drained(out: Writable, timeoutMs: number): Promise<void> {
-  return new Promise((resolve) => {
-    if (out.writableLength === 0 || out.destroyed) { resolve(); return; }
-    const timer = setTimeout(resolve, timeoutMs);
-    const done = (): void => { clearTimeout(timer); resolve(); };
-    out.once('drain', done);
-    out.once('error', done);
-    out.once('close', done);
+/** How often a flush wait looks at the queue: 'drain' fires only after a write returned false. */
+const FLUSH_POLL_MS = 20;
+
+/**
+ * Resolves once everything written to out has reached the kernel, or out is closed or
+ * broken (the client went away). No timeout: a client that reads slowly still gets every
+ * byte; the caller stops waiting on its own terms (a signal) with cancel().
+ */
+export function whenFlushed(out: Writable): { done: Promise<void>; cancel: () => void } {
+  let cancel = (): void => {};
+  const done = new Promise<void>((resolve) => {
+    const isDone = (): boolean => out.writableLength === 0 || out.destroyed || out.writableFinished;
+    if (isDone()) { resolve(); return; }
+    const finish = (): void => {
+      clearInterval(poll);
+      out.removeListener('drain', check);
+      out.removeListener('error', finish);
+      out.removeListener('close', finish);
+      resolve();
+    };
+    const check = (): void => { if (isDone()) finish(); };
+    const poll = setInterval(check, FLUSH_POLL_MS);
+    out.on('drain', check);
+    out.once('error', finish);
+    out.once('close', finish);
+    cancel = finish;
   });
+  return { done, cancel: () => cancel() };
 }

@@ -1,16 +1,28 @@
 // One relayed session between a client (lsptap's stdio, or an accepted socket) and a server
-// link (a child process or a socket), with the lifetime rules of README "Process lifetime":
-// - client EOF: close our end towards the server; if the server is still there after
-//   graceMs, ask it to stop (SIGTERM / close), after another graceMs force it (SIGKILL).
-// - signals (when this session owns them): forwarded to the server; a second one forces.
-// - server gone: wait for its output to end (at most 1 s, a grandchild may hold a pipe), let
-//   the client's output drain (at most 2 s), write `session end`, resolve with the exit code.
+// link (a child process or a socket), with the lifetime rules of README "Process lifetime",
+// as a small state machine:
+//
+//   relaying ──client EOF / client gone──▶ closing ──┐ (graceMs, then stop(0), graceMs, stop(1))
+//      │                                             │
+//      └──────────────server gone────────────────────┴──▶ draining ──▶ flushing ──▶ finishing ──▶ done
+//
+// - draining: the server is gone; its last bytes are still read and forwarded until its
+//   output ends, or nothing has come for QUIET_MS while nothing held the reader back (a
+//   grandchild may hold the pipe open).
+// - flushing: everything read is handed to the client, however slowly it reads, until it has
+//   it all or closes its end. A signal, or the client going away, skips the rest of either.
+// - finishing: `session end` (the end reason is made once, here, from what happened) and the
+//   exit code.
+// Signals (when this session owns them) are forwarded to the server in any state; a second
+// one forces.
 
 import { DirectionRelay } from './relay';
-import { drained, type ClientStreams } from './client-streams';
-import type { ServerLink } from './server-link';
-import type { AnalysisLink, SessionChannel } from './analysis-link';
+import { whenFlushed, type ClientStreams } from './client-streams';
+import type { ServerGone, ServerLink } from './server-link';
+import type { AnalysisLink, LineLog, SessionChannel } from './analysis-link';
+import type { SessionState } from '../bridge/protocol';
 import { VERSION } from '../model/version';
+import { writeStderr } from './stderr';
 
 export interface RelaySessionOptions {
   client: ClientStreams & { close?: () => void };
@@ -73,109 +85,200 @@ export function sessionClock(): SessionClock {
 const TICK_BRACKET_NS = 20_000;
 
 export function runRelaySession(opts: RelaySessionOptions): Promise<RelaySessionResult> {
-  return new Promise((resolveExit) => {
+  return new RelaySession(opts).result;
+}
+
+/** After the server is gone, its output counts as over once nothing has come for this long (while nothing held the reader). */
+export const QUIET_MS = 1000;
+
+type Phase = 'relaying' | 'closing' | 'draining' | 'flushing' | 'finishing' | 'done';
+
+/** The latest event that could end the session; the reason text is made from it once. */
+export type EndCause =
+  | { kind: 'server' }
+  | { kind: 'client-eof' }
+  | { kind: 'client-gone' }
+  | { kind: 'signal'; signal: NodeJS.Signals };
+
+/** A socket server's end of stream, as things stood then; judged once the analysis has caught up. */
+export interface SocketEnd { clientDone: boolean; signalsSeen: number; err: string | null }
+
+/**
+ * The one place the end reason is decided. `broke` says the server closed a connection under
+ * a live client that had neither sent `exit` nor signalled: an error line says so.
+ */
+export function endReason(kind: ServerLink['kind'], cause: EndCause, socketEnd: SocketEnd | null, state: SessionState): { reason: string; broke: boolean } {
+  if (socketEnd !== null && !socketEnd.clientDone) {
+    if (state.exitSent) return { reason: 'server closed the connection after exit', broke: false };
+    if (socketEnd.signalsSeen === 0) return { reason: state.s2cCut ? 'server closed the connection mid-message' : 'server closed the connection', broke: true };
+  }
+  switch (cause.kind) {
+    case 'server': return { reason: kind === 'child' ? 'server exited' : 'server closed the connection', broke: false };
+    case 'client-eof': return { reason: 'client closed its end', broke: false };
+    case 'client-gone': return { reason: 'client went away', broke: false };
+    case 'signal': return { reason: kind === 'child' ? `${cause.signal} forwarded to the server` : `${cause.signal}: lsptap closed the connection`, broke: false };
+  }
+}
+
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+class RelaySession {
+  readonly result: Promise<RelaySessionResult>;
+  private resolveResult!: (r: RelaySessionResult) => void;
+  private phase: Phase = 'relaying';
+  private cause: EndCause = { kind: 'server' };
+  private clientDone = false;
+  private signalsSeen = 0;
+  private socketEnd: SocketEnd | null = null;
+  private gone: ServerGone | null = null;
+  /** Whether the client had finished when the server went (its exit code may depend on it). */
+  private clientDoneWhenServerWent = false;
+  private timer: NodeJS.Timeout | null = null;
+  private cancelFlush: (() => void) | null = null;
+  private readonly log: LineLog;
+  private readonly toServer: DirectionRelay;
+  private readonly toClient: DirectionRelay;
+  private readonly stopHolding: () => void;
+
+  constructor(private readonly opts: RelaySessionOptions) {
+    this.result = new Promise((resolve) => { this.resolveResult = resolve; });
     const { client, server, channel } = opts;
-    const log = channel.log;
-
-    let endReason = server.kind === 'child' ? 'server exited' : 'server closed the connection';
-    let clientGone = false;
-    let serverGone = false;
-    let graceTimer: NodeJS.Timeout | null = null;
-    let signalsSeen = 0;
-    // A socket server's end of stream, as things stood then; judged once the analysis
-    // thread has caught up (was `exit` sent? did it stop mid-message?).
-    let socketEnd: { clientGone: boolean; signalsSeen: number; err: string | null } | null = null;
-
-    const escalate = (why: string): void => {
-      if (graceTimer !== null || serverGone) return;
-      graceTimer = setTimeout(() => {
-        log.warn(server.kind === 'child' ? 'server still running; sending SIGTERM' : 'server still connected; closing the connection', { afterMs: opts.graceMs, why });
-        server.stop(0);
-        graceTimer = setTimeout(() => {
-          log.warn('server still running; sending SIGKILL', { afterMs: opts.graceMs, why });
-          server.stop(1);
-        }, opts.graceMs);
-        graceTimer.unref();
-      }, opts.graceMs);
-      graceTimer.unref();
-    };
-
-    const toServer = new DirectionRelay(client.input, server.input, (c, r, f) => channel.observe('c2s', c, r, f), {
-      onSourceEnd: (err) => {
-        channel.end('c2s');
-        if (err !== null) log.warn('client input failed', { err: err.message });
-        if (!clientGone && !serverGone) { clientGone = true; endReason = 'client closed its end'; }
-        server.endInput();
-        escalate('client EOF');
-      },
-      onDestinationError: (err) => { log.warn(server.kind === 'child' ? 'server stdin closed' : 'writing to the server failed', { err: err.message }); },
+    this.log = channel.log;
+    this.toServer = new DirectionRelay(client.input, server.input, (c, r, f) => channel.observe('c2s', c, r, f), {
+      onSourceEnd: (err) => this.clientEnded(err),
+      onDestinationError: (err) => { this.log.warn(server.kind === 'child' ? 'server stdin closed' : 'writing to the server failed', { err: err.message }); },
       onObserverError: (err) => channel.observerFailed(err),
     });
-    const toClient = new DirectionRelay(server.output, client.output, (c, r, f) => channel.observe('s2c', c, r, f), {
-      onSourceEnd: (err) => {
-        if (server.kind === 'socket') socketEnd = { clientGone, signalsSeen, err: err?.message ?? null };
-        channel.end('s2c');
-        serverOutEnded();
-      },
-      onDestinationError: (err) => {
-        log.warn('client went away (writing to it failed); closing our end towards the server', { err: err.message });
-        clientGone = true;
-        endReason = 'client went away';
-        server.endInput();
-        escalate('client went away');
-      },
+    this.toClient = new DirectionRelay(server.output, client.output, (c, r, f) => channel.observe('s2c', c, r, f), {
+      onSourceEnd: (err) => this.serverOutputEnded(err),
+      onDestinationError: (err) => this.clientWentAway(err),
       onObserverError: (err) => channel.observerFailed(err),
     });
     // Take hold of both streams now, read nothing until the analysis side is ready.
-    toServer.hold(true);
-    toClient.hold(true);
-    void opts.ready.then(() => { toServer.hold(false); toClient.hold(false); });
+    this.toServer.hold(true);
+    this.toClient.hold(true);
+    void opts.ready.then(() => { this.toServer.hold(false); this.toClient.hold(false); });
     // The analysis thread is far behind: stop reading both ways until it catches up.
-    const stopHolding = opts.link.onHold((on) => { toServer.hold(on); toClient.hold(on); });
+    this.stopHolding = opts.link.onHold((on) => { this.toServer.hold(on); this.toClient.hold(on); });
+    if (opts.ownSignals) for (const s of SIGNALS) process.on(s, this.signal);
+    opts.onStarted?.(this.signal);
+    server.onGone((gone) => this.serverGone(gone));
+  }
 
-    let outEnded = false;
-    let onOutEnded: (() => void) | null = null;
-    const serverOutEnded = (): void => { outEnded = true; onOutEnded?.(); };
+  // ── events ──────────────────────────────────────────────────────────────────────────
 
-    const forward = (sig: NodeJS.Signals): void => {
-      signalsSeen++;
-      endReason = server.kind === 'child' ? `${sig} forwarded to the server` : `${sig}: lsptap closed the connection`;
-      log.info(server.kind === 'child' ? 'signal forwarded' : 'signal: closing the connection', { signal: sig, count: signalsSeen });
-      server.forwardSignal(sig, signalsSeen);
+  private clientEnded(err: Error | null): void {
+    this.opts.channel.end('c2s');
+    if (err !== null) this.log.warn('client input failed', { err: err.message });
+    if (this.phase !== 'relaying') return;
+    this.clientDone = true;
+    this.cause = { kind: 'client-eof' };
+    this.enterClosing('client EOF');
+  }
+
+  private clientWentAway(err: Error): void {
+    this.log.warn('client went away (writing to it failed); closing our end towards the server', { err: err.message });
+    this.clientDone = true;
+    this.cause = { kind: 'client-gone' };
+    if (this.phase === 'relaying') this.enterClosing('client went away');
+    else if (this.phase === 'draining' || this.phase === 'flushing') this.enterFinishing();
+  }
+
+  private readonly signal = (sig: NodeJS.Signals): void => {
+    const child = this.opts.server.kind === 'child';
+    this.signalsSeen++;
+    this.cause = { kind: 'signal', signal: sig };
+    this.log.info(child ? 'signal forwarded' : 'signal: closing the connection', { signal: sig, count: this.signalsSeen });
+    this.opts.server.forwardSignal(sig, this.signalsSeen);
+    // Told to stop: the client's unread bytes are not waited for any longer.
+    if (this.phase === 'draining' || this.phase === 'flushing') this.enterFinishing();
+  };
+
+  private serverOutputEnded(err: Error | null): void {
+    if (this.opts.server.kind === 'socket') this.socketEnd = { clientDone: this.clientDone, signalsSeen: this.signalsSeen, err: err?.message ?? null };
+    this.opts.channel.end('s2c');
+    if (this.phase === 'draining') this.enterFlushing();
+  }
+
+  private serverGone(gone: ServerGone): void {
+    this.gone = gone;
+    this.clientDoneWhenServerWent = this.clientDone;
+    this.clearTimer();
+    this.enterDraining();
+  }
+
+  // ── states ──────────────────────────────────────────────────────────────────────────
+
+  /** The client is done: close our end towards the server, and give it graceMs before asking it to stop. */
+  private enterClosing(why: string): void {
+    this.phase = 'closing';
+    const { server, graceMs } = this.opts;
+    server.endInput();
+    this.timer = setTimeout(() => {
+      this.log.warn(server.kind === 'child' ? 'server still running; sending SIGTERM' : 'server still connected; closing the connection', { afterMs: graceMs, why });
+      server.stop(0);
+      this.timer = setTimeout(() => {
+        this.log.warn('server still running; sending SIGKILL', { afterMs: graceMs, why });
+        server.stop(1);
+      }, graceMs);
+      this.timer.unref();
+    }, graceMs);
+    this.timer.unref();
+  }
+
+  /** The server is gone: go on reading its output until it ends or falls quiet. */
+  private enterDraining(): void {
+    this.phase = 'draining';
+    if (this.toClient.sourceEnded) { this.enterFlushing(); return; }
+    let seen = this.toClient.bytes;
+    const check = (): void => {
+      this.timer = null;
+      if (this.phase !== 'draining') return;
+      const moved = this.toClient.bytes !== seen;
+      seen = this.toClient.bytes;
+      if (moved || this.toClient.blocked) { this.timer = setTimeout(check, QUIET_MS); return; }
+      this.enterFlushing();
     };
-    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-    if (opts.ownSignals) for (const s of signals) process.on(s, forward);
-    opts.onStarted?.(forward);
+    this.timer = setTimeout(check, QUIET_MS);
+  }
 
-    server.onGone((gone) => {
-      serverGone = true;
-      const clientGoneThen = clientGone;
-      if (graceTimer !== null) clearTimeout(graceTimer);
-      const finish = async (): Promise<void> => {
-        await drained(client.output, 2000);
-        client.close?.();
-        stopHolding();
-        const state = await channel.state();
-        const se: { clientGone: boolean; signalsSeen: number; err: string | null } | null = socketEnd;
-        if (se !== null && !se.clientGone) {
-          if (state.exitSent) endReason = 'server closed the connection after exit';
-          else if (se.signalsSeen === 0) {
-            endReason = state.s2cCut ? 'server closed the connection mid-message' : 'server closed the connection';
-            log.error(endReason, { err: se.err, offset: state.s2cOffset });
-          }
-        }
-        const lsptapExitCode = gone.lsptapExitCode(clientGoneThen || state.exitSent);
-        const tables = await channel.finish({ exitCode: gone.exitCode, signal: gone.signal, reason: endReason, lsptapExitCode, ...(gone.error !== null ? { error: gone.error } : {}) }, opts.printSummary);
-        if (tables.summaryTable !== null) {
-          process.stderr.write(`\nlsptap: session summary (${opts.logPath ?? 'log on stderr'})\n${tables.summaryTable}`);
-          if (tables.kernelTable !== null) process.stderr.write(`\nlsptap: where the time went (kernel timing, p50 ms; README "Kernel timing")\n${tables.kernelTable}`);
-        }
-        if (opts.ownSignals) for (const s of signals) process.removeListener(s, forward);
-        resolveExit({ exitCode: lsptapExitCode });
-      };
-      if (outEnded) { void finish(); return; }
-      const t = setTimeout(() => { onOutEnded = null; void finish(); }, 1000);
-      onOutEnded = () => { clearTimeout(t); onOutEnded = null; void finish(); };
-    });
-  });
+  /** Everything the server sent is read: wait until the client has it all (or is gone). */
+  private enterFlushing(): void {
+    this.clearTimer();
+    this.phase = 'flushing';
+    const { done, cancel } = whenFlushed(this.opts.client.output);
+    this.cancelFlush = cancel;
+    void done.then(() => { if (this.phase === 'flushing') this.enterFinishing(); });
+  }
+
+  private enterFinishing(): void {
+    this.clearTimer();
+    this.cancelFlush?.();
+    this.cancelFlush = null;
+    this.phase = 'finishing';
+    void this.finish();
+  }
+
+  private async finish(): Promise<void> {
+    const { opts } = this;
+    const gone = this.gone!;
+    opts.client.close?.();
+    this.stopHolding();
+    const state = await opts.channel.state();
+    const { reason, broke } = endReason(opts.server.kind, this.cause, this.socketEnd, state);
+    if (broke) this.log.error(reason, { err: this.socketEnd?.err ?? null, offset: state.s2cOffset });
+    const lsptapExitCode = gone.lsptapExitCode(this.clientDoneWhenServerWent || state.exitSent);
+    const tables = await opts.channel.finish({ exitCode: gone.exitCode, signal: gone.signal, reason, lsptapExitCode, ...(gone.error !== null ? { error: gone.error } : {}) }, opts.printSummary);
+    if (tables.summaryTable !== null) {
+      writeStderr(`\nlsptap: session summary (${opts.logPath ?? 'log on stderr'})\n${tables.summaryTable}`);
+      if (tables.kernelTable !== null) writeStderr(`\nlsptap: where the time went (kernel timing, p50 ms; README "Kernel timing")\n${tables.kernelTable}`);
+    }
+    if (opts.ownSignals) for (const s of SIGNALS) process.removeListener(s, this.signal);
+    this.phase = 'done';
+    this.resolveResult({ exitCode: lsptapExitCode });
+  }
+
+  private clearTimer(): void {
+    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
+  }
 }

@@ -63,6 +63,12 @@ export class DirectionRelay {
     if (this.holds === 0) this.src.resume();
   };
 
+  /** The source has ended (EOF, error or close): every byte it had was read. */
+  get sourceEnded(): boolean { return this.ended; }
+
+  /** Not reading because of us or the destination (a full writer, a hold), not for want of bytes. */
+  get blocked(): boolean { return this.writerFull || this.holds > 0; }
+
   /** Stop reading for a reason (on), and read again once every reason is gone (off). */
   hold(on: boolean): void {
     this.holds += on ? 1 : -1;

@@ -3,7 +3,9 @@
 // drives both through this one interface, so lifetime rules live in one place.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
 
@@ -92,20 +94,64 @@ export type SpawnResult =
   | { ok: true; link: ChildServerLink }
   | { ok: false; exitCode: number; message: string; code: string | null };
 
-/** Spawn the server without a shell; resolves once it is running or has failed to start. */
+/**
+ * util-linux's setpriv, by absolute path (PATH is the editor's): it sets the parent-death
+ * signal between fork and exec, then execs the server in its own process (same pid, same
+ * argv, same environment). Node forks from the main thread, and the signal fires when the
+ * forking thread dies, which for the main thread is when lsptap does.
+ */
+export const SETPRIV = '/usr/bin/setpriv';
+
+/**
+ * Find the command as execvp(3) would (with the server's PATH), so that a missing or
+ * non-executable server is still reported by lsptap (127, 126) rather than by setpriv.
+ */
+export function findCommand(command: string, env: NodeJS.ProcessEnv): 'ok' | 'ENOENT' | 'EACCES' {
+  const usable = (file: string): 'ok' | 'ENOENT' | 'EACCES' => {
+    let st: fs.Stats;
+    try { st = fs.statSync(file); } catch { return 'ENOENT'; }
+    if (!st.isFile()) return 'EACCES';
+    try { fs.accessSync(file, fs.constants.X_OK); return 'ok'; } catch { return 'EACCES'; }
+  };
+  if (command === '') return 'ENOENT';
+  if (command.includes('/')) return usable(command);
+  let denied = false;
+  for (const dir of (env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(':')) {
+    const found = usable(path.join(dir === '' ? '.' : dir, command));
+    if (found === 'ok') return 'ok';
+    if (found === 'EACCES') denied = true;
+  }
+  return denied ? 'EACCES' : 'ENOENT';
+}
+
+function spawnFailure(code: string | undefined, message: string): SpawnResult {
+  const hint = code === 'ENOENT' ? 'not found; check the command after -- (and PATH)' : code === 'EACCES' ? 'permission denied; is it executable?' : message;
+  return { ok: false, exitCode: code === 'ENOENT' ? 127 : 126, message: hint, code: code ?? null };
+}
+
+/**
+ * Spawn the server without a shell, tied to lsptap's life (README "Reliability": killed with
+ * SIGKILL when lsptap dies, however it dies); resolves once it is running or has failed to start.
+ */
 export function spawnServer(command: string, args: string[], env?: NodeJS.ProcessEnv): Promise<SpawnResult> {
   return new Promise((resolve) => {
+    const withSetpriv = fs.existsSync(SETPRIV);
+    if (withSetpriv) {
+      const found = findCommand(command, env ?? process.env);
+      if (found !== 'ok') { resolve(spawnFailure(found, found)); return; }
+    }
     let child: ChildProcess;
     try {
-      child = spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], shell: false, ...(env !== undefined ? { env } : {}) });
+      child = withSetpriv
+        ? spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args], { stdio: ['pipe', 'pipe', 'inherit'], shell: false, ...(env !== undefined ? { env } : {}) })
+        : spawn(command, args, { stdio: ['pipe', 'pipe', 'inherit'], shell: false, ...(env !== undefined ? { env } : {}) });
     } catch (err) {
       resolve({ ok: false, exitCode: 127, message: (err as Error).message, code: null });
       return;
     }
     child.once('error', (err: NodeJS.ErrnoException) => {
       if (child.pid !== undefined) return; // a later error: the runner logs it
-      const hint = err.code === 'ENOENT' ? 'not found; check the command after -- (and PATH)' : err.code === 'EACCES' ? 'permission denied; is it executable?' : err.message;
-      resolve({ ok: false, exitCode: err.code === 'ENOENT' ? 127 : 126, message: hint, code: err.code ?? null });
+      resolve(spawnFailure(err.code, err.message));
     });
     if (child.pid !== undefined) resolve({ ok: true, link: new ChildServerLink(child, [command, ...args]) });
   });

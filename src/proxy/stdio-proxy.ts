@@ -5,6 +5,7 @@
 
 import type { ChildProcess } from 'node:child_process';
 import { stdioClient } from './client-streams';
+import { writeStderr } from './stderr';
 import { runRelaySession, sessionStartFields, sessionClock, type SessionClock } from './relay-session';
 import { spawnServer, SocketServerLink, type ServerLink } from './server-link';
 import { connectTo, formatAddress, type SocketAddress } from './address';
@@ -45,7 +46,7 @@ export interface ConnectProxyOptions extends CommonOptions {
 export function exitOnInternalError(fatal: (err: string) => void): void {
   process.once('uncaughtException', (err) => {
     fatal(err.stack ?? String(err));
-    process.stderr.write(`lsptap: internal error: ${err.stack ?? String(err)}\n`);
+    writeStderr(`lsptap: internal error: ${err.stack ?? String(err)}\n`);
     process.exit(70);
   });
 }
@@ -71,7 +72,7 @@ async function relayAndClose(opts: CommonOptions, server: ServerLink, clock: Ses
   });
   void ready.then(({ refuse }) => {
     if (refuse === null) return;
-    process.stderr.write(`${refuse}\n`);
+    writeStderr(`${refuse}\n`);
     server.stop(0);
   });
   onChannel?.(channel);
@@ -92,7 +93,7 @@ export async function runStdioProxy(opts: StdioProxyOptions): Promise<number> {
   const clock = sessionClock();
   const spawned = await spawnServer(opts.command, opts.args, opts.env);
   if (!spawned.ok) {
-    process.stderr.write(`lsptap: cannot start ${JSON.stringify(opts.command)}: ${spawned.message}\n`);
+    writeStderr(`lsptap: cannot start ${JSON.stringify(opts.command)}: ${spawned.message}\n`);
     const log: LineLog = opts.link.logger({ session: opts.sessionId });
     log.error('server failed to start', { command: [opts.command, ...opts.args], code: spawned.code, reason: spawned.message });
     await opts.link.close();
@@ -113,7 +114,7 @@ export async function runConnectProxy(opts: ConnectProxyOptions): Promise<number
   try {
     socket = await connectTo(opts.address);
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
+    writeStderr(`${(err as Error).message}\n`);
     opts.link.logger({ session: opts.sessionId }).error('cannot connect to the server', { address: formatAddress(opts.address), reason: (err as Error).message });
     await opts.link.close();
     return 1;

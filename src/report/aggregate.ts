@@ -10,6 +10,7 @@
 
 import type { Direction } from '../model/frame';
 import type { MethodStats, PartStats } from '../sinks/summary';
+import { MethodTally } from '../sinks/method-tally';
 
 /** A line's session id (a string in every lsptap log; anything else reads as none). */
 function sessionOf(line: Record<string, unknown>): string {
@@ -95,16 +96,6 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
   return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
 }
 
-class MethodAggregate {
-  count = 0;
-  answered = 0;
-  errors = 0;
-  cancelled = 0;
-  readonly latencies: number[] = [];
-  readonly kernel = new Map<string, number[]>();
-  constructor(readonly dir: Direction, readonly method: string, public kind: 'request' | 'notification') {}
-}
-
 interface PendingRequest {
   method: string; id: number | string; time: number; lineNo: number;
   firstByteMs: number; lastByteMs: number; forwardedMs: number; kernel: Record<string, number | null> | null;
@@ -114,7 +105,8 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
 const isDir = (v: unknown): v is Direction => v === 'c2s' || v === 's2c';
 const other = (d: Direction): Direction => (d === 'c2s' ? 's2c' : 'c2s');
 
-function kernelOf(v: unknown): Record<string, number | null> | null {
+/** A line's `kernel` object with non-numbers as null; null when it has none. */
+export function kernelOf(v: unknown): Record<string, number | null> | null {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return null;
   const out: Record<string, number | null> = {};
   for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = num(x);
@@ -122,7 +114,7 @@ function kernelOf(v: unknown): Record<string, number | null> | null {
 }
 
 export class ReportBuilder {
-  private readonly methods = new Map<string, MethodAggregate>();
+  private readonly methods = new Map<string, MethodTally<number[]>>();
   /** Requests waiting for their response, per session: only the in-flight ones are held. */
   private readonly pending = new Map<string, Map<string, PendingRequest>>();
   private readonly sessions = new Set<string>();
@@ -174,22 +166,10 @@ export class ReportBuilder {
     const latencyMs = num(line.latencyMs);
     if (line.kind !== 'response' || latencyMs === null) return;
     const reqDir = other(dir);
-    const e = this.entry(reqDir, method, 'request');
-    e.answered++;
-    if (line.isError === true) e.errors++;
-    if (line.cancelled === true) e.cancelled++;
-    e.latencies.push(latencyMs);
     const req = this.pending.get(session)?.get(key(reqDir)) ?? null;
     if (req !== null) this.pending.get(session)!.delete(key(reqDir));
     const kernel = kernelOf(line.kernel) ?? req?.kernel ?? null;
-    if (kernel !== null) {
-      for (const [part, v] of Object.entries(kernel)) {
-        if (v === null) continue;
-        let vs = e.kernel.get(part);
-        if (vs === undefined) { vs = []; e.kernel.set(part, vs); }
-        vs.push(v);
-      }
-    }
+    this.entry(reqDir, method, 'request').answer(latencyMs, line.isError === true, line.cancelled === true, kernel);
     this.considerSlow({
       dir: reqDir, method, id, latencyMs, isError: line.isError === true, session: sessionOf(line),
       time, source, lineNo, phases: req === null ? [] : phasesOf(reqDir, req, line), kernel,
@@ -213,7 +193,7 @@ export class ReportBuilder {
         p99Ms: has ? round3(quantile(sorted, 0.99)) : null,
         maxMs: has ? round3(sorted[sorted.length - 1]) : null,
       };
-      if (e.kernel.size > 0) {
+      if (e.kernel !== null) {
         row.kernel = {};
         for (const [part, vs] of e.kernel) {
           const s = Float64Array.from(vs).sort();
@@ -256,10 +236,10 @@ export class ReportBuilder {
     if (this.slowest.length > n) this.slowest.pop();
   }
 
-  private entry(dir: Direction, method: string, kind: 'request' | 'notification'): MethodAggregate {
+  private entry(dir: Direction, method: string, kind: 'request' | 'notification'): MethodTally<number[]> {
     const key = `${dir} ${method}`;
     let e = this.methods.get(key);
-    if (e === undefined) { e = new MethodAggregate(dir, method, kind); this.methods.set(key, e); }
+    if (e === undefined) { e = new MethodTally<number[]>(dir, method, kind, () => []); this.methods.set(key, e); }
     else if (kind === 'request') e.kind = 'request';
     return e;
   }

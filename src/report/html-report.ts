@@ -10,7 +10,7 @@ import type { Report } from './aggregate';
 import { kernelParts } from './format-text';
 
 /** Chart.js's UMD build, read once. */
-function chartJsSource(): string {
+export function chartJsSource(): string {
   const main = require.resolve('chart.js');
   return fs.readFileSync(path.join(path.dirname(main), 'chart.umd.min.js'), 'utf8');
 }
@@ -37,8 +37,8 @@ export function histogramOf(sortedMs: number[]): Histogram {
 }
 
 /** JSON safe to put inside <script>: no `</script>` or `<!--` can end it early. */
-const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+export const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 const PAGE_SCRIPT = String.raw`
 (function () {
@@ -105,6 +105,16 @@ const PAGE_SCRIPT = String.raw`
 })();
 `;
 
+/** The page's stylesheet (the diff page uses it too). */
+export const REPORT_STYLE = `body { font: 14px system-ui, sans-serif; margin: 24px; color: #222; }
+h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; } h3 { font-size: 13px; margin: 0 0 4px; font-weight: 600; }
+table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
+td, th { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: right; } td:nth-child(2), th:nth-child(2) { text-align: left; }
+#distributions { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 16px; }
+.chart.small { height: 220px; padding-bottom: 24px; } .chart { position: relative; }
+.warn { color: #a40; }
+#slowest td, #slowest th { text-align: left; vertical-align: top; } #slowest td:nth-child(2) { text-align: right; }`;
+
 export function renderHtmlReport(report: Report): string {
   const parts = kernelParts(report);
   const distributions = report.methods
@@ -131,14 +141,7 @@ ${unansweredRows}
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
 <title>lsptap report</title>
 <style>
-body { font: 14px system-ui, sans-serif; margin: 24px; color: #222; }
-h1 { font-size: 20px; } h2 { font-size: 16px; margin-top: 28px; } h3 { font-size: 13px; margin: 0 0 4px; font-weight: 600; }
-table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-td, th { padding: 3px 10px; border-bottom: 1px solid #ddd; text-align: right; } td:nth-child(2), th:nth-child(2) { text-align: left; }
-#distributions { display: grid; grid-template-columns: repeat(auto-fill, minmax(420px, 1fr)); gap: 16px; }
-.chart.small { height: 220px; padding-bottom: 24px; } .chart { position: relative; }
-.warn { color: #a40; }
-#slowest td, #slowest th { text-align: left; vertical-align: top; } #slowest td:nth-child(2) { text-align: right; }
+${REPORT_STYLE}
 </style>
 </head>
 <body>

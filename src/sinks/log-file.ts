@@ -53,9 +53,27 @@ function openOwned(file: string, flags: number): number {
   return fd;
 }
 
+/**
+ * A second, non-blocking open file description of fd when it is a pipe, FIFO or terminal;
+ * null otherwise: a socket (Node-spawned stdio) cannot be reopened, and a regular file never
+ * blocks and must keep the offset it shares with the server. Why: the server inherits stderr
+ * and libuv makes it blocking in the child, which is the same description as ours; a write to
+ * a stderr nobody reads would then block the thread that makes it, and lsptap's exit with it
+ * (libuv joins its thread pool at exit). Our own description does not change the server's.
+ */
+export function reopenNonBlocking(fd: number): number | null {
+  try {
+    const st = fs.fstatSync(fd);
+    if (!st.isFIFO() && !st.isCharacterDevice()) return null;
+    return fs.openSync(`/proc/self/fd/${fd}`, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  } catch {
+    return null;
+  }
+}
+
 /** Open the log: `-` is stderr; a path is appended to (created 0600); no path means a new file in dir. */
 export function openLogTarget(logOption: string | undefined, dir: string, pid: number): LogTarget {
-  if (logOption === '-') return { fd: 2, path: null };
+  if (logOption === '-') return { fd: reopenNonBlocking(2) ?? 2, path: null };
   if (logOption !== undefined) {
     const file = path.resolve(logOption);
     const fd = openOwned(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT);

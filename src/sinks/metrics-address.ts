@@ -1,10 +1,26 @@
 // `--metrics ADDR`: the address and its error, apart from metrics.ts so that the relay
 // thread can name the error without loading prom-client (tens of ms at every start).
 
+import { isIPv4, isIPv6 } from 'node:net';
+
 export type MetricsAddress = { kind: 'tcp'; host: string; port: number } | { kind: 'unix'; path: string };
 
 import { MetricsAddressError } from '../model/errors';
 export { MetricsAddressError };
+
+/** Only this machine can reach it: 127.0.0.0/8, ::1 (also IPv4-mapped), localhost. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (isIPv4(host)) return host.startsWith('127.');
+  if (isIPv6(host)) return host === '::1' || /^::ffff:127\./i.test(host) || /^(0+:){7}0*1$/.test(host);
+  return false;
+}
+
+/** The warn line for a metrics address other machines can reach, or null for a private one. */
+export function exposedMetricsWarning(addr: MetricsAddress): string | null {
+  if (addr.kind !== 'tcp' || isLoopbackHost(addr.host)) return null;
+  return `lsptap: warning: --metrics tcp:${addr.host}:${addr.port} is not a loopback address: other machines can read these metrics (method names, message counts, latencies); use tcp:127.0.0.1:PORT or unix:PATH to keep them on this machine`;
+}
 
 /** `tcp:HOST:PORT` (HOST may be [v6]) or `unix:PATH`. */
 export function parseMetricsAddress(s: string): MetricsAddress {

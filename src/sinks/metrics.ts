@@ -7,6 +7,8 @@
 // lsptap_metrics_method_overflow_total. README "Reports and metrics" lists every metric.
 
 import fs from 'node:fs';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { isMainThread } from 'node:worker_threads';
 import net from 'node:net';
@@ -117,35 +119,69 @@ export function serveMetrics(metrics: LsptapMetrics, addr: MetricsAddress): Prom
   server.unref();
   server.on('clientError', (_err, socket) => socket.destroy());
   const ready = addr.kind === 'unix' ? removeDeadSocket(addr.path) : Promise.resolve();
+  const where = addr.kind === 'tcp' ? `${addr.host}:${addr.port}` : addr.path;
+  const inUse = (code: string): MetricsAddressError => new MetricsAddressError(`lsptap: cannot serve metrics on ${where}: ${code}; choose another --metrics address`);
+  // A UNIX socket is bound under a private name and linked into place: link(2) refuses an
+  // existing path, as bind(2) would, and libuv's unlink-at-close then hits the private name,
+  // so only our own inode at the path is ever removed (below), never a later session's.
+  const bindPath = addr.kind === 'unix' ? privateName(addr.path) : null;
   return ready.then(() => new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => {
-      const where = addr.kind === 'tcp' ? `${addr.host}:${addr.port}` : addr.path;
-      reject(new MetricsAddressError(`lsptap: cannot serve metrics on ${where}: ${err.code ?? err.message}; choose another --metrics address`));
-    });
+    server.once('error', (err: NodeJS.ErrnoException) => reject(inUse(err.code ?? err.message)));
     const listening = (): void => {
+      let ours: fs.Stats | null = null;
+      if (addr.kind === 'unix' && bindPath !== null) {
+        try {
+          fs.linkSync(bindPath, addr.path);
+        } catch (err) {
+          fs.rmSync(bindPath, { force: true });
+          server.close();
+          reject(inUse((err as NodeJS.ErrnoException).code === 'EEXIST' ? 'EADDRINUSE' : (err as NodeJS.ErrnoException).code ?? String(err)));
+          return;
+        }
+        fs.rmSync(bindPath, { force: true });
+      }
+      if (addr.kind === 'unix') { try { ours = fs.lstatSync(addr.path); } catch { /* removed already */ } }
       const a = server.address();
       const url = addr.kind === 'unix' ? `unix:${addr.path}` : typeof a === 'object' && a !== null ? `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/metrics` : '';
       resolve({
         url,
         close: () => new Promise<void>((done) => {
+          if (addr.kind === 'unix' && ours !== null) removeIfOurs(addr.path, ours);
           server.close(() => done());
           server.closeAllConnections();
-          if (addr.kind === 'unix') fs.rm(addr.path, { force: true }, () => undefined);
         }),
       });
     };
+    const listenPath = bindPath ?? (addr.kind === 'unix' ? addr.path : '');
     if (addr.kind === 'unix' && isMainThread) {
       // The socket file is made by bind(2) inside listen(), synchronously: umask 177 makes
       // it 0600 (owner only) whatever the user's umask.
       const oldMask = process.umask(0o177);
-      try { server.listen(addr.path, listening); } finally { process.umask(oldMask); }
+      try { server.listen(listenPath, listening); } finally { process.umask(oldMask); }
     } else if (addr.kind === 'unix') {
       // A worker cannot set the umask: the thread that started it holds umask 177 until
       // this worker is ready (analysis-link.ts). Checked, not assumed:
       if ((process.umask() & 0o077) !== 0o077) { reject(new MetricsAddressError(`lsptap: cannot serve metrics on ${addr.path} with owner-only permissions (umask ${process.umask().toString(8)})`)); return; }
-      server.listen(addr.path, listening);
+      server.listen(listenPath, listening);
     } else server.listen(addr.port, addr.host, listening);
   }));
+}
+
+/** sun_path holds 108 bytes with its NUL. */
+const SUN_PATH_MAX = 107;
+
+/** A private name beside path to bind under, or null when it would not fit in sun_path (then the path itself is bound). */
+function privateName(sockPath: string): string | null {
+  const name = path.join(path.dirname(sockPath), `.lsptap-${process.pid}-${randomBytes(4).toString('hex')}`);
+  return Buffer.byteLength(name) <= SUN_PATH_MAX ? name : null;
+}
+
+/** Remove the socket at path only if it is still the inode this session created. */
+function removeIfOurs(sockPath: string, ours: fs.Stats): void {
+  try {
+    const now = fs.lstatSync(sockPath);
+    if (now.ino === ours.ino && now.dev === ours.dev) fs.unlinkSync(sockPath);
+  } catch { /* gone already */ }
 }
 
 /**

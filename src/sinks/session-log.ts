@@ -2,12 +2,15 @@
 // warnings. Lines are batched for LINE_BATCH_MS (line-batch.ts), then go through sonic-boom
 // asynchronously with no minimum buffer, so each line is handed to the kernel within
 // milliseconds (editors SIGKILL) yet the relay never waits on the disk. The summary and
-// session end lines are handed over at once. close() drains it on every way out.
+// session end lines are handed over at once. close() drains it on every way out, waiting at
+// most the grace period; a log that cannot take lines (full disk, stalled reader) costs lines,
+// counted (log-outlet.ts), never memory or the relay.
 // Schema: README "Log schema".
 
 import pino from 'pino';
 import type { FrameWarning } from '../model/frame';
 import { LineBatch } from './line-batch';
+import { LogOutlet } from './log-outlet';
 import type { MessageRecord } from '../model/record';
 import type { MessageCounts, MethodStats } from './summary';
 
@@ -41,6 +44,17 @@ export interface SessionEndInfo {
 
 type Dest = ReturnType<typeof pino.destination>;
 
+export interface SessionLogOptions {
+  /** write on this thread (a regular file) rather than through libuv's pool (pipes). */
+  sync?: boolean;
+  /** The log's path, or null for stderr: named when it fails. */
+  path?: string | null;
+  /** The longest close() waits for a log reader before giving up on what is left. */
+  graceMs?: number;
+  /** One line for the user (stderr, via the relay thread). */
+  say?: (text: string) => void;
+}
+
 /** How long a log line may wait to be batched with others before it goes to the kernel. */
 export const LINE_BATCH_MS = 2;
 
@@ -50,39 +64,52 @@ const msRel = (ns: bigint, startNs: number): number => Math.round((Number(ns) - 
 
 export class SessionLog {
   private readonly dest: Dest;
+  private readonly outlet: LogOutlet;
   private readonly batch: LineBatch;
   readonly logger: pino.Logger;
   private closed = false;
+  private readonly where: string;
+  private readonly graceMs: number;
+  private readonly say: (text: string) => void;
 
   /**
    * sync: write on this thread (the analysis thread, to a regular file: no thread-pool
    * hop per batch); otherwise through libuv's pool, so a pipe that stops reading (stderr
    * unread) never blocks the analysis.
    */
-  constructor(fd: number, private readonly withBodies: boolean, bindings: Record<string, unknown> = {}, sync = false) {
+  constructor(fd: number, private readonly withBodies: boolean, bindings: Record<string, unknown> = {}, opts: SessionLogOptions = {}) {
+    const sync = opts.sync ?? false;
+    this.where = opts.path ?? 'stderr';
+    this.graceMs = opts.graceMs ?? 2000;
+    this.say = opts.say ?? (() => {});
     this.dest = pino.destination({ fd, sync, minLength: 0 });
-    // EPIPE/EBADF on the log must never take the relay down: stop logging instead.
-    this.dest.on('error', () => { this.closed = true; });
-    this.batch = new LineBatch(this.dest, LINE_BATCH_MS);
+    this.outlet = new LogOutlet(this.dest, sync, {
+      // A failing log must never take the relay down: say so once, count what is lost.
+      onFailed: (err) => this.say(`lsptap: cannot write the log to ${this.where}: ${err.message}; relaying goes on, lines not logged are counted (logLinesDropped) and logging resumes if it can\n`),
+      onResumed: (lost, why) => {
+        this.logger.warn({ session: 'log', logLinesDropped: lost, reason: why }, 'log lines lost');
+        this.batch.flush();
+      },
+    });
+    this.batch = new LineBatch(this.outlet, LINE_BATCH_MS);
     this.logger = pino({ base: { pid: process.pid, ...bindings }, messageKey: 'msg' }, this.batch);
   }
 
+  /** Log lines dropped so far because the log could not take them. */
+  get linesDropped(): number { return this.outlet.linesDropped; }
+
   /** A child for one session among many (listen mode): same destination, `session` on every line. */
   child(bindings: Record<string, unknown>): SessionLogChild {
-    return new SessionLogChild(this.logger.child(bindings), this.withBodies, this.batch.flush);
+    return new SessionLogChild(this.logger.child(bindings), this.withBodies, this.batch.flush, () => this.outlet.linesDropped);
   }
 
-  /** Write everything queued, then release the fd (stderr stays open). */
-  close(timeoutMs = 2000): Promise<void> {
+  /** Write everything queued (waiting at most the grace period), then release the fd (stderr stays open). */
+  async close(timeoutMs = this.graceMs): Promise<void> {
     this.batch.flush();
-    if (this.closed) return Promise.resolve();
+    if (this.closed) return;
     this.closed = true;
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      timer.unref();
-      this.dest.once('close', () => { clearTimeout(timer); resolve(); });
-      try { this.dest.end(); } catch { clearTimeout(timer); resolve(); }
-    });
+    const lost = await this.outlet.close(timeoutMs);
+    if (lost > 0) this.say(`lsptap: ${lost} log lines could not be written to ${this.where} before exit (waited ${timeoutMs} ms)\n`);
   }
 
   /** Last resort on a synchronous exit path (an uncaught exception). */
@@ -153,7 +180,7 @@ export class SessionLogChild {
   private startNs = 0n;
   private startNum = 0;
   private readonly lines: MessageLines;
-  constructor(private readonly logger: pino.Logger, private readonly withBodies: boolean, private readonly flushBatch: () => void = () => {}) {
+  constructor(private readonly logger: pino.Logger, private readonly withBodies: boolean, private readonly flushBatch: () => void = () => {}, private readonly linesDropped: () => number = () => 0) {
     this.lines = new MessageLines(logger);
   }
 
@@ -208,7 +235,7 @@ export class SessionLogChild {
   }
 
   sessionEnd(info: SessionEndInfo): void {
-    this.logger.info(info, 'session end');
+    this.logger.info({ ...info, logLinesDropped: this.linesDropped() }, 'session end');
     this.flushBatch();
   }
 }

@@ -5,6 +5,7 @@
 import { TDigest } from 'tdigest';
 import type { Direction, MessageKind } from '../model/frame';
 import type { MessageRecord } from '../model/record';
+import { MethodTally } from './method-tally';
 
 export interface PartStats { p50: number; p99: number }
 
@@ -28,22 +29,11 @@ export interface MethodStats {
 
 export type MessageCounts = Record<Direction, Record<MessageKind, number> & { bytes: number }>;
 
-class MethodEntry {
-  count = 0;
-  answered = 0;
-  errors = 0;
-  cancelled = 0;
-  maxMs = 0;
-  readonly digest = new TDigest();
-  kernel: Map<string, TDigest> | null = null;
-  constructor(readonly dir: Direction, readonly method: string, readonly kind: 'request' | 'notification') {}
-}
-
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 export class Summary {
   /** Per direction, by method: no key string is built per message on the relay path. */
-  private readonly entries: Record<Direction, Map<string, MethodEntry>> = { c2s: new Map(), s2c: new Map() };
+  private readonly entries: Record<Direction, Map<string, MethodTally<TDigest>>> = { c2s: new Map(), s2c: new Map() };
   readonly counts: MessageCounts = {
     c2s: { request: 0, response: 0, notification: 0, invalid: 0, bytes: 0 },
     s2c: { request: 0, response: 0, notification: 0, invalid: 0, bytes: 0 },
@@ -57,21 +47,7 @@ export class Summary {
     if (rec.kind === 'request' || rec.kind === 'notification') {
       this.entry(rec.dir, rec.method, rec.kind).count++;
     } else if (rec.kind === 'response' && rec.latencyMs !== null) {
-      const e = this.entry(rec.dir === 'c2s' ? 's2c' : 'c2s', rec.method, 'request');
-      e.answered++;
-      if (rec.isError === true) e.errors++;
-      if (rec.cancelled) e.cancelled++;
-      e.digest.push(rec.latencyMs);
-      if (rec.latencyMs > e.maxMs) e.maxMs = rec.latencyMs;
-      if (rec.kernel !== null) {
-        e.kernel ??= new Map();
-        for (const [part, v] of Object.entries(rec.kernel)) {
-          if (typeof v !== 'number') continue;
-          let d = e.kernel.get(part);
-          if (d === undefined) { d = new TDigest(); e.kernel.set(part, d); }
-          d.push(v);
-        }
-      }
+      this.entry(rec.dir === 'c2s' ? 's2c' : 'c2s', rec.method, 'request').answer(rec.latencyMs, rec.isError === true, rec.cancelled, rec.kernel);
     }
   }
 
@@ -79,13 +55,13 @@ export class Summary {
     const out: MethodStats[] = [];
     for (const e of [...this.entries.c2s.values(), ...this.entries.s2c.values()]) {
       const has = e.answered > 0;
-      if (has) e.digest.compress();
+      if (has) e.latencies.compress();
       const row: MethodStats = {
         dir: e.dir, method: e.method, kind: e.kind, count: e.count, answered: e.answered,
         errors: e.errors, cancelled: e.cancelled,
-        p50Ms: has ? round3(e.digest.percentile(0.5)) : null,
-        p90Ms: has ? round3(e.digest.percentile(0.9)) : null,
-        p99Ms: has ? round3(e.digest.percentile(0.99)) : null,
+        p50Ms: has ? round3(e.latencies.percentile(0.5)) : null,
+        p90Ms: has ? round3(e.latencies.percentile(0.9)) : null,
+        p99Ms: has ? round3(e.latencies.percentile(0.99)) : null,
         maxMs: has ? round3(e.maxMs) : null,
       };
       if (e.kernel !== null) {
@@ -101,10 +77,10 @@ export class Summary {
     return out.sort((a, b) => (b.p50Ms ?? -1) - (a.p50Ms ?? -1) || b.count - a.count || a.method.localeCompare(b.method));
   }
 
-  private entry(dir: Direction, method: string, kind: 'request' | 'notification'): MethodEntry {
+  private entry(dir: Direction, method: string, kind: 'request' | 'notification'): MethodTally<TDigest> {
     const table = this.entries[dir];
     let e = table.get(method);
-    if (e === undefined) { e = new MethodEntry(dir, method, kind); table.set(method, e); }
+    if (e === undefined) { e = new MethodTally(dir, method, kind, () => new TDigest()); table.set(method, e); }
     return e;
   }
 
