@@ -1,13 +1,13 @@
 // What kernel timing costs, for the README: load+attach time, one FFI call, draining per
 // event, and what a traced syscall costs the process making it (unwatched, and watched
-// with an event). Run as root: `npm run build && node dist/bench/kernel-cost.js`.
+// with an event, and as the server with a snapshot). Run as root: `npm run build && node dist/bench/kernel-cost.js`.
 
 import fs from 'node:fs';
 import { define, DataType } from 'ffi-rs';
 import { LoadedProbes } from '../src/probes/kernel-timing';
 import { mapPut, u32Key, readCounters } from '../src/probes/loader';
 import { RingReader } from '../src/probes/ring-reader';
-import { decodeIoEvent } from '../src/probes/event-layout';
+import { decodeIoEvent, decodeTreeEvent, WatchedRole } from '../src/probes/event-layout';
 import { nativeCalls } from '../src/probes/native';
 
 const now = (): bigint => process.hrtime.bigint();
@@ -49,7 +49,7 @@ function main(): void {
   // Watched: this process and /dev/null's fd, every write makes an event.
   const key = Buffer.alloc(8); key.writeUInt32LE(process.pid, 0); key.writeInt32LE(devnull, 4);
   mapPut(probes.io.mapFd('watched_fds'), key, 1);
-  mapPut(pids, u32Key(process.pid), 1);
+  mapPut(pids, u32Key(process.pid), WatchedRole.lsptap);
   const ring = new RingReader(probes.io.mapFd('events'), probes.io.mapMaxEntries('events'));
   let sink = 0;
   const drain = (): number => ring.drain((b, at) => { sink += decodeIoEvent(b, at).ret; });
@@ -65,6 +65,21 @@ function main(): void {
   t0 = now();
   for (let i = 0; i < 10_000; i++) drain();
   const emptyDrainNs = Number(now() - t0) / 10_000;
+  // Watched as the server: each write to its stream fd also makes a tree snapshot record
+  // (the spin-locked copy of the totals), the edge of a request's window.
+  mapPut(pids, u32Key(process.pid), WatchedRole.server);
+  const treeRing = new RingReader(probes.tree.mapFd('events'), probes.tree.mapMaxEntries('events'));
+  const asServer: number[] = [];
+  const treeDrainPerEvent: number[] = [];
+  const S = 4000; // 4,000 snapshots of 256 bytes fit the 1 MiB ring
+  for (let r = 0; r < 5; r++) {
+    asServer.push(writesNs(devnull, S));
+    drain();
+    t0 = now();
+    const got = treeRing.drain((b, at) => { sink += decodeTreeEvent(b, at)?.pid ?? 0; });
+    treeDrainPerEvent.push(Number(now() - t0) / got);
+  }
+  treeRing.close();
   const counters = readCounters(probes.io.mapFd('io_counters'), 3);
   ring.close();
   probes.close();
@@ -73,9 +88,10 @@ function main(): void {
   const r = (x: number): number => Math.round(x);
   const report = {
     loadAttachMs: { median: Math.round(median(loads) * 10) / 10, all: loads.map((x) => Math.round(x * 10) / 10) },
-    writeSyscallNs: { noBpf: r(before), attachedNotWatched: r(attachedUnwatched), watchedWithEvent: r(median(watched)), afterTeardown: r(after) },
+    writeSyscallNs: { noBpf: r(before), attachedNotWatched: r(attachedUnwatched), watchedWithEvent: r(median(watched)), asServerWithSnapshot: r(median(asServer)), afterTeardown: r(after) },
     ffiCallNs: { mapUpdateParamsBuiltOnce: r(ffiReusedNs), mapUpdateViaDefine: r(ffiDefineNs), sysconf: r(ffiSysconfNs) },
     drainNsPerEvent: Math.round(median(drainPerEvent) * 10) / 10,
+    drainNsPerSnapshot: Math.round(median(treeDrainPerEvent) * 10) / 10,
     emptyDrainNs: r(emptyDrainNs),
     events: { read: ring.records, kernelCounted: counters[0], drops: counters[1] + counters[2] },
     sink,

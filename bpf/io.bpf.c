@@ -3,7 +3,7 @@
  *
  * raw_tp/sys_enter and raw_tp/sys_exit (no kprobes: lockdown refuses them; no tracefs
  * needed) see every syscall on the machine. We keep only read, write, readv, writev,
- * recvmsg and sendmsg, by the processes userspace put in watched_pids, on the fds it put
+ * recvmsg and sendmsg, by the processes userspace put in watched_pids (common.bpf.h), on the fds it put
  * in watched_fds, and send one io_event per completed call through the events ring buffer.
  */
 #include "vmlinux.h"
@@ -35,14 +35,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #error "io.bpf.c: syscall numbers for this architecture are missing"
 #endif
 
-/* Processes whose syscalls we look at: tgid -> role (1 lsptap, 2 server, 3 editor). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u32);
-	__type(value, __u32);
-} watched_pids SEC(".maps");
-
 /* Of those, the fds that carry the session's bytes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -65,9 +57,15 @@ struct {
 	__type(value, struct inflight_call);
 } inflight_calls SEC(".maps");
 
-DEFINE_EVENTS_RINGBUF();
+DEFINE_EVENTS_RINGBUF(1 << 20);
 
 DEFINE_COUNTERS(io_counters, IO_COUNTER_MAX)
+
+/* The server's children share watched_pids (tree.bpf.c) but carry no session bytes. */
+static __always_inline bool stream_role(__u32 role)
+{
+	return role == ROLE_LSPTAP || role == ROLE_SERVER || role == ROLE_EDITOR;
+}
 
 static __always_inline int op_of(long nr)
 {
@@ -109,7 +107,7 @@ int handle_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 		return 0;
 	id = bpf_get_current_pid_tgid();
 	pid = id >> 32;
-	if (!bpf_map_lookup_elem(&watched_pids, &pid))
+	if (!stream_role(role_of(pid)))
 		return 0;
 	regs = (struct pt_regs *)ctx->args[0];
 	key.pid = pid;
@@ -133,7 +131,7 @@ int handle_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 	struct inflight_call *call, late;
 	struct io_syscall_event *e;
 
-	if (!bpf_map_lookup_elem(&watched_pids, &pid))
+	if (!stream_role(role_of(pid)))
 		return 0;
 	call = bpf_map_lookup_elem(&inflight_calls, &tid);
 	if (!call) {

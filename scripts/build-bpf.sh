@@ -30,8 +30,10 @@ fi
 for src in bpf/*.bpf.c; do
   name=$(basename "$src" .c)
   obj="$OUT/$name.o"
-  hdr="bpf/${name%.bpf}.h"
-  if [ -s "$obj" ] && [ "$obj" -nt "$src" ] && [ "$obj" -nt "$hdr" ] && [ "$obj" -nt bpf/common.bpf.h ] && [ "$obj" -nt "$OUT/vmlinux.h" ]; then continue; fi
+  # Up to date when newer than its source, every header (tree.bpf.c includes io.h too) and vmlinux.h.
+  fresh=1
+  for dep in "$src" bpf/*.h "$OUT/vmlinux.h"; do [ "$obj" -nt "$dep" ] || fresh=0; done
+  if [ -s "$obj" ] && [ "$fresh" = 1 ]; then continue; fi
   # -mcpu=v3: BPF atomics; -g: BTF for CO-RE and for the layout test.
   clang -O2 -g -target bpf -mcpu=v3 "-D__TARGET_ARCH_$ARCH" -I"$OUT" -Ibpf -c "$src" -o "$obj.tmp"
   # The DWARF from -g is not needed at run time (CO-RE and the layout test read .BTF, which

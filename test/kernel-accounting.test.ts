@@ -1,42 +1,14 @@
 // The arithmetic that turns kernel events into fields, on event sequences written out by
-// hand: the scheduler split of a window, and finding the syscall that moved a byte.
+// hand: finding the syscall that moved a byte, and when a server's fd count is growth.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SchedAccounting } from '../src/probes/sched-accounting';
+import { fdGrowth } from '../src/probes/tree-accounting';
 import { ByteStream } from '../src/probes/byte-streams';
-import { SchedKind, IoOp } from '../src/probes/event-layout';
+import { IoOp } from '../src/probes/event-layout';
 import { KernelStage } from '../src/probes/kernel-stage';
+import { TreeAccounting } from '../src/probes/tree-accounting';
 import type { MessageRecord } from '../src/model/record';
-
-const ev = (tsNs: number, tid: number, kind: number, runnable = false) => ({ tsNs, pid: 1, tid, cpu: 0, kind, runnable });
-
-test('the scheduler split counts CPU and runqueue time per thread and blocked time when no thread was busy', () => {
-  const s = new SchedAccounting();
-  // Thread 1: wakes at 100, runs 110-150, preempted (runnable) 150-160, runs 160-200, blocks.
-  s.add(ev(100, 1, SchedKind.wakeup));
-  s.add(ev(110, 1, SchedKind.switchIn));
-  s.add(ev(150, 1, SchedKind.switchOut, true));
-  s.add(ev(160, 1, SchedKind.switchIn));
-  s.add(ev(200, 1, SchedKind.switchOut, false));
-  // Thread 2 runs 120-140 in parallel, then blocks.
-  s.add(ev(115, 2, SchedKind.wakeup));
-  s.add(ev(120, 2, SchedKind.switchIn));
-  s.add(ev(140, 2, SchedKind.switchOut, false));
-  const w = s.split(0, 300);
-  assert.equal(w.cpuNs, 40 + 40 + 20);
-  assert.equal(w.runqNs, 10 + 10 + 5);
-  // Busy (some thread on CPU or runnable): 100-200; blocked: the other 200 ns.
-  assert.equal(w.blockedNs, 200);
-  // A window inside: 130-170.
-  assert.deepEqual(s.split(130, 170), { cpuNs: 20 + 10 + 10, runqNs: 10, blockedNs: 0 });
-});
-
-test('a thread still on CPU at the end of the window counts up to the end', () => {
-  const s = new SchedAccounting();
-  s.add(ev(1000, 7, SchedKind.switchIn));
-  assert.deepEqual(s.split(500, 3000), { cpuNs: 2000, runqNs: 0, blockedNs: 500 });
-});
 
 test('a byte stream finds the syscall that moved each byte and ignores calls that moved none', () => {
   const b = new ByteStream('test');
@@ -56,6 +28,15 @@ test('a byte stream finds the syscall that moved each byte and ignores calls tha
   assert.equal(b.syscallNs(15, 21), 0);
 });
 
+test('fd growth needs the count to rise over at least 5 requests without falling, by at least 5', () => {
+  assert.deepEqual(fdGrowth([9, 10, 11, 12, 13, 14]), { rises: 5, from: 9, to: 14 });
+  assert.deepEqual(fdGrowth([9, 10, 10, 11, 12, 12, 13, 16]), { rises: 5, from: 9, to: 16 });
+  assert.equal(fdGrowth([9, 10, 11, 12, 13]), null, 'only 4 rises');
+  assert.equal(fdGrowth([9, 10, 11, 12, 13, 14, 9]), null, 'fell back');
+  assert.equal(fdGrowth([9, 9, 9, 9, 9, 9, 9]), null, 'flat');
+  assert.equal(fdGrowth([]), null);
+});
+
 test('a byte stream that had moved bytes before watching starts at that count and skips the calls already in it', () => {
   const b = new ByteStream('editor writes lsptap');
   const io = (ret: number, enterNs: number, exitNs: number) => ({ enterNs, exitNs, ret, pid: 1, tid: 1, fd: 3, isRead: false, op: IoOp.write });
@@ -70,7 +51,7 @@ test('a byte stream that had moved bytes before watching starts at that count an
 });
 
 test('a response takes its stamps and latency from lsptap\'s syscalls, so latency is the sum of its kernel parts however late JavaScript stamped it', () => {
-  const stage = new KernelStage({ lsptapPid: 1, serverPid: 2, editorPid: 3, lsptapIn: 0, lsptapOut: 1, lsptapToServer: 10, lsptapFromServer: 11, editorIn: 5, editorWriterPid: 3, editorOut: 6 }, 1000, () => {});
+  const stage = new KernelStage({ lsptapPid: 1, serverPid: 2, editorPid: 3, lsptapIn: 0, lsptapOut: 1, lsptapToServer: 10, lsptapFromServer: 11, editorIn: 5, editorWriterPid: 3, editorOut: 6 }, 1000, { drain: () => undefined }, new TreeAccounting(2, [], 0));
   const io = (pid: number, fd: number, isRead: boolean, ret: number, enterNs: number, exitNs: number): void => stage.onIo({ enterNs, exitNs, ret, pid, tid: pid, fd, isRead, op: isRead ? IoOp.read : IoOp.write });
   // A 100-byte request, then a 120-byte response the server writes in two parts (header, body).
   io(3, 6, false, 100, 1_000, 2_000); // the editor writes the request

@@ -1,5 +1,6 @@
 // Kernel timing on the real gopls: a references request makes gopls work, and the kernel
-// must see that work as server CPU time.
+// must see that work as server CPU time; documentSymbol on the standard library makes it
+// wait for go list, and the kernel must say so.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,8 +8,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { InitializeRequest, InitializedNotification, DidOpenTextDocumentNotification, ReferencesRequest, type Location } from 'vscode-languageserver-protocol/node';
-import { answerServerRequests } from '../src/demo/gopls-script';
+import { InitializeRequest, InitializedNotification, DidOpenTextDocumentNotification, ReferencesRequest, DocumentSymbolRequest, type Location } from 'vscode-languageserver-protocol/node';
+import { answerServerRequests, goRootSrc } from '../src/demo/gopls-script';
+import type { KernelTiming } from '../src/model/record';
 import { bpfSkipReason, tempDir, startSession, endSession, readLog, kernelOf, FIXTURES } from './helpers/kernel';
 
 const MODULE = path.join(FIXTURES, 'gomod-kernel');
@@ -47,4 +49,36 @@ test('gopls shows non-zero server CPU time for textDocument/references', { skip,
   assert.ok(typeof k.serverUs === 'number' && k.serverUs > 0);
   assert.equal(typeof k.toServerPipeUs, 'number');
   assert.equal(typeof k.toEditorPipeUs, 'number');
+});
+
+test('gopls on the Go standard library: documentSymbol waits for its go list child, and every answered request\'s blocked parts add up', { skip, timeout: 280_000 }, async (t) => {
+  const srcRoot = goRootSrc();
+  const log = path.join(tempDir(t), 'log.jsonl');
+  const run = startSession(t, ['--log', log, '--bpf=require'], { server: ['gopls'], cwd: srcRoot });
+  answerServerRequests(run.conn);
+  const root = pathToFileURL(srcRoot).href;
+  await run.conn.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: root, workspaceFolders: [{ uri: root, name: 'std' }], capabilities: { workspace: { configuration: true } } });
+  await run.conn.sendNotification(InitializedNotification.type, {});
+  const file = path.join(srcRoot, 'net', 'http', 'server.go');
+  const uri = pathToFileURL(file).href;
+  await run.conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'go', version: 1, text: fs.readFileSync(file, 'utf8') } });
+  const symbols = await run.conn.sendRequest(DocumentSymbolRequest.type, { textDocument: { uri } }) as unknown[] | null;
+  assert.ok(symbols !== null && symbols.length > 100, `${symbols?.length} symbols`);
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const lines = readLog(log);
+  const answered = lines.filter((l) => l.msg === 'message' && l.dir === 's2c' && l.kind === 'response');
+  assert.ok(answered.length >= 3);
+  for (const l of answered) {
+    const k = l.kernel as KernelTiming;
+    if (k.serverBlockedUs === null || k.serverBlockedUs === undefined) continue;
+    const parts = k.blockedOnChildUs! + k.blockedOnDiskUs! + k.blockedOtherUs!;
+    assert.ok(Math.abs(parts - k.serverBlockedUs) <= 0.01 * k.serverBlockedUs, `${String(l.method)}: parts ${parts} vs serverBlockedUs ${k.serverBlockedUs}`);
+  }
+  const ds = answered.find((l) => l.method === 'textDocument/documentSymbol')!.kernel as KernelTiming;
+  // The big go list, the one that loads the packages (gopls 0.5.0 asks for -json=Name,...).
+  const goList = (ds.children ?? []).filter((c) => c.args[0] === 'go' && c.args[1] === 'list' && c.wallUs !== null).sort((a, b) => b.wallUs! - a.wallUs!)[0];
+  assert.ok(goList !== undefined, `go list in ${JSON.stringify(ds.children?.map((c) => c.args.slice(0, 3)))}`);
+  const within = Math.abs(ds.blockedOnChildUs! - goList.wallUs!) / goList.wallUs!;
+  assert.ok(within <= 0.1, `blockedOnChildUs ${ds.blockedOnChildUs} vs go list's wall ${goList.wallUs} µs (${(within * 100).toFixed(1)} %)`);
 });

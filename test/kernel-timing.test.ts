@@ -130,9 +130,9 @@ test('every request and response line carries kernel fields, and the session end
   }
   const k = lines.find((l) => l.msg === 'session end')!.kernel as Record<string, number>;
   assert.equal(k.ioDrops, 0);
-  assert.equal(k.schedDrops, 0);
+  assert.equal(k.treeDrops, 0);
   assert.equal(k.strayEvents, 0);
-  assert.ok(k.ioEvents > 0 && k.schedEvents > 0);
+  assert.ok(k.ioEvents > 0 && k.treeEvents > 0);
 });
 
 test('a server already blocked in its first read when watching starts still gets its bytes counted', { skip }, async (t) => {

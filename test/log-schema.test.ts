@@ -131,3 +131,27 @@ test("the README's kernel field table names exactly the JSON Schema's kernel par
   // A window between two syscalls, or a sum over a window named in another row ("same").
   for (const [, field, meaning] of rows) assert.match(meaning, /returned|began|syscalls|window/, `${field}'s meaning names the syscalls that bound it`);
 });
+
+test("the README's kernel fields section names the children's, the fd report's and session end's kernel fields", () => {
+  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+  const start = readme.indexOf('### Fields (`kernel`');
+  assert.ok(start >= 0, 'README has the kernel Fields section');
+  const section = readme.slice(start, readme.indexOf('\n### ', start + 1));
+  const defs = schema.definitions!;
+  const tableFields = [...section.matchAll(/^\| ([^|]+) \|/gm)].flatMap((m) => [...backticked(m[1])]);
+  assert.deepEqual(new Set(tableFields), new Set(Object.keys(defs.kernelTiming.properties ?? {})));
+  const named = backticked(section);
+  for (const def of ['kernelChild', 'fdReport', 'kernelEnd']) {
+    for (const f of Object.keys(defs[def].properties ?? {})) assert.ok(named.has(f), `README's kernel Fields section names ${def}.${f}`);
+  }
+});
+
+test('the schema takes a kernel object with children and a cause, and rejects a child without its pid', () => {
+  const validate = compile();
+  const response = { level: 30, time: 1, pid: 1, session: 'a', msg: 'message', dir: 's2c', kind: 'response', method: 'm', id: 1, bytes: 2, headerBytes: 20, offset: 0, firstByteMs: 0, lastByteMs: 0, forwardedMs: 0.1, clock: 'kernel', isError: false, latencyMs: 3 };
+  const child = { pid: 9, comm: 'go', path: '/usr/bin/go', args: ['go', 'list'], wallUs: 10, cpuUs: 5, exitCode: 0, signal: null };
+  assert.ok(validate({ ...response, kernel: { serverBlockedUs: 10, blockedOnChildUs: 10, blockedOtherOn: null, children: [child] } }), JSON.stringify(validate.errors));
+  assert.ok(validate({ ...response, kernel: { blockedOtherOn: 'timer', children: null } }), JSON.stringify(validate.errors));
+  const { pid: _pid, ...noPid } = child;
+  assert.equal(validate({ ...response, kernel: { children: [noPid] } }), false);
+});

@@ -6,10 +6,13 @@
 // made of is session-parts.ts's business.
 
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Session } from './session';
 import { openComposedSession, prepareThreadParts, type MetricsServing, type SessionParts } from './session-parts';
 import { SessionLog, type SessionLogChild } from '../sinks/session-log';
-import { formatKernelTable, formatSummaryTable } from '../sinks/summary';
+import { formatKernelTable, formatSummaryTable, formatExplanations } from '../sinks/summary';
+import { formatFdReport } from '../sinks/kernel-text';
+import type { FdReport } from '../model/record';
 import type { KernelOption } from './kernel-option';
 import type { Direction } from '../model/frame';
 import { RecordType, type RingRecord } from '../bridge/chunk-ring';
@@ -28,6 +31,8 @@ interface Hosted {
   observing: boolean;
   s2cCut: boolean;
   s2cOffset: number;
+  /** The server's program name (gopls), for sentences; null in socket mode. */
+  serverName?: string | null;
 }
 
 export type InitResult = { ok: true; kernel: boolean } | { ok: false; kind: 'bpf' | 'metrics'; message: string };
@@ -134,7 +139,9 @@ export class AnalysisHost {
 
   private start(sid: number, c: SessionStartRequest): StartReply {
     const { log, session, parts, reply } = openComposedSession({ log: this.logOrThrow(), kernel: this.kernel!, metrics: this.metrics }, c);
-    this.hosted.set(sid, { log, session, parts, observing: true, s2cCut: false, s2cOffset: 0 });
+    const command = (c.fields as { command?: unknown }).command;
+    const serverName = Array.isArray(command) && typeof command[0] === 'string' ? path.basename(command[0]) : null;
+    this.hosted.set(sid, { log, session, parts, observing: true, s2cCut: false, s2cOffset: 0, serverName });
     return reply;
   }
 
@@ -147,7 +154,11 @@ export class AnalysisHost {
     if (!tables) return { summaryTable: null, kernelTable: null };
     const rows = h.session.summary.rows();
     const kernel = formatKernelTable(rows);
-    return { summaryTable: formatSummaryTable(rows), kernelTable: kernel === '' ? null : kernel };
+    if (kernel === '') return { summaryTable: formatSummaryTable(rows), kernelTable: null };
+    const explained = formatExplanations(h.session.summary.slowestKernel, h.serverName ?? undefined);
+    const fds = (extra.kernel as { fds?: FdReport } | undefined)?.fds;
+    const kernelTable = kernel + (explained === '' ? '' : `\nslowest requests, explained:\n${explained}`) + (fds === undefined ? '' : `\n${formatFdReport(fds)}`);
+    return { summaryTable: formatSummaryTable(rows), kernelTable };
   }
 
   /** An internal error is about to end this thread: say so in every open session's log and write it all. */

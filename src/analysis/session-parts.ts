@@ -27,7 +27,7 @@ export async function startMetricsServing(address: string): Promise<MetricsServi
   return { metrics, server };
 }
 
-/** What kernel timing hands a session (probes/kernel-timing's KernelTimingSession). */
+/** What kernel timing hands a session (probes/kernel-timing's KernelSession). */
 export interface KernelPart {
   stage: RecordStage;
   extraStart: Record<string, unknown>;

@@ -3,8 +3,75 @@
 
 import type { Direction, MessageId, MessageKind } from './frame';
 
-/** Kernel-side breakdown of one message, in microseconds; filled by src/probes when BPF runs. */
-export type KernelTiming = Record<string, number | null>;
+/** A descendant of the server that ran inside a request's window (README "Kernel timing"). */
+export interface KernelChild {
+  pid: number;
+  comm: string;
+  /** The executable as passed to execve; null when it never exec'd. */
+  path: string | null;
+  /** Its arguments as the kernel handed them over, truncated (a cut last one ends in "…"). */
+  args: string[];
+  /** Fork to exit; null while it still ran at the window's end. */
+  wallUs: number | null;
+  cpuUs: number | null;
+  exitCode: number | null;
+  signal: number | null;
+}
+
+/** One fd of the server still open at the end that it opened during the session. */
+export interface OpenFd {
+  fd: number;
+  path: string | null;
+  /** ms after kernel timing began watching. */
+  atMs: number;
+  /** The request whose window it was opened in, or null. */
+  method: string | null;
+  id: string | number | null;
+}
+
+/** The server's fd report in `session end` (kernel.fds) and --summary. */
+export interface FdReport {
+  startCount: number;
+  peakCount: number;
+  endCount: number;
+  stillOpen: OpenFd[];
+  /** Set when its open fd count kept rising across requests (a `fd growth` warn line). */
+  growth: { rises: number; from: number; to: number } | null;
+}
+
+/**
+ * Kernel-side breakdown of one message (filled by src/probes when BPF runs): times in µs,
+ * counts and bytes as named; null where the kernel did not show what was needed. Which
+ * field a message gets depends on its direction and kind (README "Kernel timing").
+ */
+export interface KernelTiming {
+  fromEditorPipeUs?: number | null;
+  lsptapReadUs?: number | null;
+  lsptapWriteUs?: number | null;
+  toServerPipeUs?: number | null;
+  toLsptapPipeUs?: number | null;
+  toEditorPipeUs?: number | null;
+  serverUs?: number | null;
+  serverCpuUs?: number | null;
+  serverRunqUs?: number | null;
+  serverWriteUs?: number | null;
+  serverBlockedUs?: number | null;
+  blockedOnChildUs?: number | null;
+  blockedOnDiskUs?: number | null;
+  blockedOtherUs?: number | null;
+  blockedOtherOn?: string | null;
+  childCpuUs?: number | null;
+  childDiskUs?: number | null;
+  children?: KernelChild[] | null;
+  fileReads?: number | null;
+  fileReadBytes?: number | null;
+  pageCacheMisses?: number | null;
+  diskIos?: number | null;
+  diskIoBytes?: number | null;
+  diskIoUs?: number | null;
+  fdsOpened?: number | null;
+  fdsClosed?: number | null;
+}
 
 export interface MessageRecord {
   dir: Direction;

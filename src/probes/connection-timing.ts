@@ -3,9 +3,10 @@
 // sockets, the daemon's fd for that connection, the editor's fd when it can be seen) and
 // gets its own KernelStage; the shared rings are drained on one timer and each io event
 // goes to the stage whose (pid, fd) it carries, so a session's `kernel` fields are joined
-// by its own fds exactly as a stdio session's are. Scheduler events are the daemon's (one
-// process for all connections) and go to every live stage: serverCpuUs and friends count
-// all the daemon's threads, as with --connect.
+// by its own fds exactly as a stdio session's are. Tree records (snapshots, children, fds)
+// are the daemon's (one process tree for all connections) and go to every live stage:
+// serverCpuUs, the blocked split and the children count all of the daemon's tree, as with
+// --connect; each stage finds its own windows' snapshots by time.
 //
 // Entries in the BPF maps are counted: lsptap's and the daemon's pids are watched while any
 // session uses them, and each session removes its fds when it stops (fds are reused).
@@ -13,11 +14,12 @@
 import { mapPut, u32Key, readCounters, BpfLoadError } from './loader';
 import { nativeCalls, bytesWaiting } from './native';
 import { RingReader } from './ring-reader';
-import { decodeIoEvent, decodeSchedEvent, IO_COUNTERS, SCHED_COUNTERS } from './event-layout';
+import { decodeIoEvent, decodeTreeEvent, IO_COUNTERS, TREE_COUNTERS, WatchedRole } from './event-layout';
 import { KernelStage, type StreamFds } from './kernel-stage';
+import { TreeAccounting } from './tree-accounting';
 import { socketInodeOf, unixPeerEnd } from './peer-process';
 import type { ConnectionTarget } from '../bridge/protocol';
-import { DRAIN_INTERVAL_MS, DEFAULT_HOLD_MS, ROLE_LSPTAP, ROLE_SERVER, ROLE_EDITOR, type LoadedProbes, type KernelTimingSession } from './kernel-timing';
+import { DRAIN_INTERVAL_MS, DEFAULT_HOLD_MS, type LoadedProbes, type KernelTimingSession } from './kernel-timing';
 
 /** One accepted connection: lsptap's fds and the processes (and their fds) at the far ends. */
 export interface ConnectionEnds {
@@ -71,7 +73,7 @@ export function resolveConnection(t: ConnectionTarget): ConnectionEnds {
 
 export class SharedKernelTiming {
   private readonly ioRing: RingReader;
-  private readonly schedRing: RingReader;
+  private readonly treeRing: RingReader;
   /** `${pid}:${fd}` -> the stage of the session that owns that stream. */
   private readonly routes = new Map<string, KernelStage>();
   private readonly stages = new Set<KernelStage>();
@@ -87,7 +89,7 @@ export class SharedKernelTiming {
 
   constructor(private readonly probes: LoadedProbes, private readonly holdMs = DEFAULT_HOLD_MS) {
     this.ioRing = new RingReader(probes.io.mapFd('events'), probes.io.mapMaxEntries('events'));
-    this.schedRing = new RingReader(probes.sched.mapFd('events'), probes.sched.mapMaxEntries('events'));
+    this.treeRing = new RingReader(probes.tree.mapFd('events'), probes.tree.mapMaxEntries('events'));
     this.timer = setInterval(() => {
       this.drain();
       for (const s of this.stages) if (s.heldCount > 0) s.pump(false);
@@ -98,10 +100,10 @@ export class SharedKernelTiming {
   readonly drain = (): void => {
     if (this.closed) return;
     const t0 = process.hrtime.bigint();
-    // Scheduler events first: a record's window is complete once its io events are in.
-    this.schedRing.drain((b, at) => {
-      const e = decodeSchedEvent(b, at);
-      for (const s of this.stages) s.onSched(e);
+    // Tree records first: a window's snapshots are taken before (or as) its io events.
+    this.treeRing.drain((b, at) => {
+      const e = decodeTreeEvent(b, at);
+      if (e !== null) for (const s of this.stages) s.onTree(e);
     });
     this.ioRing.drain((b, at) => {
       const e = decodeIoEvent(b, at);
@@ -140,17 +142,16 @@ export class SharedKernelTiming {
     };
     const ioPids = this.probes.io.mapFd('watched_pids');
     const ioFds = this.probes.io.mapFd('watched_fds');
-    const schedPids = this.probes.sched.mapFd('watched_pids');
     // fds first, pids last (a watched pid turns tracing on); undone in reverse on stop or failure.
     // One entry per distinct (pid, fd): a socket is read and written on one fd.
     const streams = [...new Set([`${fds.lsptapPid}:${ends.clientFd}`, `${fds.lsptapPid}:${ends.toServerFd}`, `${fds.lsptapPid}:${ends.fromServerFd}`, `${fds.serverPid}:${ends.serverInFd}`, `${fds.serverPid}:${ends.serverOutFd}`])];
     const entries: Array<{ fd: number; key: Buffer; value: number }> = [
       ...streams.map((k) => { const [pid, fd] = k.split(':').map(Number); return { fd: ioFds, key: fdKey(pid, fd), value: 1 }; }),
       ...(fds.editorPid !== null && fds.editorIn !== null ? [{ fd: ioFds, key: fdKey(fds.editorPid, fds.editorIn), value: 1 }] : []),
-      { fd: schedPids, key: u32Key(fds.serverPid), value: 1 },
-      { fd: ioPids, key: u32Key(fds.lsptapPid), value: ROLE_LSPTAP },
-      { fd: ioPids, key: u32Key(fds.serverPid), value: ROLE_SERVER },
-      ...(fds.editorPid !== null ? [{ fd: ioPids, key: u32Key(fds.editorPid), value: ROLE_EDITOR }] : []),
+      { fd: ioPids, key: u32Key(fds.lsptapPid), value: WatchedRole.lsptap },
+      ...(fds.editorPid !== null ? [{ fd: ioPids, key: u32Key(fds.editorPid), value: WatchedRole.editor }] : []),
+      // The daemon last: from here on its forks join the tree (watched_pids is shared with it).
+      { fd: ioPids, key: u32Key(fds.serverPid), value: WatchedRole.server },
     ];
     const done: typeof entries = [];
     try {
@@ -166,7 +167,8 @@ export class SharedKernelTiming {
       if (bytes === null) fds.editorOut = null;
       else fds.editorOutBefore = { bytes, untilNs: Number(process.hrtime.bigint()) };
     }
-    const stage = new KernelStage(fds, this.holdMs, this.drain);
+    // The shared rings feed every stage: draining for one drains for all.
+    const stage = new KernelStage(fds, this.holdMs, { drain: () => this.drain() }, new TreeAccounting(fds.serverPid, [], Number(process.hrtime.bigint())));
     const keys = [...streams];
     if (fds.editorPid !== null && fds.editorIn !== null) keys.push(`${fds.editorPid}:${fds.editorIn}`);
     for (const k of keys) this.routes.set(k, stage);
@@ -178,7 +180,7 @@ export class SharedKernelTiming {
       stage,
       extraStart: {
         kernel: {
-          loadMs: Math.round(this.probes.loadMs * 10) / 10, sched: this.probes.schedVariant, shared: true,
+          loadMs: Math.round(this.probes.loadMs * 10) / 10, shared: true,
           editorPid: fds.editorPid, editorFd: fds.editorIn, serverFds: [ends.serverInFd, ends.serverOutFd],
           lsptapFds: { clientIn: ends.clientFd, clientOut: ends.clientFd, toServer: ends.toServerFd, fromServer: ends.fromServerFd },
         },
@@ -197,13 +199,13 @@ export class SharedKernelTiming {
         for (const k of keys) if (this.routes.get(k) === stage) this.routes.delete(k);
         for (const e of [...entries].reverse()) this.release(e.fd, e.key);
         const io = readCounters(this.probes.io.mapFd('io_counters'), IO_COUNTERS.length);
-        const sc = readCounters(this.probes.sched.mapFd('sched_counters'), SCHED_COUNTERS.length);
-        if (io[1] + io[2] + sc[1] > 0) log.warn('kernel timing lost events', { ioDrops: io[1] + io[2], schedDrops: sc[1], hint: 'the shared ring buffers filled faster than lsptap drained them (counted since the listener started); affected fields may be null or off' });
+        const sc = readCounters(this.probes.tree.mapFd('tree_counters'), TREE_COUNTERS.length);
+        if (io[1] + io[2] + sc[1] > 0) log.warn('kernel timing lost events', { ioDrops: io[1] + io[2], treeDrops: sc[1], hint: 'the shared ring buffers filled faster than lsptap drained them (counted since the listener started); affected fields may be null or off' });
         return {
           kernel: {
             // This session's own events; the counters are the listener's, since it started.
             ioEvents: stage.ioEvents, strayEvents: stage.strayEvents, shared: true,
-            listenerIoEvents: io[0], ioDrops: io[1] + io[2], listenerSchedEvents: sc[0], schedDrops: sc[1],
+            listenerIoEvents: io[0], ioDrops: io[1] + io[2], listenerTreeEvents: sc[0], treeDrops: sc[1],
             listenerDrains: this.drains, listenerDrainMs: Math.round(Number(this.drainNs) / 1e4) / 100, listenerStrayEvents: this.strays,
           },
         };
@@ -213,7 +215,7 @@ export class SharedKernelTiming {
 
   private totalDrops(): number {
     const io = readCounters(this.probes.io.mapFd('io_counters'), IO_COUNTERS.length);
-    const sc = readCounters(this.probes.sched.mapFd('sched_counters'), SCHED_COUNTERS.length);
+    const sc = readCounters(this.probes.tree.mapFd('tree_counters'), TREE_COUNTERS.length);
     return io[1] + io[2] + sc[1];
   }
 
@@ -223,7 +225,7 @@ export class SharedKernelTiming {
     this.closed = true;
     clearInterval(this.timer);
     this.ioRing.close();
-    this.schedRing.close();
+    this.treeRing.close();
     this.probes.close();
   }
 }

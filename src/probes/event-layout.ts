@@ -1,4 +1,4 @@
-// TypeScript mirror of bpf/io.h and bpf/sched.h: byte offsets of each field and a decoder
+// TypeScript mirror of bpf/io.h, bpf/tree.h and bpf/common.bpf.h's roles: byte offsets of each field and a decoder
 // per event. test/event-layout.test.ts checks these against the BTF of the built objects,
 // so a change on one side fails the tests instead of decoding garbage. Times stay in ns
 // (as Numbers: CLOCK_MONOTONIC ns fit 2^53 for 104 days of uptime); the correlator
@@ -12,20 +12,44 @@ export const IO_EVENT: StructLayout = {
   fields: { enter_ns: 0, exit_ns: 8, ret: 16, pid: 24, tid: 28, fd: 32, op: 36, __pad: 38 },
 };
 
-/** struct sched_event (bpf/sched.h). */
-export const SCHED_EVENT: StructLayout = {
-  name: 'sched_event', size: 24,
-  fields: { ts_ns: 0, pid: 8, tid: 12, cpu: 16, kind: 20, runnable: 22, __pad: 23 },
+/** struct tree_totals (bpf/tree.h): u64 running totals of the server's process tree. */
+export const TREE_TOTALS: StructLayout = {
+  name: 'tree_totals', size: 216,
+  fields: {
+    mode_ns: 0, cause_ns: 32, server_cpu_ns: 104, server_runq_ns: 112, child_cpu_ns: 120, child_runq_ns: 128,
+    child_disk_ns: 136, file_reads: 144, file_read_bytes: 152, page_cache_misses: 160, disk_ios: 168,
+    disk_io_bytes: 176, disk_io_ns: 184, fds_opened: 192, fds_closed: 200, last_other_nr: 208,
+  },
 };
+export const TREE_EVENT_HEAD: StructLayout = { name: 'tree_event_head', size: 24, fields: { ts_ns: 0, pid: 8, tid: 12, kind: 16, __pad: 18 } };
+export const TREE_SNAPSHOT_EVENT: StructLayout = { name: 'tree_snapshot_event', size: 248, fields: { head: 0, fd: 24, write: 28, totals: 32 } };
+export const TREE_EXEC_EVENT: StructLayout = {
+  name: 'tree_exec_event', size: 440,
+  fields: { head: 0, start_ns: 24, ppid: 32, args_len: 36, comm: 40, path: 56, args: 184 },
+};
+export const TREE_EXIT_EVENT: StructLayout = {
+  name: 'tree_exit_event', size: 72,
+  fields: { head: 0, start_ns: 24, cpu_ns: 32, disk_ns: 40, status: 48, __pad2: 52, comm: 56 },
+};
+export const TREE_FD_EVENT: StructLayout = { name: 'tree_fd_event', size: 160, fields: { head: 0, fd: 24, nr: 28, path: 32 } };
+const PATH_LEN = 128;
+const COMM_LEN = 16;
 
 /** enum io_op */
 export const IoOp = { read: 0, write: 1, readv: 2, writev: 3, recvmsg: 4, sendmsg: 5 } as const;
 export const IO_OP_NAMES = ['read', 'write', 'readv', 'writev', 'recvmsg', 'sendmsg'] as const;
-/** enum sched_kind */
-export const SchedKind = { switchIn: 0, switchOut: 1, wakeup: 2 } as const;
-/** enum io_counter / sched_counter slots. */
+/** enum watched_role (bpf/common.bpf.h): what a process in watched_pids is to the session. */
+export const WatchedRole = { lsptap: 1, server: 2, editor: 3, child: 4 } as const;
+/** enum tree_mode: the tree's wall time is split among these (bpf/tree.h). */
+export const TreeMode = { busy: 0, idleChild: 1, idleDisk: 2, idleOther: 3 } as const;
+/** enum idle_cause, by slot: the names `blockedOtherOn` reports (null: unknown). */
+export const IDLE_CAUSES = [null, 'timer', 'lock', 'poll', 'stdin', 'read', 'network', 'child', 'syscall'] as const;
+export const CAUSE_SYSCALL = 8;
+/** enum tree_event_kind */
+export const TreeEventKind = { snapshot: 0, exec: 1, exit: 2, fdOpen: 3, fdClose: 4 } as const;
+/** enum io_counter / tree_counter slots. */
 export const IO_COUNTERS = ['events', 'drops', 'inflightFull'] as const;
-export const SCHED_COUNTERS = ['events', 'drops'] as const;
+export const TREE_COUNTERS = ['events', 'drops'] as const;
 
 export interface IoEvent {
   enterNs: number;
@@ -40,17 +64,34 @@ export interface IoEvent {
   op: number;
 }
 
-export interface SchedEvent {
-  tsNs: number;
-  pid: number;
-  tid: number;
-  cpu: number;
-  kind: number;
-  runnable: boolean;
+/** struct tree_totals, ns and counts as Numbers. */
+export interface TreeTotals {
+  modeNs: [number, number, number, number];
+  causeNs: number[];
+  serverCpuNs: number;
+  serverRunqNs: number;
+  childCpuNs: number;
+  childRunqNs: number;
+  childDiskNs: number;
+  fileReads: number;
+  fileReadBytes: number;
+  pageCacheMisses: number;
+  diskIos: number;
+  diskIoBytes: number;
+  diskIoNs: number;
+  fdsOpened: number;
+  fdsClosed: number;
+  lastOtherNr: number;
 }
 
+interface TreeHead { tsNs: number; pid: number; tid: number }
+export interface TreeSnapshot extends TreeHead { kind: 'snapshot'; fd: number; write: boolean; totals: TreeTotals }
+export interface TreeExec extends TreeHead { kind: 'exec'; startNs: number; ppid: number; comm: string; path: string; args: string[] }
+export interface TreeExit extends TreeHead { kind: 'exit'; startNs: number; cpuNs: number; diskNs: number; status: number; comm: string }
+export interface TreeFd extends TreeHead { kind: 'fdOpen' | 'fdClose'; fd: number; nr: number; path: string }
+export type TreeEvent = TreeSnapshot | TreeExec | TreeExit | TreeFd;
+
 const F = IO_EVENT.fields;
-const S = SCHED_EVENT.fields;
 
 export function decodeIoEvent(b: Buffer, at: number): IoEvent {
   const op = b.readUInt16LE(at + F.op);
@@ -66,13 +107,62 @@ export function decodeIoEvent(b: Buffer, at: number): IoEvent {
   };
 }
 
-export function decodeSchedEvent(b: Buffer, at: number): SchedEvent {
+const H = TREE_EVENT_HEAD.fields;
+const T = TREE_TOTALS.fields;
+// Two u32 reads: a BigInt per field made decoding a snapshot (25 fields) 30x an io event.
+// Exact below 2^53 (ns: 104 days of uptime; counts and bytes far below).
+const u64 = (b: Buffer, at: number): number => b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 4294967296;
+
+/** A NUL-terminated C string in a fixed-size field. */
+function cString(b: Buffer, at: number, max: number): string {
+  const end = b.indexOf(0, at);
+  return b.toString('utf8', at, end < 0 || end > at + max ? at + max : end);
+}
+
+function decodeTotals(b: Buffer, at: number): TreeTotals {
+  const causeNs: number[] = [];
+  for (let i = 0; i < IDLE_CAUSES.length; i++) causeNs.push(u64(b, at + T.cause_ns + 8 * i));
   return {
-    tsNs: Number(b.readBigUInt64LE(at + S.ts_ns)),
-    pid: b.readUInt32LE(at + S.pid),
-    tid: b.readUInt32LE(at + S.tid),
-    cpu: b.readUInt32LE(at + S.cpu),
-    kind: b.readUInt16LE(at + S.kind),
-    runnable: b.readUInt8(at + S.runnable) !== 0,
+    modeNs: [u64(b, at), u64(b, at + 8), u64(b, at + 16), u64(b, at + 24)],
+    causeNs,
+    serverCpuNs: u64(b, at + T.server_cpu_ns), serverRunqNs: u64(b, at + T.server_runq_ns),
+    childCpuNs: u64(b, at + T.child_cpu_ns), childRunqNs: u64(b, at + T.child_runq_ns), childDiskNs: u64(b, at + T.child_disk_ns),
+    fileReads: u64(b, at + T.file_reads), fileReadBytes: u64(b, at + T.file_read_bytes),
+    pageCacheMisses: u64(b, at + T.page_cache_misses), diskIos: u64(b, at + T.disk_ios),
+    diskIoBytes: u64(b, at + T.disk_io_bytes), diskIoNs: u64(b, at + T.disk_io_ns),
+    fdsOpened: u64(b, at + T.fds_opened), fdsClosed: u64(b, at + T.fds_closed), lastOtherNr: u64(b, at + T.last_other_nr),
   };
+}
+
+/** One record of the tree ring; null for a kind this build does not know. */
+export function decodeTreeEvent(b: Buffer, at: number): TreeEvent | null {
+  const tsNs = u64(b, at + H.ts_ns), pid = b.readUInt32LE(at + H.pid), tid = b.readUInt32LE(at + H.tid);
+  const head = { tsNs, pid, tid };
+  const kind = b.readUInt16LE(at + H.kind);
+  if (kind === TreeEventKind.snapshot) {
+    const f = TREE_SNAPSHOT_EVENT.fields;
+    return { tsNs, pid, tid, kind: 'snapshot', fd: b.readInt32LE(at + f.fd), write: b.readUInt32LE(at + f.write) !== 0, totals: decodeTotals(b, at + f.totals) };
+  }
+  if (kind === TreeEventKind.exec) {
+    const f = TREE_EXEC_EVENT.fields;
+    const argsLen = Math.min(b.readUInt32LE(at + f.args_len), 256);
+    const args = b.toString('utf8', at + f.args, at + f.args + argsLen).split('\0');
+    if (args.length > 0 && args[args.length - 1] === '') args.pop();
+    return {
+      ...head, kind: 'exec', startNs: u64(b, at + f.start_ns), ppid: b.readUInt32LE(at + f.ppid),
+      comm: cString(b, at + f.comm, COMM_LEN), path: cString(b, at + f.path, PATH_LEN), args,
+    };
+  }
+  if (kind === TreeEventKind.exit) {
+    const f = TREE_EXIT_EVENT.fields;
+    return {
+      ...head, kind: 'exit', startNs: u64(b, at + f.start_ns), cpuNs: u64(b, at + f.cpu_ns), diskNs: u64(b, at + f.disk_ns),
+      status: b.readInt32LE(at + f.status), comm: cString(b, at + f.comm, COMM_LEN),
+    };
+  }
+  if (kind === TreeEventKind.fdOpen || kind === TreeEventKind.fdClose) {
+    const f = TREE_FD_EVENT.fields;
+    return { ...head, kind: kind === TreeEventKind.fdOpen ? 'fdOpen' : 'fdClose', fd: b.readInt32LE(at + f.fd), nr: b.readUInt32LE(at + f.nr), path: cString(b, at + f.path, PATH_LEN) };
+  }
+  return null;
 }

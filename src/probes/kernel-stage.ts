@@ -13,7 +13,9 @@
 //   responses to the editor's requests, also: the request's fromEditorPipeUs and
 //        toServerPipeUs, serverUs (the server's read of the request's last byte -> its
 //        write of the response's first byte began), split into serverCpuUs, serverRunqUs,
-//        serverBlockedUs, and serverWriteUs (that write began -> the write of the
+//        serverBlockedUs (the blocked time split by what the server's process
+//        tree did meanwhile, with its children, file and disk IO and fds:
+//        tree-accounting.ts), and serverWriteUs (that write began -> the write of the
 //        response's last byte returned). So toServerPipeUs + serverUs + serverWriteUs +
 //        toLsptapPipeUs is the response's latencyMs, up to rounding.
 //
@@ -25,8 +27,9 @@
 import type { MessageRecord, KernelTiming } from '../model/record';
 import type { RecordStage } from '../model/stages';
 import { ByteStream } from './byte-streams';
-import type { IoEvent, SchedEvent } from './event-layout';
-import { SchedAccounting } from './sched-accounting';
+import type { IoEvent, TreeEvent } from './event-layout';
+import { TreeAccounting } from './tree-accounting';
+import type { KernelEventSource, KernelEventSink } from './kernel-feed';
 
 export interface StreamFds {
   lsptapPid: number;
@@ -58,7 +61,7 @@ const gapUs = (fromNs: number | undefined, toNs: number | undefined): number | n
 
 interface Held { rec: MessageRecord; next: (rec: MessageRecord) => void; pushedMs: number }
 
-export class KernelStage implements RecordStage {
+export class KernelStage implements RecordStage, KernelEventSink {
   private readonly byKey = new Map<string, ByteStream>();
   readonly c2sLsptapRead: ByteStream;
   readonly c2sLsptapWrite: ByteStream;
@@ -68,14 +71,16 @@ export class KernelStage implements RecordStage {
   readonly s2cLsptapWrite: ByteStream;
   readonly s2cEditorRead: ByteStream | null;
   readonly c2sEditorWrite: ByteStream | null;
-  readonly sched = new SchedAccounting();
+  readonly tree: TreeAccounting;
   private readonly queue: Held[] = [];
   private head = 0;
   ioEvents = 0;
   /** Io events on no registered stream (should stay 0: the kernel filters by pid and fd). */
   strayEvents = 0;
 
-  constructor(fds: StreamFds, private readonly holdMs: number, private readonly drain: () => void) {
+  /** tree: the server's process tree, which this stage reads windows from. */
+  constructor(fds: StreamFds, private readonly holdMs: number, private readonly feed: KernelEventSource, tree: TreeAccounting) {
+    this.tree = tree;
     const reg = (pid: number, fd: number, read: boolean, label: string): ByteStream => {
       const s = new ByteStream(label);
       this.byKey.set(`${pid}:${fd}:${read ? 'r' : 'w'}`, s);
@@ -100,7 +105,10 @@ export class KernelStage implements RecordStage {
     s.add(e);
   };
 
-  readonly onSched = (e: SchedEvent): void => { this.sched.add(e); };
+  readonly onTree = (e: TreeEvent): void => { this.tree.add(e); };
+
+  /** Read the rings (the drain timer calls this when nothing is held). */
+  drain(): void { this.feed.drain(this); }
 
   push(rec: MessageRecord, next: (rec: MessageRecord) => void): void {
     this.queue.push({ rec, next, pushedMs: Date.now() });
@@ -110,7 +118,7 @@ export class KernelStage implements RecordStage {
   /** Drain the rings, then pass on every record that is complete or waited long enough. */
   pump(force: boolean): void {
     if (this.head >= this.queue.length) return;
-    this.drain();
+    this.feed.drain(this);
     const now = Date.now();
     while (this.head < this.queue.length) {
       const h = this.queue[this.head];
@@ -188,19 +196,15 @@ export class KernelStage implements RecordStage {
     const req = rec.kind === 'response' ? rec.request : null;
     if (req !== null) {
       const qEnd = req.offset + req.headerBytes + req.bytes - 1;
-      const readReqNs = this.c2sServerRead.at(qEnd)?.exitNs;
-      const writeRespNs = this.s2cServerWrite.at(start)?.enterNs;
+      const readReq = this.c2sServerRead.at(qEnd);
+      const writeResp = this.s2cServerWrite.at(start);
+      const readReqNs = readReq?.exitNs;
+      const writeRespNs = writeResp?.enterNs;
       k.fromEditorPipeUs = this.fromEditorUs(qEnd);
       k.toServerPipeUs = gapUs(this.c2sLsptapWrite.at(qEnd)?.exitNs, readReqNs);
-      if (readReqNs !== undefined && writeRespNs !== undefined) {
-        const split = this.sched.split(readReqNs, writeRespNs);
-        k.serverUs = us(Math.max(0, writeRespNs - readReqNs));
-        k.serverCpuUs = us(split.cpuNs);
-        k.serverRunqUs = us(split.runqNs);
-        k.serverBlockedUs = us(split.blockedNs);
-      } else {
-        k.serverUs = k.serverCpuUs = k.serverRunqUs = k.serverBlockedUs = null;
-      }
+      k.serverUs = gapUs(readReqNs, writeRespNs);
+      const w = readReq && writeResp ? this.tree.window(readReq.exitNs, writeResp.enterNs, { method: rec.method, id: rec.id }) : null;
+      Object.assign(k, w ?? NO_WINDOW);
       // gopls writes header and body with separate write()s; the time between is the server's too.
       k.serverWriteUs = gapUs(writeRespNs, this.s2cServerWrite.at(end)?.exitNs);
     }
@@ -213,3 +217,10 @@ export class KernelStage implements RecordStage {
 }
 
 function nsToUs(ns: number | null): number | null { return ns === null ? null : us(ns); }
+
+/** A response whose window the kernel did not show: every tree field null. */
+const NO_WINDOW: KernelTiming = {
+  serverCpuUs: null, serverRunqUs: null, serverBlockedUs: null, blockedOnChildUs: null, blockedOnDiskUs: null,
+  blockedOtherUs: null, blockedOtherOn: null, childCpuUs: null, childDiskUs: null, children: null, fileReads: null,
+  fileReadBytes: null, pageCacheMisses: null, diskIos: null, diskIoBytes: null, diskIoUs: null, fdsOpened: null, fdsClosed: null,
+};

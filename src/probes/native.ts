@@ -88,6 +88,7 @@ function bindAll() {
     bpf_object__close: bind<undefined>(LIBBPF, 'bpf_object__close', DataType.Void, [P]),
     bpf_object__find_map_by_name: bind<Pointer>(LIBBPF, 'bpf_object__find_map_by_name', P, [P, DataType.String]),
     bpf_map__max_entries: bind<number>(LIBBPF, 'bpf_map__max_entries', DataType.U32, [P]),
+    bpf_map__reuse_fd: bind<number>(LIBBPF, 'bpf_map__reuse_fd', I32, [P, I32]),
     bpf_object__find_map_fd_by_name: bind<number>(LIBBPF, 'bpf_object__find_map_fd_by_name', I32, [P, DataType.String]),
     bpf_map_update_elem: bind<number>(LIBBPF, 'bpf_map_update_elem', I32, [I32, DataType.U8Array, DataType.U8Array, U64]),
     bpf_map_delete_elem: bind<number>(LIBBPF, 'bpf_map_delete_elem', I32, [I32, DataType.U8Array]),

@@ -8,6 +8,8 @@
 // interpolation between closest ranks (the `quantile_cont` of DuckDB and most SQL engines,
 // numpy's default), so an engine reading the same .jsonl files gets the same numbers.
 
+import { explainRequest } from '../sinks/kernel-text';
+import type { KernelTiming } from '../model/record';
 import type { Direction } from '../model/frame';
 import type { MethodStats, PartStats } from '../sinks/summary';
 import { ExactTallies } from '../sinks/method-tally';
@@ -48,6 +50,8 @@ export interface SlowRequest {
   /** Editor's write to editor's read; empty when the request line was not in the log. */
   phases: Phase[];
   kernel: Record<string, number | null> | null;
+  /** The one-line explanation of where its server time went (README "Kernel timing"), or null. */
+  explained: string | null;
 }
 
 export interface CorruptLine { source: string; lineNo: number; reason: string }
@@ -173,6 +177,7 @@ export class ReportBuilder {
     this.considerSlow({
       dir: reqDir, method, id, latencyMs, isError: line.isError === true, session: sessionOf(line),
       time, source, lineNo, phases: req === null ? [] : phasesOf(reqDir, req, line), kernel,
+      explained: line.kernel !== null && typeof line.kernel === 'object' && !Array.isArray(line.kernel) ? explainRequest(method, latencyMs, line.kernel as KernelTiming) : null,
     });
   }
 

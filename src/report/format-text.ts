@@ -14,11 +14,11 @@ function table(head: string[], body: string[][], left: number[]): string {
 
 const us = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : x < 100 ? x.toFixed(1) : x.toFixed(0));
 
-/** Kernel parts with at least one measured value (a part that is always null is left out). */
+/** Kernel time parts (µs) with at least one measured value (a part that is always null is left out). */
 export function kernelParts(report: Report): string[] {
   const parts = new Set<string>();
-  for (const r of report.methods) for (const p of Object.keys(r.kernel ?? {})) parts.add(p);
-  for (const s of report.slowest) for (const [p, v] of Object.entries(s.kernel ?? {})) if (typeof v === 'number') parts.add(p);
+  for (const r of report.methods) for (const p of Object.keys(r.kernel ?? {})) if (p.endsWith('Us')) parts.add(p);
+  for (const s of report.slowest) for (const [p, v] of Object.entries(s.kernel ?? {})) if (typeof v === 'number' && p.endsWith('Us')) parts.add(p);
   return [...parts];
 }
 
@@ -82,6 +82,8 @@ export function formatReportText(report: Report): string {
       ]),
       [1, 2, 3, 4, 5, 6],
     ));
+    const explained = report.slowest.map((s) => s.explained).filter((e): e is string => e !== null);
+    if (explained.length > 0) out.push(`\nwhere their server time went\n${explained.join('\n')}\n`);
   }
   return out.join('');
 }

@@ -6,7 +6,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Report } from './aggregate';
+import type { Report, SlowRequest } from './aggregate';
 import { kernelParts } from './format-text';
 
 /** Chart.js's UMD build, read once. */
@@ -88,15 +88,15 @@ const PAGE_SCRIPT = String.raw`
     });
   }
 
-  if (data.kernelParts.length > 0 && data.slowest.length > 0) {
+  if (data.bar.parts.length > 0 && data.slowest.length > 0) {
     var kc = document.getElementById('kernel');
     kc.parentNode.style.display = '';
     kc.parentNode.style.height = (80 + 34 * data.slowest.length) + 'px';
     new Chart(kc, {
       type: 'bar',
       data: { labels: data.slowest.map(function (s, i) { return '#' + (i + 1) + ' ' + s.method; }),
-        datasets: data.kernelParts.map(function (part, k) {
-          return { label: part, backgroundColor: colors[k % colors.length], data: data.slowest.map(function (s) { return s.kernel && typeof s.kernel[part] === 'number' ? s.kernel[part] : 0; }) };
+        datasets: data.bar.parts.map(function (part, k) {
+          return { label: part, backgroundColor: colors[k % colors.length], data: data.bar.rows.map(function (row) { return row[k]; }) };
         }) },
       options: { indexAxis: 'y', maintainAspectRatio: false, scales: { x: { stacked: true, title: { display: true, text: 'µs' } }, y: { stacked: true } } },
     });
@@ -104,6 +104,24 @@ const PAGE_SCRIPT = String.raw`
   document.body.setAttribute('data-rendered', 'true');
 })();
 `;
+
+/**
+ * The kernel bar of each slow request. With the blocked split (README "Kernel timing") it
+ * stacks parts that follow each other and add up to the request: the pipes to the server,
+ * the server busy, blocked on a child, on the disk, on something else, its write, the pipes back.
+ * Older logs stack the parts they have.
+ */
+export function kernelBar(slowest: SlowRequest[], parts: string[]): { parts: string[]; rows: number[][] } {
+  const v = (k: Record<string, number | null> | null, p: string): number => (k !== null && typeof k[p] === 'number' ? k[p] : 0);
+  if (!slowest.some((s) => typeof s.kernel?.blockedOnChildUs === 'number')) {
+    return { parts, rows: slowest.map((s) => parts.map((p) => v(s.kernel, p))) };
+  }
+  const stacked = ['fromEditorPipeUs', 'toServerPipeUs', 'serverBusyUs', 'blockedOnChildUs', 'blockedOnDiskUs', 'blockedOtherUs', 'serverWriteUs', 'toLsptapPipeUs', 'toEditorPipeUs'];
+  return {
+    parts: stacked,
+    rows: slowest.map((s) => stacked.map((p) => (p === 'serverBusyUs' ? Math.max(0, v(s.kernel, 'serverUs') - v(s.kernel, 'serverBlockedUs')) : v(s.kernel, p)))),
+  };
+}
 
 /** The page's stylesheet (the diff page uses it too). */
 export const REPORT_STYLE = `body { font: 14px system-ui, sans-serif; margin: 24px; color: #222; }
@@ -138,7 +156,7 @@ export function renderHtmlReport(report: Report): string {
   const distributions = report.methods
     .filter((r) => report.latencies[`${r.dir} ${r.method}`] !== undefined)
     .map((r) => ({ dir: r.dir, method: r.method, count: r.answered, p50Ms: r.p50Ms, p99Ms: r.p99Ms, ...histogramOf(report.latencies[`${r.dir} ${r.method}`]) }));
-  const data = { distributions, slowest: report.slowest, kernelParts: parts };
+  const data = { distributions, slowest: report.slowest, bar: kernelBar(report.slowest, parts) };
   const fmt = (x: number | null): string => (x === null ? '-' : x < 10 ? x.toFixed(2) : x < 1000 ? x.toFixed(1) : x.toFixed(0));
   const anyUnanswered = report.unanswered.length > 0;
   const unansweredCell = (n: number): string => (anyUnanswered ? `<td class="note">${n > 0 ? `${n} unanswered (log ended)` : ''}</td>` : '');
@@ -150,7 +168,7 @@ export function renderHtmlReport(report: Report): string {
 <tbody>
 ${unansweredRows}
 </tbody></table>` : '';
-  const slowRows = report.slowest.map((s, i) => `<tr><td>#${i + 1}</td><td>${s.latencyMs.toFixed(3)}</td><td>${s.dir}</td><td>${escapeHtml(s.method)}</td><td>${escapeHtml(String(s.id))}</td><td>${new Date(s.time).toISOString()}</td><td>${escapeHtml(`${path.basename(s.source)}:${s.lineNo}`)}</td><td>${s.phases.map((p) => `${escapeHtml(p.name)} ${(p.endMs - p.startMs).toFixed(3)}`).join('<br>')}</td></tr>`).join('\n');
+  const slowRows = report.slowest.map((s, i) => `<tr><td>#${i + 1}</td><td>${s.latencyMs.toFixed(3)}</td><td>${s.dir}</td><td>${escapeHtml(s.method)}</td><td>${escapeHtml(String(s.id))}</td><td>${new Date(s.time).toISOString()}</td><td>${escapeHtml(`${path.basename(s.source)}:${s.lineNo}`)}</td><td>${s.phases.map((p) => `${escapeHtml(p.name)} ${(p.endMs - p.startMs).toFixed(3)}`).join('<br>')}${s.explained !== null ? `<br><em>${escapeHtml(s.explained)}</em>` : ''}</td></tr>`).join('\n');
   const corrupt = report.corrupt.length > 0 ? `<p class="warn">${report.corrupt.length} corrupt line(s) skipped: ${report.corrupt.slice(0, 10).map((c) => escapeHtml(`${path.basename(c.source)}:${c.lineNo}`)).join(', ')}</p>` : '';
   return `${pageHead('lsptap report', '')}
 <h1>lsptap report</h1>

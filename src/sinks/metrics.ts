@@ -74,7 +74,8 @@ export class LsptapMetrics {
     this.requestDuration.observe({ dir: reqDir, method }, rec.latencyMs / 1000);
     if (rec.kernel === null) return;
     for (const [part, us] of Object.entries(rec.kernel)) {
-      if (typeof us !== 'number' || !this.partKnown(part)) continue;
+      // Time parts only (…Us): counts and bytes (fileReads, diskIoBytes) are not seconds.
+      if (typeof us !== 'number' || !part.endsWith('Us') || !this.partKnown(part)) continue;
       this.kernelPart.observe({ dir: reqDir, method, part }, us / 1e6);
     }
   };

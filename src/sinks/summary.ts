@@ -4,8 +4,9 @@
 
 import { TDigest } from 'tdigest';
 import type { Direction, MessageKind } from '../model/frame';
-import type { MessageRecord } from '../model/record';
+import type { KernelTiming, MessageRecord } from '../model/record';
 import { MethodTally } from './method-tally';
+import { explainRequest } from './kernel-text';
 
 export interface PartStats { p50: number; p99: number }
 
@@ -29,6 +30,12 @@ export interface MethodStats {
 
 export type MessageCounts = Record<Direction, Record<MessageKind, number> & { bytes: number }>;
 
+/** A request kept for its one-line explanation (--summary). */
+export interface SlowKernelRequest { method: string; id: string | number | null; latencyMs: number; kernel: KernelTiming }
+
+/** Requests explained in --summary: the slowest with a server window. */
+export const EXPLAINED_REQUESTS = 5;
+
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 export class Summary {
@@ -39,6 +46,9 @@ export class Summary {
     s2c: { request: 0, response: 0, notification: 0, invalid: 0, bytes: 0 },
   };
 
+  /** The slowest answered requests with kernel fields, slowest first. */
+  readonly slowestKernel: SlowKernelRequest[] = [];
+
   add(rec: MessageRecord): void {
     const c = this.counts[rec.dir];
     c[rec.kind]++;
@@ -48,6 +58,7 @@ export class Summary {
       this.entry(rec.dir, rec.method, rec.kind).count++;
     } else if (rec.kind === 'response' && rec.latencyMs !== null) {
       this.entry(rec.dir === 'c2s' ? 's2c' : 'c2s', rec.method, 'request').answer(rec.latencyMs, rec.isError === true, rec.cancelled, rec.kernel);
+      if (rec.kernel !== null) this.keepSlow(rec.method, rec.id, rec.latencyMs, rec.kernel);
     }
   }
 
@@ -77,6 +88,15 @@ export class Summary {
     return out.sort((a, b) => (b.p50Ms ?? -1) - (a.p50Ms ?? -1) || b.count - a.count || a.method.localeCompare(b.method));
   }
 
+  private keepSlow(method: string, id: string | number | null, latencyMs: number, kernel: KernelTiming): void {
+    if (typeof kernel.serverUs !== 'number') return;
+    const list = this.slowestKernel;
+    if (list.length >= EXPLAINED_REQUESTS && latencyMs <= list[list.length - 1].latencyMs) return;
+    list.push({ method, id, latencyMs, kernel });
+    list.sort((a, b) => b.latencyMs - a.latencyMs);
+    if (list.length > EXPLAINED_REQUESTS) list.pop();
+  }
+
   private entry(dir: Direction, method: string, kind: 'request' | 'notification'): MethodTally<TDigest> {
     const table = this.entries[dir];
     let e = table.get(method);
@@ -101,7 +121,8 @@ export function formatSummaryTable(rows: MethodStats[]): string {
 /** Kernel parts shown for people, in ms, in the order a request travels. */
 const KERNEL_COLUMNS: [string, string][] = [
   ['fromEditorPipeUs', 'pipe from ed'], ['toServerPipeUs', 'pipe to srv'], ['serverUs', 'server'], ['serverCpuUs', 'on CPU'], ['serverRunqUs', 'runq'],
-  ['serverBlockedUs', 'blocked'], ['serverWriteUs', 'srv write'], ['toLsptapPipeUs', 'pipe to tap'], ['toEditorPipeUs', 'pipe to ed'],
+  ['serverBlockedUs', 'blocked'], ['blockedOnChildUs', 'on child'], ['childCpuUs', 'child CPU'], ['blockedOnDiskUs', 'on disk'],
+  ['blockedOtherUs', 'other'], ['serverWriteUs', 'srv write'], ['toLsptapPipeUs', 'pipe to tap'], ['toEditorPipeUs', 'pipe to ed'],
   ['lsptapReadUs', 'tap read'], ['lsptapWriteUs', 'tap write'],
 ];
 
@@ -121,4 +142,10 @@ function alignTable(head: string[], body: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i === 1 || i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
+}
+
+/** One sentence per slow request (README "Kernel timing"); '' when none has a server window. */
+export function formatExplanations(slowest: SlowKernelRequest[], server?: string): string {
+  const lines = slowest.map((r) => explainRequest(r.method, r.latencyMs, r.kernel, server)).filter((l): l is string => l !== null);
+  return lines.length === 0 ? '' : lines.join('\n') + '\n';
 }

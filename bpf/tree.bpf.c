@@ -1,0 +1,762 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* The language server and its descendants, counted in the kernel.
+ *
+ * Membership: the server is put in watched_pids by userspace; every process it or a
+ * descendant forks joins at sched_process_fork (inherited then, never looked up later:
+ * grandchildren are reparented to pid 1) and leaves when its last thread exits (pids come
+ * back). Per thread (task storage) we keep its state: on a CPU, runnable, uninterruptible
+ * sleep (disk), other sleep. One tree_state holds counts and since-sums of those states for
+ * the server's threads and the descendants' threads, and from them the tree's mode at
+ * every instant (enum tree_mode) with the time spent in each. Totals only grow; userspace
+ * gets snapshots of them, taken when the server reads or writes its stream fds (the edges
+ * of a request's window), and subtracts. Ring records only for facts that need one: a
+ * snapshot, a descendant's exec and exit, the server's fd opens and closes; submitted with
+ * BPF_RB_NO_WAKEUP (userspace drains on a timer; a wake-up per record made the consumer
+ * preempt gopls).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "io.h"
+#include "tree.h"
+#include "common.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define TASK_RUNNING 0
+#define TASK_UNINTERRUPTIBLE 0x0002
+#define TASK_NOLOAD 0x0400
+#define S_IFMT 00170000
+#define S_IFREG 0100000
+
+#if defined(__TARGET_ARCH_x86)
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#define NR_READ 0
+#define NR_WRITE 1
+#define NR_OPEN 2
+#define NR_CLOSE 3
+#define NR_POLL 7
+#define NR_PREAD64 17
+#define NR_READV 19
+#define NR_WRITEV 20
+#define NR_PIPE 22
+#define NR_SELECT 23
+#define NR_DUP 32
+#define NR_DUP2 33
+#define NR_NANOSLEEP 35
+#define NR_SOCKET 41
+#define NR_CONNECT 42
+#define NR_ACCEPT 43
+#define NR_RECVFROM 45
+#define NR_SENDMSG 46
+#define NR_RECVMSG 47
+#define NR_SOCKETPAIR 53
+#define NR_WAIT4 61
+#define NR_FCNTL 72
+#define NR_CREAT 85
+#define NR_FUTEX 202
+#define NR_CLOCK_NANOSLEEP 230
+#define NR_EPOLL_WAIT 232
+#define NR_WAITID 247
+#define NR_OPENAT 257
+#define NR_PSELECT6 270
+#define NR_PPOLL 271
+#define NR_EPOLL_PWAIT 281
+#define NR_TIMERFD_CREATE 283
+#define NR_ACCEPT4 288
+#define NR_SIGNALFD4 289
+#define NR_EVENTFD2 290
+#define NR_EPOLL_CREATE1 291
+#define NR_DUP3 292
+#define NR_PIPE2 293
+#define NR_INOTIFY_INIT1 294
+#define NR_PREADV 295
+#define NR_PREADV2 327
+#define NR_MEMFD_CREATE 319
+#define NR_PIDFD_OPEN 434
+#define NR_OPENAT2 437
+#define NR_EPOLL_PWAIT2 441
+#elif defined(__TARGET_ARCH_arm64)
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#define NR_READ 63
+#define NR_WRITE 64
+#define NR_OPEN -1
+#define NR_CLOSE 57
+#define NR_POLL -1
+#define NR_PREAD64 67
+#define NR_READV 65
+#define NR_WRITEV 66
+#define NR_PIPE -1
+#define NR_SELECT -1
+#define NR_DUP 23
+#define NR_DUP2 -1
+#define NR_NANOSLEEP 101
+#define NR_SOCKET 198
+#define NR_CONNECT 203
+#define NR_ACCEPT 202
+#define NR_RECVFROM 207
+#define NR_SENDMSG 211
+#define NR_RECVMSG 212
+#define NR_SOCKETPAIR 199
+#define NR_WAIT4 260
+#define NR_FCNTL 25
+#define NR_CREAT -1
+#define NR_FUTEX 98
+#define NR_CLOCK_NANOSLEEP 115
+#define NR_EPOLL_WAIT -1
+#define NR_WAITID 95
+#define NR_OPENAT 56
+#define NR_PSELECT6 72
+#define NR_PPOLL 73
+#define NR_EPOLL_PWAIT 22
+#define NR_TIMERFD_CREATE 85
+#define NR_ACCEPT4 242
+#define NR_SIGNALFD4 74
+#define NR_EVENTFD2 19
+#define NR_EPOLL_CREATE1 20
+#define NR_DUP3 24
+#define NR_PIPE2 59
+#define NR_INOTIFY_INIT1 26
+#define NR_PREADV 69
+#define NR_PREADV2 286
+#define NR_MEMFD_CREATE 279
+#define NR_PIDFD_OPEN 434
+#define NR_OPENAT2 437
+#define NR_EPOLL_PWAIT2 441
+#else
+#error "tree.bpf.c: syscall numbers for this architecture are missing"
+#endif
+
+#define F_DUPFD 0
+#define F_DUPFD_CLOEXEC 1030
+#define ETIMEDOUT 110
+
+/* Thread states; the first three are counted in tree_state. */
+enum thread_state_kind { T_UNKNOWN = 0, T_ONCPU = 1, T_RUNQ = 2, T_DISK = 3, T_SLEEP = 4, T_GONE = 5 };
+
+struct thread_state {
+	__u64 since_ns;
+	__u32 state;	/* enum thread_state_kind */
+	__u32 child;	/* 1: a descendant's thread; 0: the server's */
+};
+
+struct tree_state {
+	struct bpf_spin_lock lock;
+	__u32 mode;			/* enum tree_mode now */
+	__u64 mode_since_ns;
+	/* Threads per (class, counted state), at slot(child, state): [0..2] the server's on
+	 * CPU, runnable, disk; [4..6] the descendants'. since_sum: the sum of their since_ns,
+	 * so the open time of a slot is n * now - since_sum. */
+	__u32 n[8];
+	__u64 since_sum[8];
+	struct tree_totals totals;
+};
+
+struct proc_stats {
+	__u64 start_ns;
+	__u64 cpu_ns;
+	__u64 disk_ns;
+};
+
+struct disk_request {
+	__u64 start_ns;
+	__u64 bytes;
+};
+
+/* The same map as io.bpf.c's watched_fds: the loader shares it (bpf_map__reuse_fd). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct io_fd_key);
+	__type(value, __u32);
+} watched_fds SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tree_state);
+} tree SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_state);
+} thread_states SEC(".maps");
+
+/* Descendant processes alive: tgid -> their CPU and disk time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct proc_stats);
+} procs SEC(".maps");
+
+/* A server thread whose wakeup ended an idle-other interval: tid -> its length, until the
+ * thread's syscall returns and says what it waited for. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u64);
+} pending_idle SEC(".maps");
+
+/* Block requests a tree process started: struct request address -> start. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct disk_request);
+} disk_requests SEC(".maps");
+
+/* 4 MiB: about 26,000 fd records, so the 200 ms idle drain keeps up with a server that
+ * opens and closes 60,000 files a second (gopls: about 2,000 a second at most). */
+DEFINE_EVENTS_RINGBUF(1 << 22);
+
+DEFINE_COUNTERS(tree_counters, TREE_COUNTER_MAX)
+
+static __always_inline struct tree_state *tree_state(void)
+{
+	__u32 k = 0;
+
+	return bpf_map_lookup_elem(&tree, &k);
+}
+
+static __always_inline bool in_tree(__u32 role)
+{
+	return role == ROLE_SERVER || role == ROLE_CHILD;
+}
+
+static __always_inline __u32 mode_of(struct tree_state *s)
+{
+	if (s->n[0] + s->n[1])
+		return TREE_BUSY;
+	if (s->n[4] + s->n[5])
+		return TREE_IDLE_CHILD;
+	if (s->n[2] + s->n[6])
+		return TREE_IDLE_DISK;
+	return TREE_IDLE_OTHER;
+}
+
+struct moved {
+	__u64 left_ns;		/* time the thread spent in the state it left, if counted */
+	__u32 left;		/* that state */
+	__u64 ended_other_ns;	/* length of the idle-other interval this move ended, or 0 */
+};
+
+/* Move one thread to state `to` at now, under the tree lock. */
+static __always_inline struct moved move(struct tree_state *s, struct thread_state *t, __u32 to, __u64 now)
+{
+	struct moved m = {};
+	__u32 cls = t->child & 1, from, old, cur, i;
+
+	bpf_spin_lock(&s->lock);
+	from = t->state;
+	if (from == to || from == T_GONE) {
+		bpf_spin_unlock(&s->lock);
+		return m;
+	}
+	if (s->mode_since_ns == 0) {
+		s->mode_since_ns = now;
+		s->mode = mode_of(s);
+	}
+	old = s->mode;
+	if (from >= T_ONCPU && from <= T_DISK) {
+		i = (cls * 4 + from - T_ONCPU);
+		barrier_var(i);
+		i &= 7;
+		if (s->n[i] > 0)
+			s->n[i]--;
+		s->since_sum[i] -= t->since_ns;
+		m.left_ns = now - t->since_ns;
+		m.left = from;
+		if (from == T_ONCPU) {
+			if (cls)
+				s->totals.child_cpu_ns += m.left_ns;
+			else
+				s->totals.server_cpu_ns += m.left_ns;
+		} else if (from == T_RUNQ) {
+			if (cls)
+				s->totals.child_runq_ns += m.left_ns;
+			else
+				s->totals.server_runq_ns += m.left_ns;
+		} else if (cls) {
+			s->totals.child_disk_ns += m.left_ns;
+		}
+	}
+	if (to >= T_ONCPU && to <= T_DISK) {
+		i = (cls * 4 + to - T_ONCPU);
+		barrier_var(i);
+		i &= 7;
+		s->n[i]++;
+		s->since_sum[i] += now;
+	}
+	t->state = to;
+	t->since_ns = now;
+	cur = mode_of(s);
+	if (cur != old) {
+		s->totals.mode_ns[old & 3] += now - s->mode_since_ns;
+		if (old == TREE_IDLE_OTHER)
+			m.ended_other_ns = now - s->mode_since_ns;
+		s->mode_since_ns = now;
+		s->mode = cur;
+	}
+	bpf_spin_unlock(&s->lock);
+	return m;
+}
+
+/* A descendant's thread left a CPU or a disk wait: charge its process. */
+static __always_inline void charge_proc(__u32 tgid, struct moved *m)
+{
+	struct proc_stats *p;
+
+	if (m->left != T_ONCPU && m->left != T_DISK)
+		return;
+	p = bpf_map_lookup_elem(&procs, &tgid);
+	if (!p)
+		return;
+	if (m->left == T_ONCPU)
+		__sync_fetch_and_add(&p->cpu_ns, m->left_ns);
+	else
+		__sync_fetch_and_add(&p->disk_ns, m->left_ns);
+}
+
+/* Move a thread of the tree (or return if task is not in it). A wakeup moves only a
+ * sleeping (or not yet seen) thread into the runqueue. */
+static __always_inline void move_task(struct task_struct *task, __u32 to, __u64 now, bool wakeup)
+{
+	__u32 tgid = task->tgid, role = role_of(tgid);
+	struct thread_state *t;
+	struct tree_state *s;
+	struct moved m;
+
+	if (!in_tree(role))
+		return;
+	s = tree_state();
+	t = bpf_task_storage_get(&thread_states, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!s || !t)
+		return;
+	if (t->state == T_UNKNOWN)
+		t->child = role == ROLE_CHILD;
+	if (wakeup && t->state != T_UNKNOWN && t->state != T_SLEEP && t->state != T_DISK)
+		return;
+	m = move(s, t, to, now);
+	if (t->child) {
+		charge_proc(tgid, &m);
+	} else if (m.ended_other_ns) {
+		__u32 tid = task->pid;
+		__u64 *pending = bpf_map_lookup_elem(&pending_idle, &tid);
+
+		if (pending)
+			__sync_fetch_and_add(pending, m.ended_other_ns);
+		else
+			bpf_map_update_elem(&pending_idle, &tid, &m.ended_other_ns, BPF_ANY);
+	}
+}
+
+static __always_inline void submit(void *e)
+{
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
+	count(TREE_COUNTER_EVENTS);
+}
+
+/* Not inlined, so each event struct appears in the object's BTF (the layout test reads it). */
+static __noinline void fill_head(struct tree_event_head *h, __u64 now, __u32 pid, __u32 tid, __u16 kind)
+{
+	h->ts_ns = now;
+	h->pid = pid;
+	h->tid = tid;
+	h->kind = kind;
+	h->__pad[0] = h->__pad[1] = h->__pad[2] = 0;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
+{
+	__u64 now = bpf_ktime_get_ns();
+	__u32 to;
+
+	if (preempt || prev_state == TASK_RUNNING)
+		to = T_RUNQ;
+	else if ((prev_state & TASK_UNINTERRUPTIBLE) && !(prev_state & TASK_NOLOAD))
+		to = T_DISK;
+	else
+		to = T_SLEEP;
+	move_task(prev, to, now, false);
+	move_task(next, T_ONCPU, now, false);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(handle_sched_wakeup, struct task_struct *p)
+{
+	move_task(p, T_RUNQ, bpf_ktime_get_ns(), true);
+	return 0;
+}
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(handle_sched_wakeup_new, struct task_struct *p)
+{
+	move_task(p, T_RUNQ, bpf_ktime_get_ns(), true);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 tgid = child->tgid, role = ROLE_CHILD;
+	struct proc_stats p = {};
+
+	if (tgid == parent->tgid || !in_tree(role_of(parent->tgid)))
+		return 0;
+	p.start_ns = bpf_ktime_get_ns();
+	bpf_map_update_elem(&procs, &tgid, &p, BPF_ANY);
+	bpf_map_update_elem(&watched_pids, &tgid, &role, BPF_ANY);
+	return 0;
+}
+
+static __noinline void fill_exec(struct tree_exec_event *e, struct task_struct *p, struct linux_binprm *bprm, __u64 start_ns)
+{
+	unsigned long arg_start = BPF_CORE_READ(p, mm, arg_start), arg_end = BPF_CORE_READ(p, mm, arg_end);
+	__u32 len = arg_end > arg_start ? arg_end - arg_start : 0;
+
+	e->start_ns = start_ns;
+	e->ppid = BPF_CORE_READ(p, real_parent, tgid);
+	__builtin_memcpy(e->comm, p->comm, sizeof(e->comm));
+	bpf_probe_read_kernel_str(e->path, sizeof(e->path), BPF_CORE_READ(bprm, filename));
+	if (len > TREE_ARGS_LEN)
+		len = TREE_ARGS_LEN;
+	e->args_len = 0;
+	if (len == 0)
+		return;
+	barrier_var(len);
+	if (len <= TREE_ARGS_LEN && bpf_probe_read_user(e->args, len, (void *)arg_start) == 0)
+		e->args_len = len;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = p->tgid;
+	struct tree_exec_event *e;
+	struct proc_stats *ps;
+
+	if (role_of(tgid) != ROLE_CHILD)
+		return 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(TREE_COUNTER_DROPS);
+		return 0;
+	}
+	ps = bpf_map_lookup_elem(&procs, &tgid);
+	fill_head(&e->head, bpf_ktime_get_ns(), tgid, p->pid, TREE_EV_EXEC);
+	fill_exec(e, p, bprm, ps ? ps->start_ns : 0);
+	submit(e);
+	return 0;
+}
+
+static __noinline void fill_exit(struct tree_exit_event *e, struct task_struct *p, struct proc_stats *ps)
+{
+	int group_code = BPF_CORE_READ(p, signal, group_exit_code);
+
+	e->start_ns = ps ? ps->start_ns : 0;
+	e->cpu_ns = ps ? ps->cpu_ns : 0;
+	e->disk_ns = ps ? ps->disk_ns : 0;
+	e->status = group_code ? group_code : p->exit_code;
+	e->__pad2 = 0;
+	__builtin_memcpy(e->comm, p->comm, sizeof(e->comm));
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_sched_process_exit, struct task_struct *p, bool group_dead)
+{
+	__u32 tgid = p->tgid, role = role_of(tgid);
+	struct thread_state *t;
+	struct tree_state *s;
+	struct proc_stats *ps;
+
+	if (!in_tree(role))
+		return 0;
+	/* Close the thread's interval here: after this it only switches out, as TASK_DEAD. */
+	t = bpf_task_storage_get(&thread_states, p, 0, 0);
+	s = tree_state();
+	if (t && s) {
+		struct moved m = move(s, t, T_GONE, bpf_ktime_get_ns());
+
+		if (t->child)
+			charge_proc(tgid, &m);
+	}
+	if (!group_dead)
+		return 0;
+	if (role == ROLE_CHILD) {
+		struct tree_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+		ps = bpf_map_lookup_elem(&procs, &tgid);
+		if (e) {
+			fill_head(&e->head, bpf_ktime_get_ns(), tgid, p->pid, TREE_EV_EXIT);
+			fill_exit(e, p, ps);
+			submit(e);
+		} else {
+			count(TREE_COUNTER_DROPS);
+		}
+		bpf_map_delete_elem(&procs, &tgid);
+	}
+	/* pid_max is small: the number comes back as someone else's. */
+	bpf_map_delete_elem(&watched_pids, &tgid);
+	return 0;
+}
+
+SEC("tp_btf/mm_filemap_add_to_page_cache")
+int BPF_PROG(handle_page_cache_add, struct folio *folio)
+{
+	struct tree_state *s;
+	__u64 pages = 1;
+
+	if (!in_tree(role_of(bpf_get_current_pid_tgid() >> 32)))
+		return 0;
+	s = tree_state();
+	if (!s)
+		return 0;
+	/* folio_nr_pages(): a large folio keeps its page count in _nr_pages. */
+	if (folio->flags.f & (1UL << PG_head))
+		pages = folio->_nr_pages;
+	__sync_fetch_and_add(&s->totals.page_cache_misses, pages);
+	return 0;
+}
+
+SEC("tp_btf/block_io_start")
+int BPF_PROG(handle_block_io_start, struct request *rq)
+{
+	struct disk_request d;
+	__u64 key = (__u64)rq;
+
+	if (!in_tree(role_of(bpf_get_current_pid_tgid() >> 32)))
+		return 0;
+	d.start_ns = bpf_ktime_get_ns();
+	d.bytes = rq->__data_len;
+	bpf_map_update_elem(&disk_requests, &key, &d, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/block_io_done")
+int BPF_PROG(handle_block_io_done, struct request *rq)
+{
+	__u64 key = (__u64)rq;
+	struct disk_request *d = bpf_map_lookup_elem(&disk_requests, &key);
+	struct tree_state *s;
+
+	if (!d)
+		return 0;
+	s = tree_state();
+	if (s) {
+		__sync_fetch_and_add(&s->totals.disk_ios, 1);
+		__sync_fetch_and_add(&s->totals.disk_io_bytes, d->bytes);
+		__sync_fetch_and_add(&s->totals.disk_io_ns, bpf_ktime_get_ns() - d->start_ns);
+	}
+	bpf_map_delete_elem(&disk_requests, &key);
+	return 0;
+}
+
+/* Copy the totals with the open intervals counted up to now. */
+static __noinline void fill_snapshot(struct tree_snapshot_event *e, struct tree_state *s, __u64 now, __s32 fd, __u32 write)
+{
+	e->fd = fd;
+	e->write = write;
+	bpf_spin_lock(&s->lock);
+	e->totals = s->totals;
+	e->totals.server_cpu_ns += s->n[0] * now - s->since_sum[0];
+	e->totals.server_runq_ns += s->n[1] * now - s->since_sum[1];
+	e->totals.child_cpu_ns += s->n[4] * now - s->since_sum[4];
+	e->totals.child_runq_ns += s->n[5] * now - s->since_sum[5];
+	e->totals.child_disk_ns += s->n[6] * now - s->since_sum[6];
+	if (s->mode_since_ns)
+		e->totals.mode_ns[s->mode & 3] += now - s->mode_since_ns;
+	bpf_spin_unlock(&s->lock);
+}
+
+static __always_inline void snapshot(__u64 id, __s32 fd, __u32 write)
+{
+	struct io_fd_key key = { .pid = id >> 32, .fd = fd };
+	struct tree_snapshot_event *e;
+	struct tree_state *s;
+	__u64 now;
+
+	if (!bpf_map_lookup_elem(&watched_fds, &key))
+		return;
+	s = tree_state();
+	if (!s)
+		return;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(TREE_COUNTER_DROPS);
+		return;
+	}
+	now = bpf_ktime_get_ns();
+	fill_head(&e->head, now, id >> 32, (__u32)id, TREE_EV_SNAPSHOT);
+	fill_snapshot(e, s, now, fd, write);
+	submit(e);
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(handle_tree_sys_enter, struct pt_regs *regs, long nr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (nr != NR_WRITE && nr != NR_WRITEV && nr != NR_SENDMSG)
+		return 0;
+	if (role_of(id >> 32) != ROLE_SERVER)
+		return 0;
+	snapshot(id, (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs), 1);
+	return 0;
+}
+
+static __always_inline bool is_regular_file(__s32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
+	struct file *f = NULL;
+	umode_t mode;
+
+	if (fd < 0 || (unsigned int)fd >= max)
+		return false;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return false;
+	mode = BPF_CORE_READ(f, f_inode, i_mode);
+	return (mode & S_IFMT) == S_IFREG;
+}
+
+static __always_inline __u32 cause_of(long nr, long ret, __s32 fd)
+{
+	if (nr == NR_NANOSLEEP || nr == NR_CLOCK_NANOSLEEP)
+		return CAUSE_TIMER;
+	if (nr == NR_EPOLL_WAIT || nr == NR_EPOLL_PWAIT || nr == NR_EPOLL_PWAIT2 || nr == NR_POLL ||
+	    nr == NR_PPOLL || nr == NR_SELECT || nr == NR_PSELECT6)
+		return ret == 0 ? CAUSE_TIMER : CAUSE_POLL;
+	if (nr == NR_FUTEX)
+		return ret == -ETIMEDOUT ? CAUSE_TIMER : CAUSE_LOCK;
+	if (nr == NR_READ || nr == NR_READV)
+		return fd == 0 ? CAUSE_STDIN : CAUSE_READ;
+	if (nr == NR_ACCEPT || nr == NR_ACCEPT4 || nr == NR_CONNECT || nr == NR_RECVFROM || nr == NR_RECVMSG)
+		return CAUSE_NETWORK;
+	if (nr == NR_WAIT4 || nr == NR_WAITID)
+		return CAUSE_CHILD;
+	return CAUSE_SYSCALL;
+}
+
+static __always_inline void classify_idle(__u32 tid, long nr, long ret, __s32 fd)
+{
+	__u64 *pending = bpf_map_lookup_elem(&pending_idle, &tid);
+	struct tree_state *s;
+	__u32 cause;
+
+	if (!pending)
+		return;
+	s = tree_state();
+	if (s) {
+		cause = cause_of(nr, ret, fd);
+		__sync_fetch_and_add(&s->totals.cause_ns[cause % CAUSES], *pending);
+		if (cause == CAUSE_SYSCALL)
+			s->totals.last_other_nr = nr;
+	}
+	bpf_map_delete_elem(&pending_idle, &tid);
+}
+
+static __noinline void fill_fd(struct tree_fd_event *e, __s32 fd, long nr, const char *user_path)
+{
+	e->fd = fd;
+	e->nr = nr;
+	e->path[0] = 0;
+	if (user_path)
+		bpf_probe_read_user_str(e->path, sizeof(e->path), user_path);
+}
+
+static __always_inline void fd_event(__u64 id, __u16 kind, __s32 fd, long nr, const char *user_path)
+{
+	struct tree_fd_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		count(TREE_COUNTER_DROPS);
+		return;
+	}
+	fill_head(&e->head, bpf_ktime_get_ns(), id >> 32, (__u32)id, kind);
+	fill_fd(e, fd, nr, user_path);
+	submit(e);
+}
+
+/* The server's fd table: count and report what it opens and closes. */
+static __always_inline void server_fds(__u64 id, struct pt_regs *regs, long nr, long ret)
+{
+	struct tree_state *s;
+	const char *path = NULL;
+	int pair[2];
+
+	if (ret < 0)
+		return;
+	s = tree_state();
+	if (!s)
+		return;
+	if (nr == NR_CLOSE) {
+		__sync_fetch_and_add(&s->totals.fds_closed, 1);
+		fd_event(id, TREE_EV_FD_CLOSE, (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs), nr, NULL);
+		return;
+	}
+	if (nr == NR_OPEN || nr == NR_CREAT)
+		path = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	else if (nr == NR_OPENAT || nr == NR_OPENAT2)
+		path = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+	else if (nr == NR_MEMFD_CREATE)
+		path = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	if (path || nr == NR_DUP || nr == NR_DUP2 || nr == NR_DUP3 || nr == NR_SOCKET || nr == NR_ACCEPT ||
+	    nr == NR_ACCEPT4 || nr == NR_EPOLL_CREATE1 || nr == NR_EVENTFD2 || nr == NR_TIMERFD_CREATE ||
+	    nr == NR_SIGNALFD4 || nr == NR_INOTIFY_INIT1 || nr == NR_PIDFD_OPEN ||
+	    (nr == NR_FCNTL && (PT_REGS_PARM2_CORE_SYSCALL(regs) == F_DUPFD || PT_REGS_PARM2_CORE_SYSCALL(regs) == F_DUPFD_CLOEXEC))) {
+		/* dup2/dup3 onto an open fd closes it first: counted as a close here too. */
+		__sync_fetch_and_add(&s->totals.fds_opened, 1);
+		fd_event(id, TREE_EV_FD_OPEN, (__s32)ret, nr, path);
+		return;
+	}
+	if (nr == NR_PIPE || nr == NR_PIPE2 || nr == NR_SOCKETPAIR) {
+		void *arr = (void *)(nr == NR_SOCKETPAIR ? PT_REGS_PARM4_CORE_SYSCALL(regs) : PT_REGS_PARM1_CORE_SYSCALL(regs));
+
+		if (bpf_probe_read_user(pair, sizeof(pair), arr))
+			return;
+		__sync_fetch_and_add(&s->totals.fds_opened, 2);
+		fd_event(id, TREE_EV_FD_OPEN, pair[0], nr, NULL);
+		fd_event(id, TREE_EV_FD_OPEN, pair[1], nr, NULL);
+	}
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_tree_sys_exit, struct pt_regs *regs, long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 role = role_of(id >> 32);
+	long nr;
+	__s32 fd;
+
+	if (!in_tree(role))
+		return 0;
+	nr = SYSCALL_NR(regs);
+	fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	if (role == ROLE_SERVER)
+		classify_idle((__u32)id, nr, ret, fd);
+	if (ret > 0 && (nr == NR_READ || nr == NR_PREAD64 || nr == NR_READV || nr == NR_PREADV || nr == NR_PREADV2) &&
+	    is_regular_file(fd)) {
+		struct tree_state *s = tree_state();
+
+		if (s) {
+			__sync_fetch_and_add(&s->totals.file_reads, 1);
+			__sync_fetch_and_add(&s->totals.file_read_bytes, ret);
+		}
+	}
+	if (role != ROLE_SERVER)
+		return 0;
+	if (ret > 0 && (nr == NR_READ || nr == NR_READV || nr == NR_RECVMSG))
+		snapshot(id, fd, 0);
+	else
+		server_fds(id, regs, nr, ret);
+	return 0;
+}

@@ -1,0 +1,269 @@
+// What the server and its descendants did inside a request's window, from the tree ring
+// (bpf/tree.bpf.c). The kernel keeps running totals; it snapshots them as the server's read
+// of a stream fd returns and as its write begins, so a window [the server's read of the
+// request, its write of the response] is the difference of two snapshots, found here by
+// time and thread. Descendants come as exec and exit records; the server's fds as open
+// and close records, from which the session's fd report is built.
+
+import { CAUSE_SYSCALL, IDLE_CAUSES, TreeMode, type TreeEvent, type TreeExec, type TreeExit, type TreeSnapshot, type TreeTotals } from './event-layout';
+import type { KernelChild, FdReport, OpenFd } from '../model/record';
+
+const us = (ns: number): number => Math.round(ns / 1e3);
+
+/** A snapshot matches the io event of the same syscall within this of its timestamp. */
+const MATCH_NS = 1e6;
+/** Snapshots and descendants kept; older ones are forgotten (their windows get null fields). */
+export const TREE_KEPT = 100_000;
+/** Children listed per window at most (the earliest first); childCpuUs counts them all. */
+export const CHILDREN_LISTED = 32;
+/** Argument bytes the kernel copies at exec (bpf/tree.h TREE_ARGS_LEN). */
+const ARGS_BYTES = 256;
+
+/** The fields a window gets; every value in µs or a count. */
+export interface TreeWindow {
+  serverCpuUs: number;
+  serverRunqUs: number;
+  serverBlockedUs: number;
+  blockedOnChildUs: number;
+  blockedOnDiskUs: number;
+  blockedOtherUs: number;
+  blockedOtherOn: string | null;
+  childCpuUs: number;
+  childDiskUs: number;
+  children: KernelChild[];
+  fileReads: number;
+  fileReadBytes: number;
+  pageCacheMisses: number;
+  diskIos: number;
+  diskIoBytes: number;
+  diskIoUs: number;
+  fdsOpened: number;
+  fdsClosed: number;
+}
+
+interface Proc { pid: number; ppid: number | null; comm: string; path: string | null; args: string[]; startNs: number; endNs: number | null; cpuNs: number | null; status: number | null }
+
+interface Window { startNs: number; endNs: number; method: string | null; id: string | number | null }
+
+/** Syscall names for `blockedOtherOn` when the wait was none of the named causes (x86-64). */
+const SYSCALL_NAMES: Record<number, string> = { 7: 'poll', 61: 'wait4', 202: 'futex', 230: 'clock_nanosleep', 232: 'epoll_wait', 247: 'waitid', 281: 'epoll_pwait', 3: 'close', 4: 'stat', 5: 'fstat', 257: 'openat', 1: 'write', 0: 'read', 17: 'pread64', 318: 'getrandom' };
+
+export class TreeAccounting {
+  private readonly reads: TreeSnapshot[] = [];
+  private readonly writes: TreeSnapshot[] = [];
+  private readonly procs: Proc[] = [];
+  private readonly live = new Map<number, Proc>();
+  private readonly openFds = new Map<number, { path: string; atNs: number; nr: number }>();
+  private readonly windows: Window[] = [];
+  /** The server's fds open when watching began and not closed since. */
+  private readonly startOpen: Set<number>;
+  private fdPeak: number;
+  /** The server's open fd count at the end of each answered request, in order. */
+  private readonly fdSamples: number[] = [];
+  /** The count after each open or close, with its time: the count at a window's end. */
+  private readonly fdHistory: { tsNs: number; count: number }[] = [];
+  events = 0;
+
+  /** serverPid: the root of the tree; startFds: its open fds when watching began. */
+  constructor(private readonly serverPid: number, private readonly startFds: number[], private readonly startNs: number) {
+    this.startOpen = new Set(startFds);
+    this.fdPeak = startFds.length;
+  }
+
+  /** The server's open fds now, as far as the kernel showed (a set: an fd counted once). */
+  private get fdCount(): number {
+    let n = this.startOpen.size;
+    for (const fd of this.openFds.keys()) if (!this.startOpen.has(fd)) n++;
+    return n;
+  }
+
+  add(e: TreeEvent): void {
+    this.events++;
+    switch (e.kind) {
+      case 'snapshot': push(e.write ? this.writes : this.reads, e); break;
+      case 'exec': this.exec(e); break;
+      case 'exit': this.exit(e); break;
+      case 'fdOpen':
+        if (e.pid !== this.serverPid) break;
+        // dup2/dup3 onto an open fd replace it; an fd the kernel reports open is open.
+        this.startOpen.delete(e.fd);
+        this.openFds.set(e.fd, { path: e.path, atNs: e.tsNs, nr: e.nr });
+        this.noteFdCount(e.tsNs);
+        break;
+      case 'fdClose':
+        if (e.pid !== this.serverPid) break;
+        this.openFds.delete(e.fd);
+        this.startOpen.delete(e.fd);
+        this.noteFdCount(e.tsNs);
+        break;
+    }
+  }
+
+  private noteFdCount(tsNs: number): void {
+    const count = this.fdCount;
+    this.fdPeak = Math.max(this.fdPeak, count);
+    push(this.fdHistory, { tsNs, count });
+  }
+
+  private fdCountAt(tsNs: number): number {
+    const h = this.fdHistory;
+    let lo = 0, hi = h.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (h[mid].tsNs <= tsNs) lo = mid + 1; else hi = mid; }
+    return lo === 0 ? this.startFds.length : h[lo - 1].count;
+  }
+
+  private exec(e: TreeExec): void {
+    // An exec replaces the process image: a second exec of the same pid updates the entry.
+    let p = this.live.get(e.pid);
+    if (p === undefined) {
+      p = { pid: e.pid, ppid: e.ppid, comm: e.comm, path: null, args: [], startNs: e.startNs || e.tsNs, endNs: null, cpuNs: null, status: null };
+      this.live.set(e.pid, p);
+      push(this.procs, p);
+    }
+    p.ppid = e.ppid; p.comm = e.comm; p.path = e.path; p.args = e.args;
+  }
+
+  private exit(e: TreeExit): void {
+    let p = this.live.get(e.pid);
+    if (p === undefined) {
+      // Forked and ended without an exec (Go's fork-exec that failed, a shell subshell).
+      p = { pid: e.pid, ppid: null, comm: e.comm, path: null, args: [], startNs: e.startNs || e.tsNs, endNs: null, cpuNs: null, status: null };
+      push(this.procs, p);
+    }
+    this.live.delete(e.pid);
+    p.endNs = e.tsNs; p.cpuNs = e.cpuNs; p.status = e.status;
+  }
+
+  /**
+   * The snapshot of the server's read (or write) of its stream fd at tsNs (the io event's
+   * time; both programs run in the same tracepoint call, so within µs), or null.
+   */
+  private snapshotAt(list: TreeSnapshot[], tsNs: number): TreeSnapshot | null {
+    let lo = 0, hi = list.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (list[mid].tsNs < tsNs - MATCH_NS) lo = mid + 1; else hi = mid; }
+    let best: TreeSnapshot | null = null;
+    for (let i = lo; i < list.length && list[i].tsNs <= tsNs + MATCH_NS; i++) {
+      const s = list[i];
+      if ((best === null || Math.abs(s.tsNs - tsNs) < Math.abs(best.tsNs - tsNs))) best = s;
+    }
+    return best;
+  }
+
+  /**
+   * The tree's work between the server's read of its input that returned at readNs and
+   * its write of its output that began at writeNs; null when a snapshot is missing.
+   */
+  window(readNs: number, writeNs: number, request: { method: string | null; id: string | number | null }): TreeWindow | null {
+    const a = this.snapshotAt(this.reads, readNs);
+    const b = this.snapshotAt(this.writes, writeNs);
+    if (a === null || b === null || b.tsNs < a.tsNs) return null;
+    push(this.windows, { startNs: a.tsNs, endNs: b.tsNs, method: request.method, id: request.id });
+    this.fdSamples.push(this.fdCountAt(b.tsNs));
+    const d = (f: (t: TreeTotals) => number): number => Math.max(0, f(b.totals) - f(a.totals));
+    const onChild = d((t) => t.modeNs[TreeMode.idleChild]);
+    const onDisk = d((t) => t.modeNs[TreeMode.idleDisk]);
+    const other = d((t) => t.modeNs[TreeMode.idleOther]);
+    return {
+      serverCpuUs: us(d((t) => t.serverCpuNs)),
+      serverRunqUs: us(d((t) => t.serverRunqNs)),
+      // The parts are rounded first so that they add up to the whole exactly.
+      serverBlockedUs: us(onChild) + us(onDisk) + us(other),
+      blockedOnChildUs: us(onChild),
+      blockedOnDiskUs: us(onDisk),
+      blockedOtherUs: us(other),
+      blockedOtherOn: dominantCause(a.totals, b.totals, other),
+      childCpuUs: us(d((t) => t.childCpuNs)),
+      childDiskUs: us(d((t) => t.childDiskNs)),
+      children: this.childrenIn(a.tsNs, b.tsNs),
+      fileReads: d((t) => t.fileReads),
+      fileReadBytes: d((t) => t.fileReadBytes),
+      pageCacheMisses: d((t) => t.pageCacheMisses),
+      diskIos: d((t) => t.diskIos),
+      diskIoBytes: d((t) => t.diskIoBytes),
+      diskIoUs: us(d((t) => t.diskIoNs)),
+      fdsOpened: d((t) => t.fdsOpened),
+      fdsClosed: d((t) => t.fdsClosed),
+    };
+  }
+
+  /** Descendants alive at some point of [aNs, bNs], the earliest first. */
+  private childrenIn(aNs: number, bNs: number): KernelChild[] {
+    const out: KernelChild[] = [];
+    for (const p of this.procs) {
+      if (p.startNs > bNs || (p.endNs !== null && p.endNs < aNs)) continue;
+      if (out.length >= CHILDREN_LISTED) break;
+      const exited = p.endNs !== null && p.endNs <= bNs;
+      out.push({
+        pid: p.pid, comm: p.comm, path: p.path, args: truncateArgs(p.args),
+        wallUs: exited ? us(p.endNs! - p.startNs) : null,
+        cpuUs: exited && p.cpuNs !== null ? us(p.cpuNs) : null,
+        exitCode: exited && p.status !== null && (p.status & 0x7f) === 0 ? (p.status >> 8) & 0xff : null,
+        signal: exited && p.status !== null && (p.status & 0x7f) !== 0 ? p.status & 0x7f : null,
+      });
+    }
+    return out;
+  }
+
+  /** The server's fd report for `session end`; fdGrowth when its count kept rising across requests. */
+  fdReport(): FdReport {
+    const stillOpen: OpenFd[] = [...this.openFds.entries()].sort((x, y) => x[0] - y[0]).map(([fd, o]) => {
+      const w = this.windowAt(o.atNs);
+      return { fd, path: o.path === '' ? null : o.path, atMs: Math.round((o.atNs - this.startNs) / 1e4) / 100, method: w?.method ?? null, id: w?.id ?? null };
+    });
+    // The end is the last answered request: a server's exit closes fds that it leaked.
+    const endCount = this.fdSamples.length > 0 ? this.fdSamples[this.fdSamples.length - 1] : this.fdCount;
+    return { startCount: this.startFds.length, peakCount: this.fdPeak, endCount, stillOpen, growth: fdGrowth(this.fdSamples) };
+  }
+
+  /**
+   * The request being handled at tsNs: of the windows around it, the one answered first
+   * (pipelined requests' windows all start at the read that brought them).
+   */
+  private windowAt(tsNs: number): Window | null {
+    let best: Window | null = null;
+    for (const w of this.windows) if (w.startNs <= tsNs && tsNs <= w.endNs && (best === null || w.endNs < best.endNs)) best = w;
+    return best;
+  }
+}
+
+/** Where one cause makes up at least half of the idle-other time, its name. */
+function dominantCause(a: TreeTotals, b: TreeTotals, otherNs: number): string | null {
+  if (otherNs <= 0) return null;
+  let best = 0, bestNs = 0;
+  for (let i = 1; i < IDLE_CAUSES.length; i++) {
+    const ns = b.causeNs[i] - a.causeNs[i];
+    if (ns > bestNs) { best = i; bestNs = ns; }
+  }
+  if (best === 0 || bestNs * 2 < otherNs) return null;
+  if (best === CAUSE_SYSCALL) return SYSCALL_NAMES[b.lastOtherNr] ?? `syscall ${b.lastOtherNr}`;
+  return IDLE_CAUSES[best];
+}
+
+/**
+ * Growth: the count at the end of a request rose over at least 5 requests, never fell,
+ * and ended at least 5 above where it was at the first. A server that opens and closes
+ * files in each request stays flat.
+ */
+export function fdGrowth(samples: number[]): { rises: number; from: number; to: number } | null {
+  if (samples.length < 2) return null;
+  let rises = 0;
+  for (let i = 1; i < samples.length; i++) {
+    if (samples[i] < samples[i - 1]) return null;
+    if (samples[i] > samples[i - 1]) rises++;
+  }
+  const from = samples[0], to = samples[samples.length - 1];
+  return rises >= 5 && to - from >= 5 ? { rises, from, to } : null;
+}
+
+function truncateArgs(args: string[]): string[] {
+  // The kernel copies at most ARGS_BYTES of the argument area: mark a cut last argument.
+  let bytes = 0;
+  for (const a of args) bytes += Buffer.byteLength(a) + 1;
+  if (bytes < ARGS_BYTES || args.length === 0) return args;
+  return [...args.slice(0, -1), `${args[args.length - 1]}…`];
+}
+
+function push<T>(list: T[], item: T): void {
+  list.push(item);
+  if (list.length > 2 * TREE_KEPT) list.splice(0, list.length - TREE_KEPT);
+}

@@ -1,0 +1,130 @@
+// What a server's blocked time was spent on, against real causes: a child that spins, a
+// file read from the disk, a sleep, fds kept open. Each runs the real bin/lsptap with the
+// real BPF programs and a server that does the thing for real (test/fixtures/timing-server.js).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { bpfSkipReason, tempDir, startSession, endSession, readLog, responseLine, between } from './helpers/kernel';
+import type { KernelTiming, FdReport } from '../src/model/record';
+import type { LogLine } from './helpers/kernel';
+
+const skip = bpfSkipReason();
+
+function kernel(line: LogLine): KernelTiming {
+  assert.ok(line.kernel !== undefined && line.kernel !== null, `no kernel field on ${JSON.stringify(line)}`);
+  return line.kernel as KernelTiming;
+}
+
+/** Within 5 % or 2 ms (in µs) of expectedUs. */
+function near(valueUs: number | null | undefined, expectedUs: number, what: string): void {
+  between(valueUs, Math.min(expectedUs * 0.95, expectedUs - 2000), Math.max(expectedUs * 1.05, expectedUs + 2000), what);
+}
+
+test('a server waiting for a child that spins 300 ms of CPU shows it as blocked on the child, and names the child', { skip }, async (t) => {
+  const log = path.join(tempDir(t), 'log.jsonl');
+  const run = startSession(t, ['--log', log, '--bpf=require']);
+  await run.conn.sendRequest('test/echo', {});
+  await run.conn.sendRequest('test/child', { ms: 300 });
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const k = kernel(responseLine(readLog(log), 1));
+  const child = (k.children ?? []).find((c) => c.path === process.execPath && c.args.includes('-e'));
+  assert.ok(child !== undefined, `the child in ${JSON.stringify(k.children)}`);
+  assert.equal(child.exitCode, 0);
+  near(child.cpuUs, 300_000, 'the child\'s cpuUs');
+  near(k.childCpuUs, 300_000, 'childCpuUs');
+  // On a loaded machine the child also waits for a CPU, and that wait is still time the
+  // server spent waiting for it: blocked on the child for the child's whole life.
+  near(k.blockedOnChildUs, child.wallUs!, 'blockedOnChildUs against the child\'s wall time');
+  assert.ok(k.blockedOnChildUs! >= 0.95 * 300_000, `blockedOnChildUs ${k.blockedOnChildUs}`);
+  assert.equal(k.blockedOnChildUs! + k.blockedOnDiskUs! + k.blockedOtherUs!, k.serverBlockedUs);
+});
+
+test('a 64 MB file read after evicting it from the page cache shows its disk reads and page-cache misses; read again warm it shows none', { skip }, async (t) => {
+  const dir = tempDir(t);
+  const log = path.join(dir, 'log.jsonl');
+  const file = path.join(dir, 'big.bin');
+  const bytes = 64 << 20;
+  const fd = fs.openSync(file, 'w');
+  for (let i = 0; i < 64; i++) fs.writeSync(fd, Buffer.alloc(1 << 20, i + 1));
+  fs.fsyncSync(fd); // dirty pages are not evicted
+  fs.closeSync(fd);
+  // posix_fadvise(POSIX_FADV_DONTNEED) on this file only, as GNU dd does with iflag=nocache.
+  execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
+  const run = startSession(t, ['--log', log, '--bpf=require']);
+  await run.conn.sendRequest('test/echo', {});
+  assert.deepEqual(await run.conn.sendRequest('test/read', { path: file }), { bytes });
+  assert.deepEqual(await run.conn.sendRequest('test/read', { path: file }), { bytes });
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const lines = readLog(log);
+  const cold = kernel(responseLine(lines, 1));
+  const warm = kernel(responseLine(lines, 2));
+  between(cold.diskIoBytes, 0.9 * bytes, 1.1 * bytes, 'cold diskIoBytes');
+  between(cold.pageCacheMisses, 0.9 * bytes / 4096, 1.1 * bytes / 4096, 'cold pageCacheMisses');
+  between(cold.fileReadBytes, bytes, bytes + 4096, 'cold fileReadBytes');
+  assert.ok(cold.blockedOnDiskUs! > 0, `cold blockedOnDiskUs ${cold.blockedOnDiskUs}`);
+  assert.ok(cold.diskIos! > 0 && cold.diskIoUs! > 0);
+  between(warm.diskIoBytes, 0, 0.01 * bytes, 'warm diskIoBytes');
+  between(warm.pageCacheMisses, 0, 0.01 * bytes / 4096, 'warm pageCacheMisses');
+  between(warm.fileReadBytes, bytes, bytes + 4096, 'warm fileReadBytes');
+});
+
+test('a server that sleeps 200 ms shows ~200 ms blocked on something other than a child or the disk: a timer', { skip }, async (t) => {
+  const log = path.join(tempDir(t), 'log.jsonl');
+  const run = startSession(t, ['--log', log, '--bpf=require']);
+  await run.conn.sendRequest('test/echo', {});
+  await run.conn.sendRequest('test/sleep', { ms: 200 });
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const k = kernel(responseLine(readLog(log), 1));
+  between(k.blockedOtherUs, 190_000, 260_000, 'blockedOtherUs');
+  assert.equal(k.blockedOtherOn, 'timer');
+  assert.equal(k.blockedOnChildUs, 0);
+  assert.equal(k.blockedOnChildUs! + k.blockedOnDiskUs! + k.blockedOtherUs!, k.serverBlockedUs);
+});
+
+async function openFiles(t: { after: (fn: () => void) => void }, keep: boolean): Promise<{ files: string[]; lines: LogLine[]; fds: FdReport }> {
+  const dir = tempDir(t);
+  const log = path.join(dir, 'log.jsonl');
+  const files = Array.from({ length: 20 }, (_, i) => path.join(dir, `file-${i}.txt`));
+  for (const f of files) fs.writeFileSync(f, 'x');
+  const run = startSession(t, ['--log', log, '--bpf=require']);
+  await run.conn.sendRequest('test/echo', {});
+  for (const f of files) await run.conn.sendRequest('test/open', { path: f, keep });
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const lines = readLog(log);
+  const sessionEnd = lines.find((l) => l.msg === 'session end')!;
+  return { files, lines, fds: (sessionEnd.kernel as { fds: FdReport }).fds };
+}
+
+test('a server that keeps 20 files open across requests gets all 20 listed with their requests, and one fd growth warn line', { skip }, async (t) => {
+  const { files, lines, fds } = await openFiles(t, true);
+  for (const [i, f] of files.entries()) {
+    const open = fds.stillOpen.find((o) => o.path === f);
+    assert.ok(open !== undefined, `${f} is not in ${JSON.stringify(fds.stillOpen)}`);
+    assert.equal(open.method, 'test/open');
+    assert.equal(open.id, i + 1, `${f} was opened in request ${i + 1}`);
+  }
+  assert.ok(fds.endCount >= fds.startCount + 20, `fd count ${fds.startCount} -> ${fds.endCount}`);
+  assert.ok(fds.peakCount >= fds.endCount);
+  const warns = lines.filter((l) => l.msg === 'fd growth');
+  assert.equal(warns.length, 1, JSON.stringify(warns));
+  assert.equal(warns[0].level, 40);
+  const k = kernel(responseLine(lines, 3));
+  assert.equal(k.fdsOpened, 1);
+  assert.equal(k.fdsClosed, 0);
+});
+
+test('a server that closes what it opens gets no open file listed and no fd growth warn line', { skip }, async (t) => {
+  const { files, lines, fds } = await openFiles(t, false);
+  assert.deepEqual(fds.stillOpen.filter((o) => o.path !== null && files.includes(o.path)), []);
+  assert.equal(lines.filter((l) => l.msg === 'fd growth').length, 0);
+  const k = kernel(responseLine(lines, 3));
+  assert.equal(k.fdsOpened, 1);
+  assert.equal(k.fdsClosed, 1);
+});
