@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execFileSync } from 'node:child_process';
-import { chromium } from 'playwright-core';
+import { chromium, type BrowserContext } from 'playwright-core';
 import { LSPTAP_BIN, REPO_ROOT, missingCommand, readLogLines, runFixtureSession, skipUnless } from './helpers/fixture-session';
 import { histogramOf } from '../src/report/html-report';
 
@@ -20,7 +20,9 @@ const missing = fs.existsSync(CHROMIUM) ? missingCommand('gopls') : `${CHROMIUM}
 
 test('the HTML report of a real gopls session renders in Chromium with a chart per method and a waterfall per slow request, fetching nothing', skipUnless(missing), async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-html-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // One hook, browser first: a live Chromium still writes into its profile while the directory goes.
+  let browser: BrowserContext | null = null;
+  t.after(async () => { await browser?.close(); fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }); });
   const log = path.join(dir, 'session.jsonl');
   assert.equal((await runFixtureSession({ logPath: log, hovers: 12 })).exitCode, 0);
   const html = path.join(dir, 'report.html');
@@ -28,7 +30,7 @@ test('the HTML report of a real gopls session renders in Chromium with a chart p
   assert.doesNotMatch(fs.readFileSync(html, 'utf8'), /<script[^>]+src=|<link[^>]+href=/i, 'nothing is loaded from elsewhere');
 
   const context = await chromium.launchPersistentContext(path.join(dir, 'profile'), { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1280, height: 900 } });
-  t.after(() => context.close());
+  browser = context;
   const page = context.pages()[0] ?? await context.newPage();
   const problems: string[] = [];
   const requests: string[] = [];
@@ -83,7 +85,9 @@ test('the HTML report of a real gopls session renders in Chromium with a chart p
 
 test('the HTML report draws the kernel parts of each slow request when the log carries kernel timing', skipUnless(missing), async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-html-kernel-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // One hook, browser first: a live Chromium still writes into its profile while the directory goes.
+  let browser: BrowserContext | null = null;
+  t.after(async () => { await browser?.close(); fs.rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 }); });
   const log = path.join(dir, 'session.jsonl');
   assert.equal((await runFixtureSession({ logPath: log, hovers: 4 })).exitCode, 0);
   // Kernel timing (issue 4) adds a `kernel` object of µs parts to message lines.
@@ -94,7 +98,7 @@ test('the HTML report draws the kernel parts of each slow request when the log c
   execFileSync(process.execPath, [LSPTAP_BIN, 'report', '--html', html, '--slowest', '3', log], { stdio: ['ignore', 'ignore', 'pipe'] });
 
   const context = await chromium.launchPersistentContext(path.join(dir, 'profile'), { executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
-  t.after(() => context.close());
+  browser = context;
   const page = context.pages()[0] ?? await context.newPage();
   const problems: string[] = [];
   page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`); });
