@@ -22,7 +22,7 @@ function logged(logPath: string, id: number): boolean {
 }
 
 /** Wait (polling every 2 ms, at most timeoutMs) until id's response is logged; ms waited, or null on timeout. */
-export async function waitUntilLogged(logPath: string, id: number, timeoutMs = 30_000): Promise<number | null> {
+export async function waitUntilLogged(logPath: string, id: number, timeoutMs = 180_000): Promise<number | null> {
   const t0 = process.hrtime.bigint();
   for (;;) {
     if (logged(logPath, id)) return Number(process.hrtime.bigint() - t0) / 1e6;

@@ -28,6 +28,7 @@ export interface BudgetLine {
 const UNITS: Record<string, string> = {
   p50Us: 'µs', p90Us: 'µs', p99Us: 'µs', cpuPerMsgUs: 'µs CPU/msg', msgsPerS: 'msgs/s', mbPerS: 'MB/s',
   deliveryMs: 'ms', peakRssMb: 'MB', rssGrowthMb: 'MB', wallMs: 'ms', logLagMs: 'ms after the last answer',
+  trueWallMs: 'ms, `-- true`', trueCpuMs: 'ms CPU, `-- true`', goplsVersionMs: 'ms, `gopls version`',
 };
 
 /** runs[workload][mode] = one figures object per repeat. */
@@ -58,7 +59,7 @@ function find(reports: MetricReport[], workload: string, metric: string): Metric
   return reports.find((r) => r.workload === workload && r.metric === metric);
 }
 
-/** The budgets of issue 6, checked on medians. */
+/** The budgets of issues 6 (the editor's wait) and 18 (the machine's cost), checked on medians. */
 export function checkBudgets(reports: MetricReport[], modes: Mode[], largestWorkload: string | null, largestBytes: number): BudgetLine[] {
   const lines: BudgetLine[] = [];
   const kernel = modes.find((m) => m.name === 'lsptap-kernel');
@@ -91,6 +92,26 @@ export function checkBudgets(reports: MetricReport[], modes: Mode[], largestWork
   if (growth === undefined) lines.push({ budget: `${sizeLabel} lsptap peak RSS growth`, value: null, limit: `≤ ${limitMb.toFixed(0)} MB`, verdict: 'SKIP', note: 'not measured in this run' });
   else lines.push({ budget: `${sizeLabel} lsptap peak RSS growth (MB)`, value: growth, limit: `≤ ${limitMb.toFixed(0)} MB (2 × message)`, verdict: growth <= limitMb ? 'PASS' : 'FAIL', note: null });
   ratioLine('gopls session wall time / direct', 'gopls', 'wallMs', 'lsptap', 'direct', 1.03);
+  // Issue 18: what lsptap costs the machine.
+  const extraLine = (budget: string, workload: string, metric: string, mode: ModeName, limit: number, unit: string): void => {
+    const r = find(reports, workload, metric);
+    const a = r?.modes[mode]?.median;
+    const b = r?.modes.relay?.median;
+    const limitText = `≤ ${limit} ${unit}`;
+    if (mode === 'lsptap-kernel' && kernel !== undefined && !kernel.available) {
+      lines.push({ budget, value: null, limit: limitText, verdict: 'SKIP', note: `kernel timing not available: ${kernel.reason}` });
+      return;
+    }
+    if (a === undefined || b === undefined) { lines.push({ budget, value: null, limit: limitText, verdict: 'SKIP', note: 'not measured in this run' }); return; }
+    const v = a - b;
+    lines.push({ budget, value: v, limit: limitText, verdict: v <= limit ? 'PASS' : 'FAIL', note: null });
+  };
+  // The relay thread's own share is about the plain relay's: the rest is the analysis's.
+  extraLine('lsptap analysis CPU per message (throughput, − relay)', 'throughput', 'cpuPerMsgUs', 'lsptap', 3, 'µs');
+  ratioLine('lsptap CPU over the gopls session / relay', 'gopls', 'cpuPerMsgUs', 'lsptap', 'relay', 1.5);
+  extraLine('lsptap `-- true` wall − relay', 'startup', 'trueWallMs', 'lsptap', 40, 'ms');
+  extraLine('lsptap-kernel `-- true` wall − relay', 'startup', 'trueWallMs', 'lsptap-kernel', 80, 'ms');
+  extraLine('`gopls version` through the shim − relay', 'startup', 'goplsVersionMs', 'lsptap', 40, 'ms');
   return lines;
 }
 
@@ -120,7 +141,7 @@ export function formatTable(reports: MetricReport[], modes: Mode[], budgets: Bud
   const line = (row: string[]): string => row.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   const out = [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
   for (const m of modes) if (!m.available) out.push(`${m.name}: not available (${m.reason})`);
-  out.push('', 'budgets (issue 6), on medians:');
+  out.push('', 'budgets (issues 6 and 18), on medians:');
   const bw = Math.max(...budgets.map((b) => b.budget.length));
   for (const b of budgets) {
     const value = b.value === null ? '-' : b.value.toFixed(3);

@@ -16,8 +16,9 @@ import { checkBudgets, formatTable, summarise, type Runs } from './report';
 import { didOpenOf } from './echo-client';
 import { FULL_SIZES, QUICK_SIZES, goplsSession, large, latency, throughput, type RunFigures, type WorkloadSizes } from './workloads';
 import { spawnSync } from 'node:child_process';
+import { makeShim, startup } from './startup';
 
-const WORKLOADS = ['latency', 'throughput', 'large', 'gopls'] as const;
+const WORKLOADS = ['startup', 'latency', 'throughput', 'large', 'gopls'] as const;
 
 function usage(msg: string): never {
   process.stderr.write(`bench: ${msg}\nusage: npm run bench -- [--json] [--save PATH] [--quick] [--repeats N] [--only ${WORKLOADS.join(',')}] [--modes ${MODE_NAMES.join(',')}]\n`);
@@ -68,6 +69,7 @@ async function main(): Promise<void> {
   if (only.includes('gopls') && !goplsOk) say('gopls not found: the gopls workload is skipped (apt-get install gopls golang-go)');
   const largeFrames = only.includes('large') ? sizes.largeBytes.map((b) => ({ name: sizeName(b), bytes: b, frame: didOpenOf(b) })) : [];
 
+  const shim = makeShim(tmp);
   const runs: Runs = new Map();
   const record = (workload: string, mode: ModeName, f: RunFigures): void => {
     if (!runs.has(workload)) runs.set(workload, new Map(active.map((m) => [m.name, []])));
@@ -85,7 +87,8 @@ async function main(): Promise<void> {
       for (const mode of order) {
         const log = logPath();
         const t0 = Date.now();
-        if (w === 'latency') record('latency', mode.name, await latency(mode, log, sizes));
+        if (w === 'startup') record('startup', mode.name, startup(mode, log, sizes, shim, goplsOk));
+        else if (w === 'latency') record('latency', mode.name, await latency(mode, log, sizes));
         else if (w === 'throughput') record('throughput', mode.name, await throughput(mode, log, sizes));
         else if (w === 'large') for (const l of largeFrames) record(l.name, mode.name, await large(mode, log, l.frame));
         else if (w === 'gopls') { if (goplsOk) record('gopls', mode.name, await goplsSession(mode, log, srcRoot)); }

@@ -22,10 +22,12 @@ export interface WorkloadSizes {
   throughputWarmup: number;
   throughputRequests: number;
   largeBytes: number[];
+  /** Runs of each start-up command per repeat (startup.ts). */
+  startupRuns: number;
 }
 
-export const FULL_SIZES: WorkloadSizes = { latencyWarmup: 1000, latencyRequests: 5000, throughputWarmup: 2000, throughputRequests: 20_000, largeBytes: [10e6, 50e6] };
-export const QUICK_SIZES: WorkloadSizes = { latencyWarmup: 100, latencyRequests: 500, throughputWarmup: 200, throughputRequests: 2000, largeBytes: [1e6, 5e6] };
+export const FULL_SIZES: WorkloadSizes = { latencyWarmup: 1000, latencyRequests: 5000, throughputWarmup: 2000, throughputRequests: 20_000, largeBytes: [10e6, 50e6], startupRuns: 10 };
+export const QUICK_SIZES: WorkloadSizes = { latencyWarmup: 100, latencyRequests: 500, throughputWarmup: 200, throughputRequests: 2000, largeBytes: [1e6, 5e6], startupRuns: 3 };
 
 const now = (): bigint => process.hrtime.bigint();
 const sinceUs = (t0: bigint): number => Number(now() - t0) / 1e3;

@@ -1,14 +1,16 @@
 // The analysis side of lsptap, run on its own thread (analysis-worker.ts): everything that
 // costs time per message — framing, pairing, kernel timing, the log, the summary, the
 // metrics — fed from the ring the relay thread fills. Records arrive in the order the relay
-// saw them, so each session's Session sees exactly what it would have seen inline.
+// saw them, so each session's Session sees exactly what it would have seen inline. This
+// file dispatches the relay thread's records to the hosted sessions; what a session is
+// made of is session-parts.ts's business.
 
 import fs from 'node:fs';
-import { Session } from './session';
-import { composeSession, startMetricsServing, type MetricsServing, type SessionParts } from './session-parts';
-import { SessionLog, type SessionLogChild, type SessionStartInfo } from '../sinks/session-log';
-import { Summary, formatKernelTable, formatSummaryTable } from '../sinks/summary';
-import { prepareKernelTiming, type KernelOption } from './kernel-option';
+import type { Session } from './session';
+import { openComposedSession, prepareThreadParts, type MetricsServing, type SessionParts } from './session-parts';
+import { SessionLog, type SessionLogChild } from '../sinks/session-log';
+import { formatKernelTable, formatSummaryTable } from '../sinks/summary';
+import type { KernelOption } from './kernel-option';
 import type { Direction } from '../model/frame';
 import { RecordType, type RingRecord } from '../bridge/chunk-ring';
 import type { AnalysisConfig, ControlRecord, FinishReply, SessionEndRequest, SessionStartRequest, SessionState, StartReply, WorkerMessage } from '../bridge/protocol';
@@ -42,20 +44,11 @@ export class AnalysisHost {
 
   /** Load the probes and start the metrics server; failures are startup errors. */
   async init(): Promise<InitResult> {
-    try {
-      this.kernel = prepareKernelTiming(this.config.bpf);
-    } catch (err) {
-      return { ok: false, kind: 'bpf', message: (err as Error).message };
-    }
-    if (this.config.metricsAddress !== null) {
-      try {
-        this.metrics = await startMetricsServing(this.config.metricsAddress);
-      } catch (err) {
-        this.kernel.close();
-        return { ok: false, kind: 'metrics', message: (err as Error).message };
-      }
-    }
-    return { ok: true, kernel: this.kernel.loaded };
+    const r = await prepareThreadParts(this.config);
+    if (!r.ok) return r;
+    this.kernel = r.kernel;
+    this.metrics = r.metrics;
+    return { ok: true, kernel: r.kernel.loaded };
   }
 
   /** One record from the ring. Chunk payloads are views into the ring: used, never kept. */
@@ -140,16 +133,9 @@ export class AnalysisHost {
   }
 
   private start(sid: number, c: SessionStartRequest): StartReply {
-    const log = this.logOrThrow().child({ session: c.sessionId });
-    const { kernel, refuse, off } = this.kernel!.attach(c.kernel, log, c.kernelOffReason);
-    const summary = new Summary();
-    const parts = composeSession(summary, kernel, this.metrics);
-    const startNs = BigInt(c.startNs);
-    const session = new Session({ log, startNs, retainBodyMax: c.retainBodyMax, stage: parts.stage, summary, sinks: parts.sinks });
+    const { log, session, parts, reply } = openComposedSession({ log: this.logOrThrow(), kernel: this.kernel!, metrics: this.metrics }, c);
     this.hosted.set(sid, { log, session, parts, observing: true, s2cCut: false, s2cOffset: 0 });
-    log.sessionStart({ ...c.fields, startNs, ...parts.extraStart } as SessionStartInfo);
-    if (off !== null) log.warn('kernel timing off', off);
-    return { refuse };
+    return reply;
   }
 
   private async finish(sid: number, end: SessionEndRequest, tables: boolean): Promise<FinishReply> {

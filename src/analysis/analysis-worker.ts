@@ -59,11 +59,11 @@ function run(): void {
   let lastRecordMs = 0;
   const onRecord = failingAfter(Number(process.env.LSPTAP_TEST_ANALYSIS_FAIL_AFTER ?? 0), host.onRecord);
   const pump = (): void => {
-    if (ring.read(onRecord, TURN_BYTES) > 0) lastRecordMs = performance.now();
+    if (ring.read(onRecord, TURN_BYTES) > 0) lastRecordMs = Date.now();
     if (host.fatalSeen) { ring.markFatalDone(); host.fatalSeen = false; }
     if (ring.takeProducerWaiting()) post({ type: 'space' });
     if (!ring.empty) { setImmediate(pump); return; }
-    if (performance.now() - lastRecordMs < IDLE_MS) { setTimeout(pump, POLL_MS); return; }
+    if (Date.now() - lastRecordMs < IDLE_MS) { setTimeout(pump, POLL_MS); return; }
     const seq = ring.prepareWait();
     if (seq === null) { setImmediate(pump); return; }
     const woken = ring.waitAsync(seq);

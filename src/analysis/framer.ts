@@ -10,10 +10,11 @@
 // that swallowed the next header still recovers it), then in the bytes that follow.
 
 import type { Direction, Frame, FrameWarning, Identity } from '../model/frame';
-import { identifyParsed, invalidIdentity } from './identity';
+import { invalidIdentity } from './identity';
+import { identifySmall } from './small-body';
 import { BodyScanner } from './body-scanner';
 
-/** Bodies up to this size are copied once and JSON.parse'd; larger ones are scanned. */
+/** Bodies up to this size are copied once and read whole (small-body.ts); larger ones are scanned as they come. */
 export const SMALL_BODY_MAX = 16 * 1024;
 /** A header block longer than this is not a header. */
 export const HEADER_MAX = 8 * 1024;
@@ -180,7 +181,7 @@ export class Framer {
   private startBody(length: number, readNs: bigint, fwdNs: bigint): void {
     this.bodyLen = length;
     this.bodyRemaining = length;
-    this.scanner.reset();
+    this.scanner.reset(length);
     this.retained = [];
     this.retainedLen = 0;
     this.mode = Mode.Body;
@@ -201,7 +202,7 @@ export class Framer {
   private finishBody(readNs: bigint, fwdNs: bigint): void {
     let identity: Identity;
     if (this.bodyLen === 0) identity = invalidIdentity('body is empty (Content-Length: 0)');
-    else if (this.bodyLen <= SMALL_BODY_MAX) identity = identifyParsed(this.small.subarray(0, this.bodyLen)).identity;
+    else if (this.bodyLen <= SMALL_BODY_MAX) identity = identifySmall(this.small, this.bodyLen, this.scanner);
     else identity = this.scanner.finish();
     const body = this.retained.length > 0 ? (this.retained.length === 1 ? this.retained[0] : Buffer.concat(this.retained, this.retainedLen)) : null;
     this.retained = [];

@@ -67,7 +67,8 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
         }
       }
       if (kt === null || probes === null || target === null || target.kind === 'connection') {
-        const off = offReason !== null ? { reason: offReason } : mode !== 'off' ? { reason: bpfOff } : null;
+        // Probes that failed to load say why first: the relay asks before it knows.
+        const off = bpfOff !== null && mode !== 'off' ? { reason: bpfOff } : offReason !== null ? { reason: offReason } : mode !== 'off' ? { reason: bpfOff } : null;
         return { kernel: null, refuse: null, off };
       }
       const p = probes;

@@ -1,10 +1,16 @@
-// The composition root of one session on the analysis thread: which stage its records pass
-// through (kernel timing) and which sinks receive them (the summary, the metrics), what the
-// `session start` line gains, and how it all stops. The only place that knows all of them.
+// The composition root of one session on the analysis thread: its log child, which stage
+// its records pass through (kernel timing) and which sinks receive them (the summary, the
+// metrics), what the `session start` line gains, and how it all stops. The only place
+// that knows all of them; analysis-host.ts only dispatches the relay thread's records.
 
 import type { RecordSink, RecordStage } from '../model/stages';
 import type { LsptapMetrics, MetricsServer } from '../sinks/metrics';
-import type { Summary } from '../sinks/summary';
+import { Summary } from '../sinks/summary';
+import type { SessionLog, SessionLogChild, SessionStartInfo } from '../sinks/session-log';
+import type { SessionStartRequest, StartReply } from '../bridge/protocol';
+import { prepareKernelTiming, type KernelOption } from './kernel-option';
+import type { AnalysisConfig } from '../bridge/protocol';
+import { Session } from './session';
 
 /** `--metrics ADDR`: the registry and the server that exposes it, shared by every session. */
 export interface MetricsServing {
@@ -74,4 +80,48 @@ export function composeSession(summary: Summary, kernel: KernelPart | null, serv
       return extra;
     },
   };
+}
+
+/** The probes loaded and metrics served, once per thread, before any server starts; failures are startup errors. */
+export async function prepareThreadParts(config: AnalysisConfig): Promise<{ ok: true; kernel: KernelOption; metrics: MetricsServing | null } | { ok: false; kind: 'bpf' | 'metrics'; message: string }> {
+  let kernel: KernelOption;
+  try {
+    kernel = prepareKernelTiming(config.bpf);
+  } catch (err) {
+    return { ok: false, kind: 'bpf', message: (err as Error).message };
+  }
+  if (config.metricsAddress === null) return { ok: true, kernel, metrics: null };
+  try {
+    return { ok: true, kernel, metrics: await startMetricsServing(config.metricsAddress) };
+  } catch (err) {
+    kernel.close();
+    return { ok: false, kind: 'metrics', message: (err as Error).message };
+  }
+}
+
+/** What every session of this thread shares: the log, the loaded probes, the metrics server. */
+export interface SharedParts {
+  log: SessionLog;
+  kernel: KernelOption;
+  metrics: MetricsServing | null;
+}
+
+export interface ComposedSession {
+  log: SessionLogChild;
+  session: Session;
+  parts: SessionParts;
+  reply: StartReply;
+}
+
+/** Build one session: its log child, kernel timing, summary and sinks; write `session start`. */
+export function openComposedSession(shared: SharedParts, c: SessionStartRequest): ComposedSession {
+  const log = shared.log.child({ session: c.sessionId });
+  const { kernel, refuse, off } = shared.kernel.attach(c.kernel, log, c.kernelOffReason);
+  const summary = new Summary();
+  const parts = composeSession(summary, kernel, shared.metrics);
+  const startNs = BigInt(c.startNs);
+  const session = new Session({ log, startNs, retainBodyMax: c.retainBodyMax, stage: parts.stage, summary, sinks: parts.sinks });
+  log.sessionStart({ ...c.fields, startNs, ...parts.extraStart } as SessionStartInfo);
+  if (off !== null) log.warn('kernel timing off', off);
+  return { log, session, parts, reply: { refuse } };
 }

@@ -13,8 +13,11 @@ import path from 'node:path';
 export const CHAIN_VAR = 'LSPTAP_SHIM_CHAIN';
 /** bin/lsptap, resolved (dist/src/dropin → repo root). */
 export const LSPTAP_ENTRY = path.resolve(__dirname, '..', '..', '..', 'bin', 'lsptap');
-/** Lines that only lsptap's entry script holds (this version's and earlier ones'). */
-const ENTRY_MARKS = ["require('../dist/src/entry.js')", "require('../dist/src/cli.js')"];
+/**
+ * Text that only lsptap's entry script holds: this version's mark line, and the paths
+ * earlier versions required (written without `require(` so no tool reads them as imports).
+ */
+const ENTRY_MARKS = ['lsptap-entry-script', "'../dist/src/entry.js')", "'../dist/src/cli.js')"];
 
 import { ServerNotFound } from '../model/errors';
 export { ServerNotFound };

@@ -105,7 +105,9 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
   const { AnalysisLink } = require('../proxy/analysis-link') as typeof import('../proxy/analysis-link');
   const bpf = opts.bpf ?? process.env.LSPTAP_BPF ?? 'auto';
   if (bpf !== 'off' && bpf !== 'auto' && bpf !== 'require') throw new StartupError(`lsptap: LSPTAP_BPF must be auto, off or require, not ${JSON.stringify(bpf)}`);
-  const link = await AnalysisLink.start({ bpf, metricsAddress: null });
+  // As cli.ts: only --bpf=require waits for the analysis thread before gopls starts.
+  const link = AnalysisLink.launch({ bpf, metricsAddress: null });
+  if (bpf === 'require') await link.started;
 
   const logOption = opts.log ?? process.env.LSPTAP_LOG;
   let target;

@@ -72,8 +72,11 @@ async function relayAndClose(opts: CommonOptions, server: ServerLink, clock: Ses
   });
   onChannel?.(channel);
   exitOnInternalError((err) => opts.link.fatal(err));
+  // Only probes need the bytes held until they watch; without them the ring takes the bytes
+  // while the analysis thread starts.
+  const hold = kernel !== null ? ready : Promise.resolve();
   const { exitCode } = await runRelaySession({
-    client: stdioClient(), server, link: opts.link, channel, ready, logPath: opts.logPath,
+    client: stdioClient(), server, link: opts.link, channel, ready: hold, logPath: opts.logPath,
     printSummary: opts.printSummary, graceMs: opts.graceMs, ownSignals: true,
   });
   await opts.link.close();
@@ -92,9 +95,10 @@ export async function runStdioProxy(opts: StdioProxyOptions): Promise<number> {
     return spawned.exitCode;
   }
   const child = spawned.link.child;
-  const kernel = opts.link.kernelOn ? childTarget(child) : null;
+  // The analysis thread may still be loading the probes: give it the target if it wants one.
+  const kernel = opts.link.kernelWanted ? childTarget(child) : null;
   // No await from here until the relays hold the child's streams.
-  return relayAndClose(opts, spawned.link, clock, kernel, opts.link.kernelOn && kernel === null ? 'cannot find the fds of the server pipes' : null,
+  return relayAndClose(opts, spawned.link, clock, kernel, opts.link.kernelWanted && kernel === null ? 'cannot find the fds of the server pipes' : null,
     (channel) => child.on('error', (err) => channel.log.error('server process error', { err: err.message })));
 }
 

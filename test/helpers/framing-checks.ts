@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { BodyScanner } from '../../src/analysis/body-scanner';
 import { identifyParsed } from '../../src/analysis/identity';
+import { identifyCommon } from '../../src/analysis/small-body';
 import type { Damage } from './lsp-arbitraries';
 import { split } from './lsp-arbitraries';
 import { framerRead, identityOf, parsedIdentity, shape } from './framing-oracle';
@@ -93,4 +94,13 @@ export function checkScannerOnDamage(body: Buffer, at: number, byte: number, cut
   // The scanner does not check the grammar inside nested values, so it may accept what
   // JSON.parse rejects there; it must never read a body JSON.parse accepts as another kind.
   if (got.kind !== 'invalid' && parsedKind !== 'invalid') assert.equal(got.kind, parsedKind);
+}
+
+/**
+ * The small-body fast path (small-body.ts) answers only where it is sure, and then exactly
+ * as the scanner does, so small and large bodies follow one rule.
+ */
+export function checkSmallAgreesWithScanner(body: Buffer): void {
+  const fast = identifyCommon(body, body.length);
+  if (fast !== null) assert.deepEqual(fast, scan(body, []));
 }
