@@ -10,7 +10,9 @@ cd "$(dirname "$0")/.."
 # editor across a socketpair for kernel timing; libcap2-bin (setcap): its capability test;
 # util-linux (Essential on Debian, named so a slimmed image gets it too): setpriv, which ties
 # the server's life to lsptap's (--pdeathsig), and chrt for the analysis thread.
-PKGS=(gopls golang-go clang llvm libbpf1 libbpf-dev bpftool gcc make neovim chromium prometheus jq iproute2 libcap2-bin util-linux)
+# emacs-nox, elpa-eglot, elpa-go-mode: the README's Emacs recipe is run by a test; Debian 12
+# has Emacs 28.2, where eglot (1.9, built in from Emacs 29) and go-mode come as elpa-* packages.
+PKGS=(gopls golang-go clang llvm libbpf1 libbpf-dev bpftool gcc make neovim chromium prometheus jq iproute2 libcap2-bin util-linux emacs-nox elpa-eglot elpa-go-mode)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

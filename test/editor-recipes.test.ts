@@ -10,6 +10,7 @@ import { fixtures, goFixture, lsptapBin, messages, readLog, repoRoot, start, tmp
 import { realGopls, requireCapability, which } from './helpers/dropin';
 
 const nvim = which('nvim');
+const emacs = which('emacs');
 
 /** The fenced block of `lang` that follows the paragraph starting with `**heading**` in README "Editor recipes". */
 function recipe(heading: string, lang: string): string {
@@ -61,6 +62,48 @@ test('the README\'s Neovim recipe, as init.lua, starts gopls through lsptap: hov
   assert.equal(files.length, 1, 'one session log under $XDG_STATE_HOME/lsptap');
   const lines = readLog(path.join(logDir, files[0]));
   assert.ok(messages(lines).some((l) => l.dir === 's2c' && l.kind === 'response' && l.method === 'textDocument/hover'), 'the hover is in the log');
+  assert.equal(lines.find((l) => l.msg === 'session end')?.exitCode, 0);
+});
+
+test('the README\'s Emacs recipe, as the init file, has eglot start gopls through lsptap: hover answered, the session logged from initialize to session end', requireCapability('emacs (with eglot and go-mode: elpa-eglot, elpa-go-mode) and gopls', emacs !== null && realGopls !== null) ?? { timeout: 120_000 }, async (t) => {
+  const dir = tmpDir(t);
+  const initEl = path.join(dir, 'init.el');
+  fs.writeFileSync(initEl, recipe('Emacs', 'elisp'));
+  // A copy of the module outside any git repository, so eglot's project (project.el: the VC
+  // root, else the file's directory) is the module, as in a user's checkout of it.
+  const mod = path.join(dir, 'gomod');
+  fs.cpSync(goFixture, mod, { recursive: true });
+  const file = path.join(mod, 'main.go');
+  const text = fs.readFileSync(file, 'utf8');
+  const at = text.indexOf('g.Greet("world")') + 3;
+  const before = text.slice(0, at);
+  const out = path.join(dir, 'probe.json');
+  const logDir = path.join(dir, 'state', 'lsptap');
+  const env = {
+    ...process.env,
+    PATH: pathWithLsptap(dir),
+    HOME: dir, XDG_CONFIG_HOME: path.join(dir, 'config'), XDG_STATE_HOME: path.join(dir, 'state'),
+    PROBE_OUT: out,
+    PROBE_FILE: file,
+    PROBE_POSITION: JSON.stringify({ line: before.split('\n').length - 1, character: at - (before.lastIndexOf('\n') + 1) }),
+  };
+  // --batch implies -q, which skips the two things an interactive start does before the user's
+  // code runs: activating installed packages (eglot and go-mode on Emacs 28) and the init file.
+  const editor = start(t, emacs!, ['--batch', '-f', 'package-activate-all', '-l', initEl, '-l', path.join(fixtures, 'emacs', 'recipe-probe.el')], { cwd: mod, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  assert.deepEqual(await editor.exited, { code: 0, signal: null }, editor.stderr());
+  const got = JSON.parse(fs.readFileSync(out, 'utf8')) as { ok: boolean; error?: string; mode: string; cmd: string[]; hover: { contents: { value: string } } | null; stopped: boolean };
+  assert.equal(got.error, undefined, editor.stderr());
+  assert.match(got.mode, /^go(-ts)?-mode$/);
+  assert.deepEqual(got.cmd, ['lsptap', '--', 'gopls']);
+  assert.match(got.hover?.contents.value ?? '', /Greet\(name string\) string/);
+  assert.equal(got.stopped, true);
+  const files = fs.readdirSync(logDir);
+  assert.equal(files.length, 1, 'one session log under $XDG_STATE_HOME/lsptap');
+  const lines = readLog(path.join(logDir, files[0]));
+  const seen = (dir: string, kind: string, method: string): boolean => messages(lines).some((l) => l.dir === dir && l.kind === kind && l.method === method);
+  for (const [d, kind, method] of [['c2s', 'request', 'initialize'], ['s2c', 'response', 'initialize'], ['c2s', 'request', 'textDocument/hover'], ['s2c', 'response', 'textDocument/hover'], ['c2s', 'request', 'shutdown'], ['s2c', 'response', 'shutdown'], ['c2s', 'notification', 'exit']]) {
+    assert.ok(seen(d, kind, method), `${d} ${kind} ${method} is in the log`);
+  }
   assert.equal(lines.find((l) => l.msg === 'session end')?.exitCode, 0);
 });
 
