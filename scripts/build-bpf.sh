@@ -27,6 +27,12 @@ if [ ! -s "$OUT/vmlinux.h" ] || [ "$BTF" -nt "$OUT/vmlinux.h" ]; then
   bpftool btf dump file "$BTF" format c > "$OUT/vmlinux.h.tmp"
   mv "$OUT/vmlinux.h.tmp" "$OUT/vmlinux.h"
 fi
+# An object whose program was removed (sched.bpf.o, replaced by tree.bpf.o) would still be
+# packed by `files`: remove it.
+for obj in "$OUT"/*.bpf.o; do
+  [ -e "$obj" ] || continue
+  [ -e "bpf/$(basename "$obj" .o).c" ] || rm -f "$obj"
+done
 for src in bpf/*.bpf.c; do
   name=$(basename "$src" .c)
   obj="$OUT/$name.o"
@@ -37,7 +43,7 @@ for src in bpf/*.bpf.c; do
   # -mcpu=v3: BPF atomics; -g: BTF for CO-RE and for the layout test.
   clang -O2 -g -target bpf -mcpu=v3 "-D__TARGET_ARCH_$ARCH" -I"$OUT" -Ibpf -c "$src" -o "$obj.tmp"
   # The DWARF from -g is not needed at run time (CO-RE and the layout test read .BTF, which
-  # stays): dropping it takes sched.bpf.o from 662 kB to 41 kB in the npm tarball.
+  # stays): dropping it took the scheduler object from 662 kB to 41 kB in the npm tarball.
   if command -v llvm-strip >/dev/null 2>&1; then llvm-strip -g "$obj.tmp"; fi
   mv "$obj.tmp" "$obj"
 done

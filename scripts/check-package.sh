@@ -4,7 +4,10 @@
 # skips the objects (exit 0) on machines without clang/bpftool/BTF; packing needs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-for obj in bpf/.output/io.bpf.o bpf/.output/sched.bpf.o; do
+# One object per bpf/*.bpf.c (a stale object of a removed program would be packed too: the
+# build removes objects without a source).
+for src in bpf/*.bpf.c; do
+  obj="bpf/.output/$(basename "$src" .c).o"
   if [ ! -s "$obj" ]; then
     echo "check-package: $obj is missing; packing needs clang, bpftool and kernel BTF (scripts/setup.sh)" >&2
     exit 1

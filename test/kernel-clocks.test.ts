@@ -5,24 +5,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { spawn, execFileSync } from 'node:child_process';
-import { InitializeRequest, InitializedNotification, DidOpenTextDocumentNotification, HoverRequest, DefinitionRequest, ReferencesRequest, DocumentSymbolRequest } from 'vscode-languageserver-protocol/node';
-import { answerServerRequests } from '../src/demo/gopls-script';
-import { bpfSkipReason, tempDir, startSession, endSession, readLog, responseLine, kernelOf, between, sleep, FIXTURES, type LogLine } from './helpers/kernel';
+import { spawn } from 'node:child_process';
+import { HoverRequest, DefinitionRequest, ReferencesRequest, DocumentSymbolRequest } from 'vscode-languageserver-protocol/node';
+import { bpfSkipReason, goplsSkip, openInGopls, tempDir, startSession, endSession, readLog, responseLine, kernelOf, between, sleep, FIXTURES, type LogLine } from './helpers/kernel';
 
 const MODULE = path.join(FIXTURES, 'gomod-kernel');
 const skip = bpfSkipReason();
-
-function goplsSkip(): string | false {
-  try { execFileSync('gopls', ['version'], { stdio: 'ignore' }); } catch {
-    assert.ok(process.env.CI !== 'true', 'CI=true: gopls must be installed (scripts/setup.sh)');
-    return 'gopls is not installed (scripts/setup.sh installs it)';
-  }
-  return false;
-}
 
 /** One busy loop per core for the length of the test: the load under which JS stamps went wrong. */
 function loadBothCores(t: { after: (fn: () => void) => void }): void {
@@ -36,14 +25,7 @@ test('under load, every gopls response has latencyMs >= serverUs and equal to it
   loadBothCores(t);
   const log = path.join(tempDir(t), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require'], { server: ['gopls'], cwd: MODULE });
-  answerServerRequests(run.conn);
-  const root = pathToFileURL(MODULE).href;
-  await run.conn.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: root, workspaceFolders: [{ uri: root, name: 'fixture' }], capabilities: { workspace: { configuration: true } } });
-  await run.conn.sendNotification(InitializedNotification.type, {});
-  const file = path.join(MODULE, 'shapes', 'shapes.go');
-  const text = fs.readFileSync(file, 'utf8');
-  const uri = pathToFileURL(file).href;
-  await run.conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'go', version: 1, text } });
+  const { uri, text } = await openInGopls(run, MODULE, 'fixture', path.join(MODULE, 'shapes', 'shapes.go'));
   const lines = text.split('\n');
   const positions = lines.flatMap((l, line) => [...l.matchAll(/\b(Area|Perimeter|Shape|TotalArea|Circle|Rect)\b/g)].map((m) => ({ line, character: m.index! + 1 })));
   for (let round = 0; round < 2; round++) {

@@ -4,38 +4,20 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { execFileSync } from 'node:child_process';
-import { InitializeRequest, InitializedNotification, DidOpenTextDocumentNotification, ReferencesRequest, DocumentSymbolRequest, type Location } from 'vscode-languageserver-protocol/node';
-import { answerServerRequests, goRootSrc } from '../src/demo/gopls-script';
+import { ReferencesRequest, DocumentSymbolRequest, type Location } from 'vscode-languageserver-protocol/node';
+import { goRootSrc } from '../src/demo/gopls-script';
 import type { KernelTiming } from '../src/model/record';
-import { bpfSkipReason, tempDir, startSession, endSession, readLog, kernelOf, FIXTURES } from './helpers/kernel';
+import { bpfSkipReason, goplsSkip, openInGopls, tempDir, startSession, endSession, readLog, kernelOf, FIXTURES } from './helpers/kernel';
 
 const MODULE = path.join(FIXTURES, 'gomod-kernel');
-
-function goplsSkip(): string | false {
-  try { execFileSync('gopls', ['version'], { stdio: 'ignore' }); } catch {
-    assert.ok(process.env.CI !== 'true', 'CI=true: gopls must be installed (scripts/setup.sh)');
-    return 'gopls is not installed (scripts/setup.sh installs it)';
-  }
-  return false;
-}
 
 const skip = bpfSkipReason() || goplsSkip();
 
 test('gopls shows non-zero server CPU time for textDocument/references', { skip, timeout: 120_000 }, async (t) => {
   const log = path.join(tempDir(t), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require'], { server: ['gopls'], cwd: MODULE });
-  answerServerRequests(run.conn);
-  const root = pathToFileURL(MODULE).href;
-  await run.conn.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: root, workspaceFolders: [{ uri: root, name: 'fixture' }], capabilities: { workspace: { configuration: true } } });
-  await run.conn.sendNotification(InitializedNotification.type, {});
-  const file = path.join(MODULE, 'shapes', 'shapes.go');
-  const text = fs.readFileSync(file, 'utf8');
-  const uri = pathToFileURL(file).href;
-  await run.conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'go', version: 1, text } });
+  const { uri, text } = await openInGopls(run, MODULE, 'fixture', path.join(MODULE, 'shapes', 'shapes.go'));
   const before = text.slice(0, text.indexOf('func TotalArea') + 'func T'.length);
   const position = { line: before.split('\n').length - 1, character: before.length - before.lastIndexOf('\n') - 1 };
   const refs = await run.conn.sendRequest(ReferencesRequest.type, { textDocument: { uri }, position, context: { includeDeclaration: true } }) as Location[] | null;
@@ -55,13 +37,7 @@ test('gopls on the Go standard library: documentSymbol waits for its go list chi
   const srcRoot = goRootSrc();
   const log = path.join(tempDir(t), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require'], { server: ['gopls'], cwd: srcRoot });
-  answerServerRequests(run.conn);
-  const root = pathToFileURL(srcRoot).href;
-  await run.conn.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri: root, workspaceFolders: [{ uri: root, name: 'std' }], capabilities: { workspace: { configuration: true } } });
-  await run.conn.sendNotification(InitializedNotification.type, {});
-  const file = path.join(srcRoot, 'net', 'http', 'server.go');
-  const uri = pathToFileURL(file).href;
-  await run.conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'go', version: 1, text: fs.readFileSync(file, 'utf8') } });
+  const { uri } = await openInGopls(run, srcRoot, 'std', path.join(srcRoot, 'net', 'http', 'server.go'));
   const symbols = await run.conn.sendRequest(DocumentSymbolRequest.type, { textDocument: { uri } }) as unknown[] | null;
   assert.ok(symbols !== null && symbols.length > 100, `${symbols?.length} symbols`);
   const end = await endSession(run);

@@ -21,8 +21,8 @@
 import { isUtf8 } from 'node:buffer';
 import type { Identity } from '../model/frame';
 import { classify, invalidIdentity } from './identity';
+import { BACKSLASH, COLON, COMMA, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET } from './json-bytes';
 
-const QUOTE = 0x22;
 /**
  * TypedArray's indexOf, a V8 builtin. Buffer#indexOf goes through Node's JS wrapper, which
  * runs interpreted until it is hot: in a fresh process the first 50 MB body took 168 ms to
@@ -30,13 +30,6 @@ const QUOTE = 0x22;
  */
 // eslint-disable-next-line @typescript-eslint/unbound-method -- called with .call(view, ...)
 const U8_INDEX_OF = Uint8Array.prototype.indexOf;
-const BACKSLASH = 0x5c;
-const LBRACE = 0x7b;
-const RBRACE = 0x7d;
-const LBRACKET = 0x5b;
-const RBRACKET = 0x5d;
-const COLON = 0x3a;
-const COMMA = 0x2c;
 
 const enum S {
   TopStart, KeyOrEnd, Key, Colon, Value, StrValue, Prim, Nested, AfterValue, Done, Failed, Skim,

@@ -12,15 +12,8 @@ import { isUtf8 } from 'node:buffer';
 import type { Identity } from '../model/frame';
 import type { BodyScanner } from './body-scanner';
 import { classify, identifyParsed } from './identity';
+import { BACKSLASH, COLON, COMMA, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET } from './json-bytes';
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const LBRACE = 0x7b;
-const RBRACE = 0x7d;
-const LBRACKET = 0x5b;
-const RBRACKET = 0x5d;
-const COLON = 0x3a;
-const COMMA = 0x2c;
 /** Nesting the fast path follows (a bit per level in a number); deeper goes to the scanner. */
 const DEPTH_MAX = 30;
 

@@ -1,7 +1,10 @@
 // Shared by the kernel timing tests (on top of test/helpers.ts): whether BPF can load here,
 // with the reason when not, and a session through the real bin/lsptap with a jsonrpc client.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
+import { InitializeRequest, InitializedNotification, DidOpenTextDocumentNotification } from 'vscode-languageserver-protocol/node';
+import { answerServerRequests } from '../../src/demo/gopls-script';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -91,3 +94,27 @@ export function between(value: number | null | undefined, lo: number, hi: number
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Why the real gopls cannot run here, or false; under CI=true a missing gopls fails. */
+export function goplsSkip(): string | false {
+  try { execFileSync('gopls', ['version'], { stdio: 'ignore' }); } catch {
+    assert.ok(process.env.CI !== 'true', 'CI=true: gopls must be installed (scripts/setup.sh)');
+    return 'gopls is not installed (scripts/setup.sh installs it)';
+  }
+  return false;
+}
+
+/**
+ * Initialize the gopls behind `run` on the workspace `root` (answering its own requests as
+ * an editor does) and open `file` in it; returns the document's uri and text.
+ */
+export async function openInGopls(run: Run, root: string, name: string, file: string): Promise<{ uri: string; text: string }> {
+  answerServerRequests(run.conn);
+  const rootUri = pathToFileURL(root).href;
+  await run.conn.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri, workspaceFolders: [{ uri: rootUri, name }], capabilities: { workspace: { configuration: true } } });
+  await run.conn.sendNotification(InitializedNotification.type, {});
+  const text = fs.readFileSync(file, 'utf8');
+  const uri = pathToFileURL(file).href;
+  await run.conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: 'go', version: 1, text } });
+  return { uri, text };
+}
