@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fixtures, goFixture, lsptapBin, messages, readLog, repoRoot, start, tmpDir } from './helpers/index';
+import { fixtures, goFixture, lsptapBin, messages, readLog, repoRoot, start, tmpDir, type LogLine } from './helpers/index';
 import { realGopls, requireCapability, which } from './helpers/dropin';
 
 const nvim = which('nvim');
@@ -31,6 +31,24 @@ function pathWithLsptap(dir: string): string {
   return `${bin}:${process.env.PATH ?? ''}`;
 }
 
+interface ProbeResult { error?: string; mode?: string; cmd: string[]; hover: { contents: { value: string } } | null; stopped: boolean }
+
+/**
+ * What every editor probe must show: the server command is the recipe's `lsptap -- gopls`,
+ * gopls answered the hover, the editor stopped the server, and exactly one session log was
+ * written under $XDG_STATE_HOME/lsptap. Returns the probe's answers and that log's lines.
+ */
+function checkProbe(out: string, logDir: string, stderr: string): { got: ProbeResult; lines: LogLine[] } {
+  const got = JSON.parse(fs.readFileSync(out, 'utf8')) as ProbeResult;
+  assert.equal(got.error, undefined, stderr);
+  assert.deepEqual(got.cmd, ['lsptap', '--', 'gopls']);
+  assert.match(got.hover?.contents.value ?? '', /Greet\(name string\) string/);
+  assert.equal(got.stopped, true);
+  const files = fs.readdirSync(logDir);
+  assert.equal(files.length, 1, 'one session log under $XDG_STATE_HOME/lsptap');
+  return { got, lines: readLog(path.join(logDir, files[0])) };
+}
+
 test('the README\'s Neovim recipe, as init.lua, starts gopls through lsptap: hover answered, the session logged', requireCapability('nvim and gopls', nvim !== null && realGopls !== null) ?? { timeout: 120_000 }, async (t) => {
   const dir = tmpDir(t);
   const config = path.join(dir, 'config');
@@ -53,14 +71,7 @@ test('the README\'s Neovim recipe, as init.lua, starts gopls through lsptap: hov
   // -u init.lua: the recipe is the whole configuration; filetype detection is on as in a user's setup.
   const editor = start(t, nvim!, ['--headless', '-n', '-i', 'NONE', '-u', initLua, '-c', 'filetype on', '-c', `edit ${file}`, '-c', `luafile ${path.join(fixtures, 'nvim', 'recipe-probe.lua')}`], { cwd: goFixture, env, stdio: ['ignore', 'pipe', 'pipe'] });
   assert.deepEqual(await editor.exited, { code: 0, signal: null }, editor.stderr());
-  const got = JSON.parse(fs.readFileSync(out, 'utf8')) as { ok: boolean; error?: string; name: string; cmd: string[]; hover: { contents: { value: string } } | null; stopped: boolean };
-  assert.equal(got.error, undefined);
-  assert.deepEqual(got.cmd, ['lsptap', '--', 'gopls']);
-  assert.match(got.hover?.contents.value ?? '', /Greet\(name string\) string/);
-  assert.equal(got.stopped, true);
-  const files = fs.readdirSync(logDir);
-  assert.equal(files.length, 1, 'one session log under $XDG_STATE_HOME/lsptap');
-  const lines = readLog(path.join(logDir, files[0]));
+  const { lines } = checkProbe(out, logDir, editor.stderr());
   assert.ok(messages(lines).some((l) => l.dir === 's2c' && l.kind === 'response' && l.method === 'textDocument/hover'), 'the hover is in the log');
   assert.equal(lines.find((l) => l.msg === 'session end')?.exitCode, 0);
 });
@@ -91,15 +102,8 @@ test('the README\'s Emacs recipe, as the init file, has eglot start gopls throug
   // code runs: activating installed packages (eglot and go-mode on Emacs 28) and the init file.
   const editor = start(t, emacs!, ['--batch', '-f', 'package-activate-all', '-l', initEl, '-l', path.join(fixtures, 'emacs', 'recipe-probe.el')], { cwd: mod, env, stdio: ['ignore', 'pipe', 'pipe'] });
   assert.deepEqual(await editor.exited, { code: 0, signal: null }, editor.stderr());
-  const got = JSON.parse(fs.readFileSync(out, 'utf8')) as { ok: boolean; error?: string; mode: string; cmd: string[]; hover: { contents: { value: string } } | null; stopped: boolean };
-  assert.equal(got.error, undefined, editor.stderr());
-  assert.match(got.mode, /^go(-ts)?-mode$/);
-  assert.deepEqual(got.cmd, ['lsptap', '--', 'gopls']);
-  assert.match(got.hover?.contents.value ?? '', /Greet\(name string\) string/);
-  assert.equal(got.stopped, true);
-  const files = fs.readdirSync(logDir);
-  assert.equal(files.length, 1, 'one session log under $XDG_STATE_HOME/lsptap');
-  const lines = readLog(path.join(logDir, files[0]));
+  const { got, lines } = checkProbe(out, logDir, editor.stderr());
+  assert.match(got.mode ?? '', /^go(-ts)?-mode$/);
   const seen = (dir: string, kind: string, method: string): boolean => messages(lines).some((l) => l.dir === dir && l.kind === kind && l.method === method);
   for (const [d, kind, method] of [['c2s', 'request', 'initialize'], ['s2c', 'response', 'initialize'], ['c2s', 'request', 'textDocument/hover'], ['s2c', 'response', 'textDocument/hover'], ['c2s', 'request', 'shutdown'], ['s2c', 'response', 'shutdown'], ['c2s', 'notification', 'exit']]) {
     assert.ok(seen(d, kind, method), `${d} ${kind} ${method} is in the log`);

@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { connect, goFixture, lsptapBin, messages, readLog, start, tmpDir, waitFor, type LogLine } from './helpers/index';
-import { fixtureSession, realGopls, startDaemon } from './helpers/dropin';
+import { goFixture, lsptapBin, messages, readLog, start, tmpDir, waitFor, type LogLine } from './helpers/index';
+import { realGopls, startDaemon, twoRemoteEditors } from './helpers/dropin';
 import { bpfSkipReason } from './helpers/kernel';
 
 const skip = realGopls === null ? 'gopls is not installed (scripts/setup.sh installs it)' : bpfSkipReason();
@@ -33,14 +33,8 @@ async function listenWithKernel(t: Parameters<typeof start>[0], listen: 'unix' |
   const bound = /listening on (\S+),/.exec(lsptap.stderr())![1];
   const remote = bound.startsWith('unix:') ? `unix;${bound.slice(5)}` : bound.slice(4);
 
-  const editors = [0, 1].map(() => start(t, realGopls!, [`-remote=${remote}`], { cwd: goFixture }));
-  const conns = editors.map((e) => connect(e.child));
-  const answers = await Promise.all(conns.map((c) => fixtureSession(c)));
-  for (const e of editors) e.child.stdin!.end();
-  await Promise.all(editors.map((e) => e.exited));
-  for (const c of conns) c.dispose();
-  for (const a of answers) assert.match(a.hover, /Greet\(name string\) string/);
-  await waitFor(() => linesWith(log, 'session end') === editors.length, 10000, 'two session ends');
+  const editors = await twoRemoteEditors(t, `${remote}`);
+  await waitFor(() => linesWith(log, 'session end') === editors.pids.length, 10000, 'two session ends');
   lsptap.child.kill('SIGTERM');
   assert.deepEqual(await lsptap.exited, { code: 0, signal: null }, lsptap.stderr());
 
@@ -75,7 +69,7 @@ async function listenWithKernel(t: Parameters<typeof start>[0], listen: 'unix' |
     assert.equal(end.strayEvents, 0, `session ${id}: every event routed to it was on its streams`);
   }
   assert.equal(daemonFds.size, 2, 'each session is joined by its own daemon fd');
-  assert.deepEqual([...editorPids].sort(), editors.map((e) => e.child.pid).sort());
+  assert.deepEqual([...editorPids].sort(), [...editors.pids].sort());
 }
 
 test('--listen unix: with kernel timing, two concurrent gopls -remote editors each get per-message kernel fields from their own fds', { skip, timeout: 180_000 }, async (t) => {

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { collect, connect, fixtures, goFixture, lsptapBin, messages, readLog, sha256, start, tmpDir, waitFor, type LogLine } from './helpers/index';
-import { fixtureSession, realGopls, requireCapability, startDaemon } from './helpers/dropin';
+import { fixtureSession, realGopls, requireCapability, startDaemon, twoRemoteEditors } from './helpers/dropin';
 import { bpfSkipReason } from './helpers/kernel';
 
 const needGopls = requireCapability('gopls', realGopls !== null);
@@ -169,13 +169,7 @@ test('--listen in front of the daemon: two concurrent gopls -remote editors are 
   const { sock, log, daemon, lsptap } = await listenInFrontOfDaemon(t);
   assert.equal(fs.statSync(sock).mode & 0o777, 0o600, 'the socket lsptap creates is 0600');
 
-  const editors = [0, 1].map(() => start(t, realGopls!, [`-remote=unix;${sock}`], { cwd: goFixture }));
-  const conns = editors.map((e) => connect(e.child));
-  const answers = await Promise.all(conns.map((c) => fixtureSession(c)));
-  for (const e of editors) e.child.stdin!.end();
-  await Promise.all(editors.map((e) => e.exited));
-  for (const c of conns) c.dispose();
-  for (const a of answers) assert.match(a.hover, /Greet\(name string\) string/);
+  const editors = await twoRemoteEditors(t, `unix;${sock}`);
 
   await waitFor(() => readLog(log).filter((l) => l.msg === 'session end').length === 2, 10000, 'two session ends');
   lsptap.child.kill('SIGTERM');
@@ -199,7 +193,7 @@ test('--listen in front of the daemon: two concurrent gopls -remote editors are 
     assert.equal(ends.length, 1, `session ${id} has its own end`);
     assert.ok(Array.isArray(ends[0].summary) && (ends[0].summary as unknown[]).length > 0, `session ${id} has its own summary`);
   }
-  assert.deepEqual([...pids].sort(), editors.map((e) => e.child.pid).sort(), 'each session names its editor\'s forwarder (SO_PEERCRED)');
+  assert.deepEqual([...pids].sort(), [...editors.pids].sort(), 'each session names its editor\'s forwarder (SO_PEERCRED)');
 });
 
 test('--listen: an editor killed mid-session ends its own session only; the next editor is served', needGopls, async (t) => {

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { TestContext } from 'node:test';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
-import { goFixture, lsptapBin, start, waitFor, type Running } from './index';
+import assert from 'node:assert/strict';
+import { connect, goFixture, lsptapBin, start, waitFor, type Running } from './index';
 
 export const requireCapability = (what: string, ok: boolean): { skip: string } | undefined =>
   ok || process.env.CI === 'true' ? undefined : { skip: `${what} is not installed` };
@@ -78,4 +79,20 @@ export async function fixtureSession(conn: MessageConnection, root = goFixture, 
 
 export async function waitForFile(p: string, timeoutMs: number): Promise<void> {
   await waitFor(() => fs.existsSync(p), timeoutMs, p);
+}
+
+/**
+ * Two editors as `gopls -remote=REMOTE` (gopls's own forwarder, as a team's editors reach a
+ * shared daemon) each run the fixture session and close; returns when both have exited, with
+ * their pids, each hover already checked.
+ */
+export async function twoRemoteEditors(t: TestContext, remote: string): Promise<{ pids: number[] }> {
+  const editors = [0, 1].map(() => start(t, realGopls!, [`-remote=${remote}`], { cwd: goFixture }));
+  const conns = editors.map((e) => connect(e.child));
+  const answers = await Promise.all(conns.map((c) => fixtureSession(c)));
+  for (const e of editors) e.child.stdin!.end();
+  await Promise.all(editors.map((e) => e.exited));
+  for (const c of conns) c.dispose();
+  for (const a of answers) assert.match(a.hover, /Greet\(name string\) string/);
+  return { pids: editors.map((e) => e.child.pid!) };
 }
