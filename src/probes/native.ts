@@ -6,9 +6,20 @@
 // its paramsValue array refilled per call; ffi-rs's define() builds one per call and
 // doubles the cost. Nothing here is called per message or per event.
 
-import { DataType, load, open, createExternalBuffer, wrapPointer, restorePointer, isNullPointer, type JsExternal, type FieldType } from 'ffi-rs';
+import type { JsExternal, FieldType } from 'ffi-rs';
 
 export type Pointer = JsExternal;
+
+type Ffi = typeof import('ffi-rs');
+let ffiModule: Ffi | null = null;
+/**
+ * ffi-rs, loaded on first use: the relay thread imports this file for socket peers, and
+ * loading the native module (with its libc probe) cost every session's start ~10 ms.
+ */
+function ffi(): Ffi {
+  ffiModule ??= require('ffi-rs') as Ffi;
+  return ffiModule;
+}
 
 const LIBBPF = 'lsptap_libbpf';
 const LIBC = 'lsptap_libc';
@@ -20,7 +31,7 @@ let libbpfOpened = false;
 
 function openLibc(): void {
   if (libcOpened) return;
-  open({ library: LIBC, path: LIBC_SONAME });
+  ffi().open({ library: LIBC, path: LIBC_SONAME });
   libcOpened = true;
 }
 
@@ -28,7 +39,7 @@ function openLibc(): void {
 export function openNativeLibraries(): void {
   openLibc();
   if (libbpfOpened) return;
-  open({ library: LIBBPF, path: LIBBPF_SONAME });
+  ffi().open({ library: LIBBPF, path: LIBBPF_SONAME });
   libbpfOpened = true;
 }
 
@@ -48,6 +59,7 @@ function bind<T>(library: string, funcName: string, retType: FieldType, paramsTy
   const spec: CallSpec = { library, funcName, retType, paramsType, paramsValue: new Array<unknown>(paramsType.length), errno: true };
   const values = spec.paramsValue;
   const n = paramsType.length;
+  const { load } = ffi();
   return (...args: unknown[]): ErrnoResult<T> => {
     for (let i = 0; i < n; i++) values[i] = args[i];
     return load(spec as Parameters<typeof load>[0]) as unknown as ErrnoResult<T>;
@@ -56,12 +68,14 @@ function bind<T>(library: string, funcName: string, retType: FieldType, paramsTy
 
 // Pointer-typed arguments that may be NULL are declared U64 and passed 0: same register,
 // and ffi-rs has no way to make a NULL External.
-const P = DataType.External;
-const U64 = DataType.U64;
-const I32 = DataType.I32;
+function types() {
+  const { DataType } = ffi();
+  return { DataType, P: DataType.External, U64: DataType.U64, I32: DataType.I32 };
+}
 
 /** libc alone: what the relay thread needs (socket peers), with or without libbpf installed. */
 function bindLibc() {
+  const { DataType, P, U64, I32 } = types();
   return {
     mmap: bind<Pointer>(LIBC, 'mmap', P, [U64, U64, I32, I32, I32, DataType.I64]),
     munmap: bind<number>(LIBC, 'munmap', I32, [P, U64]),
@@ -75,6 +89,7 @@ function bindLibc() {
 }
 
 function bindAll() {
+  const { DataType, P, U64, I32 } = types();
   return {
     ...libcCalls(),
     // libbpf
@@ -128,13 +143,14 @@ export function isMapFailed(p: Pointer): boolean {
 
 /** The numeric address a pointer holds (for NULL and MAP_FAILED checks, and arithmetic). */
 export function addressOf(p: Pointer): number {
-  return restorePointer({ retType: [U64], paramsValue: wrapPointer([p]) })[0];
+  const { restorePointer, wrapPointer, DataType } = ffi();
+  return restorePointer({ retType: [DataType.U64], paramsValue: wrapPointer([p]) })[0];
 }
 
-export function isNull(p: Pointer): boolean { return isNullPointer(p); }
+export function isNull(p: Pointer): boolean { return ffi().isNullPointer(p); }
 
 /** A Buffer over native memory, no copy; the caller keeps the memory alive. */
-export function bufferAt(p: Pointer, bytes: number): Buffer { return createExternalBuffer(p, bytes); }
+export function bufferAt(p: Pointer, bytes: number): Buffer { return ffi().createExternalBuffer(p, bytes); }
 
 /** Native memory from malloc with a Buffer view, for out-parameters. free() when done. */
 export interface NativeBlock { ptr: Pointer; buf: Buffer; free(): void }
