@@ -6,10 +6,10 @@
 
 import fs from 'node:fs';
 import os from 'node:os';
-import { parentPort, workerData } from 'node:worker_threads';
-import { ChunkRingReader, type RingBuffers, type RingRecord } from '../bridge/chunk-ring';
+import { parentPort } from 'node:worker_threads';
+import { ChunkRingReader, type RingRecord } from '../bridge/chunk-ring';
 import { AnalysisHost } from './analysis-host';
-import type { AnalysisConfig, WorkerMessage } from '../bridge/protocol';
+import type { ThreadInput, WorkerMessage } from '../bridge/protocol';
 
 /** nice value of the analysis thread: far enough below the relay to yield to it. */
 export const ANALYSIS_NICE = 10;
@@ -18,8 +18,6 @@ const POLL_MS = 2;
 const IDLE_MS = 100;
 /** Bytes read per turn before timers and log writes get a turn of the event loop. */
 const TURN_BYTES = 1 << 20;
-
-interface WorkerInput { config: AnalysisConfig; ring: RingBuffers }
 
 /** This thread's kernel id (for the scheduling policy the relay thread sets on it). */
 function threadId(): number | null {
@@ -36,10 +34,16 @@ function failingAfter(n: number, onRecord: (rec: RingRecord) => void): (rec: Rin
   };
 }
 
-function run(): void {
+/** The thread starts before lsptap has read its command line: its first message configures it. */
+function awaitInput(): void {
   const port = parentPort;
   if (port === null) throw new Error('analysis-worker.js runs as a worker thread');
-  const input = workerData as WorkerInput;
+  port.once('message', (input: ThreadInput) => run(input));
+}
+
+function run(input: ThreadInput): void {
+  const port = parentPort;
+  if (port === null) return;
   try { os.setPriority(0, ANALYSIS_NICE); } catch { /* not allowed: run at the relay's priority */ }
   const post = (m: WorkerMessage): void => port.postMessage(m);
   const ring = new ChunkRingReader(input.ring);
@@ -77,4 +81,4 @@ function run(): void {
   });
 }
 
-run();
+awaitInput();

@@ -5,6 +5,7 @@
 
 import type { Direction } from '../model/frame';
 import type { BpfMode } from '../model/stages';
+import type { RingBuffers } from './chunk-ring';
 
 /**
  * One `--listen` connection: lsptap's accepted socket (the editor's side) and its way to the
@@ -34,6 +35,12 @@ export interface AnalysisConfig {
   bpf: BpfMode;
   metricsAddress: string | null;
 }
+
+/**
+ * The thread's first message: what it serves and the ring it reads. It comes by message, not
+ * workerData, because the thread is started before the command line is read (analysis-thread.ts).
+ */
+export interface ThreadInput { type: 'configure'; config: AnalysisConfig; ring: RingBuffers }
 
 export type LogLevel = 'info' | 'warn' | 'error';
 

@@ -22,3 +22,58 @@ export function isGoplsCommandLine(invokedAs: string, argv: string[]): boolean {
   // hold a bare `--` after a verb (`vulncheck -- -mode=convert`).
   return !(first.startsWith('--') && argv.includes('--'));
 }
+
+// gopls's flag grammar is Go's flag package: `-name`, `--name`, `-name=value`, and
+// `-name value` for flags that are not boolean; the first other word is the verb.
+
+/** gopls flags (0.5 to current) that are boolean; the rest take a value. */
+const BOOL_FLAGS = new Set(['rpc.trace', 'v', 'verbose', 'vv', 'veryverbose', 'h', 'help']);
+
+export interface GoplsInvocation {
+  /** The verb, or null when there is none (a session). */
+  verb: string | null;
+  /** Relay and observe (a stdio language-server session). */
+  session: boolean;
+  /** Why it is not a session, for the log of the curious. */
+  why: string;
+}
+
+export function classifyGoplsArgs(args: string[]): GoplsInvocation {
+  let verb: string | null = null;
+  let listen = false;
+  let help = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') { if (verb === null) verb = args[i + 1] ?? null; break; }
+    if (a.startsWith('-') && a !== '-') {
+      const body = a.replace(/^--?/, '');
+      const eq = body.indexOf('=');
+      const name = eq < 0 ? body : body.slice(0, eq);
+      if (name === 'listen') listen = true;
+      if (name === 'h' || name === 'help') help = true;
+      if (eq < 0 && !BOOL_FLAGS.has(name)) i++; // `-name value`
+      continue;
+    }
+    if (verb === null) {
+      verb = a;
+      if (verb !== 'serve') break; // the verb's own arguments are its business
+      continue;
+    }
+    break; // `serve` takes no positional arguments; gopls will say so
+  }
+  if (help) return { verb, session: false, why: 'help' };
+  if (listen) return { verb, session: false, why: '-listen: a daemon, not a stdio session (observe it with lsptap --listen)' };
+  if (verb === null || verb === 'serve') return { verb, session: true, why: 'language-server session' };
+  return { verb, session: false, why: `gopls ${verb} is a command, not a session` };
+}
+
+/**
+ * Will this command line run a relayed session (and so need the analysis thread)? lsptap's
+ * proxy options, or gopls's arguments for a language-server session. Subcommands,
+ * --version, --help and plain gopls commands (`gopls version`) do not.
+ */
+export function runsSession(invokedAs: string, argv: string[]): boolean {
+  if (isGoplsCommandLine(invokedAs, argv)) return classifyGoplsArgs(argv).session;
+  const first = argv[0];
+  return !OWN_COMMANDS.has(first) && first !== '--version' && first !== '--help';
+}

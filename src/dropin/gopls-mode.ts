@@ -3,9 +3,6 @@
 // language-server session (no arguments, only flags, or `serve`) is relayed and observed;
 // anything else (`version -json`, `vulncheck -- -mode=convert`, `help`, `-listen=...`
 // daemons) runs the real gopls plainly: same stdin, stdout, stderr and exit status, no log.
-//
-// gopls's flag grammar is Go's flag package: `-name`, `--name`, `-name=value`, and
-// `-name value` for flags that are not boolean; the first other word is the verb.
 
 import { spawn } from 'node:child_process';
 import os from 'node:os';
@@ -13,47 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { findRealServer, chainEnv, type FoundServer } from './find-server';
 import { LogPathError, StartupError } from '../model/errors';
 import { writeStderr } from '../proxy/stderr';
+import { classifyGoplsArgs } from './command-line';
 
-/** gopls flags (0.5 to current) that are boolean; the rest take a value. */
-const BOOL_FLAGS = new Set(['rpc.trace', 'v', 'verbose', 'vv', 'veryverbose', 'h', 'help']);
-
-export interface GoplsInvocation {
-  /** The verb, or null when there is none (a session). */
-  verb: string | null;
-  /** Relay and observe (a stdio language-server session). */
-  session: boolean;
-  /** Why it is not a session, for the log of the curious. */
-  why: string;
-}
-
-export function classifyGoplsArgs(args: string[]): GoplsInvocation {
-  let verb: string | null = null;
-  let listen = false;
-  let help = false;
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--') { if (verb === null) verb = args[i + 1] ?? null; break; }
-    if (a.startsWith('-') && a !== '-') {
-      const body = a.replace(/^--?/, '');
-      const eq = body.indexOf('=');
-      const name = eq < 0 ? body : body.slice(0, eq);
-      if (name === 'listen') listen = true;
-      if (name === 'h' || name === 'help') help = true;
-      if (eq < 0 && !BOOL_FLAGS.has(name)) i++; // `-name value`
-      continue;
-    }
-    if (verb === null) {
-      verb = a;
-      if (verb !== 'serve') break; // the verb's own arguments are its business
-      continue;
-    }
-    break; // `serve` takes no positional arguments; gopls will say so
-  }
-  if (help) return { verb, session: false, why: 'help' };
-  if (listen) return { verb, session: false, why: '-listen: a daemon, not a stdio session (observe it with lsptap --listen)' };
-  if (verb === null || verb === 'serve') return { verb, session: true, why: 'language-server session' };
-  return { verb, session: false, why: `gopls ${verb} is a command, not a session` };
-}
+export { classifyGoplsArgs, type GoplsInvocation } from './command-line';
 
 /** Run the real gopls with our stdio, as if it had been started instead of us. */
 function runPlain(server: FoundServer, args: string[]): Promise<number> {

@@ -1,12 +1,17 @@
 // Starting the analysis thread: the Worker, and what must happen on this thread around it
 // (ffi-rs loaded first, the umask for a unix metrics socket). Resolves once the thread has
 // loaded the probes and started serving metrics, or rejects with the startup error to print.
+//
+// A thread costs a V8 isolate and the load of its bundle, ~100 ms here, and a session's log
+// waits for it. entry.ts starts it first thing (prestartAnalysisThread), before the rest of
+// lsptap's code is loaded, so the two starts overlap on two cores; its configuration follows
+// by message once the command line is read.
 
 import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { RingBuffers } from '../bridge/chunk-ring';
-import type { AnalysisConfig, WorkerMessage } from '../bridge/protocol';
+import type { AnalysisConfig, ThreadInput, WorkerMessage } from '../bridge/protocol';
 import { StartupError, MetricsAddressError } from '../model/errors';
 
 export interface ThreadReady { kernel: boolean; tid: number | null }
@@ -37,13 +42,35 @@ function holdUmask(config: AnalysisConfig): () => void {
   return () => { process.umask(old); };
 }
 
+interface Prestarted { worker: Worker; error: Error | null }
+let prestarted: Prestarted | null = null;
+
+function newWorker(): Prestarted {
+  // stdout: true keeps anything the worker might print off our stdout, the client's stream.
+  const worker = new Worker(workerEntry(), { stdout: true, trackUnmanagedFds: false });
+  worker.stdout.pipe(process.stderr);
+  const started: Prestarted = { worker, error: null };
+  // Until startAnalysisThread listens: a thread that cannot load its code says so there.
+  const early = (err: Error): void => { started.error = err; };
+  worker.once('error', early);
+  return started;
+}
+
+/** Start the thread now; the next startAnalysisThread() configures it. Unused, it dies with the process. */
+export function prestartAnalysisThread(): void {
+  prestarted ??= newWorker();
+}
+
 export function startAnalysisThread(config: AnalysisConfig, ring: RingBuffers): { worker: Worker; ready: Promise<ThreadReady> } {
   preloadFfi(config);
   const restoreMask = holdUmask(config);
-  // stdout: true keeps anything the worker might print off our stdout, the client's stream.
-  const worker = new Worker(workerEntry(), { workerData: { config, ring }, stdout: true, trackUnmanagedFds: false });
-  worker.stdout.pipe(process.stderr);
+  const { worker, error } = prestarted ?? newWorker();
+  prestarted = null;
+  worker.removeAllListeners('error');
+  const input: ThreadInput = { type: 'configure', config, ring };
+  worker.postMessage(input);
   const ready = new Promise<ThreadReady>((resolve, reject) => {
+    if (error !== null) { restoreMask(); reject(error); return; }
     const onMessage = (m: WorkerMessage): void => {
       if (m.type !== 'ready' && m.type !== 'init-failed') return;
       worker.removeListener('message', onMessage);
