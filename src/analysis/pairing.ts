@@ -10,7 +10,6 @@
 // is kept to METHOD_MAX_CHARS, both copied out of the body's string, so a waiting request
 // costs a bounded amount whatever its id (16 KB ids held 487 MB for 30k requests before).
 
-import { createHash } from 'node:crypto';
 import type { Direction, Frame, MessageId } from '../model/frame';
 import type { MessageRecord } from '../model/record';
 
@@ -45,6 +44,8 @@ function copyPrefix(s: string, n: number): string {
 /** The table key: the id itself, or for a long string id a bounded stand-in no short id can equal (it starts with NUL and is longer than ID_MAX_CHARS). */
 function keyOf(id: MessageId): MessageId {
   if (typeof id !== 'string' || id.length <= ID_MAX_CHARS) return id;
+  // node:crypto is loaded here, on the first long id, not at every thread start (~4 ms).
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
   return `\u0000${createHash('sha256').update(id).digest('base64')}\u0000${copyPrefix(id, ID_MAX_CHARS)}`;
 }
 
