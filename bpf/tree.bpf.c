@@ -10,9 +10,11 @@
  * every instant (enum tree_mode) with the time spent in each. Totals only grow; userspace
  * gets snapshots of them, taken when the server reads or writes its stream fds (the edges
  * of a request's window), and subtracts. Ring records only for facts that need one: a
- * snapshot, a descendant's exec and exit, the server's fd opens and closes; submitted with
- * BPF_RB_NO_WAKEUP (userspace drains on a timer; a wake-up per record made the consumer
- * preempt gopls).
+ * snapshot, a descendant's exec and exit; submitted with BPF_RB_NO_WAKEUP (userspace
+ * drains on a timer; a wake-up per record made the consumer preempt gopls). The server's
+ * fd table stays in the kernel (server_fds, with its count in the totals): gopls opens and
+ * closes some 2,000 files per documentSymbol, and a record for each cost lsptap more CPU
+ * than the rest of kernel timing.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -130,6 +132,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define F_DUPFD 0
 #define F_DUPFD_CLOEXEC 1030
+#define EEXIST 17
 #define ETIMEDOUT 110
 
 /* Thread states; the first three are counted in tree_state. */
@@ -211,9 +214,19 @@ struct {
 	__type(value, struct disk_request);
 } disk_requests SEC(".maps");
 
-/* 4 MiB: about 26,000 fd records, so the 200 ms idle drain keeps up with a server that
- * opens and closes 60,000 files a second (gopls: about 2,000 a second at most). */
-DEFINE_EVENTS_RINGBUF(1 << 22);
+/* The server's open fds (tree.h). Not preallocated: a server has tens open, and room
+ * for a leaking one costs nothing until used. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, TREE_FDS_MAX);
+	__type(key, struct io_fd_key);
+	__type(value, struct server_fd);
+} server_fds SEC(".maps");
+
+/* 1 MiB: some 4,000 snapshots or 2,300 exec records; the 200 ms idle drain keeps up with
+ * a tree that execs 10,000 processes a second. */
+DEFINE_EVENTS_RINGBUF(1 << 20);
 
 DEFINE_COUNTERS(tree_counters, TREE_COUNTER_MAX)
 
@@ -222,6 +235,31 @@ static __always_inline struct tree_state *tree_state(void)
 	__u32 k = 0;
 
 	return bpf_map_lookup_elem(&tree, &k);
+}
+
+/* Add d to the server's open fd count, and keep its peak. */
+static __always_inline void fd_count_add(__s64 d)
+{
+	__u32 slot = TREE_COUNTER_FD_PEAK;
+	struct tree_state *s = tree_state();
+	__s64 now, old;
+	__u64 *peak;
+	int i;
+
+	if (!s)
+		return;
+	now = __sync_fetch_and_add(&s->totals.fds_open_delta, d) + d;
+	if (d < 0)
+		return;
+	peak = bpf_map_lookup_elem(&tree_counters, &slot);
+	if (!peak)
+		return;
+	/* An atomic max: retried while another thread raised it meanwhile. */
+	for (i = 0; i < 8; i++) {
+		old = *(volatile __s64 *)peak;
+		if (old >= now || __sync_val_compare_and_swap(peak, (__u64)old, (__u64)now) == (__u64)old)
+			break;
+	}
 }
 
 static __always_inline bool in_tree(__u32 role)
@@ -604,10 +642,20 @@ int BPF_PROG(handle_tree_sys_enter, struct pt_regs *regs, long nr)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 
-	if (nr != NR_WRITE && nr != NR_WRITEV && nr != NR_SENDMSG)
+	if (nr != NR_WRITE && nr != NR_WRITEV && nr != NR_SENDMSG && nr != NR_CLOSE)
 		return 0;
 	if (role_of(id >> 32) != ROLE_SERVER)
 		return 0;
+	if (nr == NR_CLOSE) {
+		/* Out of the table as close begins: from here the number can be handed out again,
+		 * and another thread's open that gets it must not be undone by this close's return.
+		 * A close of an fd not open (EBADF) finds nothing. */
+		struct io_fd_key key = { .pid = id >> 32, .fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs) };
+
+		if (bpf_map_delete_elem(&server_fds, &key) == 0)
+			fd_count_add(-1);
+		return 0;
+	}
 	snapshot(id, (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs), 1);
 	return 0;
 }
@@ -664,30 +712,29 @@ static __always_inline void classify_idle(__u32 tid, long nr, long ret, __s32 fd
 	bpf_map_delete_elem(&pending_idle, &tid);
 }
 
-static __noinline void fill_fd(struct tree_fd_event *e, __s32 fd, long nr, const char *user_path)
+static __always_inline void fd_opened(__u32 pid, __s32 fd, long nr, const char *user_path)
 {
-	e->fd = fd;
-	e->nr = nr;
-	e->path[0] = 0;
+	struct io_fd_key key = { .pid = pid, .fd = fd };
+	struct server_fd v;
+	long err;
+
+	__builtin_memset(&v, 0, sizeof(v));
+	v.opened_ns = bpf_ktime_get_ns();
+	v.nr = nr;
 	if (user_path)
-		bpf_probe_read_user_str(e->path, sizeof(e->path), user_path);
+		bpf_probe_read_user_str(v.path, sizeof(v.path), user_path);
+	err = bpf_map_update_elem(&server_fds, &key, &v, BPF_NOEXIST);
+	if (err == 0)
+		fd_count_add(1);
+	else if (err == -EEXIST)
+		/* dup2/dup3 onto an open fd: it was closed and is this one now. */
+		bpf_map_update_elem(&server_fds, &key, &v, BPF_EXIST);
+	else
+		count(TREE_COUNTER_FD_FULL);
 }
 
-static __always_inline void fd_event(__u64 id, __u16 kind, __s32 fd, long nr, const char *user_path)
-{
-	struct tree_fd_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-
-	if (!e) {
-		count(TREE_COUNTER_DROPS);
-		return;
-	}
-	fill_head(&e->head, bpf_ktime_get_ns(), id >> 32, (__u32)id, kind);
-	fill_fd(e, fd, nr, user_path);
-	submit(e);
-}
-
-/* The server's fd table: count and report what it opens and closes. */
-static __always_inline void server_fds(__u64 id, struct pt_regs *regs, long nr, long ret)
+/* The server's fd table: count what it opens, and enter each fd in server_fds. */
+static __always_inline void server_fds_opened(__u64 id, struct pt_regs *regs, long nr, long ret)
 {
 	struct tree_state *s;
 	const char *path = NULL;
@@ -699,8 +746,8 @@ static __always_inline void server_fds(__u64 id, struct pt_regs *regs, long nr, 
 	if (!s)
 		return;
 	if (nr == NR_CLOSE) {
+		/* Taken out of server_fds as it began (handle_tree_sys_enter). */
 		__sync_fetch_and_add(&s->totals.fds_closed, 1);
-		fd_event(id, TREE_EV_FD_CLOSE, (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs), nr, NULL);
 		return;
 	}
 	if (nr == NR_OPEN || nr == NR_CREAT)
@@ -713,9 +760,8 @@ static __always_inline void server_fds(__u64 id, struct pt_regs *regs, long nr, 
 	    nr == NR_ACCEPT4 || nr == NR_EPOLL_CREATE1 || nr == NR_EVENTFD2 || nr == NR_TIMERFD_CREATE ||
 	    nr == NR_SIGNALFD4 || nr == NR_INOTIFY_INIT1 || nr == NR_PIDFD_OPEN ||
 	    (nr == NR_FCNTL && (PT_REGS_PARM2_CORE_SYSCALL(regs) == F_DUPFD || PT_REGS_PARM2_CORE_SYSCALL(regs) == F_DUPFD_CLOEXEC))) {
-		/* dup2/dup3 onto an open fd closes it first: counted as a close here too. */
 		__sync_fetch_and_add(&s->totals.fds_opened, 1);
-		fd_event(id, TREE_EV_FD_OPEN, (__s32)ret, nr, path);
+		fd_opened(id >> 32, (__s32)ret, nr, path);
 		return;
 	}
 	if (nr == NR_PIPE || nr == NR_PIPE2 || nr == NR_SOCKETPAIR) {
@@ -724,8 +770,8 @@ static __always_inline void server_fds(__u64 id, struct pt_regs *regs, long nr, 
 		if (bpf_probe_read_user(pair, sizeof(pair), arr))
 			return;
 		__sync_fetch_and_add(&s->totals.fds_opened, 2);
-		fd_event(id, TREE_EV_FD_OPEN, pair[0], nr, NULL);
-		fd_event(id, TREE_EV_FD_OPEN, pair[1], nr, NULL);
+		fd_opened(id >> 32, pair[0], nr, NULL);
+		fd_opened(id >> 32, pair[1], nr, NULL);
 	}
 }
 
@@ -757,6 +803,6 @@ int BPF_PROG(handle_tree_sys_exit, struct pt_regs *regs, long ret)
 	if (ret > 0 && (nr == NR_READ || nr == NR_READV || nr == NR_RECVMSG))
 		snapshot(id, fd, 0);
 	else
-		server_fds(id, regs, nr, ret);
+		server_fds_opened(id, regs, nr, ret);
 	return 0;
 }

@@ -46,14 +46,17 @@ struct tree_totals {
 	__u64 fds_opened;		/* the server's own fds */
 	__u64 fds_closed;
 	__u64 last_other_nr;		/* syscall number of the latest CAUSE_SYSCALL */
+	/* The server's open fd count now, less the fds userspace put in server_fds when
+	 * watching began: +1 per fd entered there, -1 per fd taken out. A level, not a total:
+	 * a window's end count is the start count plus this, at its write snapshot. */
+	__s64 fds_open_delta;
 };
 
 enum tree_event_kind {
 	TREE_EV_SNAPSHOT = 0,	/* the server read (exit) or is writing (enter) a stream fd */
 	TREE_EV_EXEC = 1,	/* a descendant ran execve */
 	TREE_EV_EXIT = 2,	/* a descendant process ended */
-	TREE_EV_FD_OPEN = 3,	/* the server got a new fd */
-	TREE_EV_FD_CLOSE = 4,	/* the server closed one */
+	/* 3 and 4 were per-fd open and close records: the fd table is in server_fds now. */
 };
 
 /* First 24 bytes of every record in the tree ring. */
@@ -95,17 +98,24 @@ struct tree_exit_event {
 	char comm[16];
 };
 
-struct tree_fd_event {
-	struct tree_event_head head;
-	__s32 fd;
-	__u32 nr;		/* the syscall that made (or closed) it */
+/* The server's fd table (map server_fds): (tgid, fd) -> one open fd. Entered when an
+ * open-family syscall returns, taken out when close begins; read by userspace at the end
+ * of the session (the fds still open), never sent through the ring. */
+#define TREE_FDS_MAX 65536
+
+struct server_fd {
+	__u64 opened_ns;	/* bpf_ktime_get_ns() when it was opened; 0: open when watching began */
+	__u32 nr;		/* the syscall that made it (0: open when watching began) */
+	__u32 __pad;
 	char path[TREE_PATH_LEN];	/* open family: the path as passed; else empty */
 };
 
 enum tree_counter {
 	TREE_COUNTER_EVENTS = 0,
 	TREE_COUNTER_DROPS = 1,
-	TREE_COUNTER_MAX = 2,
+	TREE_COUNTER_FD_PEAK = 2,	/* highest fds_open_delta so far */
+	TREE_COUNTER_FD_FULL = 3,	/* fds not entered in server_fds: it was full */
+	TREE_COUNTER_MAX = 4,
 };
 
 #endif /* __LSPTAP_TREE_H */

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { BPF_OUTPUT_DIR } from '../src/probes/loader';
-import { IO_EVENT, TREE_TOTALS, TREE_EVENT_HEAD, TREE_SNAPSHOT_EVENT, TREE_EXEC_EVENT, TREE_EXIT_EVENT, TREE_FD_EVENT, type StructLayout } from '../src/probes/event-layout';
+import { IO_EVENT, TREE_TOTALS, TREE_EVENT_HEAD, TREE_SNAPSHOT_EVENT, TREE_EXEC_EVENT, TREE_EXIT_EVENT, SERVER_FD, IO_FD_KEY, type StructLayout } from '../src/probes/event-layout';
 
 interface BtfStruct { size: number; fields: Record<string, number> }
 
@@ -31,7 +31,7 @@ try { execFileSync('bpftool', ['version'], { stdio: 'ignore' }); } catch { tools
 const skip = !built ? 'the BPF objects are not built (npm run build:bpf)' : !tools ? 'bpftool is not installed' : false;
 if (skip !== false && process.env.CI === 'true') throw new Error(`CI=true: ${skip}`);
 
-const TREE_LAYOUTS = [TREE_TOTALS, TREE_EVENT_HEAD, TREE_SNAPSHOT_EVENT, TREE_EXEC_EVENT, TREE_EXIT_EVENT, TREE_FD_EVENT];
+const TREE_LAYOUTS = [TREE_TOTALS, TREE_EVENT_HEAD, TREE_SNAPSHOT_EVENT, TREE_EXEC_EVENT, TREE_EXIT_EVENT, SERVER_FD, IO_FD_KEY];
 for (const [object, layout] of [['io.bpf.o', IO_EVENT], ...TREE_LAYOUTS.map((l) => ['tree.bpf.o', l])] as [string, StructLayout][]) {
   test(`the decoder's layout of struct ${layout.name} matches the BTF of ${object}`, { skip }, () => {
     const btf = btfStruct(path.join(BPF_OUTPUT_DIR, object), layout.name);

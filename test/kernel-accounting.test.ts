@@ -1,11 +1,12 @@
 // The arithmetic that turns kernel events into fields, on event sequences written out by
-// hand: finding the syscall that moved a byte, and when a server's fd count is growth.
+// hand: finding the syscall that moved a byte, when a server's fd count is growth, and the
+// fd report from the kernel's fd table.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fdGrowth } from '../src/probes/tree-accounting';
 import { ByteStream } from '../src/probes/byte-streams';
-import { IoOp } from '../src/probes/event-layout';
+import { IoOp, IDLE_CAUSES, type TreeTotals } from '../src/probes/event-layout';
 import { KernelStage } from '../src/probes/kernel-stage';
 import { TreeAccounting } from '../src/probes/tree-accounting';
 import type { MessageRecord } from '../src/model/record';
@@ -51,7 +52,7 @@ test('a byte stream that had moved bytes before watching starts at that count an
 });
 
 test('a response takes its stamps and latency from lsptap\'s syscalls, so latency is the sum of its kernel parts however late JavaScript stamped it', () => {
-  const stage = new KernelStage({ lsptapPid: 1, serverPid: 2, editorPid: 3, lsptapIn: 0, lsptapOut: 1, lsptapToServer: 10, lsptapFromServer: 11, editorIn: 5, editorWriterPid: 3, editorOut: 6 }, 1000, { drain: () => undefined }, new TreeAccounting(2, [], 0));
+  const stage = new KernelStage({ lsptapPid: 1, serverPid: 2, editorPid: 3, lsptapIn: 0, lsptapOut: 1, lsptapToServer: 10, lsptapFromServer: 11, editorIn: 5, editorWriterPid: 3, editorOut: 6 }, 1000, { drain: () => undefined }, new TreeAccounting(2, 0, 0));
   const io = (pid: number, fd: number, isRead: boolean, ret: number, enterNs: number, exitNs: number): void => stage.onIo({ enterNs, exitNs, ret, pid, tid: pid, fd, isRead, op: isRead ? IoOp.read : IoOp.write });
   // A 100-byte request, then a 120-byte response the server writes in two parts (header, body).
   io(3, 6, false, 100, 1_000, 2_000); // the editor writes the request
@@ -81,4 +82,36 @@ test('a response takes its stamps and latency from lsptap\'s syscalls, so latenc
   const k = r.kernel!;
   assert.deepEqual({ from: k.fromEditorPipeUs, to: k.toServerPipeUs, server: k.serverUs, write: k.serverWriteUs, back: k.toLsptapPipeUs, ed: k.toEditorPipeUs }, { from: 7, to: 3, server: 385, write: 22, back: 8, ed: 7 });
   assert.equal(r.latencyMs! * 1000, k.toServerPipeUs! + k.serverUs! + k.serverWriteUs! + k.toLsptapPipeUs!);
+});
+
+test('the fd report comes from the kernel\'s fd table and the snapshots: fds open at start are not listed, each fd opened since is, with its request, and the count at each request\'s end makes growth', () => {
+  const serverPid = 2, startNs = 1_000_000;
+  const tree = new TreeAccounting(serverPid, 4, startNs);
+  const totals = (fdsOpenDelta: number): TreeTotals => ({
+    modeNs: [0, 0, 0, 0], causeNs: IDLE_CAUSES.map(() => 0), serverCpuNs: 0, serverRunqNs: 0, childCpuNs: 0, childRunqNs: 0, childDiskNs: 0,
+    fileReads: 0, fileReadBytes: 0, pageCacheMisses: 0, diskIos: 0, diskIoBytes: 0, diskIoNs: 0, fdsOpened: 0, fdsClosed: 0, lastOtherNr: 0, fdsOpenDelta,
+  });
+  // Six requests; the server keeps one more fd open at the end of each (a leak), after
+  // having closed one of its start fds in the first (delta -1, then +1 per request).
+  const deltas = [-1, 0, 1, 2, 3, 4];
+  deltas.forEach((delta, i) => {
+    const readNs = 10e6 * (i + 1), writeNs = readNs + 5e6;
+    tree.add({ tsNs: readNs, pid: serverPid, tid: serverPid, kind: 'snapshot', fd: 0, write: false, totals: totals(i === 0 ? 0 : deltas[i - 1]) });
+    tree.add({ tsNs: writeNs, pid: serverPid, tid: serverPid, kind: 'snapshot', fd: 1, write: true, totals: totals(delta) });
+    assert.ok(tree.window(readNs, writeNs, { method: 'leak', id: i }) !== null);
+  });
+  const table = [
+    { pid: serverPid, fd: 1, openedNs: 0, nr: 0, path: '' }, // open at start
+    { pid: serverPid, fd: 7, openedNs: 22e6, nr: 257, path: '/leaked' }, // inside request 1 (20-25 ms)
+    { pid: serverPid, fd: 8, openedNs: 27e6, nr: 22, path: '' }, // between requests: a pipe
+    { pid: 99, fd: 9, openedNs: 22e6, nr: 257, path: '/not-the-server' },
+  ];
+  assert.deepEqual(tree.fdReport(table, 6), {
+    startCount: 4, peakCount: 10, endCount: 8,
+    stillOpen: [
+      { fd: 7, path: '/leaked', atMs: 21, method: 'leak', id: 1 },
+      { fd: 8, path: null, atMs: 26, method: null, id: null },
+    ],
+    growth: { rises: 5, from: 3, to: 8 },
+  });
 });

@@ -128,3 +128,33 @@ test('a server that closes what it opens gets no open file listed and no fd grow
   assert.equal(k.fdsOpened, 1);
   assert.equal(k.fdsClosed, 1);
 });
+
+test('a server that opens 5,000 files in one request and keeps 3 sends no ring record per fd, and its counts and the 3 kept are right', { skip }, async (t) => {
+  const dir = tempDir(t);
+  const log = path.join(dir, 'log.jsonl');
+  const file = path.join(dir, 'many.txt');
+  fs.writeFileSync(file, 'x');
+  const n = 5000, keep = 3;
+  const run = startSession(t, ['--log', log, '--bpf=require']);
+  await run.conn.sendRequest('test/echo', {});
+  const { kept } = await run.conn.sendRequest('test/openMany', { path: file, n, keep }) as { kept: number[] };
+  await run.conn.sendRequest('test/echo', {});
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const lines = readLog(log);
+  const k = kernel(responseLine(lines, 1)); // ids count from 0: the echo was 0
+  between(k.fdsOpened, n, n + 5, 'fdsOpened');
+  assert.equal(k.fdsOpened! - k.fdsClosed!, keep, `opened ${k.fdsOpened}, closed ${k.fdsClosed}`);
+  const sessionEnd = lines.find((l) => l.msg === 'session end')!;
+  const ke = sessionEnd.kernel as { treeEvents: number; fdTableFull: number; fds: FdReport };
+  // One record per open and per close would be 10,000; snapshots and children are a few per request.
+  assert.ok(ke.treeEvents < 100, `treeEvents ${ke.treeEvents}`);
+  assert.equal(ke.fdTableFull, 0);
+  const fds = ke.fds;
+  const mine = fds.stillOpen.filter((o) => o.path === file);
+  assert.deepEqual(mine.map((o) => o.fd).sort((a, b) => a - b), [...kept].sort((a, b) => a - b));
+  for (const o of mine) assert.deepEqual([o.method, o.id], ['test/openMany', 1]);
+  assert.ok(fds.peakCount >= fds.startCount + n, `peak ${fds.peakCount}, start ${fds.startCount}`);
+  assert.ok(fds.endCount >= fds.startCount + keep && fds.endCount < fds.peakCount, `end ${fds.endCount}`);
+  assert.equal(lines.filter((l) => l.msg === 'fd growth' || l.msg === 'kernel fd table full').length, 0);
+});

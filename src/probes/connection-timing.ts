@@ -3,7 +3,7 @@
 // sockets, the daemon's fd for that connection, the editor's fd when it can be seen) and
 // gets its own KernelStage; the shared rings are drained on one timer and each io event
 // goes to the stage whose (pid, fd) it carries, so a session's `kernel` fields are joined
-// by its own fds exactly as a stdio session's are. Tree records (snapshots, children, fds)
+// by its own fds exactly as a stdio session's are. Tree records (snapshots, children)
 // are the daemon's (one process tree for all connections) and go to every live stage:
 // serverCpuUs, the blocked split and the children count all of the daemon's tree, as with
 // --connect; each stage finds its own windows' snapshots by time.
@@ -168,7 +168,7 @@ export class SharedKernelTiming {
       else fds.editorOutBefore = { bytes, untilNs: Number(process.hrtime.bigint()) };
     }
     // The shared rings feed every stage: draining for one drains for all.
-    const stage = new KernelStage(fds, this.holdMs, { drain: () => this.drain() }, new TreeAccounting(fds.serverPid, [], Number(process.hrtime.bigint())));
+    const stage = new KernelStage(fds, this.holdMs, { drain: () => this.drain() }, new TreeAccounting(fds.serverPid, 0, Number(process.hrtime.bigint())));
     const keys = [...streams];
     if (fds.editorPid !== null && fds.editorIn !== null) keys.push(`${fds.editorPid}:${fds.editorIn}`);
     for (const k of keys) this.routes.set(k, stage);

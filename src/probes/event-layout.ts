@@ -14,15 +14,15 @@ export const IO_EVENT: StructLayout = {
 
 /** struct tree_totals (bpf/tree.h): u64 running totals of the server's process tree. */
 export const TREE_TOTALS: StructLayout = {
-  name: 'tree_totals', size: 216,
+  name: 'tree_totals', size: 224,
   fields: {
     mode_ns: 0, cause_ns: 32, server_cpu_ns: 104, server_runq_ns: 112, child_cpu_ns: 120, child_runq_ns: 128,
     child_disk_ns: 136, file_reads: 144, file_read_bytes: 152, page_cache_misses: 160, disk_ios: 168,
-    disk_io_bytes: 176, disk_io_ns: 184, fds_opened: 192, fds_closed: 200, last_other_nr: 208,
+    disk_io_bytes: 176, disk_io_ns: 184, fds_opened: 192, fds_closed: 200, last_other_nr: 208, fds_open_delta: 216,
   },
 };
 export const TREE_EVENT_HEAD: StructLayout = { name: 'tree_event_head', size: 24, fields: { ts_ns: 0, pid: 8, tid: 12, kind: 16, __pad: 18 } };
-export const TREE_SNAPSHOT_EVENT: StructLayout = { name: 'tree_snapshot_event', size: 248, fields: { head: 0, fd: 24, write: 28, totals: 32 } };
+export const TREE_SNAPSHOT_EVENT: StructLayout = { name: 'tree_snapshot_event', size: 256, fields: { head: 0, fd: 24, write: 28, totals: 32 } };
 export const TREE_EXEC_EVENT: StructLayout = {
   name: 'tree_exec_event', size: 440,
   fields: { head: 0, start_ns: 24, ppid: 32, args_len: 36, comm: 40, path: 56, args: 184 },
@@ -31,7 +31,9 @@ export const TREE_EXIT_EVENT: StructLayout = {
   name: 'tree_exit_event', size: 72,
   fields: { head: 0, start_ns: 24, cpu_ns: 32, disk_ns: 40, status: 48, __pad2: 52, comm: 56 },
 };
-export const TREE_FD_EVENT: StructLayout = { name: 'tree_fd_event', size: 160, fields: { head: 0, fd: 24, nr: 28, path: 32 } };
+/** struct server_fd (bpf/tree.h): a value of the map server_fds, keyed by struct io_fd_key. */
+export const SERVER_FD: StructLayout = { name: 'server_fd', size: 144, fields: { opened_ns: 0, nr: 8, __pad: 12, path: 16 } };
+export const IO_FD_KEY: StructLayout = { name: 'io_fd_key', size: 8, fields: { pid: 0, fd: 4 } };
 const PATH_LEN = 128;
 const COMM_LEN = 16;
 
@@ -46,10 +48,11 @@ export const TreeMode = { busy: 0, idleChild: 1, idleDisk: 2, idleOther: 3 } as 
 export const IDLE_CAUSES = [null, 'timer', 'lock', 'poll', 'stdin', 'read', 'network', 'child', 'syscall'] as const;
 export const CAUSE_SYSCALL = 8;
 /** enum tree_event_kind */
-export const TreeEventKind = { snapshot: 0, exec: 1, exit: 2, fdOpen: 3, fdClose: 4 } as const;
+export const TreeEventKind = { snapshot: 0, exec: 1, exit: 2 } as const;
 /** enum io_counter / tree_counter slots. */
 export const IO_COUNTERS = ['events', 'drops', 'inflightFull'] as const;
-export const TREE_COUNTERS = ['events', 'drops'] as const;
+export const TREE_COUNTERS = ['events', 'drops', 'fdPeak', 'fdTableFull'] as const;
+export const TreeCounter = { events: 0, drops: 1, fdPeak: 2, fdTableFull: 3 } as const;
 
 export interface IoEvent {
   enterNs: number;
@@ -82,14 +85,18 @@ export interface TreeTotals {
   fdsOpened: number;
   fdsClosed: number;
   lastOtherNr: number;
+  /** The server's open fds now less those put in server_fds when watching began (signed). */
+  fdsOpenDelta: number;
 }
 
 interface TreeHead { tsNs: number; pid: number; tid: number }
 export interface TreeSnapshot extends TreeHead { kind: 'snapshot'; fd: number; write: boolean; totals: TreeTotals }
 export interface TreeExec extends TreeHead { kind: 'exec'; startNs: number; ppid: number; comm: string; path: string; args: string[] }
 export interface TreeExit extends TreeHead { kind: 'exit'; startNs: number; cpuNs: number; diskNs: number; status: number; comm: string }
-export interface TreeFd extends TreeHead { kind: 'fdOpen' | 'fdClose'; fd: number; nr: number; path: string }
-export type TreeEvent = TreeSnapshot | TreeExec | TreeExit | TreeFd;
+export type TreeEvent = TreeSnapshot | TreeExec | TreeExit;
+
+/** One entry of the server's fd table (map server_fds), read at the end of a session. */
+export interface ServerFd { pid: number; fd: number; openedNs: number; nr: number; path: string }
 
 const F = IO_EVENT.fields;
 
@@ -112,6 +119,7 @@ const T = TREE_TOTALS.fields;
 // Two u32 reads: a BigInt per field made decoding a snapshot (25 fields) 30x an io event.
 // Exact below 2^53 (ns: 104 days of uptime; counts and bytes far below).
 const u64 = (b: Buffer, at: number): number => b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 4294967296;
+const s64 = (b: Buffer, at: number): number => b.readUInt32LE(at) + b.readInt32LE(at + 4) * 4294967296;
 
 /** A NUL-terminated C string in a fixed-size field. */
 function cString(b: Buffer, at: number, max: number): string {
@@ -131,13 +139,15 @@ function decodeTotals(b: Buffer, at: number): TreeTotals {
     pageCacheMisses: u64(b, at + T.page_cache_misses), diskIos: u64(b, at + T.disk_ios),
     diskIoBytes: u64(b, at + T.disk_io_bytes), diskIoNs: u64(b, at + T.disk_io_ns),
     fdsOpened: u64(b, at + T.fds_opened), fdsClosed: u64(b, at + T.fds_closed), lastOtherNr: u64(b, at + T.last_other_nr),
+    fdsOpenDelta: s64(b, at + T.fds_open_delta),
   };
 }
 
 /** One record of the tree ring; null for a kind this build does not know. */
 export function decodeTreeEvent(b: Buffer, at: number): TreeEvent | null {
+  // Every record is built as one literal with its fields in a fixed order: one object shape
+  // per kind, no spread of a head object (V8 made a map transition per spread).
   const tsNs = u64(b, at + H.ts_ns), pid = b.readUInt32LE(at + H.pid), tid = b.readUInt32LE(at + H.tid);
-  const head = { tsNs, pid, tid };
   const kind = b.readUInt16LE(at + H.kind);
   if (kind === TreeEventKind.snapshot) {
     const f = TREE_SNAPSHOT_EVENT.fields;
@@ -149,20 +159,25 @@ export function decodeTreeEvent(b: Buffer, at: number): TreeEvent | null {
     const args = b.toString('utf8', at + f.args, at + f.args + argsLen).split('\0');
     if (args.length > 0 && args[args.length - 1] === '') args.pop();
     return {
-      ...head, kind: 'exec', startNs: u64(b, at + f.start_ns), ppid: b.readUInt32LE(at + f.ppid),
+      tsNs, pid, tid, kind: 'exec', startNs: u64(b, at + f.start_ns), ppid: b.readUInt32LE(at + f.ppid),
       comm: cString(b, at + f.comm, COMM_LEN), path: cString(b, at + f.path, PATH_LEN), args,
     };
   }
   if (kind === TreeEventKind.exit) {
     const f = TREE_EXIT_EVENT.fields;
     return {
-      ...head, kind: 'exit', startNs: u64(b, at + f.start_ns), cpuNs: u64(b, at + f.cpu_ns), diskNs: u64(b, at + f.disk_ns),
+      tsNs, pid, tid, kind: 'exit', startNs: u64(b, at + f.start_ns), cpuNs: u64(b, at + f.cpu_ns), diskNs: u64(b, at + f.disk_ns),
       status: b.readInt32LE(at + f.status), comm: cString(b, at + f.comm, COMM_LEN),
     };
   }
-  if (kind === TreeEventKind.fdOpen || kind === TreeEventKind.fdClose) {
-    const f = TREE_FD_EVENT.fields;
-    return { ...head, kind: kind === TreeEventKind.fdOpen ? 'fdOpen' : 'fdClose', fd: b.readInt32LE(at + f.fd), nr: b.readUInt32LE(at + f.nr), path: cString(b, at + f.path, PATH_LEN) };
-  }
   return null;
+}
+
+/** An entry of server_fds: its key and value, as bpf_map_lookup_batch hands them back. */
+export function decodeServerFd(key: Buffer, keyAt: number, value: Buffer, valueAt: number): ServerFd {
+  const f = SERVER_FD.fields;
+  return {
+    pid: key.readUInt32LE(keyAt + IO_FD_KEY.fields.pid), fd: key.readInt32LE(keyAt + IO_FD_KEY.fields.fd),
+    openedNs: u64(value, valueAt + f.opened_ns), nr: value.readUInt32LE(valueAt + f.nr), path: cString(value, valueAt + f.path, PATH_LEN),
+  };
 }

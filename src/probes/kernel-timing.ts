@@ -5,8 +5,8 @@
 // feed, stage, timer) and releases it in stop().
 
 import fs from 'node:fs';
-import { loadBpf, precheck, mapPut, u32Key, readCounters, BpfLoadError, type LoadedBpf } from './loader';
-import { IO_COUNTERS, TREE_COUNTERS, WatchedRole } from './event-layout';
+import { loadBpf, precheck, mapPut, mapPutBytes, u32Key, readCounters, readHashMap, BpfLoadError, type LoadedBpf } from './loader';
+import { IO_COUNTERS, TREE_COUNTERS, TreeCounter, WatchedRole, SERVER_FD, IO_FD_KEY, decodeServerFd, type ServerFd } from './event-layout';
 import { KernelStage, type StreamFds } from './kernel-stage';
 import { KernelFeed } from './kernel-feed';
 import { TreeAccounting } from './tree-accounting';
@@ -22,9 +22,10 @@ export type { BpfMode };
 export const DRAIN_INTERVAL_MS = 5;
 /**
  * How often otherwise. A pushed record drains at once, so this only keeps the rings from
- * filling: the tree ring's 4 MiB hold some 26,000 fd records (gopls opens and closes about
- * 4,000 files a second at most). Every 5 ms it was 200 wake-ups a second for nothing, most
- * of lsptap's CPU in a long gopls session with few messages (`npm run bench`, gopls).
+ * filling: the tree ring's 1 MiB hold some 4,000 snapshots or 2,300 execs (the server's fd
+ * opens and closes stay in the kernel). Every 5 ms it was 200 wake-ups a second for
+ * nothing, most of lsptap's CPU in a long gopls session with few messages (`npm run
+ * bench`, gopls).
  */
 export const IDLE_DRAIN_INTERVAL_MS = 200;
 /** How long a record may wait for the far end's read before it is logged without it. */
@@ -75,7 +76,7 @@ export interface KernelTimingSession {
 }
 
 /** What the kernel counted: events sent and lost, per object. */
-interface KernelCounts { ioEvents: number; ioDrops: number; treeEvents: number; treeDrops: number }
+interface KernelCounts { ioEvents: number; ioDrops: number; treeEvents: number; treeDrops: number; fdTableFull: number }
 
 /** One session's tracing: what the analysis thread's session parts hold (KernelPart). */
 export class KernelSession implements KernelTimingSession {
@@ -88,6 +89,8 @@ export class KernelSession implements KernelTimingSession {
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
   private lastDrops = 0;
+  /** The server's open fds put in server_fds as watching began. */
+  private startFds = 0;
 
   constructor(private readonly probes: LoadedProbes, private readonly fds: StreamFds, private readonly log: WarnLog, holdMs = DEFAULT_HOLD_MS) {
     // Tests only: start watching late, as when a server's first read began before we did.
@@ -96,7 +99,7 @@ export class KernelSession implements KernelTimingSession {
     const startNs = Number(process.hrtime.bigint());
     this.watch();
     this.feed = new KernelFeed(probes.io, probes.tree, process.env.LSPTAP_BPF_TRACE);
-    const stage = new KernelStage(fds, holdMs, this.feed, new TreeAccounting(fds.serverPid, openFds(fds.serverPid), startNs));
+    const stage = new KernelStage(fds, holdMs, this.feed, new TreeAccounting(fds.serverPid, this.startFds, startNs));
     this.kernelStage = stage;
     this.stage = {
       push: (rec, next) => {
@@ -162,6 +165,17 @@ export class KernelSession implements KernelTimingSession {
       if (bytes === null) fds.editorOut = null;
       else fds.editorOutBefore = { bytes, untilNs };
     }
+    // The server's fds open now, so that its count starts right and closing one counts.
+    // Before the server is watched: the kernel enters what it opens from then on.
+    const table = this.probes.tree.mapFd('server_fds');
+    const none = Buffer.alloc(SERVER_FD.size); // opened_ns 0: open when watching began
+    for (const fd of openFds(fds.serverPid)) {
+      const k = Buffer.alloc(IO_FD_KEY.size);
+      k.writeUInt32LE(fds.serverPid, IO_FD_KEY.fields.pid);
+      k.writeInt32LE(fd, IO_FD_KEY.fields.fd);
+      mapPutBytes(table, k, none);
+      this.startFds++;
+    }
     // The server last: from here on its forks join the tree.
     mapPut(pids, u32Key(fds.serverPid), WatchedRole.server);
   }
@@ -170,7 +184,15 @@ export class KernelSession implements KernelTimingSession {
   private counts(): KernelCounts {
     const io = readCounters(this.probes.io.mapFd('io_counters'), IO_COUNTERS.length);
     const tree = readCounters(this.probes.tree.mapFd('tree_counters'), TREE_COUNTERS.length);
-    return { ioEvents: io[0], ioDrops: io[1] + io[2], treeEvents: tree[0], treeDrops: tree[1] };
+    return { ioEvents: io[0], ioDrops: io[1] + io[2], treeEvents: tree[TreeCounter.events], treeDrops: tree[TreeCounter.drops], fdTableFull: tree[TreeCounter.fdTableFull] };
+  }
+
+  /** The server's fd table and its peak, read once at the end (a map read per 256 fds). */
+  private fdTable(): { table: ServerFd[]; peakDelta: number; tableSize: number } {
+    const table: ServerFd[] = [];
+    readHashMap(this.probes.tree.mapFd('server_fds'), IO_FD_KEY.size, SERVER_FD.size, (k, ka, v, va) => table.push(decodeServerFd(k, ka, v, va)));
+    const peakDelta = readCounters(this.probes.tree.mapFd('tree_counters'), TREE_COUNTERS.length)[TreeCounter.fdPeak];
+    return { table, peakDelta, tableSize: this.probes.tree.mapMaxEntries('server_fds') };
   }
 
   /** Events the kernel dropped so far (ring buffers full), read from the counter maps. */
@@ -188,11 +210,13 @@ export class KernelSession implements KernelTimingSession {
     this.kernelStage.drain();
     await this.kernelStage.flush();
     const c = this.counts();
+    const { table, peakDelta, tableSize } = this.fdTable();
     this.lastDrops = c.ioDrops + c.treeDrops;
     this.feed.close();
     this.probes.close();
     if (this.lastDrops > 0) this.log.warn('kernel timing lost events', { ioDrops: c.ioDrops, treeDrops: c.treeDrops, hint: 'the ring buffers filled faster than lsptap drained them; affected fields may be null or off' });
-    const fds: FdReport = this.kernelStage.tree.fdReport();
+    if (c.fdTableFull > 0) this.log.warn('kernel fd table full', { serverPid: this.fds.serverPid, fdTableFull: c.fdTableFull, tableSize, hint: 'the server had more fds open than the kernel\'s table holds: those were not counted, so kernel.fds counts and fd growth are low and stillOpen misses them' });
+    const fds: FdReport = this.kernelStage.tree.fdReport(table, peakDelta);
     if (fds.growth !== null) {
       this.log.warn('fd growth', {
         serverPid: this.fds.serverPid, fromCount: fds.growth.from, toCount: fds.growth.to, rises: fds.growth.rises,

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { nativeCalls, isNull, allocate, type Pointer, LIBBPF_SONAME } from './native';
+import { nativeCalls, isNull, allocate, addressOf, type Pointer, LIBBPF_SONAME } from './native';
 
 /** Where `npm run build:bpf` puts the objects. */
 export const BPF_OUTPUT_DIR = path.join(__dirname, '..', '..', '..', 'bpf', '.output');
@@ -124,8 +124,42 @@ export function loadBpf(req: LoadRequest): LoadedBpf {
 export function mapPut(fd: number, key: Buffer, value: number): void {
   const v = Buffer.alloc(4);
   v.writeUInt32LE(value);
-  const r = nativeCalls().bpf_map_update_elem(fd, key, v, 0);
+  mapPutBytes(fd, key, v);
+}
+
+/** Write one entry whose value is a whole struct. */
+export function mapPutBytes(fd: number, key: Buffer, value: Buffer): void {
+  const r = nativeCalls().bpf_map_update_elem(fd, key, value, 0);
   if (r.value !== 0) throw new BpfLoadError('map update', -r.value || r.errnoCode, 'bpf_map_update_elem failed', 'the map may be full');
+}
+
+/** Entries read per bpf_map_lookup_batch call: one call for any usual fd table. */
+const BATCH_ENTRIES = 256;
+
+/**
+ * Every entry of a HASH map, with bpf_map_lookup_batch (a call per BATCH_ENTRIES entries);
+ * each is handed to `entry` with the key and value buffers and their offsets, valid only
+ * during the call. Entries added or removed meanwhile may or may not be seen.
+ */
+export function readHashMap(fd: number, keySize: number, valueSize: number, entry: (key: Buffer, keyAt: number, value: Buffer, valueAt: number) => void): void {
+  const n = nativeCalls();
+  const keys = allocate(keySize * BATCH_ENTRIES), values = allocate(valueSize * BATCH_ENTRIES), count = allocate(4);
+  // The batch position: what one call leaves in out_batch, the next passes as in_batch.
+  const batches = [allocate(8), allocate(8)];
+  try {
+    for (let i = 0, first = true; ; i ^= 1, first = false) {
+      count.buf.writeUInt32LE(BATCH_ENTRIES);
+      const inBatch = first ? 0 : addressOf(batches[i ^ 1].ptr);
+      const r = n.bpf_map_lookup_batch(fd, inBatch, batches[i].ptr, keys.ptr, values.ptr, count.ptr, 0);
+      const done = r.value !== 0 && r.errnoCode === os.constants.errno.ENOENT;
+      if (r.value !== 0 && !done) throw new BpfLoadError('map read', r.errnoCode, 'bpf_map_lookup_batch failed', 'needs Linux 5.6+');
+      const got = count.buf.readUInt32LE(0);
+      for (let e = 0; e < got; e++) entry(keys.buf, e * keySize, values.buf, e * valueSize);
+      if (done) return;
+    }
+  } finally {
+    keys.free(); values.free(); count.free(); for (const b of batches) b.free();
+  }
 }
 
 export function u32Key(x: number): Buffer {

@@ -2,10 +2,11 @@
 // (bpf/tree.bpf.c). The kernel keeps running totals; it snapshots them as the server's read
 // of a stream fd returns and as its write begins, so a window [the server's read of the
 // request, its write of the response] is the difference of two snapshots, found here by
-// time and thread. Descendants come as exec and exit records; the server's fds as open
-// and close records, from which the session's fd report is built.
+// time and thread. Descendants come as exec and exit records. The server's fd table stays
+// in the kernel (map server_fds): its count is in every snapshot, so a request's end count
+// is in its write snapshot, and the fds still open are read from the map at the end.
 
-import { CAUSE_SYSCALL, IDLE_CAUSES, TreeMode, type TreeEvent, type TreeExec, type TreeExit, type TreeSnapshot, type TreeTotals } from './event-layout';
+import { CAUSE_SYSCALL, IDLE_CAUSES, TreeMode, type ServerFd, type TreeEvent, type TreeExec, type TreeExit, type TreeSnapshot, type TreeTotals } from './event-layout';
 import type { KernelChild, FdReport, OpenFd } from '../model/record';
 
 const us = (ns: number): number => Math.round(ns / 1e3);
@@ -53,63 +54,22 @@ export class TreeAccounting {
   private readonly writes: TreeSnapshot[] = [];
   private readonly procs: Proc[] = [];
   private readonly live = new Map<number, Proc>();
-  private readonly openFds = new Map<number, { path: string; atNs: number; nr: number }>();
   private readonly windows: Window[] = [];
-  /** The server's fds open when watching began and not closed since. */
-  private readonly startOpen: Set<number>;
-  private fdPeak: number;
   /** The server's open fd count at the end of each answered request, in order. */
   private readonly fdSamples: number[] = [];
-  /** The count after each open or close, with its time: the count at a window's end. */
-  private readonly fdHistory: { tsNs: number; count: number }[] = [];
   events = 0;
 
-  /** serverPid: the root of the tree; startFds: its open fds when watching began. */
-  constructor(private readonly serverPid: number, private readonly startFds: number[], private readonly startNs: number) {
-    this.startOpen = new Set(startFds);
-    this.fdPeak = startFds.length;
-  }
-
-  /** The server's open fds now, as far as the kernel showed (a set: an fd counted once). */
-  private get fdCount(): number {
-    let n = this.startOpen.size;
-    for (const fd of this.openFds.keys()) if (!this.startOpen.has(fd)) n++;
-    return n;
-  }
+  /**
+   * serverPid: the root of the tree; startFds: how many fds it had open when watching
+   * began, as put in server_fds (the snapshots' fdsOpenDelta counts from there).
+   */
+  constructor(private readonly serverPid: number, private readonly startFds: number, private readonly startNs: number) {}
 
   add(e: TreeEvent): void {
     this.events++;
-    switch (e.kind) {
-      case 'snapshot': push(e.write ? this.writes : this.reads, e); break;
-      case 'exec': this.exec(e); break;
-      case 'exit': this.exit(e); break;
-      case 'fdOpen':
-        if (e.pid !== this.serverPid) break;
-        // dup2/dup3 onto an open fd replace it; an fd the kernel reports open is open.
-        this.startOpen.delete(e.fd);
-        this.openFds.set(e.fd, { path: e.path, atNs: e.tsNs, nr: e.nr });
-        this.noteFdCount(e.tsNs);
-        break;
-      case 'fdClose':
-        if (e.pid !== this.serverPid) break;
-        this.openFds.delete(e.fd);
-        this.startOpen.delete(e.fd);
-        this.noteFdCount(e.tsNs);
-        break;
-    }
-  }
-
-  private noteFdCount(tsNs: number): void {
-    const count = this.fdCount;
-    this.fdPeak = Math.max(this.fdPeak, count);
-    push(this.fdHistory, { tsNs, count });
-  }
-
-  private fdCountAt(tsNs: number): number {
-    const h = this.fdHistory;
-    let lo = 0, hi = h.length;
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (h[mid].tsNs <= tsNs) lo = mid + 1; else hi = mid; }
-    return lo === 0 ? this.startFds.length : h[lo - 1].count;
+    if (e.kind === 'snapshot') push(e.write ? this.writes : this.reads, e);
+    else if (e.kind === 'exec') this.exec(e);
+    else this.exit(e);
   }
 
   private exec(e: TreeExec): void {
@@ -158,7 +118,7 @@ export class TreeAccounting {
     const b = this.snapshotAt(this.writes, writeNs);
     if (a === null || b === null || b.tsNs < a.tsNs) return null;
     push(this.windows, { startNs: a.tsNs, endNs: b.tsNs, method: request.method, id: request.id });
-    this.fdSamples.push(this.fdCountAt(b.tsNs));
+    this.fdSamples.push(this.startFds + b.totals.fdsOpenDelta);
     const d = (f: (t: TreeTotals) => number): number => Math.max(0, f(b.totals) - f(a.totals));
     const onChild = d((t) => t.modeNs[TreeMode.idleChild]);
     const onDisk = d((t) => t.modeNs[TreeMode.idleDisk]);
@@ -204,15 +164,22 @@ export class TreeAccounting {
     return out;
   }
 
-  /** The server's fd report for `session end`; fdGrowth when its count kept rising across requests. */
-  fdReport(): FdReport {
-    const stillOpen: OpenFd[] = [...this.openFds.entries()].sort((x, y) => x[0] - y[0]).map(([fd, o]) => {
-      const w = this.windowAt(o.atNs);
-      return { fd, path: o.path === '' ? null : o.path, atMs: Math.round((o.atNs - this.startNs) / 1e4) / 100, method: w?.method ?? null, id: w?.id ?? null };
+  /**
+   * The server's fd report for `session end`, from the kernel's fd table at the end (table:
+   * server_fds's entries; peakDelta: the highest fdsOpenDelta); fdGrowth when its count
+   * kept rising across requests.
+   */
+  fdReport(table: ServerFd[], peakDelta: number): FdReport {
+    const mine = table.filter((o) => o.pid === this.serverPid);
+    // Opened during the session: the ones open when watching began have openedNs 0.
+    const stillOpen: OpenFd[] = mine.filter((o) => o.openedNs !== 0).sort((x, y) => x.fd - y.fd).map((o) => {
+      const w = this.windowAt(o.openedNs);
+      return { fd: o.fd, path: o.path === '' ? null : o.path, atMs: Math.round((o.openedNs - this.startNs) / 1e4) / 100, method: w?.method ?? null, id: w?.id ?? null };
     });
-    // The end is the last answered request: a server's exit closes fds that it leaked.
-    const endCount = this.fdSamples.length > 0 ? this.fdSamples[this.fdSamples.length - 1] : this.fdCount;
-    return { startCount: this.startFds.length, peakCount: this.fdPeak, endCount, stillOpen, growth: fdGrowth(this.fdSamples) };
+    // The end is the last answered request: a server's exit closes fds that it leaked (the
+    // kernel's exit closes them without a close syscall, so the table keeps them).
+    const endCount = this.fdSamples.length > 0 ? this.fdSamples[this.fdSamples.length - 1] : mine.length;
+    return { startCount: this.startFds, peakCount: this.startFds + Math.max(0, peakDelta), endCount, stillOpen, growth: fdGrowth(this.fdSamples) };
   }
 
   /**
