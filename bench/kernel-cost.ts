@@ -33,7 +33,7 @@ function main(): void {
 
   // One FFI call: bpf_map_update_elem with a parameter object built once, and through define().
   const n = nativeCalls();
-  const pids = probes.io.mapFd('watched_pids');
+  const pids = probes.bpf.mapFd('watched_pids');
   const k = u32Key(1), v = u32Key(1);
   let t0 = now();
   for (let i = 0; i < 20_000; i++) n.bpf_map_update_elem(pids, k, v, 0);
@@ -48,9 +48,9 @@ function main(): void {
 
   // Watched: this process and /dev/null's fd, every write makes an event.
   const key = Buffer.alloc(8); key.writeUInt32LE(process.pid, 0); key.writeInt32LE(devnull, 4);
-  mapPut(probes.io.mapFd('watched_fds'), key, 1);
+  mapPut(probes.bpf.mapFd('watched_fds'), key, 1);
   mapPut(pids, u32Key(process.pid), WatchedRole.lsptap);
-  const ring = new RingReader(probes.io.mapFd('events'), probes.io.mapMaxEntries('events'));
+  const ring = new RingReader(probes.bpf.mapFd('io_events'), probes.bpf.mapMaxEntries('io_events'));
   let sink = 0;
   const drain = (): number => ring.drain((b, at) => { sink += decodeIoEvent(b, at).ret; });
   const M = 15_000; // fits the 1 MiB ring (48 bytes a record) without draining
@@ -68,10 +68,10 @@ function main(): void {
   // Watched as the server: each write to its stream fd also makes a tree snapshot record
   // (the spin-locked copy of the totals), the edge of a request's window.
   mapPut(pids, u32Key(process.pid), WatchedRole.server);
-  const treeRing = new RingReader(probes.tree.mapFd('events'), probes.tree.mapMaxEntries('events'));
+  const treeRing = new RingReader(probes.bpf.mapFd('tree_events'), probes.bpf.mapMaxEntries('tree_events'));
   const asServer: number[] = [];
   const treeDrainPerEvent: number[] = [];
-  const S = 4000; // 4,000 snapshots of 256 bytes fit the 1 MiB ring
+  const S = 3500; // 3,500 snapshots of 256 bytes (264 with the header) fit the 1 MiB ring
   for (let r = 0; r < 5; r++) {
     asServer.push(writesNs(devnull, S));
     drain();
@@ -80,7 +80,7 @@ function main(): void {
     treeDrainPerEvent.push(Number(now() - t0) / got);
   }
   treeRing.close();
-  const counters = readCounters(probes.io.mapFd('io_counters'), 3);
+  const counters = readCounters(probes.bpf.mapFd('io_counters'), 3);
   ring.close();
   probes.close();
   const after = median([1, 2, 3].map(() => writesNs(devnull, N)));

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* What every lsptap BPF object has: the processes it watches, the events ring buffer and
- * an array of counters (drops and totals) that userspace reads with bpf_map_lookup_batch.
- * watched_pids is one map shared by the objects: the first object loaded creates it, the
- * loader hands its fd to the others (bpf_map__reuse_fd) before they load.
+/* What io.bpf.c and tree.bpf.c share: the processes and fds they watch, and how each
+ * defines its ring buffer and its array of counters (drops and totals, read by userspace
+ * with bpf_map_lookup_batch). The two are linked into one object, lsptap.bpf.o (bpftool gen
+ * object, scripts/build-bpf.sh), so libbpf parses the kernel's BTF once; the shared maps
+ * are defined in both as weak symbols, identical, and the linker keeps one of each.
  */
 #ifndef LSPTAP_COMMON_BPF_H
 #define LSPTAP_COMMON_BPF_H
+
+#include "io.h"
 
 /* What a watched process is to the session (mirrored in src/probes/event-layout.ts). */
 enum watched_role {
@@ -22,7 +25,17 @@ struct {
 	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, __u32);
-} watched_pids SEC(".maps");
+} watched_pids SEC(".maps") __weak;
+
+/* (pid, fd) -> 1: the fds that carry the session's bytes (lsptap's stdin/stdout and its
+ * ends of the server's pipes, the server's stdin/stdout, the editor's ends). io.bpf.c
+ * traces their reads and writes; tree.bpf.c snapshots its totals at the server's. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, struct io_fd_key);
+	__type(value, __u32);
+} watched_fds SEC(".maps") __weak;
 
 static __always_inline __u32 role_of(__u32 tgid)
 {
@@ -31,12 +44,12 @@ static __always_inline __u32 role_of(__u32 tgid)
 	return role ? *role : 0;
 }
 
-/* The ring buffer named events, of size bytes (a power of two of pages). */
-#define DEFINE_EVENTS_RINGBUF(size)                  \
+/* A ring buffer named map, of size bytes (a power of two of pages). */
+#define DEFINE_EVENTS_RINGBUF(map, size)             \
 	struct {                                     \
 		__uint(type, BPF_MAP_TYPE_RINGBUF);  \
 		__uint(max_entries, size);           \
-	} events SEC(".maps")
+	} map SEC(".maps")
 
 /* A counter array named map with max slots, and count(slot) to bump one atomically. */
 #define DEFINE_COUNTERS(map, max)                                       \

@@ -4,7 +4,7 @@
  * raw_tp/sys_enter and raw_tp/sys_exit (no kprobes: lockdown refuses them; no tracefs
  * needed) see every syscall on the machine. We keep only read, write, readv, writev,
  * recvmsg and sendmsg, by the processes userspace put in watched_pids (common.bpf.h), on the fds it put
- * in watched_fds, and send one io_event per completed call through the events ring buffer.
+ * in watched_fds, and send one io_event per completed call through the io_events ring buffer.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -35,14 +35,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #error "io.bpf.c: syscall numbers for this architecture are missing"
 #endif
 
-/* Of those, the fds that carry the session's bytes. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
-	__type(key, struct io_fd_key);
-	__type(value, __u32);
-} watched_fds SEC(".maps");
-
 struct inflight_call {
 	__u64 enter_ns;
 	__s32 fd;
@@ -57,7 +49,7 @@ struct {
 	__type(value, struct inflight_call);
 } inflight_calls SEC(".maps");
 
-DEFINE_EVENTS_RINGBUF(1 << 20);
+DEFINE_EVENTS_RINGBUF(io_events, 1 << 20);
 
 DEFINE_COUNTERS(io_counters, IO_COUNTER_MAX)
 
@@ -152,7 +144,7 @@ int handle_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		late.op = op;
 		call = &late;
 	}
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(&io_events, sizeof(*e), 0);
 	if (!e) {
 		count(IO_COUNTER_DROPS);
 		bpf_map_delete_elem(&inflight_calls, &tid);

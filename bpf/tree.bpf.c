@@ -167,14 +167,6 @@ struct disk_request {
 	__u64 bytes;
 };
 
-/* The same map as io.bpf.c's watched_fds: the loader shares it (bpf_map__reuse_fd). */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
-	__type(key, struct io_fd_key);
-	__type(value, __u32);
-} watched_fds SEC(".maps");
-
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -226,7 +218,7 @@ struct {
 
 /* 1 MiB: some 4,000 snapshots or 2,300 exec records; the 200 ms idle drain keeps up with
  * a tree that execs 10,000 processes a second. */
-DEFINE_EVENTS_RINGBUF(1 << 20);
+DEFINE_EVENTS_RINGBUF(tree_events, 1 << 20);
 
 DEFINE_COUNTERS(tree_counters, TREE_COUNTER_MAX)
 
@@ -237,29 +229,21 @@ static __always_inline struct tree_state *tree_state(void)
 	return bpf_map_lookup_elem(&tree, &k);
 }
 
-/* Add d to the server's open fd count, and keep its peak. */
+/* Add d to the server's open fd count, and keep its peak (under the tree lock: exact, and
+ * cheaper to verify than a compare-and-swap loop). */
 static __always_inline void fd_count_add(__s64 d)
 {
 	__u32 slot = TREE_COUNTER_FD_PEAK;
 	struct tree_state *s = tree_state();
-	__s64 now, old;
-	__u64 *peak;
-	int i;
+	__u64 *peak = bpf_map_lookup_elem(&tree_counters, &slot);
 
-	if (!s)
+	if (!s || !peak)
 		return;
-	now = __sync_fetch_and_add(&s->totals.fds_open_delta, d) + d;
-	if (d < 0)
-		return;
-	peak = bpf_map_lookup_elem(&tree_counters, &slot);
-	if (!peak)
-		return;
-	/* An atomic max: retried while another thread raised it meanwhile. */
-	for (i = 0; i < 8; i++) {
-		old = *(volatile __s64 *)peak;
-		if (old >= now || __sync_val_compare_and_swap(peak, (__u64)old, (__u64)now) == (__u64)old)
-			break;
-	}
+	bpf_spin_lock(&s->lock);
+	s->totals.fds_open_delta += d;
+	if (s->totals.fds_open_delta > (__s64)*peak)
+		*peak = s->totals.fds_open_delta;
+	bpf_spin_unlock(&s->lock);
 }
 
 static __always_inline bool in_tree(__u32 role)
@@ -483,7 +467,7 @@ int BPF_PROG(handle_sched_process_exec, struct task_struct *p, pid_t old_pid, st
 
 	if (role_of(tgid) != ROLE_CHILD)
 		return 0;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(&tree_events, sizeof(*e), 0);
 	if (!e) {
 		count(TREE_COUNTER_DROPS);
 		return 0;
@@ -529,7 +513,7 @@ int BPF_PROG(handle_sched_process_exit, struct task_struct *p, bool group_dead)
 	if (!group_dead)
 		return 0;
 	if (role == ROLE_CHILD) {
-		struct tree_exit_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+		struct tree_exit_event *e = bpf_ringbuf_reserve(&tree_events, sizeof(*e), 0);
 
 		ps = bpf_map_lookup_elem(&procs, &tgid);
 		if (e) {
@@ -626,7 +610,7 @@ static __always_inline void snapshot(__u64 id, __s32 fd, __u32 write)
 	s = tree_state();
 	if (!s)
 		return;
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	e = bpf_ringbuf_reserve(&tree_events, sizeof(*e), 0);
 	if (!e) {
 		count(TREE_COUNTER_DROPS);
 		return;

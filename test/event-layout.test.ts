@@ -1,5 +1,5 @@
 // The TypeScript decoder mirrors bpf/io.h and bpf/tree.h; this checks every field offset
-// and the size against the BTF that clang wrote into the built objects.
+// and the size against the BTF of the built (linked) object.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { BPF_OUTPUT_DIR } from '../src/probes/loader';
+import { BPF_OBJECT } from '../src/probes/kernel-timing';
 import { IO_EVENT, TREE_TOTALS, TREE_EVENT_HEAD, TREE_SNAPSHOT_EVENT, TREE_EXEC_EVENT, TREE_EXIT_EVENT, SERVER_FD, IO_FD_KEY, type StructLayout } from '../src/probes/event-layout';
 
 interface BtfStruct { size: number; fields: Record<string, number> }
@@ -25,16 +26,17 @@ function btfStruct(object: string, name: string): BtfStruct {
   return { size: Number(head[1]), fields };
 }
 
-const built = fs.existsSync(path.join(BPF_OUTPUT_DIR, 'io.bpf.o')) && fs.existsSync(path.join(BPF_OUTPUT_DIR, 'tree.bpf.o'));
+const OBJECT = path.join(BPF_OUTPUT_DIR, BPF_OBJECT);
+const built = fs.existsSync(OBJECT);
 let tools = true;
 try { execFileSync('bpftool', ['version'], { stdio: 'ignore' }); } catch { tools = false; }
 const skip = !built ? 'the BPF objects are not built (npm run build:bpf)' : !tools ? 'bpftool is not installed' : false;
 if (skip !== false && process.env.CI === 'true') throw new Error(`CI=true: ${skip}`);
 
-const TREE_LAYOUTS = [TREE_TOTALS, TREE_EVENT_HEAD, TREE_SNAPSHOT_EVENT, TREE_EXEC_EVENT, TREE_EXIT_EVENT, SERVER_FD, IO_FD_KEY];
-for (const [object, layout] of [['io.bpf.o', IO_EVENT], ...TREE_LAYOUTS.map((l) => ['tree.bpf.o', l])] as [string, StructLayout][]) {
-  test(`the decoder's layout of struct ${layout.name} matches the BTF of ${object}`, { skip }, () => {
-    const btf = btfStruct(path.join(BPF_OUTPUT_DIR, object), layout.name);
+const LAYOUTS: StructLayout[] = [IO_EVENT, TREE_TOTALS, TREE_EVENT_HEAD, TREE_SNAPSHOT_EVENT, TREE_EXEC_EVENT, TREE_EXIT_EVENT, SERVER_FD, IO_FD_KEY];
+for (const layout of LAYOUTS) {
+  test(`the decoder's layout of struct ${layout.name} matches the BTF of ${BPF_OBJECT}`, { skip }, () => {
+    const btf = btfStruct(OBJECT, layout.name);
     assert.equal(layout.size, btf.size, 'size');
     assert.deepEqual(layout.fields, btf.fields);
   });

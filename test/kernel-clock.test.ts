@@ -16,13 +16,13 @@ const skip = bpfSkipReason();
 function watchDevNull(t: { after: (fn: () => void) => void }): { probes: LoadedProbes; ring: RingReader; fd: number } {
   const probes = LoadedProbes.load();
   const fd = fs.openSync('/dev/null', 'w');
-  const ring = new RingReader(probes.io.mapFd('events'), probes.io.mapMaxEntries('events'));
+  const ring = new RingReader(probes.bpf.mapFd('io_events'), probes.bpf.mapMaxEntries('io_events'));
   t.after(() => { ring.close(); probes.close(); fs.closeSync(fd); });
   const key = Buffer.alloc(8);
   key.writeUInt32LE(process.pid, 0);
   key.writeInt32LE(fd, 4);
-  mapPut(probes.io.mapFd('watched_fds'), key, 1);
-  mapPut(probes.io.mapFd('watched_pids'), u32Key(process.pid), 1);
+  mapPut(probes.bpf.mapFd('watched_fds'), key, 1);
+  mapPut(probes.bpf.mapFd('watched_pids'), u32Key(process.pid), 1);
   return { probes, ring, fd };
 }
 
@@ -61,7 +61,7 @@ test('the ring buffer reader reads exactly the events the kernel counted, with n
     for (let i = 0; i < 10_000; i++) fs.writeSync(fd, b);
     read += ring.drain(() => { /* count only */ });
   }
-  const [events, drops, inflightFull] = readCounters(probes.io.mapFd('io_counters'), 3);
+  const [events, drops, inflightFull] = readCounters(probes.bpf.mapFd('io_counters'), 3);
   assert.equal(read, 50_000);
   assert.equal(events, 50_000);
   assert.equal(drops + inflightFull, 0);

@@ -38,14 +38,14 @@ function fdKey(pid: number, fd: number): Buffer {
 /** Watch this process as the server with /dev/null as its output. */
 function watchSelf(t: { after: (fn: () => void) => void }): Watched {
   const probes = LoadedProbes.load();
-  const ring = new RingReader(probes.tree.mapFd('events'), probes.tree.mapMaxEntries('events'));
+  const ring = new RingReader(probes.bpf.mapFd('tree_events'), probes.bpf.mapMaxEntries('tree_events'));
   const out = fs.openSync('/dev/null', 'w');
   t.after(() => { ring.close(); probes.close(); fs.closeSync(out); });
-  mapPut(probes.io.mapFd('watched_fds'), fdKey(process.pid, out), 1);
-  mapPut(probes.io.mapFd('watched_pids'), u32Key(process.pid), WatchedRole.server);
-  const tableFd = probes.tree.mapFd('server_fds');
+  mapPut(probes.bpf.mapFd('watched_fds'), fdKey(process.pid, out), 1);
+  mapPut(probes.bpf.mapFd('watched_pids'), u32Key(process.pid), WatchedRole.server);
+  const tableFd = probes.bpf.mapFd('server_fds');
   return {
-    tableFd, tableSize: probes.tree.mapMaxEntries('server_fds'),
+    tableFd, tableSize: probes.bpf.mapMaxEntries('server_fds'),
     mark: () => { fs.writeSync(out, 'x'); },
     snapshots: () => {
       const got: TreeSnapshot[] = [];
@@ -57,7 +57,7 @@ function watchSelf(t: { after: (fn: () => void) => void }): Watched {
       readHashMap(tableFd, IO_FD_KEY.size, SERVER_FD.size, (k, ka, v, va) => rows.push(decodeServerFd(k, ka, v, va)));
       return rows.filter((r) => r.pid === process.pid);
     },
-    counter: (slot) => readCounters(probes.tree.mapFd('tree_counters'), TREE_COUNTERS.length)[slot],
+    counter: (slot) => readCounters(probes.bpf.mapFd('tree_counters'), TREE_COUNTERS.length)[slot],
   };
 }
 

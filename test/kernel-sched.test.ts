@@ -19,14 +19,14 @@ interface Watched { events: () => TreeEvent[]; mark: () => void }
 /** Watch this process as the server with /dev/null as its output; mark() writes one byte. */
 function watchSelf(t: { after: (fn: () => void) => void }): Watched {
   const probes = LoadedProbes.load();
-  const ring = new RingReader(probes.tree.mapFd('events'), probes.tree.mapMaxEntries('events'));
+  const ring = new RingReader(probes.bpf.mapFd('tree_events'), probes.bpf.mapMaxEntries('tree_events'));
   const fd = fs.openSync('/dev/null', 'w');
   t.after(() => { ring.close(); probes.close(); fs.closeSync(fd); });
   const key = Buffer.alloc(8);
   key.writeUInt32LE(process.pid, 0);
   key.writeInt32LE(fd, 4);
-  mapPut(probes.io.mapFd('watched_fds'), key, 1);
-  mapPut(probes.io.mapFd('watched_pids'), u32Key(process.pid), WatchedRole.server);
+  mapPut(probes.bpf.mapFd('watched_fds'), key, 1);
+  mapPut(probes.bpf.mapFd('watched_pids'), u32Key(process.pid), WatchedRole.server);
   return {
     mark: () => { fs.writeSync(fd, 'x'); },
     events: () => {

@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { fdOf } from '../src/probes/peer-process';
 import { BPF_OUTPUT_DIR } from '../src/probes/loader';
 import { bpfSkipReason } from './helpers/kernel';
-import { TREE_PROGRAMS } from '../src/probes/kernel-timing';
+import { TREE_PROGRAMS, IO_PROGRAMS, BPF_OBJECT } from '../src/probes/kernel-timing';
 
 const skip = bpfSkipReason();
 
@@ -97,23 +97,24 @@ test('bpf_object__open_file of a missing file returns NULL with ENOENT', () => {
   assert.equal(r.errnoCode, os.constants.errno.ENOENT);
 });
 
-test('each libbpf call lsptap makes works on the real io object', { skip }, () => {
+test('each libbpf call lsptap makes works on the real object, with only its io programs', { skip }, () => {
   const n = nativeCalls();
   n.libbpf_set_print(0);
-  const opened = n.bpf_object__open_file(path.join(BPF_OUTPUT_DIR, 'io.bpf.o'), 0);
+  const opened = n.bpf_object__open_file(path.join(BPF_OUTPUT_DIR, BPF_OBJECT), 0);
   assert.equal(isNull(opened.value), false, opened.errnoMessage);
   const obj = opened.value;
   const enter = n.bpf_object__find_program_by_name(obj, 'handle_sys_enter').value;
   const exit = n.bpf_object__find_program_by_name(obj, 'handle_sys_exit').value;
   assert.equal(isNull(n.bpf_object__find_program_by_name(obj, 'no_such_program').value), true);
   assert.equal(n.bpf_program__set_autoload(enter, true).value, 0);
+  for (const p of TREE_PROGRAMS) assert.equal(n.bpf_program__set_autoload(n.bpf_object__find_program_by_name(obj, p).value, false).value, 0);
   assert.equal(n.bpf_object__load(obj).value, 0);
   const links = [n.bpf_program__attach(enter).value, n.bpf_program__attach(exit).value];
   for (const l of links) assert.equal(isNull(l), false);
   const pidsFd = n.bpf_object__find_map_fd_by_name(obj, 'watched_pids').value;
   assert.ok(pidsFd > 0);
   assert.ok(n.bpf_object__find_map_fd_by_name(obj, 'no_such_map').value < 0);
-  const ring = n.bpf_object__find_map_by_name(obj, 'events').value;
+  const ring = n.bpf_object__find_map_by_name(obj, 'io_events').value;
   assert.equal(n.bpf_map__max_entries(ring).value, 1 << 20);
   const key = Buffer.alloc(4); key.writeUInt32LE(12345);
   const val = Buffer.alloc(4); val.writeUInt32LE(1);
@@ -131,14 +132,14 @@ test('each libbpf call lsptap makes works on the real io object', { skip }, () =
   n.bpf_object__close(obj);
 });
 
-test('bpf_map__reuse_fd makes the tree object use the io object\'s watched_pids: one map, seen through both', { skip }, () => {
+test('bpf_map__reuse_fd makes a second object use the first one\'s watched_pids: one map, seen through both', { skip }, () => {
   const n = nativeCalls();
   n.libbpf_set_print(0);
-  const io = n.bpf_object__open_file(path.join(BPF_OUTPUT_DIR, 'io.bpf.o'), 0).value;
-  const tree = n.bpf_object__open_file(path.join(BPF_OUTPUT_DIR, 'tree.bpf.o'), 0).value;
+  const io = n.bpf_object__open_file(path.join(BPF_OUTPUT_DIR, BPF_OBJECT), 0).value;
+  const tree = n.bpf_object__open_file(path.join(BPF_OUTPUT_DIR, BPF_OBJECT), 0).value;
   assert.equal(isNull(io) || isNull(tree), false);
-  for (const [obj, progs] of [[io, ['handle_sys_enter', 'handle_sys_exit']], [tree, TREE_PROGRAMS]] as const) {
-    for (const p of progs) n.bpf_program__set_autoload(n.bpf_object__find_program_by_name(obj, p).value, false);
+  for (const obj of [io, tree]) {
+    for (const p of [...IO_PROGRAMS, ...TREE_PROGRAMS]) n.bpf_program__set_autoload(n.bpf_object__find_program_by_name(obj, p).value, false);
   }
   assert.equal(n.bpf_object__load(io).value, 0);
   const ioPids = n.bpf_object__find_map_fd_by_name(io, 'watched_pids').value;

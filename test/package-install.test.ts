@@ -50,12 +50,12 @@ let installed: Installed | null = null;
 /** Pack and install once for the whole file (each step is a real npm run). */
 function install(root: string): Installed {
   if (installed !== null) return installed;
-  for (const obj of ['io.bpf.o', 'tree.bpf.o']) assert.ok(fs.existsSync(path.join(repoRoot, 'bpf', '.output', obj)), `${obj} not built (npm run build)`);
+  assert.ok(fs.existsSync(path.join(repoRoot, 'bpf', '.output', 'lsptap.bpf.o')), 'lsptap.bpf.o not built (npm run build)');
   const packOut = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', root], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const packed = (JSON.parse(packOut) as Array<{ filename: string; size: number; files: Array<{ path: string }> }>)[0];
   const files = packed.files.map((f) => f.path);
-  for (const want of ['bin/lsptap', 'dist/src/entry.js', 'bpf/.output/io.bpf.o', 'bpf/.output/tree.bpf.o', 'package.json']) assert.ok(files.includes(want), `${want} is in the tarball`);
-  assert.ok(!files.some((f) => f.startsWith('dist/test/') || f.startsWith('src/') || f.endsWith('.map')), 'no tests, sources or source maps in the tarball');
+  for (const want of ['bin/lsptap', 'dist/src/entry.js', 'bpf/.output/lsptap.bpf.o', 'package.json']) assert.ok(files.includes(want), `${want} is in the tarball`);
+  assert.ok(!files.some((f) => f.startsWith('dist/test/') || f.startsWith('src/') || f.endsWith('.map') || f.startsWith('bpf/.output/parts/')), 'no tests, sources, source maps or unlinked BPF parts in the tarball');
   const tarball = path.join(root, packed.filename);
   assert.equal(packed.filename, `lsptap-${VERSION}.tgz`);
 

@@ -88,8 +88,8 @@ export class SharedKernelTiming {
   private closed = false;
 
   constructor(private readonly probes: LoadedProbes, private readonly holdMs = DEFAULT_HOLD_MS) {
-    this.ioRing = new RingReader(probes.io.mapFd('events'), probes.io.mapMaxEntries('events'));
-    this.treeRing = new RingReader(probes.tree.mapFd('events'), probes.tree.mapMaxEntries('events'));
+    this.ioRing = new RingReader(probes.bpf.mapFd('io_events'), probes.bpf.mapMaxEntries('io_events'));
+    this.treeRing = new RingReader(probes.bpf.mapFd('tree_events'), probes.bpf.mapMaxEntries('tree_events'));
     this.timer = setInterval(() => {
       this.drain();
       for (const s of this.stages) if (s.heldCount > 0) s.pump(false);
@@ -140,8 +140,8 @@ export class SharedKernelTiming {
       // The editor reads and writes one socket.
       editorWriterPid: ends.editorFdInPeer === null ? null : ends.editorPid, editorOut: ends.editorFdInPeer,
     };
-    const ioPids = this.probes.io.mapFd('watched_pids');
-    const ioFds = this.probes.io.mapFd('watched_fds');
+    const ioPids = this.probes.bpf.mapFd('watched_pids');
+    const ioFds = this.probes.bpf.mapFd('watched_fds');
     // fds first, pids last (a watched pid turns tracing on); undone in reverse on stop or failure.
     // One entry per distinct (pid, fd): a socket is read and written on one fd.
     const streams = [...new Set([`${fds.lsptapPid}:${ends.clientFd}`, `${fds.lsptapPid}:${ends.toServerFd}`, `${fds.lsptapPid}:${ends.fromServerFd}`, `${fds.serverPid}:${ends.serverInFd}`, `${fds.serverPid}:${ends.serverOutFd}`])];
@@ -198,8 +198,8 @@ export class SharedKernelTiming {
         this.stages.delete(stage);
         for (const k of keys) if (this.routes.get(k) === stage) this.routes.delete(k);
         for (const e of [...entries].reverse()) this.release(e.fd, e.key);
-        const io = readCounters(this.probes.io.mapFd('io_counters'), IO_COUNTERS.length);
-        const sc = readCounters(this.probes.tree.mapFd('tree_counters'), TREE_COUNTERS.length);
+        const io = readCounters(this.probes.bpf.mapFd('io_counters'), IO_COUNTERS.length);
+        const sc = readCounters(this.probes.bpf.mapFd('tree_counters'), TREE_COUNTERS.length);
         if (io[1] + io[2] + sc[1] > 0) log.warn('kernel timing lost events', { ioDrops: io[1] + io[2], treeDrops: sc[1], hint: 'the shared ring buffers filled faster than lsptap drained them (counted since the listener started); affected fields may be null or off' });
         return {
           kernel: {
@@ -214,8 +214,8 @@ export class SharedKernelTiming {
   }
 
   private totalDrops(): number {
-    const io = readCounters(this.probes.io.mapFd('io_counters'), IO_COUNTERS.length);
-    const sc = readCounters(this.probes.tree.mapFd('tree_counters'), TREE_COUNTERS.length);
+    const io = readCounters(this.probes.bpf.mapFd('io_counters'), IO_COUNTERS.length);
+    const sc = readCounters(this.probes.bpf.mapFd('tree_counters'), TREE_COUNTERS.length);
     return io[1] + io[2] + sc[1];
   }
 

@@ -128,8 +128,8 @@ function cString(b: Buffer, at: number, max: number): string {
 }
 
 function decodeTotals(b: Buffer, at: number): TreeTotals {
-  const causeNs: number[] = [];
-  for (let i = 0; i < IDLE_CAUSES.length; i++) causeNs.push(u64(b, at + T.cause_ns + 8 * i));
+  const c = at + T.cause_ns; // IDLE_CAUSES.length (9) slots, as one literal: no array growth
+  const causeNs = [u64(b, c), u64(b, c + 8), u64(b, c + 16), u64(b, c + 24), u64(b, c + 32), u64(b, c + 40), u64(b, c + 48), u64(b, c + 56), u64(b, c + 64)];
   return {
     modeNs: [u64(b, at), u64(b, at + 8), u64(b, at + 16), u64(b, at + 24)],
     causeNs,

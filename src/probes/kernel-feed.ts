@@ -25,9 +25,9 @@ export class KernelFeed implements KernelEventSource {
   drainNs = 0n;
   drains = 0;
 
-  constructor(io: LoadedBpf, tree: LoadedBpf, tracePath: string | undefined) {
-    this.ioRing = new RingReader(io.mapFd('events'), io.mapMaxEntries('events'));
-    this.treeRing = new RingReader(tree.mapFd('events'), tree.mapMaxEntries('events'));
+  constructor(bpf: LoadedBpf, tracePath: string | undefined) {
+    this.ioRing = new RingReader(bpf.mapFd('io_events'), bpf.mapMaxEntries('io_events'));
+    this.treeRing = new RingReader(bpf.mapFd('tree_events'), bpf.mapMaxEntries('tree_events'));
     this.traceFd = tracePath ? fs.openSync(tracePath, 'w') : null;
   }
 

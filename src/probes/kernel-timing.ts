@@ -1,4 +1,4 @@
-// Kernel timing for one session: loads bpf/io.bpf.o and bpf/tree.bpf.o before the server
+// Kernel timing for one session: loads bpf/.output/lsptap.bpf.o before the server
 // starts (so `--bpf=require` can refuse early), then, once the server runs, a KernelSession
 // fills the watched maps, drains the rings from an unref'd timer and hands the session a
 // KernelStage that fills `rec.kernel`. The session owns everything it made (maps filled,
@@ -31,37 +31,34 @@ export const IDLE_DRAIN_INTERVAL_MS = 200;
 /** How long a record may wait for the far end's read before it is logged without it. */
 export const DEFAULT_HOLD_MS = 1000;
 
-const IO_PROGRAMS = ['handle_sys_enter', 'handle_sys_exit'];
+/** The object under bpf/.output. */
+export const BPF_OBJECT = 'lsptap.bpf.o';
+export const IO_PROGRAMS = ['handle_sys_enter', 'handle_sys_exit'];
 export const TREE_PROGRAMS = [
   'handle_sched_switch', 'handle_sched_wakeup', 'handle_sched_wakeup_new', 'handle_sched_process_fork',
   'handle_sched_process_exec', 'handle_sched_process_exit', 'handle_page_cache_add', 'handle_block_io_start',
   'handle_block_io_done', 'handle_tree_sys_enter', 'handle_tree_sys_exit',
 ];
 
-/** Both objects loaded and attached, maps empty: nothing is traced yet. */
+/**
+ * The programs loaded and attached, maps empty: nothing is traced yet. One object, io's
+ * programs and tree's linked together (scripts/build-bpf.sh): its maps are io_events and
+ * io_counters, tree_events, tree_counters and server_fds, and the shared watched_pids
+ * and watched_fds.
+ */
 export class LoadedProbes {
-  private constructor(readonly io: LoadedBpf, readonly tree: LoadedBpf, readonly loadMs: number) {}
+  private constructor(readonly bpf: LoadedBpf, readonly loadMs: number) {}
 
   /** Load and attach; throws BpfLoadError naming the step, errno and fix. */
   static load(): LoadedProbes {
     const t0 = process.hrtime.bigint();
     precheck();
-    const io = loadBpf({ file: 'io.bpf.o', programs: IO_PROGRAMS, allPrograms: IO_PROGRAMS });
-    let tree: LoadedBpf;
-    try {
-      // One watched_pids and one watched_fds for both objects (bpf/common.bpf.h).
-      tree = loadBpf({
-        file: 'tree.bpf.o', programs: TREE_PROGRAMS, allPrograms: TREE_PROGRAMS,
-        reuseMaps: { watched_pids: io.mapFd('watched_pids'), watched_fds: io.mapFd('watched_fds') },
-      });
-    } catch (err) {
-      io.close();
-      throw err;
-    }
-    return new LoadedProbes(io, tree, Number(process.hrtime.bigint() - t0) / 1e6);
+    const programs = [...IO_PROGRAMS, ...TREE_PROGRAMS];
+    const bpf = loadBpf({ file: BPF_OBJECT, programs, allPrograms: programs });
+    return new LoadedProbes(bpf, Number(process.hrtime.bigint() - t0) / 1e6);
   }
 
-  close(): void { this.tree.close(); this.io.close(); }
+  close(): void { this.bpf.close(); }
 }
 
 type WarnLog = { warn(msg: string, fields: Record<string, unknown>): void };
@@ -98,7 +95,7 @@ export class KernelSession implements KernelTimingSession {
     if (lateMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, lateMs);
     const startNs = Number(process.hrtime.bigint());
     this.watch();
-    this.feed = new KernelFeed(probes.io, probes.tree, process.env.LSPTAP_BPF_TRACE);
+    this.feed = new KernelFeed(probes.bpf, process.env.LSPTAP_BPF_TRACE);
     const stage = new KernelStage(fds, holdMs, this.feed, new TreeAccounting(fds.serverPid, this.startFds, startNs));
     this.kernelStage = stage;
     this.stage = {
@@ -137,8 +134,8 @@ export class KernelSession implements KernelTimingSession {
   /** Fill watched_fds, then watched_pids: a pid in watched_pids is what turns tracing on. */
   private watch(): void {
     const fds = this.fds;
-    const ioFds = this.probes.io.mapFd('watched_fds');
-    const pids = this.probes.io.mapFd('watched_pids');
+    const ioFds = this.probes.bpf.mapFd('watched_fds');
+    const pids = this.probes.bpf.mapFd('watched_pids');
     const watchFd = (pid: number, fd: number): void => {
       const k = Buffer.alloc(8);
       k.writeUInt32LE(pid, 0);
@@ -167,7 +164,7 @@ export class KernelSession implements KernelTimingSession {
     }
     // The server's fds open now, so that its count starts right and closing one counts.
     // Before the server is watched: the kernel enters what it opens from then on.
-    const table = this.probes.tree.mapFd('server_fds');
+    const table = this.probes.bpf.mapFd('server_fds');
     const none = Buffer.alloc(SERVER_FD.size); // opened_ns 0: open when watching began
     for (const fd of openFds(fds.serverPid)) {
       const k = Buffer.alloc(IO_FD_KEY.size);
@@ -182,17 +179,17 @@ export class KernelSession implements KernelTimingSession {
 
   /** Two map reads (two FFI calls): at a metrics scrape or at the end, never per message. */
   private counts(): KernelCounts {
-    const io = readCounters(this.probes.io.mapFd('io_counters'), IO_COUNTERS.length);
-    const tree = readCounters(this.probes.tree.mapFd('tree_counters'), TREE_COUNTERS.length);
+    const io = readCounters(this.probes.bpf.mapFd('io_counters'), IO_COUNTERS.length);
+    const tree = readCounters(this.probes.bpf.mapFd('tree_counters'), TREE_COUNTERS.length);
     return { ioEvents: io[0], ioDrops: io[1] + io[2], treeEvents: tree[TreeCounter.events], treeDrops: tree[TreeCounter.drops], fdTableFull: tree[TreeCounter.fdTableFull] };
   }
 
   /** The server's fd table and its peak, read once at the end (a map read per 256 fds). */
   private fdTable(): { table: ServerFd[]; peakDelta: number; tableSize: number } {
     const table: ServerFd[] = [];
-    readHashMap(this.probes.tree.mapFd('server_fds'), IO_FD_KEY.size, SERVER_FD.size, (k, ka, v, va) => table.push(decodeServerFd(k, ka, v, va)));
-    const peakDelta = readCounters(this.probes.tree.mapFd('tree_counters'), TREE_COUNTERS.length)[TreeCounter.fdPeak];
-    return { table, peakDelta, tableSize: this.probes.tree.mapMaxEntries('server_fds') };
+    readHashMap(this.probes.bpf.mapFd('server_fds'), IO_FD_KEY.size, SERVER_FD.size, (k, ka, v, va) => table.push(decodeServerFd(k, ka, v, va)));
+    const peakDelta = readCounters(this.probes.bpf.mapFd('tree_counters'), TREE_COUNTERS.length)[TreeCounter.fdPeak];
+    return { table, peakDelta, tableSize: this.probes.bpf.mapMaxEntries('server_fds') };
   }
 
   /** Events the kernel dropped so far (ring buffers full), read from the counter maps. */

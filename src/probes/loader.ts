@@ -1,4 +1,4 @@
-// Loads one BPF object with libbpf: open -> choose programs (autoload) -> share maps -> load -> attach ->
+// Loads one BPF object with libbpf: open -> choose programs (autoload) -> load -> attach ->
 // map fds. A failure names the step, the errno and the fix, and frees what was made (links,
 // then the object). libbpf's own printing is switched off: it would go to stderr, and
 // stdout must carry only the server's bytes.
@@ -40,14 +40,12 @@ export interface LoadedBpf {
 }
 
 export interface LoadRequest {
-  /** Object file name under BPF_OUTPUT_DIR, e.g. "io.bpf.o". */
+  /** Object file name under BPF_OUTPUT_DIR, e.g. "lsptap.bpf.o". */
   file: string;
   /** Programs to load and attach; every other program in the object is not loaded. */
   programs: string[];
   /** All programs in the object, so the others can be switched off. */
   allPrograms: string[];
-  /** Maps this object shares with one loaded before it: map name -> that map's fd. */
-  reuseMaps?: Record<string, number>;
 }
 
 /** Things that make loading pointless; checked before touching libbpf. */
@@ -83,12 +81,6 @@ export function loadBpf(req: LoadRequest): LoadedBpf {
       if (isNull(p.value)) throw new BpfLoadError('open', p.errnoCode, `program ${name} is not in ${req.file}`, 'rebuild with `npm run build:bpf`');
       progs.set(name, p.value);
       n.bpf_program__set_autoload(p.value, req.programs.includes(name));
-    }
-    for (const [name, fd] of Object.entries(req.reuseMaps ?? {})) {
-      const m = n.bpf_object__find_map_by_name(obj, name);
-      if (isNull(m.value)) throw new BpfLoadError('open', m.errnoCode, `map ${name} is not in ${req.file}`, 'rebuild with `npm run build:bpf`');
-      const r = n.bpf_map__reuse_fd(m.value, fd);
-      if (r.value !== 0) throw new BpfLoadError('reuse map', -r.value || r.errnoCode, `${req.file} cannot share map ${name}`, 'rebuild both objects with `npm run build:bpf`: their definitions of the map differ');
     }
     const loaded = n.bpf_object__load(obj);
     if (loaded.value !== 0) {
