@@ -71,7 +71,7 @@ function main(): void {
   const treeRing = new RingReader(probes.bpf.mapFd('tree_events'), probes.bpf.mapMaxEntries('tree_events'));
   const asServer: number[] = [];
   const treeDrainPerEvent: number[] = [];
-  const S = 3500; // 3,500 snapshots of 256 bytes (264 with the header) fit the 1 MiB ring
+  const S = 4000; // 4,000 snapshots of 256 bytes (264 with the header) fit the 2 MiB ring
   for (let r = 0; r < 5; r++) {
     asServer.push(writesNs(devnull, S));
     drain();

@@ -216,9 +216,10 @@ struct {
 	__type(value, struct server_fd);
 } server_fds SEC(".maps");
 
-/* 1 MiB: some 4,000 snapshots or 2,300 exec records; the 200 ms idle drain keeps up with
- * a tree that execs 10,000 processes a second. */
-DEFINE_EVENTS_RINGBUF(tree_events, 1 << 20);
+/* 2 MiB: some 7,900 snapshots or 4,700 exec records between two drains. A server makes a
+ * snapshot per read of its input: one reading a 50 MB message 4 KB at a time makes 12,800
+ * in about a second, which the 200 ms idle drain keeps up with. */
+DEFINE_EVENTS_RINGBUF(tree_events, 1 << 21);
 
 DEFINE_COUNTERS(tree_counters, TREE_COUNTER_MAX)
 

@@ -121,8 +121,16 @@ export function mapPut(fd: number, key: Buffer, value: number): void {
 
 /** Write one entry whose value is a whole struct. */
 export function mapPutBytes(fd: number, key: Buffer, value: Buffer): void {
+  if (!mapTryPut(fd, key, value)) throw new BpfLoadError('map update', os.constants.errno.E2BIG, 'bpf_map_update_elem failed', 'the map is full');
+}
+
+/** Write one entry; false when the map is full (E2BIG), a BpfLoadError for any other failure. */
+export function mapTryPut(fd: number, key: Buffer, value: Buffer): boolean {
   const r = nativeCalls().bpf_map_update_elem(fd, key, value, 0);
-  if (r.value !== 0) throw new BpfLoadError('map update', -r.value || r.errnoCode, 'bpf_map_update_elem failed', 'the map may be full');
+  if (r.value === 0) return true;
+  const errno = -r.value || r.errnoCode;
+  if (errno === os.constants.errno.E2BIG) return false;
+  throw new BpfLoadError('map update', errno, 'bpf_map_update_elem failed', 'the map may be full');
 }
 
 /** Entries read per bpf_map_lookup_batch call: one call for any usual fd table. */
