@@ -3,17 +3,20 @@
 // neither pino nor the proxy. Everything else is cli.ts.
 
 import path from 'node:path';
-import { isGoplsCommandLine, runsSession } from './dropin/command-line';
+import { atTerminalWithNothing, isGoplsCommandLine, runsSession } from './dropin/command-line';
 import { guardStderr } from './proxy/stderr';
-import { prestartAnalysisThread } from './proxy/analysis-thread';
+import { prestartAnalysisThread, adoptStartedThread } from './proxy/analysis-thread';
+import type { StartedThread } from './proxy/thread-start';
 
-export function main(argv: string[] = process.argv.slice(2)): void {
+/** started: the analysis thread bin/lsptap started before loading this (null: none wanted, undefined: decide here). */
+export function main(argv: string[] = process.argv.slice(2), started?: StartedThread | null): void {
   guardStderr(); // before anything can write to it (README "Reliability")
   const invokedAs = path.basename(process.argv[1] ?? 'lsptap');
-  // `lsptap` typed at a terminal with nothing after it wants usage, not a gopls session.
-  const atTerminal = argv.length === 0 && invokedAs !== 'gopls' && process.stdin.isTTY === true;
+  const stdinIsTTY = (): boolean => process.stdin.isTTY === true;
+  const atTerminal = atTerminalWithNothing(invokedAs, argv, stdinIsTTY);
   // The analysis thread's start overlaps the load of the rest of our code (analysis-thread.ts).
-  if (!atTerminal && runsSession(invokedAs, argv)) prestartAnalysisThread();
+  if (started !== undefined && started !== null) adoptStartedThread(started);
+  else if (started === undefined && runsSession(invokedAs, argv, stdinIsTTY)) prestartAnalysisThread();
   if (!atTerminal && isGoplsCommandLine(invokedAs, argv)) {
     (require('./dropin/gopls-main') as typeof import('./dropin/gopls-main')).goplsMain(argv, invokedAs);
     return;

@@ -3,25 +3,18 @@
 // loaded the probes and started serving metrics, or rejects with the startup error to print.
 //
 // A thread costs a V8 isolate and the load of its bundle, ~100 ms here, and a session's log
-// waits for it. entry.ts starts it first thing (prestartAnalysisThread), before the rest of
-// lsptap's code is loaded, so the two starts overlap on two cores; its configuration follows
-// by message once the command line is read.
+// waits for it. bin/lsptap starts it first thing (thread-start.ts), before the rest of
+// lsptap's code is loaded, so the two starts overlap on two cores; entry.ts hands it here (or
+// starts it, when run without bin/lsptap), and its configuration follows by message once the
+// command line is read.
 
-import fs from 'node:fs';
-import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startThread, type StartedThread } from './thread-start';
 import type { RingBuffers } from '../bridge/chunk-ring';
 import type { AnalysisConfig, ThreadInput, WorkerMessage } from '../bridge/protocol';
 import { StartupError, MetricsAddressError } from '../model/errors';
 
 export interface ThreadReady { kernel: boolean; tid: number | null }
-
-/** The worker's entry: the one-file bundle when the build made it (scripts/bundle.js), else tsc's output. */
-function workerEntry(): string {
-  const dir = path.join(__dirname, '..', 'analysis');
-  const bundle = path.join(dir, 'analysis-worker.bundle.js');
-  return fs.existsSync(bundle) ? bundle : path.join(dir, 'analysis-worker.js');
-}
 
 /**
  * ffi-rs must be loaded on the main thread before a worker loads it: otherwise the worker's
@@ -42,29 +35,22 @@ function holdUmask(config: AnalysisConfig): () => void {
   return () => { process.umask(old); };
 }
 
-interface Prestarted { worker: Worker; error: Error | null }
-let prestarted: Prestarted | null = null;
-
-function newWorker(): Prestarted {
-  // stdout: true keeps anything the worker might print off our stdout, the client's stream.
-  const worker = new Worker(workerEntry(), { stdout: true, trackUnmanagedFds: false });
-  worker.stdout.pipe(process.stderr);
-  const started: Prestarted = { worker, error: null };
-  // Until startAnalysisThread listens: a thread that cannot load its code says so there.
-  const early = (err: Error): void => { started.error = err; };
-  worker.once('error', early);
-  return started;
-}
+let prestarted: StartedThread | null = null;
 
 /** Start the thread now; the next startAnalysisThread() configures it. Unused, it dies with the process. */
 export function prestartAnalysisThread(): void {
-  prestarted ??= newWorker();
+  prestarted ??= startThread();
+}
+
+/** A thread bin/lsptap started before this code was loaded (thread-start.ts). */
+export function adoptStartedThread(started: StartedThread): void {
+  prestarted ??= started;
 }
 
 export function startAnalysisThread(config: AnalysisConfig, ring: RingBuffers): { worker: Worker; ready: Promise<ThreadReady> } {
   preloadFfi(config);
   const restoreMask = holdUmask(config);
-  const { worker, error } = prestarted ?? newWorker();
+  const { worker, error } = prestarted ?? startThread();
   prestarted = null;
   worker.removeAllListeners('error');
   const input: ThreadInput = { type: 'configure', config, ring };
