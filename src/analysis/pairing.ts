@@ -104,7 +104,7 @@ export class Pairing {
         rec.method = req.method;
         rec.cancelled = req.cancelled;
         rec.latencyMs = Number(frame.lastByteNs - req.forwardedNs) / 1e6;
-        rec.request = { offset: req.offset, bytes: req.bytes, headerBytes: req.headerBytes, forwardedNs: req.forwardedNs, lastByteNs: req.lastByteNs };
+        rec.request = req; // out of the table now: nothing changes it any more
       }
     } else if (ident.kind === 'notification' && ident.cancelId !== null) {
       // $/cancelRequest travels the same way as the request it cancels.
