@@ -71,24 +71,38 @@ function nestedEnd(b: Uint8Array, i: number, end: number): number {
   return -1;
 }
 
+/** The keys read, by Key; compared in one loop (see primitive() for why). */
+const KEY_NAMES: readonly Buffer[] = ['', 'id', 'method', 'result', 'error'].map((k) => Buffer.from(k, 'latin1'));
+
 function keyOf(b: Uint8Array, s: number, n: number): Key {
-  if (n === 2) return b[s] === 0x69 && b[s + 1] === 0x64 ? Key.Id : Key.Other;
-  if (n === 6) {
-    if (b[s] === 0x6d && b[s + 1] === 0x65 && b[s + 2] === 0x74 && b[s + 3] === 0x68 && b[s + 4] === 0x6f && b[s + 5] === 0x64) return Key.Method;
-    if (b[s] === 0x72 && b[s + 1] === 0x65 && b[s + 2] === 0x73 && b[s + 3] === 0x75 && b[s + 4] === 0x6c && b[s + 5] === 0x74) return Key.Result;
-    return Key.Other;
-  }
-  if (n === 5 && b[s] === 0x65 && b[s + 1] === 0x72 && b[s + 2] === 0x72 && b[s + 3] === 0x6f && b[s + 4] === 0x72) return Key.Error;
+  for (let k = Key.Id; k <= Key.Error; k++) if (isAt(b, s, n, KEY_NAMES[k])) return k;
   return Key.Other;
 }
 
-/** A top-level primitive b[s,e): its value, or undefined when the fast path is unsure. */
+/** b[s, s+n) holds exactly these bytes. */
+function isAt(b: Uint8Array, s: number, n: number, bytes: Uint8Array): boolean {
+  if (bytes.length !== n) return false;
+  let i = 0;
+  while (i < n && b[s + i] === bytes[i]) i++;
+  return i === n;
+}
+
+const TRUE = Buffer.from('true', 'latin1');
+const FALSE = Buffer.from('false', 'latin1');
+const NULL = Buffer.from('null', 'latin1');
+
+/**
+ * A top-level primitive b[s,e): its value, or undefined when the fast path is unsure. The
+ * literals are compared by the loop the keys use: code unrolled per literal would meet its
+ * first `null` long after TurboFan compiled it, and a comparison never run before sends
+ * the optimised code back to the interpreter (to be compiled again).
+ */
 function primitive(b: Buffer, s: number, e: number): unknown {
   const n = e - s;
   const c = b[s];
-  if (c === 0x74 && n === 4 && b[s + 1] === 0x72 && b[s + 2] === 0x75 && b[s + 3] === 0x65) return true;
-  if (c === 0x66 && n === 5 && b[s + 1] === 0x61 && b[s + 2] === 0x6c && b[s + 3] === 0x73 && b[s + 4] === 0x65) return false;
-  if (c === 0x6e && n === 4 && b[s + 1] === 0x75 && b[s + 2] === 0x6c && b[s + 3] === 0x6c) return null;
+  if (isAt(b, s, n, NULL)) return null;
+  if (isAt(b, s, n, TRUE)) return true;
+  if (isAt(b, s, n, FALSE)) return false;
   // Plain integers (every id gopls and editors send); other numbers go to the scanner.
   if (n === 0 || n > 15 || (c === 0x30 && n > 1)) return undefined;
   let v = 0;
