@@ -50,3 +50,9 @@ test('still finds the id a $/cancelRequest cancels', () => {
   const b = Buffer.from('{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":42}}');
   assert.equal(identifySmall(b, 0, b.length, new BodyScanner()).cancelId, 42);
 });
+
+test('leaves a body whose only byte above 0x7f is an escaped one to the UTF-8 check', () => {
+  const body = Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":1,"result":"\\'), Buffer.from([0x80]), Buffer.from('"}')]);
+  assert.equal(identifyCommon(body, 0, body.length), null);
+  checkSmallAgreesWithScanner(body);
+});

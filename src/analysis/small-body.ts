@@ -40,7 +40,10 @@ function stringEnd(b: Uint8Array, i: number, end: number): number {
     const c = b[i];
     if (c === QUOTE) return i;
     if (c >= 0x80) sawHighByte = true;
-    i += c === BACKSLASH ? 2 : 1;
+    if (c !== BACKSLASH) { i++; continue; }
+    // The escaped byte is stepped over, but it may be the start of a bad UTF-8 sequence.
+    if (i + 1 < end && b[i + 1] >= 0x80) sawHighByte = true;
+    i += 2;
   }
   return -1;
 }
