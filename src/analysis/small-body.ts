@@ -12,7 +12,9 @@ import { isUtf8 } from 'node:buffer';
 import type { Identity } from '../model/frame';
 import type { BodyScanner } from './body-scanner';
 import { classify, identifyParsed, type TopLevelFields } from './identity';
-import { BACKSLASH, COLON, COMMA, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET } from './json-bytes';
+import { Json } from './json-bytes';
+
+/* eslint-disable @typescript-eslint/no-unsafe-enum-comparison -- bytes compared with Json's byte values (json-bytes.ts) */
 
 /** Nesting the fast path follows (a bit per level in a number); deeper goes to the scanner. */
 const DEPTH_MAX = 30;
@@ -38,9 +40,9 @@ function ws(b: Uint8Array, i: number, end: number): number {
 function stringEnd(b: Uint8Array, i: number, end: number): number {
   while (i < end) {
     const c = b[i];
-    if (c === QUOTE) return i;
+    if (c === Json.Quote) return i;
     if (c >= 0x80) sawHighByte = true;
-    if (c !== BACKSLASH) { i++; continue; }
+    if (c !== Json.Backslash) { i++; continue; }
     // The escaped byte is stepped over, but it may be the start of a bad UTF-8 sequence.
     if (i + 1 < end && b[i + 1] >= 0x80) sawHighByte = true;
     i += 2;
@@ -55,17 +57,17 @@ function nestedEnd(b: Uint8Array, i: number, end: number): number {
   let depth = 0;
   while (i < end) {
     const c = b[i++];
-    if (c === QUOTE) {
+    if (c === Json.Quote) {
       const q = stringEnd(b, i, end);
       if (q < 0) return -1;
       i = q + 1;
-    } else if (c === LBRACE || c === LBRACKET) {
+    } else if (c === Json.LBrace || c === Json.LBracket) {
       if (depth === DEPTH_MAX) return -1;
-      kinds = c === LBRACE ? kinds | (1 << depth) : kinds & ~(1 << depth);
+      kinds = c === Json.LBrace ? kinds | (1 << depth) : kinds & ~(1 << depth);
       depth++;
-    } else if (c === RBRACE || c === RBRACKET) {
+    } else if (c === Json.RBrace || c === Json.RBracket) {
       depth--;
-      if (depth < 0 || ((kinds >> depth) & 1) !== (c === RBRACE ? 1 : 0)) return -1;
+      if (depth < 0 || ((kinds >> depth) & 1) !== (c === Json.RBrace ? 1 : 0)) return -1;
       if (depth === 0) return i;
     } else if (c >= 0x80) {
       sawHighByte = true;
@@ -150,37 +152,37 @@ const fields: TopLevelFields = { hasMethod: false, method: undefined, hasId: fal
 export function identifyCommon(b: Buffer, start: number, end: number): Identity | null {
   sawHighByte = false;
   let i = ws(b, start, end);
-  if (b[i] !== LBRACE) return null;
+  if (b[i] !== Json.LBrace) return null;
   i = ws(b, i + 1, end);
   let hasId = false; let id: unknown; let hasMethod = false; let method: unknown; let hasResult = false; let hasError = false;
-  if (b[i] === RBRACE) i++;
+  if (b[i] === Json.RBrace) i++;
   else {
     for (;;) {
-      if (b[i] !== QUOTE) return null;
+      if (b[i] !== Json.Quote) return null;
       const ks = i + 1;
       let k = ks;
-      while (k < end && b[k] !== QUOTE) {
-        if (b[k] === BACKSLASH) return null;
+      while (k < end && b[k] !== Json.Quote) {
+        if (b[k] === Json.Backslash) return null;
         if (b[k] >= 0x80) sawHighByte = true;
         k++;
       }
       if (k >= end) return null;
       const key = keyOf(b, ks, k - ks);
       i = ws(b, k + 1, end);
-      if (b[i] !== COLON) return null;
+      if (b[i] !== Json.Colon) return null;
       i = ws(b, i + 1, end);
       const c = b[i];
       let value: unknown;
-      if (c === QUOTE) {
+      if (c === Json.Quote) {
         const q = stringEnd(b, i + 1, end);
         if (q < 0) return null;
         if (key === Key.Id || key === Key.Method) {
           // An escape or a raw control character: the scanner decodes (or rejects) it.
-          for (let k2 = i + 1; k2 < q; k2++) if (b[k2] === BACKSLASH || b[k2] < 0x20) return null;
+          for (let k2 = i + 1; k2 < q; k2++) if (b[k2] === Json.Backslash || b[k2] < 0x20) return null;
           value = key === Key.Method ? methodOf(b, i + 1, q) : b.toString('utf8', i + 1, q);
         }
         i = q + 1;
-      } else if (c === LBRACE || c === LBRACKET) {
+      } else if (c === Json.LBrace || c === Json.LBracket) {
         if (key === Key.Id || key === Key.Method) return null;
         i = nestedEnd(b, i, end);
         if (i < 0) return null;
@@ -188,7 +190,7 @@ export function identifyCommon(b: Buffer, start: number, end: number): Identity 
         let e = i;
         while (e < end) {
           const d = b[e];
-          if (d === COMMA || d === RBRACE || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) break;
+          if (d === Json.Comma || d === Json.RBrace || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) break;
           e++;
         }
         value = primitive(b, i, e);
@@ -203,8 +205,8 @@ export function identifyCommon(b: Buffer, start: number, end: number): Identity 
         default: break;
       }
       i = ws(b, i, end);
-      if (b[i] === COMMA) { i = ws(b, i + 1, end); continue; }
-      if (b[i] === RBRACE) { i++; break; }
+      if (b[i] === Json.Comma) { i = ws(b, i + 1, end); continue; }
+      if (b[i] === Json.RBrace) { i++; break; }
       return null;
     }
   }
