@@ -84,8 +84,10 @@ export class Pairing {
     if (ident.kind === 'request' && ident.id !== null && ident.method !== null) {
       const table = this.pending[frame.dir];
       const key = keyOf(ident.id);
-      if (table.has(key)) this.events.onAnomaly(frame.dir, frame.offset, 'request id reused while the earlier request is still pending', ident.id);
-      table.delete(key);
+      if (table.get(key) !== undefined) {
+        this.events.onAnomaly(frame.dir, frame.offset, 'request id reused while the earlier request is still pending', ident.id);
+        table.delete(key); // the new one goes last, for eviction order
+      }
       table.set(key, {
         dir: frame.dir, id: keptId(ident.id), method: ident.method.length <= METHOD_MAX_CHARS ? ident.method : copyPrefix(ident.method, METHOD_MAX_CHARS), offset: frame.offset, bytes: frame.bodyBytes,
         headerBytes: frame.headerBytes, lastByteNs: frame.lastByteNs, forwardedNs: frame.forwardedNs, cancelled: false,
