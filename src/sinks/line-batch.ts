@@ -11,17 +11,16 @@ export interface LineSink {
 }
 
 /** Batches larger than this are handed over at once rather than waiting for the timer. */
-export const BATCH_BYTES = 64 * 1024;
+const BATCH_BYTES = 64 * 1024;
 
 export class LineBatch {
   // Lines are copied into this arena as they come: pino builds each line as a tree of
   // concatenated pieces, and holding those trees for milliseconds made them survive
   // young-generation collections (GC rose from 10% to 32% of lsptap's CPU).
-  arena = Buffer.allocUnsafe(BATCH_BYTES);
+  private arenaBuf = Buffer.allocUnsafe(BATCH_BYTES);
   private used = 0;
   private lines = 0;
-  /** Changes whenever the arena's bytes are handed over (and the arena reused). */
-  generation = 0;
+  private handedOver = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly dest: LineSink, private readonly delayMs: number) {}
@@ -32,14 +31,14 @@ export class LineBatch {
       this.flush();
       if (line.length * 3 > BATCH_BYTES) { this.writeBytes(Buffer.from(line, 'utf8')); return true; }
     }
-    this.commit(this.used + this.arena.write(line, this.used, 'utf8'));
+    this.commit(this.used + this.arenaBuf.write(line, this.used, 'utf8'));
     return true;
   }
 
   /**
    * Make room for one line of at most maxBytes: afterwards `arena` from `position` on holds
    * that many bytes, to be written and then commit()ted. False when no batch can hold it
-   * (write it as a string instead).
+   * (hand it to writeBytes() instead).
    */
   reserve(maxBytes: number): boolean {
     if (maxBytes <= BATCH_BYTES - this.used) return true;
@@ -53,8 +52,14 @@ export class LineBatch {
     this.dest.write(line, 1);
   }
 
-  /** Where the next line starts in the arena (read `arena` after reserve()). */
+  /** Where lines are written (read it after reserve(): a flush may replace it). */
+  get arena(): Buffer { return this.arenaBuf; }
+
+  /** Where the next line starts in the arena. */
   get position(): number { return this.used; }
+
+  /** Changes whenever the arena's bytes are handed over: positions in it from before are stale. */
+  get generation(): number { return this.handedOver; }
 
   /** One line was written into the arena, up to end. */
   commit(end: number): void {
@@ -75,16 +80,16 @@ export class LineBatch {
     // few lines are copied out (a new arena per line would hold 64 KiB per line).
     let data: Buffer;
     if (this.used >= BATCH_BYTES / 4) {
-      data = this.arena.subarray(0, this.used);
-      this.arena = Buffer.allocUnsafe(BATCH_BYTES);
+      data = this.arenaBuf.subarray(0, this.used);
+      this.arenaBuf = Buffer.allocUnsafe(BATCH_BYTES);
     } else {
       data = Buffer.allocUnsafe(this.used);
-      this.arena.copy(data, 0, 0, this.used);
+      this.arenaBuf.copy(data, 0, 0, this.used);
     }
     const lines = this.lines;
     this.used = 0;
     this.lines = 0;
-    this.generation++;
+    this.handedOver++;
     this.dest.write(data, lines);
   };
 }

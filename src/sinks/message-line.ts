@@ -282,7 +282,7 @@ export class MessageLineWriter {
       this.memoFirstNs = rec.firstByteNs; this.memoLastNs = rec.lastByteNs; this.memoForwardedNs = rec.forwardedNs;
       this.memoClock = rec.clock; this.memoStartNs = startNs; this.timesAt = at; this.timesEnd = p;
     }
-    if (inBatch) this.memoGeneration = this.batch.generation;
+    this.memoGeneration = inBatch ? this.batch.generation : -1; // a line outside the batch leaves nothing to copy
     if (rec.kind === 'response') {
       p = put(buf, p, rec.isError === null ? IS_ERROR_NULL : rec.isError ? IS_ERROR_TRUE : IS_ERROR_FALSE);
       p = put(buf, p, K_LATENCY);
