@@ -36,7 +36,7 @@ test('reads the usual request, response, error and notification shapes itself, i
     ' {"method":"initialized","params":{},"jsonrpc":"2.0"}\r\n',
     '{"jsonrpc":"2.0","id":null,"result":null}',
   ];
-  const kinds = bodies.map((s) => identifyCommon(Buffer.from(s), Buffer.byteLength(s)));
+  const kinds = bodies.map((s) => identifyCommon(Buffer.from(s), 0, Buffer.byteLength(s)));
   assert.deepEqual(kinds.map((k) => k === null ? null : [k.kind, k.method, k.id, k.isError]), [
     ['request', 'textDocument/hover', 7, false],
     ['response', null, 7, false],
@@ -48,5 +48,11 @@ test('reads the usual request, response, error and notification shapes itself, i
 
 test('still finds the id a $/cancelRequest cancels', () => {
   const b = Buffer.from('{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":42}}');
-  assert.equal(identifySmall(b, b.length, new BodyScanner()).cancelId, 42);
+  assert.equal(identifySmall(b, 0, b.length, new BodyScanner()).cancelId, 42);
+});
+
+test('leaves a body whose only byte above 0x7f is an escaped one to the UTF-8 check', () => {
+  const body = Buffer.concat([Buffer.from('{"jsonrpc":"2.0","id":1,"result":"\\'), Buffer.from([0x80]), Buffer.from('"}')]);
+  assert.equal(identifyCommon(body, 0, body.length), null);
+  checkSmallAgreesWithScanner(body);
 });

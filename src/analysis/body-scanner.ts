@@ -21,7 +21,9 @@
 import { isUtf8 } from 'node:buffer';
 import type { Identity } from '../model/frame';
 import { classify, invalidIdentity } from './identity';
-import { BACKSLASH, COLON, COMMA, LBRACE, LBRACKET, QUOTE, RBRACE, RBRACKET } from './json-bytes';
+import { Json } from './json-bytes';
+
+/* eslint-disable @typescript-eslint/no-unsafe-enum-comparison -- bytes compared with Json's byte values (json-bytes.ts) */
 
 /**
  * TypedArray's indexOf, a V8 builtin. Buffer#indexOf goes through Node's JS wrapper, which
@@ -168,15 +170,15 @@ export class BodyScanner {
         case S.TopStart: {
           const c = buf[i++];
           if (isWs(c)) break;
-          if (c === LBRACE) { this.state = S.KeyOrEnd; this.afterComma = false; break; }
-          this.fail(c === LBRACKET ? 'JSON but not a JSON-RPC message (top level is not an object)' : 'body is not JSON (does not start with "{")');
+          if (c === Json.LBrace) { this.state = S.KeyOrEnd; this.afterComma = false; break; }
+          this.fail(c === Json.LBracket ? 'JSON but not a JSON-RPC message (top level is not an object)' : 'body is not JSON (does not start with "{")');
           break;
         }
         case S.KeyOrEnd: {
           const c = buf[i++];
           if (isWs(c)) break;
-          if (c === QUOTE) { this.beginString(true); this.state = S.Key; break; }
-          if (c === RBRACE && !this.afterComma) { this.state = S.Done; break; }
+          if (c === Json.Quote) { this.beginString(true); this.state = S.Key; break; }
+          if (c === Json.RBrace && !this.afterComma) { this.state = S.Done; break; }
           this.fail('body is not JSON (expected a key at the top level)');
           break;
         }
@@ -191,7 +193,7 @@ export class BodyScanner {
         case S.Colon: {
           const c = buf[i++];
           if (isWs(c)) break;
-          if (c === COLON) { this.state = S.Value; break; }
+          if (c === Json.Colon) { this.state = S.Value; break; }
           this.fail('body is not JSON (expected ":" after a key)');
           break;
         }
@@ -199,11 +201,11 @@ export class BodyScanner {
           const c = buf[i];
           if (isWs(c)) { i++; break; }
           this.markKeySeen();
-          if (c === QUOTE) {
+          if (c === Json.Quote) {
             i++;
             this.beginString(this.key === K.Id || this.key === K.Method);
             this.state = S.StrValue;
-          } else if (c === LBRACE || c === LBRACKET) {
+          } else if (c === Json.LBrace || c === Json.LBracket) {
             i++;
             this.depth = 1;
             this.stack[0] = c;
@@ -237,7 +239,7 @@ export class BodyScanner {
         }
         case S.Prim: {
           const c = buf[i];
-          if (c === COMMA || c === RBRACE || isWs(c)) {
+          if (c === Json.Comma || c === Json.RBrace || isWs(c)) {
             this.endPrimitive();
             this.state = this.state === S.Prim ? S.AfterValue : this.state;
             break; // delimiter handled by AfterValue
@@ -252,8 +254,8 @@ export class BodyScanner {
         case S.AfterValue: {
           const c = buf[i++];
           if (isWs(c)) break;
-          if (c === COMMA) { this.state = S.KeyOrEnd; this.afterComma = true; break; }
-          if (c === RBRACE) { this.state = S.Done; break; }
+          if (c === Json.Comma) { this.state = S.KeyOrEnd; this.afterComma = true; break; }
+          if (c === Json.RBrace) { this.state = S.Done; break; }
           this.fail('body is not JSON (expected "," or "}" after a value)');
           break;
         }
@@ -306,15 +308,15 @@ export class BodyScanner {
     const skipWs = (): void => { while (p >= 0 && isWs(t[p])) p--; };
     const unterminated = 'body is not JSON (ends before the top-level object closes)';
     skipWs();
-    if (p < 0 || t[p] !== RBRACE) { this.fail(unterminated); return; }
+    if (p < 0 || t[p] !== Json.RBrace) { this.fail(unterminated); return; }
     p--;
     for (;;) {
       skipWs();
       if (p < 0) break; // members longer than the tail: what was seen stands
       const c = t[p];
-      if (c === RBRACE || c === RBRACKET) break; // the skimmed value's end
+      if (c === Json.RBrace || c === Json.RBracket) break; // the skimmed value's end
       let value: unknown;
-      if (c === QUOTE) {
+      if (c === Json.Quote) {
         const open = this.openingQuote(p);
         if (open < 0) break;
         value = this.tailString(open, p);
@@ -322,18 +324,18 @@ export class BodyScanner {
         p = open - 1;
       } else {
         const valueEnd = p + 1;
-        while (p >= 0 && !isWs(t[p]) && t[p] !== COLON) p--;
+        while (p >= 0 && !isWs(t[p]) && t[p] !== Json.Colon) p--;
         if (p < 0) break;
         value = this.tailPrimitive(p + 1, valueEnd);
         if (value === undefined) return;
       }
       skipWs();
       if (p < 0) break;
-      if (t[p] !== COLON) { this.fail('body is not JSON (expected ":" after a key)'); return; }
+      if (t[p] !== Json.Colon) { this.fail('body is not JSON (expected ":" after a key)'); return; }
       p--;
       skipWs();
       if (p < 0) break;
-      if (t[p] !== QUOTE) { this.fail('body is not JSON (expected a key at the top level)'); return; }
+      if (t[p] !== Json.Quote) { this.fail('body is not JSON (expected a key at the top level)'); return; }
       const keyOpen = this.openingQuote(p);
       if (keyOpen < 0) break;
       const key = this.tailString(keyOpen, p);
@@ -345,7 +347,7 @@ export class BodyScanner {
       else if (this.key === K.Method) this.method = value;
       skipWs();
       if (p < 0) break;
-      if (t[p] !== COMMA) { this.fail('body is not JSON (expected "," or "}" after a value)'); return; }
+      if (t[p] !== Json.Comma) { this.fail('body is not JSON (expected "," or "}" after a value)'); return; }
       p--;
     }
     this.state = S.Done;
@@ -354,9 +356,9 @@ export class BodyScanner {
   /** Index of the quote opening the string that closes at tail[close]; -1 if not in the tail. */
   private openingQuote(close: number): number {
     for (let q = close - 1; q >= 0; q--) {
-      if (this.tail[q] !== QUOTE) continue;
+      if (this.tail[q] !== Json.Quote) continue;
       let k = q - 1;
-      while (k >= 0 && this.tail[k] === BACKSLASH) k--;
+      while (k >= 0 && this.tail[k] === Json.Backslash) k--;
       if (k < 0) return -1; // the escape run may start before the tail: unsure
       if (((q - 1 - k) & 1) === 0) return q;
     }
@@ -411,17 +413,17 @@ export class BodyScanner {
   private scanString(buf: Buffer, from: number, end: number): number {
     let seg = from;
     for (;;) {
-      const q = U8_INDEX_OF.call(buf, QUOTE, seg);
+      const q = U8_INDEX_OF.call(buf, Json.Quote, seg);
       if (q < 0 || q >= end) {
         this.appendCapture(buf, seg, end);
         let k = end - 1;
-        while (k >= seg && buf[k] === BACKSLASH) k--;
+        while (k >= seg && buf[k] === Json.Backslash) k--;
         const run = end - 1 - k;
         this.backslashRun = k < seg ? this.backslashRun + run : run;
         return -1;
       }
       let k = q - 1;
-      while (k >= seg && buf[k] === BACKSLASH) k--;
+      while (k >= seg && buf[k] === Json.Backslash) k--;
       let run = q - 1 - k;
       if (k < seg) run += this.backslashRun;
       this.appendCapture(buf, seg, q + ((run & 1) === 1 ? 1 : 0));
@@ -442,18 +444,18 @@ export class BodyScanner {
         continue;
       }
       const c = buf[i++];
-      if (c === QUOTE) {
+      if (c === Json.Quote) {
         this.inNestedString = true;
         this.backslashRun = 0;
         this.capturing = false;
-      } else if (c === LBRACE || c === LBRACKET) {
+      } else if (c === Json.LBrace || c === Json.LBracket) {
         if (this.depth < STACK_MAX) this.stack[this.depth] = c;
         this.depth++;
-      } else if (c === RBRACE || c === RBRACKET) {
+      } else if (c === Json.RBrace || c === Json.RBracket) {
         this.depth--;
         if (this.depth < STACK_MAX) {
           const open = this.stack[this.depth];
-          if ((c === RBRACE) !== (open === LBRACE)) { this.fail('body is not JSON (mismatched brackets)'); return end; }
+          if ((c === Json.RBrace) !== (open === Json.LBrace)) { this.fail('body is not JSON (mismatched brackets)'); return end; }
         }
         if (this.depth === 0) { this.state = S.AfterValue; return i; }
       }
@@ -467,7 +469,7 @@ export class BodyScanner {
     let b = this.capture;
     // An escaped spelling ("\u0069d") is the same key to JSON.parse: decode the rare key
     // holding a backslash, then match bytes as usual.
-    if (b.subarray(0, n).includes(BACKSLASH)) {
+    if (b.subarray(0, n).includes(Json.Backslash)) {
       const s = this.decodeCapturedString();
       if (s === null) return K.Other;
       b = Buffer.from(s, 'utf8');

@@ -104,10 +104,18 @@ export class Framer {
     while (i < end) {
       if (this.mode === Mode.Body) {
         const n = Math.min(this.bodyRemaining, end - i);
+        if (n === this.bodyLen && n <= SMALL_BODY_MAX) {
+          // A small body whole in this chunk (the usual case) is read where it is, not copied.
+          this.retain(buf, i, i + n);
+          this.bodyRemaining = 0;
+          i += n;
+          this.finishBody(readNs, fwdNs, buf, i - n, base);
+          continue;
+        }
         this.takeBody(buf, i, i + n);
         i += n;
         this.bodyRemaining -= n;
-        if (this.bodyRemaining === 0) this.finishBody(readNs, fwdNs);
+        if (this.bodyRemaining === 0) this.finishBody(readNs, fwdNs, this.small, 0, -1);
         continue;
       }
       if (this.mode === Mode.Resync) {
@@ -182,10 +190,9 @@ export class Framer {
     this.bodyLen = length;
     this.bodyRemaining = length;
     this.scanner.reset(length);
-    this.retained = [];
-    this.retainedLen = 0;
+    if (this.retained.length > 0) { this.retained = []; this.retainedLen = 0; }
     this.mode = Mode.Body;
-    if (length === 0) this.finishBody(readNs, fwdNs);
+    if (length === 0) this.finishBody(readNs, fwdNs, this.small, 0, -1);
   }
 
   private takeBody(buf: Buffer, from: number, to: number): void {
@@ -193,20 +200,32 @@ export class Framer {
     const done = this.bodyLen - this.bodyRemaining;
     if (this.bodyLen <= SMALL_BODY_MAX) buf.copy(this.small, done, from, to);
     else this.scanner.feed(buf, from, to);
-    if (this.retainBodyMax > 0 && this.bodyLen <= this.retainBodyMax) {
+    this.retain(buf, from, to);
+  }
+
+  /** Keep a view of body bytes for --bodies. */
+  private retain(buf: Buffer, from: number, to: number): void {
+    if (this.retainBodyMax > 0 && this.bodyLen <= this.retainBodyMax && from < to) {
       this.retained.push(buf.subarray(from, to)); // a view: Node never reuses stream chunks
       this.retainedLen += to - from;
     }
   }
 
-  private finishBody(readNs: bigint, fwdNs: bigint): void {
+  /**
+   * The body is complete. A small one is src[srcStart, srcStart + bodyLen): the framer's
+   * copy, or (srcBase >= 0) the chunk itself, whose byte 0 sits at stream offset srcBase.
+   */
+  private finishBody(readNs: bigint, fwdNs: bigint, src: Buffer, srcStart: number, srcBase: number): void {
     let identity: Identity;
     if (this.bodyLen === 0) identity = invalidIdentity('body is empty (Content-Length: 0)');
-    else if (this.bodyLen <= SMALL_BODY_MAX) identity = identifySmall(this.small, this.bodyLen, this.scanner);
+    else if (this.bodyLen <= SMALL_BODY_MAX) identity = identifySmall(src, srcStart, srcStart + this.bodyLen, this.scanner);
     else identity = this.scanner.finish();
-    const body = this.retained.length > 0 ? (this.retained.length === 1 ? this.retained[0] : Buffer.concat(this.retained, this.retainedLen)) : null;
-    this.retained = [];
-    this.retainedLen = 0;
+    let body: Buffer | null = null;
+    if (this.retained.length > 0) {
+      body = this.retained.length === 1 ? this.retained[0] : Buffer.concat(this.retained, this.retainedLen);
+      this.retained = [];
+      this.retainedLen = 0;
+    }
     const headerBytes = this.headerLen;
     const offset = this.headerOffset;
     const bodyOffset = offset + headerBytes;
@@ -222,8 +241,13 @@ export class Framer {
       this.warn(offset, identity.invalidReason, null);
       this.startResync();
       if (this.bodyLen <= SMALL_BODY_MAX && this.bodyLen > 0) {
-        const copy = Buffer.from(this.small.subarray(0, this.bodyLen));
-        this.consume(copy, 0, copy.length, bodyOffset, readNs, fwdNs);
+        if (srcBase >= 0) {
+          this.consume(src, srcStart, srcStart + this.bodyLen, srcBase, readNs, fwdNs);
+        } else {
+          // A copy: the framer's buffer takes the next small body while these bytes are read.
+          const copy = Buffer.from(this.small.subarray(0, this.bodyLen));
+          this.consume(copy, 0, copy.length, bodyOffset, readNs, fwdNs);
+        }
       }
     } else if (identity.kind === 'invalid') {
       this.warn(offset, identity.invalidReason ?? 'invalid message', null);

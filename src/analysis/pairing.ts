@@ -84,8 +84,10 @@ export class Pairing {
     if (ident.kind === 'request' && ident.id !== null && ident.method !== null) {
       const table = this.pending[frame.dir];
       const key = keyOf(ident.id);
-      if (table.has(key)) this.events.onAnomaly(frame.dir, frame.offset, 'request id reused while the earlier request is still pending', ident.id);
-      table.delete(key);
+      if (table.get(key) !== undefined) {
+        this.events.onAnomaly(frame.dir, frame.offset, 'request id reused while the earlier request is still pending', ident.id);
+        table.delete(key); // the new one goes last, for eviction order
+      }
       table.set(key, {
         dir: frame.dir, id: keptId(ident.id), method: ident.method.length <= METHOD_MAX_CHARS ? ident.method : copyPrefix(ident.method, METHOD_MAX_CHARS), offset: frame.offset, bytes: frame.bodyBytes,
         headerBytes: frame.headerBytes, lastByteNs: frame.lastByteNs, forwardedNs: frame.forwardedNs, cancelled: false,
@@ -104,7 +106,7 @@ export class Pairing {
         rec.method = req.method;
         rec.cancelled = req.cancelled;
         rec.latencyMs = Number(frame.lastByteNs - req.forwardedNs) / 1e6;
-        rec.request = { offset: req.offset, bytes: req.bytes, headerBytes: req.headerBytes, forwardedNs: req.forwardedNs, lastByteNs: req.lastByteNs };
+        rec.request = req; // out of the table now: nothing changes it any more
       }
     } else if (ident.kind === 'notification' && ident.cancelId !== null) {
       // $/cancelRequest travels the same way as the request it cancels.

@@ -15,7 +15,8 @@
 import type pino from 'pino';
 import type { LineSink } from './line-batch';
 
-type Dest = ReturnType<typeof pino.destination>;
+/** sonic-boom with contentMode 'buffer' (its types know only strings). */
+export type ByteDest = Omit<ReturnType<typeof pino.destination>, 'write'> & { write(data: Buffer): boolean };
 
 /** Bytes that may wait for a slow log reader before lines are dropped instead. */
 export const MAX_QUEUED_BYTES = 4 << 20;
@@ -31,11 +32,8 @@ export interface OutletEvents {
 
 type State = 'writing' | 'backed-up' | 'failed' | 'closed';
 
-function countLines(data: string): number {
-  let n = 0;
-  for (let i = data.indexOf('\n'); i >= 0; i = data.indexOf('\n', i + 1)) n++;
-  return n;
-}
+/** A zero-length write: starts sonic-boom's writer on what it holds. */
+const NOTHING = Buffer.alloc(0);
 
 export class LogOutlet implements LineSink {
   private state: State = 'writing';
@@ -49,7 +47,7 @@ export class LogOutlet implements LineSink {
   private queuedBytes = 0;
   private retry: NodeJS.Timeout | null = null;
 
-  constructor(private readonly dest: Dest, private readonly sync: boolean, private readonly events: OutletEvents) {
+  constructor(private readonly dest: ByteDest, private readonly sync: boolean, private readonly events: OutletEvents) {
     dest.on('error', (err: NodeJS.ErrnoException) => this.failed(err));
     // Async writes complete one by one; sync ones inside write() (see below).
     dest.on('write', (n: number) => { if (!this.sync) this.written(n); });
@@ -58,15 +56,15 @@ export class LogOutlet implements LineSink {
   /** Lines dropped so far (for `session end`'s logLinesDropped). */
   get linesDropped(): number { return this.droppedTotal; }
 
-  write(data: string): boolean {
-    if (this.state === 'failed' || this.state === 'closed') { this.drop(data); return true; }
-    const bytes = Buffer.byteLength(data);
+  write(data: Buffer, lines: number): boolean {
+    if (this.state === 'failed' || this.state === 'closed') { this.drop(lines); return true; }
+    const bytes = data.length;
     if (this.state === 'backed-up' || this.queuedBytes + bytes > MAX_QUEUED_BYTES) {
       if (this.state === 'writing') { this.state = 'backed-up'; this.why = 'the log reader is too slow'; }
-      this.drop(data);
+      this.drop(lines);
       return true;
     }
-    this.queue.push({ bytes, lines: countLines(data) });
+    this.queue.push({ bytes, lines });
     this.queuedBytes += bytes;
     this.dest.write(data);
     // A sync write has reached the kernel when write() returns, unless it failed meanwhile.
@@ -99,8 +97,7 @@ export class LogOutlet implements LineSink {
     });
   }
 
-  private drop(data: string): void {
-    const n = countLines(data);
+  private drop(n: number): void {
     this.droppedTotal += n;
     this.droppedNow += n;
   }
@@ -137,7 +134,7 @@ export class LogOutlet implements LineSink {
   private readonly tryAgain = (): void => {
     if (this.state !== 'failed') return;
     this.state = 'writing'; // provisional: a failure during the write sets it back
-    this.dest.write('');
+    this.dest.write(NOTHING);
     if (this.state !== 'writing') return;
     if (this.sync) { this.clearQueue(); this.resume(true); return; }
     this.state = 'failed'; // async: the 'write' event says when it worked
