@@ -9,9 +9,7 @@
 //   (pino's dozen modules among them); loading the analysis host on a worker went from
 //   104.8 to 80.1 ms of CPU (median of 8). ffi-rs stays outside: a native module; so does
 //   prom-client, loaded only with --metrics: with its @opentelemetry/api it was 150 of the
-//   bundle's 514 KB, compiled at every start. protobufjs/minimal is named outside too:
-//   @datadog/sketches-js requires it only to serialise a sketch, which lsptap never does,
-//   and it is not installed.
+//   bundle's 514 KB, compiled at every start.
 // Both sit at the depth of the modules they replace (dist/src/<folder>/), so the paths the
 // code builds from __dirname (package.json, bin/lsptap, bpf/.output) hold.
 // Without esbuild (a production install) this says so, and the unbundled code runs.
@@ -33,6 +31,6 @@ try { esbuild = require('esbuild'); } catch {
 for (const o of Object.values(outputs)) {
   esbuild.buildSync({
     entryPoints: [o.entry], outfile: o.out, bundle: true, platform: 'node', target: 'node20', format: 'cjs',
-    external: ['ffi-rs', 'prom-client', 'protobufjs/minimal'], packages: o.packages, logLevel: 'warning', legalComments: 'none',
+    external: ['ffi-rs', 'prom-client'], packages: o.packages, logLevel: 'warning', legalComments: 'none',
   });
 }

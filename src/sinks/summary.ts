@@ -1,8 +1,8 @@
-// Per-method, per-direction latency percentiles (quantile-sketch.ts) and counts, for the
-// `summary` and `session end` lines and for the --summary table on stderr. Kernel parts, when
-// records carry them, get a sketch each so the summary shows their p50/p99 too.
+// Per-method, per-direction latency percentiles (t-digest) and counts, for the `summary` and
+// `session end` lines and for the --summary table on stderr. Kernel parts, when records
+// carry them, get a digest each so the summary shows their p50/p99 too.
 
-import { QuantileSketch } from './quantile-sketch';
+import { TDigest } from 'tdigest';
 import type { Direction, MessageKind } from '../model/frame';
 import type { KernelTiming, MessageRecord } from '../model/record';
 import { MethodTally } from './method-tally';
@@ -40,7 +40,7 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 export class Summary {
   /** Per direction, by method: no key string is built per message on the relay path. */
-  private readonly entries: Record<Direction, Map<string, MethodTally<QuantileSketch>>> = { c2s: new Map(), s2c: new Map() };
+  private readonly entries: Record<Direction, Map<string, MethodTally<TDigest>>> = { c2s: new Map(), s2c: new Map() };
   readonly counts: MessageCounts = {
     c2s: { request: 0, response: 0, notification: 0, invalid: 0, bytes: 0 },
     s2c: { request: 0, response: 0, notification: 0, invalid: 0, bytes: 0 },
@@ -66,17 +66,21 @@ export class Summary {
     const out: MethodStats[] = [];
     for (const e of [...this.entries.c2s.values(), ...this.entries.s2c.values()]) {
       const has = e.answered > 0;
+      if (has) e.latencies.compress();
       const row: MethodStats = {
         dir: e.dir, method: e.method, kind: e.kind, count: e.count, answered: e.answered,
         errors: e.errors, cancelled: e.cancelled,
-        p50Ms: has ? round3(e.latencies.quantile(0.5)) : null,
-        p90Ms: has ? round3(e.latencies.quantile(0.9)) : null,
-        p99Ms: has ? round3(e.latencies.quantile(0.99)) : null,
+        p50Ms: has ? round3(e.latencies.percentile(0.5)) : null,
+        p90Ms: has ? round3(e.latencies.percentile(0.9)) : null,
+        p99Ms: has ? round3(e.latencies.percentile(0.99)) : null,
         maxMs: has ? round3(e.maxMs) : null,
       };
       if (e.kernel !== null) {
         row.kernel = {};
-        for (const [part, d] of e.kernel) row.kernel[part] = { p50: Math.round(d.quantile(0.5)), p99: Math.round(d.quantile(0.99)) };
+        for (const [part, d] of e.kernel) {
+          d.compress();
+          row.kernel[part] = { p50: Math.round(d.percentile(0.5)), p99: Math.round(d.percentile(0.99)) };
+        }
       }
       out.push(row);
     }
@@ -93,10 +97,10 @@ export class Summary {
     if (list.length > EXPLAINED_REQUESTS) list.pop();
   }
 
-  private entry(dir: Direction, method: string, kind: 'request' | 'notification'): MethodTally<QuantileSketch> {
+  private entry(dir: Direction, method: string, kind: 'request' | 'notification'): MethodTally<TDigest> {
     const table = this.entries[dir];
     let e = table.get(method);
-    if (e === undefined) { e = new MethodTally(dir, method, kind, () => new QuantileSketch()); table.set(method, e); }
+    if (e === undefined) { e = new MethodTally(dir, method, kind, () => new TDigest()); table.set(method, e); }
     return e;
   }
 
