@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { classifyGoplsArgs } from '../src/dropin/gopls-mode';
+import { classifyGoplsArgs } from '../src/dropin/command-line';
 import { isGoplsCommandLine } from '../src/dropin/command-line';
 import { connect, goFixture, lsptapBin, messages, readLog, start, tmpDir, waitFor, type LogLine } from './helpers/index';
 import { fixtureSession, makeShimDir, realGopls, requireCapability } from './helpers/dropin';

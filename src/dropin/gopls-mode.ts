@@ -12,8 +12,6 @@ import { LogPathError, StartupError } from '../model/errors';
 import { writeStderr } from '../proxy/stderr';
 import { classifyGoplsArgs } from './command-line';
 
-export { classifyGoplsArgs, type GoplsInvocation } from './command-line';
-
 /** Run the real gopls with our stdio, as if it had been started instead of us. */
 function runPlain(server: FoundServer, args: string[]): Promise<number> {
   return new Promise((resolve) => {
