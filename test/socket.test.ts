@@ -10,7 +10,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { collect, connect, fixtures, goFixture, lsptapBin, messages, readLog, sha256, start, tmpDir, waitFor, type LogLine } from './helpers/index';
-import { fixtureSession, realGopls, requireCapability, startDaemon, twoRemoteEditors } from './helpers/dropin';
+import { fixtureSession, realGopls, requireCapability, startDaemon, twoRemoteEditors, which } from './helpers/dropin';
 import { bpfSkipReason } from './helpers/kernel';
 
 const needGopls = requireCapability('gopls', realGopls !== null);
@@ -336,4 +336,19 @@ test('a server that closes the connection mid-message gets an error line naming 
   const end = lines.find((l) => l.msg === 'session end')!;
   assert.equal(end.reason, 'server closed the connection mid-message');
   assert.equal(end.lsptapExitCode, 1);
+});
+
+test('--listen: a SIGTERM that comes just after "listening on" is printed still stops it cleanly (exit 0, socket removed)', requireCapability('strace', which('strace') !== null), async (t) => {
+  // strace (without -f: the main thread only) holds each of the main thread's writes for
+  // 300 ms after it returns, so the signal lands right after the "listening on" write, the
+  // moment a supervisor that waits for that line would stop us.
+  const dir = tmpDir(t);
+  const sock = path.join(dir, 'l.sock');
+  const traced = start(t, 'strace', ['-qq', '-o', '/dev/null', '-e', 'trace=write', '-e', 'inject=write:delay_exit=300ms',
+    process.execPath, lsptapBin, '--log', path.join(dir, 'log.jsonl'), '--bpf=off', '--listen', `unix:${sock}`, '--connect', `unix:${dir}/d.sock`]);
+  await waitFor(() => traced.stderr().includes('listening on'), 60_000, 'lsptap listening');
+  const node = Number(fs.readFileSync(`/proc/${traced.child.pid}/task/${traced.child.pid}/children`, 'utf8').trim().split(' ')[0]);
+  process.kill(node, 'SIGTERM');
+  assert.deepEqual(await traced.exited, { code: 0, signal: null }, traced.stderr());
+  assert.equal(fs.existsSync(sock), false, 'the socket file is removed');
 });

@@ -140,7 +140,15 @@ function listenOn(server: net.Server, addr: ListenTarget): Promise<void> {
 export async function runListenProxy(opts: ListenProxyOptions): Promise<number> {
   const top = opts.link.logger({ session: 'listener' });
   exitOnInternalError((err) => opts.link.fatal(err));
-  if (opts.listen.kind === 'unix') await checkFree(opts.listen.path);
+  // Signals are ours from the start: one arriving while we bind or just after "listening on"
+  // is printed must stop us cleanly (socket removed, exit 0), not kill us by default action.
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+  let early: NodeJS.Signals | null = null;
+  let onSignal = (sig: NodeJS.Signals): void => { early ??= sig; };
+  const signalled = (sig: NodeJS.Signals): void => { onSignal(sig); };
+  for (const s of signals) process.on(s, signalled);
+  const unhook = (): void => { for (const s of signals) process.removeListener(s, signalled); };
+  if (opts.listen.kind === 'unix') await checkFree(opts.listen.path).catch((err: unknown) => { unhook(); throw err; });
 
   const live = new Set<net.Socket>();
   const stoppers = new Set<(sig: NodeJS.Signals) => void>();
@@ -200,6 +208,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
   try {
     await listenOn(server, opts.listen);
   } catch (err) {
+    unhook();
     const e = err as NodeJS.ErrnoException;
     throw new AddressError(`lsptap: cannot listen on ${describeTarget(opts.listen)}: ${e.code === 'EADDRINUSE' ? 'address already in use' : e.message}`);
   }
@@ -237,14 +246,14 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
       force.unref();
       void Promise.allSettled([...running]).then(async () => {
         clearTimeout(force);
-        for (const s of signals) process.removeListener(s, stop);
+        unhook();
         cleanup();
         top.info('stopped', { sessions: count });
         await opts.link.close();
         resolve(0);
       });
     };
-    const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
-    for (const s of signals) process.on(s, stop);
+    onSignal = stop;
+    if (early !== null) stop(early);
   });
 }
