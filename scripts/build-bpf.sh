@@ -56,9 +56,19 @@ done
 final="$OUT/lsptap.bpf.o"
 fresh=1
 for dep in "$PARTS"/*.bpf.o; do [ "$final" -nt "$dep" ] || fresh=0; done
-if [ -s "$final" ] && [ "$fresh" = 1 ]; then exit 0; fi
-bpftool gen object "$final.tmp" "$PARTS"/*.bpf.o
-# The DWARF from -g is not needed at run time (CO-RE and the layout test read .BTF, which
-# stays): dropping it took the scheduler object from 662 kB to 41 kB in the npm tarball.
-if command -v llvm-strip >/dev/null 2>&1; then llvm-strip -g "$final.tmp"; fi
-mv "$final.tmp" "$final"
+if [ ! -s "$final" ] || [ "$fresh" = 0 ]; then
+  bpftool gen object "$final.tmp" "$PARTS"/*.bpf.o
+  # The DWARF from -g is not needed at run time (CO-RE and the layout test read .BTF, which
+  # stays): dropping it took the scheduler object from 662 kB to 41 kB in the npm tarball.
+  if command -v llvm-strip >/dev/null 2>&1; then llvm-strip -g "$final.tmp"; fi
+  mv "$final.tmp" "$final"
+fi
+# The light skeleton: a loader program that relocates and loads the object in the kernel, so
+# lsptap does not parse the kernel's BTF at every start (src/probes/light-loader.ts).
+loader="$OUT/lsptap.loader.json"
+if [ ! -s "$loader" ] || [ "$final" -nt "$loader" ]; then
+  bpftool gen skeleton -L "$final" name lsptap > "$OUT/lsptap.lskel.h.tmp"
+  node scripts/extract-lskel.js "$OUT/lsptap.lskel.h.tmp" "$loader.tmp"
+  rm -f "$OUT/lsptap.lskel.h.tmp"
+  mv "$loader.tmp" "$loader"
+fi

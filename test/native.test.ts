@@ -131,29 +131,3 @@ test('each libbpf call lsptap makes works on the real object, with only its io p
   for (const l of links) assert.equal(n.bpf_link__destroy(l).value, 0);
   n.bpf_object__close(obj);
 });
-
-test('bpf_map__reuse_fd makes a second object use the first one\'s watched_pids: one map, seen through both', { skip }, () => {
-  const n = nativeCalls();
-  n.libbpf_set_print(0);
-  const io = n.bpf_object__open_file(path.join(BPF_OUTPUT_DIR, BPF_OBJECT), 0).value;
-  const tree = n.bpf_object__open_file(path.join(BPF_OUTPUT_DIR, BPF_OBJECT), 0).value;
-  assert.equal(isNull(io) || isNull(tree), false);
-  for (const obj of [io, tree]) {
-    for (const p of [...IO_PROGRAMS, ...TREE_PROGRAMS]) n.bpf_program__set_autoload(n.bpf_object__find_program_by_name(obj, p).value, false);
-  }
-  assert.equal(n.bpf_object__load(io).value, 0);
-  const ioPids = n.bpf_object__find_map_fd_by_name(io, 'watched_pids').value;
-  const treePidsMap = n.bpf_object__find_map_by_name(tree, 'watched_pids').value;
-  assert.equal(n.bpf_map__reuse_fd(treePidsMap, ioPids).value, 0);
-  assert.equal(n.bpf_map__reuse_fd(n.bpf_object__find_map_by_name(tree, 'watched_fds').value, n.bpf_object__find_map_fd_by_name(io, 'watched_fds').value).value, 0);
-  assert.equal(n.bpf_object__load(tree).value, 0);
-  const treePids = n.bpf_object__find_map_fd_by_name(tree, 'watched_pids').value;
-  const key = Buffer.alloc(4); key.writeUInt32LE(4242);
-  const val = Buffer.alloc(4); val.writeUInt32LE(2);
-  assert.equal(n.bpf_map_update_elem(ioPids, key, val, 0).value, 0);
-  // Deleting through the tree object's fd finds the entry put through io's: the same map.
-  assert.equal(n.bpf_map_delete_elem(treePids, key).value, 0);
-  assert.notEqual(n.bpf_map_delete_elem(ioPids, key).value, 0, 'already gone');
-  n.bpf_object__close(tree);
-  n.bpf_object__close(io);
-});

@@ -51,10 +51,13 @@ let installed: Installed | null = null;
 function install(root: string): Installed {
   if (installed !== null) return installed;
   assert.ok(fs.existsSync(path.join(repoRoot, 'bpf', '.output', 'lsptap.bpf.o')), 'lsptap.bpf.o not built (npm run build)');
+  // What `npm pack` runs after its build (prepack): it refused every tree once the BPF parts were linked into one object.
+  const check = spawnSync('bash', [path.join(repoRoot, 'scripts', 'check-package.sh')], { encoding: 'utf8' });
+  assert.equal(check.status, 0, `prepack's check refused a built tree: ${check.stderr}`);
   const packOut = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', root], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const packed = (JSON.parse(packOut) as Array<{ filename: string; size: number; files: Array<{ path: string }> }>)[0];
   const files = packed.files.map((f) => f.path);
-  for (const want of ['bin/lsptap', 'dist/src/entry.js', 'bpf/.output/lsptap.bpf.o', 'package.json']) assert.ok(files.includes(want), `${want} is in the tarball`);
+  for (const want of ['bin/lsptap', 'dist/src/entry.js', 'bpf/.output/lsptap.bpf.o', 'bpf/.output/lsptap.loader.json', 'package.json']) assert.ok(files.includes(want), `${want} is in the tarball`);
   assert.ok(!files.some((f) => f.startsWith('dist/test/') || f.startsWith('src/') || f.endsWith('.map') || f.startsWith('bpf/.output/parts/')), 'no tests, sources, source maps or unlinked BPF parts in the tarball');
   const tarball = path.join(root, packed.filename);
   assert.equal(packed.filename, `lsptap-${VERSION}.tgz`);
@@ -124,7 +127,10 @@ test('the installed lsptap runs a real gopls session with kernel timing on (--bp
   const res = await goplsSession(t, [inst.bin], inst.env, log);
   assert.equal(res.code, 0, res.stderr);
   assertKernelTimed(res.lines);
-  assert.equal(res.lines.find((l) => l.msg === 'session start')?.version, VERSION);
+  const start = res.lines.find((l) => l.msg === 'session start');
+  assert.equal(start?.version, VERSION);
+  // The packed light skeleton is found and used from the installed layout.
+  assert.equal((start?.kernel as { loader?: string } | undefined)?.loader, 'light', JSON.stringify(start?.kernel));
 });
 
 test('lsptap install-shim from the installed layout makes a gopls shim that wraps the real gopls', { skip, timeout: 120_000 }, (t) => {

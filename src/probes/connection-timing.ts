@@ -180,7 +180,7 @@ export class SharedKernelTiming {
       stage,
       extraStart: {
         kernel: {
-          loadMs: Math.round(this.probes.loadMs * 10) / 10, shared: true,
+          loadMs: Math.round(this.probes.loadMs * 10) / 10, loader: this.probes.bpf.loader, shared: true,
           editorPid: fds.editorPid, editorFd: fds.editorIn, serverFds: [ends.serverInFd, ends.serverOutFd],
           lsptapFds: { clientIn: ends.clientFd, clientOut: ends.clientFd, toServer: ends.toServerFd, fromServer: ends.fromServerFd },
         },

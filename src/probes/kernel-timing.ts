@@ -110,7 +110,8 @@ export class KernelSession implements KernelTimingSession {
     this.schedule();
     this.extraStart = {
       kernel: {
-        loadMs: Math.round(probes.loadMs * 10) / 10,
+        loadMs: Math.round(probes.loadMs * 10) / 10, loader: probes.bpf.loader,
+        ...(probes.bpf.lightFailure !== null ? { lightFailure: probes.bpf.lightFailure } : {}),
         editorPid: fds.editorPid, editorFd: fds.editorIn,
         editorWriterPid: fds.editorOut == null ? null : fds.editorWriterPid, editorWriterFd: fds.editorOut ?? null,
         editorBytesBefore: fds.editorOutBefore?.bytes ?? null, serverFds: [fds.serverIn ?? 0, fds.serverOut ?? 1],

@@ -1,12 +1,14 @@
-// Loads one BPF object with libbpf: open -> choose programs (autoload) -> load -> attach ->
-// map fds. A failure names the step, the errno and the fix, and frees what was made (links,
-// then the object). libbpf's own printing is switched off: it would go to stderr, and
-// stdout must carry only the server's bytes.
+// Loads one BPF object: with its light skeleton when build-bpf.sh made one (light-loader.ts:
+// the kernel relocates and loads, nothing parses the kernel's BTF here), else with libbpf:
+// open -> choose programs (autoload) -> load -> attach -> map fds. A failure names the step,
+// the errno and the fix, and frees what was made (links, then the object). libbpf's own
+// printing is switched off: it would go to stderr, and stdout must carry only the server's bytes.
 
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { nativeCalls, isNull, allocate, addressOf, type Pointer, LIBBPF_SONAME } from './native';
+import { loadLight, readSkeleton } from './light-loader';
 
 /** Where `npm run build:bpf` puts the objects. */
 export const BPF_OUTPUT_DIR = path.join(__dirname, '..', '..', '..', 'bpf', '.output');
@@ -33,6 +35,10 @@ function fixFor(errno: number, fallback: string): string {
 
 export interface LoadedBpf {
   readonly name: string;
+  /** How it was loaded: libbpf's light skeleton (the usual way), or bpf_object__load (the fallback). */
+  readonly loader: 'light' | 'libbpf';
+  /** Why the light skeleton was not used, when it was not. */
+  readonly lightFailure: string | null;
   mapFd(name: string): number;
   mapMaxEntries(name: string): number;
   /** Destroy links, then close the object. Safe to call twice. */
@@ -58,7 +64,43 @@ export function precheck(): void {
   }
 }
 
-export function loadBpf(req: LoadRequest): LoadedBpf {
+/** The light skeleton of an object: build-bpf.sh writes it beside the object. */
+export function skeletonFile(objectFile: string): string {
+  return path.join(BPF_OUTPUT_DIR, objectFile.replace(/\.bpf\.o$/, '.loader.json'));
+}
+
+/**
+ * Load and attach every program of the object: with its light skeleton (light-loader.ts)
+ * when there is one and the kernel runs it, else with libbpf's bpf_object__load, whose
+ * errors name the step and the fix.
+ */
+export function loadBpf(req: LoadRequest, opts: { light?: boolean; skeleton?: string } = {}): LoadedBpf {
+  let lightFailure: string | null = null;
+  const skelFile = opts.skeleton ?? skeletonFile(req.file);
+  if (opts.light !== false && fs.existsSync(skelFile)) {
+    try {
+      const skel = readSkeleton(skelFile);
+      const all = skel.programs.map((p) => p.name);
+      if (all.length !== req.programs.length || !req.programs.every((p) => all.includes(p))) throw new Error('the skeleton loads every program of the object; a subset was asked for');
+      const obj = loadLight(skel);
+      return {
+        name: req.file, loader: 'light', lightFailure: null,
+        mapFd(name: string): number {
+          const fd = obj.mapFds.get(name);
+          if (fd === undefined) throw new BpfLoadError('maps', os.constants.errno.ENOENT, `map ${name} is not in ${req.file}`, 'rebuild with `npm run build:bpf`');
+          return fd;
+        },
+        mapMaxEntries: (name: string) => obj.mapMaxEntries(name),
+        close: () => obj.close(),
+      };
+    } catch (err) {
+      lightFailure = (err as Error).message;
+    }
+  }
+  return loadWithLibbpf(req, lightFailure);
+}
+
+function loadWithLibbpf(req: LoadRequest, lightFailure: string | null): LoadedBpf {
   const n = nativeCalls();
   n.libbpf_set_print(0);
   const file = path.join(BPF_OUTPUT_DIR, req.file);
@@ -97,7 +139,7 @@ export function loadBpf(req: LoadRequest): LoadedBpf {
     throw err;
   }
   return {
-    name: req.file,
+    name: req.file, loader: 'libbpf', lightFailure,
     mapFd(name: string): number {
       const fd = n.bpf_object__find_map_fd_by_name(obj, name).value;
       if (fd < 0) throw new BpfLoadError('maps', -fd, `map ${name} is not in ${req.file}`, 'rebuild with `npm run build:bpf`');

@@ -85,6 +85,11 @@ function bindLibc() {
     getsockopt: bind<number>(LIBC, 'getsockopt', I32, [I32, I32, I32, P, P]),
     // ioctl(fd, FIONREAD, int *): bytes waiting to be read in a pipe or socket.
     ioctl: bind<number>(LIBC, 'ioctl', I32, [I32, U64, P]),
+    // syscall(__NR_bpf, cmd, union bpf_attr *, size), for the light-skeleton loader. glibc's
+    // syscall() is variadic but moves its arguments straight to registers: a fixed prototype
+    // passes them the same way on x86-64 and arm64.
+    syscall: bind<number>(LIBC, 'syscall', DataType.I64, [DataType.I64, DataType.I64, P, DataType.I64]),
+    close: bind<number>(LIBC, 'close', I32, [I32]),
   };
 }
 
@@ -103,7 +108,6 @@ function bindAll() {
     bpf_object__close: bind<undefined>(LIBBPF, 'bpf_object__close', DataType.Void, [P]),
     bpf_object__find_map_by_name: bind<Pointer>(LIBBPF, 'bpf_object__find_map_by_name', P, [P, DataType.String]),
     bpf_map__max_entries: bind<number>(LIBBPF, 'bpf_map__max_entries', DataType.U32, [P]),
-    bpf_map__reuse_fd: bind<number>(LIBBPF, 'bpf_map__reuse_fd', I32, [P, I32]),
     bpf_object__find_map_fd_by_name: bind<number>(LIBBPF, 'bpf_object__find_map_fd_by_name', I32, [P, DataType.String]),
     bpf_map_update_elem: bind<number>(LIBBPF, 'bpf_map_update_elem', I32, [I32, DataType.U8Array, DataType.U8Array, U64]),
     bpf_map_delete_elem: bind<number>(LIBBPF, 'bpf_map_delete_elem', I32, [I32, DataType.U8Array]),
