@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import { fdOf } from '../src/probes/peer-process';
 import { BPF_OUTPUT_DIR } from '../src/probes/loader';
 import { bpfSkipReason } from './helpers/kernel';
-import { TREE_PROGRAMS, IO_PROGRAMS, BPF_OBJECT } from '../src/probes/kernel-timing';
+import { TREE_PROGRAMS, BPF_OBJECT } from '../src/probes/kernel-timing';
 
 const skip = bpfSkipReason();
 
