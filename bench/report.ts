@@ -59,7 +59,7 @@ function find(reports: MetricReport[], workload: string, metric: string): Metric
   return reports.find((r) => r.workload === workload && r.metric === metric);
 }
 
-/** The budgets of issues 6 (the editor's wait) and 18 (the machine's cost), checked on medians. */
+/** The budgets of issues 6 (the editor's wait), 14 (kernel timing's cost) and 18 (the machine's cost), checked on medians. */
 export function checkBudgets(reports: MetricReport[], modes: Mode[], largestWorkload: string | null, largestBytes: number): BudgetLine[] {
   const lines: BudgetLine[] = [];
   const kernel = modes.find((m) => m.name === 'lsptap-kernel');
@@ -92,6 +92,8 @@ export function checkBudgets(reports: MetricReport[], modes: Mode[], largestWork
   if (growth === undefined) lines.push({ budget: `${sizeLabel} lsptap peak RSS growth`, value: null, limit: `≤ ${limitMb.toFixed(0)} MB`, verdict: 'SKIP', note: 'not measured in this run' });
   else lines.push({ budget: `${sizeLabel} lsptap peak RSS growth (MB)`, value: growth, limit: `≤ ${limitMb.toFixed(0)} MB (2 × message)`, verdict: growth <= limitMb ? 'PASS' : 'FAIL', note: null });
   ratioLine('gopls session wall time / direct', 'gopls', 'wallMs', 'lsptap', 'direct', 1.03);
+  // Issue 14: what kernel timing adds to lsptap's own CPU.
+  ratioLine('lsptap CPU over the gopls session, kernel timing on / off', 'gopls', 'cpuPerMsgUs', 'lsptap-kernel', 'lsptap', 1.3);
   // Issue 18: what lsptap costs the machine.
   const extraLine = (budget: string, workload: string, metric: string, mode: ModeName, limit: number, unit: string): void => {
     const r = find(reports, workload, metric);
@@ -141,7 +143,7 @@ export function formatTable(reports: MetricReport[], modes: Mode[], budgets: Bud
   const line = (row: string[]): string => row.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   const out = [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
   for (const m of modes) if (!m.available) out.push(`${m.name}: not available (${m.reason})`);
-  out.push('', 'budgets (issues 6 and 18), on medians:');
+  out.push('', 'budgets (issues 6, 14 and 18), on medians:');
   const bw = Math.max(...budgets.map((b) => b.budget.length));
   for (const b of budgets) {
     const value = b.value === null ? '-' : b.value.toFixed(3);
