@@ -6,6 +6,7 @@
 // its paramsValue array refilled per call; ffi-rs's define() builds one per call and
 // doubles the cost. Nothing here is called per message or per event.
 
+import fs from 'node:fs';
 import type { JsExternal, FieldType } from 'ffi-rs';
 
 export type Pointer = JsExternal;
@@ -17,8 +18,28 @@ let ffiModule: Ffi | null = null;
  * loading the native module (with its libc probe) cost every session's start ~10 ms.
  */
 function ffi(): Ffi {
-  ffiModule ??= require('ffi-rs') as Ffi;
+  ffiModule ??= requireFfiRs();
   return ffiModule;
+}
+
+/**
+ * ffi-rs's loader (napi-rs's) picks its glibc or musl binary by calling
+ * process.report.getReport() and reading header.glibcVersionRuntime: a whole diagnostic
+ * report for one field, 7 ms of CPU that every kernel-timed session paid. For that one
+ * require, the question is answered from this process's own mappings instead.
+ */
+function requireFfiRs(): Ffi {
+  const report = process.report as { getReport: () => object } | undefined;
+  const full = report?.getReport;
+  if (report === undefined || full === undefined) return require('ffi-rs') as Ffi;
+  let musl = false;
+  try { musl = fs.readFileSync('/proc/self/maps', 'latin1').includes('musl'); } catch { return require('ffi-rs') as Ffi; }
+  report.getReport = () => ({ header: { glibcVersionRuntime: musl ? undefined : 'glibc' } });
+  try {
+    return require('ffi-rs') as Ffi;
+  } finally {
+    report.getReport = full;
+  }
 }
 
 const LIBBPF = 'lsptap_libbpf';
