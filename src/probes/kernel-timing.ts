@@ -10,7 +10,7 @@ import { IO_COUNTERS, TREE_COUNTERS, TreeCounter, WatchedRole, SERVER_FD, IO_FD_
 import { KernelStage, type StreamFds } from './kernel-stage';
 import { KernelFeed } from './kernel-feed';
 import { TreeAccounting } from './tree-accounting';
-import { findReaderOf, findWriterOf } from './peer-process';
+import { findStdioPeers } from './peer-process';
 import { bytesWaiting } from './native';
 import type { FdReport } from '../model/record';
 import type { RecordStage } from '../model/stages';
@@ -255,8 +255,7 @@ export function startSocketKernelTiming(probes: LoadedProbes, peer: { fd: number
 
 /** lsptap's own stdio, the editor reading its stdout and the one writing its stdin. */
 function lsptapAndEditor(): Pick<StreamFds, 'lsptapPid' | 'editorPid' | 'lsptapIn' | 'lsptapOut' | 'editorIn' | 'editorWriterPid' | 'editorOut'> {
-  const editor = findReaderOf(1);
-  const writer = findWriterOf(0);
+  const { reader: editor, writer } = findStdioPeers();
   return {
     lsptapPid: process.pid, editorPid: editor?.pid ?? null, lsptapIn: 0, lsptapOut: 1, editorIn: editor?.fd ?? null,
     editorWriterPid: writer?.pid ?? null, editorOut: writer?.fd ?? null,

@@ -4,8 +4,8 @@
 // - A pipe: both ends share one inode (`pipe:[N]` in /proc/PID/fd; a named pipe shows its
 //   path), so the peer is the other process holding it open the other way (the access mode
 //   in /proc/PID/fdinfo tells the ends apart); parents are looked at first (editors start
-//   lsptap). findReaderOf(1) is the editor reading our stdout, findWriterOf(0) the one
-//   writing our stdin.
+//   lsptap). findStdioPeers() names the editor reading our stdout and the one writing our
+//   stdin.
 // - A UNIX socket: getsockopt(SO_PEERCRED) names the pid exactly (native.ts); the two ends
 //   have an inode each, so sock_diag, through `ss -xpnH` (iproute2), says which inode is
 //   the peer and who holds it; /proc/PID/fd of the known pid when ss may not show users.
@@ -115,8 +115,8 @@ function unixSockets(): UnixRow[] {
  * (from SO_PEERCRED) picks among several holders, and is searched directly when ss may not
  * show another user's processes.
  */
-export function unixPeerEnd(inode: number, knownPid: number | null = null): PeerEnd | null {
-  const rows = unixSockets();
+export function unixPeerEnd(inode: number, knownPid: number | null = null, table: () => UnixRow[] = unixSockets): PeerEnd | null {
+  const rows = table();
   const mine = rows.find((r) => r.local === inode);
   const peerInode = mine !== undefined && mine.peer > 0 ? mine.peer : rows.find((r) => r.peer === inode)?.local;
   if (peerInode === undefined || peerInode === 0) return null;
@@ -158,17 +158,22 @@ export function tcpPeerEnd(local: { address: string; port: number }, remote: { a
   return holderOf(`socket:[${peerInode}]`, false, null);
 }
 
-/** Who reads what lsptap writes to fd (its stdout): the editor's pid and fd, or null. */
-export function findReaderOf(fd: number): PeerEnd | null { return findPeerOf(fd, 'read'); }
+/**
+ * The editor at both ends of lsptap's stdio: who reads its stdout (fd 1) and who writes its
+ * stdin (fd 0). Editors started from Node (VS Code) hand over UNIX socket pairs, each looked
+ * up with `ss`: one run serves both (each run cost this process 2-4 ms of CPU).
+ */
+export function findStdioPeers(): { reader: PeerEnd | null; writer: PeerEnd | null } {
+  let rows: UnixRow[] | null = null;
+  const table = (): UnixRow[] => (rows ??= unixSockets());
+  return { reader: findPeerOf(1, 'read', table), writer: findPeerOf(0, 'write', table) };
+}
 
-/** Who writes what lsptap reads from fd (its stdin): the editor's pid and fd, or null. */
-export function findWriterOf(fd: number): PeerEnd | null { return findPeerOf(fd, 'write'); }
-
-function findPeerOf(fd: number, access: Access): PeerEnd | null {
+function findPeerOf(fd: number, access: Access, table: () => UnixRow[]): PeerEnd | null {
   const target = linkOf('self', fd);
   if (target === null) return null;
   const inode = socketInodeOf('self', fd);
-  if (inode !== null) return unixPeerEnd(inode, peerCredPid(fd));
+  if (inode !== null) return unixPeerEnd(inode, peerCredPid(fd), table);
   if (!target.startsWith('pipe:') && !isFifo(target)) return null; // a file or a tty: no pipe to time
   return holderOf(target, true, access);
 }
