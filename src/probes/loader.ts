@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { nativeCalls, isNull, allocate, addressOf, type Pointer, LIBBPF_SONAME } from './native';
-import { loadLight, readSkeleton } from './light-loader';
+import { loadLight, readSkeleton, LightLoadError, type LightObject, type LightSkeleton } from './light-loader';
 
 /** Where `npm run build:bpf` puts the objects. */
 export const BPF_OUTPUT_DIR = path.join(__dirname, '..', '..', '..', 'bpf', '.output');
@@ -82,7 +82,7 @@ export function loadBpf(req: LoadRequest, opts: { light?: boolean; skeleton?: st
       const skel = readSkeleton(skelFile);
       const all = skel.programs.map((p) => p.name);
       if (all.length !== req.programs.length || !req.programs.every((p) => all.includes(p))) throw new Error('the skeleton loads every program of the object; a subset was asked for');
-      const obj = loadLight(skel);
+      const obj = loadLightRetrying(skel);
       return {
         name: req.file, loader: 'light', lightFailure: null,
         mapFd(name: string): number {
@@ -98,6 +98,20 @@ export function loadBpf(req: LoadRequest, opts: { light?: boolean; skeleton?: st
     }
   }
   return loadWithLibbpf(req, lightFailure);
+}
+
+/**
+ * The verifier gives up with EAGAIN when a signal arrives while it works (a profiler's
+ * SIGPROF, a terminal's SIGWINCH); libbpf tries a program load 5 times, and so does this.
+ */
+function loadLightRetrying(skel: LightSkeleton): LightObject {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return loadLight(skel);
+    } catch (err) {
+      if (!(err instanceof LightLoadError) || err.errno !== os.constants.errno.EAGAIN || attempt >= 5) throw err;
+    }
+  }
 }
 
 function loadWithLibbpf(req: LoadRequest, lightFailure: string | null): LoadedBpf {
