@@ -23,6 +23,12 @@ function ffi(): Ffi {
 }
 
 /**
+ * Load ffi-rs now, without its musl probe (below). The relay thread calls this before the
+ * analysis thread loads it (analysis-thread.ts): a plain require there paid the probe's 7 ms.
+ */
+export function loadFfiRs(): void { ffi(); }
+
+/**
  * ffi-rs's loader (napi-rs's) picks its glibc or musl binary by calling
  * process.report.getReport() and reading header.glibcVersionRuntime: a whole diagnostic
  * report for one field, 7 ms of CPU that every kernel-timed session paid. For that one

@@ -13,15 +13,17 @@ import { startThread, type StartedThread } from './thread-start';
 import type { RingBuffers } from '../bridge/chunk-ring';
 import type { AnalysisConfig, ThreadInput, WorkerMessage } from '../bridge/protocol';
 import { StartupError, MetricsAddressError } from '../model/errors';
+import { loadFfiRs } from '../probes/native';
 
 export interface ThreadReady { kernel: boolean; tid: number | null }
 
 /**
  * ffi-rs must be loaded on the main thread before a worker loads it: otherwise the worker's
- * teardown crashes the process (as napi-rs/package-template#308 describes).
+ * teardown crashes the process (as napi-rs/package-template#308 describes). Through
+ * native.ts, which skips ffi-rs's loader's musl probe (7 ms of this thread's CPU).
  */
 function preloadFfi(config: AnalysisConfig): void {
-  if (config.bpf !== 'off') require('ffi-rs');
+  if (config.bpf !== 'off') loadFfiRs();
 }
 
 /**
