@@ -6,6 +6,7 @@ import type { Direction } from '../model/frame';
 import type { Report } from '../report/aggregate';
 import type { MethodStats } from '../sinks/summary';
 import { LEVEL, MIN_SAMPLES, RESAMPLES, medianRatioInterval, seedOf, type RatioInterval } from './bootstrap';
+import { compareText } from '../model/text-order';
 
 export interface SideStats { count: number; answered: number; errors: number; p50Ms: number | null; p99Ms: number | null }
 
@@ -70,6 +71,6 @@ export function compareReports(a: Report, b: Report): Comparison {
   }
   // Requests first, the largest change first; then notifications by method.
   const weight = (r: DiffRow): number => (r.kind === 'notification' ? -1 : r.ratio === null ? 0 : Math.abs(Math.log(r.ratio)) + 1);
-  rows.sort((x, y) => weight(y) - weight(x) || x.method.localeCompare(y.method) || x.dir.localeCompare(y.dir));
+  rows.sort((x, y) => weight(y) - weight(x) || compareText(x.method, y.method) || compareText(x.dir, y.dir));
   return { a: info(a), b: info(b), method: NOISE_METHOD, rows };
 }

@@ -13,6 +13,7 @@ import type { KernelTiming } from '../model/record';
 import type { Direction } from '../model/frame';
 import type { MethodStats, PartStats } from '../sinks/summary';
 import { ExactTallies } from '../sinks/method-tally';
+import { compareText } from '../model/text-order';
 
 /** A line's session id (a string in every lsptap log; anything else reads as none). */
 function sessionOf(line: Record<string, unknown>): string {
@@ -208,7 +209,7 @@ export class ReportBuilder {
       rows.push(row);
       if (has) latencies[`${e.dir} ${e.method}`] = Array.from(sorted);
     }
-    rows.sort((a, b) => (b.p50Ms ?? -1) - (a.p50Ms ?? -1) || b.count - a.count || a.method.localeCompare(b.method) || a.dir.localeCompare(b.dir));
+    rows.sort((a, b) => (b.p50Ms ?? -1) - (a.p50Ms ?? -1) || b.count - a.count || compareText(a.method, b.method) || compareText(a.dir, b.dir));
     return {
       sources: [...this.sources], sessions: this.sessions.size, messages: this.messages, corrupt: this.corrupt,
       filters: this.filters, methods: rows, slowest: this.slowest, unanswered, latencies,

@@ -7,6 +7,7 @@ import type { Direction, MessageKind } from '../model/frame';
 import type { KernelTiming, MessageRecord } from '../model/record';
 import { MethodTally } from './method-tally';
 import { explainRequest } from './kernel-text';
+import { compareText } from '../model/text-order';
 
 export interface PartStats { p50: number; p99: number }
 
@@ -110,7 +111,7 @@ export class Summary {
       out.push(row);
     }
     // Slowest first: people read the top of the table.
-    return out.sort((a, b) => (b.p50Ms ?? -1) - (a.p50Ms ?? -1) || b.count - a.count || a.method.localeCompare(b.method));
+    return out.sort((a, b) => (b.p50Ms ?? -1) - (a.p50Ms ?? -1) || b.count - a.count || compareText(a.method, b.method));
   }
 
   private keepSlow(method: string, id: string | number | null, latencyMs: number, kernel: KernelTiming): void {

@@ -4,6 +4,7 @@
 
 import { quantile } from '../report/aggregate';
 import type { LiveState, SlowOne } from './live-state';
+import { compareText } from '../model/text-order';
 
 /** ms as the report prints them: 2 decimals under 10, 1 under 1000, whole above. */
 export function formatMs(x: number | null): string {
@@ -61,7 +62,7 @@ export function renderScreen(state: LiveState, info: ScreenInfo): string[] {
   const head = ['1m n', 'p50', 'p99', 'all n', 'p50', 'p99', 'err', 'cxl'];
   out.push(`${fit('METHOD (ms)', nameW + 4)}${head.map((h, i) => ` ${h.padStart(numW[i])}`).join('')}`);
   const tallies = [...state.totals.values()].sort((a, b) => (minute.get(`${b.dir} ${b.method}`)?.length ?? 0) - (minute.get(`${a.dir} ${a.method}`)?.length ?? 0)
-    || b.answered - a.answered || b.count - a.count || a.method.localeCompare(b.method));
+    || b.answered - a.answered || b.count - a.count || compareText(a.method, b.method));
   for (const t of tallies.slice(0, tableRows)) {
     const m = minute.get(`${t.dir} ${t.method}`) ?? [];
     const ms = sorted(m);
