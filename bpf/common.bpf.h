@@ -37,6 +37,40 @@ struct {
 	__type(value, __u32);
 } watched_fds SEC(".maps") __weak;
 
+/* A syscall's number and arguments, from the registers the sys_enter/sys_exit tracepoints
+ * hand over. On x86_64, struct pt_regs is user ABI (uapi asm/ptrace.h: what ptrace and core
+ * dumps show), so it is read at fixed offsets with no CO-RE relocation. Each relocation makes
+ * the kernel's loader (light skeleton) look its type up in the kernel's BTF; its cache of
+ * those lookups has 31 slots keyed by a hash of the name, and pt_regs shared one with
+ * linux_binprm (bpf_raw_tracepoint_args one with files_struct and signal_struct), so they
+ * evicted each other and every load scanned the kernel's ~150,000 types over and over:
+ * ~4 ms of lsptap's CPU per session. arm64's pt_regs is not ABI beyond user_pt_regs, so it
+ * stays relocated there. */
+#if defined(__TARGET_ARCH_x86)
+struct lsptap_x86_64_regs {	/* uapi struct pt_regs, x86_64 */
+	unsigned long r15, r14, r13, r12, bp, bx, r11, r10, r9, r8;
+	unsigned long ax, cx, dx, si, di, orig_ax, ip, cs, flags, sp, ss;
+};
+static __always_inline unsigned long syscall_reg(const void *regs, unsigned long off)
+{
+	unsigned long v = 0;
+
+	bpf_probe_read_kernel(&v, sizeof(v), (const char *)regs + off);
+	return v;
+}
+#define SYSCALL_NR(regs) syscall_reg(regs, __builtin_offsetof(struct lsptap_x86_64_regs, orig_ax))
+#define SYSCALL_ARG1(regs) syscall_reg(regs, __builtin_offsetof(struct lsptap_x86_64_regs, di))
+#define SYSCALL_ARG2(regs) syscall_reg(regs, __builtin_offsetof(struct lsptap_x86_64_regs, si))
+#define SYSCALL_ARG4(regs) syscall_reg(regs, __builtin_offsetof(struct lsptap_x86_64_regs, r10))
+#elif defined(__TARGET_ARCH_arm64)
+#define SYSCALL_NR(regs) BPF_CORE_READ((struct pt_regs *)(regs), syscallno)
+#define SYSCALL_ARG1(regs) PT_REGS_PARM1_CORE_SYSCALL((struct pt_regs *)(regs))
+#define SYSCALL_ARG2(regs) PT_REGS_PARM2_CORE_SYSCALL((struct pt_regs *)(regs))
+#define SYSCALL_ARG4(regs) PT_REGS_PARM4_CORE_SYSCALL((struct pt_regs *)(regs))
+#else
+#error "common.bpf.h: syscall registers for this architecture are missing"
+#endif
+
 static __always_inline __u32 role_of(__u32 tgid)
 {
 	__u32 *role = bpf_map_lookup_elem(&watched_pids, &tgid);

@@ -16,7 +16,6 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #if defined(__TARGET_ARCH_x86)
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
 #define NR_READ 0
 #define NR_WRITE 1
 #define NR_READV 19
@@ -24,7 +23,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NR_SENDMSG 46
 #define NR_RECVMSG 47
 #elif defined(__TARGET_ARCH_arm64)
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
 #define NR_READ 63
 #define NR_WRITE 64
 #define NR_READV 65
@@ -86,9 +84,9 @@ static __noinline void fill_event(struct io_syscall_event *e, const struct infli
 }
 
 SEC("raw_tp/sys_enter")
-int handle_sys_enter(struct bpf_raw_tracepoint_args *ctx)
+int handle_sys_enter(__u64 *ctx)	/* (struct pt_regs *regs, long nr), as in tree.bpf.c */
 {
-	int op = op_of((long)ctx->args[1]);
+	int op = op_of((long)ctx[1]);
 	__u64 id;
 	__u32 pid, tid;
 	struct io_fd_key key;
@@ -101,9 +99,9 @@ int handle_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 	pid = id >> 32;
 	if (!stream_role(role_of(pid)))
 		return 0;
-	regs = (struct pt_regs *)ctx->args[0];
+	regs = (struct pt_regs *)ctx[0];
 	key.pid = pid;
-	key.fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	key.fd = (__s32)SYSCALL_ARG1(regs);
 	if (!bpf_map_lookup_elem(&watched_fds, &key))
 		return 0;
 	tid = (__u32)id;
@@ -116,7 +114,7 @@ int handle_sys_enter(struct bpf_raw_tracepoint_args *ctx)
 }
 
 SEC("raw_tp/sys_exit")
-int handle_sys_exit(struct bpf_raw_tracepoint_args *ctx)
+int handle_sys_exit(__u64 *ctx)	/* (struct pt_regs *regs, long ret) */
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 pid = id >> 32, tid = (__u32)id;
@@ -130,13 +128,13 @@ int handle_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		/* Entered before userspace watched this process (a server blocked in its
 		 * first read when lsptap filled the maps): its bytes still count, or every
 		 * later offset of the stream would be off. The entry time is unknown (0). */
-		struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+		struct pt_regs *regs = (struct pt_regs *)ctx[0];
 		int op = op_of((long)SYSCALL_NR(regs));
 		struct io_fd_key key = { .pid = pid };
 
 		if (op < 0)
 			return 0;
-		key.fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		key.fd = (__s32)SYSCALL_ARG1(regs);
 		if (!bpf_map_lookup_elem(&watched_fds, &key))
 			return 0;
 		late.enter_ns = 0;
@@ -150,7 +148,7 @@ int handle_sys_exit(struct bpf_raw_tracepoint_args *ctx)
 		bpf_map_delete_elem(&inflight_calls, &tid);
 		return 0;
 	}
-	fill_event(e, call, id, (__s64)ctx->args[1]);
+	fill_event(e, call, id, (__s64)ctx[1]);
 	bpf_map_delete_elem(&inflight_calls, &tid);
 	bpf_ringbuf_submit(e, 0);
 	count(IO_COUNTER_EVENTS);

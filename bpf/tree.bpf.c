@@ -33,7 +33,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define S_IFREG 0100000
 
 #if defined(__TARGET_ARCH_x86)
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
 #define NR_READ 0
 #define NR_WRITE 1
 #define NR_OPEN 2
@@ -80,7 +79,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define NR_OPENAT2 437
 #define NR_EPOLL_PWAIT2 441
 #elif defined(__TARGET_ARCH_arm64)
-#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
 #define NR_READ 63
 #define NR_WRITE 64
 #define NR_OPEN -1
@@ -635,13 +633,13 @@ int BPF_PROG(handle_tree_sys_enter, struct pt_regs *regs, long nr)
 		/* Out of the table as close begins: from here the number can be handed out again,
 		 * and another thread's open that gets it must not be undone by this close's return.
 		 * A close of an fd not open (EBADF) finds nothing. */
-		struct io_fd_key key = { .pid = id >> 32, .fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs) };
+		struct io_fd_key key = { .pid = id >> 32, .fd = (__s32)SYSCALL_ARG1(regs) };
 
 		if (bpf_map_delete_elem(&server_fds, &key) == 0)
 			fd_count_add(-1);
 		return 0;
 	}
-	snapshot(id, (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs), 1);
+	snapshot(id, (__s32)SYSCALL_ARG1(regs), 1);
 	return 0;
 }
 
@@ -736,21 +734,21 @@ static __always_inline void server_fds_opened(__u64 id, struct pt_regs *regs, lo
 		return;
 	}
 	if (nr == NR_OPEN || nr == NR_CREAT)
-		path = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		path = (const char *)SYSCALL_ARG1(regs);
 	else if (nr == NR_OPENAT || nr == NR_OPENAT2)
-		path = (const char *)PT_REGS_PARM2_CORE_SYSCALL(regs);
+		path = (const char *)SYSCALL_ARG2(regs);
 	else if (nr == NR_MEMFD_CREATE)
-		path = (const char *)PT_REGS_PARM1_CORE_SYSCALL(regs);
+		path = (const char *)SYSCALL_ARG1(regs);
 	if (path || nr == NR_DUP || nr == NR_DUP2 || nr == NR_DUP3 || nr == NR_SOCKET || nr == NR_ACCEPT ||
 	    nr == NR_ACCEPT4 || nr == NR_EPOLL_CREATE1 || nr == NR_EVENTFD2 || nr == NR_TIMERFD_CREATE ||
 	    nr == NR_SIGNALFD4 || nr == NR_INOTIFY_INIT1 || nr == NR_PIDFD_OPEN ||
-	    (nr == NR_FCNTL && (PT_REGS_PARM2_CORE_SYSCALL(regs) == F_DUPFD || PT_REGS_PARM2_CORE_SYSCALL(regs) == F_DUPFD_CLOEXEC))) {
+	    (nr == NR_FCNTL && (SYSCALL_ARG2(regs) == F_DUPFD || SYSCALL_ARG2(regs) == F_DUPFD_CLOEXEC))) {
 		__sync_fetch_and_add(&s->totals.fds_opened, 1);
 		fd_opened(id >> 32, (__s32)ret, nr, path);
 		return;
 	}
 	if (nr == NR_PIPE || nr == NR_PIPE2 || nr == NR_SOCKETPAIR) {
-		void *arr = (void *)(nr == NR_SOCKETPAIR ? PT_REGS_PARM4_CORE_SYSCALL(regs) : PT_REGS_PARM1_CORE_SYSCALL(regs));
+		void *arr = (void *)(nr == NR_SOCKETPAIR ? SYSCALL_ARG4(regs) : SYSCALL_ARG1(regs));
 
 		if (bpf_probe_read_user(pair, sizeof(pair), arr))
 			return;
@@ -771,7 +769,7 @@ int BPF_PROG(handle_tree_sys_exit, struct pt_regs *regs, long ret)
 	if (!in_tree(role))
 		return 0;
 	nr = SYSCALL_NR(regs);
-	fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	fd = (__s32)SYSCALL_ARG1(regs);
 	if (role == ROLE_SERVER)
 		classify_idle((__u32)id, nr, ret, fd);
 	if (ret > 0 && (nr == NR_READ || nr == NR_PREAD64 || nr == NR_READV || nr == NR_PREADV || nr == NR_PREADV2) &&
