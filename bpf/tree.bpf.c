@@ -344,9 +344,18 @@ static __always_inline void charge_proc(__u32 tgid, struct moved *m)
 		__sync_fetch_and_add(&p->disk_ns, m->left_ns);
 }
 
+/* What the kernel's verifier needs to take a global function's task argument as the
+ * trusted pointer a tp_btf program hands over (libbpf >= 1.4 names it too). */
+#ifndef __arg_trusted
+#define __arg_trusted __attribute__((btf_decl_tag("arg:trusted")))
+#endif
+
 /* Move a thread of the tree (or return if task is not in it). A wakeup moves only a
- * sleeping (or not yet seen) thread into the runqueue. */
-static __always_inline void move_task(struct task_struct *task, __u32 to, __u64 now, bool wakeup)
+ * sleeping (or not yet seen) thread into the runqueue. Global, not inlined: the verifier
+ * checks a global function once per program instead of once per call, and sched_switch
+ * calls it twice (the programs' verification is most of lsptap's start-up CPU with kernel
+ * timing). */
+__noinline int move_task(struct task_struct *task __arg_trusted, __u32 to, __u64 now, bool wakeup)
 {
 	__u32 tgid = task->tgid, role = role_of(tgid);
 	struct thread_state *t;
@@ -354,15 +363,15 @@ static __always_inline void move_task(struct task_struct *task, __u32 to, __u64 
 	struct moved m;
 
 	if (!in_tree(role))
-		return;
+		return 0;
 	s = tree_state();
 	t = bpf_task_storage_get(&thread_states, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!s || !t)
-		return;
+		return 0;
 	if (t->state == T_UNKNOWN)
 		t->child = role == ROLE_CHILD;
 	if (wakeup && t->state != T_UNKNOWN && t->state != T_SLEEP && t->state != T_DISK)
-		return;
+		return 0;
 	m = move(s, t, to, now);
 	if (t->child) {
 		charge_proc(tgid, &m);
@@ -375,6 +384,7 @@ static __always_inline void move_task(struct task_struct *task, __u32 to, __u64 
 		else
 			bpf_map_update_elem(&pending_idle, &tid, &m.ended_other_ns, BPF_ANY);
 	}
+	return 0;
 }
 
 static __always_inline void submit(void *e)
@@ -643,7 +653,8 @@ int BPF_PROG(handle_tree_sys_enter, struct pt_regs *regs, long nr)
 	return 0;
 }
 
-static __always_inline bool is_regular_file(__s32 fd)
+/* Global for the verifier's sake (see move_task). */
+__noinline int is_regular_file(__s32 fd)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
@@ -677,14 +688,15 @@ static __always_inline __u32 cause_of(long nr, long ret, __s32 fd)
 	return CAUSE_SYSCALL;
 }
 
-static __always_inline void classify_idle(__u32 tid, long nr, long ret, __s32 fd)
+/* Global for the verifier's sake (see move_task): its branches multiplied sys_exit's states. */
+__noinline int classify_idle(__u32 tid, long nr, long ret, __s32 fd)
 {
 	__u64 *pending = bpf_map_lookup_elem(&pending_idle, &tid);
 	struct tree_state *s;
 	__u32 cause;
 
 	if (!pending)
-		return;
+		return 0;
 	s = tree_state();
 	if (s) {
 		cause = cause_of(nr, ret, fd);
@@ -693,9 +705,11 @@ static __always_inline void classify_idle(__u32 tid, long nr, long ret, __s32 fd
 			s->totals.last_other_nr = nr;
 	}
 	bpf_map_delete_elem(&pending_idle, &tid);
+	return 0;
 }
 
-static __always_inline void fd_opened(__u32 pid, __s32 fd, long nr, const char *user_path)
+/* Global for the verifier's sake (see move_task): sys_exit enters up to three fds. */
+__noinline int fd_opened(__u32 pid, __s32 fd, long nr, unsigned long user_path)
 {
 	struct io_fd_key key = { .pid = pid, .fd = fd };
 	struct server_fd v;
@@ -705,7 +719,7 @@ static __always_inline void fd_opened(__u32 pid, __s32 fd, long nr, const char *
 	v.opened_ns = bpf_ktime_get_ns();
 	v.nr = nr;
 	if (user_path)
-		bpf_probe_read_user_str(v.path, sizeof(v.path), user_path);
+		bpf_probe_read_user_str(v.path, sizeof(v.path), (const void *)user_path);
 	err = bpf_map_update_elem(&server_fds, &key, &v, BPF_NOEXIST);
 	if (err == 0)
 		fd_count_add(1);
@@ -714,6 +728,7 @@ static __always_inline void fd_opened(__u32 pid, __s32 fd, long nr, const char *
 		bpf_map_update_elem(&server_fds, &key, &v, BPF_EXIST);
 	else
 		count(TREE_COUNTER_FD_FULL);
+	return 0;
 }
 
 /* The server's fd table: count what it opens, and enter each fd in server_fds. */
@@ -744,7 +759,7 @@ static __always_inline void server_fds_opened(__u64 id, struct pt_regs *regs, lo
 	    nr == NR_SIGNALFD4 || nr == NR_INOTIFY_INIT1 || nr == NR_PIDFD_OPEN ||
 	    (nr == NR_FCNTL && (SYSCALL_ARG2(regs) == F_DUPFD || SYSCALL_ARG2(regs) == F_DUPFD_CLOEXEC))) {
 		__sync_fetch_and_add(&s->totals.fds_opened, 1);
-		fd_opened(id >> 32, (__s32)ret, nr, path);
+		fd_opened(id >> 32, (__s32)ret, nr, (unsigned long)path);
 		return;
 	}
 	if (nr == NR_PIPE || nr == NR_PIPE2 || nr == NR_SOCKETPAIR) {
@@ -753,8 +768,8 @@ static __always_inline void server_fds_opened(__u64 id, struct pt_regs *regs, lo
 		if (bpf_probe_read_user(pair, sizeof(pair), arr))
 			return;
 		__sync_fetch_and_add(&s->totals.fds_opened, 2);
-		fd_opened(id >> 32, pair[0], nr, NULL);
-		fd_opened(id >> 32, pair[1], nr, NULL);
+		fd_opened(id >> 32, pair[0], nr, 0);
+		fd_opened(id >> 32, pair[1], nr, 0);
 	}
 }
 
