@@ -26,7 +26,7 @@ export interface BudgetLine {
 }
 
 const UNITS: Record<string, string> = {
-  p50Us: 'µs', p90Us: 'µs', p99Us: 'µs', cpuPerMsgUs: 'µs CPU/msg', msgsPerS: 'msgs/s', mbPerS: 'MB/s',
+  p50Us: 'µs', p90Us: 'µs', p99Us: 'µs', cpuPerMsgUs: 'µs CPU/msg', ringEventsPerS: 'records/s', ringDrops: 'records', msgsPerS: 'msgs/s', mbPerS: 'MB/s',
   deliveryMs: 'ms', peakRssMb: 'MB', rssGrowthMb: 'MB', wallMs: 'ms', logLagMs: 'ms after the last answer',
   trueWallMs: 'ms, `-- true`', trueCpuMs: 'ms CPU, `-- true`', goplsVersionMs: 'ms, `gopls version`',
 };
@@ -94,6 +94,13 @@ export function checkBudgets(reports: MetricReport[], modes: Mode[], largestWork
   ratioLine('gopls session wall time / direct', 'gopls', 'wallMs', 'lsptap', 'direct', 1.03);
   // Issue 14: what kernel timing adds to lsptap's own CPU.
   ratioLine('lsptap CPU over the gopls session, kernel timing on / off', 'gopls', 'cpuPerMsgUs', 'lsptap-kernel', 'lsptap', 1.3);
+  const drops = find(reports, 'gopls', 'ringDrops')?.modes['lsptap-kernel'];
+  const dropsBudget = 'lsptap-kernel ring buffer drops over the gopls session (most in a run)';
+  if (drops === undefined) lines.push({ budget: dropsBudget, value: null, limit: '≤ 0', verdict: 'SKIP', note: kernel !== undefined && !kernel.available ? `kernel timing not available: ${kernel.reason}` : 'not measured in this run' });
+  else {
+    const most = drops.max;
+    lines.push({ budget: dropsBudget, value: most, limit: '≤ 0', verdict: most <= 0 ? 'PASS' : 'FAIL', note: null });
+  }
   // Issue 18: what lsptap costs the machine.
   const extraLine = (budget: string, workload: string, metric: string, mode: ModeName, limit: number, unit: string): void => {
     const r = find(reports, workload, metric);

@@ -8,6 +8,7 @@ import { createMessageConnection, StreamMessageReader, StreamMessageWriter } fro
 import { answerServerRequests, runGoplsScript } from '../src/demo/gopls-script';
 import { EchoClient, smallRequest } from './echo-client';
 import { waitUntilLogged } from './log-lag';
+import { ringFigures } from './kernel-events';
 import { WireReader } from './lsp-wire';
 import { ECHO_SERVER, type Mode } from './modes';
 import { CpuSampler, cpuUs, memoryKb } from './proc-stats';
@@ -163,7 +164,8 @@ export async function goplsSession(mode: Mode, logPath: string, srcRoot: string)
     const cpu = sampler?.stop() ?? null;
     const failed = steps.filter((s) => !s.ok);
     if (code !== 0 || failed.length > 0) throw new Error(`gopls session: exit ${code}; failed steps: ${failed.map((s) => `${s.method}: ${s.detail}`).join('; ')}`);
-    const figures: RunFigures = { wallMs };
+    // Issue 14: the ring buffers' traffic and losses over a real session.
+    const figures: RunFigures = { wallMs, ...(mode.name === 'lsptap-kernel' ? ringFigures(logPath, wallMs) : {}) };
     const byMethod = new Map<string, number[]>();
     for (const s of steps) byMethod.set(s.method, [...(byMethod.get(s.method) ?? []), s.ms]);
     for (const [method, ms] of byMethod) figures[`p50Ms ${method}`] = median(ms);
