@@ -9,6 +9,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { EchoClient, smallRequest, didOpenOf } from '../bench/echo-client';
 import { ECHO_SERVER, MODE_NAMES, REPO_ROOT, buildSpliceRelay } from '../bench/modes';
+import { ringFigures } from '../bench/kernel-events';
+import { bpfSkipReason, tempDir, startSession, endSession, readLog } from './helpers/kernel';
 
 const PLAIN_RELAY = path.join(REPO_ROOT, 'dist', 'bench', 'plain-relay.js');
 
@@ -84,4 +86,22 @@ test('a quick benchmark run reports every mode and the budget lines as JSON', { 
   assert.ok(doc.results.some((r) => r.workload.startsWith('large') && r.metric === 'rssGrowthMb'));
   assert.ok(doc.budgets.length >= 9);
   for (const b of doc.budgets) assert.match(b.verdict, /^(PASS|FAIL|SKIP)$/);
+});
+
+test('the gopls workload\'s ring figures are read from a kernel-timed session\'s end line: records per second of wall time, drops; none without kernel timing', { skip: bpfSkipReason() }, async (t) => {
+  const dir = tempDir(t);
+  const figures: ReturnType<typeof ringFigures>[] = [];
+  for (const bpf of ['--bpf=require', '--bpf=off']) {
+    const log = path.join(dir, `${bpf}.jsonl`);
+    const run = startSession(t, ['--log', log, bpf]);
+    for (let i = 0; i < 3; i++) await run.conn.sendRequest('test/echo', {});
+    const end = await endSession(run);
+    assert.equal(end.code, 0, end.stderr);
+    const k = readLog(log).find((l) => l.msg === 'session end')?.kernel as { ioEvents: number; treeEvents: number } | undefined;
+    if (bpf === '--bpf=require') assert.ok(k !== undefined && k.ioEvents > 0, 'session end counts io events');
+    figures.push(ringFigures(log, 2000));
+    if (bpf === '--bpf=require') assert.equal(figures[0].ringEventsPerS, (k!.ioEvents + k!.treeEvents) / 2);
+  }
+  assert.equal(figures[0].ringDrops, 0);
+  assert.deepEqual(figures[1], {});
 });
