@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { nativeCalls, libcCalls, allocate, addressOf, isNull, isMapFailed, bufferAt, bytesWaiting, peerCredPid, PROT_READ, PROT_WRITE, MAP_SHARED, SC_PAGESIZE } from '../src/probes/native';
+import { nativeCalls, libcCalls, allocate, addressOf, isNull, isMapFailed, bufferAt, bytesWaiting, peerCredPid, unixPeerInode, PROT_READ, PROT_WRITE, MAP_SHARED, SC_PAGESIZE } from '../src/probes/native';
 import net from 'node:net';
 import { spawn } from 'node:child_process';
-import { fdOf } from '../src/probes/peer-process';
+import { fdOf, socketInodeOf, unixPeerEnd } from '../src/probes/peer-process';
 import { BPF_OUTPUT_DIR } from '../src/probes/loader';
 import { bpfSkipReason } from './helpers/kernel';
 import { TREE_PROGRAMS, BPF_OBJECT } from '../src/probes/kernel-timing';
@@ -87,6 +87,24 @@ test('getsockopt on a file that is not a socket fails with ENOTSOCK, and peerCre
   assert.equal(r.errnoCode, os.constants.errno.ENOTSOCK);
   buf.free(); len.free();
   assert.equal(peerCredPid(fd), null);
+});
+
+test('sock_diag names the other end of a socketpair as /proc shows it, and unixPeerEnd finds its holder without running ss', async (t) => {
+  // Node's stdio pipes to a child are socketpairs: our end's peer is the child's fd 0.
+  const child = spawn('sleep', ['30'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  t.after(() => child.kill('SIGKILL'));
+  await new Promise((r) => child.once('spawn', r));
+  const fd = fdOf(child.stdin);
+  assert.ok(fd !== null);
+  const mine = socketInodeOf('self', fd);
+  assert.ok(mine !== null);
+  const theirs = socketInodeOf(child.pid!, 0);
+  assert.ok(theirs !== null && theirs !== mine);
+  assert.equal(unixPeerInode(mine), theirs);
+  const noTable = (): never => { throw new Error('ss was run'); };
+  assert.deepEqual(unixPeerEnd(mine, child.pid!, noTable), { pid: child.pid, fd: 0 });
+  // No socket has that inode: the kernel says nothing.
+  assert.equal(unixPeerInode(0xfffffff0), null);
 });
 
 test('bpf_object__open_file of a missing file returns NULL with ENOENT', () => {

@@ -117,6 +117,9 @@ function bindLibc() {
     // passes them the same way on x86-64 and arm64.
     syscall: bind<number>(LIBC, 'syscall', DataType.I64, [DataType.I64, DataType.I64, P, DataType.I64]),
     close: bind<number>(LIBC, 'close', I32, [I32]),
+    socket: bind<number>(LIBC, 'socket', I32, [I32, I32, I32]),
+    write: bind<number>(LIBC, 'write', DataType.I64, [I32, P, U64]),
+    read: bind<number>(LIBC, 'read', DataType.I64, [I32, P, U64]),
   };
 }
 
@@ -230,5 +233,70 @@ export function bytesWaiting(fd: number): number | null {
     return r.value === 0 ? block.buf.readInt32LE(0) : null;
   } finally {
     block.free();
+  }
+}
+
+// sock_diag (linux/sock_diag.h, linux/unix_diag.h, linux/netlink.h): the same numbers on
+// x86-64 and arm64.
+const AF_NETLINK = 16;
+const AF_UNIX = 1;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const NETLINK_SOCK_DIAG = 4;
+const SOCK_DIAG_BY_FAMILY = 20;
+const NLM_F_REQUEST = 1;
+const NLMSG_ERROR = 2;
+const UDIAG_SHOW_PEER = 4;
+const UNIX_DIAG_PEER = 2;
+const NLMSG_HEADER = 16;
+const UNIX_DIAG_REQ = 24;
+const UNIX_DIAG_MSG = 16;
+const DIAG_REPLY_BYTES = 1024;
+
+/**
+ * The inode of the socket at the other end of the UNIX socket `inode`, asked of the kernel
+ * the way `ss -x` does (sock_diag over netlink: one exact request, UDIAG_SHOW_PEER), without
+ * running ss. null when the kernel does not say (no such socket, not connected).
+ */
+export function unixPeerInode(inode: number): number | null {
+  let n: Libc;
+  try { n = libcCalls(); } catch { return null; }
+  const fd = n.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG).value;
+  if (fd < 0) return null;
+  const block = allocate(Math.max(NLMSG_HEADER + UNIX_DIAG_REQ, DIAG_REPLY_BYTES));
+  try {
+    const b = block.buf;
+    b.fill(0, 0, NLMSG_HEADER + UNIX_DIAG_REQ);
+    // struct nlmsghdr { u32 len; u16 type; u16 flags; u32 seq; u32 pid; }
+    b.writeUInt32LE(NLMSG_HEADER + UNIX_DIAG_REQ, 0);
+    b.writeUInt16LE(SOCK_DIAG_BY_FAMILY, 4);
+    b.writeUInt16LE(NLM_F_REQUEST, 6);
+    b.writeUInt32LE(1, 8);
+    // struct unix_diag_req { u8 family, protocol; u16 pad; u32 states, ino, show; u32 cookie[2]; }
+    b.writeUInt8(AF_UNIX, 16);
+    b.writeUInt32LE(0xffffffff, 20); // every state
+    b.writeUInt32LE(inode >>> 0, 24);
+    b.writeUInt32LE(UDIAG_SHOW_PEER, 28);
+    b.writeUInt32LE(0xffffffff, 32); // no cookie: look the socket up by inode alone
+    b.writeUInt32LE(0xffffffff, 36);
+    if (n.write(fd, block.ptr, NLMSG_HEADER + UNIX_DIAG_REQ).value !== NLMSG_HEADER + UNIX_DIAG_REQ) return null;
+    const got = Number(n.read(fd, block.ptr, DIAG_REPLY_BYTES).value);
+    if (got < NLMSG_HEADER + UNIX_DIAG_MSG || b.readUInt16LE(4) === NLMSG_ERROR || b.readUInt16LE(4) !== SOCK_DIAG_BY_FAMILY) return null;
+    const end = Math.min(got, b.readUInt32LE(0));
+    if (b.readUInt32LE(NLMSG_HEADER + 4) !== inode >>> 0) return null;
+    // struct rtattr { u16 len; u16 type; } then the value, each padded to 4 bytes.
+    for (let at = NLMSG_HEADER + UNIX_DIAG_MSG; at + 4 <= end;) {
+      const len = b.readUInt16LE(at);
+      if (len < 4) break;
+      if (b.readUInt16LE(at + 2) === UNIX_DIAG_PEER && len >= 8) {
+        const peer = b.readUInt32LE(at + 4);
+        return peer > 0 ? peer : null;
+      }
+      at += (len + 3) & ~3;
+    }
+    return null;
+  } finally {
+    block.free();
+    n.close(fd);
   }
 }

@@ -7,15 +7,16 @@
 //   lsptap). findStdioPeers() names the editor reading our stdout and the one writing our
 //   stdin.
 // - A UNIX socket: getsockopt(SO_PEERCRED) names the pid exactly (native.ts); the two ends
-//   have an inode each, so sock_diag, through `ss -xpnH` (iproute2), says which inode is
-//   the peer and who holds it; /proc/PID/fd of the known pid when ss may not show users.
+//   have an inode each, and sock_diag says which inode is the peer (native.ts asks it
+//   directly), so /proc/PID/fd of that pid gives the fd. Otherwise `ss -xpnH` (iproute2,
+//   sock_diag plus every process's fds) says who holds the peer.
 // - Local TCP: the /proc/net/tcp{,6} row with our two ends swapped names the peer inode,
 //   and /proc/*/fd the process holding it.
 // Lookups run once per connection, never per message, and never throw: null when unknown.
 
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { peerCredPid } from './native';
+import { peerCredPid, unixPeerInode } from './native';
 
 export { peerCredPid };
 
@@ -116,6 +117,14 @@ function unixSockets(): UnixRow[] {
  * show another user's processes.
  */
 export function unixPeerEnd(inode: number, knownPid: number | null = null, table: () => UnixRow[] = unixSockets): PeerEnd | null {
+  // The kernel names the peer socket (sock_diag) and SO_PEERCRED its process: then only that
+  // process's fds are read. `ss -xp` reads every process's (and a run cost lsptap 2-4 ms of
+  // CPU): it stays for when either is unknown, or that process no longer holds the socket.
+  if (knownPid !== null) {
+    const peer = unixPeerInode(inode);
+    const held = peer === null ? undefined : fdsWith(knownPid, `socket:[${peer}]`, null)[0];
+    if (held !== undefined) return held;
+  }
   const rows = table();
   const mine = rows.find((r) => r.local === inode);
   const peerInode = mine !== undefined && mine.peer > 0 ? mine.peer : rows.find((r) => r.peer === inode)?.local;
@@ -160,8 +169,8 @@ export function tcpPeerEnd(local: { address: string; port: number }, remote: { a
 
 /**
  * The editor at both ends of lsptap's stdio: who reads its stdout (fd 1) and who writes its
- * stdin (fd 0). Editors started from Node (VS Code) hand over UNIX socket pairs, each looked
- * up with `ss`: one run serves both (each run cost this process 2-4 ms of CPU).
+ * stdin (fd 0). Editors started from Node (VS Code) hand over UNIX socket pairs: each is
+ * looked up through sock_diag (unixPeerEnd); when `ss` is needed, one run serves both.
  */
 export function findStdioPeers(): { reader: PeerEnd | null; writer: PeerEnd | null } {
   let rows: UnixRow[] | null = null;
