@@ -216,7 +216,7 @@ struct {
 
 /* 2 MiB: some 7,900 snapshots or 4,700 exec records between two drains. A server makes a
  * snapshot per read of its input: one reading a 50 MB message 4 KB at a time makes 12,800
- * in about a second, which the 200 ms idle drain keeps up with. */
+ * in about a second, which the idle drain (every 200 ms, 500 ms once nothing comes) keeps up with. */
 DEFINE_EVENTS_RINGBUF(tree_events, 1 << 21);
 
 DEFINE_COUNTERS(tree_counters, TREE_COUNTER_MAX)

@@ -52,7 +52,7 @@ test('a byte stream that had moved bytes before watching starts at that count an
 });
 
 test('a response takes its stamps and latency from lsptap\'s syscalls, so latency is the sum of its kernel parts however late JavaScript stamped it', () => {
-  const stage = new KernelStage({ lsptapPid: 1, serverPid: 2, editorPid: 3, lsptapIn: 0, lsptapOut: 1, lsptapToServer: 10, lsptapFromServer: 11, editorIn: 5, editorWriterPid: 3, editorOut: 6 }, 1000, { drain: () => undefined }, new TreeAccounting(2, 0, 0));
+  const stage = new KernelStage({ lsptapPid: 1, serverPid: 2, editorPid: 3, lsptapIn: 0, lsptapOut: 1, lsptapToServer: 10, lsptapFromServer: 11, editorIn: 5, editorWriterPid: 3, editorOut: 6 }, 1000, { drain: () => 0 }, new TreeAccounting(2, 0, 0));
   const io = (pid: number, fd: number, isRead: boolean, ret: number, enterNs: number, exitNs: number): void => stage.onIo({ enterNs, exitNs, ret, pid, tid: pid, fd, isRead, op: isRead ? IoOp.read : IoOp.write });
   // A 100-byte request, then a 120-byte response the server writes in two parts (header, body).
   io(3, 6, false, 100, 1_000, 2_000); // the editor writes the request

@@ -158,3 +158,21 @@ test('a server already blocked in its first read when watching starts still gets
     between((k.toServerPipeUs ?? NaN) + (k.serverUs ?? 0), 1, latencyUs, `toServerPipeUs + serverUs of ${id}`);
   }
 });
+
+test('an idle session drains the rings less and less often, down to twice a second: 4 s of silence cost at most 12 drains, not 20', { skip }, async (t) => {
+  const drainsAfter = async (idleMs: number): Promise<number> => {
+    const log = path.join(tempDir(t), 'log.jsonl');
+    const run = startSession(t, ['--log', log, '--bpf=require']);
+    await run.conn.sendRequest('test/echo', {});
+    await sleep(idleMs);
+    const end = await endSession(run);
+    assert.equal(end.code, 0, end.stderr);
+    const k = readLog(log).find((l) => l.msg === 'session end')?.kernel as { drains: number; ioDrops: number } | undefined;
+    assert.ok(k !== undefined, 'session end has kernel counts');
+    assert.equal(k.ioDrops, 0);
+    return k.drains;
+  };
+  const busy = await drainsAfter(0);
+  const idle = await drainsAfter(4000);
+  assert.ok(idle - busy <= 12, `4 s idle added ${idle - busy} drains (${busy} without it, ${idle} with)`);
+});

@@ -97,15 +97,15 @@ export class SharedKernelTiming {
     this.timer.unref();
   }
 
-  readonly drain = (): void => {
-    if (this.closed) return;
+  readonly drain = (): number => {
+    if (this.closed) return 0;
     const t0 = process.hrtime.bigint();
     // Tree records first: a window's snapshots are taken before (or as) its io events.
-    this.treeRing.drain((b, at) => {
+    let read = this.treeRing.drain((b, at) => {
       const e = decodeTreeEvent(b, at);
       if (e !== null) for (const s of this.stages) s.onTree(e);
     });
-    this.ioRing.drain((b, at) => {
+    read += this.ioRing.drain((b, at) => {
       const e = decodeIoEvent(b, at);
       const s = this.routes.get(`${e.pid}:${e.fd}`);
       if (s === undefined) this.strays++;
@@ -113,6 +113,7 @@ export class SharedKernelTiming {
     });
     this.drainNs += process.hrtime.bigint() - t0;
     this.drains++;
+    return read;
   };
 
   private use(fd: number, key: Buffer, value: number): void {

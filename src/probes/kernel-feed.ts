@@ -14,7 +14,8 @@ export interface KernelEventSink {
 
 /** Where the stage gets kernel events from: the rings (KernelFeed), or nothing in a unit test. */
 export interface KernelEventSource {
-  drain(sink: KernelEventSink): void;
+  /** Hand sink every event committed so far; how many. */
+  drain(sink: KernelEventSink): number;
 }
 
 export class KernelFeed implements KernelEventSource {
@@ -31,9 +32,10 @@ export class KernelFeed implements KernelEventSource {
     this.traceFd = tracePath ? fs.openSync(tracePath, 'w') : null;
   }
 
-  /** Read everything committed so far into sink. Never blocks. */
-  drain(sink: KernelEventSink): void {
+  /** Read everything committed so far into sink; how many records. Never blocks. */
+  drain(sink: KernelEventSink): number {
     const t0 = process.hrtime.bigint();
+    const before = this.eventsRead;
     // Tree records first: a window's snapshots are taken before (or as) its io events.
     this.treeRing.drain((b, at) => {
       const e = decodeTreeEvent(b, at);
@@ -48,6 +50,7 @@ export class KernelFeed implements KernelEventSource {
     });
     this.drainNs += process.hrtime.bigint() - t0;
     this.drains++;
+    return this.eventsRead - before;
   }
 
   get eventsRead(): number { return this.ioRing.records + this.treeRing.records; }

@@ -107,8 +107,8 @@ export class KernelStage implements RecordStage, KernelEventSink {
 
   readonly onTree = (e: TreeEvent): void => { this.tree.add(e); };
 
-  /** Read the rings (the drain timer calls this when nothing is held). */
-  drain(): void { this.feed.drain(this); }
+  /** Read the rings (the drain timer calls this when nothing is held); how many records. */
+  drain(): number { return this.feed.drain(this); }
 
   push(rec: MessageRecord, next: (rec: MessageRecord) => void): void {
     this.queue.push({ rec, next, pushedMs: Date.now() });
