@@ -115,3 +115,40 @@ test('the fd report comes from the kernel\'s fd table and the snapshots: fds ope
     growth: { rises: 5, from: 3, to: 8 },
   });
 });
+
+test('after the kernel lost io events, a byte stream places no byte past the loss (its offsets would be shifted) and does not wait for one', () => {
+  const b = new ByteStream('server reads stdin');
+  const io = (ret: number, exitNs: number) => ({ enterNs: exitNs - 1, exitNs, ret, pid: 1, tid: 1, fd: 0, isRead: true, op: IoOp.read });
+  b.add(io(100, 10)); // bytes 0-99
+  b.lose(); // the ring was full after this call: some calls are missing from here on
+  b.add(io(100, 30)); // counted as 100-199, but bytes of lost calls came first
+  assert.equal(b.at(99)!.exitNs, 10, 'before the loss: still placed');
+  assert.equal(b.at(100), null);
+  assert.equal(b.at(150), null);
+  assert.equal(b.syscallNs(50, 150), null);
+  assert.equal(b.has(5000), true, 'a record waiting for a byte past the loss goes on without it');
+});
+
+test('a window edge inside a gap of lost tree records gets no snapshot, even with a neighbour within a millisecond; windows outside the gap are unaffected', () => {
+  const serverPid = 2;
+  const tree = new TreeAccounting(serverPid, 4, 0);
+  const totals = (cpuNs: number): TreeTotals => ({
+    modeNs: [cpuNs, 0, 0, 0], causeNs: IDLE_CAUSES.map(() => 0), serverCpuNs: cpuNs, serverRunqNs: 0, childCpuNs: 0, childRunqNs: 0, childDiskNs: 0,
+    fileReads: 0, fileReadBytes: 0, pageCacheMisses: 0, diskIos: 0, diskIoBytes: 0, diskIoNs: 0, fdsOpened: 0, fdsClosed: 0, lastOtherNr: 0, fdsOpenDelta: 0,
+  });
+  const snap = (tsNs: number, write: boolean, cpuNs: number) => tree.add({ tsNs, pid: serverPid, tid: serverPid, kind: 'snapshot', fd: write ? 1 : 0, write, totals: totals(cpuNs) });
+  snap(1_000_000, false, 0);
+  snap(2_000_000, true, 500_000);
+  assert.equal(tree.window(1_000_000, 2_000_000, { method: 'a', id: 1 })!.serverCpuUs, 500);
+  snap(3_000_000, false, 600_000); // the last record before the ring filled
+  tree.lost(3_000_000); // read snapshots at 3.1-3.4 ms were dropped
+  snap(3_500_000, true, 900_000); // the first record after
+  // A request whose last byte the server read at 3.2 ms: its snapshot is lost, and the one
+  // at 3.0 ms (within 1 ms) is not its own.
+  assert.equal(tree.window(3_200_000, 3_500_000, { method: 'b', id: 2 }), null);
+  // A window before the gap keeps its figures.
+  assert.equal(tree.window(1_000_000, 2_000_000, { method: 'a', id: 1 })!.serverCpuUs, 500);
+  snap(10_000_000, false, 1_000_000);
+  snap(11_000_000, true, 1_200_000);
+  assert.equal(tree.window(10_000_000, 11_000_000, { method: 'd', id: 4 })!.serverCpuUs, 200);
+});

@@ -159,7 +159,7 @@ test('a server already blocked in its first read when watching starts still gets
   }
 });
 
-test('an idle session drains the rings less and less often, down to twice a second: 4 s of silence cost at most 12 drains, not 20', { skip }, async (t) => {
+test('an idle session drains the rings less and less often, down to twice a second: 6 s of silence cost at most 18 drains, not 30', { skip }, async (t) => {
   const drainsAfter = async (idleMs: number): Promise<number> => {
     const log = path.join(tempDir(t), 'log.jsonl');
     const run = startSession(t, ['--log', log, '--bpf=require']);
@@ -173,8 +173,10 @@ test('an idle session drains the rings less and less often, down to twice a seco
     return k.drains;
   };
   const busy = await drainsAfter(0);
-  const idle = await drainsAfter(4000);
-  assert.ok(idle - busy <= 12, `4 s idle added ${idle - busy} drains (${busy} without it, ${idle} with)`);
+  // At 200 ms, 6 s is 30 drains; backing off (200, 400, then 500 ms) about 13. The rest of
+  // a session's drains (records held for their far end, every 5 ms) vary by a few.
+  const idle = await drainsAfter(6000);
+  assert.ok(idle - busy <= 18, `6 s idle added ${idle - busy} drains (${busy} without it, ${idle} with)`);
 });
 
 test('a 50 MB request the server reads 4 KB at a time: kernel events lost to a full ring are counted and warned about, and the fields they leave unknown are null, never wrong', { skip, timeout: 120_000 }, async (t) => {

@@ -25,6 +25,12 @@ export class ByteStream {
   syscalls = 0;
   /** Calls that returned at or before this instant are already in `total` (startAt). */
   private countedUntilNs = 0;
+  /**
+   * Bytes counted before the kernel lost io events (lose()): offsets past this are not known
+   * any more (a lost call's bytes are missing from every later offset), so nothing past it
+   * is joined. Infinity while nothing was lost.
+   */
+  private knownUntilOff = Infinity;
 
   constructor(readonly label: string) {}
 
@@ -54,8 +60,16 @@ export class ByteStream {
     }
   }
 
-  /** Index of the syscall that moved byte `off`, or -1 (not yet, or forgotten). */
+  /**
+   * The kernel lost io events after every call counted so far: later offsets are unknown.
+   * Offsets are counted here, in order, so a lost call would shift every later join; the
+   * messages past this point get null fields instead of another message's times.
+   */
+  lose(): void { this.knownUntilOff = Math.min(this.knownUntilOff, this.total); }
+
+  /** Index of the syscall that moved byte `off`, or -1 (not yet, forgotten, or past a loss). */
   private indexOf(off: number): number {
+    if (off >= this.knownUntilOff) return -1;
     const ends = this.endOff;
     let lo = 0, hi = ends.length;
     while (lo < hi) { const mid = (lo + hi) >> 1; if (ends[mid] <= off) lo = mid + 1; else hi = mid; }
@@ -68,8 +82,8 @@ export class ByteStream {
     return i < 0 ? null : { startOff: this.startOff[i], endOff: this.endOff[i], enterNs: this.enterNs[i], exitNs: this.exitNs[i] };
   }
 
-  /** True once byte `off` has been moved. */
-  has(off: number): boolean { return off < this.total; }
+  /** True once byte `off` has been moved, or can no longer be placed (past a loss: do not wait for it). */
+  has(off: number): boolean { return off < this.total || off >= this.knownUntilOff; }
 
   /** Summed duration (ns) of the syscalls that moved any byte of [from, to]; null if unknown. */
   syscallNs(from: number, to: number): number | null {

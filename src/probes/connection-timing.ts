@@ -14,6 +14,7 @@
 import { mapPut, u32Key, readCounters, BpfLoadError } from './loader';
 import { nativeCalls, bytesWaiting } from './native';
 import { RingReader } from './ring-reader';
+import { LossCheck } from './kernel-feed';
 import { decodeIoEvent, decodeTreeEvent, IO_COUNTERS, TREE_COUNTERS, WatchedRole } from './event-layout';
 import { KernelStage, type StreamFds } from './kernel-stage';
 import { TreeAccounting } from './tree-accounting';
@@ -87,9 +88,15 @@ export class SharedKernelTiming {
   private dropsReported = 0;
   private closed = false;
 
+  /** Whether a full ring lost records (shared by every connection's stage). */
+  private readonly loss: LossCheck;
+  private lastIoNs = 0;
+  private lastTreeNs = 0;
+
   constructor(private readonly probes: LoadedProbes, private readonly holdMs = DEFAULT_HOLD_MS) {
     this.ioRing = new RingReader(probes.bpf.mapFd('io_events'), probes.bpf.mapMaxEntries('io_events'));
     this.treeRing = new RingReader(probes.bpf.mapFd('tree_events'), probes.bpf.mapMaxEntries('tree_events'));
+    this.loss = new LossCheck(probes.bpf.mapFd('io_counters'), probes.bpf.mapFd('tree_counters'));
     this.timer = setInterval(() => {
       this.drain();
       for (const s of this.stages) if (s.heldCount > 0) s.pump(false);
@@ -103,14 +110,17 @@ export class SharedKernelTiming {
     // Tree records first: a window's snapshots are taken before (or as) its io events.
     let read = this.treeRing.drain((b, at) => {
       const e = decodeTreeEvent(b, at);
-      if (e !== null) for (const s of this.stages) s.onTree(e);
-    });
+      if (e === null) return;
+      this.lastTreeNs = e.tsNs;
+      for (const s of this.stages) s.onTree(e);
+    }, () => { if (this.loss.lost('tree')) for (const s of this.stages) s.onLost('tree', this.lastTreeNs); });
     read += this.ioRing.drain((b, at) => {
       const e = decodeIoEvent(b, at);
+      this.lastIoNs = e.exitNs;
       const s = this.routes.get(`${e.pid}:${e.fd}`);
       if (s === undefined) this.strays++;
       else s.onIo(e);
-    });
+    }, () => { if (this.loss.lost('io')) for (const s of this.stages) s.onLost('io', this.lastIoNs); });
     this.drainNs += process.hrtime.bigint() - t0;
     this.drains++;
     return read;

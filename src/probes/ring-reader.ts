@@ -16,6 +16,8 @@ import { nativeCalls, bufferAt, isMapFailed, PROT_READ, PROT_WRITE, MAP_SHARED, 
 const BUSY_BIT = 0x80000000;
 const DISCARD_BIT = 0x40000000;
 const HEADER_BYTES = 8;
+/** Free space under which the ring counts as full: more than any record lsptap's programs submit. */
+const FULL_MARGIN = 1024;
 
 /** Called with the data area and the sample's byte offset and length in it. */
 export type RecordHandler = (data: Buffer, offset: number, length: number) => void;
@@ -60,13 +62,21 @@ export class RingReader {
     this.cons = Number(Atomics.load(this.consumerPos, 0));
   }
 
-  /** Hand every committed record to handler; returns how many. Never blocks. */
-  drain(handler: RecordHandler): number {
+  /**
+   * Hand every committed record to handler; returns how many. Never blocks. When the ring
+   * held nearly its whole size as this drain began (the kernel may have dropped records,
+   * BPF_MAP_TYPE_RINGBUF drops what does not fit), onFull runs after that pass's records and
+   * before any that came later: any loss lies between the two.
+   */
+  drain(handler: RecordHandler, onFull?: () => void): number {
     if (this.closed) return 0;
     let got = 0;
     let cons = this.cons;
+    let first = true;
     for (;;) {
       const prod = Number(Atomics.load(this.producerPos, 0));
+      const wasFull = first && prod - cons > this.sizeBytes - FULL_MARGIN;
+      first = false;
       if (cons >= prod) break;
       let progressed = false;
       while (cons < prod) {
@@ -83,6 +93,7 @@ export class RingReader {
       }
       // Release the space once per pass, not per record.
       Atomics.store(this.consumerPos, 0, BigInt(cons));
+      if (wasFull && onFull !== undefined) onFull();
       if (!progressed) break;
     }
     this.cons = cons;

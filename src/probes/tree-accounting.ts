@@ -57,6 +57,8 @@ export class TreeAccounting {
   private readonly windows: Window[] = [];
   /** The server's open fd count at the end of each answered request, in order. */
   private readonly fdSamples: number[] = [];
+  /** Where the kernel lost tree records (lost()): from the last record before to the first after. */
+  private readonly gaps: Array<{ startNs: number; endNs: number | null }> = [];
   events = 0;
 
   /**
@@ -65,8 +67,31 @@ export class TreeAccounting {
    */
   constructor(private readonly serverPid: number, private readonly startFds: number, private readonly startNs: number) {}
 
+  /**
+   * The kernel lost tree records after afterNs (the ring was full) until the next record
+   * arrives: a window edge inside that gap may have lost its snapshot, and a neighbour's
+   * would give wrong figures, so it gets none (null fields).
+   */
+  lost(afterNs: number): void {
+    const open = this.gaps.length > 0 ? this.gaps[this.gaps.length - 1] : undefined;
+    if (open !== undefined && open.endNs === null) return;
+    this.gaps.push({ startNs: afterNs, endNs: null });
+  }
+
+  /** True when a record stamped tsNs may have been lost (it falls in a gap, or just after one). */
+  private inGap(tsNs: number): boolean {
+    for (let i = this.gaps.length - 1; i >= 0; i--) {
+      const g = this.gaps[i];
+      if (tsNs > g.startNs && (g.endNs === null || tsNs < g.endNs + MATCH_NS)) return true;
+      if (g.endNs !== null && g.endNs + MATCH_NS < tsNs) break; // gaps are in time order
+    }
+    return false;
+  }
+
   add(e: TreeEvent): void {
     this.events++;
+    const open = this.gaps.length > 0 ? this.gaps[this.gaps.length - 1] : undefined;
+    if (open !== undefined && open.endNs === null) open.endNs = e.tsNs;
     if (e.kind === 'snapshot') push(e.write ? this.writes : this.reads, e);
     else if (e.kind === 'exec') this.exec(e);
     else this.exit(e);
@@ -99,6 +124,7 @@ export class TreeAccounting {
    * time; both programs run in the same tracepoint call, so within µs), or null.
    */
   private snapshotAt(list: TreeSnapshot[], tsNs: number): TreeSnapshot | null {
+    if (this.gaps.length > 0 && this.inGap(tsNs)) return null;
     let lo = 0, hi = list.length;
     while (lo < hi) { const mid = (lo + hi) >> 1; if (list[mid].tsNs < tsNs - MATCH_NS) lo = mid + 1; else hi = mid; }
     let best: TreeSnapshot | null = null;
