@@ -208,3 +208,29 @@ test('a 50 MB request the server reads 4 KB at a time: kernel events lost to a f
   }
   t.diagnostic(`ring: ${JSON.stringify(k)}`);
 });
+
+test('a server that reads a 300 KB request a byte at a time overflows the io ring: the messages after it get null pipe and server fields, not another message\'s times', { skip, timeout: 120_000 }, async (t) => {
+  const log = path.join(tempDir(t), 'log.jsonl');
+  const run = startSession(t, ['--log', log, '--bpf=require'], { server: [process.execPath, path.join(FIXTURES, 'small-reads-server.js')] });
+  await run.conn.sendRequest('test/echo', {});
+  // 300,000 reads, one io event each: the 1 MiB io ring holds about 21,000.
+  await run.conn.sendRequest('test/byteReads', { text: 'x'.repeat(300_000) });
+  // Then an echo, and at once more bytes than were lost, read 4 KB at a time: counting
+  // offsets on past the loss would place the echo's bytes in this request's reads.
+  const echo = run.conn.sendRequest('test/echo', { after: true });
+  await run.conn.sendRequest('test/fill', { text: 'y'.repeat(600_000) });
+  await echo;
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const lines = readLog(log);
+  const k = lines.find((l) => l.msg === 'session end')?.kernel as { ioDrops: number; ioEvents: number } | undefined;
+  assert.ok(k !== undefined, 'session end has kernel counts');
+  t.diagnostic(`ioEvents ${k.ioEvents}, ioDrops ${k.ioDrops}`);
+  assert.ok(k.ioDrops > 0, 'the io ring overflowed');
+  assert.ok(lines.some((l) => l.msg === 'kernel timing lost events'), 'a warn line says so');
+  assert.equal(typeof kernelOf(responseLine(lines, 0)).serverUs, 'number', 'the first answer, before the loss, is timed');
+  for (const id of [2, 3]) {
+    const after = kernelOf(responseLine(lines, id));
+    assert.deepEqual({ serverUs: after.serverUs, toServerPipeUs: after.toServerPipeUs }, { serverUs: null, toServerPipeUs: null }, `response ${id}`);
+  }
+});
