@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { define, DataType } from 'ffi-rs';
 import { LoadedProbes } from '../src/probes/kernel-timing';
-import { mapPut, u32Key, readCounters } from '../src/probes/loader';
+import { mapPut, watchStream, u32Key, readCounters } from '../src/probes/loader';
 import { RingReader } from '../src/probes/ring-reader';
 import { decodeIoEvent, decodeTreeEvent, WatchedRole } from '../src/probes/event-layout';
 import { nativeCalls } from '../src/probes/native';
@@ -48,7 +48,7 @@ function main(): void {
 
   // Watched: this process and /dev/null's fd, every write makes an event.
   const key = Buffer.alloc(8); key.writeUInt32LE(process.pid, 0); key.writeInt32LE(devnull, 4);
-  mapPut(probes.bpf.mapFd('watched_fds'), key, 1);
+  watchStream(probes.bpf.mapFd('watched_fds'), key);
   mapPut(pids, u32Key(process.pid), WatchedRole.lsptap);
   const ring = new RingReader(probes.bpf.mapFd('io_events'), probes.bpf.mapMaxEntries('io_events'));
   let sink = 0;

@@ -27,14 +27,15 @@ struct {
 	__type(value, __u32);
 } watched_pids SEC(".maps") __weak;
 
-/* (pid, fd) -> 1: the fds that carry the session's bytes (lsptap's stdin/stdout and its
- * ends of the server's pipes, the server's stdin/stdout, the editor's ends). io.bpf.c
- * traces their reads and writes; tree.bpf.c snapshots its totals at the server's. */
+/* (pid, fd) -> its byte counts: the fds that carry the session's bytes (lsptap's
+ * stdin/stdout and its ends of the server's pipes, the server's stdin/stdout, the editor's
+ * ends). io.bpf.c traces their reads and writes and counts their bytes; tree.bpf.c
+ * snapshots its totals at the server's. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 256);
 	__type(key, struct io_fd_key);
-	__type(value, __u32);
+	__type(value, struct io_fd_bytes);
 } watched_fds SEC(".maps") __weak;
 
 /* A syscall's number and arguments, from the registers the sys_enter/sys_exit tracepoints

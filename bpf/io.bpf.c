@@ -70,9 +70,15 @@ static __always_inline int op_of(long nr)
 	}
 }
 
-/* Not inlined, so the event struct appears in the object's BTF (the layout test reads it). */
-static __noinline void fill_event(struct io_syscall_event *e, const struct inflight_call *call, __u64 pid_tgid, __s64 ret)
+static __always_inline bool is_read_op(__u32 op)
 {
+	return op == IO_OP_READ || op == IO_OP_READV || op == IO_OP_RECVMSG;
+}
+
+/* Not inlined, so the event struct appears in the object's BTF (the layout test reads it). */
+static __noinline void fill_event(struct io_syscall_event *e, const struct inflight_call *call, __u64 pid_tgid, __s64 ret, __u64 start_off)
+{
+	e->start_off = start_off;
 	e->enter_ns = call->enter_ns;
 	e->exit_ns = bpf_ktime_get_ns();
 	e->ret = ret;
@@ -120,6 +126,10 @@ int handle_sys_exit(__u64 *ctx)	/* (struct pt_regs *regs, long ret) */
 	__u32 pid = id >> 32, tid = (__u32)id;
 	struct inflight_call *call, late;
 	struct io_syscall_event *e;
+	struct io_fd_key fd_key;
+	struct io_fd_bytes *bytes;
+	__u64 start_off = 0;
+	__s64 ret;
 
 	if (!stream_role(role_of(pid)))
 		return 0;
@@ -142,13 +152,24 @@ int handle_sys_exit(__u64 *ctx)	/* (struct pt_regs *regs, long ret) */
 		late.op = op;
 		call = &late;
 	}
+	/* Count the bytes before reserving: a call whose event is lost still moves the
+	 * offsets of the calls after it, leaving a hole rather than a shift. */
+	ret = (__s64)ctx[1];
+	fd_key.pid = pid;
+	fd_key.fd = call->fd;
+	bytes = bpf_map_lookup_elem(&watched_fds, &fd_key);
+	if (bytes) {
+		__u64 *moved = is_read_op(call->op) ? &bytes->read_bytes : &bytes->written_bytes;
+
+		start_off = ret > 0 ? __sync_fetch_and_add(moved, ret) : *moved;
+	}
 	e = bpf_ringbuf_reserve(&io_events, sizeof(*e), 0);
 	if (!e) {
 		count(IO_COUNTER_DROPS);
 		bpf_map_delete_elem(&inflight_calls, &tid);
 		return 0;
 	}
-	fill_event(e, call, id, (__s64)ctx[1]);
+	fill_event(e, call, id, ret, start_off);
 	bpf_map_delete_elem(&inflight_calls, &tid);
 	bpf_ringbuf_submit(e, 0);
 	count(IO_COUNTER_EVENTS);

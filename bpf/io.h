@@ -18,6 +18,14 @@ struct io_fd_key {
 	__s32 fd;
 };
 
+/* watched_fds value: the bytes each direction of the stream has moved since it was
+ * watched. The kernel counts them, so an event lost to a full ring leaves a hole in the
+ * offsets instead of shifting every later one. */
+struct io_fd_bytes {
+	__u64 read_bytes;
+	__u64 written_bytes;
+};
+
 /* One completed read/write-family syscall on a watched (pid, fd). */
 struct io_syscall_event {
 	__u64 enter_ns;	/* bpf_ktime_get_ns() at sys_enter; 0 when it entered before we watched */
@@ -28,6 +36,7 @@ struct io_syscall_event {
 	__s32 fd;
 	__u16 op;	/* enum io_op */
 	__u16 __pad;
+	__u64 start_off;	/* this direction's byte count before this call (struct io_fd_bytes) */
 };
 
 /* Slots of the io_counters array map. */

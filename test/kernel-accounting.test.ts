@@ -13,7 +13,8 @@ import type { MessageRecord } from '../src/model/record';
 
 test('a byte stream finds the syscall that moved each byte and ignores calls that moved none', () => {
   const b = new ByteStream('test');
-  const io = (ret: number, enterNs: number, exitNs: number) => ({ enterNs, exitNs, ret, pid: 1, tid: 1, fd: 3, isRead: true, op: IoOp.read });
+  let moved = 0; // the kernel's count (struct io_fd_bytes)
+  const io = (ret: number, enterNs: number, exitNs: number) => { const e = { enterNs, exitNs, ret, pid: 1, tid: 1, fd: 3, isRead: true, op: IoOp.read, startOff: moved }; moved += Math.max(0, ret); return e; };
   b.add(io(10, 100, 110)); // bytes 0-9
   b.add(io(-11, 120, 121)); // EAGAIN
   b.add(io(5, 130, 150)); // bytes 10-14
@@ -40,7 +41,8 @@ test('fd growth needs the count to rise over at least 5 requests without falling
 
 test('a byte stream that had moved bytes before watching starts at that count and skips the calls already in it', () => {
   const b = new ByteStream('editor writes lsptap');
-  const io = (ret: number, enterNs: number, exitNs: number) => ({ enterNs, exitNs, ret, pid: 1, tid: 1, fd: 3, isRead: false, op: IoOp.write });
+  let moved = 0; // the kernel's count, from when the editor was watched
+  const io = (ret: number, enterNs: number, exitNs: number) => { const e = { enterNs, exitNs, ret, pid: 1, tid: 1, fd: 3, isRead: false, op: IoOp.write, startOff: moved }; moved += ret; return e; };
   b.startAt(88, 1000); // 88 bytes waited in the pipe when it was read at 1000 ns
   b.add(io(88, 0, 990)); // a write that returned before the reading: already counted
   b.add(io(55, 1200, 1250)); // bytes 88-142
@@ -53,7 +55,12 @@ test('a byte stream that had moved bytes before watching starts at that count an
 
 test('a response takes its stamps and latency from lsptap\'s syscalls, so latency is the sum of its kernel parts however late JavaScript stamped it', () => {
   const stage = new KernelStage({ lsptapPid: 1, serverPid: 2, editorPid: 3, lsptapIn: 0, lsptapOut: 1, lsptapToServer: 10, lsptapFromServer: 11, editorIn: 5, editorWriterPid: 3, editorOut: 6 }, 1000, { drain: () => 0 }, new TreeAccounting(2, 0, 0));
-  const io = (pid: number, fd: number, isRead: boolean, ret: number, enterNs: number, exitNs: number): void => stage.onIo({ enterNs, exitNs, ret, pid, tid: pid, fd, isRead, op: isRead ? IoOp.read : IoOp.write });
+  const moved = new Map<string, number>(); // the kernel's count per (pid, fd, direction)
+  const io = (pid: number, fd: number, isRead: boolean, ret: number, enterNs: number, exitNs: number): void => {
+    const k = `${pid}:${fd}:${isRead}`, startOff = moved.get(k) ?? 0;
+    moved.set(k, startOff + ret);
+    stage.onIo({ enterNs, exitNs, ret, pid, tid: pid, fd, isRead, op: isRead ? IoOp.read : IoOp.write, startOff });
+  };
   // A 100-byte request, then a 120-byte response the server writes in two parts (header, body).
   io(3, 6, false, 100, 1_000, 2_000); // the editor writes the request
   io(1, 0, true, 100, 5_000, 9_000); // lsptap reads it (7 µs in the pipe)
@@ -116,17 +123,18 @@ test('the fd report comes from the kernel\'s fd table and the snapshots: fds ope
   });
 });
 
-test('after the kernel lost io events, a byte stream places no byte past the loss (its offsets would be shifted) and does not wait for one', () => {
+test('a call whose event the kernel lost leaves a hole in its stream: its bytes are not placed, the calls after it keep their own offsets', () => {
   const b = new ByteStream('server reads stdin');
-  const io = (ret: number, exitNs: number) => ({ enterNs: exitNs - 1, exitNs, ret, pid: 1, tid: 1, fd: 0, isRead: true, op: IoOp.read });
-  b.add(io(100, 10)); // bytes 0-99
-  b.lose(); // the ring was full after this call: some calls are missing from here on
-  b.add(io(100, 30)); // counted as 100-199, but bytes of lost calls came first
-  assert.equal(b.at(99)!.exitNs, 10, 'before the loss: still placed');
-  assert.equal(b.at(100), null);
-  assert.equal(b.at(150), null);
-  assert.equal(b.syscallNs(50, 150), null);
-  assert.equal(b.has(5000), true, 'a record waiting for a byte past the loss goes on without it');
+  const io = (startOff: number, ret: number, exitNs: number) => ({ enterNs: exitNs - 1, exitNs, ret, pid: 1, tid: 1, fd: 0, isRead: true, op: IoOp.read, startOff });
+  b.add(io(0, 100, 10)); // bytes 0-99
+  // bytes 100-199: a call whose event was lost (the ring was full); the kernel counted them
+  b.add(io(200, 100, 30)); // bytes 200-299
+  assert.equal(b.at(99)!.exitNs, 10);
+  assert.equal(b.at(150), null, 'the lost call');
+  assert.equal(b.at(200)!.exitNs, 30, 'after the hole: its own call, not shifted onto the lost one');
+  assert.equal(b.has(250), true);
+  assert.equal(b.syscallNs(50, 250), null, 'a duration over the hole is unknown');
+  assert.equal(b.syscallNs(200, 299), 1);
 });
 
 test('a window edge inside a gap of lost tree records gets no snapshot, even with a neighbour within a millisecond; windows outside the gap are unaffected', () => {

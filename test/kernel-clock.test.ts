@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { LoadedProbes } from '../src/probes/kernel-timing';
-import { mapPut, u32Key, readCounters } from '../src/probes/loader';
+import { mapPut, watchStream, u32Key, readCounters } from '../src/probes/loader';
 import { RingReader } from '../src/probes/ring-reader';
 import { decodeIoEvent, IoOp, type IoEvent } from '../src/probes/event-layout';
 import { bpfSkipReason } from './helpers/kernel';
@@ -21,7 +21,7 @@ function watchDevNull(t: { after: (fn: () => void) => void }): { probes: LoadedP
   const key = Buffer.alloc(8);
   key.writeUInt32LE(process.pid, 0);
   key.writeInt32LE(fd, 4);
-  mapPut(probes.bpf.mapFd('watched_fds'), key, 1);
+  watchStream(probes.bpf.mapFd('watched_fds'), key);
   mapPut(probes.bpf.mapFd('watched_pids'), u32Key(process.pid), 1);
   return { probes, ring, fd };
 }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { mapPut, u32Key } from '../src/probes/loader';
+import { mapPut, watchStream, u32Key } from '../src/probes/loader';
 import { LoadedProbes } from '../src/probes/kernel-timing';
 import { RingReader } from '../src/probes/ring-reader';
 import { decodeTreeEvent, TreeMode, WatchedRole, IDLE_CAUSES, type TreeEvent, type TreeSnapshot } from '../src/probes/event-layout';
@@ -25,7 +25,7 @@ function watchSelf(t: { after: (fn: () => void) => void }): Watched {
   const key = Buffer.alloc(8);
   key.writeUInt32LE(process.pid, 0);
   key.writeInt32LE(fd, 4);
-  mapPut(probes.bpf.mapFd('watched_fds'), key, 1);
+  watchStream(probes.bpf.mapFd('watched_fds'), key);
   mapPut(probes.bpf.mapFd('watched_pids'), u32Key(process.pid), WatchedRole.server);
   return {
     mark: () => { fs.writeSync(fd, 'x'); },

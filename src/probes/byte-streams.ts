@@ -1,12 +1,13 @@
 // The kernel's view of each watched byte stream: for one (process, fd, direction), the
-// completed read or write syscalls in order, each with the range of stream offsets it moved.
-// A pipe or socket is a byte stream, so the n-th byte lsptap wrote to the server's stdin is
-// the n-th byte the server read from its fd 0; cumulative byte counts per (pid, fd) in
-// syscall order give every syscall its offsets, and a message's offset (from the framer)
-// finds the syscalls that carried its first and last bytes. Counting starts at 0 when the
-// stream is registered, before any byte of the session crossed it, except for the editor's
-// writes: the editor may write before lsptap watches it, so that stream starts at the bytes
-// already waiting in the pipe (see startAt).
+// completed read or write syscalls, each with the range of stream offsets it moved. A pipe
+// or socket is a byte stream, so the n-th byte lsptap wrote to the server's stdin is the n-th
+// byte the server read from its fd 0. The kernel counts each direction's bytes per watched
+// (pid, fd) and stamps every call with the count before it (struct io_fd_bytes), so a call
+// whose event a full ring lost leaves a hole in the offsets, and every other call keeps its
+// own; a message's offset (from the framer) finds the calls that carried its first and last
+// bytes. Counting starts at 0 when the stream is registered, before any byte of the session
+// crossed it, except for the editor's writes: the editor may write before lsptap watches
+// it, so that stream starts at the bytes already waiting in the pipe (see startAt).
 
 import type { IoEvent } from './event-layout';
 
@@ -20,17 +21,13 @@ export class ByteStream {
   private endOff: number[] = [];
   private enterNs: number[] = [];
   private exitNs: number[] = [];
-  /** Bytes this stream has moved so far. */
+  /** The end of the furthest bytes this stream has moved so far. */
   total = 0;
   syscalls = 0;
-  /** Calls that returned at or before this instant are already in `total` (startAt). */
+  /** Calls that returned at or before this instant are already in the startAt count. */
   private countedUntilNs = 0;
-  /**
-   * Bytes counted before the kernel lost io events (lose()): offsets past this are not known
-   * any more (a lost call's bytes are missing from every later offset), so nothing past it
-   * is joined. Infinity while nothing was lost.
-   */
-  private knownUntilOff = Infinity;
+  /** Added to the kernel's count to give the stream offset (startAt). */
+  private base = 0;
 
   constructor(readonly label: string) {}
 
@@ -40,19 +37,30 @@ export class ByteStream {
    */
   startAt(bytes: number, untilNs: number): void {
     this.total = bytes;
+    this.base = bytes;
     this.countedUntilNs = untilNs;
   }
 
   add(e: IoEvent): void {
     if (e.ret <= 0) return; // EAGAIN on a non-blocking fd, EOF, errors: no bytes moved
-    if (e.exitNs <= this.countedUntilNs) return;
+    if (e.exitNs <= this.countedUntilNs) {
+      // Counted by the kernel (it was watched) and in the startAt count too.
+      this.base -= e.ret;
+      return;
+    }
     this.syscalls++;
-    this.startOff.push(this.total);
-    this.total += e.ret;
-    this.endOff.push(this.total);
+    const start = this.base + e.startOff, end = start + e.ret;
+    // In order but for calls that raced on one fd (two threads): kept sorted by offset.
+    let i = this.startOff.length;
+    while (i > 0 && this.startOff[i - 1] > start) i--;
     // enterNs 0: the call began before tracing did; its bytes count, its duration does not.
-    this.enterNs.push(e.enterNs === 0 ? e.exitNs : e.enterNs);
-    this.exitNs.push(e.exitNs);
+    const enter = e.enterNs === 0 ? e.exitNs : e.enterNs;
+    if (i === this.startOff.length) {
+      this.startOff.push(start); this.endOff.push(end); this.enterNs.push(enter); this.exitNs.push(e.exitNs);
+    } else {
+      this.startOff.splice(i, 0, start); this.endOff.splice(i, 0, end); this.enterNs.splice(i, 0, enter); this.exitNs.splice(i, 0, e.exitNs);
+    }
+    if (end > this.total) this.total = end;
     if (this.endOff.length > 2 * SEGMENTS_KEPT) {
       const drop = this.endOff.length - SEGMENTS_KEPT;
       this.startOff = this.startOff.slice(drop); this.endOff = this.endOff.slice(drop);
@@ -60,16 +68,8 @@ export class ByteStream {
     }
   }
 
-  /**
-   * The kernel lost io events after every call counted so far: later offsets are unknown.
-   * Offsets are counted here, in order, so a lost call would shift every later join; the
-   * messages past this point get null fields instead of another message's times.
-   */
-  lose(): void { this.knownUntilOff = Math.min(this.knownUntilOff, this.total); }
-
-  /** Index of the syscall that moved byte `off`, or -1 (not yet, forgotten, or past a loss). */
+  /** Index of the syscall that moved byte `off`, or -1 (not yet, forgotten, or its event lost). */
   private indexOf(off: number): number {
-    if (off >= this.knownUntilOff) return -1;
     const ends = this.endOff;
     let lo = 0, hi = ends.length;
     while (lo < hi) { const mid = (lo + hi) >> 1; if (ends[mid] <= off) lo = mid + 1; else hi = mid; }
@@ -82,15 +82,18 @@ export class ByteStream {
     return i < 0 ? null : { startOff: this.startOff[i], endOff: this.endOff[i], enterNs: this.enterNs[i], exitNs: this.exitNs[i] };
   }
 
-  /** True once byte `off` has been moved, or can no longer be placed (past a loss: do not wait for it). */
-  has(off: number): boolean { return off < this.total || off >= this.knownUntilOff; }
+  /** True once byte `off` has been moved (its call's event may have been lost: at() says). */
+  has(off: number): boolean { return off < this.total; }
 
   /** Summed duration (ns) of the syscalls that moved any byte of [from, to]; null if unknown. */
   syscallNs(from: number, to: number): number | null {
     const first = this.indexOf(from), last = this.indexOf(to);
     if (first < 0 || last < 0) return null;
     let sum = 0;
-    for (let i = first; i <= last; i++) sum += this.exitNs[i] - this.enterNs[i];
+    for (let i = first; i <= last; i++) {
+      if (i > first && this.startOff[i] !== this.endOff[i - 1]) return null; // a lost call's bytes in between
+      sum += this.exitNs[i] - this.enterNs[i];
+    }
     return sum;
   }
 }

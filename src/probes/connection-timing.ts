@@ -11,10 +11,10 @@
 // Entries in the BPF maps are counted: lsptap's and the daemon's pids are watched while any
 // session uses them, and each session removes its fds when it stops (fds are reused).
 
-import { mapPut, u32Key, readCounters, BpfLoadError } from './loader';
+import { mapPut, watchStream, u32Key, readCounters, BpfLoadError } from './loader';
 import { nativeCalls, bytesWaiting } from './native';
 import { RingReader } from './ring-reader';
-import { LossCheck } from './kernel-feed';
+import { TreeLossCheck } from './kernel-feed';
 import { decodeIoEvent, decodeTreeEvent, IO_COUNTERS, TREE_COUNTERS, WatchedRole } from './event-layout';
 import { KernelStage, type StreamFds } from './kernel-stage';
 import { TreeAccounting } from './tree-accounting';
@@ -88,15 +88,14 @@ export class SharedKernelTiming {
   private dropsReported = 0;
   private closed = false;
 
-  /** Whether a full ring lost records (shared by every connection's stage). */
-  private readonly loss: LossCheck;
-  private lastIoNs = 0;
+  /** Whether a full tree ring lost records (shared by every connection's stage). */
+  private readonly treeLoss: TreeLossCheck;
   private lastTreeNs = 0;
 
   constructor(private readonly probes: LoadedProbes, private readonly holdMs = DEFAULT_HOLD_MS) {
     this.ioRing = new RingReader(probes.bpf.mapFd('io_events'), probes.bpf.mapMaxEntries('io_events'));
     this.treeRing = new RingReader(probes.bpf.mapFd('tree_events'), probes.bpf.mapMaxEntries('tree_events'));
-    this.loss = new LossCheck(probes.bpf.mapFd('io_counters'), probes.bpf.mapFd('tree_counters'));
+    this.treeLoss = new TreeLossCheck(probes.bpf.mapFd('tree_counters'));
     this.timer = setInterval(() => {
       this.drain();
       for (const s of this.stages) if (s.heldCount > 0) s.pump(false);
@@ -113,23 +112,25 @@ export class SharedKernelTiming {
       if (e === null) return;
       this.lastTreeNs = e.tsNs;
       for (const s of this.stages) s.onTree(e);
-    }, () => { if (this.loss.lost('tree')) for (const s of this.stages) s.onLost('tree', this.lastTreeNs); });
+    }, () => { if (this.treeLoss.lost()) for (const s of this.stages) s.onTreeLost(this.lastTreeNs); });
     read += this.ioRing.drain((b, at) => {
       const e = decodeIoEvent(b, at);
-      this.lastIoNs = e.exitNs;
       const s = this.routes.get(`${e.pid}:${e.fd}`);
       if (s === undefined) this.strays++;
       else s.onIo(e);
-    }, () => { if (this.loss.lost('io')) for (const s of this.stages) s.onLost('io', this.lastIoNs); });
+    });
     this.drainNs += process.hrtime.bigint() - t0;
     this.drains++;
     return read;
   };
 
-  private use(fd: number, key: Buffer, value: number): void {
+  private use(fd: number, key: Buffer, value: number | 'stream'): void {
     const id = `${fd}:${key.toString('hex')}`;
     const n = this.refs.get(id) ?? 0;
-    if (n === 0) mapPut(fd, key, value);
+    if (n === 0) {
+      if (value === 'stream') watchStream(fd, key);
+      else mapPut(fd, key, value);
+    }
     this.refs.set(id, n + 1);
   }
 
@@ -156,9 +157,10 @@ export class SharedKernelTiming {
     // fds first, pids last (a watched pid turns tracing on); undone in reverse on stop or failure.
     // One entry per distinct (pid, fd): a socket is read and written on one fd.
     const streams = [...new Set([`${fds.lsptapPid}:${ends.clientFd}`, `${fds.lsptapPid}:${ends.toServerFd}`, `${fds.lsptapPid}:${ends.fromServerFd}`, `${fds.serverPid}:${ends.serverInFd}`, `${fds.serverPid}:${ends.serverOutFd}`])];
-    const entries: Array<{ fd: number; key: Buffer; value: number }> = [
-      ...streams.map((k) => { const [pid, fd] = k.split(':').map(Number); return { fd: ioFds, key: fdKey(pid, fd), value: 1 }; }),
-      ...(fds.editorPid !== null && fds.editorIn !== null ? [{ fd: ioFds, key: fdKey(fds.editorPid, fds.editorIn), value: 1 }] : []),
+    // A stream's value is its byte counts, from zero (watchStream); a pid's, its role.
+    const entries: Array<{ fd: number; key: Buffer; value: number | 'stream' }> = [
+      ...streams.map((k) => { const [pid, fd] = k.split(':').map(Number); return { fd: ioFds, key: fdKey(pid, fd), value: 'stream' as const }; }),
+      ...(fds.editorPid !== null && fds.editorIn !== null ? [{ fd: ioFds, key: fdKey(fds.editorPid, fds.editorIn), value: 'stream' as const }] : []),
       { fd: ioPids, key: u32Key(fds.lsptapPid), value: WatchedRole.lsptap },
       ...(fds.editorPid !== null ? [{ fd: ioPids, key: u32Key(fds.editorPid), value: WatchedRole.editor }] : []),
       // The daemon last: from here on its forks join the tree (watched_pids is shared with it).

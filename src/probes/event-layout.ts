@@ -8,9 +8,12 @@ export interface StructLayout { name: string; size: number; fields: Record<strin
 
 /** struct io_syscall_event (bpf/io.h). */
 export const IO_EVENT: StructLayout = {
-  name: 'io_syscall_event', size: 40,
-  fields: { enter_ns: 0, exit_ns: 8, ret: 16, pid: 24, tid: 28, fd: 32, op: 36, __pad: 38 },
+  name: 'io_syscall_event', size: 48,
+  fields: { enter_ns: 0, exit_ns: 8, ret: 16, pid: 24, tid: 28, fd: 32, op: 36, __pad: 38, start_off: 40 },
 };
+
+/** struct io_fd_bytes (bpf/io.h): a watched_fds value, the bytes each direction moved. */
+export const IO_FD_BYTES: StructLayout = { name: 'io_fd_bytes', size: 16, fields: { read_bytes: 0, written_bytes: 8 } };
 
 /** struct tree_totals (bpf/tree.h): u64 running totals of the server's process tree. */
 export const TREE_TOTALS: StructLayout = {
@@ -65,6 +68,8 @@ export interface IoEvent {
   /** 'read' family (read, readv, recvmsg) moves bytes in. */
   isRead: boolean;
   op: number;
+  /** Bytes this direction of the stream had moved before this call, counted by the kernel. */
+  startOff: number;
 }
 
 /** struct tree_totals, ns and counts as Numbers. */
@@ -111,6 +116,7 @@ export function decodeIoEvent(b: Buffer, at: number): IoEvent {
     fd: b.readInt32LE(at + F.fd),
     isRead: op === IoOp.read || op === IoOp.readv || op === IoOp.recvmsg,
     op,
+    startOff: u64(b, at + F.start_off),
   };
 }
 

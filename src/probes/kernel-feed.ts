@@ -4,40 +4,33 @@
 
 import fs from 'node:fs';
 import { RingReader } from './ring-reader';
-import { decodeIoEvent, decodeTreeEvent, IO_COUNTERS, TREE_COUNTERS, TreeCounter, type IoEvent, type TreeEvent } from './event-layout';
+import { decodeIoEvent, decodeTreeEvent, TREE_COUNTERS, TreeCounter, type IoEvent, type TreeEvent } from './event-layout';
 import { readCounters, type LoadedBpf } from './loader';
 
 export interface KernelEventSink {
   onIo(e: IoEvent): void;
   onTree(e: TreeEvent): void;
   /**
-   * The kernel dropped records of this ring (it was full), all after the last one handed
-   * over so far, which was stamped afterNs (0: none yet).
+   * The kernel dropped tree records (the ring was full), all after the last one handed over
+   * so far, which was stamped afterNs (0: none yet). Lost io events need no word: the
+   * kernel numbers their bytes, so they leave holes in the stream offsets (byte-streams.ts).
    */
-  onLost(ring: 'io' | 'tree', afterNs: number): void;
+  onTreeLost(afterNs: number): void;
 }
 
 /**
- * Where a full ring lost records: the feeds call check() when a drain began on a full ring,
- * and it asks the kernel's drop counter (one map read, only then) whether any were lost.
+ * Whether a full tree ring lost records: the feeds ask when a drain began on a full ring,
+ * and it reads the kernel's drop counter (one map read, only then).
  */
-export class LossCheck {
-  private ioSeen = 0;
-  private treeSeen = 0;
-  constructor(private readonly ioCounters: number, private readonly treeCounters: number) {}
+export class TreeLossCheck {
+  private seen = 0;
+  constructor(private readonly treeCounters: number) {}
 
-  /** True when the kernel dropped records of ring since the last check. */
-  lost(ring: 'io' | 'tree'): boolean {
-    if (ring === 'io') {
-      const c = readCounters(this.ioCounters, IO_COUNTERS.length);
-      const n = c[1] + c[2];
-      const more = n > this.ioSeen;
-      this.ioSeen = n;
-      return more;
-    }
+  /** True when the kernel dropped tree records since the last check. */
+  lost(): boolean {
     const n = readCounters(this.treeCounters, TREE_COUNTERS.length)[TreeCounter.drops];
-    const more = n > this.treeSeen;
-    this.treeSeen = n;
+    const more = n > this.seen;
+    this.seen = n;
     return more;
   }
 }
@@ -56,14 +49,13 @@ export class KernelFeed implements KernelEventSource {
   drainNs = 0n;
   drains = 0;
 
-  private readonly loss: LossCheck;
-  private lastIoNs = 0;
+  private readonly treeLoss: TreeLossCheck;
   private lastTreeNs = 0;
 
   constructor(bpf: LoadedBpf, tracePath: string | undefined) {
     this.ioRing = new RingReader(bpf.mapFd('io_events'), bpf.mapMaxEntries('io_events'));
     this.treeRing = new RingReader(bpf.mapFd('tree_events'), bpf.mapMaxEntries('tree_events'));
-    this.loss = new LossCheck(bpf.mapFd('io_counters'), bpf.mapFd('tree_counters'));
+    this.treeLoss = new TreeLossCheck(bpf.mapFd('tree_counters'));
     this.traceFd = tracePath ? fs.openSync(tracePath, 'w') : null;
   }
 
@@ -78,13 +70,12 @@ export class KernelFeed implements KernelEventSource {
       this.lastTreeNs = e.tsNs;
       if (this.traceFd !== null) fs.writeSync(this.traceFd, JSON.stringify(e) + '\n');
       sink.onTree(e);
-    }, () => { if (this.loss.lost('tree')) sink.onLost('tree', this.lastTreeNs); });
+    }, () => { if (this.treeLoss.lost()) sink.onTreeLost(this.lastTreeNs); });
     this.ioRing.drain((b, at) => {
       const e = decodeIoEvent(b, at);
-      this.lastIoNs = e.exitNs;
       if (this.traceFd !== null) fs.writeSync(this.traceFd, JSON.stringify(e) + '\n');
       sink.onIo(e);
-    }, () => { if (this.loss.lost('io')) sink.onLost('io', this.lastIoNs); });
+    });
     this.drainNs += process.hrtime.bigint() - t0;
     this.drains++;
     return this.eventsRead - before;

@@ -107,11 +107,8 @@ export class KernelStage implements RecordStage, KernelEventSink {
 
   readonly onTree = (e: TreeEvent): void => { this.tree.add(e); };
 
-  /** The kernel lost records after afterNs (a ring was full): what they carried is unknown. */
-  readonly onLost = (ring: 'io' | 'tree', afterNs: number): void => {
-    if (ring === 'tree') { this.tree.lost(afterNs); return; }
-    for (const s of this.byKey.values()) s.lose();
-  };
+  /** The kernel lost tree records after afterNs (the ring was full): a gap in the snapshots. */
+  readonly onTreeLost = (afterNs: number): void => { this.tree.lost(afterNs); };
 
   /** Read the rings (the drain timer calls this when nothing is held); how many records. */
   drain(): number { return this.feed.drain(this); }

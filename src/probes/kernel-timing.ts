@@ -5,7 +5,7 @@
 // feed, stage, timer) and releases it in stop().
 
 import fs from 'node:fs';
-import { loadBpf, precheck, mapPut, mapTryPut, u32Key, readCounters, readHashMap, BpfLoadError, type LoadedBpf } from './loader';
+import { loadBpf, precheck, mapPut, mapTryPut, watchStream, u32Key, readCounters, readHashMap, BpfLoadError, type LoadedBpf } from './loader';
 import { IO_COUNTERS, TREE_COUNTERS, TreeCounter, WatchedRole, SERVER_FD, IO_FD_KEY, decodeServerFd, type ServerFd } from './event-layout';
 import { KernelStage, type StreamFds } from './kernel-stage';
 import { KernelFeed } from './kernel-feed';
@@ -154,7 +154,7 @@ export class KernelSession implements KernelTimingSession {
       const k = Buffer.alloc(8);
       k.writeUInt32LE(pid, 0);
       k.writeInt32LE(fd, 4);
-      mapPut(ioFds, k, 1);
+      watchStream(ioFds, k);
     };
     for (const fd of [fds.lsptapIn, fds.lsptapOut, fds.lsptapToServer, fds.lsptapFromServer]) watchFd(fds.lsptapPid, fd);
     watchFd(fds.serverPid, fds.serverIn ?? 0);

@@ -175,6 +175,14 @@ export function mapPut(fd: number, key: Buffer, value: number): void {
   mapPutBytes(fd, key, v);
 }
 
+/**
+ * Watch one byte stream: a watched_fds entry for (pid, fd), its byte counts at zero
+ * (struct io_fd_bytes, 16 bytes: bpf/io.h, event-layout.ts IO_FD_BYTES).
+ */
+export function watchStream(mapFd: number, key: Buffer): void {
+  mapPutBytes(mapFd, key, Buffer.alloc(16));
+}
+
 /** Write one entry whose value is a whole struct. */
 export function mapPutBytes(fd: number, key: Buffer, value: Buffer): void {
   if (!mapTryPut(fd, key, value)) throw new BpfLoadError('map update', os.constants.errno.E2BIG, 'bpf_map_update_elem failed', 'the map is full');
