@@ -13,9 +13,8 @@
 
 import { mapPut, watchStream, u32Key, readCounters, BpfLoadError } from './loader';
 import { nativeCalls, bytesWaiting } from './native';
-import { RingReader } from './ring-reader';
-import { TreeLossCheck } from './kernel-feed';
-import { decodeIoEvent, decodeTreeEvent, IO_COUNTERS, TREE_COUNTERS, WatchedRole } from './event-layout';
+import { KernelFeed, type KernelEventSink } from './kernel-feed';
+import { IO_COUNTERS, TREE_COUNTERS, WatchedRole } from './event-layout';
 import { KernelStage, type StreamFds } from './kernel-stage';
 import { TreeAccounting } from './tree-accounting';
 import { socketInodeOf, unixPeerEnd } from './peer-process';
@@ -73,8 +72,8 @@ export function resolveConnection(t: ConnectionTarget): ConnectionEnds {
 }
 
 export class SharedKernelTiming {
-  private readonly ioRing: RingReader;
-  private readonly treeRing: RingReader;
+  /** Both rings, read for every connection's stage. */
+  private readonly feed: KernelFeed;
   /** `${pid}:${fd}` -> the stage of the session that owns that stream. */
   private readonly routes = new Map<string, KernelStage>();
   private readonly stages = new Set<KernelStage>();
@@ -82,20 +81,12 @@ export class SharedKernelTiming {
   private readonly refs = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
   private strays = 0;
-  private drains = 0;
-  private drainNs = 0n;
   /** Kernel drops already handed to some session's kernelDrops(), so metrics count each once. */
   private dropsReported = 0;
   private closed = false;
 
-  /** Whether a full tree ring lost records (shared by every connection's stage). */
-  private readonly treeLoss: TreeLossCheck;
-  private lastTreeNs = 0;
-
   constructor(private readonly probes: LoadedProbes, private readonly holdMs = DEFAULT_HOLD_MS) {
-    this.ioRing = new RingReader(probes.bpf.mapFd('io_events'), probes.bpf.mapMaxEntries('io_events'));
-    this.treeRing = new RingReader(probes.bpf.mapFd('tree_events'), probes.bpf.mapMaxEntries('tree_events'));
-    this.treeLoss = new TreeLossCheck(probes.bpf.mapFd('tree_counters'));
+    this.feed = new KernelFeed(probes.bpf, undefined);
     this.timer = setInterval(() => {
       this.drain();
       for (const s of this.stages) if (s.heldCount > 0) s.pump(false);
@@ -103,26 +94,18 @@ export class SharedKernelTiming {
     this.timer.unref();
   }
 
-  readonly drain = (): number => {
-    if (this.closed) return 0;
-    const t0 = process.hrtime.bigint();
-    // Tree records first: a window's snapshots are taken before (or as) its io events.
-    let read = this.treeRing.drain((b, at) => {
-      const e = decodeTreeEvent(b, at);
-      if (e === null) return;
-      this.lastTreeNs = e.tsNs;
-      for (const s of this.stages) s.onTree(e);
-    }, () => { if (this.treeLoss.lost()) for (const s of this.stages) s.onTreeLost(this.lastTreeNs); });
-    read += this.ioRing.drain((b, at) => {
-      const e = decodeIoEvent(b, at);
+  /** Tree records go to every stage (each finds its own server's); io events to the stage owning their stream. */
+  private readonly sink: KernelEventSink = {
+    onTree: (e) => { for (const s of this.stages) s.onTree(e); },
+    onIo: (e) => {
       const s = this.routes.get(`${e.pid}:${e.fd}`);
       if (s === undefined) this.strays++;
       else s.onIo(e);
-    });
-    this.drainNs += process.hrtime.bigint() - t0;
-    this.drains++;
-    return read;
+    },
+    onTreeLost: (afterNs) => { for (const s of this.stages) s.onTreeLost(afterNs); },
   };
+
+  readonly drain = (): number => (this.closed ? 0 : this.feed.drain(this.sink));
 
   private use(fd: number, key: Buffer, value: number | 'stream'): void {
     const id = `${fd}:${key.toString('hex')}`;
@@ -219,7 +202,7 @@ export class SharedKernelTiming {
             // This session's own events; the counters are the listener's, since it started.
             ioEvents: stage.ioEvents, strayEvents: stage.strayEvents, shared: true,
             listenerIoEvents: io[0], ioDrops: io[1] + io[2], listenerTreeEvents: sc[0], treeDrops: sc[1],
-            listenerDrains: this.drains, listenerDrainMs: Math.round(Number(this.drainNs) / 1e4) / 100, listenerStrayEvents: this.strays,
+            listenerDrains: this.feed.drains, listenerDrainMs: Math.round(Number(this.feed.drainNs) / 1e4) / 100, listenerStrayEvents: this.strays,
           },
         };
       },
@@ -237,8 +220,7 @@ export class SharedKernelTiming {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.timer);
-    this.ioRing.close();
-    this.treeRing.close();
+    this.feed.close();
     this.probes.close();
   }
 }

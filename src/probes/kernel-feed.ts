@@ -1,6 +1,7 @@
-// The two ring buffers of one session (io events, tree events), read and decoded into the
-// kernel stage. The stage owns its feed and drains it when it needs fresh events (a record
-// pushed, the drain timer); nothing here calls back up.
+// The two ring buffers of one loaded object (io events, tree events), read and decoded into
+// a sink: a session's kernel stage, or the listener's fan-out to its connections' stages
+// (connection-timing.ts). The owner drains it when it needs fresh events (a record pushed,
+// the drain timer); nothing here calls back up.
 
 import fs from 'node:fs';
 import { RingReader } from './ring-reader';
@@ -19,10 +20,10 @@ export interface KernelEventSink {
 }
 
 /**
- * Whether a full tree ring lost records: the feeds ask when a drain began on a full ring,
+ * Whether a full tree ring lost records: the feed asks when a drain began on a full ring,
  * and it reads the kernel's drop counter (one map read, only then).
  */
-export class TreeLossCheck {
+class TreeLossCheck {
   private seen = 0;
   constructor(private readonly treeCounters: number) {}
 

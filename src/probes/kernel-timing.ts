@@ -136,7 +136,6 @@ export class KernelSession implements KernelTimingSession {
     if (this.timer !== null) clearTimeout(this.timer);
     const stage = this.kernelStage;
     this.fastTimer = stage.heldCount > 0;
-    if (this.fastTimer) this.idleMs = IDLE_DRAIN_INTERVAL_MS;
     this.timer = setTimeout(() => {
       if (stage.heldCount > 0) stage.pump(false);
       else this.idleMs = stage.drain() > 0 ? IDLE_DRAIN_INTERVAL_MS : Math.min(this.idleMs * 2, IDLE_DRAIN_MAX_MS);

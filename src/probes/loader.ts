@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { nativeCalls, isNull, allocate, addressOf, type Pointer, LIBBPF_SONAME } from './native';
+import { IO_FD_BYTES } from './event-layout';
 import { loadLight, readSkeleton, LightLoadError, type LightObject, type LightSkeleton } from './light-loader';
 
 /** Where `npm run build:bpf` puts the objects. */
@@ -177,10 +178,10 @@ export function mapPut(fd: number, key: Buffer, value: number): void {
 
 /**
  * Watch one byte stream: a watched_fds entry for (pid, fd), its byte counts at zero
- * (struct io_fd_bytes, 16 bytes: bpf/io.h, event-layout.ts IO_FD_BYTES).
+ * (struct io_fd_bytes: bpf/io.h).
  */
 export function watchStream(mapFd: number, key: Buffer): void {
-  mapPutBytes(mapFd, key, Buffer.alloc(16));
+  mapPutBytes(mapFd, key, Buffer.alloc(IO_FD_BYTES.size));
 }
 
 /** Write one entry whose value is a whole struct. */
