@@ -210,7 +210,19 @@ test('the log is complete when the editor SIGKILLs the whole process tree after 
   t.after(() => { for (const pid of children) { try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ } } });
   const conn = connect(p.child);
   // gopls hangs after answering shutdown (stopped), so lsptap is still there when the kill comes.
-  await fixtureSession(conn, goFixture, () => { for (const pid of children) process.kill(pid, 'SIGSTOP'); });
+  // A group stop takes effect thread by thread, as each runs: exit is sent only once every
+  // thread of gopls is stopped, or one still running could read it and exit gopls first.
+  await fixtureSession(conn, goFixture, () => {
+    for (const pid of children) process.kill(pid, 'SIGSTOP');
+    const stopped = (pid: number): boolean => fs.readdirSync(`/proc/${pid}/task`).every((tid) => {
+      try { return /^\S+ \(.*\) [tT]/.test(fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1')); } catch { return true; }
+    });
+    const until = Date.now() + 5000;
+    while (!children.every(stopped)) {
+      assert.ok(Date.now() < until, 'gopls stopped within 5 s');
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  });
   // vscode-go kills 2 s after asking to stop; the log needs milliseconds (kernel timing
   // passes held records on at `exit`).
   await new Promise((r) => setTimeout(r, 200));
