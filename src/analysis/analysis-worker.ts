@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import { ChunkRingReader, type RingRecord } from '../bridge/chunk-ring';
+import { ChunkRingReader } from '../bridge/chunk-ring';
 import { AnalysisHost } from './analysis-host';
 import type { ThreadInput, WorkerMessage } from '../bridge/protocol';
 
