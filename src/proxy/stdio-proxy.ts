@@ -1,7 +1,7 @@
 // lsptap's stdio is the client side; the server is either a child process
 // (`lsptap [options] -- COMMAND ARGS`, spawned without a shell) or a listening socket
 // (`lsptap --connect ADDR`). Both run through relay-session.ts, so the lifetime rules and
-// exit codes are the same; see README "Process lifetime" and "Drop-in".
+// exit codes are the same; see docs/architecture.md "Decisions" (process lifetime) and docs/editors.md.
 
 import type { ChildProcess } from 'node:child_process';
 import { stdioClient } from './client-streams';
