@@ -19,7 +19,7 @@
 import { DirectionRelay } from './relay';
 import { whenFlushed, type ClientStreams } from './client-streams';
 import type { ServerGone, ServerLink } from './server-link';
-import type { AnalysisLink, LineLog, SessionChannel } from './analysis-link';
+import type { AnalysisLink, LineLog, SessionChannel } from './worker/analysis-link';
 import type { SessionState } from '../bridge/protocol';
 import { VERSION } from '../model/version';
 import { writeStderr } from './stderr';
