@@ -4,7 +4,7 @@
 // one session owns the probes, and `--listen`, where every connection shares them.
 
 import type { LoadedProbes, KernelTimingSession } from '../probes/kernel-timing';
-import type { SharedKernelTiming } from '../probes/connection-timing';
+import type { SharedKernelTiming } from '../probes/listen-kernel-timing';
 import type { BpfMode } from '../model/stages';
 import { StartupError } from '../model/errors';
 import type { KernelTarget } from '../bridge/protocol';
@@ -55,7 +55,7 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
     loaded: probes !== null,
     attach: (target, log, offReason) => {
       if (kt !== null && target?.kind === 'connection' && (shared !== null || probes !== null)) {
-        const ct = require('../probes/connection-timing') as typeof import('../probes/connection-timing');
+        const ct = require('../probes/listen-kernel-timing') as typeof import('../probes/listen-kernel-timing');
         try {
           if (shared === null) {
             shared = new ct.SharedKernelTiming(probes!);

@@ -82,7 +82,7 @@ export class LoadedProbes {
 
 type WarnLog = { warn(msg: string, fields: Record<string, unknown>): void };
 
-/** What a session's kernel timing hands the session (KernelSession; a --listen connection's, connection-timing.ts). */
+/** What a session's kernel timing hands the session (KernelSession; a --listen connection's, listen-kernel-timing.ts). */
 export interface KernelTimingSession {
   stage: RecordStage;
   extraStart: Record<string, unknown>;

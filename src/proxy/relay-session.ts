@@ -1,5 +1,5 @@
 // One relayed session between a client (lsptap's stdio, or an accepted socket) and a server
-// link (a child process or a socket), with the lifetime rules of README "Process lifetime",
+// link (a child process or a socket), with the lifetime rules of docs/architecture.md "Decisions" (process lifetime),
 // as a small state machine:
 //
 //   relaying ──client EOF / client gone──▶ closing ──┐ (graceMs, then stop(0), graceMs, stop(1))
@@ -19,7 +19,7 @@
 import { DirectionRelay } from './relay';
 import { whenFlushed, type ClientStreams } from './client-streams';
 import type { ServerGone, ServerLink } from './server-link';
-import type { AnalysisLink, LineLog, SessionChannel } from './analysis-link';
+import type { AnalysisLink, LineLog, SessionChannel } from './worker/analysis-link';
 import type { SessionState } from '../bridge/protocol';
 import { VERSION } from '../model/version';
 import { writeStderr } from './stderr';
@@ -271,7 +271,7 @@ class RelaySession {
     const tables = await opts.channel.finish({ exitCode: gone.exitCode, signal: gone.signal, reason, lsptapExitCode, ...(gone.error !== null ? { error: gone.error } : {}) }, opts.printSummary);
     if (tables.summaryTable !== null) {
       writeStderr(`\nlsptap: session summary (${opts.logPath ?? 'log on stderr'})\n${tables.summaryTable}`);
-      if (tables.kernelTable !== null) writeStderr(`\nlsptap: where the time went (kernel timing, p50 ms; README "Kernel timing")\n${tables.kernelTable}`);
+      if (tables.kernelTable !== null) writeStderr(`\nlsptap: where the time went (kernel timing, p50 ms; docs/kernel-timing.md)\n${tables.kernelTable}`);
     }
     if (opts.ownSignals) for (const s of SIGNALS) process.removeListener(s, this.signal);
     this.phase = 'done';

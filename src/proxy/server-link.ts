@@ -130,7 +130,7 @@ function spawnFailure(code: string | undefined, message: string): SpawnResult {
 }
 
 /**
- * Spawn the server without a shell, tied to lsptap's life (README "Reliability": killed with
+ * Spawn the server without a shell, tied to lsptap's life (docs/hardening.md "Reliability": killed with
  * SIGKILL when lsptap dies, however it dies); resolves once it is running or has failed to start.
  */
 export function spawnServer(command: string, args: string[], env?: NodeJS.ProcessEnv): Promise<SpawnResult> {
