@@ -31,41 +31,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define TASK_RUNNING 0
 #define E2BIG 7
 
-#if defined(__TARGET_ARCH_x86)
-#define NR_READ 0
-#define NR_POLL 7
-#define NR_READV 19
-#define NR_SELECT 23
-#define NR_SCHED_YIELD 24
-#define NR_NANOSLEEP 35
-#define NR_PAUSE 34
-#define NR_RT_SIGSUSPEND 130
-#define NR_FUTEX 202
-#define NR_CLOCK_NANOSLEEP 230
-#define NR_EPOLL_WAIT 232
-#define NR_PSELECT6 270
-#define NR_PPOLL 271
-#define NR_EPOLL_PWAIT 281
-#define NR_EPOLL_PWAIT2 441
-#elif defined(__TARGET_ARCH_arm64)
-#define NR_READ 63
-#define NR_POLL -1
-#define NR_READV 65
-#define NR_SELECT -1
-#define NR_SCHED_YIELD 124
-#define NR_NANOSLEEP 101
-#define NR_PAUSE -1
-#define NR_RT_SIGSUSPEND 133
-#define NR_FUTEX 98
-#define NR_CLOCK_NANOSLEEP 115
-#define NR_EPOLL_WAIT -1
-#define NR_PSELECT6 72
-#define NR_PPOLL 73
-#define NR_EPOLL_PWAIT 22
-#define NR_EPOLL_PWAIT2 441
-#else
-#error "profile.bpf.c: syscall numbers for this architecture are missing"
-#endif
+#include "syscall-nr.h"
 
 /* The server's blocked time so far, ns (tree.bpf.c). */
 extern __u64 tree_blocked_ns(__u64 now);
