@@ -236,7 +236,8 @@ function kallsymsReadable(): boolean {
 
 test('names JIT code of a process that writes /tmp/perf-PID.map (node --perf-basic-prof)', async (t) => {
   const script = 'function lsptapHotLoop(n){let s=0;for(let i=0;i<n;i++)s+=i%7;return s}for(let i=0;i<3000;i++)lsptapHotLoop(1e4);process.stdout.write("ready\\n");process.stdin.resume();process.stdin.on("end",()=>process.exit(0));';
-  const run = start(t, process.execPath, ['--perf-basic-prof', '-e', script]);
+  // In a temp dir: with --perf-basic-prof node also writes an isolate-*.log into its cwd.
+  const run = start(t, process.execPath, ['--perf-basic-prof', '-e', script], { cwd: tmpDir(t) });
   const mapFile = `/tmp/perf-${run.child.pid}.map`;
   t.after(() => fs.rmSync(mapFile, { force: true }));
   let out = '';
