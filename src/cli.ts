@@ -24,7 +24,7 @@ export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
        lsptap [options] --listen ADDR -- COMMAND [ARGS...]   one server per connection
        lsptap [options] --server GOPLS [-- GOPLS-ARGS]  stand in for gopls (as the shim does)
        lsptap install-shim DIR        make DIR/gopls, a gopls-named shim for editors
-       lsptap demo [--log PATH]       scripted gopls session on the Go standard library
+       lsptap demo [--log PATH] [--server NAME]   scripted session: gopls on the Go standard library, or another server
        lsptap report [--json] [--html FILE] [LOG...]   per-method latency report from logs
        lsptap top [LOG...]            live view of the sessions logging to the log directory
        lsptap profile [-o FILE] LOG...   per-request CPU/wait profile (pprof, or top functions)
