@@ -13,7 +13,8 @@ cd "$(dirname "$0")/.."
 # emacs-nox, elpa-eglot, elpa-go-mode: docs/editors.md's Emacs recipe is run by a test; Debian 12
 # has Emacs 28.2, where eglot (1.9, built in from Emacs 29) and go-mode come as elpa-* packages.
 # strace: a test holds lsptap's writes with it to land a signal in a precise window.
-PKGS=(gopls golang-go clang llvm libbpf1 libbpf-dev bpftool gcc make neovim chromium prometheus jq iproute2 libcap2-bin util-linux emacs-nox elpa-eglot elpa-go-mode strace)
+# man-db (with groff-base): a test reads lsptap(1) with man after npm install -g.
+PKGS=(gopls golang-go clang llvm libbpf1 libbpf-dev bpftool gcc make neovim chromium prometheus jq iproute2 libcap2-bin util-linux emacs-nox elpa-eglot elpa-go-mode strace man-db)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
