@@ -13,8 +13,10 @@ cd "$(dirname "$0")/.."
 # emacs-nox, elpa-eglot, elpa-go-mode: docs/editors.md's Emacs recipe is run by a test; Debian 12
 # has Emacs 28.2, where eglot (1.9, built in from Emacs 29) and go-mode come as elpa-* packages.
 # strace: a test holds lsptap's writes with it to land a signal in a precise window.
+# clangd, python3-pylsp: real servers beyond gopls for the tests and `lsptap demo --server`
+# (the npm ones are in test/servers, installed below).
 # man-db (with groff-base): a test reads lsptap(1) with man after npm install -g.
-PKGS=(gopls golang-go clang llvm libbpf1 libbpf-dev bpftool gcc make neovim chromium prometheus jq iproute2 libcap2-bin util-linux emacs-nox elpa-eglot elpa-go-mode strace man-db)
+PKGS=(gopls golang-go clang llvm libbpf1 libbpf-dev bpftool gcc make neovim chromium prometheus jq iproute2 libcap2-bin util-linux emacs-nox elpa-eglot elpa-go-mode strace clangd python3-pylsp man-db)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -36,4 +38,9 @@ if [ "$(id -u)" -eq 0 ] && [ -d /sys/kernel/tracing ] && ! mountpoint -q /sys/ke
 fi
 
 npm ci --no-audit --no-fund --loglevel=error
+# The servers the tests run (bash-language-server, typescript-language-server with typescript
+# 5's tsserver; TypeScript 7's native `tsc --lsp`), each in a package dir of its own: both
+# typescripts have a `tsc` bin, and the build's tsc (node_modules/.bin) stays the project's.
+npm ci --prefix test/servers --no-audit --no-fund --loglevel=error
+npm ci --prefix test/servers/typescript-7 --no-audit --no-fund --loglevel=error
 npm run --silent build

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import { flag, parseCommand, printUsage, text, usageError, type CommandSpec } from '../command/command-args';
 import { ReportBuilder, type Report } from '../report/aggregate';
 import { readLogs } from '../report/log-reader';
-import { UsageError } from '../model/errors';
+import { expandLogSources } from '../report/log-sources';
 import { compareReports, type Comparison } from './compare';
 import { formatDiffText } from './format-diff';
 import { renderDiffHtml } from './diff-html';
@@ -13,7 +13,7 @@ import { renderDiffHtml } from './diff-html';
 export const DIFF_COMMAND = {
   name: 'lsptap diff',
   synopsis: ['lsptap diff [options] A.jsonl... -- B.jsonl...'],
-  about: 'Per method and direction: count, p50 and p99 on each side, the ratio of the medians (B/A), its 95% bootstrap interval, and a verdict only where that interval leaves out 1.',
+  about: 'Per method and direction: count, p50 and p99 on each side, the ratio of the medians (B/A), its 95% bootstrap interval, and a verdict only where that interval leaves out 1. Each side is files or directories (their *.jsonl files, not subdirectories).',
   positionals: true,
   splitAtDashes: true,
   options: {
@@ -44,11 +44,8 @@ export async function runDiff(argv: string[]): Promise<number> {
   const a = parsed.positionals;
   const b = parsed.afterDashes;
   if (a.length === 0 || b.length === 0) throw usageError(DIFF_COMMAND, 'each side needs at least one log');
-  for (const s of [...a, ...b]) {
-    try { fs.accessSync(s, fs.constants.R_OK); } catch (err) { throw new UsageError(`lsptap diff: cannot read ${s}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`); }
-  }
   const method = parsed.values.method ?? null;
-  const comparison = compareReports(await loadSide(a, method), await loadSide(b, method));
+  const comparison = compareReports(await loadSide(expandLogSources('diff', a), method), await loadSide(expandLogSources('diff', b), method));
   process.stdout.write(parsed.values.json ? comparisonJson(comparison) : formatDiffText(comparison));
   if (parsed.values.html !== undefined) {
     fs.writeFileSync(parsed.values.html, renderDiffHtml(comparison));

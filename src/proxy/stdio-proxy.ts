@@ -11,7 +11,7 @@ import { spawnServer, SocketServerLink, type ServerLink } from './server-link';
 import { connectTo, formatAddress, type SocketAddress } from './address';
 import { findSocketPeer } from './socket-peer';
 import { fdOf } from '../probes/peer-process';
-import type { AnalysisLink, LineLog, SessionChannel } from './analysis-link';
+import type { AnalysisLink, LineLog, SessionChannel } from './worker/analysis-link';
 import type { KernelTarget } from '../bridge/protocol';
 
 export { exitCodeOf } from './server-link';

@@ -10,13 +10,14 @@ import { formatDiffText } from '../diff/format-diff';
 import { renderDiffHtml } from '../diff/diff-html';
 import { loadSide } from '../diff/diff-command';
 import { readRecording, RecordingError } from './recording';
+import { expandLogSources } from '../report/log-sources';
 import { RootRewrite, rootOf } from './root-rewrite';
 import { replay, type ReplayResult } from './replayer';
 
 export const REPLAY_COMMAND = {
   name: 'lsptap replay',
   synopsis: ['lsptap replay [options] LOG -- SERVER [ARGS...]'],
-  about: "Plays the client side of a session recorded with --bodies to SERVER through lsptap (a new log, with kernel timing where it runs), answers the server's own requests with the recorded answers, and prints the comparison of the recording with the replay.",
+  about: "Plays the client side of a session recorded with --bodies to SERVER through lsptap (a new log, with kernel timing where it runs), answers the server's own requests with the recorded answers, and prints the comparison of the recording with the replay. LOG is a file or a directory (its *.jsonl files in name order, not subdirectories).",
   positionals: true,
   splitAtDashes: true,
   options: {
@@ -41,9 +42,10 @@ export async function runReplay(argv: string[]): Promise<number> {
   if (server.length === 0) throw usageError(REPLAY_COMMAND, 'no server command; put it after --, e.g. lsptap replay session.jsonl -- gopls');
   if (v.root !== undefined && !fs.statSync(v.root, { throwIfNoEntry: false })?.isDirectory()) throw usageError(REPLAY_COMMAND, `--root ${v.root} is not a directory`);
   const source = parsed.positionals[0];
+  const files = expandLogSources('replay', [source]);
 
   let rec;
-  try { rec = await readRecording(source, v.session ?? null); } catch (err) {
+  try { rec = await readRecording(source, files, v.session ?? null); } catch (err) {
     if (err instanceof RecordingError) throw new UsageError(err.message);
     throw new UsageError(`lsptap replay: cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
@@ -65,7 +67,7 @@ export async function runReplay(argv: string[]): Promise<number> {
   });
   process.stdout.write(resultText(result));
   if (result.logPath === null) { note('lsptap replay: the replay\'s log was not found; no comparison'); return 1; }
-  const comparison = compareReports(await loadSide([source], null, rec.session), await loadSide([result.logPath], null));
+  const comparison = compareReports(await loadSide(files, null, rec.session), await loadSide([result.logPath], null));
   process.stdout.write(`\nA = the recording, B = the replay\n${formatDiffText(comparison)}`);
   if (v.html !== undefined) { fs.writeFileSync(v.html, renderDiffHtml(comparison)); note(`lsptap replay: wrote ${v.html}`); }
   return result.unanswered.length === 0 && result.exitCode === 0 ? 0 : 1;

@@ -6,13 +6,14 @@ import fs from 'node:fs';
 import { flag, parseCommand, printUsage, text, usageError, whole, type CommandSpec } from '../command/command-args';
 import { ReportBuilder, type Report, type ReportFilters } from './aggregate';
 import { readLogs } from './log-reader';
+import { expandLogSources } from './log-sources';
 import { formatReportText } from './format-text';
 import { renderHtmlReport } from './html-report';
 
 export const REPORT_COMMAND = {
   name: 'lsptap report',
   synopsis: ['lsptap report [options] [LOG...]'],
-  about: 'Per method and direction: count, p50/p90/p99/max latency, kernel breakdown when the logs have it, and the slowest requests with their phases. LOG "-" (or no LOG) reads stdin.',
+  about: 'Per method and direction: count, p50/p90/p99/max latency, kernel breakdown when the logs have it, and the slowest requests with their phases. LOG is a file, a directory (its *.jsonl files, not subdirectories) or "-" for stdin (also when no LOG is given).',
   positionals: true,
   splitAtDashes: false,
   options: {
@@ -24,8 +25,6 @@ export const REPORT_COMMAND = {
     slowest: whole('N', 10, 'list the N slowest requests (default 10)'),
   },
 } as const satisfies CommandSpec;
-
-import { UsageError } from '../model/errors';
 
 const AGE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
@@ -78,17 +77,12 @@ export function reportJson(report: Report): string {
 export async function runReport(argv: string[]): Promise<number> {
   const args = parseReportArgs(argv);
   if (args === 'help') return printUsage(REPORT_COMMAND);
-  for (const s of args.sources) {
-    if (s === '-') {
-      if (process.stdin.isTTY) throw usageError(REPORT_COMMAND, 'no LOG given and stdin is a terminal');
-      continue;
-    }
-    try { fs.accessSync(s, fs.constants.R_OK); } catch (err) { throw new UsageError(`lsptap report: cannot read ${s}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`); }
-  }
-  const report = await buildReport(args.sources, args.filters);
+  if (args.sources.includes('-') && process.stdin.isTTY) throw usageError(REPORT_COMMAND, 'no LOG given and stdin is a terminal');
+  const report = await buildReport(expandLogSources('report', args.sources), args.filters);
   if (args.json) {
     process.stdout.write(reportJson(report));
-    for (const c of report.corrupt) process.stderr.write(`lsptap report: skipped ${c.source}:${c.lineNo}: ${c.reason}\n`);
+    for (const c of report.corrupt.slice(0, 20)) process.stderr.write(`lsptap report: skipped ${c.source}:${c.lineNo}: ${c.reason}\n`);
+    if (report.corruptCount > 20) process.stderr.write(`lsptap report: ... and ${report.corruptCount - 20} more corrupt line(s)\n`);
   } else {
     process.stdout.write(formatReportText(report));
   }

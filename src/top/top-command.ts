@@ -2,6 +2,7 @@
 // it works for any number of sessions, for --listen daemons, and for sessions started before
 // it. `q` or Ctrl-C quits; the terminal is restored on every way out.
 
+import fs from 'node:fs';
 import { flag, parseCommand, printUsage, text, usageError, whole, type CommandSpec } from '../command/command-args';
 import { defaultLogDir } from '../sinks/log-file';
 import { LogTail } from './log-tail';
@@ -16,7 +17,7 @@ export const TOP_COMMAND = {
   positionals: true,
   splitAtDashes: false,
   options: {
-    'log-dir': text('DIR', "follow every *.jsonl in DIR (default: lsptap's log directory); LOG arguments follow those files instead"),
+    'log-dir': text('DIR', "follow every *.jsonl in DIR (default: lsptap's log directory); LOG arguments (files, or directories: their *.jsonl files, not subdirectories) are followed instead"),
     recent: text('T', 'in the directory, read files changed within T (30s, 15m, 2h) before the start from their beginning (default 15m; older ones from their end)'),
     'slow-ms': whole('N', 100, 'a request is slow from N ms (default 100)'),
     'interval-ms': whole('N', 250, 'refresh period in ms (default 250, at least 50)'),
@@ -35,8 +36,10 @@ export async function runTop(argv: string[]): Promise<number> {
   if (recent === null) throw usageError(TOP_COMMAND, `--recent needs an age like 30s, 15m, 2h; got ${JSON.stringify(v.recent)}`);
   const slowMs = v['slow-ms'];
   const intervalMs = Math.max(50, v['interval-ms']);
-  const files = parsed.positionals;
-  const tail = new LogTail(files.length > 0 ? null : (v['log-dir'] ?? defaultLogDir(process.env)), files, Number(recent[1]) * UNIT_MS[recent[2]]);
+  const isDir = (s: string): boolean => fs.statSync(s, { throwIfNoEntry: false })?.isDirectory() === true;
+  const dirs = parsed.positionals.length > 0 ? parsed.positionals.filter(isDir) : [v['log-dir'] ?? defaultLogDir(process.env)];
+  const files = parsed.positionals.filter((s) => !isDir(s));
+  const tail = new LogTail(dirs, files, Number(recent[1]) * UNIT_MS[recent[2]]);
   const state = new LiveState(slowMs);
   const step = (): void => { for (const l of tail.poll()) state.add(l.value, l.source); };
   const frame = (cols: number, rows: number): string[] => renderScreen(state, { nowMs: Date.now(), cols, rows, sources: tail.followed, slowMs });
