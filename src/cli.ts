@@ -123,6 +123,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     else if (first === 'report') { code = await (require('./report/report-command') as typeof import('./report/report-command')).runReport(argv.slice(1)); }
     else if (first === 'diff') { code = await (require('./diff/diff-command') as typeof import('./diff/diff-command')).runDiff(argv.slice(1)); }
     else if (first === 'replay') { code = await (require('./replay/replay-command') as typeof import('./replay/replay-command')).runReplay(argv.slice(1)); }
+    else if (first === 'profile') { code = await (require('./profile/profile-command') as typeof import('./profile/profile-command')).runProfile(argv.slice(1)); }
     else if (first === 'top') { code = await (require('./top/top-command') as typeof import('./top/top-command')).runTop(argv.slice(1)); }
     else code = await runProxy(argv);
   } catch (err) {

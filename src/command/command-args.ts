@@ -10,17 +10,17 @@ import { UsageError } from '../model/errors';
 
 /** An option that takes no value. */
 export interface FlagOption { readonly kind: 'flag'; readonly help: string }
-/** An option with a free value (a path, an address, a method). */
-export interface TextOption { readonly kind: 'text'; readonly value: string; readonly help: string }
-/** An option whose value is a whole number (digits only). */
-export interface WholeOption { readonly kind: 'whole'; readonly value: string; readonly help: string; readonly default: number }
+/** An option with a free value (a path, an address, a method); `short` is a one-letter alias (`-o`). */
+export interface TextOption { readonly kind: 'text'; readonly value: string; readonly help: string; readonly short?: string }
+/** An option whose value is a whole number (digits only) of at least `min`; `default` when absent (null: none). */
+export interface WholeOption<D extends number | null = number | null> { readonly kind: 'whole'; readonly value: string; readonly help: string; readonly default: D; readonly min: number }
 /** An option whose value is one of a few words. */
 export interface ChoiceOption<C extends string = string> { readonly kind: 'choice'; readonly value: string; readonly help: string; readonly choices: readonly C[]; readonly default: C }
 export type OptionSpec = FlagOption | TextOption | WholeOption | ChoiceOption;
 
 export const flag = (help: string): FlagOption => ({ kind: 'flag', help });
-export const text = (value: string, help: string): TextOption => ({ kind: 'text', value, help });
-export const whole = (value: string, dflt: number, help: string): WholeOption => ({ kind: 'whole', value, help, default: dflt });
+export const text = (value: string, help: string, short?: string): TextOption => ({ kind: 'text', value, help, short });
+export const whole = <D extends number | null>(value: string, dflt: D, help: string, min = 0): WholeOption<D> => ({ kind: 'whole', value, help, default: dflt, min });
 export const choice = <C extends string>(value: string, choices: readonly C[], dflt: C, help: string): ChoiceOption<C> => ({ kind: 'choice', value, help, choices, default: dflt });
 
 export interface CommandSpec<O extends Record<string, OptionSpec> = Record<string, OptionSpec>> {
@@ -37,7 +37,7 @@ export interface CommandSpec<O extends Record<string, OptionSpec> = Record<strin
   readonly splitAtDashes: boolean;
 }
 
-type ValueOf<S> = S extends FlagOption ? boolean : S extends WholeOption ? number : S extends ChoiceOption<infer C> ? C : S extends TextOption ? string | undefined : never;
+type ValueOf<S> = S extends FlagOption ? boolean : S extends WholeOption<infer D> ? number | D : S extends ChoiceOption<infer C> ? C : S extends TextOption ? string | undefined : never;
 export type OptionValues<O extends Record<string, OptionSpec>> = { readonly [K in keyof O]: ValueOf<O[K]> };
 
 export interface ParsedCommand<O extends Record<string, OptionSpec>> {
@@ -57,7 +57,7 @@ export function usageOf(spec: CommandSpec): string {
   lines.push('', ...wrap(spec.about, 90), '', 'options:');
   for (const [name, o] of [...Object.entries(spec.options), ['help', HELP] as const]) {
     const left = o.kind === 'flag' ? `--${name}` : `--${name} ${o.value}`;
-    const help = wrap(o.help, 70);
+    const help = wrap(o.kind === 'text' && o.short !== undefined ? `(or -${o.short} ${o.value}) ${o.help}` : o.help, 70);
     lines.push(`  ${left.padEnd(17)}  ${help[0]}`);
     for (const more of help.slice(1)) lines.push(`${' '.repeat(21)}${more}`);
   }
@@ -98,8 +98,8 @@ export function parseCommand<O extends Record<string, OptionSpec>>(spec: Command
   const dd = spec.splitAtDashes ? argv.indexOf('--') : -1;
   const own = dd < 0 ? [...argv] : argv.slice(0, dd);
   if (own.includes('--help')) return { help: true };
-  const config: Record<string, { type: 'string' | 'boolean' }> = {};
-  for (const [name, o] of Object.entries(spec.options)) config[name] = { type: o.kind === 'flag' ? 'boolean' : 'string' };
+  const config: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
+  for (const [name, o] of Object.entries(spec.options)) config[name] = { type: o.kind === 'flag' ? 'boolean' : 'string', ...(o.kind === 'text' && o.short !== undefined ? { short: o.short } : {}) };
   let parsed;
   try {
     parsed = parseArgs({ args: own, options: config, strict: true, allowPositionals: spec.positionals });
@@ -115,7 +115,7 @@ export function parseCommand<O extends Record<string, OptionSpec>>(spec: Command
     else if (v === undefined) values[name] = o.default;
     else if (typeof v !== 'string') throw usageError(spec, `--${name} needs a value`);
     else if (o.kind === 'whole') {
-      if (!/^\d+$/.test(v)) throw usageError(spec, `--${name} needs a whole number, got ${JSON.stringify(v)}`);
+      if (!/^\d+$/.test(v) || Number(v) < o.min) throw usageError(spec, `--${name} needs a whole number${o.min > 0 ? ` from ${o.min}` : ''}, got ${JSON.stringify(v)}`);
       values[name] = Number(v);
     } else {
       if (!o.choices.includes(v)) throw usageError(spec, `--${name} needs ${o.choices.join(', ').replace(/, ([^,]*)$/, ' or $1')}, got ${JSON.stringify(v)}`);

@@ -5,7 +5,7 @@
 import { choice, flag, text, whole, type CommandSpec } from './command-args';
 
 /** The subcommands, as the first word of lsptap's command line (`help` prints the usage). */
-export const SUBCOMMANDS = ['demo', 'report', 'top', 'replay', 'diff', 'install-shim', 'help'] as const;
+export const SUBCOMMANDS = ['demo', 'report', 'top', 'profile', 'replay', 'diff', 'install-shim', 'help'] as const;
 
 export const PROXY_COMMAND = {
   name: 'lsptap',
@@ -19,6 +19,7 @@ export const PROXY_COMMAND = {
     'lsptap demo [options]          scripted gopls session on the Go standard library',
     'lsptap report [options] [LOG...]   per-method latency report from logs',
     'lsptap top [options] [LOG...]  live view of the sessions logging to the log directory',
+    'lsptap profile [options] LOG...    per-request CPU/wait profile (pprof, or top functions)',
     'lsptap replay [options] LOG -- SERVER...   play a --bodies session again against SERVER',
     'lsptap diff [options] A... -- B...   compare two sets of logs per method, with verdicts',
     'lsptap COMMAND --help          the options of one command',
