@@ -8,12 +8,12 @@ import path from 'node:path';
 import os from 'node:os';
 import fs from 'node:fs';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
-import { parseArgs } from 'node:util';
+import { choice, flag, parseCommand, printUsage, text, whole, type CommandSpec } from '../command/command-args';
 import { answerServerRequests, goRootSrc, runGoplsScript, type ScriptStep } from './gopls-script';
 import { PROJECT_SERVERS, SERVER_COMMANDS, SERVER_PROJECTS, runProjectScript, writeProject, type ProjectServer } from './server-projects';
 import { searchPath } from '../dropin/find-server';
 
-const isProjectServer = (s: string): s is ProjectServer => (PROJECT_SERVERS as readonly string[]).includes(s);
+const DEMO_SERVERS: readonly ('gopls' | ProjectServer)[] = ['gopls', ...PROJECT_SERVERS];
 
 /** Why `name`'s server cannot run here (one line), or null. */
 function notInstalled(name: ProjectServer): string | null {
@@ -28,13 +28,26 @@ function notInstalled(name: ProjectServer): string | null {
   return null;
 }
 
+export const DEMO_COMMAND = {
+  name: 'lsptap demo',
+  synopsis: ['lsptap demo [options]'],
+  about: 'A scripted gopls session on the Go standard library (net/http/server.go) through lsptap, as an editor would start it, with --summary: symbols, hovers, definitions, references and a completion after an edit.',
+  positionals: false,
+  splitAtDashes: false,
+  options: {
+    log: text('PATH', 'the session\'s log (default: session.jsonl in a new temporary directory)'),
+    rounds: whole('N', 1, 'run the script\'s requests N times (default 1)'),
+    bodies: flag('log bodies, so lsptap replay can play the session again'),
+    gopls: text('PATH', 'the gopls to start (default: gopls on PATH)'),
+    server: choice('NAME', DEMO_SERVERS, 'gopls', 'run the session on another server found on PATH, on a small project (default gopls)'),
+  },
+} as const satisfies CommandSpec;
+
 export async function runDemo(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { log: { type: 'string' }, gopls: { type: 'string' }, rounds: { type: 'string' }, bodies: { type: 'boolean', default: false }, server: { type: 'string' } } });
-  const server = values.server ?? 'gopls';
-  if (server !== 'gopls' && !isProjectServer(server)) {
-    process.stderr.write(`lsptap demo: --server must be gopls, ${PROJECT_SERVERS.join(', ')} (got ${server})\n`);
-    return 2;
-  }
+  const parsed = parseCommand(DEMO_COMMAND, argv);
+  if (parsed.help) return printUsage(DEMO_COMMAND);
+  const values = parsed.values;
+  const server = values.server;
   const missing = server === 'gopls' ? null : notInstalled(server);
   if (missing !== null) {
     process.stderr.write(`lsptap demo: ${missing}; install it, or run the demo on gopls (the default)\n`);
@@ -44,7 +57,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   const logPath = values.log ?? path.join(workDir, 'session.jsonl');
   const lsptap = path.join(__dirname, '..', '..', '..', 'bin', 'lsptap');
   // --bodies records a session `lsptap replay` can play again.
-  const own = ['--summary', '--log', logPath, ...(values.bodies === true ? ['--bodies'] : [])];
+  const own = ['--summary', '--log', logPath, ...(values.bodies ? ['--bodies'] : [])];
   let cwd: string, command: string[];
   if (server === 'gopls') {
     cwd = goRootSrc();
@@ -63,7 +76,7 @@ export async function runDemo(argv: string[]): Promise<number> {
   conn.listen();
   const exited = new Promise<number>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig ? 1 : 0))));
   let steps: ScriptStep[];
-  if (server === 'gopls') steps = await runGoplsScript(conn, cwd, Number(values.rounds ?? 1));
+  if (server === 'gopls') steps = await runGoplsScript(conn, cwd, values.rounds);
   else {
     steps = (await runProjectScript(conn, cwd, SERVER_PROJECTS[server])).steps;
     child.stdin.end(); // some servers leave on stdin's end rather than on exit alone
