@@ -11,7 +11,7 @@ import { parseAddress } from './proxy/address';
 import { runGoplsMode } from './dropin/gopls-mode';
 import { installShim } from './dropin/install-shim';
 import { VERSION } from './model/version';
-import type { BpfMode } from './model/stages';
+import { DEFAULT_PROFILE_HZ, MAX_PROFILE_HZ, type BpfMode } from './model/stages';
 import { StartupError, UsageError, describeFailure } from './model/errors';
 import { AnalysisLink } from './proxy/worker/analysis-link';
 import { guardStderr, writeStderr } from './proxy/stderr';
@@ -47,6 +47,8 @@ options:
   --bpf MODE         kernel timing with eBPF: auto (default: on where it can load, else
                      one warn line in the log), off, or require (exit with an error
                      when it cannot load); needs root or cap_bpf,cap_perfmon
+  --profile-hz N     sample the server's stacks N times a second per CPU while kernel
+                     timing runs (default 99); 0 turns profiling off
   --grace-ms N       after the client closes, wait N ms for the server before SIGTERM,
                      and N ms more before SIGKILL (default 3000)
   --connect ADDR     the server is listening at ADDR (no child process)
@@ -66,6 +68,8 @@ export interface ProxyCliOptions {
   graceMs: number;
   metrics?: string;
   bpf: BpfMode;
+  /** --profile-hz: the profiler's rate per CPU; 0: off. */
+  profileHz: number;
   connect?: string;
   listen?: string;
   server?: string;
@@ -79,6 +83,13 @@ function positiveInt(name: string, v: string | undefined, dflt: number): number 
   if (v === undefined) return dflt;
   if (!/^\d+$/.test(v)) throw new UsageError(`lsptap: ${name} needs a whole number, got ${JSON.stringify(v)}`);
   return Number(v);
+}
+
+/** --profile-hz: 0 (off) to 10,000; the default is the sampler's (99). */
+function profileHz(v: string | undefined): number {
+  const hz = positiveInt('--profile-hz', v, DEFAULT_PROFILE_HZ);
+  if (hz > MAX_PROFILE_HZ) throw new UsageError(`lsptap: --profile-hz is at most ${MAX_PROFILE_HZ}, got ${hz}`);
+  return hz;
 }
 
 /** Split argv at the first `--`: lsptap's options before, the server command after. */
@@ -101,6 +112,7 @@ export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command
         'grace-ms': { type: 'string' },
         metrics: { type: 'string' },
         bpf: { type: 'string', default: 'auto' },
+        'profile-hz': { type: 'string' },
         connect: { type: 'string' },
         listen: { type: 'string' },
         server: { type: 'string' },
@@ -118,6 +130,7 @@ export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command
       graceMs: positiveInt('--grace-ms', v['grace-ms'], 3000),
       metrics: v.metrics,
       bpf: v.bpf,
+      profileHz: profileHz(v['profile-hz']),
       connect: v.connect, listen: v.listen, server: v.server,
     },
     command,
@@ -140,7 +153,7 @@ async function startLink(opts: ProxyCliOptions, bpf: BpfMode, needKernelState = 
     const exposed = exposedMetricsWarning(parseMetricsAddress(opts.metrics));
     if (exposed !== null) writeStderr(`${exposed}\n`);
   }
-  const link = AnalysisLink.launch({ bpf, metricsAddress: opts.metrics ?? null });
+  const link = AnalysisLink.launch({ bpf, metricsAddress: opts.metrics ?? null, profileHz: opts.profileHz });
   if (bpf === 'require' || opts.metrics !== undefined || needKernelState) await link.started;
   const { fd, path } = openSessionLog(opts);
   link.openLog(fd, opts.bodies, path, opts.graceMs);

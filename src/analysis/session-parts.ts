@@ -77,7 +77,7 @@ export function composeSession(summary: Summary, kernel: KernelTiming | null, se
 export async function prepareThreadParts(config: AnalysisConfig): Promise<{ ok: true; kernel: KernelOption; metrics: MetricsServing | null } | { ok: false; kind: 'bpf' | 'metrics'; message: string }> {
   let kernel: KernelOption;
   try {
-    kernel = prepareKernelTiming(config.bpf);
+    kernel = prepareKernelTiming(config.bpf, config.profileHz);
   } catch (err) {
     return { ok: false, kind: 'bpf', message: (err as Error).message };
   }

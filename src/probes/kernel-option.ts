@@ -26,7 +26,8 @@ export interface KernelOption {
   close(): void;
 }
 
-export function prepareKernelTiming(mode: BpfMode): KernelOption {
+/** profileHz: --profile-hz; the profiler's programs are attached only above 0. */
+export function prepareKernelTiming(mode: BpfMode, profileHz = 0): KernelOption {
   // Loaded only when asked for: it brings in ffi-rs, which the relay thread must then have
   // loaded first (analysis-link.ts).
   const kt = mode === 'off' ? null : require('./kernel-timing') as typeof import('./kernel-timing');
@@ -35,7 +36,7 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
   let bpfOff: string | null = mode === 'off' ? 'turned off with --bpf=off' : null;
   if (kt !== null) {
     try {
-      probes = kt.LoadedProbes.load();
+      probes = loadProbes(kt, profileHz);
     } catch (err) {
       if (mode === 'require') throw new StartupError(`lsptap: --bpf=require: kernel timing cannot start: ${(err as Error).message}`);
       bpfOff = (err as Error).message;
@@ -81,4 +82,20 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
     },
     close: () => { probes?.close(); probes = null; shared?.close(); shared = null; },
   };
+}
+
+/**
+ * The probes with the profiler when asked for; if the kernel refuses its programs (they
+ * need Linux 6.7+), kernel timing loads without them, and the reason is kept for the
+ * `profiling off` warn line of each session.
+ */
+function loadProbes(kt: typeof import('./kernel-timing'), profileHz: number): LoadedProbes {
+  if (profileHz <= 0) return kt.LoadedProbes.load();
+  try {
+    return kt.LoadedProbes.load({ profileHz });
+  } catch (err) {
+    const probes = kt.LoadedProbes.load();
+    probes.profileOff = `the profiler's programs did not load: ${(err as Error).message}`;
+    return probes;
+  }
 }

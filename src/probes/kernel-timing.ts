@@ -9,6 +9,7 @@ import { loadBpf, precheck, mapPut, mapTryPut, watchStream, u32Key, readCounters
 import { IO_COUNTERS, TREE_COUNTERS, TreeCounter, WatchedRole, SERVER_FD, IO_FD_KEY, decodeServerFd, type ServerFd } from './event-layout';
 import { KernelStage, type StreamFds } from './kernel-stage';
 import { KernelFeed } from './kernel-feed';
+import { ProfileStage } from './profile-stage';
 import { TreeAccounting } from './tree-accounting';
 import { findStdioPeers } from './peer-process';
 import { bytesWaiting } from './native';
@@ -60,21 +61,26 @@ export const PROFILE_LINKED = ['handle_profile_sample'];
  * and watched_fds.
  */
 export class LoadedProbes {
-  private constructor(readonly bpf: LoadedBpf, readonly loadMs: number, readonly profiling: boolean) {}
+  /** profileHz: the clock rate sessions sample at; 0 when the profiler is not attached. */
+  /** Why profiling is off although asked for (the kernel refused its programs), or null. */
+  profileOff: string | null = null;
+
+  private constructor(readonly bpf: LoadedBpf, readonly loadMs: number, readonly profileHz: number) {}
 
   /**
    * Load and attach; throws BpfLoadError naming the step, errno and fix. With profile, the
    * profiler's switch program is attached too and its sampling program loaded, for a
    * ProfileSampler to link to perf events once the server runs.
    */
-  static load(opts: { profile?: boolean } = {}): LoadedProbes {
+  static load(opts: { profileHz?: number } = {}): LoadedProbes {
     const t0 = process.hrtime.bigint();
     precheck();
-    const profile = opts.profile === true;
+    const hz = opts.profileHz ?? 0;
+    const profile = hz > 0;
     const programs = [...IO_PROGRAMS, ...TREE_PROGRAMS, ...(profile ? PROFILE_ATTACHED : [])];
     const all = [...IO_PROGRAMS, ...TREE_PROGRAMS, ...PROFILE_ATTACHED, ...PROFILE_LINKED];
     const bpf = loadBpf({ file: BPF_OBJECT, programs, loadOnly: profile ? PROFILE_LINKED : [], allPrograms: all });
-    return new LoadedProbes(bpf, Number(process.hrtime.bigint() - t0) / 1e6, profile);
+    return new LoadedProbes(bpf, Number(process.hrtime.bigint() - t0) / 1e6, hz);
   }
 
   close(): void { this.bpf.close(); }
@@ -99,6 +105,9 @@ export class KernelSession implements KernelTiming {
   /** The server's open fds when watching began, and how many of them found server_fds full. */
   private startFds = 0;
   private startNotEntered = 0;
+  /** --profile-hz: the session's profiling, or null when off or it could not start. */
+  private readonly profile: ProfileStage | null;
+  private profileOff: string | null = null;
 
   constructor(private readonly probes: LoadedProbes, private readonly fds: StreamFds, private readonly log: KernelLog, holdMs = DEFAULT_HOLD_MS) {
     // Tests only: start watching late, as when a server's first read began before we did.
@@ -107,7 +116,8 @@ export class KernelSession implements KernelTiming {
     const startNs = Number(process.hrtime.bigint());
     this.watch();
     this.feed = new KernelFeed(probes.bpf, process.env.LSPTAP_BPF_TRACE);
-    const stage = new KernelStage(fds, holdMs, this.feed, new TreeAccounting(fds.serverPid, this.startFds, startNs));
+    this.profile = this.startProfile();
+    const stage = new KernelStage(fds, holdMs, this.feed, new TreeAccounting(fds.serverPid, this.startFds, startNs), this.profile);
     this.kernelStage = stage;
     this.stage = {
       push: (rec, next) => {
@@ -131,6 +141,24 @@ export class KernelSession implements KernelTiming {
     };
   }
 
+  /** Sample the server at --profile-hz; a failure turns profiling off (one warn) and kernel timing goes on. */
+  private startProfile(): ProfileStage | null {
+    if (this.probes.profileOff !== null) {
+      this.profileOff = this.probes.profileOff;
+      this.log.warn('profiling off', { reason: this.profileOff });
+      return null;
+    }
+    if (this.probes.profileHz <= 0) return null;
+    const target = { serverPid: this.fds.serverPid, inFd: this.fds.serverIn ?? 0, outFd: this.fds.serverOut ?? 1 };
+    try {
+      return ProfileStage.start(this.probes.bpf, target, this.probes.profileHz, null);
+    } catch (err) {
+      this.profileOff = (err as Error).message;
+      this.log.warn('profiling off', { reason: this.profileOff });
+      return null;
+    }
+  }
+
   /** The next drain: soon while records are held, rarely when none is, more rarely while nothing comes. */
   private schedule(): void {
     if (this.timer !== null) clearTimeout(this.timer);
@@ -138,7 +166,10 @@ export class KernelSession implements KernelTiming {
     this.fastTimer = stage.heldCount > 0;
     this.timer = setTimeout(() => {
       if (stage.heldCount > 0) stage.pump(false);
-      else this.idleMs = stage.drain() > 0 ? IDLE_DRAIN_INTERVAL_MS : Math.min(this.idleMs * 2, IDLE_DRAIN_MAX_MS);
+      else {
+        this.idleMs = stage.drain() > 0 ? IDLE_DRAIN_INTERVAL_MS : Math.min(this.idleMs * 2, IDLE_DRAIN_MAX_MS);
+        this.profile?.refresh(); // keeps the kernel's profile maps from filling between responses
+      }
       if (!this.stopped) this.schedule();
     }, this.fastTimer ? DRAIN_INTERVAL_MS : this.idleMs);
     this.timer.unref();
@@ -224,6 +255,7 @@ export class KernelSession implements KernelTiming {
     const c = this.counts();
     const { table, peakDelta, tableSize } = this.fdTable();
     this.lastDrops = c.ioDrops + c.treeDrops;
+    const profile = this.profile?.stop(this.log) ?? null;
     this.feed.close();
     this.probes.close();
     if (this.lastDrops > 0) this.log.warn('kernel timing lost events', { ioDrops: c.ioDrops, treeDrops: c.treeDrops, hint: 'the ring buffers filled faster than lsptap drained them; affected fields may be null or off' });
@@ -239,6 +271,7 @@ export class KernelSession implements KernelTiming {
       kernel: {
         ...c, eventsRead: this.feed.eventsRead, drains: this.feed.drains,
         drainMs: Math.round(Number(this.feed.drainNs) / 1e4) / 100, strayEvents: this.kernelStage.strayEvents, fds,
+        ...(profile !== null ? { profile } : this.profileOff !== null ? { profile: { off: this.profileOff } } : {}),
       },
     };
   }

@@ -1,0 +1,93 @@
+// A session's profiling: the clock events (ProfileSampler), the reads of the kernel's
+// counts (ProfileReader), which request each sample belongs to (ProfileAttribution) and the
+// digest each response carries (kernel.profile). The kernel stage calls it as records pass
+// and as responses complete; its session calls refresh() in the idle drain and stop() last.
+
+import type { MessageRecord } from '../model/record';
+import { Symbolizer } from '../symbols';
+import type { LoadedBpf } from './loader';
+import { ProfileSampler, type ProfileTarget } from './profile-sampler';
+import { ProfileReader } from './profile-reader';
+import { ProfileAttribution, type AttributedSample } from './profile-attribution';
+import { StackNamer, digest, type ProfileDigest } from './profile-digest';
+
+type WarnLog = { warn(msg: string, fields: Record<string, unknown>): void };
+
+/** Where attributed samples go besides the response lines (the session's profile file); frames are named by `frames`. */
+export interface ProfileSampleSink {
+  sample(s: AttributedSample, frames: (userStack: bigint, kernelStack: bigint) => string[]): void;
+  close(): Record<string, unknown>;
+}
+
+export class ProfileStage {
+  private readonly reader: ProfileReader;
+  private readonly attribution: ProfileAttribution;
+  private readonly namer: StackNamer;
+  /** Counts were read since the last pump began: a response's samples are all in. */
+  private fresh = false;
+  private stopped = false;
+
+  constructor(private readonly bpf: LoadedBpf, private readonly sampler: ProfileSampler, readonly target: ProfileTarget, private readonly sink: ProfileSampleSink | null) {
+    this.reader = new ProfileReader(bpf);
+    const frames = (u: bigint, k: bigint): string[] => this.namer.frames(u, k);
+    this.attribution = new ProfileAttribution(target.serverPid, sink === null ? null : (s) => sink.sample(s, frames));
+    this.namer = new StackNamer(target.serverPid, this.reader.stacks, new Symbolizer());
+  }
+
+  /** Start sampling the session's server; throws BpfLoadError naming the step. */
+  static start(bpf: LoadedBpf, target: ProfileTarget, hz: number, sink: ProfileSampleSink | null): ProfileStage {
+    return new ProfileStage(bpf, ProfileSampler.start(bpf, target, hz), target, sink);
+  }
+
+  /** A record the stage received: requests open windows, the server's output closes them. */
+  onRecord(rec: MessageRecord): void {
+    const end = rec.offset + rec.headerBytes + rec.bytes;
+    if (rec.dir === 'c2s') {
+      if (rec.kind === 'request') this.attribution.request(rec.offset, end, rec.method, rec.id);
+      else this.attribution.input(end);
+      return;
+    }
+    this.attribution.output(rec.offset, end, rec.kind === 'response' && rec.request !== null ? rec.request.offset : null);
+  }
+
+  /** A pump begins: counts are read again before the first response it completes. */
+  stale(): void { this.fresh = false; }
+
+  /** Read the kernel's counts (a few FFI calls) and attribute what can be. */
+  refresh(): void {
+    if (this.stopped) return;
+    const counts = this.reader.take();
+    if (counts.length > 0) this.namer.sampled();
+    this.attribution.add(counts);
+    this.fresh = true;
+  }
+
+  /** The profile of a completed response's request; null for anything else. */
+  profileOf(rec: MessageRecord): ProfileDigest | null {
+    if (rec.dir !== 's2c' || rec.kind !== 'response' || rec.request === null) return null;
+    if (!this.fresh) this.refresh();
+    const p = this.attribution.finish(rec.request.offset);
+    return p === null ? null : digest(p, this.namer);
+  }
+
+  /** Stop sampling, read the last counts; what `session end` gets (kernel.profile), warning once about losses. */
+  stop(log: WarnLog): Record<string, unknown> {
+    if (this.stopped) return {};
+    this.sampler.close();
+    this.refresh();
+    this.stopped = true;
+    this.attribution.flush();
+    const lost = this.reader.losses();
+    const file = this.sink?.close() ?? {};
+    if (lost.countsFull + lost.stacksFull > 0) {
+      log.warn('profile samples lost', { countsFull: lost.countsFull, stacksFull: lost.stacksFull, lostWaitMs: Math.round(lost.lostWaitNs / 1e5) / 10, hint: 'the kernel\'s profile maps filled between two reads: those samples (or their stacks) are missing from the profiles' });
+    }
+    const a = this.attribution;
+    return {
+      hz: this.sampler.hz, cpus: this.sampler.cpus, samples: a.serverTicks, childSamples: a.childTicks, waits: lost.waits,
+      severalInFlight: a.severalInFlight, lostSamples: lost.countsFull, lostStacks: lost.stacksFull,
+      background: digest(a.background, this.namer), stacks: this.reader.stacks.size,
+      reads: this.reader.reads, readMs: Math.round(Number(this.reader.readNs) / 1e4) / 100, ...file,
+    };
+  }
+}
