@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { nativeCalls, libcCalls, allocate, addressOf, isNull, isMapFailed, bufferAt, bytesWaiting, peerCredPid, unixPeerInode, PROT_READ, PROT_WRITE, MAP_SHARED, SC_PAGESIZE } from '../src/probes/native';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { fdOf, socketInodeOf, unixPeerEnd } from '../src/probes/peer-process';
 import { BPF_OUTPUT_DIR } from '../src/probes/loader';
 import { bpfSkipReason } from './helpers/kernel';
@@ -182,4 +182,31 @@ test('syscall(perf_event_open) opens a CPU-clock event on CPU 0, and a bad attr 
   } finally {
     attr.free();
   }
+});
+
+// native.ts answers ffi-rs's glibc-or-musl question (process.report.getReport(), ~7 ms) from
+// /proc/self/maps for its one require. Both halves are checked in fresh processes, so an
+// upgrade of ffi-rs that stops asking (the swap is then dead code) or asks another way (the
+// swap then no longer saves anything) fails here instead of quietly.
+const countReports = (body: string): { reports: number; loaded: boolean } => {
+  const script = `
+    let reports = 0;
+    const real = process.report.getReport.bind(process.report);
+    process.report.getReport = (...a) => { reports++; return real(...a); };
+    ${body}
+    process.stdout.write(JSON.stringify({ reports, loaded: typeof ffi.load === 'function' }));`;
+  const out = execFileSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..', '..'), encoding: 'utf8' });
+  return JSON.parse(out) as { reports: number; loaded: boolean };
+};
+
+test("ffi-rs's own loader still asks process.report.getReport() which C library runs (the question native.ts answers for it)", () => {
+  const r = countReports("const ffi = require('ffi-rs');");
+  assert.ok(r.loaded, 'ffi-rs loads');
+  assert.ok(r.reports >= 1, 'ffi-rs no longer calls getReport: drop the swap in native.ts (requireFfiRs)');
+});
+
+test('native.ts loads ffi-rs without a diagnostic report, and ffi-rs works afterwards', () => {
+  const r = countReports("require('./dist/src/probes/native').loadFfiRs(); const ffi = require('ffi-rs');");
+  assert.ok(r.loaded, 'ffi-rs loads through native.ts');
+  assert.equal(r.reports, 0, 'native.ts let ffi-rs build a whole diagnostic report');
 });

@@ -110,9 +110,6 @@ export class KernelSession implements KernelTiming {
   private profileOff: string | null = null;
 
   constructor(private readonly probes: LoadedProbes, private readonly fds: StreamFds, private readonly log: KernelLog, holdMs = DEFAULT_HOLD_MS) {
-    // Tests only: start watching late, as when a server's first read began before we did.
-    const lateMs = Number(process.env.LSPTAP_TEST_WATCH_DELAY_MS ?? 0);
-    if (lateMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, lateMs);
     const startNs = Number(process.hrtime.bigint());
     this.watch();
     this.feed = new KernelFeed(probes.bpf, process.env.LSPTAP_BPF_TRACE);
