@@ -6,7 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { bpfSkipReason, tempDir, startSession, endSession, responseLine, readLog, type LogLine } from './helpers/kernel';
+import fs from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { bpfSkipReason, tempDir, startSession, endSession, responseLine, readLog, LSPTAP, type LogLine } from './helpers/kernel';
 import { buildProfileServer, goSkip } from './helpers/profile-server';
 import type { ProfileDigest } from '../src/model/record';
 
@@ -44,18 +46,32 @@ test('each response line names the function its request spent its CPU in and the
   assert.equal(cpu.self[0].fn, 'main.spinOnCPU', 'the function most often on the CPU');
 
   const block = responseLine(lines, 2);
-  const wait = profileOf(block);
+  const waited = profileOf(block);
   const blockedUs = (block.kernel as { serverBlockedUs: number }).serverBlockedUs;
   // Not all 300 ms: a woken runtime thread waiting for a CPU (runq) counts as busy on a loaded machine.
   assert.ok(blockedUs >= 100_000, `blocked ${blockedUs} µs of a 300 ms wait`);
-  assert.ok(Math.abs(wait.waitMs * 1000 - blockedUs) <= Math.max(1000, 0.02 * blockedUs), `wait ${wait.waitMs} ms for ${blockedUs} µs blocked`);
-  assert.ok(share(wait.waitIn, 'main.blockInSyscall') >= 80, `waited in ${JSON.stringify(wait.waitIn)}`);
+  assert.ok(Math.abs(waited.waitMs * 1000 - blockedUs) <= Math.max(1000, 0.02 * blockedUs), `wait ${waited.waitMs} ms for ${blockedUs} µs blocked`);
+  assert.ok(share(waited.waitIn, 'main.blockInSyscall') >= 80, `waited in ${JSON.stringify(waited.waitIn)}`);
 
   const end = lines.find((l) => l.msg === 'session end');
   const p = (end?.kernel as { profile?: { hz: number; samples: number; lostSamples: number } } | undefined)?.profile;
   assert.ok(p !== undefined, 'session end has kernel.profile');
   assert.equal(p.hz, HZ);
   assert.equal(p.lostSamples, 0);
+
+  // The profile file beside the log, named by session end, read by Go's own pprof.
+  const file = (end as { profileFile?: string }).profileFile;
+  assert.equal(file, path.join(dir, 'log.profile.jsonl'));
+  assert.equal(fs.statSync(file).mode & 0o777, 0o600);
+  const pprof = (kind: string, ...args: string[]): string => {
+    const out = path.join(dir, `${kind}.pb.gz`);
+    execFileSync(process.execPath, [LSPTAP, 'profile', '--kind', kind, '-o', out, log], { stdio: 'pipe' });
+    return execFileSync('go', ['tool', 'pprof', '-top', ...args, out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  };
+  assert.match(pprof('cpu', '-tagfocus', 'id=1'), /main\.spinOnCPU/);
+  const wait = pprof('wait', '-tagfocus', 'id=2');
+  assert.match(wait, /main\.blockInSyscall/);
+  assert.doesNotMatch(pprof('cpu', '-tagfocus', 'id=2'), /main\.spinOnCPU/, 'request 2 did not spin');
 });
 
 test('--profile-hz 0 turns profiling off: no kernel.profile anywhere, kernel timing still on', { skip }, async (t) => {

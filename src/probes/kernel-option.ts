@@ -3,7 +3,7 @@
 // `lsptap -- COMMAND`, `--connect` and lsptap standing in for gopls (the shim), where the
 // one session owns the probes, and `--listen`, where every connection shares them.
 
-import type { LoadedProbes } from './kernel-timing';
+import type { LoadedProbes, ProfileSinkFactory } from './kernel-timing';
 import type { ListenKernelTiming } from './listen-kernel-timing';
 import type { BpfMode, KernelTiming, KernelLog } from '../model/stages';
 import { StartupError } from '../model/errors';
@@ -21,7 +21,8 @@ export interface KernelAttachResult {
 export interface KernelOption {
   readonly loaded: boolean;
   /** Start timing a session; with no target (or no probes) say why it is off. */
-  attach(target: KernelTarget | null, log: KernelLog, offReason: string | null): KernelAttachResult;
+  /** profileSink: the session's profile file, opened when profiling starts. */
+  attach(target: KernelTarget | null, log: KernelLog, offReason: string | null, profileSink?: ProfileSinkFactory | null): KernelAttachResult;
   /** Release the probes when no session used them. */
   close(): void;
 }
@@ -52,7 +53,7 @@ export function prepareKernelTiming(mode: BpfMode, profileHz = 0): KernelOption 
   };
   return {
     loaded: probes !== null,
-    attach: (target, log, offReason) => {
+    attach: (target, log, offReason, profileSink = null) => {
       if (kt !== null && target?.kind === 'connection' && (shared !== null || probes !== null)) {
         const ct = require('./listen-kernel-timing') as typeof import('./listen-kernel-timing');
         try {
@@ -73,7 +74,7 @@ export function prepareKernelTiming(mode: BpfMode, profileHz = 0): KernelOption 
       const p = probes;
       probes = null; // the session owns them now: closed when it stops, or here on failure
       try {
-        const timing: KernelTiming = target.kind === 'child' ? kt.startKernelTiming(p, target, log) : kt.startSocketKernelTiming(p, target, log);
+        const timing: KernelTiming = target.kind === 'child' ? kt.startKernelTiming(p, target, log, undefined, profileSink) : kt.startSocketKernelTiming(p, target, log, undefined, profileSink);
         return { kernel: timing, refuse: null, off: null };
       } catch (err) {
         p.close();

@@ -9,7 +9,7 @@ import { loadBpf, precheck, mapPut, mapTryPut, watchStream, u32Key, readCounters
 import { IO_COUNTERS, TREE_COUNTERS, TreeCounter, WatchedRole, SERVER_FD, IO_FD_KEY, decodeServerFd, type ServerFd } from './event-layout';
 import { KernelStage, type StreamFds } from './kernel-stage';
 import { KernelFeed } from './kernel-feed';
-import { ProfileStage } from './profile-stage';
+import { ProfileStage, type ProfileSampleSink } from './profile-stage';
 import { TreeAccounting } from './tree-accounting';
 import { findStdioPeers } from './peer-process';
 import { bytesWaiting } from './native';
@@ -48,6 +48,9 @@ export const TREE_PROGRAMS = [
   'handle_sched_process_exec', 'handle_sched_process_exit', 'handle_page_cache_add', 'handle_block_io_start',
   'handle_block_io_done', 'handle_tree_sys_enter', 'handle_tree_sys_exit',
 ];
+
+/** Opens a session's profile file at the sampling rate; null when the session has none (a log on stderr). */
+export type ProfileSinkFactory = (hz: number) => ProfileSampleSink | null;
 
 /** The profiler's programs (bpf/profile.bpf.c): attached only with --profile-hz above 0. */
 export const PROFILE_ATTACHED = ['handle_profile_switch'];
@@ -109,7 +112,8 @@ export class KernelSession implements KernelTiming {
   private readonly profile: ProfileStage | null;
   private profileOff: string | null = null;
 
-  constructor(private readonly probes: LoadedProbes, private readonly fds: StreamFds, private readonly log: KernelLog, holdMs = DEFAULT_HOLD_MS) {
+  /** profileSink: opens the session's profile file at the sampling rate (null: none). */
+  constructor(private readonly probes: LoadedProbes, private readonly fds: StreamFds, private readonly log: KernelLog, holdMs = DEFAULT_HOLD_MS, private readonly profileSink: ProfileSinkFactory | null = null) {
     const startNs = Number(process.hrtime.bigint());
     this.watch();
     this.feed = new KernelFeed(probes.bpf, process.env.LSPTAP_BPF_TRACE);
@@ -147,9 +151,16 @@ export class KernelSession implements KernelTiming {
     }
     if (this.probes.profileHz <= 0) return null;
     const target = { serverPid: this.fds.serverPid, inFd: this.fds.serverIn ?? 0, outFd: this.fds.serverOut ?? 1 };
+    let sink: ProfileSampleSink | null = null;
     try {
-      return ProfileStage.start(this.probes.bpf, target, this.probes.profileHz, null);
+      sink = this.profileSink?.(this.probes.profileHz) ?? null;
     } catch (err) {
+      this.log.warn('profile file not written', { reason: (err as Error).message });
+    }
+    try {
+      return ProfileStage.start(this.probes.bpf, target, this.probes.profileHz, sink);
+    } catch (err) {
+      sink?.close();
       this.profileOff = (err as Error).message;
       this.log.warn('profiling off', { reason: this.profileOff });
       return null;
@@ -270,6 +281,7 @@ export class KernelSession implements KernelTiming {
         drainMs: Math.round(Number(this.feed.drainNs) / 1e4) / 100, strayEvents: this.kernelStage.strayEvents, fds,
         ...(profile !== null ? { profile } : this.profileOff !== null ? { profile: { off: this.profileOff } } : {}),
       },
+      ...(this.profile?.filePath != null ? { profileFile: this.profile.filePath } : {}),
     };
   }
 }
@@ -280,18 +292,18 @@ function openFds(pid: number): number[] {
 }
 
 /** Start tracing this session's processes; the stage goes into the Session. */
-export function startKernelTiming(probes: LoadedProbes, server: { serverPid: number; toServerFd: number; fromServerFd: number }, log: KernelLog, holdMs = DEFAULT_HOLD_MS): KernelSession {
+export function startKernelTiming(probes: LoadedProbes, server: { serverPid: number; toServerFd: number; fromServerFd: number }, log: KernelLog, holdMs = DEFAULT_HOLD_MS, profileSink: ProfileSinkFactory | null = null): KernelSession {
   return new KernelSession(probes, {
     ...lsptapAndEditor(), serverPid: server.serverPid, lsptapToServer: server.toServerFd, lsptapFromServer: server.fromServerFd,
-  }, log, holdMs);
+  }, log, holdMs, profileSink);
 }
 
 /** The same for `lsptap --connect`: the server is the process holding the socket's far end. */
-export function startSocketKernelTiming(probes: LoadedProbes, peer: { fd: number | null; pid: number | null; peerFd: number | null }, log: KernelLog, holdMs = DEFAULT_HOLD_MS): KernelSession {
+export function startSocketKernelTiming(probes: LoadedProbes, peer: { fd: number | null; pid: number | null; peerFd: number | null }, log: KernelLog, holdMs = DEFAULT_HOLD_MS, profileSink: ProfileSinkFactory | null = null): KernelSession {
   if (peer.fd === null || peer.pid === null || peer.peerFd === null) throw new BpfLoadError('watch', 0, 'the process or fd at the server end of the socket was not found', 'run lsptap as root or as the server\'s user, with ss (iproute2) installed');
   return new KernelSession(probes, {
     ...lsptapAndEditor(), serverPid: peer.pid, lsptapToServer: peer.fd, lsptapFromServer: peer.fd, serverIn: peer.peerFd, serverOut: peer.peerFd,
-  }, log, holdMs);
+  }, log, holdMs, profileSink);
 }
 
 /** lsptap's own stdio, the editor reading its stdout and the one writing its stdin. */

@@ -4,6 +4,7 @@
 
 import path from 'node:path';
 import { ProcessMaps, Symbolizer } from '../symbols';
+import { KERNEL_MAPPING, type ProfileFrame } from '../model/profile-file';
 import type { WindowProfile, StackCount } from './profile-attribution';
 import type { ProfileDigest, ProfileShare } from '../model/record';
 
@@ -30,47 +31,62 @@ const WAIT_PLUMBING = /^(runtime|syscall|internal\/[\w/]+|runtime\/internal\/\w+
 
 /** Names the frames of kernel stack hashes: kernel frames first, then user ones, each leaf first. */
 export class StackNamer {
+  private readonly named = new Map<bigint, ProfileFrame[]>();
   private readonly names = new Map<bigint, string[]>();
   private maps: ProcessMaps | null = null;
   private mapsReadMs = 0;
 
   constructor(private readonly pid: number, private readonly stacks: ReadonlyMap<bigint, bigint[]>, private readonly symbolizer: Symbolizer) {}
 
+  /** Frame names (a function, else mapping+offset, else the address). */
   frames(userStack: bigint, kernelStack: bigint): string[] {
-    return [...this.named(kernelStack, true), ...this.named(userStack, false)];
+    return [...this.nameList(kernelStack, true), ...this.nameList(userStack, false)];
+  }
+
+  /** The frames as the profile file takes them. */
+  profileFrames(userStack: bigint, kernelStack: bigint): ProfileFrame[] {
+    return [...this.stack(kernelStack, true), ...this.stack(userStack, false)];
   }
 
   /** The function that waited, for a wait stack: the first user frame outside WAIT_PLUMBING (else the user leaf). */
   waiter(userStack: bigint): string | null {
-    const user = this.named(userStack, false);
+    const user = this.nameList(userStack, false);
     return user.find((f) => !WAIT_PLUMBING.test(f)) ?? user[0] ?? null;
   }
 
-  private named(hash: bigint, kernel: boolean): string[] {
+  private nameList(hash: bigint, kernel: boolean): string[] {
     if (hash === 0n) return [];
     let n = this.names.get(hash);
-    if (n !== undefined) return n;
-    const pcs = this.stacks.get(hash);
-    if (pcs === undefined) return ['[stack lost]'];
-    n = pcs.map((pc, i) => cut(kernel ? this.kernelName(pc) : this.userName(pc, i > 0)));
-    // A stack taken at sched_switch starts inside the profiler itself: its program and the
-    // tracepoint's plumbing are not where the thread was.
-    if (kernel) { let i = 0; while (i < n.length && TRACING_FRAME.test(n[i])) i++; n = n.slice(i); }
-    this.names.set(hash, n);
+    if (n === undefined) {
+      n = this.stack(hash, kernel).map(frameName);
+      this.names.set(hash, n);
+    }
     return n;
   }
 
-  private kernelName(pc: bigint): string {
-    return this.symbolizer.kernel(pc).symbol.fn ?? `[kernel] 0x${pc.toString(16)}`;
+  private stack(hash: bigint, kernel: boolean): ProfileFrame[] {
+    if (hash === 0n) return [];
+    let f = this.named.get(hash);
+    if (f !== undefined) return f;
+    const pcs = this.stacks.get(hash);
+    if (pcs === undefined) return [LOST_FRAME];
+    f = pcs.map((pc, i) => (kernel ? this.kernelFrame(pc) : this.userFrame(pc, i > 0)));
+    // A stack taken at sched_switch starts inside the profiler itself: its program and the
+    // tracepoint's plumbing are not where the thread was.
+    if (kernel) { let i = 0; while (i < f.length && f[i].fn !== null && TRACING_FRAME.test(f[i].fn!)) i++; f = f.slice(i); }
+    this.named.set(hash, f);
+    return f;
   }
 
-  private userName(pc: bigint, isReturnAddress: boolean): string {
+  private kernelFrame(pc: bigint): ProfileFrame {
+    return { mapping: KERNEL_MAPPING, address: pc, fn: this.symbolizer.kernel(pc).symbol.fn, file: null, line: null };
+  }
+
+  private userFrame(pc: bigint, isReturnAddress: boolean): ProfileFrame {
     const maps = this.processMaps(pc);
-    if (maps === null) return `0x${pc.toString(16)}`;
+    if (maps === null) return { mapping: null, address: pc, fn: null, file: null, line: null };
     const { mapping, symbol } = this.symbolizer.user(maps, pc, isReturnAddress);
-    if (symbol.fn !== null) return symbol.fn;
-    if (mapping === null) return `0x${pc.toString(16)}`;
-    return `${path.basename(mapping.file) || '[anon]'}+0x${(pc - mapping.start + mapping.offset).toString(16)}`;
+    return { mapping, address: pc, fn: symbol.fn, file: symbol.file, line: symbol.line };
   }
 
   /**
@@ -94,6 +110,16 @@ export class StackNamer {
     this.mapsReadMs = Date.now();
     if (fresh !== null) this.maps = fresh;
   }
+}
+
+/** A stack the kernel's map had no room for: its samples are kept, under this. */
+const LOST_FRAME: ProfileFrame = Object.freeze({ mapping: null, address: 0n, fn: '[stack lost]', file: null, line: null });
+
+function frameName(f: ProfileFrame): string {
+  if (f.fn !== null) return cut(f.fn);
+  if (f.mapping === KERNEL_MAPPING) return `[kernel] 0x${f.address.toString(16)}`;
+  if (f.mapping === null) return `0x${f.address.toString(16)}`;
+  return `${path.basename(f.mapping.file) || '[anon]'}+0x${(f.address - f.mapping.start + f.mapping.offset).toString(16)}`;
 }
 
 function cut(name: string): string { return name.length > NAME_MAX ? `${name.slice(0, NAME_MAX - 1)}…` : name; }
