@@ -16,6 +16,7 @@ import type { Direction } from '../model/frame';
 import type { MethodStats, PartStats } from '../sinks/summary';
 import { ExactTallies } from '../sinks/method-tally';
 import { compareText } from '../model/text-order';
+import { serverNameOf } from '../model/process-name';
 
 /** A line's session id (a string in every lsptap log; anything else reads as none). */
 function sessionOf(line: Record<string, unknown>): string {
@@ -156,6 +157,8 @@ export class ReportBuilder {
   /** Requests waiting for their response, per session: only the in-flight ones are held. */
   private readonly pending = new Map<string, Map<string, PendingRequest>>();
   private readonly sessions = new Set<string>();
+  /** Each session's server, named by what it runs (from `session start`'s command). */
+  private readonly servers = new Map<string, string>();
   /** Epoch ms of each session's last line, for how long an unanswered request waited. */
   private readonly lastTime = new Map<string, number>();
   private readonly slowest: SlowRequest[] = [];
@@ -178,7 +181,12 @@ export class ReportBuilder {
     const session = `${source}\u0000${sessionOf(line)}`;
     const t = num(line.time);
     if (t !== null && t > (this.lastTime.get(session) ?? -Infinity)) this.lastTime.set(session, t);
-    if (line.msg === 'session start') { this.sessions.add(session); this.pending.delete(session); return; }
+    if (line.msg === 'session start') {
+      this.sessions.add(session); this.pending.delete(session);
+      const name = serverNameOf(line.command);
+      if (name !== null) this.servers.set(session, name);
+      return;
+    }
     if (line.msg === 'session end') { this.pending.delete(session); return; }
     if (line.msg !== 'message') return;
     const dir = line.dir;
@@ -217,7 +225,7 @@ export class ReportBuilder {
     this.considerSlow({
       dir: reqDir, method, id, latencyMs, isError: line.isError === true, session: sessionOf(line),
       time, source, lineNo, phases: req === null ? [] : phasesOf(reqDir, req, line), kernel: kernelOf(kernel),
-      explained: isObject(line.kernel) ? explainRequest(method, latencyMs, line.kernel as KernelTiming) : null,
+      explained: isObject(line.kernel) ? explainRequest(method, latencyMs, line.kernel as KernelTiming, this.servers.get(session)) : null,
     });
   }
 
