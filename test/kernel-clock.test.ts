@@ -6,10 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { LoadedProbes } from '../src/probes/kernel-timing';
-import { watchStream, readCounters } from '../src/probes/loader';
-import { watchedPids } from '../src/probes/watched-pids';
+import { mapPut, watchStream, u32Key, readCounters } from '../src/probes/loader';
 import { RingReader } from '../src/probes/ring-reader';
-import { decodeIoEvent, IoOp, WatchedRole, type IoEvent } from '../src/probes/event-layout';
+import { decodeIoEvent, IoOp, type IoEvent } from '../src/probes/event-layout';
 import { bpfSkipReason } from './helpers/kernel';
 
 const skip = bpfSkipReason();
@@ -23,7 +22,7 @@ function watchDevNull(t: { after: (fn: () => void) => void }): { probes: LoadedP
   key.writeUInt32LE(process.pid, 0);
   key.writeInt32LE(fd, 4);
   watchStream(probes.bpf.mapFd('watched_fds'), key);
-  watchedPids(probes.bpf).put(process.pid, WatchedRole.lsptap);
+  mapPut(probes.bpf.mapFd('watched_pids'), u32Key(process.pid), 1);
   return { probes, ring, fd };
 }
 

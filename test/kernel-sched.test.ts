@@ -6,8 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { watchStream } from '../src/probes/loader';
-import { watchedPids } from '../src/probes/watched-pids';
+import { mapPut, watchStream, u32Key } from '../src/probes/loader';
 import { LoadedProbes } from '../src/probes/kernel-timing';
 import { RingReader } from '../src/probes/ring-reader';
 import { decodeTreeEvent, TreeMode, WatchedRole, IDLE_CAUSES, type TreeEvent, type TreeSnapshot } from '../src/probes/event-layout';
@@ -27,7 +26,7 @@ function watchSelf(t: { after: (fn: () => void) => void }): Watched {
   key.writeUInt32LE(process.pid, 0);
   key.writeInt32LE(fd, 4);
   watchStream(probes.bpf.mapFd('watched_fds'), key);
-  watchedPids(probes.bpf).put(process.pid, WatchedRole.server);
+  mapPut(probes.bpf.mapFd('watched_pids'), u32Key(process.pid), WatchedRole.server);
   return {
     mark: () => { fs.writeSync(fd, 'x'); },
     events: () => {
