@@ -12,7 +12,7 @@ import { LSPTAP_BIN, missingCommand, skipUnless } from './helpers/fixture-sessio
 import { connect, readLog, startLsptap, tmpDir, waitFor } from './helpers/index';
 import { bpfSkipReason } from './helpers/kernel';
 import { answerServerRequests, goRootSrc } from '../src/demo/gopls-script';
-import { formatMs } from '../src/top/screen';
+import { formatMs } from '../src/sinks/text-table';
 
 const missing = missingCommand('gopls') ?? missingCommand('tmux', ['-V']);
 

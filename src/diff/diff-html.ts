@@ -6,6 +6,7 @@ import path from 'node:path';
 import { chartJsSource, escapeHtml, pageHead, scriptJson } from '../report/html-report';
 import type { Comparison } from './compare';
 import { VERDICT_TEXT, intervalText } from './format-diff';
+import { formatMs } from '../sinks/text-table';
 
 const PAGE_SCRIPT = String.raw`
 (function () {
@@ -32,7 +33,7 @@ const PAGE_SCRIPT = String.raw`
 `;
 
 export function renderDiffHtml(c: Comparison): string {
-  const fmt = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : x < 10 ? x.toFixed(2) : x < 1000 ? x.toFixed(1) : x.toFixed(0));
+  const fmt = formatMs;
   const rows = c.rows.map((r) => `<tr class="${r.verdict}"><td>${r.dir}</td><td>${escapeHtml(r.method)}</td>`
     + `<td>${r.a === null ? '-' : r.kind === 'request' ? r.a.answered : r.a.count}</td><td>${fmt(r.a?.p50Ms)}</td><td>${fmt(r.a?.p99Ms)}</td>`
     + `<td>${r.b === null ? '-' : r.kind === 'request' ? r.b.answered : r.b.count}</td><td>${fmt(r.b?.p50Ms)}</td><td>${fmt(r.b?.p99Ms)}</td>`

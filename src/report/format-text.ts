@@ -3,16 +3,11 @@
 // requests with their phases.
 
 import { formatSummaryTable } from '../sinks/summary';
+import { renderTable } from '../sinks/text-table';
 import type { Report, SlowRequest } from './aggregate';
 
 /** Columns listed in `left` are left-aligned, the rest (numbers) right-aligned. */
-function table(head: string[], body: string[][], left: number[]): string {
-  // A loop, not Math.max(...column): a spread passes one argument per row and overflows the stack at ~100k rows.
-  const widths = head.map((h) => h.length);
-  for (const row of body) for (let i = 0; i < widths.length; i++) if (row[i].length > widths[i]) widths[i] = row[i].length;
-  const line = (cells: string[]): string => cells.map((c, i) => (left.includes(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
-}
+const table = (head: string[], body: string[][], left: number[]): string => renderTable(head, body, new Set(left));
 
 const us = (x: number | null | undefined): string => (x === null || x === undefined ? '-' : x < 100 ? x.toFixed(1) : x.toFixed(0));
 

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Report, SlowRequest } from './aggregate';
 import { kernelParts } from './format-text';
+import { formatMs } from '../sinks/text-table';
 
 /** Chart.js's UMD build, read once. */
 export function chartJsSource(): string {
@@ -41,10 +42,12 @@ export const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g
 import { escapeHtml } from './escape-html';
 export { escapeHtml };
 
+// The page formats ms with the same function as the text (its source, inlined: the page
+// loads nothing), so a figure reads the same in the table and in a chart's tooltip.
 const PAGE_SCRIPT = String.raw`
 (function () {
   var data = JSON.parse(document.getElementById('report-data').textContent);
-  var fmt = function (x) { return x === null || x === undefined ? '-' : x < 10 ? x.toFixed(2) : x < 1000 ? x.toFixed(1) : x.toFixed(0); };
+  var fmt = ${formatMs.toString()};
   Chart.defaults.animation = false;
   Chart.defaults.font.family = 'system-ui, sans-serif';
   var colors = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f', '#bab0ac'];
@@ -158,7 +161,7 @@ export function renderHtmlReport(report: Report): string {
     .filter((r) => report.latencies[`${r.dir} ${r.method}`] !== undefined)
     .map((r) => ({ dir: r.dir, method: r.method, count: r.answered, p50Ms: r.p50Ms, p99Ms: r.p99Ms, ...histogramOf(report.latencies[`${r.dir} ${r.method}`]) }));
   const data = { distributions, slowest: report.slowest, bar: kernelBar(report.slowest, parts) };
-  const fmt = (x: number | null): string => (x === null ? '-' : x < 10 ? x.toFixed(2) : x < 1000 ? x.toFixed(1) : x.toFixed(0));
+  const fmt = formatMs;
   const anyUnanswered = report.unanswered.length > 0;
   const unansweredCell = (n: number): string => (anyUnanswered ? `<td class="note">${n > 0 ? `${n} unanswered (log ended)` : ''}</td>` : '');
   const methodRows = report.methods.map((r) => `<tr><td>${r.dir}</td><td>${escapeHtml(r.method)}</td><td>${r.count}</td><td>${fmt(r.p50Ms)}</td><td>${fmt(r.p90Ms)}</td><td>${fmt(r.p99Ms)}</td><td>${fmt(r.maxMs)}</td><td>${r.kind === 'request' ? r.errors : '-'}</td>${unansweredCell(r.unanswered)}${parts.map((p) => `<td>${r.kernel?.[p] ? `${r.kernel[p].p50} / ${r.kernel[p].p99}` : '-'}</td>`).join('')}</tr>`).join('\n');

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { flag, parseCommand, printUsage, text, usageError, whole, type CommandSpec } from '../command/command-args';
 import { ReportBuilder, type Report, type ReportFilters } from './aggregate';
-import { readLogs } from './log-reader';
+import { parseLine, readLineBatches } from './log-reader';
 import { expandLogSources } from './log-sources';
 import { formatReportText } from './format-text';
 import { renderHtmlReport } from './html-report';
@@ -61,9 +61,16 @@ export function parseReportArgs(argv: string[], nowMs = Date.now()): ReportArgs 
 /** Read and aggregate; corrupt lines are recorded with their line numbers and skipped. */
 export async function buildReport(sources: string[], filters: ReportFilters): Promise<Report> {
   const builder = new ReportBuilder(filters);
-  for await (const line of readLogs(sources)) {
-    if (line.ok) builder.add(line.value, line.source, line.lineNo);
-    else builder.addCorrupt({ source: line.source, lineNo: line.lineNo, reason: line.reason });
+  // A chunk's lines at a time, not an await per line.
+  for (const source of sources) {
+    for await (const batch of readLineBatches(source)) {
+      for (const { text, lineNo } of batch) {
+        if (text.length === 0 || text.trim().length === 0) continue;
+        const p = parseLine(text);
+        if ('value' in p) builder.add(p.value, source, lineNo);
+        else builder.addCorrupt({ source, lineNo, reason: p.reason });
+      }
+    }
   }
   return builder.result();
 }

@@ -8,6 +8,7 @@ import type { KernelTiming, MessageRecord } from '../model/record';
 import { MethodTally } from './method-tally';
 import { explainRequest } from './kernel-text';
 import { compareText } from '../model/text-order';
+import { formatMs, renderTable } from './text-table';
 
 export interface PartStats { p50: number; p99: number }
 
@@ -132,13 +133,11 @@ export class Summary {
 
 }
 
-const fmt = (x: number | null): string => (x === null ? '-' : x < 10 ? x.toFixed(2) : x < 1000 ? x.toFixed(1) : x.toFixed(0));
-
 /** The summary as an aligned table for people (stderr with --summary, and the demo). */
 export function formatSummaryTable(rows: MethodStats[]): string {
   const head = ['dir', 'method', 'count', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors'];
   const body = rows.map((r) => [
-    r.dir, r.method, String(r.count), fmt(r.p50Ms), fmt(r.p90Ms), fmt(r.p99Ms), fmt(r.maxMs),
+    r.dir, r.method, String(r.count), formatMs(r.p50Ms), formatMs(r.p90Ms), formatMs(r.p99Ms), formatMs(r.maxMs),
     r.kind === 'request' ? String(r.errors) : '-',
   ]);
   return alignTable(head, body);
@@ -158,19 +157,15 @@ export function formatKernelTable(rows: MethodStats[]): string {
   if (withKernel.length === 0) return '';
   const head = ['dir', 'method', 'count', 'p50 ms', ...KERNEL_COLUMNS.map(([, label]) => label)];
   const body = withKernel.map((r) => [
-    r.dir, r.method, String(r.answered), fmt(r.p50Ms),
-    ...KERNEL_COLUMNS.map(([part]) => (r.kernel?.[part] === undefined ? '-' : fmt(r.kernel[part].p50 / 1000))),
+    r.dir, r.method, String(r.answered), formatMs(r.p50Ms),
+    ...KERNEL_COLUMNS.map(([part]) => (r.kernel?.[part] === undefined ? '-' : formatMs(r.kernel[part].p50 / 1000))),
   ]);
   return alignTable(head, body);
 }
 
-function alignTable(head: string[], body: string[][]): string {
-  // A loop, not Math.max(...column): a spread passes one argument per row and overflows the stack at ~100k rows.
-  const widths = head.map((h) => h.length);
-  for (const row of body) for (let i = 0; i < widths.length; i++) if (row[i].length > widths[i]) widths[i] = row[i].length;
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 1 || i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
-}
+/** dir and method left, figures right. */
+const NAME_COLUMNS: ReadonlySet<number> = new Set([0, 1]);
+const alignTable = (head: string[], body: string[][]): string => renderTable(head, body, NAME_COLUMNS);
 
 /** One sentence per slow request (docs/kernel-timing.md); '' when none has a server window. */
 export function formatExplanations(slowest: SlowKernelRequest[], server?: string): string {

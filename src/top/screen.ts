@@ -5,11 +5,8 @@
 import { quantile } from '../report/aggregate';
 import type { LiveState, SlowOne } from './live-state';
 import { compareText } from '../model/text-order';
+import { formatMs } from '../sinks/text-table';
 
-/** ms as the report prints them: 2 decimals under 10, 1 under 1000, whole above. */
-export function formatMs(x: number | null): string {
-  return x === null ? '-' : x < 10 ? x.toFixed(2) : x < 1000 ? x.toFixed(1) : x.toFixed(0);
-}
 
 const age = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : ms < 600_000 ? `${Math.round(ms / 1000)}s` : `${Math.round(ms / 60_000)}m`);
 const clock = (ms: number): string => new Date(ms).toTimeString().slice(0, 8);
@@ -66,7 +63,7 @@ export function renderScreen(state: LiveState, info: ScreenInfo): string[] {
   for (const t of tallies.slice(0, tableRows)) {
     const m = minute.get(`${t.dir} ${t.method}`) ?? [];
     const ms = sorted(m);
-    const all = sorted(t.latencies);
+    const all = t.latencies.toSorted();
     const q = (s: Float64Array, p: number): string => (s.length === 0 ? '-' : formatMs(quantile(s, p)));
     const isReq = t.kind === 'request';
     const cells = isReq
