@@ -17,7 +17,7 @@ export const PROXY_COMMAND = {
     'lsptap [options] --listen ADDR -- COMMAND [ARGS...]   one server per connection',
     'lsptap [options] --server GOPLS [-- GOPLS-ARGS]  stand in for gopls (as the shim does)',
     'lsptap install-shim DIR        make DIR/gopls, a gopls-named shim for editors',
-    'lsptap demo [options]          scripted gopls session on the Go standard library',
+    'lsptap demo [options]          scripted session: gopls on the Go standard library, or --server NAME',
     'lsptap report [options] [LOG...]   per-method latency report from logs',
     'lsptap top [options] [LOG...]  live view of the sessions logging to the log directory',
     'lsptap profile [options] LOG...    per-request CPU/wait profile (pprof, or top functions)',

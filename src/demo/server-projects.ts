@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
 import {
   InitializeRequest, InitializedNotification, DidOpenTextDocumentNotification, DidChangeTextDocumentNotification,
-  HoverRequest, DefinitionRequest, DocumentSymbolRequest, CompletionRequest, ShutdownRequest, ExitNotification, type Position,
+  HoverRequest, DefinitionRequest, DocumentSymbolRequest, CompletionRequest, ShutdownRequest, ExitNotification, CompletionTriggerKind, type Position,
 } from 'vscode-languageserver-protocol/node';
 import type { ScriptStep } from './gopls-script';
 
@@ -29,6 +29,7 @@ export interface ServerProject {
   definition: Anchor;
   /** Inserted at the end of the file, then completion is asked at its end. */
   typed: string;
+  initializationOptions?: Record<string, unknown>;
 }
 
 const TS_PROJECT: ServerProject = {
@@ -56,7 +57,7 @@ export const SERVER_PROJECTS: Record<ProjectServer, ServerProject> = {
     open: 'main.c',
     hover: { needle: 'rect_area(r);', delta: 1 },
     definition: { needle: 'rect_area(r);', delta: 1 },
-    typed: 'int w = r.',
+    typed: 'int width_of(struct rect q) { return q.',
   },
   pylsp: {
     languageId: 'python',
@@ -77,7 +78,9 @@ export const SERVER_PROJECTS: Record<ProjectServer, ServerProject> = {
     definition: { needle: 'greet world', delta: 1 },
     typed: 'echo "$greet',
   },
-  'typescript-language-server': TS_PROJECT,
+  // Its syntax-only tsserver answers while the full one loads the project, with partial
+  // answers (hover 'import area', no completion) that depend on timing: ask the full one.
+  'typescript-language-server': { ...TS_PROJECT, initializationOptions: { tsserver: { useSyntaxServer: 'never' } } },
   tsc: TS_PROJECT,
 };
 
@@ -130,7 +133,7 @@ export async function runProjectScript(conn: MessageConnection, dir: string, pro
   const uri = pathToFileURL(file).href;
   const text = project.files[project.open];
   const init = await step('initialize', () => conn.sendRequest(InitializeRequest.type, {
-    processId: process.pid, rootUri, rootPath: dir, workspaceFolders: [{ uri: rootUri, name: path.basename(dir) }],
+    processId: process.pid, rootUri, rootPath: dir, workspaceFolders: [{ uri: rootUri, name: path.basename(dir) }], initializationOptions: project.initializationOptions,
     capabilities: {
       workspace: { configuration: true, workspaceFolders: true },
       textDocument: {
@@ -151,7 +154,7 @@ export async function runProjectScript(conn: MessageConnection, dir: string, pro
   const lines = text.split('\n');
   const end: Position = { line: lines.length - 1, character: lines[lines.length - 1].length };
   await conn.sendNotification(DidChangeTextDocumentNotification.type, { textDocument: { uri, version: 2 }, contentChanges: [{ range: { start: end, end }, text: project.typed }] });
-  await step('textDocument/completion', () => conn.sendRequest(CompletionRequest.type, { textDocument: td, position: { line: end.line, character: end.character + project.typed.length } }),
+  await step('textDocument/completion', () => conn.sendRequest(CompletionRequest.type, { textDocument: td, position: { line: end.line, character: end.character + project.typed.length }, context: project.typed.endsWith('.') ? { triggerKind: CompletionTriggerKind.TriggerCharacter, triggerCharacter: '.' } : { triggerKind: CompletionTriggerKind.Invoked } }),
     (r) => `${countOf(r)} completions after ${project.typed}`);
   await step('shutdown', () => conn.sendRequest(ShutdownRequest.type), () => 'ok');
   await conn.sendNotification(ExitNotification.type);
