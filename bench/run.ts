@@ -1,8 +1,11 @@
-// `npm run bench [-- --json] [--save PATH] [--quick] [--repeats N] [--only W,...] [--modes M,...]`
+// `npm run bench [-- --json] [--save PATH] [--write-docs] [--quick] [--repeats N] [--only W,...] [--modes M,...]`
 // Runs every workload over every mode, interleaved (each repeat visits the modes in a
 // rotated order, so machine noise hits all alike), then prints the table and the budget
-// lines of issue 6 (stdout), or a JSON document with --json (--save PATH writes that
-// document to a file as well as printing the table). Progress goes to stderr.
+// lines (stdout), or a JSON document with --json (--save PATH writes that document to a
+// file as well as printing the table; --write-docs puts the figures users quote, dated,
+// in docs/benchmarks.md). Progress goes to stderr. Two workloads have rounds of their own:
+// `first-answer` (its arms interleaved, FIRST_ANSWER_ROUNDS rounds) and `tax` (dd alone,
+// then beside an idle kernel-timed session, TAX_ROUNDS rounds).
 // Budgets are reported, never enforced by the exit code: a busy machine is not a failure.
 
 import fs from 'node:fs';
@@ -17,11 +20,19 @@ import { didOpenOf } from './echo-client';
 import { FULL_SIZES, QUICK_SIZES, goplsSession, large, latency, throughput, type RunFigures, type WorkloadSizes } from './workloads';
 import { spawnSync } from 'node:child_process';
 import { makeShim, startup } from './startup';
+import { firstAnswers, oneFileModule } from './first-answer';
+import { syscallTax } from './syscall-tax';
+import { DOCS_FILE, formatDocsTable, writeDocsTable } from './docs-table';
 
-const WORKLOADS = ['startup', 'latency', 'throughput', 'large', 'gopls'] as const;
+const WORKLOADS = ['first-answer', 'tax', 'startup', 'latency', 'throughput', 'large', 'gopls'] as const;
+/** Issue 27's measures: 8 rounds of the first answer, 3 of the syscall tax (1 each with --quick). */
+const FIRST_ANSWER_ROUNDS = 8;
+const TAX_ROUNDS = 3;
+/** dd's one-byte copies in the tax workload: 4 M syscalls (400 k with --quick). */
+const TAX_COPIES = 2_000_000;
 
 function usage(msg: string): never {
-  process.stderr.write(`bench: ${msg}\nusage: npm run bench -- [--json] [--save PATH] [--quick] [--repeats N] [--only ${WORKLOADS.join(',')}] [--modes ${MODE_NAMES.join(',')}]\n`);
+  process.stderr.write(`bench: ${msg}\nusage: npm run bench -- [--json] [--save PATH] [--write-docs] [--quick] [--repeats N] [--only ${WORKLOADS.join(',')}] [--modes ${MODE_NAMES.join(',')}]\n`);
   process.exit(2);
 }
 
@@ -48,7 +59,7 @@ async function main(): Promise<void> {
   try {
     parsed = parseArgs({
       args: process.argv.slice(2), strict: true, allowPositionals: false,
-      options: { json: { type: 'boolean', default: false }, save: { type: 'string' }, quick: { type: 'boolean', default: false }, repeats: { type: 'string' }, only: { type: 'string' }, modes: { type: 'string' } },
+      options: { json: { type: 'boolean', default: false }, save: { type: 'string' }, 'write-docs': { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, repeats: { type: 'string' }, only: { type: 'string' }, modes: { type: 'string' } },
     });
   } catch (err) { usage((err as Error).message); }
   const v = parsed.values;
@@ -73,17 +84,42 @@ async function main(): Promise<void> {
   const runs: Runs = new Map();
   const record = (workload: string, mode: ModeName, f: RunFigures): void => {
     if (!runs.has(workload)) runs.set(workload, new Map(active.map((m) => [m.name, []])));
-    runs.get(workload)!.get(mode)!.push(f);
+    const byMode = runs.get(workload)!;
+    if (!byMode.has(mode)) byMode.set(mode, []);
+    byMode.get(mode)!.push(f);
   };
   let session = 0;
   const logPath = (): string => path.join(tmp, `session-${++session}.jsonl`);
   const started = Date.now();
   say(`${repeats} repeat(s) of ${only.join(', ')} over ${active.map((m) => m.name).join(', ')}${quick ? ' (quick)' : ''}`);
 
-  for (let rep = 0; rep < repeats; rep++) {
+  if (only.includes('first-answer')) {
+    // Issue 27: spawn to `initialize` answered, gopls on a one-file module.
+    if (!goplsOk) say('gopls not found: the first-answer workload is skipped');
+    else {
+      const arms = active.filter((m) => m.name !== 'floor').map((m) => ({ name: m.name, cmd: m.wrap(['gopls'], logPath()) }));
+      const got = await firstAnswers(arms, oneFileModule(tmp), quick ? 1 : FIRST_ANSWER_ROUNDS, say);
+      for (const [name, ms] of got) for (const x of ms) record('first answer', name as ModeName, { firstAnswerMs: x });
+    }
+  }
+  const kernelMode = active.find((m) => m.name === 'lsptap-kernel');
+  if (only.includes('tax') && kernelMode !== undefined) {
+    const copies = quick ? TAX_COPIES / 10 : TAX_COPIES;
+    for (let r = 0; r < (quick ? 1 : TAX_ROUNDS); r++) {
+      const log = logPath();
+      const t = await syscallTax(kernelMode, log, copies);
+      fs.rmSync(log, { force: true });
+      // ns per syscall: dd makes two per copy.
+      record('tax (dd)', 'direct', { nsPerSyscall: (t.aloneMs * 1e6) / (2 * copies) });
+      record('tax (dd)', 'lsptap-kernel', { nsPerSyscall: (t.besideMs * 1e6) / (2 * copies) });
+      say(`tax round ${r + 1}: dd ${t.aloneMs} ms CPU alone, ${t.besideMs} ms beside an idle kernel-timed session`);
+    }
+  }
+  const perRepeat = only.filter((w) => w !== 'first-answer' && w !== 'tax');
+  for (let rep = 0; rep < repeats && perRepeat.length > 0; rep++) {
     // Rotate the order of modes each repeat so none always runs first or last.
     const order = active.map((_, i) => active[(i + rep) % active.length]);
-    for (const w of only) {
+    for (const w of perRepeat) {
       for (const mode of order) {
         const log = logPath();
         const t0 = Date.now();
@@ -109,6 +145,12 @@ async function main(): Promise<void> {
     results: reports, budgets,
   };
   if (v.save !== undefined) fs.writeFileSync(v.save, `${JSON.stringify(doc, null, 2)}\n`);
+  if (v['write-docs'] === true) {
+    const m = machine();
+    const about = `${m.nproc} CPUs (${m.cpu}), Linux ${m.kernel}, Node ${m.node}, load ${(m.loadavg as number[]).join(' ')} at the end`;
+    writeDocsTable(DOCS_FILE, formatDocsTable(budgets, doc.date.slice(0, 10), about, process.argv.slice(2).join(' ')));
+    say(`wrote the figures into ${DOCS_FILE}`);
+  }
   if (v.json === true) {
     process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else {

@@ -3,6 +3,7 @@
 // (from /proc while it is alive), so direct mode has none.
 
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import { PassThrough } from 'node:stream';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { answerServerRequests, runGoplsScript } from '../src/demo/gopls-script';
@@ -143,6 +144,15 @@ function countFrames(): { stream: PassThrough; count: () => number } {
   return { stream, count: () => n };
 }
 
+/** Issue 27: lsptap's CPU as a share of the server tree's, from `session end`. */
+function cpuShare(mode: Mode, logPath: string): RunFigures {
+  if (!mode.name.startsWith('lsptap')) return {};
+  const end = fs.readFileSync(logPath, 'utf8').split('\n').filter((l) => l.includes('"msg":"session end"')).pop();
+  if (end === undefined) return {};
+  const { lsptapCpuMs, serverCpuMs } = JSON.parse(end) as { lsptapCpuMs?: number; serverCpuMs?: number | null };
+  return typeof lsptapCpuMs === 'number' && typeof serverCpuMs === 'number' && serverCpuMs > 0 ? { cpuSharePct: (100 * lsptapCpuMs) / serverCpuMs } : {};
+}
+
 /** 4. The demo's scripted gopls session on the Go standard library: wall time, per-method p50. */
 export async function goplsSession(mode: Mode, logPath: string, srcRoot: string): Promise<RunFigures> {
   const t0 = now();
@@ -165,7 +175,7 @@ export async function goplsSession(mode: Mode, logPath: string, srcRoot: string)
     const failed = steps.filter((s) => !s.ok);
     if (code !== 0 || failed.length > 0) throw new Error(`gopls session: exit ${code}; failed steps: ${failed.map((s) => `${s.method}: ${s.detail}`).join('; ')}`);
     // Issue 14: the ring buffers' traffic and losses over a real session.
-    const figures: RunFigures = { wallMs, ...(mode.name === 'lsptap-kernel' ? ringFigures(logPath, wallMs) : {}) };
+    const figures: RunFigures = { wallMs, ...(mode.name === 'lsptap-kernel' ? ringFigures(logPath, wallMs) : {}), ...cpuShare(mode, logPath) };
     const byMethod = new Map<string, number[]>();
     for (const s of steps) byMethod.set(s.method, [...(byMethod.get(s.method) ?? []), s.ms]);
     for (const [method, ms] of byMethod) figures[`p50Ms ${method}`] = median(ms);

@@ -4,12 +4,15 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFile } from 'node:child_process';
+import { spawn, spawnSync, execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { EchoClient, smallRequest, didOpenOf } from '../bench/echo-client';
 import { ECHO_SERVER, MODE_NAMES, REPO_ROOT, buildSpliceRelay } from '../bench/modes';
 import { ringFigures } from '../bench/kernel-events';
+import { formatDocsTable, writeDocsTable } from '../bench/docs-table';
+import { firstAnswerMs, oneFileModule } from '../bench/first-answer';
 import { bpfSkipReason, tempDir, startSession, endSession, readLog } from './helpers/kernel';
 
 const PLAIN_RELAY = path.join(REPO_ROOT, 'dist', 'bench', 'plain-relay.js');
@@ -104,4 +107,24 @@ test('the gopls workload\'s ring figures are read from a kernel-timed session\'s
   }
   assert.equal(figures[0].ringDrops, 0);
   assert.deepEqual(figures[1], {});
+});
+
+test('--write-docs replaces only what stands between the bench-table markers, and refuses a file without them', (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'benchmarks.md');
+  fs.writeFileSync(file, '# B\n\nbefore\n<!-- bench-table:start -->\nold table\n<!-- bench-table:end -->\nafter\n');
+  const table = formatDocsTable([{ budget: 'first answer, lsptap − relay (kernel timing off)', value: 12.345, limit: '≤ 15 ms', verdict: 'PASS', note: null }], '2026-12-07', 'a test machine', '--only first-answer --write-docs');
+  writeDocsTable(file, table);
+  const text = fs.readFileSync(file, 'utf8');
+  assert.equal(text, `# B\n\nbefore\n<!-- bench-table:start -->\n${table}\n<!-- bench-table:end -->\nafter\n`);
+  assert.match(text, /Measured 2026-12-07 on a test machine, with `npm run bench -- --only first-answer --write-docs`/);
+  assert.match(text, /\| first answer, lsptap − relay \(kernel timing off\) \| 12\.3 \| ≤ 15 ms \| PASS \|/);
+  fs.writeFileSync(file, 'no markers\n');
+  assert.throws(() => writeDocsTable(file, table), /has no <!-- bench-table:start -->/);
+});
+
+test('the first-answer workload times spawn to the answer of initialize, gopls on a one-file module', { skip: spawnSync('gopls', ['version']).status === 0 ? false : 'gopls not installed' }, async (t) => {
+  const dir = tempDir(t);
+  const ms = await firstAnswerMs(['gopls'], oneFileModule(dir));
+  assert.ok(Number.isFinite(ms) && ms > 0, `${ms}`);
 });

@@ -2,6 +2,10 @@
 // server's, read from /proc. A reaped child's CPU, with that of every descendant it reaped,
 // is added to its parent's cutime/cstime (in USER_HZ ticks, 10 ms on Linux): once Node has
 // reaped the server, that is the only place its CPU is left.
+//
+// The stat files are opened when a session starts and re-read in place (pread at 0): a file
+// opened at its end would take the number of an fd the session just closed, which kernel
+// timing still watches (a stray read in its counts).
 
 import fs from 'node:fs';
 
@@ -13,18 +17,28 @@ export function ownCpuMs(): number {
   return (u.user + u.system) / 1000;
 }
 
-/** Fields 14-17 of /proc/PID/stat (utime, stime, cutime, cstime) in ms; null when it cannot be read. */
-function statCpuMs(pid: number | 'self', withOwn: boolean): number | null {
-  let stat: string;
-  try { stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1'); } catch { return null; }
-  // comm (field 2) may hold spaces and parentheses: count from after its last ')'.
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = (withOwn ? Number(f[11]) + Number(f[12]) : 0) + Number(f[13]) + Number(f[14]);
-  return Number.isFinite(ticks) ? ticks * TICK_MS : null;
+/** /proc/PID/stat held open: utime+stime (withOwn) and cutime+cstime, in ms. */
+export class ProcStat {
+  private fd: number | null;
+  private readonly buf = Buffer.alloc(1024);
+
+  constructor(pid: number | 'self', private readonly withOwn: boolean) {
+    try { this.fd = fs.openSync(`/proc/${pid}/stat`, 'r'); } catch { this.fd = null; }
+  }
+
+  /** The CPU in ms, or null when the process is gone or the file could not be read. */
+  cpuMs(): number | null {
+    if (this.fd === null) return null;
+    let text: string;
+    try { text = this.buf.toString('latin1', 0, fs.readSync(this.fd, this.buf, 0, this.buf.length, 0)); } catch { return null; }
+    // comm (field 2) may hold spaces and parentheses: count from after its last ')'.
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+    const ticks = (this.withOwn ? Number(f[11]) + Number(f[12]) : 0) + Number(f[13]) + Number(f[14]);
+    return Number.isFinite(ticks) ? ticks * TICK_MS : null;
+  }
+
+  close(): void {
+    if (this.fd !== null) { try { fs.closeSync(this.fd); } catch { /* already closed */ } }
+    this.fd = null;
+  }
 }
-
-/** CPU of every child lsptap has reaped so far, with their reaped descendants, in ms. */
-export function reapedChildrenCpuMs(): number | null { return statCpuMs('self', false); }
-
-/** A live process's CPU so far, its reaped descendants' included, in ms; null when it is gone. */
-export function processCpuMs(pid: number): number | null { return statCpuMs(pid, true); }

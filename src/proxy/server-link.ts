@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
-import { processCpuMs, reapedChildrenCpuMs } from './cpu-time';
+import { ProcStat } from './cpu-time';
 
 /** How the server side went away. */
 export interface ServerGone {
@@ -72,17 +72,22 @@ export class ChildServerLink implements ServerLink {
   readonly startFields: Record<string, unknown>;
 
   private readonly gone = new GoneLatch();
-  /** Our reaped children's CPU at spawn, and once this one was reaped (10 ms ticks). */
-  private readonly reapedAtSpawnMs = reapedChildrenCpuMs();
+  /** Our reaped children's CPU (10 ms ticks), read at spawn and once this one was reaped; the server's own while it runs. */
+  private readonly reaped = new ProcStat('self', false);
+  private readonly reapedAtSpawnMs = this.reaped.cpuMs();
   private reapedAtExitMs: number | null = null;
+  private readonly live: ProcStat;
 
   constructor(readonly child: ChildProcess, command: string[]) {
     this.input = child.stdin!;
     this.output = child.stdout!;
     this.startFields = { transport: 'stdio', command, serverPid: child.pid ?? null };
+    this.live = new ProcStat(child.pid ?? 'self', true);
     // Listen from the start: the server may exit before the session is set up.
     child.once('exit', (code, signal) => {
-      this.reapedAtExitMs = reapedChildrenCpuMs();
+      this.reapedAtExitMs = this.reaped.cpuMs();
+      this.reaped.close();
+      this.live.close();
       this.gone.set({ exitCode: code, signal, lsptapExitCode: () => exitCodeOf(code, signal), error: null });
     });
   }
@@ -92,7 +97,7 @@ export class ChildServerLink implements ServerLink {
    * spawned (with --listen and overlapping sessions, other servers reaped meanwhile too).
    */
   cpuMs(): number | null {
-    if (this.reapedAtExitMs === null) return this.child.pid === undefined ? null : processCpuMs(this.child.pid);
+    if (this.reapedAtExitMs === null) return this.child.pid === undefined ? null : this.live.cpuMs();
     return this.reapedAtSpawnMs === null ? null : this.reapedAtExitMs - this.reapedAtSpawnMs;
   }
 
@@ -188,15 +193,16 @@ export class SocketServerLink implements ServerLink {
   private error: string | null = null;
   private signal: NodeJS.Signals | null = null;
   private readonly gone = new GoneLatch();
-  private readonly serverPid: number | null;
+  private readonly stat: ProcStat | null;
   private readonly cpuAtStartMs: number | null;
+  private cpuAtEndMs: number | null = null;
 
   constructor(readonly socket: Socket, fields: Record<string, unknown>) {
     this.input = socket;
     this.output = socket;
     this.startFields = fields;
-    this.serverPid = typeof fields.serverPid === 'number' ? fields.serverPid : null;
-    this.cpuAtStartMs = this.serverPid === null ? null : processCpuMs(this.serverPid);
+    this.stat = typeof fields.serverPid === 'number' ? new ProcStat(fields.serverPid, true) : null;
+    this.cpuAtStartMs = this.stat?.cpuMs() ?? null;
     socket.on('error', (err) => { this.error ??= err.message; });
     // The server closed its end: close ours too, so the connection is gone at once and the
     // client hears about it as soon as it would have without lsptap.
@@ -222,7 +228,10 @@ export class SocketServerLink implements ServerLink {
 
   /** The daemon's CPU while this connection lasted (it may have served other clients too). */
   cpuMs(): number | null {
-    const now = this.serverPid === null ? null : processCpuMs(this.serverPid);
-    return now === null || this.cpuAtStartMs === null ? null : now - this.cpuAtStartMs;
+    if (this.cpuAtEndMs === null && this.stat !== null) {
+      this.cpuAtEndMs = this.stat.cpuMs();
+      this.stat.close();
+    }
+    return this.cpuAtEndMs === null || this.cpuAtStartMs === null ? null : this.cpuAtEndMs - this.cpuAtStartMs;
   }
 }
