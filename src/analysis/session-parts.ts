@@ -11,6 +11,7 @@ import type { SessionStartRequest, StartReply } from '../bridge/protocol';
 import { prepareKernelTiming, type KernelOption } from './kernel-option';
 import type { AnalysisConfig } from '../bridge/protocol';
 import { Session } from './session';
+import { InitializeFacts } from './initialize-facts';
 
 /** `--metrics ADDR`: the registry and the server that exposes it, shared by every session. */
 export interface MetricsServing {
@@ -46,7 +47,8 @@ export interface SessionParts {
 }
 
 export function composeSession(summary: Summary, kernel: KernelPart | null, serving: MetricsServing | null): SessionParts {
-  const sinks: RecordSink[] = [summary];
+  const initialize = new InitializeFacts();
+  const sinks: RecordSink[] = [summary, initialize];
   const extraStart: Record<string, unknown> = { ...(kernel?.extraStart ?? {}) };
   let poll: NodeJS.Timeout | null = null;
   let readDrops = (): void => undefined;
@@ -77,7 +79,7 @@ export function composeSession(summary: Summary, kernel: KernelPart | null, serv
       if (poll !== null) clearInterval(poll);
       const extra = kernel === null ? {} : await kernel.stop();
       readDrops();
-      return extra;
+      return { ...initialize.fields, ...extra };
     },
   };
 }
