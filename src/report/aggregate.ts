@@ -8,8 +8,8 @@
 // interpolation between closest ranks (the `quantile_cont` of DuckDB and most SQL engines,
 // numpy's default), so an engine reading the same .jsonl files gets the same numbers.
 
-import { explainRequest } from '../sinks/kernel-text';
-import type { KernelTiming } from '../model/record';
+import { explainRequest, serverNameOf } from '../sinks/kernel-text';
+import type { KernelChild, KernelTiming } from '../model/record';
 import type { Direction } from '../model/frame';
 import type { MethodStats, PartStats } from '../sinks/summary';
 import { ExactTallies } from '../sinks/method-tally';
@@ -50,6 +50,10 @@ export interface SlowRequest {
   lineNo: number;
   /** Editor's write to editor's read; empty when the request line was not in the log. */
   phases: Phase[];
+  /** Where the phases' 0 falls, in ms after its session's start (the log's *Ms clock); null without phases. */
+  atMs: number | null;
+  /** The server's children alive in its window (kernel timing), for the timeline. */
+  children: KernelChild[];
   kernel: Record<string, number | null> | null;
   /** The one-line explanation of where its server time went (README "Kernel timing"), or null. */
   explained: string | null;
@@ -128,9 +132,12 @@ export class ReportBuilder {
   private readonly slowest: SlowRequest[] = [];
   private readonly corrupt: CorruptLine[] = [];
   private readonly sources = new Set<string>();
+  /** Each session's server, as --summary names it (the sentences say `gopls`, not `the server`). */
+  private readonly serverNames = new Map<string, string>();
   private messages = 0;
 
-  constructor(private readonly filters: ReportFilters) {}
+  /** onAnswered: each answered request, for views that want them all (the trace). */
+  constructor(private readonly filters: ReportFilters, private readonly onAnswered: ((r: SlowRequest) => void) | null = null) {}
 
   addCorrupt(line: CorruptLine): void {
     this.sources.add(line.source);
@@ -142,7 +149,13 @@ export class ReportBuilder {
     const session = `${source}\u0000${sessionOf(line)}`;
     const t = num(line.time);
     if (t !== null && t > (this.lastTime.get(session) ?? -Infinity)) this.lastTime.set(session, t);
-    if (line.msg === 'session start') { this.sessions.add(session); this.pending.delete(session); return; }
+    if (line.msg === 'session start') {
+      this.sessions.add(session);
+      this.pending.delete(session);
+      const name = serverNameOf(line.command);
+      if (name !== null) this.serverNames.set(session, name);
+      return;
+    }
     if (line.msg === 'session end') { this.pending.delete(session); return; }
     if (line.msg !== 'message') return;
     const dir = line.dir;
@@ -175,11 +188,16 @@ export class ReportBuilder {
     if (req !== null) this.pending.get(session)!.delete(key(reqDir));
     const kernel = kernelOf(line.kernel) ?? req?.kernel ?? null;
     this.methods.of(reqDir, method, 'request').answer(latencyMs, line.isError === true, line.cancelled === true, kernel);
-    this.considerSlow({
+    const timed = req === null ? null : phasesOf(reqDir, req, line);
+    const rawKernel = line.kernel !== null && typeof line.kernel === 'object' && !Array.isArray(line.kernel) ? line.kernel as KernelTiming : null;
+    const answered: SlowRequest = {
       dir: reqDir, method, id, latencyMs, isError: line.isError === true, session: sessionOf(line),
-      time, source, lineNo, phases: req === null ? [] : phasesOf(reqDir, req, line), kernel,
-      explained: line.kernel !== null && typeof line.kernel === 'object' && !Array.isArray(line.kernel) ? explainRequest(method, latencyMs, line.kernel as KernelTiming) : null,
-    });
+      time, source, lineNo, phases: timed?.phases ?? [], atMs: timed?.atMs ?? null, kernel,
+      children: Array.isArray(rawKernel?.children) ? rawKernel.children : [],
+      explained: rawKernel !== null ? explainRequest(method, latencyMs, rawKernel, this.serverNames.get(session)) : null,
+    };
+    this.considerSlow(answered);
+    this.onAnswered?.(answered);
   }
 
   result(): Report {
@@ -251,7 +269,7 @@ export class ReportBuilder {
  * request read, request forwarded, server (or editor) working, response read, response
  * forwarded. Either way the phases marked inLatency add up to latencyMs.
  */
-function phasesOf(reqDir: Direction, req: PendingRequest, resp: Record<string, unknown>): Phase[] {
+function phasesOf(reqDir: Direction, req: PendingRequest, resp: Record<string, unknown>): { atMs: number; phases: Phase[] } {
   const rf = num(resp.firstByteMs) ?? req.forwardedMs;
   const rl = num(resp.lastByteMs) ?? rf;
   const rw = num(resp.forwardedMs) ?? rl;
@@ -276,15 +294,15 @@ function phasesOf(reqDir: Direction, req: PendingRequest, resp: Record<string, u
       { name: 'response forwarded', startMs: at(rl), endMs: at(rw), inLatency: false },
     );
     if (toEditor !== null) out.push({ name: 'lsptap to editor pipe', startMs: at(rw), endMs: at(rw + toEditor / 1000), inLatency: false });
-    return out;
+    return { atMs: round3(t0), phases: out };
   }
   const t0 = req.firstByteMs;
   const at = (x: number): number => round3(x - t0);
-  return [
+  return { atMs: round3(t0), phases: [
     { name: 'request read', startMs: 0, endMs: at(req.lastByteMs), inLatency: false },
     { name: 'request forwarded', startMs: at(req.lastByteMs), endMs: at(req.forwardedMs), inLatency: false },
     { name: reqDir === 'c2s' ? 'server working' : 'editor working', startMs: at(req.forwardedMs), endMs: at(rf), inLatency: true },
     { name: 'response read', startMs: at(rf), endMs: at(rl), inLatency: true },
     { name: 'response forwarded', startMs: at(rl), endMs: at(rw), inLatency: false },
-  ];
+  ] };
 }

@@ -1,13 +1,20 @@
 // `lsptap report [options] LOG...`: reads session logs (files, or stdin as `-` or when none
 // are given), streams them line by line into the aggregate, and prints the report as text,
-// JSON (--json) and/or a self-contained HTML page (--html FILE).
+// JSON (--json), a self-contained HTML page (--html FILE) and/or a Trace Event file
+// (--trace FILE); --redact replaces private paths in all of them (redaction.ts).
 
 import fs from 'node:fs';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { ReportBuilder, type Report, type ReportFilters } from './aggregate';
 import { readLogs } from './log-reader';
 import { formatReportText } from './format-text';
 import { renderHtmlReport } from './html-report';
+import { SessionFactsBuilder, type SessionFacts } from './session-facts';
+import { TimelineBuilder, type Timeline } from './session-timeline';
+import { traceEventsOf } from './trace-events';
+import { Redactor, redactionRoots } from './redaction';
+import { SVG_MAX_REQUESTS } from './timeline-svg';
 
 export const REPORT_USAGE = `usage: lsptap report [options] [LOG...]
 
@@ -16,7 +23,11 @@ have it, and the slowest requests with their phases. LOG "-" (or no LOG) reads s
 
 options:
   --json             print the report as one JSON document
-  --html FILE        also write a self-contained HTML page (charts inlined) to FILE
+  --html FILE        also write a self-contained HTML page (the answer first) to FILE
+  --trace FILE       also write the session's timeline in the Trace Event Format (JSON) to
+                     FILE, for Perfetto (ui.perfetto.dev) or chrome://tracing
+  --redact           replace paths and file: URIs under the workspace and home directories
+                     with placeholders (<workspace>/a1.go) in every output, and leave out bodies
   --method M         only method M
   --since T          only messages at or after T: an ISO date/time, or an age such as 7d, 12h, 30m
   --until T          only messages at or before T (same forms)
@@ -39,7 +50,7 @@ export function parseTimeBound(name: string, v: string | undefined, nowMs: numbe
   return t;
 }
 
-export interface ReportArgs { sources: string[]; json: boolean; html: string | null; filters: ReportFilters }
+export interface ReportArgs { sources: string[]; json: boolean; html: string | null; trace: string | null; redact: boolean; filters: ReportFilters }
 
 export function parseReportArgs(argv: string[], nowMs = Date.now()): ReportArgs {
   let parsed;
@@ -47,7 +58,7 @@ export function parseReportArgs(argv: string[], nowMs = Date.now()): ReportArgs 
     parsed = parseArgs({
       args: argv, allowPositionals: true, strict: true,
       options: {
-        json: { type: 'boolean', default: false }, html: { type: 'string' }, method: { type: 'string' },
+        json: { type: 'boolean', default: false }, html: { type: 'string' }, trace: { type: 'string' }, redact: { type: 'boolean', default: false }, method: { type: 'string' },
         since: { type: 'string' }, until: { type: 'string' }, slowest: { type: 'string' },
       },
     });
@@ -60,6 +71,8 @@ export function parseReportArgs(argv: string[], nowMs = Date.now()): ReportArgs 
     sources: parsed.positionals.length > 0 ? parsed.positionals : ['-'],
     json: v.json === true,
     html: v.html ?? null,
+    trace: v.trace ?? null,
+    redact: v.redact === true,
     filters: {
       method: v.method ?? null,
       sinceMs: parseTimeBound('--since', v.since, nowMs),
@@ -71,12 +84,37 @@ export function parseReportArgs(argv: string[], nowMs = Date.now()): ReportArgs 
 
 /** Read and aggregate; corrupt lines are recorded with their line numbers and skipped. */
 export async function buildReport(sources: string[], filters: ReportFilters): Promise<Report> {
-  const builder = new ReportBuilder(filters);
+  return (await buildReportViews(sources, filters, null)).report;
+}
+
+export interface ReportViews { report: Report; sessions: SessionFacts[]; timeline: Timeline }
+
+/**
+ * The report, each session's facts and the timeline, in one pass over the logs. The
+ * timeline keeps timelineMax requests (the longest), or all when null (--trace).
+ */
+export async function buildReportViews(sources: string[], filters: ReportFilters, timelineMax: number | null): Promise<ReportViews> {
+  const timeline = new TimelineBuilder(filters, timelineMax);
+  const builder = new ReportBuilder(filters, (r) => timeline.addRequest(r));
+  const facts = new SessionFactsBuilder();
   for await (const line of readLogs(sources)) {
-    if (line.ok) builder.add(line.value, line.source, line.lineNo);
-    else builder.addCorrupt({ source: line.source, lineNo: line.lineNo, reason: line.reason });
+    if (line.ok) {
+      builder.add(line.value, line.source, line.lineNo);
+      facts.add(line.value, line.source);
+      timeline.addLine(line.value, line.source);
+    } else {
+      builder.addCorrupt({ source: line.source, lineNo: line.lineNo, reason: line.reason });
+    }
   }
-  return builder.result();
+  return { report: builder.result(), sessions: facts.result(), timeline: timeline.result() };
+}
+
+/** The views with every path under the sessions' workspaces and the home directory replaced, and what was removed. */
+export function redactViews(views: ReportViews, home: string | null = os.homedir()): { views: ReportViews; removed: string[] } {
+  const roots = redactionRoots({ workspaces: views.sessions.flatMap((s) => [s.workspace, s.cwd]), home });
+  const r = new Redactor(roots);
+  const redacted = r.value(views);
+  return { views: redacted, removed: r.removed() };
 }
 
 /** The report as one JSON document (raw latencies left out: the HTML page uses them). */
@@ -95,7 +133,12 @@ export async function runReport(argv: string[]): Promise<number> {
     }
     try { fs.accessSync(s, fs.constants.R_OK); } catch (err) { throw new ReportUsageError(`lsptap report: cannot read ${s}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`); }
   }
-  const report = await buildReport(args.sources, args.filters);
+  const wanted = args.trace !== null ? null : args.html !== null ? SVG_MAX_REQUESTS : 0;
+  let views = await buildReportViews(args.sources, args.filters, wanted);
+  let removed: string[] | null = null;
+  if (args.redact) ({ views, removed } = redactViews(views));
+  const report = views.report;
+  if (removed !== null) process.stderr.write(`lsptap report: redacted: ${removed.join('; ')}\n`);
   if (args.json) {
     process.stdout.write(reportJson(report));
     for (const c of report.corrupt) process.stderr.write(`lsptap report: skipped ${c.source}:${c.lineNo}: ${c.reason}\n`);
@@ -103,8 +146,14 @@ export async function runReport(argv: string[]): Promise<number> {
     process.stdout.write(formatReportText(report));
   }
   if (args.html !== null) {
-    fs.writeFileSync(args.html, renderHtmlReport(report));
+    fs.writeFileSync(args.html, renderHtmlReport({ report, sessions: views.sessions, timeline: views.timeline, redacted: removed }));
     process.stderr.write(`lsptap report: wrote ${args.html}\n`);
+  }
+  if (args.trace !== null) {
+    const labels = new Map(views.sessions.map((s) => [`${s.source}\u0000${s.session}`, { server: s.serverName, workspace: s.workspace }]));
+    const trace = traceEventsOf(views.timeline, (source, session) => labels.get(`${source}\u0000${session}`) ?? { server: null, workspace: null }, removed === null ? {} : { redacted: removed });
+    fs.writeFileSync(args.trace, JSON.stringify(trace) + '\n');
+    process.stderr.write(`lsptap report: wrote ${args.trace} (${trace.traceEvents.length} trace events)\n`);
   }
   return 0;
 }

@@ -11,6 +11,11 @@ const mb = (bytes: number): string => (bytes < 10e6 ? (bytes / 1e6).toFixed(1) :
 /** Parts under this (µs) are left out of a sentence. */
 const NOTABLE_US = 1000;
 
+/** The server's name as the sentences say it (`gopls`): its command's program; null when not spawned by lsptap. */
+export function serverNameOf(command: unknown): string | null {
+  return Array.isArray(command) && typeof command[0] === 'string' ? command[0].split('/').pop() ?? null : null;
+}
+
 /** A child's name as people say it: `go list`, `compile`, `git status`. */
 export function childName(c: KernelChild): string {
   const exe = (c.args[0] ?? c.path ?? c.comm).split('/').pop() ?? c.comm;
