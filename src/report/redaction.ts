@@ -111,18 +111,22 @@ export class Redactor {
   }
 
   private matchAt(s: string, j: number): { replacement: string; end: number } | null {
-    let end = j;
-    while (end < s.length && !PATH_END.test(s[end])) end++;
+    // A root may hold spaces (`/src/my app`): match it whole, then the rest up to a delimiter.
+    for (const p of this.prefixes) {
+      if (!s.startsWith(p.prefix, j)) continue;
+      const after = j + p.prefix.length;
+      if (after < s.length && s[after] !== '/' && !PATH_END.test(s[after])) continue;
+      const end = pathEnd(s, after);
+      const token = s.slice(j, end);
+      const asPath = token.startsWith('file://') ? uriPath(token) ?? token : token;
+      return { replacement: this.placeholder(p.kind, p.root, asPath.replace(/\/+$/, '') || p.root), end };
+    }
+    const end = pathEnd(s, j);
     const token = s.slice(j, end);
     const asPath = token.startsWith('file://') ? uriPath(token) : token;
     if (asPath === null) return null;
-    for (const p of this.prefixes) {
-      if (!(token === p.prefix || token.startsWith(`${p.prefix}/`)) && !(asPath === p.root || asPath.startsWith(`${p.root}/`))) continue;
-      return { replacement: this.placeholder(p.kind, p.root, asPath), end };
-    }
     const home = HOME_PATTERN.exec(asPath);
-    if (home !== null) return { replacement: this.placeholder('home', home[1], asPath), end };
-    return null;
+    return home === null ? null : { replacement: this.placeholder('home', home[1], asPath), end };
   }
 
   private placeholder(kind: 'workspace' | 'home', root: string, p: string): string {
@@ -137,6 +141,12 @@ export class Redactor {
     }
     return name;
   }
+}
+
+function pathEnd(s: string, from: number): number {
+  let end = from;
+  while (end < s.length && !PATH_END.test(s[end])) end++;
+  return end;
 }
 
 /** A short, plain extension (`.go`, `.mod`) or ''. */

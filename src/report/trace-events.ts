@@ -2,7 +2,8 @@
 // Format that Perfetto (ui.perfetto.dev) and Chrome's about:tracing open. One process per
 // session, named for its server; each request a complete ("X") slice on a request track,
 // its parts nested inside it on the same track; each child of the server a slice on a
-// track of its own (tid = 1,000,000 + its pid) for its lifetime; notifications instant
+// track of its own (tid = 1,000,000 + its pid) for its lifetime (parts of no duration, such
+// as a request read in one chunk, are left out: a viewer would nest them in the next part); notifications instant
 // ("i", thread scope) events on one track per direction. Timestamps in µs after the
 // earliest session's start, which `metadata.originTime` gives as an ISO time.
 
@@ -54,7 +55,8 @@ export function traceEventsOf(timeline: Timeline, labelOf: (source: string, sess
         name: r.method, cat: 'request', ph: 'X', pid, tid, ts: us(r.startMs), dur: us(r.endMs - r.startMs),
         args: { dir: r.dir, id: r.id, latencyMs: r.latencyMs, isError: r.isError, ...(r.explained === null ? {} : { explained: r.explained }) },
       });
-      for (const p of r.parts) events.push({ name: p.name, cat: 'part', ph: 'X', pid, tid, ts: us(p.startMs), dur: us(p.endMs - p.startMs) });
+      // A part of no duration is left out: a viewer would nest it in the part starting with it.
+      for (const p of r.parts) if (p.endMs > p.startMs) events.push({ name: p.name, cat: 'part', ph: 'X', pid, tid, ts: us(p.startMs), dur: us(p.endMs - p.startMs) });
     }
     for (const c of s.children) {
       const tid = CHILD_TID_BASE + c.pid;
