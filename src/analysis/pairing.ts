@@ -3,7 +3,7 @@
 // response and vice versa. The ids themselves are the keys: a Map compares keys by
 // SameValueZero, which keeps 1 and "1" apart without building a key string per message.
 //
-// Eviction rule (documented in the README): at most MAX_PENDING requests wait per direction;
+// Eviction rule (docs/architecture.md "Decisions"): at most MAX_PENDING requests wait per direction;
 // beyond that the oldest is evicted and counted as unanswered. A cancelled request stays
 // until its response (LSP requires one) or eviction. Size rule: a string id longer than
 // ID_MAX_CHARS is keyed by its SHA-256 plus its first ID_MAX_CHARS characters, and a method

@@ -13,7 +13,7 @@ import { TreeAccounting } from './tree-accounting';
 import { findStdioPeers } from './peer-process';
 import { bytesWaiting } from './native';
 import type { FdReport } from '../model/record';
-import type { RecordStage } from '../model/stages';
+import type { KernelLog, KernelTiming, RecordStage } from '../model/stages';
 
 import type { BpfMode } from '../model/stages';
 export type { BpfMode };
@@ -48,6 +48,11 @@ export const TREE_PROGRAMS = [
   'handle_block_io_done', 'handle_tree_sys_enter', 'handle_tree_sys_exit',
 ];
 
+/** The profiler's programs (bpf/profile.bpf.c): attached only with --profile-hz above 0. */
+export const PROFILE_ATTACHED = ['handle_profile_switch'];
+/** Linked to perf events by ProfileSampler, not attached by the loader. */
+export const PROFILE_LINKED = ['handle_profile_sample'];
+
 /**
  * The programs loaded and attached, maps empty: nothing is traced yet. One object, io's
  * programs and tree's linked together (scripts/build-bpf.sh): its maps are io_events and
@@ -55,36 +60,31 @@ export const TREE_PROGRAMS = [
  * and watched_fds.
  */
 export class LoadedProbes {
-  private constructor(readonly bpf: LoadedBpf, readonly loadMs: number) {}
+  private constructor(readonly bpf: LoadedBpf, readonly loadMs: number, readonly profiling: boolean) {}
 
-  /** Load and attach; throws BpfLoadError naming the step, errno and fix. */
-  static load(): LoadedProbes {
+  /**
+   * Load and attach; throws BpfLoadError naming the step, errno and fix. With profile, the
+   * profiler's switch program is attached too and its sampling program loaded, for a
+   * ProfileSampler to link to perf events once the server runs.
+   */
+  static load(opts: { profile?: boolean } = {}): LoadedProbes {
     const t0 = process.hrtime.bigint();
     precheck();
-    const programs = [...IO_PROGRAMS, ...TREE_PROGRAMS];
-    const bpf = loadBpf({ file: BPF_OBJECT, programs, allPrograms: programs });
-    return new LoadedProbes(bpf, Number(process.hrtime.bigint() - t0) / 1e6);
+    const profile = opts.profile === true;
+    const programs = [...IO_PROGRAMS, ...TREE_PROGRAMS, ...(profile ? PROFILE_ATTACHED : [])];
+    const all = [...IO_PROGRAMS, ...TREE_PROGRAMS, ...PROFILE_ATTACHED, ...PROFILE_LINKED];
+    const bpf = loadBpf({ file: BPF_OBJECT, programs, loadOnly: profile ? PROFILE_LINKED : [], allPrograms: all });
+    return new LoadedProbes(bpf, Number(process.hrtime.bigint() - t0) / 1e6, profile);
   }
 
   close(): void { this.bpf.close(); }
 }
 
-type WarnLog = { warn(msg: string, fields: Record<string, unknown>): void };
-
-/** What a session's kernel timing hands the session (KernelSession; a --listen connection's, connection-timing.ts). */
-export interface KernelTimingSession {
-  stage: RecordStage;
-  extraStart: Record<string, unknown>;
-  stop(): Promise<Record<string, unknown>>;
-  /** Events the kernel dropped so far (ring buffers full), read from the counter maps. */
-  kernelDrops(): number;
-}
-
 /** What the kernel counted: events sent and lost, per object. */
 interface KernelCounts { ioEvents: number; ioDrops: number; treeEvents: number; treeDrops: number; fdTableFull: number }
 
-/** One session's tracing: what the analysis thread's session parts hold (KernelPart). */
-export class KernelSession implements KernelTimingSession {
+/** One session's tracing, when the session owns the probes. */
+export class KernelSession implements KernelTiming {
   /** What the session's records pass through: the kernel stage, with the drain timer kept in step. */
   readonly stage: RecordStage;
   private readonly kernelStage: KernelStage;
@@ -100,10 +100,7 @@ export class KernelSession implements KernelTimingSession {
   private startFds = 0;
   private startNotEntered = 0;
 
-  constructor(private readonly probes: LoadedProbes, private readonly fds: StreamFds, private readonly log: WarnLog, holdMs = DEFAULT_HOLD_MS) {
-    // Tests only: start watching late, as when a server's first read began before we did.
-    const lateMs = Number(process.env.LSPTAP_TEST_WATCH_DELAY_MS ?? 0);
-    if (lateMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, lateMs);
+  constructor(private readonly probes: LoadedProbes, private readonly fds: StreamFds, private readonly log: KernelLog, holdMs = DEFAULT_HOLD_MS) {
     const startNs = Number(process.hrtime.bigint());
     this.watch();
     this.feed = new KernelFeed(probes.bpf, process.env.LSPTAP_BPF_TRACE);
@@ -250,14 +247,14 @@ function openFds(pid: number): number[] {
 }
 
 /** Start tracing this session's processes; the stage goes into the Session. */
-export function startKernelTiming(probes: LoadedProbes, server: { serverPid: number; toServerFd: number; fromServerFd: number }, log: WarnLog, holdMs = DEFAULT_HOLD_MS): KernelSession {
+export function startKernelTiming(probes: LoadedProbes, server: { serverPid: number; toServerFd: number; fromServerFd: number }, log: KernelLog, holdMs = DEFAULT_HOLD_MS): KernelSession {
   return new KernelSession(probes, {
     ...lsptapAndEditor(), serverPid: server.serverPid, lsptapToServer: server.toServerFd, lsptapFromServer: server.fromServerFd,
   }, log, holdMs);
 }
 
 /** The same for `lsptap --connect`: the server is the process holding the socket's far end. */
-export function startSocketKernelTiming(probes: LoadedProbes, peer: { fd: number | null; pid: number | null; peerFd: number | null }, log: WarnLog, holdMs = DEFAULT_HOLD_MS): KernelSession {
+export function startSocketKernelTiming(probes: LoadedProbes, peer: { fd: number | null; pid: number | null; peerFd: number | null }, log: KernelLog, holdMs = DEFAULT_HOLD_MS): KernelSession {
   if (peer.fd === null || peer.pid === null || peer.peerFd === null) throw new BpfLoadError('watch', 0, 'the process or fd at the server end of the socket was not found', 'run lsptap as root or as the server\'s user, with ss (iproute2) installed');
   return new KernelSession(probes, {
     ...lsptapAndEditor(), serverPid: peer.pid, lsptapToServer: peer.fd, lsptapFromServer: peer.fd, serverIn: peer.peerFd, serverOut: peer.peerFd,

@@ -55,11 +55,34 @@ export interface SlowRequest {
   /** The server's children alive in its window (kernel timing), for the timeline. */
   children: KernelChild[];
   kernel: Record<string, number | null> | null;
-  /** The one-line explanation of where its server time went (README "Kernel timing"), or null. */
+  /** The one-line explanation of where its server time went (docs/kernel-timing.md "How the time is attributed"), or null. */
   explained: string | null;
 }
 
 export interface CorruptLine { source: string; lineNo: number; reason: string }
+
+/** Responses whose latencyMs was left out, by reason, with where the first one was. */
+export interface RejectedLatencies { reason: string; count: number; first: string }
+
+/** Corrupt lines kept with their place; past this many only the count grows. */
+export const CORRUPT_KEPT = 1000;
+
+/**
+ * Why a response's latencyMs cannot be a latency, or null when it can. lsptap writes a
+ * finite, non-negative number (or null for a response nobody asked for); anything else
+ * was written by hand or by another tool, and one such value would move every percentile
+ * and ratio it joins (a negative p50, an "inf" interval). A year bounds what one request
+ * can wait even in a month-long daemon log, and keeps ratios of medians finite.
+ */
+export function latencyProblem(v: unknown): string | null {
+  if (typeof v !== 'number') return 'latencyMs is not a number';
+  if (!Number.isFinite(v)) return 'latencyMs is not finite';
+  if (v < 0) return 'latencyMs is negative';
+  if (v > LATENCY_MAX_MS) return 'latencyMs is over a year';
+  return null;
+}
+
+const LATENCY_MAX_MS = 365 * 86_400_000;
 
 /** A request whose log ended (no `session end`) before its response. */
 export interface UnansweredRequest {
@@ -83,7 +106,11 @@ export interface Report {
   sources: string[];
   sessions: number;
   messages: number;
+  /** The first CORRUPT_KEPT corrupt lines; corruptCount counts them all. */
   corrupt: CorruptLine[];
+  corruptCount: number;
+  /** Responses left out of the latencies (latencyProblem), most frequent reason first. */
+  rejected: RejectedLatencies[];
   filters: ReportFilters;
   methods: ReportRow[];
   slowest: SlowRequest[];
@@ -131,6 +158,8 @@ export class ReportBuilder {
   private readonly lastTime = new Map<string, number>();
   private readonly slowest: SlowRequest[] = [];
   private readonly corrupt: CorruptLine[] = [];
+  private corruptCount = 0;
+  private readonly rejected = new Map<string, RejectedLatencies>();
   private readonly sources = new Set<string>();
   /** Each session's server, as --summary names it (the sentences say `gopls`, not `the server`). */
   private readonly serverNames = new Map<string, string>();
@@ -141,7 +170,8 @@ export class ReportBuilder {
 
   addCorrupt(line: CorruptLine): void {
     this.sources.add(line.source);
-    this.corrupt.push(line);
+    this.corruptCount++;
+    if (this.corrupt.length < CORRUPT_KEPT) this.corrupt.push(line);
   }
 
   add(line: Record<string, unknown>, source: string, lineNo: number): void {
@@ -181,11 +211,13 @@ export class ReportBuilder {
       }
       return;
     }
-    const latencyMs = num(line.latencyMs);
-    if (line.kind !== 'response' || latencyMs === null) return;
+    if (line.kind !== 'response' || line.latencyMs === null || line.latencyMs === undefined) return;
     const reqDir = other(dir);
     const req = this.pending.get(session)?.get(key(reqDir)) ?? null;
     if (req !== null) this.pending.get(session)!.delete(key(reqDir));
+    const problem = latencyProblem(line.latencyMs);
+    if (problem !== null) { this.reject(problem, source, lineNo); return; }
+    const latencyMs = line.latencyMs as number;
     const kernel = kernelOf(line.kernel) ?? req?.kernel ?? null;
     this.methods.of(reqDir, method, 'request').answer(latencyMs, line.isError === true, line.cancelled === true, kernel);
     const timed = req === null ? null : phasesOf(reqDir, req, line);
@@ -229,7 +261,8 @@ export class ReportBuilder {
     }
     rows.sort((a, b) => (b.p50Ms ?? -1) - (a.p50Ms ?? -1) || b.count - a.count || compareText(a.method, b.method) || compareText(a.dir, b.dir));
     return {
-      sources: [...this.sources], sessions: this.sessions.size, messages: this.messages, corrupt: this.corrupt,
+      sources: [...this.sources], sessions: this.sessions.size, messages: this.messages, corrupt: this.corrupt, corruptCount: this.corruptCount,
+      rejected: [...this.rejected.values()].sort((a, b) => b.count - a.count),
       filters: this.filters, methods: rows, slowest: this.slowest, unanswered, latencies,
     };
   }
@@ -250,6 +283,12 @@ export class ReportBuilder {
     return out.sort((a, b) => a.time - b.time || a.lineNo - b.lineNo);
   }
 
+  private reject(reason: string, source: string, lineNo: number): void {
+    const r = this.rejected.get(reason);
+    if (r === undefined) this.rejected.set(reason, { reason, count: 1, first: `${source}:${lineNo}` });
+    else r.count++;
+  }
+
   private considerSlow(r: SlowRequest): void {
     const n = this.filters.slowest;
     if (n <= 0) return;
@@ -262,7 +301,7 @@ export class ReportBuilder {
 }
 
 /**
- * The phases of one request, each bounded by a syscall's return (README "Reports"). With
+ * The phases of one request, each bounded by a syscall's return (docs/commands.md "lsptap report"). With
  * the kernel's stamps (`clock: "kernel"` and the server's parts on the response line):
  * editor to lsptap pipe, request forwarded, pipe to server, server working, server writing,
  * pipe to lsptap, response forwarded, lsptap to editor pipe. Otherwise lsptap's five:

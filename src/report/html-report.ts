@@ -141,10 +141,15 @@ function sessionHeader(input: HtmlReportInput): string {
   rows.push(['Requests', `${requests.toLocaleString('en-US')} (${answered.toLocaleString('en-US')} answered), ${notifications.toLocaleString('en-US')} notifications, ${report.messages.toLocaleString('en-US')} messages in all`]);
   const machines = unique(sessions.map((s) => (s.machine === null ? null : `${s.machine.os}, ${s.machine.arch}, ${s.machine.cpus} cores${s.machine.cpuModel === null ? '' : ` (${s.machine.cpuModel})`}, ${(s.machine.memoryMb / 1024).toFixed(0)} GB`)));
   if (machines.length > 0) rows.push(['Machine', machines.join('; ')]);
-  const io = sessions.some((s) => s.lsptapIoUs !== null) ? sessions.reduce((a, s) => a + (s.lsptapIoUs ?? 0), 0) : null;
-  const drain = sessions.some((s) => s.kernelDrainMs !== null) ? sessions.reduce((a, s) => a + (s.kernelDrainMs ?? 0), 0) : null;
-  const load = sessions.some((s) => s.kernelLoadMs !== null) ? sessions.reduce((a, s) => a + (s.kernelLoadMs ?? 0), 0) : null;
+  /** A figure summed over the sessions; null when none logged it. */
+  const sum = (pick: (s: SessionFacts) => number | null): number | null => (sessions.some((s) => pick(s) !== null) ? sessions.reduce((a, s) => a + (pick(s) ?? 0), 0) : null);
+  const io = sum((s) => s.lsptapIoUs);
+  const drain = sum((s) => s.kernelDrainMs);
+  const load = sum((s) => s.kernelLoadMs);
   const cost: string[] = [];
+  const cpu = sum((s) => s.lsptapCpuMs);
+  const serverCpu = sum((s) => s.serverCpuMs);
+  if (cpu !== null) cost.push(`${fmtMs(cpu)} ms of CPU${serverCpu !== null && serverCpu > 0 ? ` (${((100 * cpu) / serverCpu).toFixed(1)}% of the server's ${fmtMs(serverCpu)} ms)` : ''}`);
   if (io !== null) cost.push(`${fmtMs(io / 1000)} ms in its own reads and writes of the messages`);
   if (drain !== null) cost.push(`${fmtMs(drain)} ms reading kernel events (off the relay's thread)`);
   if (load !== null) cost.push(`${fmtMs(load)} ms loading its BPF programs`);
@@ -196,7 +201,7 @@ function methodTable(report: Report): string {
       const k = r.kernel?.[p];
       return k === undefined ? '<td>-</td>' : `<td>${fmtMs(k.p50 / 1000)}<br><small>${fmtMs(k.p99 / 1000)}</small></td>`;
     })).join('');
-    return `<tr data-dir="${r.dir}" data-method="${escapeHtml(r.method)}"><td class="method">${r.dir === 's2c' ? '<small>from the server</small> ' : ''}${escapeHtml(r.method).replace(/\//g, '/<wbr>')}</td><td>${r.count}</td><td>${fmtMs(r.p50Ms)}</td><td>${fmtMs(r.p90Ms)}</td><td>${fmtMs(r.p99Ms)}</td><td>${fmtMs(r.maxMs)}</td>${anyErrors ? `<td>${r.errors}</td>` : ''}${anyUnanswered ? `<td>${r.unanswered > 0 ? `${r.unanswered} (log ended)` : ''}</td>` : ''}${kernelCells}</tr>`;
+    return `<tr data-dir="${r.dir}" data-method="${escapeHtml(r.method)}"><td class="method">${r.dir === 's2c' ? '<small>from the server</small> ' : ''}${escapeHtml(r.method).replace(/\//g, '/<wbr>')}</td><td>${r.count}</td><td>${fmtMs(r.p50Ms)}</td><td>${fmtMs(r.p90Ms)}</td><td>${fmtMs(r.p99Ms)}</td><td>${fmtMs(r.maxMs)}</td>${anyErrors ? `<td>${r.errors}</td>` : ''}${anyUnanswered ? `<td class="note">${r.unanswered > 0 ? `${r.unanswered} unanswered (log ended)` : ''}</td>` : ''}${kernelCells}</tr>`;
   }).join('\n');
   const notes = report.methods.filter((r) => r.kind === 'notification');
   const notifications = notes.length === 0 ? '' : `<p id="notifications">Notifications: ${notes.map((r) => `${escapeHtml(r.method)} ×${r.count}${r.dir === 's2c' ? ' (from the server)' : ''}`).join(', ')}.</p>`;
@@ -215,14 +220,15 @@ export function renderHtmlReport(input: HtmlReportInput, options: HtmlReportOpti
     .filter((r) => r.answered >= MIN_CHART_REQUESTS && report.latencies[`${r.dir} ${r.method}`] !== undefined)
     .map((r) => ({ dir: r.dir, method: r.method, count: r.answered, p50Ms: r.p50Ms, p99Ms: r.p99Ms, ...histogramOf(report.latencies[`${r.dir} ${r.method}`]) }));
   const data = { distributions };
-  const unansweredRows = report.unanswered.map((u) => `<tr><td>${u.dir === 's2c' ? 'from the server' : 'from the editor'}</td><td>${escapeHtml(u.method)}</td><td>${escapeHtml(String(u.id))}</td><td>${utc(u.time)}</td><td>${escapeHtml(`${path.basename(u.source)}:${u.lineNo}`)}</td><td>${u.waitedAtLeastMs.toFixed(0)}</td></tr>`).join('\n');
+  const unansweredRows = report.unanswered.map((u) => `<tr><td>${u.dir === 's2c' ? 'from the server' : 'from the editor'}</td><td>${escapeHtml(u.method)}</td><td>${escapeHtml(String(u.id))}</td><td>${utc(u.time)}</td><td>${escapeHtml(`${path.basename(u.source)}:${u.lineNo}`)}</td><td>${u.waitedAtLeastMs.toFixed(0)}</td><td>unanswered (log ended)</td></tr>`).join('\n');
   const unansweredSection = report.unanswered.length > 0 ? `<h2>Unanswered (log ended)</h2>
 <p>These logs end without <code>session end</code> (lsptap was killed, or the log was cut): these requests had no response by their log's last line.</p>
-<table id="unanswered"><thead><tr><th>from</th><th>method</th><th>id</th><th>sent</th><th>log line</th><th>waited ms (at least)</th></tr></thead>
+<table id="unanswered"><thead><tr><th>from</th><th>method</th><th>id</th><th>sent</th><th>log line</th><th>waited ms (at least)</th><th></th></tr></thead>
 <tbody>
 ${unansweredRows}
 </tbody></table>` : '';
-  const corrupt = report.corrupt.length > 0 ? `<p class="warn">${report.corrupt.length} corrupt line(s) skipped: ${report.corrupt.slice(0, 10).map((c) => escapeHtml(`${path.basename(c.source)}:${c.lineNo}`)).join(', ')}</p>` : '';
+  const corrupt = (report.corruptCount > 0 ? `<p class="warn">${report.corruptCount} corrupt line(s) skipped: ${report.corrupt.slice(0, 10).map((c) => escapeHtml(`${path.basename(c.source)}:${c.lineNo}`)).join(', ')}</p>` : '')
+    + (report.rejected.length > 0 ? `<p class="warn">response(s) with a bad latency left out: ${report.rejected.map((r) => escapeHtml(`${r.count} ${r.reason} (first at ${path.basename(r.first)})`)).join(', ')}</p>` : '');
   const redacted = input.redacted === null ? '' : `<p id="redacted" class="note">Redacted for sharing: ${input.redacted.map(escapeHtml).join('; ')}.</p>`;
   const { svg, note } = sessionTimelineSvg(timeline, serverName);
   const timelineSection = svg === '' ? '' : `<h2>Timeline</h2>

@@ -8,6 +8,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { ReportBuilder, type Report, type ReportFilters } from './aggregate';
 import { readLogs } from './log-reader';
+import { expandLogSources } from './log-sources';
 import { formatReportText } from './format-text';
 import { renderHtmlReport } from './html-report';
 import { SessionFactsBuilder, type SessionFacts } from './session-facts';
@@ -19,7 +20,8 @@ import { SVG_MAX_REQUESTS } from './timeline-svg';
 export const REPORT_USAGE = `usage: lsptap report [options] [LOG...]
 
 Per method and direction: count, p50/p90/p99/max latency, kernel breakdown when the logs
-have it, and the slowest requests with their phases. LOG "-" (or no LOG) reads stdin.
+have it, and the slowest requests with their phases. LOG is a file, a directory (its
+*.jsonl files, not subdirectories) or "-" for stdin (also when no LOG is given).
 
 options:
   --json             print the report as one JSON document
@@ -118,32 +120,27 @@ export function redactViews(views: ReportViews, home: string | null = os.homedir
 }
 
 /** The report as one JSON document (raw latencies left out: the HTML page uses them). */
-export function reportJson(report: Report): string {
+export function reportJson(report: Report, redacted: string[] | null = null): string {
   const { latencies: _l, ...rest } = report;
-  return JSON.stringify(rest, null, 2) + '\n';
+  return JSON.stringify(redacted === null ? rest : { redacted, ...rest }, null, 2) + '\n';
 }
 
 export async function runReport(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(REPORT_USAGE); return 0; }
   const args = parseReportArgs(argv);
-  for (const s of args.sources) {
-    if (s === '-') {
-      if (process.stdin.isTTY) throw new ReportUsageError(`lsptap report: no LOG given and stdin is a terminal\n\n${REPORT_USAGE}`);
-      continue;
-    }
-    try { fs.accessSync(s, fs.constants.R_OK); } catch (err) { throw new ReportUsageError(`lsptap report: cannot read ${s}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`); }
-  }
+  if (args.sources.includes('-') && process.stdin.isTTY) throw new ReportUsageError(`lsptap report: no LOG given and stdin is a terminal\n\n${REPORT_USAGE}`);
   const wanted = args.trace !== null ? null : args.html !== null ? SVG_MAX_REQUESTS : 0;
-  let views = await buildReportViews(args.sources, args.filters, wanted);
+  let views = await buildReportViews(expandLogSources('report', args.sources), args.filters, wanted);
   let removed: string[] | null = null;
   if (args.redact) ({ views, removed } = redactViews(views));
   const report = views.report;
   if (removed !== null) process.stderr.write(`lsptap report: redacted: ${removed.join('; ')}\n`);
   if (args.json) {
-    process.stdout.write(reportJson(report));
-    for (const c of report.corrupt) process.stderr.write(`lsptap report: skipped ${c.source}:${c.lineNo}: ${c.reason}\n`);
+    process.stdout.write(reportJson(report, removed));
+    for (const c of report.corrupt.slice(0, 20)) process.stderr.write(`lsptap report: skipped ${c.source}:${c.lineNo}: ${c.reason}\n`);
+    if (report.corruptCount > 20) process.stderr.write(`lsptap report: ... and ${report.corruptCount - 20} more corrupt line(s)\n`);
   } else {
-    process.stdout.write(formatReportText(report));
+    process.stdout.write((removed === null ? '' : `redacted for sharing: ${removed.join('; ')}\n\n`) + formatReportText(report));
   }
   if (args.html !== null) {
     fs.writeFileSync(args.html, renderHtmlReport({ report, sessions: views.sessions, timeline: views.timeline, redacted: removed }));

@@ -33,6 +33,9 @@ export interface SessionFacts {
   kernelDrainMs: number | null;
   /** ms loading the BPF programs (`session start` kernel.loadMs); null without it. */
   kernelLoadMs: number | null;
+  /** lsptap's CPU (`session end` lsptapCpuMs) and the server's (serverCpuMs), ms; null when not logged. */
+  lsptapCpuMs: number | null;
+  serverCpuMs: number | null;
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
@@ -58,6 +61,7 @@ export class SessionFactsBuilder {
       f = {
         source, session: id, serverName: null, serverVersion: null, workspace: null, cwd: null, startMs: time ?? 0, endMs: time ?? 0,
         ended: false, requests: 0, notifications: 0, machine: null, lsptapIoUs: null, kernelDrainMs: null, kernelLoadMs: null,
+        lsptapCpuMs: null, serverCpuMs: null,
       };
       this.sessions.set(key, f);
     }
@@ -90,6 +94,8 @@ export class SessionFactsBuilder {
       }
       f.workspace = str(line.workspace) ?? f.workspace;
       f.kernelDrainMs = num(obj(line.kernel)?.drainMs);
+      f.lsptapCpuMs = num(line.lsptapCpuMs);
+      f.serverCpuMs = num(line.serverCpuMs);
     }
   }
 

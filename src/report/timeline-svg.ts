@@ -2,14 +2,18 @@
 // elsewhere and its CSP allows none): the session view (request lanes, the server's
 // children, notification ticks, on one time axis: the same view --trace writes) and, per
 // slow request, its parts as a waterfall. Hover text is SVG <title>, so nothing needs a
-// script. A day's session would be millions of shapes: the session view draws at most
-// SVG_MAX_REQUESTS requests (the longest) and SVG_MAX_CHILDREN children, and says so.
+// script. A day's logs would be millions of shapes: the session view draws at most
+// SVG_MAX_SESSIONS sessions (those with the longest requests), SVG_MAX_REQUESTS requests
+// (the longest), SVG_MAX_CHILDREN children and SVG_MAX_NOTIFICATIONS notifications, and
+// says so; the --trace file has everything.
 
 import type { Timeline, TimelineRequest } from './session-timeline';
 import type { SlowRequest } from './aggregate';
 
 export const SVG_MAX_REQUESTS = 2000;
 export const SVG_MAX_CHILDREN = 500;
+export const SVG_MAX_SESSIONS = 12;
+export const SVG_MAX_NOTIFICATIONS = 2000;
 /** Lanes drawn per session; requests packed deeper are drawn in the last one. */
 const MAX_LANES = 8;
 
@@ -58,7 +62,11 @@ function colorsOf(methods: string[]): Map<string, string> {
 }
 
 /** The whole report's timeline: one block of rows per session. '' when nothing is timed. */
-export function sessionTimelineSvg(timeline: Timeline, serverName: (source: string, session: string) => string): { svg: string; note: string | null } {
+export function sessionTimelineSvg(whole: Timeline, serverName: (source: string, session: string) => string): { svg: string; note: string | null } {
+  const longest = (s: Timeline['sessions'][number]): number => Math.max(0, ...s.requests.map((r) => r.endMs - r.startMs));
+  const kept = whole.sessions.length <= SVG_MAX_SESSIONS ? whole.sessions
+    : [...whole.sessions].sort((a, b) => longest(b) - longest(a)).slice(0, SVG_MAX_SESSIONS).sort((a, b) => a.startEpochMs - b.startEpochMs);
+  const timeline: Timeline = { originEpochMs: whole.originEpochMs, sessions: kept };
   const all = timeline.sessions.flatMap((s) => s.requests);
   if (all.length === 0) return { svg: '', note: null };
   const shownRequests = new Set<TimelineRequest>(all.length <= SVG_MAX_REQUESTS ? all : [...all].sort((a, b) => (b.endMs - b.startMs) - (a.endMs - a.startMs)).slice(0, SVG_MAX_REQUESTS));
@@ -71,6 +79,8 @@ export function sessionTimelineSvg(timeline: Timeline, serverName: (source: stri
   let y = 18;
   let childrenShown = 0;
   let childrenTotal = 0;
+  let notificationsShown = 0;
+  let notificationsTotal = 0;
   for (const s of timeline.sessions) {
     rows.push(`<text x="0" y="${y + 11}" class="session">${esc(serverName(s.source, s.session))} ${esc(s.session)}</text>`);
     y += ROW_H;
@@ -102,7 +112,9 @@ export function sessionTimelineSvg(timeline: Timeline, serverName: (source: stri
     }
     if (s.notifications.length > 0) {
       rows.push(`<text x="4" y="${y + 11}" class="lane">notifications</text>`);
+      notificationsTotal += s.notifications.length;
       for (const n of s.notifications) {
+        if (notificationsShown++ >= SVG_MAX_NOTIFICATIONS) break;
         rows.push(`<line x1="${f1(x(n.atMs))}" x2="${f1(x(n.atMs))}" y1="${y + 3}" y2="${y + ROW_H - 3}" class="${n.dir === 'c2s' ? 'notify-c2s' : 'notify-s2c'}"><title>${esc(`${n.method} (${n.dir === 'c2s' ? 'from the editor' : 'from the server'})`)}</title></line>`);
       }
       y += ROW_H;
@@ -112,12 +124,14 @@ export function sessionTimelineSvg(timeline: Timeline, serverName: (source: stri
   const height = y + 4;
   const svg = `<svg class="timeline" viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="session timeline" xmlns="http://www.w3.org/2000/svg">${axis(x, fromMs, toMs, 14, height - 14)}${rows.join('')}</svg>`;
   const notes: string[] = [];
+  if (kept.length < whole.sessions.length) notes.push(`the ${kept.length} sessions with the longest requests of ${whole.sessions.length.toLocaleString('en-US')} are drawn`);
+  if (notificationsShown > SVG_MAX_NOTIFICATIONS) notes.push(`${SVG_MAX_NOTIFICATIONS} of ${notificationsTotal.toLocaleString('en-US')} notifications are drawn`);
   if (shownRequests.size < all.length) notes.push(`the ${shownRequests.size.toLocaleString('en-US')} longest of ${all.length.toLocaleString('en-US')} requests are drawn`);
   if (childrenShown < childrenTotal) notes.push(`${childrenShown} of ${childrenTotal} children are drawn`);
   return { svg, note: notes.length === 0 ? null : `${notes.join('; ')} (the --trace file has them all).` };
 }
 
-/** Names of the server's blocked split (README "Kernel timing"), as the sentences say them. */
+/** Names of the server's blocked split (docs/kernel-timing.md "How the time is attributed"), as the sentences say them. */
 const SERVER_SPLIT: Array<[string, string]> = [
   ['serverBusyUs', 'on CPU or waiting for it'], ['blockedOnChildUs', 'waiting for children'],
   ['blockedOnDiskUs', 'waiting for the disk'], ['blockedOtherUs', 'waiting for something else'],

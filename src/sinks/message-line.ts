@@ -1,11 +1,13 @@
 // Writes the `message` line of one record as bytes, straight into the line batch's arena:
 // the line pino's logger.info(fields, 'message') would write (its level prefix, its clock,
-// the child's pre-serialised bindings, then the fields in the order of README "Log schema"),
+// the child's pre-serialised bindings, then the fields in the order of docs/log-format.md),
 // byte for byte, and in order with every other line since both go through the same batch.
 // Why not pino's own path: its generic serialiser looks up serializers and escapes every
 // key on every line (23% of the analysis thread's CPU), and a line built as a string is
 // then encoded into bytes; here constant pieces are bytes made once, numbers are written
 // digit by digit, and strings that repeat (methods) are escaped and encoded once.
+// It reads pino's internals (lsCacheSym, chindingsSym, timeSym), so package.json pins pino to
+// the exact version whose bytes test/message-line.test.ts compares against; upgrade both together.
 
 import pino from 'pino';
 import type { Direction, MessageId, MessageKind } from '../model/frame';

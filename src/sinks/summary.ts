@@ -152,7 +152,7 @@ const KERNEL_COLUMNS: [string, string][] = [
   ['lsptapReadUs', 'tap read'], ['lsptapWriteUs', 'tap write'],
 ];
 
-/** Where the time of each request method went, p50 in ms (README "Kernel timing"); '' when no kernel data. */
+/** Where the time of each request method went, p50 in ms (docs/kernel-timing.md); '' when no kernel data. */
 export function formatKernelTable(rows: MethodStats[]): string {
   const withKernel = rows.filter((r) => r.kind === 'request' && r.kernel !== undefined && r.kernel.serverUs !== undefined);
   if (withKernel.length === 0) return '';
@@ -165,12 +165,14 @@ export function formatKernelTable(rows: MethodStats[]): string {
 }
 
 function alignTable(head: string[], body: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  // A loop, not Math.max(...column): a spread passes one argument per row and overflows the stack at ~100k rows.
+  const widths = head.map((h) => h.length);
+  for (const row of body) for (let i = 0; i < widths.length; i++) if (row[i].length > widths[i]) widths[i] = row[i].length;
   const line = (cells: string[]): string => cells.map((c, i) => (i === 1 || i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
 }
 
-/** One sentence per slow request (README "Kernel timing"); '' when none has a server window. */
+/** One sentence per slow request (docs/kernel-timing.md); '' when none has a server window. */
 export function formatExplanations(slowest: SlowKernelRequest[], server?: string): string {
   const lines = slowest.map((r) => explainRequest(r.method, r.latencyMs, r.kernel, server)).filter((l): l is string => l !== null);
   return lines.length === 0 ? '' : lines.join('\n') + '\n';
