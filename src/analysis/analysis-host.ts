@@ -6,11 +6,12 @@
 // made of is session-parts.ts's business.
 
 import fs from 'node:fs';
+import { serverNameOf } from '../model/process-name';
 import type { Session } from './session';
 import { openComposedSession, prepareThreadParts, type MetricsServing, type SessionParts } from './session-parts';
 import { SessionLog, type SessionLogChild } from '../sinks/session-log';
 import { formatKernelTable, formatSummaryTable, formatExplanations } from '../sinks/summary';
-import { formatFdReport, serverNameOf } from '../sinks/kernel-text';
+import { formatFdReport } from '../sinks/kernel-text';
 import type { FdReport } from '../model/record';
 import type { KernelOption } from '../probes/kernel-option';
 import type { Direction } from '../model/frame';

@@ -8,12 +8,13 @@
 // interpolation between closest ranks (the `quantile_cont` of DuckDB and most SQL engines,
 // numpy's default), so an engine reading the same .jsonl files gets the same numbers.
 
-import { explainRequest, serverNameOf } from '../sinks/kernel-text';
+import { explainRequest } from '../sinks/kernel-text';
 import type { KernelChild, KernelTiming } from '../model/record';
 import type { Direction } from '../model/frame';
 import type { MethodStats, PartStats } from '../sinks/summary';
 import { ExactTallies } from '../sinks/method-tally';
 import { compareText } from '../model/text-order';
+import { serverNameOf } from '../model/process-name';
 
 /** A line's session id (a string in every lsptap log; anything else reads as none). */
 function sessionOf(line: Record<string, unknown>): string {
@@ -154,6 +155,8 @@ export class ReportBuilder {
   /** Requests waiting for their response, per session: only the in-flight ones are held. */
   private readonly pending = new Map<string, Map<string, PendingRequest>>();
   private readonly sessions = new Set<string>();
+  /** Each session's server, named by what it runs (from `session start`'s command). */
+  private readonly servers = new Map<string, string>();
   /** Epoch ms of each session's last line, for how long an unanswered request waited. */
   private readonly lastTime = new Map<string, number>();
   private readonly slowest: SlowRequest[] = [];
@@ -161,8 +164,6 @@ export class ReportBuilder {
   private corruptCount = 0;
   private readonly rejected = new Map<string, RejectedLatencies>();
   private readonly sources = new Set<string>();
-  /** Each session's server, as --summary names it (the sentences say `gopls`, not `the server`). */
-  private readonly serverNames = new Map<string, string>();
   private messages = 0;
 
   /** onAnswered: each answered request, for views that want them all (the trace). */
@@ -180,10 +181,9 @@ export class ReportBuilder {
     const t = num(line.time);
     if (t !== null && t > (this.lastTime.get(session) ?? -Infinity)) this.lastTime.set(session, t);
     if (line.msg === 'session start') {
-      this.sessions.add(session);
-      this.pending.delete(session);
+      this.sessions.add(session); this.pending.delete(session);
       const name = serverNameOf(line.command);
-      if (name !== null) this.serverNames.set(session, name);
+      if (name !== null) this.servers.set(session, name);
       return;
     }
     if (line.msg === 'session end') { this.pending.delete(session); return; }
@@ -226,7 +226,7 @@ export class ReportBuilder {
       dir: reqDir, method, id, latencyMs, isError: line.isError === true, session: sessionOf(line),
       time, source, lineNo, phases: timed?.phases ?? [], atMs: timed?.atMs ?? null, kernel,
       children: Array.isArray(rawKernel?.children) ? rawKernel.children : [],
-      explained: rawKernel !== null ? explainRequest(method, latencyMs, rawKernel, this.serverNames.get(session)) : null,
+      explained: rawKernel !== null ? explainRequest(method, latencyMs, rawKernel, this.servers.get(session)) : null,
     };
     this.considerSlow(answered);
     this.onAnswered?.(answered);

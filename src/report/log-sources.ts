@@ -8,12 +8,13 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { ReportUsageError } from '../model/errors';
+import { PROFILE_FILE_SUFFIX } from '../model/profile-file';
 
 export const LOG_SUFFIX = '.jsonl';
 
-/** The `*.jsonl` files directly inside `dir`, in name order. */
+/** The `*.jsonl` files directly inside `dir`, in name order; not the profile files beside them. */
 export function logFilesIn(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => n.endsWith(LOG_SUFFIX)).sort().map((n) => path.join(dir, n));
+  return fs.readdirSync(dir).filter((n) => n.endsWith(LOG_SUFFIX) && !n.endsWith(PROFILE_FILE_SUFFIX)).sort().map((n) => path.join(dir, n));
 }
 
 /**

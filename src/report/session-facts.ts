@@ -4,7 +4,7 @@
 // Fed every line beside the aggregate (report-command.ts); older logs lack some fields,
 // which then read as null and the header leaves them out.
 
-import { serverNameOf } from '../sinks/kernel-text';
+import { serverNameOf } from '../model/process-name';
 
 export interface MachineText { os: string; arch: string; cpus: number; cpuModel: string | null; memoryMb: number }
 
