@@ -176,7 +176,7 @@ test('each replayed message waits for the responses that reached the editor befo
     line({ dir: 'c2s', kind: 'request', method: 'shutdown', id: 3, offset: 400, firstByteMs: 130 }),
     line({ dir: 'c2s', kind: 'response', method: 'workspace/configuration', id: 7, body: '{"jsonrpc":"2.0","id":7,"result":[{"a":1}]}' }),
   ];
-  const { messages, answers } = clientSide(lines);
+  const { messages, answers } = clientSide(lines.map((l, i) => ({ ...l, place: { file: 'recorded.jsonl', start: i, end: i } })));
   assert.deepEqual(messages.map((m) => [m.method, m.awaits, m.gapMs]), [
     ['initialize', [], 0],
     ['initialized', [0], 5],

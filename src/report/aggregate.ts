@@ -4,7 +4,9 @@
 // log was cut) are listed as unanswered (log ended).
 //
 // Percentiles here are exact, not t-digest: a report reads whole logs after the fact, so it
-// can keep one number per answered request (8 bytes each) and sort. They use linear
+// can keep one number per answered request and part (value-column.ts: 4 bytes, zeros only
+// counted) and sort. A response's phases and explanation are worked out only when it is
+// among the slowest so far: a month of logs has millions of responses and lists ten. They use linear
 // interpolation between closest ranks (the `quantile_cont` of DuckDB and most SQL engines,
 // numpy's default), so an engine reading the same .jsonl files gets the same numbers.
 
@@ -135,8 +137,12 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
 
 interface PendingRequest {
   method: string; id: number | string; time: number; lineNo: number;
-  firstByteMs: number; lastByteMs: number; forwardedMs: number; kernel: Record<string, number | null> | null;
+  firstByteMs: number; lastByteMs: number; forwardedMs: number;
+  /** The request line's `kernel` object as parsed (kernelOf when it is needed). */
+  kernel: object | null;
 }
+
+const isObject = (v: unknown): v is object => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const isDir = (v: unknown): v is Direction => v === 'c2s' || v === 's2c';
@@ -206,7 +212,7 @@ export class ReportBuilder {
         if (p === undefined) { p = new Map(); this.pending.set(session, p); }
         p.set(key(dir), {
           method, id, time, lineNo, firstByteMs: num(line.firstByteMs) ?? 0, lastByteMs: num(line.lastByteMs) ?? 0,
-          forwardedMs: num(line.forwardedMs) ?? 0, kernel: kernelOf(line.kernel),
+          forwardedMs: num(line.forwardedMs) ?? 0, kernel: isObject(line.kernel) ? line.kernel : null,
         });
       }
       return;
@@ -218,18 +224,25 @@ export class ReportBuilder {
     const problem = latencyProblem(line.latencyMs);
     if (problem !== null) { this.reject(problem, source, lineNo); return; }
     const latencyMs = line.latencyMs as number;
-    const kernel = kernelOf(line.kernel) ?? req?.kernel ?? null;
+    const kernel = isObject(line.kernel) ? line.kernel : req?.kernel ?? null;
     this.methods.of(reqDir, method, 'request').answer(latencyMs, line.isError === true, line.cancelled === true, kernel);
+    if (this.onAnswered === null && !this.wouldKeep(latencyMs)) return;
     const timed = req === null ? null : phasesOf(reqDir, req, line);
-    const rawKernel = line.kernel !== null && typeof line.kernel === 'object' && !Array.isArray(line.kernel) ? line.kernel as KernelTiming : null;
+    const rawKernel = isObject(line.kernel) ? line.kernel as KernelTiming : null;
     const answered: SlowRequest = {
       dir: reqDir, method, id, latencyMs, isError: line.isError === true, session: sessionOf(line),
-      time, source, lineNo, phases: timed?.phases ?? [], atMs: timed?.atMs ?? null, kernel,
+      time, source, lineNo, phases: timed?.phases ?? [], atMs: timed?.atMs ?? null, kernel: kernelOf(kernel),
       children: Array.isArray(rawKernel?.children) ? rawKernel.children : [],
       explained: rawKernel !== null ? explainRequest(method, latencyMs, rawKernel, this.servers.get(session)) : null,
     };
-    this.considerSlow(answered);
+    if (this.wouldKeep(latencyMs)) this.considerSlow(answered);
     this.onAnswered?.(answered);
+  }
+
+  /** Whether a response of `latencyMs` would enter the slowest list. */
+  private wouldKeep(latencyMs: number): boolean {
+    const n = this.filters.slowest;
+    return n > 0 && (this.slowest.length < n || latencyMs > this.slowest[this.slowest.length - 1].latencyMs);
   }
 
   result(): Report {
@@ -239,7 +252,7 @@ export class ReportBuilder {
     const rows: ReportRow[] = [];
     const latencies: Record<string, number[]> = {};
     for (const e of this.methods.values()) {
-      const sorted = Float64Array.from(e.latencies).sort();
+      const sorted = e.latencies.toSorted();
       const has = sorted.length > 0;
       const row: ReportRow = {
         dir: e.dir, method: e.method, kind: e.kind, count: e.count, answered: e.answered, errors: e.errors, cancelled: e.cancelled,
@@ -252,7 +265,7 @@ export class ReportBuilder {
       if (e.kernel !== null) {
         row.kernel = {};
         for (const [part, vs] of e.kernel) {
-          const s = Float64Array.from(vs).sort();
+          const s = vs.toSorted();
           row.kernel[part] = { p50: round3(quantile(s, 0.5)), p99: round3(quantile(s, 0.99)) } satisfies PartStats;
         }
       }

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { flag, parseCommand, printUsage, text, usageError, whole, type CommandSpec } from '../command/command-args';
 import { ReportBuilder, type Report, type ReportFilters } from './aggregate';
-import { readLogs } from './log-reader';
+import { parseLine, readLineBatches } from './log-reader';
 import { expandLogSources } from './log-sources';
 import { formatReportText } from './format-text';
 import { renderHtmlReport } from './html-report';
@@ -71,7 +71,7 @@ export function parseReportArgs(argv: string[], nowMs = Date.now()): ReportArgs 
 
 /** Read and aggregate; corrupt lines are recorded with their line numbers and skipped. */
 export async function buildReport(sources: string[], filters: ReportFilters): Promise<Report> {
-  return (await buildReportViews(sources, filters, null)).report;
+  return (await buildReportViews(sources, filters, 0)).report;
 }
 
 export interface ReportViews { report: Report; sessions: SessionFacts[]; timeline: Timeline }
@@ -82,15 +82,22 @@ export interface ReportViews { report: Report; sessions: SessionFacts[]; timelin
  */
 export async function buildReportViews(sources: string[], filters: ReportFilters, timelineMax: number | null): Promise<ReportViews> {
   const timeline = new TimelineBuilder(filters, timelineMax);
-  const builder = new ReportBuilder(filters, (r) => timeline.addRequest(r));
+  const builder = new ReportBuilder(filters, timelineMax === 0 ? null : (r) => timeline.addRequest(r));
   const facts = new SessionFactsBuilder();
-  for await (const line of readLogs(sources)) {
-    if (line.ok) {
-      builder.add(line.value, line.source, line.lineNo);
-      facts.add(line.value, line.source);
-      timeline.addLine(line.value, line.source);
-    } else {
-      builder.addCorrupt({ source: line.source, lineNo: line.lineNo, reason: line.reason });
+  // A chunk's lines at a time, not an await per line.
+  for (const source of sources) {
+    for await (const batch of readLineBatches(source)) {
+      for (const { text, lineNo } of batch) {
+        if (text.length === 0 || text.trim().length === 0) continue;
+        const p = parseLine(text);
+        if ('value' in p) {
+          builder.add(p.value, source, lineNo);
+          facts.add(p.value, source);
+          timeline.addLine(p.value, source);
+        } else {
+          builder.addCorrupt({ source, lineNo, reason: p.reason });
+        }
+      }
     }
   }
   return { report: builder.result(), sessions: facts.result(), timeline: timeline.result() };

@@ -1,9 +1,9 @@
 // One method's counts in one direction, and the values its answered requests produced:
-// the live summary keeps them in t-digests, the report in exact arrays, `lsptap top` in
-// both shapes; the counting rules are written once here.
+// the live summary keeps them in t-digests, the report and `lsptap top` in exact value
+// columns; the counting rules are written once here.
 
 import type { Direction } from '../model/frame';
-import type { KernelTiming } from '../model/record';
+import { ValueColumn } from './value-column';
 
 /** Where latencies (ms) or kernel parts (µs) go: a t-digest, or a plain array. */
 export interface ValueSink { push(value: number): unknown }
@@ -23,16 +23,22 @@ export class MethodTally<S extends ValueSink> {
     this.latencies = makeSink();
   }
 
-  /** A response to this method's request arrived after `latencyMs`. */
-  answer(latencyMs: number, isError: boolean, cancelled: boolean, kernel: KernelTiming | null): void {
+  /**
+   * A response to this method's request arrived after `latencyMs`. `kernel` is a record's
+   * KernelTiming or a log line's `kernel` object as parsed: its finite numbers are kept,
+   * anything else (null, lists, text) is not a part.
+   */
+  answer(latencyMs: number, isError: boolean, cancelled: boolean, kernel: object | null): void {
     this.answered++;
     if (isError) this.errors++;
     if (cancelled) this.cancelled++;
     this.latencies.push(latencyMs);
     if (latencyMs > this.maxMs) this.maxMs = latencyMs;
     if (kernel === null) return;
-    for (const [part, v] of Object.entries(kernel)) {
-      if (typeof v !== 'number') continue;
+    // for-in, not Object.entries: no array per response over a month of logs.
+    for (const part in kernel) {
+      const v = (kernel as Record<string, unknown>)[part];
+      if (typeof v !== 'number' || !Number.isFinite(v)) continue;
       this.kernel ??= new Map();
       let sink = this.kernel.get(part);
       if (sink === undefined) { sink = this.makeSink(); this.kernel.set(part, sink); }
@@ -43,16 +49,16 @@ export class MethodTally<S extends ValueSink> {
 
 /** Exact tallies keyed by direction and method, made on first use (the report, `lsptap top`). */
 export class ExactTallies {
-  private readonly byKey = new Map<string, MethodTally<number[]>>();
+  private readonly byKey = new Map<string, MethodTally<ValueColumn>>();
 
   /** The tally of `method` in direction `dir`; a request seen after its response raises `kind`. */
-  of(dir: Direction, method: string, kind: 'request' | 'notification'): MethodTally<number[]> {
+  of(dir: Direction, method: string, kind: 'request' | 'notification'): MethodTally<ValueColumn> {
     const key = `${dir} ${method}`;
     let t = this.byKey.get(key);
-    if (t === undefined) { t = new MethodTally<number[]>(dir, method, kind, () => []); this.byKey.set(key, t); }
+    if (t === undefined) { t = new MethodTally<ValueColumn>(dir, method, kind, () => new ValueColumn()); this.byKey.set(key, t); }
     else if (kind === 'request') t.kind = 'request';
     return t;
   }
 
-  values(): IterableIterator<MethodTally<number[]>> { return this.byKey.values(); }
+  values(): IterableIterator<MethodTally<ValueColumn>> { return this.byKey.values(); }
 }

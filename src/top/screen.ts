@@ -66,7 +66,7 @@ export function renderScreen(state: LiveState, info: ScreenInfo): string[] {
   for (const t of tallies.slice(0, tableRows)) {
     const m = minute.get(`${t.dir} ${t.method}`) ?? [];
     const ms = sorted(m);
-    const all = sorted(t.latencies);
+    const all = t.latencies.toSorted();
     const q = (s: Float64Array, p: number): string => (s.length === 0 ? '-' : formatMs(quantile(s, p)));
     const isReq = t.kind === 'request';
     const cells = isReq
