@@ -16,6 +16,8 @@ import { BodyScanner } from './body-scanner';
 
 /** Bodies up to this size are copied once and read whole (small-body.ts); larger ones are scanned as they come. */
 export const SMALL_BODY_MAX = 16 * 1024;
+/** The largest first body kept for keepFirstBodies (an initialize request with every capability is ~10 KB). */
+export const FIRST_BODY_MAX = 64 * 1024;
 /** A header block longer than this is not a header. */
 export const HEADER_MAX = 8 * 1024;
 
@@ -31,6 +33,11 @@ export interface FramerOptions {
   dir: Direction;
   /** Keep bodies up to this many bytes on the frame (for --bodies); 0 keeps none. */
   retainBodyMax: number;
+  /**
+   * Keep the bodies (up to FIRST_BODY_MAX bytes) of this many first frames whatever
+   * retainBodyMax says: `initialize` and its response are among them (session-facts.ts).
+   */
+  keepFirstBodies?: number;
   onFrame: (frame: Frame) => void;
   onWarning: (warning: FrameWarning) => void;
 }
@@ -44,6 +51,7 @@ function preview(buf: Buffer, start: number, end: number): string {
 export class Framer {
   private readonly dir: Direction;
   private readonly retainBodyMax: number;
+  private keepFirst: number;
   private readonly onFrame: (frame: Frame) => void;
   private readonly onWarning: (warning: FrameWarning) => void;
 
@@ -71,6 +79,7 @@ export class Framer {
   constructor(opts: FramerOptions) {
     this.dir = opts.dir;
     this.retainBodyMax = opts.retainBodyMax;
+    this.keepFirst = opts.keepFirstBodies ?? 0;
     this.onFrame = opts.onFrame;
     this.onWarning = opts.onWarning;
   }
@@ -205,7 +214,8 @@ export class Framer {
 
   /** Keep a view of body bytes for --bodies. */
   private retain(buf: Buffer, from: number, to: number): void {
-    if (this.retainBodyMax > 0 && this.bodyLen <= this.retainBodyMax && from < to) {
+    const cap = this.keepFirst > 0 ? Math.max(this.retainBodyMax, FIRST_BODY_MAX) : this.retainBodyMax;
+    if (cap > 0 && this.bodyLen <= cap && from < to) {
       this.retained.push(buf.subarray(from, to)); // a view: Node never reuses stream chunks
       this.retainedLen += to - from;
     }
@@ -226,6 +236,7 @@ export class Framer {
       this.retained = [];
       this.retainedLen = 0;
     }
+    if (this.keepFirst > 0) this.keepFirst--;
     const headerBytes = this.headerLen;
     const offset = this.headerOffset;
     const bodyOffset = offset + headerBytes;

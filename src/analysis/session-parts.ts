@@ -13,6 +13,7 @@ import type { ProfileSinkFactory } from '../probes/kernel-timing';
 import { ProfileWriter } from '../sinks/profile-writer';
 import type { AnalysisConfig } from '../bridge/protocol';
 import { Session } from './session';
+import { InitializeFacts } from './initialize-facts';
 
 /** `--metrics ADDR`: the registry and the server that exposes it, shared by every session. */
 export interface MetricsServing {
@@ -39,7 +40,8 @@ export interface SessionParts {
 }
 
 export function composeSession(summary: Summary, kernel: KernelTiming | null, serving: MetricsServing | null): SessionParts {
-  const sinks: RecordSink[] = [summary];
+  const initialize = new InitializeFacts();
+  const sinks: RecordSink[] = [summary, initialize];
   const extraStart: Record<string, unknown> = { ...(kernel?.extraStart ?? {}) };
   let poll: NodeJS.Timeout | null = null;
   let readDrops = (): void => undefined;
@@ -70,7 +72,7 @@ export function composeSession(summary: Summary, kernel: KernelTiming | null, se
       if (poll !== null) clearInterval(poll);
       const extra = kernel === null ? {} : await kernel.stop();
       readDrops();
-      return extra;
+      return { ...initialize.fields, ...extra };
     },
   };
 }

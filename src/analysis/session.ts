@@ -11,6 +11,9 @@ import type { Summary } from '../sinks/summary';
 import type { RecordSink, RecordStage } from '../model/stages';
 import type { SessionEndInfo, SessionLogChild, UnansweredRequest } from '../sinks/session-log';
 
+/** `initialize` is the client's first message and its response nearly always the server's first. */
+const FIRST_BODIES_KEPT = 4;
+
 export interface SessionOptions {
   log: SessionLogChild;
   startNs: bigint;
@@ -45,7 +48,7 @@ export class Session {
       onAnomaly: (dir, offset, reason, id) => { this.warnings++; this.onBadInput(dir); this.log.warn('bad input', { dir, offset, reason, seen: id === null ? null : String(id) }); },
     });
     const make = (dir: Direction): Framer => new Framer({
-      dir, retainBodyMax: opts.retainBodyMax,
+      dir, retainBodyMax: opts.retainBodyMax, keepFirstBodies: FIRST_BODIES_KEPT,
       onFrame: this.onFrame, onWarning: this.onWarning,
     });
     this.framers = { c2s: make('c2s'), s2c: make('s2c') };

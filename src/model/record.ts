@@ -11,6 +11,11 @@ export interface KernelChild {
   path: string | null;
   /** Its arguments as the kernel handed them over, truncated (a cut last one ends in "…"). */
   args: string[];
+  /**
+   * Its fork, in µs after the request's window began (the server's read of the request):
+   * negative when it started earlier. Puts it on a timeline (`lsptap report --trace`).
+   */
+  startUs?: number;
   /** Fork to exit; null while it still ran at the window's end. */
   wallUs: number | null;
   cpuUs: number | null;

@@ -181,6 +181,7 @@ export class TreeAccounting {
       const exited = p.endNs !== null && p.endNs <= bNs;
       out.push({
         pid: p.pid, comm: p.comm, path: p.path, args: truncateArgs(p.args),
+        startUs: Math.round((p.startNs - aNs) / 1000),
         wallUs: exited ? us(p.endNs! - p.startNs) : null,
         cpuUs: exited && p.cpuNs !== null ? us(p.cpuNs) : null,
         exitCode: exited && p.status !== null && (p.status & 0x7f) === 0 ? (p.status >> 8) & 0xff : null,

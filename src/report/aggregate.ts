@@ -11,7 +11,7 @@
 // numpy's default), so an engine reading the same .jsonl files gets the same numbers.
 
 import { explainRequest } from '../sinks/kernel-text';
-import type { KernelTiming } from '../model/record';
+import type { KernelChild, KernelTiming } from '../model/record';
 import type { Direction } from '../model/frame';
 import type { MethodStats, PartStats } from '../sinks/summary';
 import { ExactTallies } from '../sinks/method-tally';
@@ -53,6 +53,10 @@ export interface SlowRequest {
   lineNo: number;
   /** Editor's write to editor's read; empty when the request line was not in the log. */
   phases: Phase[];
+  /** Where the phases' 0 falls, in ms after its session's start (the log's *Ms clock); null without phases. */
+  atMs: number | null;
+  /** The server's children alive in its window (kernel timing), for the timeline. */
+  children: KernelChild[];
   kernel: Record<string, number | null> | null;
   /** The one-line explanation of where its server time went (docs/kernel-timing.md "How the time is attributed"), or null. */
   explained: string | null;
@@ -168,7 +172,8 @@ export class ReportBuilder {
   private readonly sources = new Set<string>();
   private messages = 0;
 
-  constructor(private readonly filters: ReportFilters) {}
+  /** onAnswered: each answered request, for views that want them all (the trace). */
+  constructor(private readonly filters: ReportFilters, private readonly onAnswered: ((r: SlowRequest) => void) | null = null) {}
 
   addCorrupt(line: CorruptLine): void {
     this.sources.add(line.source);
@@ -221,12 +226,17 @@ export class ReportBuilder {
     const latencyMs = line.latencyMs as number;
     const kernel = isObject(line.kernel) ? line.kernel : req?.kernel ?? null;
     this.methods.of(reqDir, method, 'request').answer(latencyMs, line.isError === true, line.cancelled === true, kernel);
-    if (!this.wouldKeep(latencyMs)) return;
-    this.considerSlow({
+    if (this.onAnswered === null && !this.wouldKeep(latencyMs)) return;
+    const timed = req === null ? null : phasesOf(reqDir, req, line);
+    const rawKernel = isObject(line.kernel) ? line.kernel as KernelTiming : null;
+    const answered: SlowRequest = {
       dir: reqDir, method, id, latencyMs, isError: line.isError === true, session: sessionOf(line),
-      time, source, lineNo, phases: req === null ? [] : phasesOf(reqDir, req, line), kernel: kernelOf(kernel),
-      explained: isObject(line.kernel) ? explainRequest(method, latencyMs, line.kernel as KernelTiming, this.servers.get(session)) : null,
-    });
+      time, source, lineNo, phases: timed?.phases ?? [], atMs: timed?.atMs ?? null, kernel: kernelOf(kernel),
+      children: Array.isArray(rawKernel?.children) ? rawKernel.children : [],
+      explained: rawKernel !== null ? explainRequest(method, latencyMs, rawKernel, this.servers.get(session)) : null,
+    };
+    if (this.wouldKeep(latencyMs)) this.considerSlow(answered);
+    this.onAnswered?.(answered);
   }
 
   /** Whether a response of `latencyMs` would enter the slowest list. */
@@ -311,7 +321,7 @@ export class ReportBuilder {
  * request read, request forwarded, server (or editor) working, response read, response
  * forwarded. Either way the phases marked inLatency add up to latencyMs.
  */
-function phasesOf(reqDir: Direction, req: PendingRequest, resp: Record<string, unknown>): Phase[] {
+function phasesOf(reqDir: Direction, req: PendingRequest, resp: Record<string, unknown>): { atMs: number; phases: Phase[] } {
   const rf = num(resp.firstByteMs) ?? req.forwardedMs;
   const rl = num(resp.lastByteMs) ?? rf;
   const rw = num(resp.forwardedMs) ?? rl;
@@ -336,15 +346,15 @@ function phasesOf(reqDir: Direction, req: PendingRequest, resp: Record<string, u
       { name: 'response forwarded', startMs: at(rl), endMs: at(rw), inLatency: false },
     );
     if (toEditor !== null) out.push({ name: 'lsptap to editor pipe', startMs: at(rw), endMs: at(rw + toEditor / 1000), inLatency: false });
-    return out;
+    return { atMs: round3(t0), phases: out };
   }
   const t0 = req.firstByteMs;
   const at = (x: number): number => round3(x - t0);
-  return [
+  return { atMs: round3(t0), phases: [
     { name: 'request read', startMs: 0, endMs: at(req.lastByteMs), inLatency: false },
     { name: 'request forwarded', startMs: at(req.lastByteMs), endMs: at(req.forwardedMs), inLatency: false },
     { name: reqDir === 'c2s' ? 'server working' : 'editor working', startMs: at(req.forwardedMs), endMs: at(rf), inLatency: true },
     { name: 'response read', startMs: at(rf), endMs: at(rl), inLatency: true },
     { name: 'response forwarded', startMs: at(rl), endMs: at(rw), inLatency: false },
-  ];
+  ] };
 }

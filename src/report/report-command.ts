@@ -1,14 +1,22 @@
 // `lsptap report [options] LOG...`: reads session logs (files, or stdin as `-` or when none
 // are given), streams them line by line into the aggregate, and prints the report as text,
-// JSON (--json) and/or a self-contained HTML page (--html FILE).
+// JSON (--json), a self-contained HTML page (--html FILE) and/or a Trace Event file
+// (--trace FILE); --redact replaces private paths in all of them (redaction.ts).
 
 import fs from 'node:fs';
+import os from 'node:os';
 import { flag, parseCommand, printUsage, text, usageError, whole, type CommandSpec } from '../command/command-args';
 import { ReportBuilder, type Report, type ReportFilters } from './aggregate';
 import { parseLine, readLineBatches } from './log-reader';
 import { expandLogSources } from './log-sources';
 import { formatReportText } from './format-text';
 import { renderHtmlReport } from './html-report';
+import { RequestProfiles } from './request-profiles';
+import { SessionFactsBuilder, type SessionFacts } from './session-facts';
+import { TimelineBuilder, type Timeline } from './session-timeline';
+import { traceEventsOf } from './trace-events';
+import { Redactor, redactionRoots } from './redaction';
+import { SVG_MAX_REQUESTS } from './timeline-svg';
 
 export const REPORT_COMMAND = {
   name: 'lsptap report',
@@ -18,7 +26,9 @@ export const REPORT_COMMAND = {
   splitAtDashes: false,
   options: {
     json: flag('print the report as one JSON document'),
-    html: text('FILE', 'also write a self-contained HTML page (charts inlined) to FILE'),
+    html: text('FILE', 'also write a self-contained HTML page (the answer first) to FILE'),
+    trace: text('FILE', "also write the sessions' timeline in the Trace Event Format (JSON) to FILE, for Perfetto (ui.perfetto.dev) or chrome://tracing"),
+    redact: flag('replace paths and file: URIs under the workspace and home directories with placeholders (<workspace>/a1.go) in every output, and leave out bodies'),
     method: text('M', 'only method M'),
     since: text('T', 'only messages at or after T: an ISO date/time, or an age such as 7d, 12h, 30m'),
     until: text('T', 'only messages at or before T (same forms)'),
@@ -39,7 +49,7 @@ export function parseTimeBound(name: string, v: string | undefined, nowMs: numbe
   return t;
 }
 
-export interface ReportArgs { sources: string[]; json: boolean; html: string | null; filters: ReportFilters }
+export interface ReportArgs { sources: string[]; json: boolean; html: string | null; trace: string | null; redact: boolean; filters: ReportFilters }
 
 export function parseReportArgs(argv: string[], nowMs = Date.now()): ReportArgs | 'help' {
   const parsed = parseCommand(REPORT_COMMAND, argv);
@@ -49,6 +59,8 @@ export function parseReportArgs(argv: string[], nowMs = Date.now()): ReportArgs 
     sources: parsed.positionals.length > 0 ? parsed.positionals : ['-'],
     json: v.json,
     html: v.html ?? null,
+    trace: v.trace ?? null,
+    redact: v.redact,
     filters: {
       method: v.method ?? null,
       sinceMs: parseTimeBound('--since', v.since, nowMs),
@@ -60,42 +72,82 @@ export function parseReportArgs(argv: string[], nowMs = Date.now()): ReportArgs 
 
 /** Read and aggregate; corrupt lines are recorded with their line numbers and skipped. */
 export async function buildReport(sources: string[], filters: ReportFilters): Promise<Report> {
-  const builder = new ReportBuilder(filters);
+  return (await buildReportViews(sources, filters, 0)).report;
+}
+
+export interface ReportViews { report: Report; sessions: SessionFacts[]; timeline: Timeline }
+
+/**
+ * The report, each session's facts and the timeline, in one pass over the logs. The
+ * timeline keeps timelineMax requests (the longest), or all when null (--trace).
+ */
+export async function buildReportViews(sources: string[], filters: ReportFilters, timelineMax: number | null): Promise<ReportViews> {
+  const timeline = new TimelineBuilder(filters, timelineMax);
+  const builder = new ReportBuilder(filters, timelineMax === 0 ? null : (r) => timeline.addRequest(r));
+  const facts = new SessionFactsBuilder();
   // A chunk's lines at a time, not an await per line.
   for (const source of sources) {
     for await (const batch of readLineBatches(source)) {
       for (const { text, lineNo } of batch) {
         if (text.length === 0 || text.trim().length === 0) continue;
         const p = parseLine(text);
-        if ('value' in p) builder.add(p.value, source, lineNo);
-        else builder.addCorrupt({ source, lineNo, reason: p.reason });
+        if ('value' in p) {
+          builder.add(p.value, source, lineNo);
+          facts.add(p.value, source);
+          timeline.addLine(p.value, source);
+        } else {
+          builder.addCorrupt({ source, lineNo, reason: p.reason });
+        }
       }
     }
   }
-  return builder.result();
+  return { report: builder.result(), sessions: facts.result(), timeline: timeline.result() };
+}
+
+/** The views with every path under the sessions' workspaces and the home directory replaced, and what was removed. */
+export function redactViews(views: ReportViews, home: string | null = os.homedir()): { views: ReportViews; removed: string[] } {
+  const roots = redactionRoots({ workspaces: views.sessions.flatMap((s) => [s.workspace, s.cwd]), home });
+  const r = new Redactor(roots);
+  const redacted = r.value(views);
+  return { views: redacted, removed: r.removed() };
 }
 
 /** The report as one JSON document (raw latencies left out: the HTML page uses them). */
-export function reportJson(report: Report): string {
+export function reportJson(report: Report, redacted: string[] | null = null): string {
   const { latencies: _l, ...rest } = report;
-  return JSON.stringify(rest, null, 2) + '\n';
+  return JSON.stringify(redacted === null ? rest : { redacted, ...rest }, null, 2) + '\n';
 }
 
 export async function runReport(argv: string[]): Promise<number> {
   const args = parseReportArgs(argv);
   if (args === 'help') return printUsage(REPORT_COMMAND);
   if (args.sources.includes('-') && process.stdin.isTTY) throw usageError(REPORT_COMMAND, 'no LOG given and stdin is a terminal');
-  const report = await buildReport(expandLogSources('report', args.sources), args.filters);
+  const wanted = args.trace !== null ? null : args.html !== null ? SVG_MAX_REQUESTS : 0;
+  const sources = expandLogSources('report', args.sources);
+  let views = await buildReportViews(sources, args.filters, wanted);
+  let removed: string[] | null = null;
+  if (args.redact) ({ views, removed } = redactViews(views));
+  const report = views.report;
+  if (removed !== null) process.stderr.write(`lsptap report: redacted: ${removed.join('; ')}\n`);
   if (args.json) {
-    process.stdout.write(reportJson(report));
+    process.stdout.write(reportJson(report, removed));
     for (const c of report.corrupt.slice(0, 20)) process.stderr.write(`lsptap report: skipped ${c.source}:${c.lineNo}: ${c.reason}\n`);
     if (report.corruptCount > 20) process.stderr.write(`lsptap report: ... and ${report.corruptCount - 20} more corrupt line(s)\n`);
   } else {
-    process.stdout.write(formatReportText(report));
+    process.stdout.write((removed === null ? '' : `redacted for sharing: ${removed.join('; ')}\n\n`) + formatReportText(report));
   }
   if (args.html !== null) {
-    fs.writeFileSync(args.html, renderHtmlReport(report));
+    // Each slow request's profile (flame graph, top functions) from the profile files the
+    // logs name. Kept under --redact: frames are named by function, never by file path.
+    const profiles = await RequestProfiles.load(sources);
+    fs.writeFileSync(args.html, renderHtmlReport({ report, sessions: views.sessions, timeline: views.timeline, redacted: removed }, { profileOf: (s) => profiles.htmlFor(s) }));
     process.stderr.write(`lsptap report: wrote ${args.html}\n`);
+  }
+  if (args.trace !== null) {
+    const labels = new Map(views.sessions.map((s) => [`${s.source}\u0000${s.session}`, { server: s.serverName, workspace: s.workspace }]));
+    const trace = traceEventsOf(views.timeline, (source, session) => labels.get(`${source}\u0000${session}`) ?? { server: null, workspace: null }, removed === null ? {} : { redacted: removed });
+    fs.writeFileSync(args.trace, JSON.stringify(trace) + '\n');
+    process.stderr.write(`lsptap report: wrote ${args.trace} (${trace.traceEvents.length} trace events)\n`);
   }
   return 0;
 }

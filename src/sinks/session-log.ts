@@ -13,6 +13,7 @@ import type { FrameWarning } from '../model/frame';
 import { LineBatch } from './line-batch';
 import { LogOutlet, type ByteDest } from './log-outlet';
 import { MessageLineWriter } from './message-line';
+import { machineFacts } from './machine-facts';
 import type { MessageRecord } from '../model/record';
 import type { MessageCounts, MethodStats } from './summary';
 
@@ -129,7 +130,7 @@ export class SessionLogChild {
     this.startNum = Number(info.startNs);
     const { startNs, startTime, ...rest } = info;
     // Fallback for a caller that did not read the wall clock with startNs: later, so less exact.
-    this.logger.info({ ...rest, startNs: String(startNs), startTime: startTime ?? new Date().toISOString() }, 'session start');
+    this.logger.info({ ...rest, machine: machineFacts(), startNs: String(startNs), startTime: startTime ?? new Date().toISOString() }, 'session start');
   }
 
   message(rec: MessageRecord): void {

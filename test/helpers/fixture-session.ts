@@ -37,9 +37,11 @@ export interface FixtureSessionOptions {
   lsptapArgs?: string[];
   /** Runs after the requests, before shutdown (the metrics test scrapes here). */
   beforeShutdown?: () => Promise<void>;
+  /** Collect lsptap's stderr (--summary's tables) instead of passing it through. */
+  captureStderr?: boolean;
 }
 
-export interface FixtureSessionResult { exitCode: number | null; hoverCount: number; lsptap: ChildProcess }
+export interface FixtureSessionResult { exitCode: number | null; hoverCount: number; lsptap: ChildProcess; stderr: string }
 
 function positionOf(text: string, needle: string, delta = 0): Position {
   const at = text.indexOf(needle);
@@ -72,10 +74,12 @@ async function script(conn: MessageConnection, hovers: number): Promise<number> 
 /** Run one gopls session through lsptap on the fixture module; resolves when lsptap exited. */
 export async function runFixtureSession(opts: FixtureSessionOptions): Promise<FixtureSessionResult> {
   const lsptap = spawn(process.execPath, [LSPTAP_BIN, '--log', opts.logPath, ...(opts.lsptapArgs ?? []), '--', 'gopls'], {
-    cwd: FIXTURE_MODULE, stdio: ['pipe', 'pipe', 'inherit'], env: { ...process.env, GOPROXY: 'off', GOFLAGS: '-mod=mod' },
+    cwd: FIXTURE_MODULE, stdio: ['pipe', 'pipe', opts.captureStderr === true ? 'pipe' : 'inherit'], env: { ...process.env, GOPROXY: 'off', GOFLAGS: '-mod=mod' },
   });
+  let stderr = '';
+  lsptap.stderr?.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
   const exited = new Promise<number | null>((resolve) => lsptap.once('exit', (code) => resolve(code)));
-  const conn = createMessageConnection(new StreamMessageReader(lsptap.stdout), new StreamMessageWriter(lsptap.stdin));
+  const conn = createMessageConnection(new StreamMessageReader(lsptap.stdout!), new StreamMessageWriter(lsptap.stdin!));
   answerServerRequests(conn);
   conn.listen();
   try {
@@ -84,7 +88,7 @@ export async function runFixtureSession(opts: FixtureSessionOptions): Promise<Fi
     await conn.sendRequest(ShutdownRequest.type);
     await conn.sendNotification(ExitNotification.type);
     const exitCode = await exited;
-    return { exitCode, hoverCount, lsptap };
+    return { exitCode, hoverCount, lsptap, stderr };
   } finally {
     conn.dispose();
     if (lsptap.exitCode === null && lsptap.signalCode === null) lsptap.kill('SIGKILL');

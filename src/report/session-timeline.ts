@@ -1,0 +1,198 @@
+// The sessions a report covers laid out in time, for `lsptap report --trace` (Trace Event
+// Format, trace-events.ts) and the HTML report's timeline (timeline-svg.ts): each answered
+// request with its parts, the server's children for their lifetimes, notifications as
+// instants. Times are ms after the earliest session's start, so several sessions (or logs)
+// share one axis by their wall clocks.
+//
+// Requests are packed into lanes so that none overlaps another in its lane (a trace viewer
+// nests slices on one track, so overlapping requests there would be drawn as one inside the
+// other); children get one track each (their pid), being few and long-lived.
+
+import type { Direction } from '../model/frame';
+import type { KernelChild } from '../model/record';
+import { childName } from '../sinks/kernel-text';
+import type { Phase, ReportFilters, SlowRequest } from './aggregate';
+
+export interface TimelinePart { name: string; startMs: number; endMs: number }
+
+export interface TimelineRequest {
+  method: string;
+  dir: Direction;
+  id: number | string | null;
+  latencyMs: number;
+  isError: boolean;
+  /** The sentence of --summary, when the log has kernel timing. */
+  explained: string | null;
+  startMs: number;
+  endMs: number;
+  parts: TimelinePart[];
+  lane: number;
+}
+
+export interface TimelineChild {
+  pid: number;
+  /** As the sentences name it: `go list`. */
+  name: string;
+  args: string[];
+  startMs: number;
+  endMs: number;
+  /** Still running when the last window that saw it ended (its end is that window's). */
+  running: boolean;
+  cpuUs: number | null;
+  exitCode: number | null;
+}
+
+export interface TimelineInstant { method: string; dir: Direction; atMs: number }
+
+export interface TimelineSession {
+  source: string;
+  session: string;
+  /** Epoch ms of its start; its times are offset by (startEpochMs - the timeline's origin). */
+  startEpochMs: number;
+  requests: TimelineRequest[];
+  lanes: number;
+  children: TimelineChild[];
+  notifications: TimelineInstant[];
+}
+
+export interface Timeline {
+  /** Epoch ms that time 0 stands for. */
+  originEpochMs: number;
+  sessions: TimelineSession[];
+}
+
+interface Building {
+  source: string;
+  session: string;
+  startEpochMs: number | null;
+  /** Epoch ms minus firstByteMs of a message line, when session start is missing (a cut log). */
+  fallbackEpochMs: number | null;
+  requests: Array<{ r: SlowRequest; atMs: number }>;
+  children: Map<number, TimelineChild>;
+  notifications: TimelineInstant[];
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+export class TimelineBuilder {
+  private readonly sessions = new Map<string, Building>();
+  private held = 0;
+  /** Once pruned, a request shorter than this cannot be among the longest maxRequests. */
+  private floorMs = -Infinity;
+
+  /** maxRequests: keep only the longest this many (the HTML draws no more); null keeps all (--trace). */
+  constructor(private readonly filters: ReportFilters, private readonly maxRequests: number | null = null) {}
+
+  private of(source: string, session: string): Building {
+    const key = `${source}\u0000${session}`;
+    let b = this.sessions.get(key);
+    if (b === undefined) {
+      b = { source, session, startEpochMs: null, fallbackEpochMs: null, requests: [], children: new Map(), notifications: [] };
+      this.sessions.set(key, b);
+    }
+    return b;
+  }
+
+  /** Every log line: session starts and notifications (requests come through addRequest). */
+  addLine(line: Record<string, unknown>, source: string): void {
+    const session = typeof line.session === 'string' ? line.session : '';
+    if (line.msg === 'session start') {
+      const t = typeof line.startTime === 'string' ? Date.parse(line.startTime) : NaN;
+      if (!Number.isNaN(t)) this.of(source, session).startEpochMs = t;
+      return;
+    }
+    if (line.msg !== 'message') return;
+    const b = this.of(source, session);
+    const first = num(line.firstByteMs);
+    const time = num(line.time);
+    if (b.fallbackEpochMs === null && first !== null && time !== null) b.fallbackEpochMs = time - first;
+    if (line.kind !== 'notification' || typeof line.method !== 'string' || first === null) return;
+    if (line.dir !== 'c2s' && line.dir !== 's2c') return;
+    const f = this.filters;
+    if (f.method !== null && line.method !== f.method) return;
+    if (time !== null && ((f.sinceMs !== null && time < f.sinceMs) || (f.untilMs !== null && time > f.untilMs))) return;
+    b.notifications.push({ method: line.method, dir: line.dir, atMs: first });
+  }
+
+  /** Each answered request the aggregate saw (it applied the filters). */
+  addRequest(r: SlowRequest): void {
+    if (r.atMs === null || r.phases.length === 0 || this.maxRequests === 0) return;
+    const b = this.of(r.source, r.session);
+    const working = r.phases.find((p) => p.name === 'server working');
+    if (working !== undefined) for (const c of r.children) this.addChild(b, c, r.atMs + working.startMs, r.atMs + working.endMs);
+    if (r.latencyMs < this.floorMs) return;
+    b.requests.push({ r, atMs: r.atMs });
+    if (this.maxRequests !== null && ++this.held > 2 * this.maxRequests) this.prune(this.maxRequests);
+  }
+
+  /** Keep the longest max requests over all sessions (amortised: runs once per max additions). */
+  private prune(max: number): void {
+    const all = [...this.sessions.values()].flatMap((b) => b.requests.map((x) => x.r.latencyMs)).sort((a, b) => b - a);
+    this.floorMs = all[max - 1] ?? -Infinity;
+    this.held = 0;
+    for (const b of this.sessions.values()) {
+      b.requests = b.requests.filter((x) => x.r.latencyMs >= this.floorMs);
+      this.held += b.requests.length;
+    }
+  }
+
+  private addChild(b: Building, c: KernelChild, windowMs: number, windowEndMs: number): void {
+    if (typeof c.startUs !== 'number') return;
+    const next = childOf(c, round3(windowMs + c.startUs / 1000), windowEndMs);
+    const seen = b.children.get(c.pid);
+    // A child seen by several requests: its exit (when one saw it) wins over "still running".
+    if (seen === undefined || (seen.running && !next.running)) b.children.set(c.pid, next);
+    else if (seen.running) seen.endMs = Math.max(seen.endMs, next.endMs);
+  }
+
+  result(): Timeline {
+    const built = [...this.sessions.values()].filter((b) => b.requests.length > 0 || b.notifications.length > 0);
+    const epoch = (b: Building): number => b.startEpochMs ?? b.fallbackEpochMs ?? 0;
+    const origin = built.length === 0 ? 0 : Math.min(...built.map(epoch));
+    const sessions = built.map((b): TimelineSession => {
+      const shift = epoch(b) - origin;
+      const requests = b.requests.map(({ r, atMs }) => requestOf(r, atMs + shift)).sort((x, y) => x.startMs - y.startMs);
+      const lanes = packLanes(requests);
+      const children = [...b.children.values()].map((c) => ({ ...c, startMs: round3(c.startMs + shift), endMs: round3(c.endMs + shift) })).sort((x, y) => x.startMs - y.startMs);
+      const notifications = b.notifications.map((n) => ({ ...n, atMs: round3(n.atMs + shift) })).sort((x, y) => x.atMs - y.atMs);
+      return { source: b.source, session: b.session, startEpochMs: epoch(b), requests, lanes, children, notifications };
+    }).sort((a, b) => a.startEpochMs - b.startEpochMs);
+    return { originEpochMs: origin, sessions };
+  }
+}
+
+function childOf(c: KernelChild, startMs: number, windowEndMs: number): TimelineChild {
+  const running = c.wallUs === null;
+  return {
+    pid: c.pid, name: childName(c), args: c.args, startMs,
+    endMs: running ? Math.max(startMs, windowEndMs) : round3(startMs + (c.wallUs ?? 0) / 1000),
+    running, cpuUs: c.cpuUs, exitCode: c.exitCode,
+  };
+}
+
+/** A request spans its parts; each part is kept inside it (rounding never pokes out). */
+function requestOf(r: SlowRequest, atMs: number): TimelineRequest {
+  const starts = r.phases.map((p: Phase) => p.startMs);
+  const ends = r.phases.map((p: Phase) => Math.max(p.startMs, p.endMs));
+  const startMs = round3(atMs + Math.min(...starts));
+  const endMs = Math.max(startMs, round3(atMs + Math.max(...ends)));
+  const clamp = (x: number): number => Math.min(endMs, Math.max(startMs, round3(atMs + x)));
+  return {
+    method: r.method, dir: r.dir, id: r.id, latencyMs: r.latencyMs, isError: r.isError, explained: r.explained,
+    startMs, endMs, lane: 0,
+    parts: r.phases.map((p) => ({ name: p.name, startMs: clamp(p.startMs), endMs: Math.max(clamp(p.startMs), clamp(p.endMs)) })),
+  };
+}
+
+/** First-fit lanes by start time: no two requests in a lane overlap. Returns the lane count. */
+function packLanes(requests: TimelineRequest[]): number {
+  const laneEnds: number[] = [];
+  for (const r of requests) {
+    let lane = laneEnds.findIndex((end) => end <= r.startMs);
+    if (lane < 0) { lane = laneEnds.length; laneEnds.push(0); }
+    laneEnds[lane] = r.endMs;
+    r.lane = lane;
+  }
+  return laneEnds.length;
+}
