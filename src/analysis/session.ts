@@ -78,7 +78,7 @@ export class Session {
   /** Write the summary line now (the client sent `exit`; an editor may SIGKILL us next). */
   writeSummary(trigger: string): void {
     this.summaryWritten = true;
-    this.log.summary(this.summary.rows(), this.summary.counts, trigger);
+    this.log.summary(this.summary.lineRows(), this.summary.counts, trigger);
   }
 
   /** Flush held records, then write `session end`. */
@@ -97,8 +97,14 @@ export class Session {
       unansweredCount: pending.length + Math.max(0, this.pairing.evicted - Math.min(this.pairing.evicted, 100)),
       evicted: this.pairing.evicted,
       warnings: this.warnings,
-      summary: this.summary.rows(),
+      ...this.lineSummary(),
     });
+  }
+
+  /** `summary`, and `summaryOmitted` when the line cannot list every row. */
+  private lineSummary(): Pick<SessionEndInfo, 'summary' | 'summaryOmitted'> {
+    const { rows, omitted } = this.summary.lineRows();
+    return omitted === null ? { summary: rows } : { summary: rows, summaryOmitted: omitted };
   }
 
   get summaryAlreadyWritten(): boolean { return this.summaryWritten; }

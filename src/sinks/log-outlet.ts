@@ -2,8 +2,8 @@
 // sonic-boom keeps every line it is given until it is written, so a full disk or a stderr
 // nobody reads would grow lsptap's memory without bound (issue 13: 757 MB on a full 1 MiB
 // tmpfs). Here, instead:
-// - writing:   lines go on; at most MAX_QUEUED_BYTES wait in sonic-boom (a slow reader).
-// - backed-up: more than that waits: new lines are dropped and counted until the queue is
+// - writing:   lines go on while fewer than MAX_QUEUED_BYTES wait in sonic-boom (a slow reader).
+// - backed-up: that many wait: new lines are dropped and counted until the queue is
 //              down to half, then a `log lines lost` line says how many (README "Reliability").
 // - failed:    a write failed (ENOSPC, EIO, EROFS, EFBIG, EPIPE...): said once on stderr, new
 //              lines dropped and counted, and every RETRY_MS sonic-boom retries what it holds;
@@ -59,7 +59,11 @@ export class LogOutlet implements LineSink {
   write(data: Buffer, lines: number): boolean {
     if (this.state === 'failed' || this.state === 'closed') { this.drop(lines); return true; }
     const bytes = data.length;
-    if (this.state === 'backed-up' || this.queuedBytes + bytes > MAX_QUEUED_BYTES) {
+    // The bound is on what waits before this line, not on the line: a line bigger than the
+    // bound on an empty queue was once dropped with no write in flight to ever resume the
+    // log (issue 24: a 4.5 MB didOpen with --bodies ended the log). Waiting bytes stay below
+    // MAX_QUEUED_BYTES plus one line, and a line is bounded by --bodies-max.
+    if (this.state === 'backed-up' || this.queuedBytes >= MAX_QUEUED_BYTES) {
       if (this.state === 'writing') { this.state = 'backed-up'; this.why = 'the log reader is too slow'; }
       this.drop(lines);
       return true;

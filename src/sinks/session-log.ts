@@ -14,7 +14,7 @@ import { LineBatch } from './line-batch';
 import { LogOutlet, type ByteDest } from './log-outlet';
 import { MessageLineWriter } from './message-line';
 import type { MessageRecord } from '../model/record';
-import type { MessageCounts, MethodStats } from './summary';
+import type { MessageCounts, MethodStats, SummaryLineRows, SummaryOmitted } from './summary';
 
 export interface SessionStartInfo {
   command: string[] | null;
@@ -41,6 +41,8 @@ export interface SessionEndInfo {
   unansweredCount: number;
   evicted: number;
   summary: MethodStats[];
+  /** Present when the line lists only some rows (summary.ts SUMMARY_LINE_ROWS). */
+  summaryOmitted?: SummaryOmitted;
   [extra: string]: unknown;
 }
 
@@ -152,8 +154,9 @@ export class SessionLogChild {
     this.logger.info(fields, msg);
   }
 
-  summary(rows: MethodStats[], counts: MessageCounts, trigger: string): void {
-    this.logger.info({ trigger, counts, summary: rows }, 'summary');
+  summary(lineRows: SummaryLineRows, counts: MessageCounts, trigger: string): void {
+    const { rows, omitted } = lineRows;
+    this.logger.info(omitted === null ? { trigger, counts, summary: rows } : { trigger, counts, summary: rows, summaryOmitted: omitted }, 'summary');
     this.batch.flush(); // the editor may SIGKILL us next
   }
 
