@@ -40,6 +40,8 @@ export interface SessionEndInfo {
   unanswered: UnansweredRequest[];
   unansweredCount: number;
   evicted: number;
+  /** Responses that matched nothing after evictions: answers to evicted requests. */
+  evictedAnswered: number;
   summary: MethodStats[];
   /** Present when the line lists only some rows (summary.ts SUMMARY_LINE_ROWS). */
   summaryOmitted?: SummaryOmitted;
