@@ -1,4 +1,4 @@
-// What kernel timing costs, for the README: load+attach time, one FFI call, draining per
+// What kernel timing costs, for docs/kernel-timing.md "Cost": load+attach time, one FFI call, draining per
 // event, and what a traced syscall costs the process making it (unwatched, and watched
 // with an event, and as the server with a snapshot). Run as root: `npm run build && node dist/bench/kernel-cost.js`.
 

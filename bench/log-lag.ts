@@ -1,5 +1,5 @@
 // How long after the client had its last answer lsptap's log held that answer's line. The
-// analysis runs behind the relay (README "Two threads"), so the client's figures alone would
+// analysis runs behind the relay (docs/architecture.md "Decisions": two threads), so the client's figures alone would
 // hide work still to do; the benchmark waits for the log before it reads lsptap's CPU, and
 // reports the wait.
 

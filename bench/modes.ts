@@ -12,7 +12,7 @@ export const MODE_NAMES: ModeName[] = ['direct', 'relay', 'floor', 'lsptap', 'ls
 
 export interface Mode {
   name: ModeName;
-  /** What the mode measures, for the README and the report. */
+  /** What the mode measures, for docs/benchmarks.md and the report. */
   about: string;
   available: boolean;
   /** Why it is not available. */

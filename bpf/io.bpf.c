@@ -15,23 +15,7 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
-#if defined(__TARGET_ARCH_x86)
-#define NR_READ 0
-#define NR_WRITE 1
-#define NR_READV 19
-#define NR_WRITEV 20
-#define NR_SENDMSG 46
-#define NR_RECVMSG 47
-#elif defined(__TARGET_ARCH_arm64)
-#define NR_READ 63
-#define NR_WRITE 64
-#define NR_READV 65
-#define NR_WRITEV 66
-#define NR_SENDMSG 211
-#define NR_RECVMSG 212
-#else
-#error "io.bpf.c: syscall numbers for this architecture are missing"
-#endif
+#include "syscall-nr.h"
 
 struct inflight_call {
 	__u64 enter_ns;

@@ -32,101 +32,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define S_IFMT 00170000
 #define S_IFREG 0100000
 
-#if defined(__TARGET_ARCH_x86)
-#define NR_READ 0
-#define NR_WRITE 1
-#define NR_OPEN 2
-#define NR_CLOSE 3
-#define NR_POLL 7
-#define NR_PREAD64 17
-#define NR_READV 19
-#define NR_WRITEV 20
-#define NR_PIPE 22
-#define NR_SELECT 23
-#define NR_DUP 32
-#define NR_DUP2 33
-#define NR_NANOSLEEP 35
-#define NR_SOCKET 41
-#define NR_CONNECT 42
-#define NR_ACCEPT 43
-#define NR_RECVFROM 45
-#define NR_SENDMSG 46
-#define NR_RECVMSG 47
-#define NR_SOCKETPAIR 53
-#define NR_WAIT4 61
-#define NR_FCNTL 72
-#define NR_CREAT 85
-#define NR_FUTEX 202
-#define NR_CLOCK_NANOSLEEP 230
-#define NR_EPOLL_WAIT 232
-#define NR_WAITID 247
-#define NR_OPENAT 257
-#define NR_PSELECT6 270
-#define NR_PPOLL 271
-#define NR_EPOLL_PWAIT 281
-#define NR_TIMERFD_CREATE 283
-#define NR_ACCEPT4 288
-#define NR_SIGNALFD4 289
-#define NR_EVENTFD2 290
-#define NR_EPOLL_CREATE1 291
-#define NR_DUP3 292
-#define NR_PIPE2 293
-#define NR_INOTIFY_INIT1 294
-#define NR_PREADV 295
-#define NR_PREADV2 327
-#define NR_MEMFD_CREATE 319
-#define NR_PIDFD_OPEN 434
-#define NR_OPENAT2 437
-#define NR_EPOLL_PWAIT2 441
-#elif defined(__TARGET_ARCH_arm64)
-#define NR_READ 63
-#define NR_WRITE 64
-#define NR_OPEN -1
-#define NR_CLOSE 57
-#define NR_POLL -1
-#define NR_PREAD64 67
-#define NR_READV 65
-#define NR_WRITEV 66
-#define NR_PIPE -1
-#define NR_SELECT -1
-#define NR_DUP 23
-#define NR_DUP2 -1
-#define NR_NANOSLEEP 101
-#define NR_SOCKET 198
-#define NR_CONNECT 203
-#define NR_ACCEPT 202
-#define NR_RECVFROM 207
-#define NR_SENDMSG 211
-#define NR_RECVMSG 212
-#define NR_SOCKETPAIR 199
-#define NR_WAIT4 260
-#define NR_FCNTL 25
-#define NR_CREAT -1
-#define NR_FUTEX 98
-#define NR_CLOCK_NANOSLEEP 115
-#define NR_EPOLL_WAIT -1
-#define NR_WAITID 95
-#define NR_OPENAT 56
-#define NR_PSELECT6 72
-#define NR_PPOLL 73
-#define NR_EPOLL_PWAIT 22
-#define NR_TIMERFD_CREATE 85
-#define NR_ACCEPT4 242
-#define NR_SIGNALFD4 74
-#define NR_EVENTFD2 19
-#define NR_EPOLL_CREATE1 20
-#define NR_DUP3 24
-#define NR_PIPE2 59
-#define NR_INOTIFY_INIT1 26
-#define NR_PREADV 69
-#define NR_PREADV2 286
-#define NR_MEMFD_CREATE 279
-#define NR_PIDFD_OPEN 434
-#define NR_OPENAT2 437
-#define NR_EPOLL_PWAIT2 441
-#else
-#error "tree.bpf.c: syscall numbers for this architecture are missing"
-#endif
+#include "syscall-nr.h"
 
 #define F_DUPFD 0
 #define F_DUPFD_CLOEXEC 1030
@@ -142,13 +48,19 @@ struct thread_state {
 	__u32 child;	/* 1: a descendant's thread; 0: the server's */
 };
 
+/* Slots of tree_state's n[] and since_sum[]: the server's threads, then the descendants'. */
+enum tree_slot {
+	SLOT_SERVER_CPU = 0, SLOT_SERVER_RUNQ = 1, SLOT_SERVER_DISK = 2,
+	SLOT_CHILD_CPU = 4, SLOT_CHILD_RUNQ = 5, SLOT_CHILD_DISK = 6,
+};
+
 struct tree_state {
 	struct bpf_spin_lock lock;
 	__u32 mode;			/* enum tree_mode now */
 	__u64 mode_since_ns;
-	/* Threads per (class, counted state), at slot(child, state): [0..2] the server's on
-	 * CPU, runnable, disk; [4..6] the descendants'. since_sum: the sum of their since_ns,
-	 * so the open time of a slot is n * now - since_sum. */
+	/* Threads per (class, counted state), at enum tree_slot: cls * 4 + state - T_ONCPU.
+	 * since_sum: the sum of their since_ns, so the open time of a slot is
+	 * n * now - since_sum. */
 	__u32 n[8];
 	__u64 since_sum[8];
 	struct tree_totals totals;
@@ -254,11 +166,11 @@ static __always_inline bool in_tree(__u32 role)
 
 static __always_inline __u32 mode_of(struct tree_state *s)
 {
-	if (s->n[0] + s->n[1])
+	if (s->n[SLOT_SERVER_CPU] + s->n[SLOT_SERVER_RUNQ])
 		return TREE_BUSY;
-	if (s->n[4] + s->n[5])
+	if (s->n[SLOT_CHILD_CPU] + s->n[SLOT_CHILD_RUNQ])
 		return TREE_IDLE_CHILD;
-	if (s->n[2] + s->n[6])
+	if (s->n[SLOT_SERVER_DISK] + s->n[SLOT_CHILD_DISK])
 		return TREE_IDLE_DISK;
 	return TREE_IDLE_OTHER;
 }
@@ -599,11 +511,11 @@ static __noinline void fill_snapshot(struct tree_snapshot_event *e, struct tree_
 	e->write = write;
 	bpf_spin_lock(&s->lock);
 	e->totals = s->totals;
-	e->totals.server_cpu_ns += s->n[0] * now - s->since_sum[0];
-	e->totals.server_runq_ns += s->n[1] * now - s->since_sum[1];
-	e->totals.child_cpu_ns += s->n[4] * now - s->since_sum[4];
-	e->totals.child_runq_ns += s->n[5] * now - s->since_sum[5];
-	e->totals.child_disk_ns += s->n[6] * now - s->since_sum[6];
+	e->totals.server_cpu_ns += s->n[SLOT_SERVER_CPU] * now - s->since_sum[SLOT_SERVER_CPU];
+	e->totals.server_runq_ns += s->n[SLOT_SERVER_RUNQ] * now - s->since_sum[SLOT_SERVER_RUNQ];
+	e->totals.child_cpu_ns += s->n[SLOT_CHILD_CPU] * now - s->since_sum[SLOT_CHILD_CPU];
+	e->totals.child_runq_ns += s->n[SLOT_CHILD_RUNQ] * now - s->since_sum[SLOT_CHILD_RUNQ];
+	e->totals.child_disk_ns += s->n[SLOT_CHILD_DISK] * now - s->since_sum[SLOT_CHILD_DISK];
 	if (s->mode_since_ns)
 		e->totals.mode_ns[s->mode & 3] += now - s->mode_since_ns;
 	bpf_spin_unlock(&s->lock);

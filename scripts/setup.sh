@@ -6,14 +6,16 @@ cd "$(dirname "$0")/.."
 
 # gopls + golang-go: the real server and codebase; clang/llvm/libbpf/bpftool: the eBPF
 # program; gcc: the benchmark's splice floor; neovim: a real editor for tests; chromium,
-# prometheus: report and metrics tests; jq: README one-liners; iproute2 (ss): finding the
+# prometheus: report and metrics tests; jq: the docs/commands.md one-liner; iproute2 (ss): finding the
 # editor across a socketpair for kernel timing; libcap2-bin (setcap): its capability test;
 # util-linux (Essential on Debian, named so a slimmed image gets it too): setpriv, which ties
 # the server's life to lsptap's (--pdeathsig), and chrt for the analysis thread.
-# emacs-nox, elpa-eglot, elpa-go-mode: the README's Emacs recipe is run by a test; Debian 12
+# emacs-nox, elpa-eglot, elpa-go-mode: docs/editors.md's Emacs recipe is run by a test; Debian 12
 # has Emacs 28.2, where eglot (1.9, built in from Emacs 29) and go-mode come as elpa-* packages.
 # strace: a test holds lsptap's writes with it to land a signal in a precise window.
-PKGS=(gopls golang-go clang llvm libbpf1 libbpf-dev bpftool gcc make neovim chromium prometheus jq iproute2 libcap2-bin util-linux emacs-nox elpa-eglot elpa-go-mode strace)
+# clangd, python3-pylsp: real servers beyond gopls for the tests and `lsptap demo --server`
+# (the npm ones are in test/servers, installed below).
+PKGS=(gopls golang-go clang llvm libbpf1 libbpf-dev bpftool gcc make neovim chromium prometheus jq iproute2 libcap2-bin util-linux emacs-nox elpa-eglot elpa-go-mode strace clangd python3-pylsp)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
@@ -35,4 +37,9 @@ if [ "$(id -u)" -eq 0 ] && [ -d /sys/kernel/tracing ] && ! mountpoint -q /sys/ke
 fi
 
 npm ci --no-audit --no-fund --loglevel=error
+# The servers the tests run (bash-language-server, typescript-language-server with typescript
+# 5's tsserver; TypeScript 7's native `tsc --lsp`), each in a package dir of its own: both
+# typescripts have a `tsc` bin, and the build's tsc (node_modules/.bin) stays the project's.
+npm ci --prefix test/servers --no-audit --no-fund --loglevel=error
+npm ci --prefix test/servers/typescript-7 --no-audit --no-fund --loglevel=error
 npm run --silent build

@@ -13,7 +13,7 @@ import { installShim } from './dropin/install-shim';
 import { VERSION } from './model/version';
 import type { BpfMode } from './model/stages';
 import { StartupError, UsageError, describeFailure } from './model/errors';
-import { AnalysisLink } from './proxy/analysis-link';
+import { AnalysisLink } from './proxy/worker/analysis-link';
 import { guardStderr, writeStderr } from './proxy/stderr';
 import { exposedMetricsWarning, parseMetricsAddress } from './sinks/metrics-address';
 

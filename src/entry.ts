@@ -5,12 +5,12 @@
 import path from 'node:path';
 import { atTerminalWithNothing, isGoplsCommandLine, runsSession } from './dropin/command-line';
 import { guardStderr } from './proxy/stderr';
-import { prestartAnalysisThread, adoptStartedThread } from './proxy/analysis-thread';
-import type { StartedThread } from './proxy/thread-start';
+import { prestartAnalysisThread, adoptStartedThread } from './proxy/worker/analysis-thread';
+import type { StartedThread } from './proxy/worker/thread-start';
 
 /** started: the analysis thread bin/lsptap started before loading this (null: none wanted, undefined: decide here). */
 export function main(argv: string[] = process.argv.slice(2), started?: StartedThread | null): void {
-  guardStderr(); // before anything can write to it (README "Reliability")
+  guardStderr(); // before anything can write to it (docs/hardening.md "Reliability")
   const invokedAs = path.basename(process.argv[1] ?? 'lsptap');
   const stdinIsTTY = (): boolean => process.stdin.isTTY === true;
   const atTerminal = atTerminalWithNothing(invokedAs, argv, stdinIsTTY);

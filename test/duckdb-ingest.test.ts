@@ -1,6 +1,6 @@
 // The logs as they are, read by a real analytical engine: DuckDB (its npm package) answers
 // "p99 latency per method over all sessions of the last week" straight from the .jsonl
-// files, and agrees with `lsptap report --since 7d`. The README's jq one-liner is run too.
+// files, and agrees with `lsptap report --since 7d`. docs/commands.md's jq one-liner is run too.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,10 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { LSPTAP_BIN, REPO_ROOT, missingCommand, readLogLines, runFixtureSession, skipUnless } from './helpers/fixture-session';
+import { docSection, readDoc } from './helpers/docs';
+import { LSPTAP_BIN, missingCommand, readLogLines, runFixtureSession, skipUnless } from './helpers/fixture-session';
 import type { MethodStats } from '../src/sinks/summary';
 
-/** The README's query; LOGS is replaced by the glob. */
+/** docs/commands.md's query; LOGS is replaced by the glob. */
 export const P99_LAST_WEEK_SQL = `
 SELECT CASE dir WHEN 's2c' THEN 'c2s' ELSE 's2c' END AS dir,  -- the request's direction
        method,
@@ -59,7 +60,7 @@ test('DuckDB reads the .jsonl logs as they are and its p99 per method over the l
   t.diagnostic(`DuckDB: ${rows.map((r) => `${r.method} ${r.answered} p99 ${r.p99_ms}`).join('; ')}`);
 });
 
-test("the README's jq one-liner gives the same count and p99 per method as the report", skipUnless(missingCommand('jq', ['--version']) ?? missingCommand('gopls')), async (t) => {
+test("docs/commands.md's jq one-liner gives the same count and p99 per method as the report", skipUnless(missingCommand('jq', ['--version']) ?? missingCommand('gopls')), async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-jq-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const log = path.join(dir, 'lsptap-1.jsonl');
@@ -77,8 +78,8 @@ test("the README's jq one-liner gives the same count and p99 per method as the r
   }
 });
 
-test("the README shows the same DuckDB query and jq one-liner the tests run", () => {
-  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-  assert.ok(readme.includes(P99_LAST_WEEK_SQL.replace('LOGS', '~/.local/state/lsptap/*.jsonl').trim()), 'README has the DuckDB query');
-  assert.ok(readme.includes(`jq -nr '${JQ_P99}' ~/.local/state/lsptap/*.jsonl`), 'README has the jq one-liner');
+test("docs/commands.md shows the same DuckDB query and jq one-liner the tests run", () => {
+  const doc = docSection(readDoc('docs/commands.md'), 'Ingesting the logs');
+  assert.ok(doc.includes(P99_LAST_WEEK_SQL.replace('LOGS', '~/.local/state/lsptap/*.jsonl').trim()), 'docs/commands.md has the DuckDB query');
+  assert.ok(doc.includes(`jq -nr '${JQ_P99}' ~/.local/state/lsptap/*.jsonl`), 'docs/commands.md has the jq one-liner');
 });

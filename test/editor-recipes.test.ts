@@ -1,23 +1,26 @@
-// The README's editor recipes, run as written where the editor is installed here: the test
-// takes the block from README.md (so the two cannot drift), puts it where the editor reads
+// docs/editors.md's recipes, run as written where the editor is installed here: the test
+// takes the block from docs/editors.md (so the two cannot drift), puts it where the editor reads
 // its configuration, and checks a real gopls session went through lsptap.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fixtures, goFixture, lsptapBin, messages, readLog, repoRoot, start, tmpDir, type LogLine } from './helpers/index';
+import { fixtures, goFixture, lsptapBin, messages, readLog, start, tmpDir, type LogLine } from './helpers/index';
 import { realGopls, requireCapability, which } from './helpers/dropin';
+import { docSection, readDoc } from './helpers/docs';
 
 const nvim = which('nvim');
 const emacs = which('emacs');
 
-/** The fenced block of `lang` that follows the paragraph starting with `**heading**` in README "Editor recipes". */
+/** docs/editors.md's "Recipes" section. */
+const recipes = (): string => docSection(readDoc('docs/editors.md'), 'Recipes');
+
+/** The fenced block of `lang` that follows the paragraph starting with `**heading**` in docs/editors.md "Recipes". */
 function recipe(heading: string, lang: string): string {
-  const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Editor recipes'), readme.indexOf('## Usage'));
+  const section = recipes();
   const at = section.indexOf(`**${heading}**`);
-  assert.ok(at >= 0, `README has a ${heading} recipe`);
+  assert.ok(at >= 0, `docs/editors.md has a ${heading} recipe`);
   const m = new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(section.slice(at));
   assert.ok(m !== null, `the ${heading} recipe has a ${lang} block`);
   return m[1];
@@ -49,7 +52,7 @@ function checkProbe(out: string, logDir: string, stderr: string): { got: ProbeRe
   return { got, lines: readLog(path.join(logDir, files[0])) };
 }
 
-test('the README\'s Neovim recipe, as init.lua, starts gopls through lsptap: hover answered, the session logged', requireCapability('nvim and gopls', nvim !== null && realGopls !== null) ?? { timeout: 120_000 }, async (t) => {
+test('docs/editors.md\'s Neovim recipe, as init.lua, starts gopls through lsptap: hover answered, the session logged', requireCapability('nvim and gopls', nvim !== null && realGopls !== null) ?? { timeout: 120_000 }, async (t) => {
   const dir = tmpDir(t);
   const config = path.join(dir, 'config');
   fs.mkdirSync(path.join(config, 'nvim'), { recursive: true });
@@ -76,7 +79,7 @@ test('the README\'s Neovim recipe, as init.lua, starts gopls through lsptap: hov
   assert.equal(lines.find((l) => l.msg === 'session end')?.exitCode, 0);
 });
 
-test('the README\'s Emacs recipe, as the init file, has eglot start gopls through lsptap: hover answered, the session logged from initialize to session end', requireCapability('emacs (with eglot and go-mode: elpa-eglot, elpa-go-mode) and gopls', emacs !== null && realGopls !== null) ?? { timeout: 120_000 }, async (t) => {
+test('docs/editors.md\'s Emacs recipe, as the init file, has eglot start gopls through lsptap: hover answered, the session logged from initialize to session end', requireCapability('emacs (with eglot and go-mode: elpa-eglot, elpa-go-mode) and gopls', emacs !== null && realGopls !== null) ?? { timeout: 120_000 }, async (t) => {
   const dir = tmpDir(t);
   const initEl = path.join(dir, 'init.el');
   fs.writeFileSync(initEl, recipe('Emacs', 'elisp'));
@@ -111,9 +114,8 @@ test('the README\'s Emacs recipe, as the init file, has eglot start gopls throug
   assert.equal(lines.find((l) => l.msg === 'session end')?.exitCode, 0);
 });
 
-test('every JSON recipe in the README parses, and each names lsptap or its shim as the server command', () => {
-  const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## Editor recipes'), readme.indexOf('## Usage'));
+test('every JSON recipe in docs/editors.md parses, and each names lsptap or its shim as the server command', () => {
+  const section = recipes();
   const blocks = [...section.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]);
   assert.ok(blocks.length >= 3, 'VS Code, Sublime Text and Zed');
   for (const b of blocks) {

@@ -1,7 +1,7 @@
 // Properties of the framer over generated streams (fast-check): valid frames agree with
 // vscode-jsonrpc's own reader; any byte stream gives the same frames and warnings in any
 // chunking, without a throw and without keeping a chunk; a damaged frame costs one warning
-// and the framer resynchronises where the README says. Seeds are printed; LSPTAP_SEED replays.
+// and the framer resynchronises where docs/architecture.md says. Seeds are printed; LSPTAP_SEED replays.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

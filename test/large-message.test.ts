@@ -2,7 +2,7 @@
 // memory stays bounded (backpressure, no copy of the body).
 
 import { test } from 'node:test';
-import { RING_BYTES } from '../src/proxy/analysis-link';
+import { RING_BYTES } from '../src/proxy/worker/analysis-link';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';

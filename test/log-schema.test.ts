@@ -1,7 +1,7 @@
 // The shipped JSON Schema (schema/lsptap-log.schema.json) against real logs: a gopls session
 // on the fixture module, and a session with bad input (through `cat`, which echoes the
 // client's bytes back, so both directions see the same malformed frames). Also checks that
-// the README's "Log schema" section names exactly the schema's fields.
+// docs/log-format.md (and docs/kernel-timing.md's "Fields") name exactly the schema's fields.
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import Ajv, { type ValidateFunction } from 'ajv';
+import { readDoc, docSection } from './helpers/docs';
 import { LSPTAP_BIN, REPO_ROOT, missingCommand, readLogLines, runFixtureSession, skipUnless } from './helpers/fixture-session';
 
 const SCHEMA_PATH = path.join(REPO_ROOT, 'schema', 'lsptap-log.schema.json');
@@ -74,7 +75,7 @@ test('the schema rejects a message line with an unknown field or a wrong directi
   const good = { level: 30, time: 1, pid: 1, session: 'a', msg: 'message', dir: 'c2s', kind: 'request', method: 'm', id: 1, bytes: 2, headerBytes: 20, offset: 0, firstByteMs: 0, lastByteMs: 0, forwardedMs: 0.1, clock: 'js' };
   assert.ok(validate(good), JSON.stringify(validate.errors));
   assert.ok(validate({ ...good, kernel: { serverCpuUs: 12, toServerPipeUs: null } }), 'kernel parts are integers (µs) or null');
-  assert.equal(validate({ ...good, kernel: { serverNapUs: 12 } }), false, 'a kernel part the README does not define');
+  assert.equal(validate({ ...good, kernel: { serverNapUs: 12 } }), false, 'a kernel part the docs do not define');
   assert.equal(validate({ ...good, clock: 'wall' }), false);
   assert.equal(validate({ ...good, latncyMs: 3 }), false);
   assert.equal(validate({ ...good, dir: 'up' }), false);
@@ -82,13 +83,9 @@ test('the schema rejects a message line with an unknown field or a wrong directi
   assert.equal(validate({ ...good, kernel: { serverCpuUs: 'fast' } }), false);
 });
 
-/** The README's "## Log schema" section, split by its `**`msg: "X"`**` paragraphs. */
-function readmeSections(): Map<string, string> {
-  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('## Log schema');
-  assert.ok(start >= 0, 'README has a "## Log schema" section');
-  const end = readme.indexOf('\n## ', start + 1);
-  const section = readme.slice(start, end < 0 ? undefined : end);
+/** docs/log-format.md, split by its `**`msg: "X"`**` paragraphs ('' is the text before them). */
+function logFormatSections(): Map<string, string> {
+  const section = readDoc('docs/log-format.md');
   const out = new Map<string, string>();
   const heads = [...section.matchAll(/\*\*`msg: "([^"]+)"`\*\*/g)];
   heads.forEach((h, i) => out.set(h[1], section.slice(h.index, i + 1 < heads.length ? heads[i + 1].index : undefined)));
@@ -96,35 +93,35 @@ function readmeSections(): Map<string, string> {
   return out;
 }
 
+/** docs/kernel-timing.md's "Fields" section. */
+const kernelFields = (): string => docSection(readDoc('docs/kernel-timing.md'), 'Fields');
+
 const backticked = (text: string): Set<string> => new Set([...text.matchAll(/`([A-Za-z][A-Za-z0-9]*)`/g)].map((m) => m[1]));
 const COMMON = ['level', 'time', 'pid', 'session', 'msg'];
 
-test("the README's log schema section names exactly the JSON Schema's fields", () => {
-  const sections = readmeSections();
+test("docs/log-format.md names exactly the JSON Schema's fields", () => {
+  const sections = logFormatSections();
   const defs = schema.definitions!;
   const own = (def: string): string[] => [...new Set([...Object.keys(defs[def].properties ?? {}), ...(defs[def].required ?? [])])].filter((f) => !COMMON.includes(f));
-  for (const f of COMMON) assert.ok(backticked(sections.get('')!).has(f), `README intro names the common field ${f}`);
+  for (const f of COMMON) assert.ok(backticked(sections.get('')!).has(f), `docs/log-format.md's intro names the common field ${f}`);
   const byMsg: Record<string, string> = { 'session start': 'sessionStart', message: 'message', 'bad input': 'badInput', summary: 'summary', 'session end': 'sessionEnd' };
   for (const [msg, def] of Object.entries(byMsg)) {
     const text = sections.get(msg);
-    assert.ok(text !== undefined, `README documents msg "${msg}"`);
+    assert.ok(text !== undefined, `docs/log-format.md documents msg "${msg}"`);
     const named = backticked(text);
-    for (const f of own(def)) assert.ok(named.has(f), `README's msg "${msg}" paragraph names the schema field ${f}`);
+    for (const f of own(def)) assert.ok(named.has(f), `docs/log-format.md's msg "${msg}" paragraph names the schema field ${f}`);
   }
   // The message table's first column is the message line's field list: equal both ways.
   const tableFields = [...sections.get('message')!.matchAll(/^\| ([^|]+) \|/gm)].flatMap((m) => [...backticked(m[1])]);
   assert.deepEqual(new Set(tableFields), new Set(own('message')));
   // Summary rows and unanswered entries are described in the session end paragraph and below it.
   const tail = sections.get('session end')!;
-  for (const f of Object.keys(defs.summaryRow.properties ?? {})) assert.ok(backticked(tail).has(f), `README names summary row field ${f}`);
-  for (const f of Object.keys(defs.unansweredRequest.properties ?? {})) assert.ok(backticked(tail).has(f), `README names unanswered field ${f}`);
+  for (const f of Object.keys(defs.summaryRow.properties ?? {})) assert.ok(backticked(tail).has(f), `docs/log-format.md names summary row field ${f}`);
+  for (const f of Object.keys(defs.unansweredRequest.properties ?? {})) assert.ok(backticked(tail).has(f), `docs/log-format.md names unanswered field ${f}`);
 });
 
-test("the README's kernel field table names exactly the JSON Schema's kernel parts, each bounded by syscalls", () => {
-  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('### Fields (`kernel`');
-  assert.ok(start >= 0, 'README has the kernel fields section');
-  const section = readme.slice(start, readme.indexOf('\n### ', start + 1));
+test("docs/kernel-timing.md's field table names exactly the JSON Schema's kernel parts, each bounded by syscalls", () => {
+  const section = kernelFields();
   const rows = [...section.matchAll(/^\| `([A-Za-z]+)` \| [^|]+ \| ([^|]+) \|$/gm)];
   const parts = (schema.definitions!.kernelTiming as { properties: Record<string, unknown> }).properties;
   assert.deepEqual(new Set(rows.map((r) => r[1])), new Set(Object.keys(parts)));
@@ -132,17 +129,14 @@ test("the README's kernel field table names exactly the JSON Schema's kernel par
   for (const [, field, meaning] of rows) assert.match(meaning, /returned|began|syscalls|window/, `${field}'s meaning names the syscalls that bound it`);
 });
 
-test("the README's kernel fields section names the children's, the fd report's and session end's kernel fields", () => {
-  const readme = fs.readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf('### Fields (`kernel`');
-  assert.ok(start >= 0, 'README has the kernel Fields section');
-  const section = readme.slice(start, readme.indexOf('\n### ', start + 1));
+test("docs/kernel-timing.md's Fields section names the children's, the fd report's and session end's kernel fields", () => {
+  const section = kernelFields();
   const defs = schema.definitions!;
   const tableFields = [...section.matchAll(/^\| ([^|]+) \|/gm)].flatMap((m) => [...backticked(m[1])]);
   assert.deepEqual(new Set(tableFields), new Set(Object.keys(defs.kernelTiming.properties ?? {})));
   const named = backticked(section);
   for (const def of ['kernelChild', 'fdReport', 'kernelEnd']) {
-    for (const f of Object.keys(defs[def].properties ?? {})) assert.ok(named.has(f), `README's kernel Fields section names ${def}.${f}`);
+    for (const f of Object.keys(defs[def].properties ?? {})) assert.ok(named.has(f), `docs/kernel-timing.md's Fields section names ${def}.${f}`);
   }
 });
 

@@ -16,7 +16,7 @@ import type { KernelTiming, MessageRecord } from '../src/model/record';
 
 const START_NS = 12_440_329_096_750n;
 
-/** The fields of a message line in README "Log schema" order, as pino is given them. */
+/** The fields of a message line in docs/log-format.md order, as pino is given them. */
 function schemaFields(rec: MessageRecord, startNs: number, withBodies: boolean): Record<string, unknown> {
   const ms = (ns: bigint): number => Math.round((Number(ns) - startNs) / 1e3) / 1e3;
   const f: Record<string, unknown> = {

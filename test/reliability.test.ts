@@ -1,4 +1,4 @@
-// Nothing lost, nothing crashes (README "Reliability"): the server's last bytes reach a slow
+// Nothing lost, nothing crashes (docs/hardening.md "Reliability"): the server's last bytes reach a slow
 // editor, a full log disk or a stalled log reader costs log lines (counted) but neither memory
 // nor the relay, a closed stderr changes no exit code, and killing lsptap kills the server.
 

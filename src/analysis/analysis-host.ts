@@ -13,7 +13,7 @@ import { SessionLog, type SessionLogChild } from '../sinks/session-log';
 import { formatKernelTable, formatSummaryTable, formatExplanations } from '../sinks/summary';
 import { formatFdReport } from '../sinks/kernel-text';
 import type { FdReport } from '../model/record';
-import type { KernelOption } from './kernel-option';
+import type { KernelOption } from '../probes/kernel-option';
 import type { Direction } from '../model/frame';
 import { RecordType, type RingRecord } from '../bridge/chunk-ring';
 import type { AnalysisConfig, ControlRecord, FinishReply, SessionEndRequest, SessionStartRequest, SessionState, StartReply, WorkerMessage } from '../bridge/protocol';

@@ -18,10 +18,11 @@
 // the exact grammar of nested numbers and literals is not checked (JSON.parse does
 // that for small bodies).
 
-import { isUtf8 } from 'node:buffer';
 import type { Identity } from '../model/frame';
 import { classify, invalidIdentity } from './identity';
-import { Json } from './json-bytes';
+import { Json, isJsonWs, readJsonPrimitive, NOT_A_PRIMITIVE } from './json-bytes';
+import { Utf8Stream } from './utf8-stream';
+import { SkimTail } from './skim-tail';
 
 /* eslint-disable @typescript-eslint/no-unsafe-enum-comparison -- bytes compared with Json's byte values (json-bytes.ts) */
 
@@ -39,72 +40,12 @@ const enum S {
 
 /** Bodies at least this long are skimmed past their first top-level nested value. */
 export const SKIM_MIN = 1 << 20;
-/** Bytes of a skimmed body kept to read its last members from. */
-const TAIL_BYTES = 4096;
 
 /** Which top-level key is being read; only these four matter. */
 const enum K { Other, Id, Method, Result, Error }
 
 const CAPTURE_MAX = 1024;
 const STACK_MAX = 1024;
-
-function isWs(c: number): boolean {
-  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-}
-
-const NUMBER_RE = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
-
-/** Validates UTF-8 across piece boundaries without copying pieces. */
-class Utf8Stream {
-  private tail = Buffer.alloc(8);
-  private tailLen = 0;
-  ok = true;
-
-  reset(): void { this.tailLen = 0; this.ok = true; }
-
-  feed(buf: Buffer, start: number, end: number): void {
-    if (!this.ok || start >= end) return;
-    let from = start;
-    if (this.tailLen > 0) {
-      // Complete the sequence left over from the previous piece.
-      const need = seqLen(this.tail[0]) - this.tailLen;
-      const take = Math.min(need, end - start);
-      buf.copy(this.tail, this.tailLen, start, start + take);
-      this.tailLen += take;
-      from = start + take;
-      if (take < need) return;
-      if (!isUtf8(this.tail.subarray(0, this.tailLen))) { this.ok = false; return; }
-      this.tailLen = 0;
-    }
-    const cut = incompleteTailStart(buf, from, end);
-    if (cut > from && !isUtf8(buf.subarray(from, cut))) { this.ok = false; return; }
-    if (cut < end) {
-      buf.copy(this.tail, 0, cut, end);
-      this.tailLen = end - cut;
-    }
-  }
-
-  finish(): boolean { return this.ok && this.tailLen === 0; }
-}
-
-function seqLen(lead: number): number {
-  if (lead < 0x80) return 1;
-  if (lead >= 0xf0 && lead <= 0xf4) return 4;
-  if (lead >= 0xe0) return lead <= 0xef ? 3 : 1;
-  if (lead >= 0xc2) return 2;
-  return 1; // continuation or invalid lead: let isUtf8 reject it
-}
-
-/** Index where an incomplete multi-byte sequence at the end of [from,end) starts, or end. */
-function incompleteTailStart(buf: Buffer, from: number, end: number): number {
-  for (let k = 1; k <= 3 && end - k >= from; k++) {
-    const c = buf[end - k];
-    if ((c & 0xc0) === 0x80) continue; // continuation byte: keep looking for the lead
-    const len = seqLen(c);
-    return len > k ? end - k : end;
-  }
-  return end;
-}
 
 export class BodyScanner {
   private state = S.TopStart;
@@ -124,8 +65,7 @@ export class BodyScanner {
   /** The whole body's length when known (reset(total)), and bytes fed so far. */
   private total = -1;
   private fed = 0;
-  private readonly tail = Buffer.alloc(TAIL_BYTES);
-  private tailLen = 0;
+  private readonly tail = new SkimTail();
 
   private hasId = false;
   private id: unknown = undefined;
@@ -138,7 +78,7 @@ export class BodyScanner {
   reset(total = -1): void {
     this.total = total;
     this.fed = 0;
-    this.tailLen = 0;
+    this.tail.clear();
     this.state = S.TopStart;
     this.failReason = null;
     this.depth = 0;
@@ -163,20 +103,20 @@ export class BodyScanner {
     this.utf8.feed(buf, start, end);
     const fedBefore = this.fed;
     this.fed += end - start;
-    if (this.state === S.Skim) { this.keepTail(buf, start, end); return; }
+    if (this.state === S.Skim) { this.tail.keep(buf, start, end); return; }
     let i = start;
     while (i < end && this.state !== S.Failed) {
       switch (this.state) {
         case S.TopStart: {
           const c = buf[i++];
-          if (isWs(c)) break;
+          if (isJsonWs(c)) break;
           if (c === Json.LBrace) { this.state = S.KeyOrEnd; this.afterComma = false; break; }
           this.fail(c === Json.LBracket ? 'JSON but not a JSON-RPC message (top level is not an object)' : 'body is not JSON (does not start with "{")');
           break;
         }
         case S.KeyOrEnd: {
           const c = buf[i++];
-          if (isWs(c)) break;
+          if (isJsonWs(c)) break;
           if (c === Json.Quote) { this.beginString(true); this.state = S.Key; break; }
           if (c === Json.RBrace && !this.afterComma) { this.state = S.Done; break; }
           this.fail('body is not JSON (expected a key at the top level)');
@@ -192,14 +132,14 @@ export class BodyScanner {
         }
         case S.Colon: {
           const c = buf[i++];
-          if (isWs(c)) break;
+          if (isJsonWs(c)) break;
           if (c === Json.Colon) { this.state = S.Value; break; }
           this.fail('body is not JSON (expected ":" after a key)');
           break;
         }
         case S.Value: {
           const c = buf[i];
-          if (isWs(c)) { i++; break; }
+          if (isJsonWs(c)) { i++; break; }
           this.markKeySeen();
           if (c === Json.Quote) {
             i++;
@@ -213,7 +153,7 @@ export class BodyScanner {
             this.state = S.Nested;
             if (this.total >= SKIM_MIN && this.total - (fedBefore + i - start) >= SKIM_MIN) {
               this.state = S.Skim;
-              this.keepTail(buf, i, end);
+              this.tail.keep(buf, i, end);
               i = end;
             }
             if (this.key === K.Id) this.id = {};
@@ -239,7 +179,7 @@ export class BodyScanner {
         }
         case S.Prim: {
           const c = buf[i];
-          if (c === Json.Comma || c === Json.RBrace || isWs(c)) {
+          if (c === Json.Comma || c === Json.RBrace || isJsonWs(c)) {
             this.endPrimitive();
             this.state = this.state === S.Prim ? S.AfterValue : this.state;
             break; // delimiter handled by AfterValue
@@ -253,7 +193,7 @@ export class BodyScanner {
           break;
         case S.AfterValue: {
           const c = buf[i++];
-          if (isWs(c)) break;
+          if (isJsonWs(c)) break;
           if (c === Json.Comma) { this.state = S.KeyOrEnd; this.afterComma = true; break; }
           if (c === Json.RBrace) { this.state = S.Done; break; }
           this.fail('body is not JSON (expected "," or "}" after a value)');
@@ -261,7 +201,7 @@ export class BodyScanner {
         }
         case S.Done: {
           const c = buf[i++];
-          if (!isWs(c)) this.fail('body is not JSON (data after the top-level object)');
+          if (!isJsonWs(c)) this.fail('body is not JSON (data after the top-level object)');
           break;
         }
         default:
@@ -288,100 +228,17 @@ export class BodyScanner {
     });
   }
 
-  /** Keep the last TAIL_BYTES of what has been fed while skimming. */
-  private keepTail(buf: Buffer, start: number, end: number): void {
-    const n = end - start;
-    if (n >= TAIL_BYTES) { buf.copy(this.tail, 0, end - TAIL_BYTES, end); this.tailLen = TAIL_BYTES; return; }
-    const keep = Math.min(this.tailLen, TAIL_BYTES - n);
-    if (keep < this.tailLen) this.tail.copy(this.tail, 0, this.tailLen - keep, this.tailLen);
-    buf.copy(this.tail, keep, start, end);
-    this.tailLen = keep + n;
-  }
-
-  /**
-   * End of a skimmed body: read the members after the skimmed value backwards from the
-   * tail (`..., "key": primitive-or-string }`), up to the skimmed value's closing bracket.
-   */
+  /** End of a skimmed body: take the members read backwards from the tail. */
   private readTail(): void {
-    const t = this.tail;
-    let p = this.tailLen - 1;
-    const skipWs = (): void => { while (p >= 0 && isWs(t[p])) p--; };
-    const unterminated = 'body is not JSON (ends before the top-level object closes)';
-    skipWs();
-    if (p < 0 || t[p] !== Json.RBrace) { this.fail(unterminated); return; }
-    p--;
-    for (;;) {
-      skipWs();
-      if (p < 0) break; // members longer than the tail: what was seen stands
-      const c = t[p];
-      if (c === Json.RBrace || c === Json.RBracket) break; // the skimmed value's end
-      let value: unknown;
-      if (c === Json.Quote) {
-        const open = this.openingQuote(p);
-        if (open < 0) break;
-        value = this.tailString(open, p);
-        if (value === null) return;
-        p = open - 1;
-      } else {
-        const valueEnd = p + 1;
-        while (p >= 0 && !isWs(t[p]) && t[p] !== Json.Colon) p--;
-        if (p < 0) break;
-        value = this.tailPrimitive(p + 1, valueEnd);
-        if (value === undefined) return;
-      }
-      skipWs();
-      if (p < 0) break;
-      if (t[p] !== Json.Colon) { this.fail('body is not JSON (expected ":" after a key)'); return; }
-      p--;
-      skipWs();
-      if (p < 0) break;
-      if (t[p] !== Json.Quote) { this.fail('body is not JSON (expected a key at the top level)'); return; }
-      const keyOpen = this.openingQuote(p);
-      if (keyOpen < 0) break;
-      const key = this.tailString(keyOpen, p);
-      if (key === null) return;
-      p = keyOpen - 1;
-      this.key = key === 'id' ? K.Id : key === 'method' ? K.Method : key === 'result' ? K.Result : key === 'error' ? K.Error : K.Other;
+    const read = this.tail.readMembers();
+    if (typeof read === 'string') { this.fail(read); return; }
+    for (const m of read) {
+      this.key = m.key === 'id' ? K.Id : m.key === 'method' ? K.Method : m.key === 'result' ? K.Result : m.key === 'error' ? K.Error : K.Other;
       this.markKeySeen();
-      if (this.key === K.Id) this.id = value;
-      else if (this.key === K.Method) this.method = value;
-      skipWs();
-      if (p < 0) break;
-      if (t[p] !== Json.Comma) { this.fail('body is not JSON (expected "," or "}" after a value)'); return; }
-      p--;
+      if (this.key === K.Id) this.id = m.value;
+      else if (this.key === K.Method) this.method = m.value;
     }
     this.state = S.Done;
-  }
-
-  /** Index of the quote opening the string that closes at tail[close]; -1 if not in the tail. */
-  private openingQuote(close: number): number {
-    for (let q = close - 1; q >= 0; q--) {
-      if (this.tail[q] !== Json.Quote) continue;
-      let k = q - 1;
-      while (k >= 0 && this.tail[k] === Json.Backslash) k--;
-      if (k < 0) return -1; // the escape run may start before the tail: unsure
-      if (((q - 1 - k) & 1) === 0) return q;
-    }
-    return -1;
-  }
-
-  private tailString(open: number, close: number): string | null {
-    try {
-      return JSON.parse(this.tail.toString('utf8', open, close + 1)) as string;
-    } catch {
-      this.fail('body is not JSON (bad escape in a string)');
-      return null;
-    }
-  }
-
-  private tailPrimitive(from: number, to: number): unknown {
-    const raw = this.tail.toString('latin1', from, to);
-    if (raw === 'true') return true;
-    if (raw === 'false') return false;
-    if (raw === 'null') return null;
-    if (NUMBER_RE.test(raw)) return Number(raw);
-    this.fail(`body is not JSON (bad value ${JSON.stringify(raw.slice(0, 32))})`);
-    return undefined;
   }
 
   private fail(reason: string): void {
@@ -504,12 +361,8 @@ export class BodyScanner {
 
   private endPrimitive(): void {
     const raw = this.capture.toString('latin1', 0, this.captureLen);
-    let value: unknown;
-    if (raw === 'true') value = true;
-    else if (raw === 'false') value = false;
-    else if (raw === 'null') value = null;
-    else if (!this.captureOverflow && NUMBER_RE.test(raw)) value = Number(raw);
-    else { this.fail(`body is not JSON (bad value ${JSON.stringify(raw.slice(0, 32))})`); return; }
+    const value = this.captureOverflow ? NOT_A_PRIMITIVE : readJsonPrimitive(raw);
+    if (value === NOT_A_PRIMITIVE) { this.fail(`body is not JSON (bad value ${JSON.stringify(raw.slice(0, 32))})`); return; }
     if (this.key === K.Id) this.id = value;
     else if (this.key === K.Method) this.method = value;
     this.state = S.AfterValue;

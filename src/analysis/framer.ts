@@ -3,7 +3,7 @@
 // never throws. Header rules follow vscode-jsonrpc: headers end at \r\n\r\n, lines are
 // `key: value`, keys are case-insensitive, Content-Length is required, others are allowed.
 //
-// Resynchronisation (documented in the README): when a header is unusable or a body is
+// Resynchronisation (docs/architecture.md "Decisions"): when a header is unusable or a body is
 // not JSON, framing is "lost"; the framer then searches for the next `Content-Length:`
 // (any case) and restarts there. It searches first inside the bytes it still holds (the
 // bad header, or a bad body of up to SMALL_BODY_MAX bytes, so a too-long Content-Length

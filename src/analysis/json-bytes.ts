@@ -14,3 +14,22 @@ export const enum Json {
   Colon = 0x3a,
   Comma = 0x2c,
 }
+
+/** JSON's four whitespace bytes. */
+export function isJsonWs(c: number): boolean {
+  return c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
+}
+
+const NUMBER_RE = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+/** What readJsonPrimitive returns for text that is no JSON literal or number. */
+export const NOT_A_PRIMITIVE: unique symbol = Symbol('not a JSON primitive');
+
+/** The value of a top-level literal or number written as raw text, or NOT_A_PRIMITIVE. */
+export function readJsonPrimitive(raw: string): unknown {
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  if (raw === 'null') return null;
+  if (NUMBER_RE.test(raw)) return Number(raw);
+  return NOT_A_PRIMITIVE;
+}

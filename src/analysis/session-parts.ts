@@ -3,12 +3,12 @@
 // metrics), what the `session start` line gains, and how it all stops. The only place
 // that knows all of them; analysis-host.ts only dispatches the relay thread's records.
 
-import type { RecordSink, RecordStage } from '../model/stages';
+import type { KernelTiming, RecordSink, RecordStage } from '../model/stages';
 import type { LsptapMetrics, MetricsServer } from '../sinks/metrics';
 import { Summary } from '../sinks/summary';
 import type { SessionLog, SessionLogChild, SessionStartInfo } from '../sinks/session-log';
 import type { SessionStartRequest, StartReply } from '../bridge/protocol';
-import { prepareKernelTiming, type KernelOption } from './kernel-option';
+import { prepareKernelTiming, type KernelOption } from '../probes/kernel-option';
 import type { AnalysisConfig } from '../bridge/protocol';
 import { Session } from './session';
 
@@ -27,15 +27,6 @@ export async function startMetricsServing(address: string): Promise<MetricsServi
   return { metrics, server };
 }
 
-/** What kernel timing hands a session (probes/kernel-timing's KernelSession). */
-export interface KernelPart {
-  stage: RecordStage;
-  extraStart: Record<string, unknown>;
-  stop(): Promise<Record<string, unknown>>;
-  /** Events the kernel dropped so far (ring buffers full), read from the counter maps. */
-  kernelDrops(): number;
-}
-
 export interface SessionParts {
   stage: RecordStage | null;
   sinks: RecordSink[];
@@ -45,7 +36,7 @@ export interface SessionParts {
   stop(): Promise<Record<string, unknown>>;
 }
 
-export function composeSession(summary: Summary, kernel: KernelPart | null, serving: MetricsServing | null): SessionParts {
+export function composeSession(summary: Summary, kernel: KernelTiming | null, serving: MetricsServing | null): SessionParts {
   const sinks: RecordSink[] = [summary];
   const extraStart: Record<string, unknown> = { ...(kernel?.extraStart ?? {}) };
   let poll: NodeJS.Timeout | null = null;

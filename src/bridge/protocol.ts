@@ -62,6 +62,10 @@ export interface SessionEndRequest {
   reason: string;
   lsptapExitCode: number;
   error?: string;
+  /** lsptap's CPU since it started, both threads, in ms (with --listen: the listener's, all sessions). */
+  lsptapCpuMs: number;
+  /** The server's CPU over the session with its descendants', in ms; null when unknown. */
+  serverCpuMs: number | null;
 }
 
 export type ControlRecord =

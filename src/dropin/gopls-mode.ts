@@ -59,7 +59,7 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
   // Loaded only for a session, so plain commands start as fast as Node does.
   const { openLogTarget, defaultLogDir } = require('../sinks/log-file') as typeof import('../sinks/log-file');
   const { runStdioProxy } = require('../proxy/stdio-proxy') as typeof import('../proxy/stdio-proxy');
-  const { AnalysisLink } = require('../proxy/analysis-link') as typeof import('../proxy/analysis-link');
+  const { AnalysisLink } = require('../proxy/worker/analysis-link') as typeof import('../proxy/worker/analysis-link');
   const bpf = opts.bpf ?? process.env.LSPTAP_BPF ?? 'auto';
   if (bpf !== 'off' && bpf !== 'auto' && bpf !== 'require') throw new StartupError(`lsptap: LSPTAP_BPF must be auto, off or require, not ${JSON.stringify(bpf)}`);
   // As cli.ts: only --bpf=require waits for the analysis thread before gopls starts.

@@ -3,7 +3,7 @@
 
 import type { Direction, MessageId, MessageKind } from './frame';
 
-/** A descendant of the server that ran inside a request's window (README "Kernel timing"). */
+/** A descendant of the server that ran inside a request's window (docs/kernel-timing.md "Fields"). */
 export interface KernelChild {
   pid: number;
   comm: string;
@@ -42,7 +42,7 @@ export interface FdReport {
 /**
  * Kernel-side breakdown of one message (filled by src/probes when BPF runs): times in µs,
  * counts and bytes as named; null where the kernel did not show what was needed. Which
- * field a message gets depends on its direction and kind (README "Kernel timing").
+ * field a message gets depends on its direction and kind (docs/kernel-timing.md "Fields").
  */
 export interface KernelTiming {
   fromEditorPipeUs?: number | null;

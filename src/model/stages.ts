@@ -21,5 +21,24 @@ export interface RecordSink {
   badInput?(dir: Direction): void;
 }
 
+/**
+ * What kernel timing hands one session (probes/kernel-timing.ts for a session that owns its
+ * probes, probes/listen-kernel-timing.ts for a --listen connection): the stage its records
+ * pass through, fields for `session start`, and stop(), whose fields go on `session end`.
+ */
+export interface KernelTiming {
+  stage: RecordStage;
+  extraStart: Record<string, unknown>;
+  stop(): Promise<Record<string, unknown>>;
+  /** Events the kernel dropped so far (ring buffers full), read from the counter maps. */
+  kernelDrops(): number;
+}
+
+/** The log calls kernel timing makes (a session's log child has them). */
+export interface KernelLog {
+  warn(msg: string, fields: Record<string, unknown>): void;
+  error(msg: string, fields: Record<string, unknown>): void;
+}
+
 /** `--bpf MODE`: kernel timing where it loads (auto), never (off), or refuse to start without it (require). */
 export type BpfMode = 'off' | 'auto' | 'require';

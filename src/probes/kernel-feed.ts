@@ -1,6 +1,6 @@
 // The two ring buffers of one loaded object (io events, tree events), read and decoded into
 // a sink: a session's kernel stage, or the listener's fan-out to its connections' stages
-// (connection-timing.ts). The owner drains it when it needs fresh events (a record pushed,
+// (listen-kernel-timing.ts). The owner drains it when it needs fresh events (a record pushed,
 // the drain timer); nothing here calls back up.
 
 import fs from 'node:fs';

@@ -3,7 +3,7 @@
 // server for c2s, the editor for s2c), or until holdMs passed; then they go on with what
 // is known (null for the rest). Joins are by (pid, fd, stream offset): see byte-streams.ts.
 //
-// Fields (µs, integers), README "Kernel timing":
+// Fields (µs, integers), docs/kernel-timing.md "Fields":
 //   every message: lsptapReadUs, lsptapWriteUs (lsptap's syscalls that moved its bytes);
 //   c2s: fromEditorPipeUs (the editor's write of the last byte returned -> lsptap's read of
 //        it returned), toServerPipeUs (lsptap's write of the last byte returned -> the

@@ -13,7 +13,7 @@ import { TreeAccounting } from './tree-accounting';
 import { findStdioPeers } from './peer-process';
 import { bytesWaiting } from './native';
 import type { FdReport } from '../model/record';
-import type { RecordStage } from '../model/stages';
+import type { KernelLog, KernelTiming, RecordStage } from '../model/stages';
 
 import type { BpfMode } from '../model/stages';
 export type { BpfMode };
@@ -69,22 +69,11 @@ export class LoadedProbes {
   close(): void { this.bpf.close(); }
 }
 
-type WarnLog = { warn(msg: string, fields: Record<string, unknown>): void };
-
-/** What a session's kernel timing hands the session (KernelSession; a --listen connection's, connection-timing.ts). */
-export interface KernelTimingSession {
-  stage: RecordStage;
-  extraStart: Record<string, unknown>;
-  stop(): Promise<Record<string, unknown>>;
-  /** Events the kernel dropped so far (ring buffers full), read from the counter maps. */
-  kernelDrops(): number;
-}
-
 /** What the kernel counted: events sent and lost, per object. */
 interface KernelCounts { ioEvents: number; ioDrops: number; treeEvents: number; treeDrops: number; fdTableFull: number }
 
-/** One session's tracing: what the analysis thread's session parts hold (KernelPart). */
-export class KernelSession implements KernelTimingSession {
+/** One session's tracing, when the session owns the probes. */
+export class KernelSession implements KernelTiming {
   /** What the session's records pass through: the kernel stage, with the drain timer kept in step. */
   readonly stage: RecordStage;
   private readonly kernelStage: KernelStage;
@@ -100,7 +89,7 @@ export class KernelSession implements KernelTimingSession {
   private startFds = 0;
   private startNotEntered = 0;
 
-  constructor(private readonly probes: LoadedProbes, private readonly fds: StreamFds, private readonly log: WarnLog, holdMs = DEFAULT_HOLD_MS) {
+  constructor(private readonly probes: LoadedProbes, private readonly fds: StreamFds, private readonly log: KernelLog, holdMs = DEFAULT_HOLD_MS) {
     // Tests only: start watching late, as when a server's first read began before we did.
     const lateMs = Number(process.env.LSPTAP_TEST_WATCH_DELAY_MS ?? 0);
     if (lateMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, lateMs);
@@ -250,14 +239,14 @@ function openFds(pid: number): number[] {
 }
 
 /** Start tracing this session's processes; the stage goes into the Session. */
-export function startKernelTiming(probes: LoadedProbes, server: { serverPid: number; toServerFd: number; fromServerFd: number }, log: WarnLog, holdMs = DEFAULT_HOLD_MS): KernelSession {
+export function startKernelTiming(probes: LoadedProbes, server: { serverPid: number; toServerFd: number; fromServerFd: number }, log: KernelLog, holdMs = DEFAULT_HOLD_MS): KernelSession {
   return new KernelSession(probes, {
     ...lsptapAndEditor(), serverPid: server.serverPid, lsptapToServer: server.toServerFd, lsptapFromServer: server.fromServerFd,
   }, log, holdMs);
 }
 
 /** The same for `lsptap --connect`: the server is the process holding the socket's far end. */
-export function startSocketKernelTiming(probes: LoadedProbes, peer: { fd: number | null; pid: number | null; peerFd: number | null }, log: WarnLog, holdMs = DEFAULT_HOLD_MS): KernelSession {
+export function startSocketKernelTiming(probes: LoadedProbes, peer: { fd: number | null; pid: number | null; peerFd: number | null }, log: KernelLog, holdMs = DEFAULT_HOLD_MS): KernelSession {
   if (peer.fd === null || peer.pid === null || peer.peerFd === null) throw new BpfLoadError('watch', 0, 'the process or fd at the server end of the socket was not found', 'run lsptap as root or as the server\'s user, with ss (iproute2) installed');
   return new KernelSession(probes, {
     ...lsptapAndEditor(), serverPid: peer.pid, lsptapToServer: peer.fd, lsptapFromServer: peer.fd, serverIn: peer.peerFd, serverOut: peer.peerFd,

@@ -3,7 +3,7 @@
 // (scripts/extract-lskel.js) runs in the kernel, creates the maps, applies the CO-RE
 // relocations against the kernel's own BTF and loads every program, handing back their fds.
 // This process never parses the kernel's 5.5 MB BTF, which bpf_object__load did: 20-30 ms
-// of CPU per session (README "Kernel timing"). Needs BPF_PROG_TYPE_SYSCALL and in-kernel
+// of CPU per session (docs/kernel-timing.md "How it is built"). Needs BPF_PROG_TYPE_SYSCALL and in-kernel
 // CO-RE (Linux 5.17+); loader.ts falls back to libbpf's bpf_object__load without them.
 //
 // The bpf(2) commands are issued through libc's syscall(), union bpf_attr laid out by hand:

@@ -2,7 +2,7 @@
 // ffi-rs. A wrong type in an ffi-rs declaration aborts the whole process instead of throwing,
 // so all declarations live here, each exercised by test/native.test.ts.
 //
-// Cost rule (README "Kernel timing"): each function's parameter object is built once and
+// Cost rule (docs/kernel-timing.md "How it is built"): each function's parameter object is built once and
 // its paramsValue array refilled per call; ffi-rs's define() builds one per call and
 // doubles the cost. Nothing here is called per message or per event.
 

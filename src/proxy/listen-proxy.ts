@@ -3,7 +3,7 @@
 // session (with `--listen ADDR -- COMMAND`, its own server process instead): its own id on every log line, its own summary and `session end`, all on one log.
 // Editors keep starting `gopls -remote='unix;ADDR'`; the forwarder's gopls/handshake is
 // relayed untouched like any other message. With kernel timing, one probe set serves every
-// connection and each session is joined by its own fds (probes/connection-timing.ts).
+// connection and each session is joined by its own fds (probes/listen-kernel-timing.ts).
 //
 // A UNIX socket lsptap creates is 0600 (made under umask 0177, then checked) and removed on
 // exit; an existing path is refused with a sentence, never unlinked. SIGINT/SIGTERM/SIGHUP
@@ -19,7 +19,7 @@ import { AddressError, connectTo, formatAddress, type SocketAddress } from './ad
 import { findSocketPeer } from './socket-peer';
 import { exitOnInternalError } from './stdio-proxy';
 import { writeStderr } from './stderr';
-import type { AnalysisLink, LineLog } from './analysis-link';
+import type { AnalysisLink, LineLog } from './worker/analysis-link';
 import type { ConnectionTarget, KernelTarget } from '../bridge/protocol';
 
 /** Where to accept: an address lsptap binds, or a socket inherited from systemd (sd_listen_fds). */

@@ -1,5 +1,5 @@
 // One relayed session between a client (lsptap's stdio, or an accepted socket) and a server
-// link (a child process or a socket), with the lifetime rules of README "Process lifetime",
+// link (a child process or a socket), with the lifetime rules of docs/architecture.md "Decisions" (process lifetime),
 // as a small state machine:
 //
 //   relaying ──client EOF / client gone──▶ closing ──┐ (graceMs, then stop(0), graceMs, stop(1))
@@ -19,10 +19,11 @@
 import { DirectionRelay } from './relay';
 import { whenFlushed, type ClientStreams } from './client-streams';
 import type { ServerGone, ServerLink } from './server-link';
-import type { AnalysisLink, LineLog, SessionChannel } from './analysis-link';
+import type { AnalysisLink, LineLog, SessionChannel } from './worker/analysis-link';
 import type { SessionState } from '../bridge/protocol';
 import { VERSION } from '../model/version';
 import { writeStderr } from './stderr';
+import { ownCpuMs } from './cpu-time';
 
 export interface RelaySessionOptions {
   client: ClientStreams & { close?: () => void };
@@ -121,6 +122,15 @@ export function endReason(kind: ServerLink['kind'], cause: EndCause, socketEnd: 
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+const roundMs = (ms: number): number => Math.round(ms * 10) / 10;
+
+/** --summary's line on what lsptap cost against what the server used. */
+export function cpuShareLine(lsptapCpuMs: number, serverCpuMs: number | null): string {
+  const own = `CPU: lsptap ${Math.round(lsptapCpuMs)} ms`;
+  if (serverCpuMs === null || serverCpuMs <= 0) return `${own}; the server's is unknown`;
+  return `${own}, ${(100 * lsptapCpuMs / serverCpuMs).toFixed(1)} % of the server's ${Math.round(serverCpuMs)} ms (its descendants included)`;
+}
 
 class RelaySession {
   readonly result: Promise<RelaySessionResult>;
@@ -268,10 +278,16 @@ class RelaySession {
     const { reason, broke } = endReason(opts.server.kind, this.cause, this.socketEnd, state);
     if (broke) this.log.error(reason, { err: this.socketEnd?.err ?? null, offset: state.s2cOffset });
     const lsptapExitCode = gone.lsptapExitCode(this.clientDoneWhenServerWent || state.exitSent);
-    const tables = await opts.channel.finish({ exitCode: gone.exitCode, signal: gone.signal, reason, lsptapExitCode, ...(gone.error !== null ? { error: gone.error } : {}) }, opts.printSummary);
+    const lsptapCpuMs = roundMs(ownCpuMs());
+    const serverCpu = opts.server.cpuMs();
+    const serverCpuMs = serverCpu === null ? null : roundMs(serverCpu);
+    const tables = await opts.channel.finish({
+      exitCode: gone.exitCode, signal: gone.signal, reason, lsptapExitCode, ...(gone.error !== null ? { error: gone.error } : {}), lsptapCpuMs, serverCpuMs,
+    }, opts.printSummary);
     if (tables.summaryTable !== null) {
       writeStderr(`\nlsptap: session summary (${opts.logPath ?? 'log on stderr'})\n${tables.summaryTable}`);
-      if (tables.kernelTable !== null) writeStderr(`\nlsptap: where the time went (kernel timing, p50 ms; README "Kernel timing")\n${tables.kernelTable}`);
+      writeStderr(`\nlsptap: ${cpuShareLine(lsptapCpuMs, serverCpuMs)}\n`);
+      if (tables.kernelTable !== null) writeStderr(`\nlsptap: where the time went (kernel timing, p50 ms; docs/kernel-timing.md)\n${tables.kernelTable}`);
     }
     if (opts.ownSignals) for (const s of SIGNALS) process.removeListener(s, this.signal);
     this.phase = 'done';

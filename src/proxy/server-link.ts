@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Socket } from 'node:net';
 import type { Readable, Writable } from 'node:stream';
+import { processCpuMs, reapedChildrenCpuMs } from './cpu-time';
 
 /** How the server side went away. */
 export interface ServerGone {
@@ -36,6 +37,8 @@ export interface ServerLink {
   forwardSignal(signal: NodeJS.Signals, count: number): void;
   /** Called once when the server side is gone. */
   onGone(cb: (gone: ServerGone) => void): void;
+  /** The server's CPU over the session so far (its reaped descendants' included), in ms; null when unknown. */
+  cpuMs(): number | null;
 }
 
 export function exitCodeOf(code: number | null, signal: NodeJS.Signals | null): number {
@@ -69,13 +72,28 @@ export class ChildServerLink implements ServerLink {
   readonly startFields: Record<string, unknown>;
 
   private readonly gone = new GoneLatch();
+  /** Our reaped children's CPU at spawn, and once this one was reaped (10 ms ticks). */
+  private readonly reapedAtSpawnMs = reapedChildrenCpuMs();
+  private reapedAtExitMs: number | null = null;
 
   constructor(readonly child: ChildProcess, command: string[]) {
     this.input = child.stdin!;
     this.output = child.stdout!;
     this.startFields = { transport: 'stdio', command, serverPid: child.pid ?? null };
     // Listen from the start: the server may exit before the session is set up.
-    child.once('exit', (code, signal) => this.gone.set({ exitCode: code, signal, lsptapExitCode: () => exitCodeOf(code, signal), error: null }));
+    child.once('exit', (code, signal) => {
+      this.reapedAtExitMs = reapedChildrenCpuMs();
+      this.gone.set({ exitCode: code, signal, lsptapExitCode: () => exitCodeOf(code, signal), error: null });
+    });
+  }
+
+  /**
+   * Running: its /proc figure. Reaped: what our children's total grew by since it was
+   * spawned (with --listen and overlapping sessions, other servers reaped meanwhile too).
+   */
+  cpuMs(): number | null {
+    if (this.reapedAtExitMs === null) return this.child.pid === undefined ? null : processCpuMs(this.child.pid);
+    return this.reapedAtSpawnMs === null ? null : this.reapedAtExitMs - this.reapedAtSpawnMs;
   }
 
   endInput(): void { this.input.end(); }
@@ -130,7 +148,7 @@ function spawnFailure(code: string | undefined, message: string): SpawnResult {
 }
 
 /**
- * Spawn the server without a shell, tied to lsptap's life (README "Reliability": killed with
+ * Spawn the server without a shell, tied to lsptap's life (docs/hardening.md "Reliability": killed with
  * SIGKILL when lsptap dies, however it dies); resolves once it is running or has failed to start.
  */
 export function spawnServer(command: string, args: string[], env?: NodeJS.ProcessEnv): Promise<SpawnResult> {
@@ -170,11 +188,15 @@ export class SocketServerLink implements ServerLink {
   private error: string | null = null;
   private signal: NodeJS.Signals | null = null;
   private readonly gone = new GoneLatch();
+  private readonly serverPid: number | null;
+  private readonly cpuAtStartMs: number | null;
 
   constructor(readonly socket: Socket, fields: Record<string, unknown>) {
     this.input = socket;
     this.output = socket;
     this.startFields = fields;
+    this.serverPid = typeof fields.serverPid === 'number' ? fields.serverPid : null;
+    this.cpuAtStartMs = this.serverPid === null ? null : processCpuMs(this.serverPid);
     socket.on('error', (err) => { this.error ??= err.message; });
     // The server closed its end: close ours too, so the connection is gone at once and the
     // client hears about it as soon as it would have without lsptap.
@@ -197,4 +219,10 @@ export class SocketServerLink implements ServerLink {
   }
 
   onGone(cb: (gone: ServerGone) => void): void { this.gone.on(cb); }
+
+  /** The daemon's CPU while this connection lasted (it may have served other clients too). */
+  cpuMs(): number | null {
+    const now = this.serverPid === null ? null : processCpuMs(this.serverPid);
+    return now === null || this.cpuAtStartMs === null ? null : now - this.cpuAtStartMs;
+  }
 }

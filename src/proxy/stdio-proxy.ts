@@ -1,7 +1,7 @@
 // lsptap's stdio is the client side; the server is either a child process
 // (`lsptap [options] -- COMMAND ARGS`, spawned without a shell) or a listening socket
 // (`lsptap --connect ADDR`). Both run through relay-session.ts, so the lifetime rules and
-// exit codes are the same; see README "Process lifetime" and "Drop-in".
+// exit codes are the same; see docs/architecture.md "Decisions" (process lifetime) and docs/editors.md.
 
 import type { ChildProcess } from 'node:child_process';
 import { stdioClient } from './client-streams';
@@ -11,7 +11,7 @@ import { spawnServer, SocketServerLink, type ServerLink } from './server-link';
 import { connectTo, formatAddress, type SocketAddress } from './address';
 import { findSocketPeer } from './socket-peer';
 import { fdOf } from '../probes/peer-process';
-import type { AnalysisLink, LineLog, SessionChannel } from './analysis-link';
+import type { AnalysisLink, LineLog, SessionChannel } from './worker/analysis-link';
 import type { KernelTarget } from '../bridge/protocol';
 
 export { exitCodeOf } from './server-link';

@@ -51,7 +51,7 @@ export interface SlowRequest {
   /** Editor's write to editor's read; empty when the request line was not in the log. */
   phases: Phase[];
   kernel: Record<string, number | null> | null;
-  /** The one-line explanation of where its server time went (README "Kernel timing"), or null. */
+  /** The one-line explanation of where its server time went (docs/kernel-timing.md "How the time is attributed"), or null. */
   explained: string | null;
 }
 
@@ -244,7 +244,7 @@ export class ReportBuilder {
 }
 
 /**
- * The phases of one request, each bounded by a syscall's return (README "Reports"). With
+ * The phases of one request, each bounded by a syscall's return (docs/commands.md "lsptap report"). With
  * the kernel's stamps (`clock: "kernel"` and the server's parts on the response line):
  * editor to lsptap pipe, request forwarded, pipe to server, server working, server writing,
  * pipe to lsptap, response forwarded, lsptap to editor pipe. Otherwise lsptap's five:

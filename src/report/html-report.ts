@@ -106,7 +106,7 @@ const PAGE_SCRIPT = String.raw`
 `;
 
 /**
- * The kernel bar of each slow request. With the blocked split (README "Kernel timing") it
+ * The kernel bar of each slow request. With the blocked split (docs/kernel-timing.md "How the time is attributed") it
  * stacks parts that follow each other and add up to the request: the pipes to the server,
  * the server busy, blocked on a child, on the disk, on something else, its write, the pipes back.
  * Older logs stack the parts they have.

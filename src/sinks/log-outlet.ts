@@ -4,7 +4,7 @@
 // tmpfs). Here, instead:
 // - writing:   lines go on while fewer than MAX_QUEUED_BYTES wait in sonic-boom (a slow reader).
 // - backed-up: that many wait: new lines are dropped and counted until the queue is
-//              down to half, then a `log lines lost` line says how many (README "Reliability").
+//              down to half, then a `log lines lost` line says how many (docs/hardening.md "Reliability").
 // - failed:    a write failed (ENOSPC, EIO, EROFS, EFBIG, EPIPE...): said once on stderr, new
 //              lines dropped and counted, and every RETRY_MS sonic-boom retries what it holds;
 //              once a write succeeds the lines flow again after a `log lines lost` line.

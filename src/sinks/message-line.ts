@@ -1,6 +1,6 @@
 // Writes the `message` line of one record as bytes, straight into the line batch's arena:
 // the line pino's logger.info(fields, 'message') would write (its level prefix, its clock,
-// the child's pre-serialised bindings, then the fields in the order of README "Log schema"),
+// the child's pre-serialised bindings, then the fields in the order of docs/log-format.md),
 // byte for byte, and in order with every other line since both go through the same batch.
 // Why not pino's own path: its generic serialiser looks up serializers and escapes every
 // key on every line (23% of the analysis thread's CPU), and a line built as a string is

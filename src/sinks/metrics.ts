@@ -4,7 +4,7 @@
 // counters). `method` is the only open-ended label, so it is capped: the first
 // METHOD_LABEL_CAP distinct methods keep their name, later ones (and anything that does not
 // look like an LSP method name) become "other" and are counted in
-// lsptap_metrics_method_overflow_total. README "Reports and metrics" lists every metric.
+// lsptap_metrics_method_overflow_total. docs/commands.md "Prometheus metrics" lists every metric.
 
 import fs from 'node:fs';
 import path from 'node:path';

@@ -6,7 +6,7 @@
 // session end lines are handed over at once. close() drains it on every way out, waiting at
 // most the grace period; a log that cannot take lines (full disk, stalled reader) costs lines,
 // counted (log-outlet.ts), never memory or the relay.
-// Schema: README "Log schema".
+// Schema: docs/log-format.md.
 
 import pino from 'pino';
 import type { FrameWarning } from '../model/frame';

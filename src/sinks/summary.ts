@@ -197,7 +197,7 @@ const KERNEL_COLUMNS: [string, string][] = [
   ['lsptapReadUs', 'tap read'], ['lsptapWriteUs', 'tap write'],
 ];
 
-/** Where the time of each request method went, p50 in ms (README "Kernel timing"); '' when no kernel data. */
+/** Where the time of each request method went, p50 in ms (docs/kernel-timing.md); '' when no kernel data. */
 export function formatKernelTable(rows: MethodStats[]): string {
   const withKernel = rows.filter((r) => r.kind === 'request' && r.kernel !== undefined && r.kernel.serverUs !== undefined);
   if (withKernel.length === 0) return '';
@@ -215,7 +215,7 @@ function alignTable(head: string[], body: string[][]): string {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
 }
 
-/** One sentence per slow request (README "Kernel timing"); '' when none has a server window. */
+/** One sentence per slow request (docs/kernel-timing.md); '' when none has a server window. */
 export function formatExplanations(slowest: SlowKernelRequest[], server?: string): string {
   const lines = slowest.map((r) => explainRequest(r.method, r.latencyMs, r.kernel, server)).filter((l): l is string => l !== null);
   return lines.length === 0 ? '' : lines.join('\n') + '\n';

@@ -14,7 +14,7 @@ export function formatMs(x: number | null): string {
 const age = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : ms < 600_000 ? `${Math.round(ms / 1000)}s` : `${Math.round(ms / 60_000)}m`);
 const clock = (ms: number): string => new Date(ms).toTimeString().slice(0, 8);
 
-/** Short names for the kernel fields lsptap writes (README "Kernel timing"); others keep theirs. */
+/** Short names for the kernel fields lsptap writes (docs/kernel-timing.md "Fields"); others keep theirs. */
 // In the order they are shown: where the server's time went first, the pipes after.
 const KERNEL_LABELS: Record<string, string> = {
   serverUs: 'srv', serverCpuUs: 'cpu', serverRunqUs: 'runq', serverBlockedUs: 'blk', toServerPipeUs: 'pipe>srv',

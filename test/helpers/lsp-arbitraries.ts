@@ -161,7 +161,7 @@ export const noisyStream: fc.Arbitrary<Buffer> = fc.array(
   { maxLength: 12 },
 ).map((parts) => Buffer.concat(parts));
 
-/** How a stream was damaged, and what the framer must make of it (README: resynchronisation). */
+/** How a stream was damaged, and what the framer must make of it (docs/architecture.md "Decisions": resynchronisation). */
 export interface Damage {
   kind: 'garbage' | 'bad-length' | 'long' | 'short';
   /** The damaged stream. */

@@ -1,8 +1,8 @@
 // The synchronous exit path (an uncaught exception on the relay thread): the last record
 // goes into the ring and this thread blocks until the analysis thread has written it all.
 
-import { ChunkRingWriter, RecordType } from '../bridge/chunk-ring';
-import type { ControlRecord } from '../bridge/protocol';
+import { ChunkRingWriter, RecordType } from '../../bridge/chunk-ring';
+import type { ControlRecord } from '../../bridge/protocol';
 
 const NO_TIME = 0n;
 /** How long the exit waits for the log. */

@@ -13,7 +13,7 @@ export interface StartedThread { worker: Worker; error: Error | null }
 /** The worker's entry: the one-file bundle when the build made it (scripts/bundle.js), else tsc's output. */
 function workerEntry(): string {
   // This file runs from dist/src/proxy/ or inside dist/src/bundle/lsptap.js: one depth.
-  const dir = path.join(__dirname, '..', 'analysis');
+  const dir = path.join(__dirname, '..', '..', 'analysis');
   const bundle = path.join(dir, 'analysis-worker.bundle.js');
   return fs.existsSync(bundle) ? bundle : path.join(dir, 'analysis-worker.js');
 }

@@ -3,17 +3,15 @@
 // `lsptap -- COMMAND`, `--connect` and lsptap standing in for gopls (the shim), where the
 // one session owns the probes, and `--listen`, where every connection shares them.
 
-import type { LoadedProbes, KernelTimingSession } from '../probes/kernel-timing';
-import type { SharedKernelTiming } from '../probes/connection-timing';
-import type { BpfMode } from '../model/stages';
+import type { LoadedProbes } from './kernel-timing';
+import type { ListenKernelTiming } from './listen-kernel-timing';
+import type { BpfMode, KernelTiming, KernelLog } from '../model/stages';
 import { StartupError } from '../model/errors';
 import type { KernelTarget } from '../bridge/protocol';
-import type { KernelPart } from './session-parts';
-import type { SessionLogChild } from '../sinks/session-log';
 
 export interface KernelAttachResult {
   /** Kernel timing for this session, or null when it is off. */
-  kernel: KernelPart | null;
+  kernel: KernelTiming | null;
   /** --bpf=require and timing could not start for this session: the sentence for stderr. */
   refuse: string | null;
   /** Kernel timing is off for this session: write `kernel timing off` with this reason right after `session start`. */
@@ -23,7 +21,7 @@ export interface KernelAttachResult {
 export interface KernelOption {
   readonly loaded: boolean;
   /** Start timing a session; with no target (or no probes) say why it is off. */
-  attach(target: KernelTarget | null, log: SessionLogChild, offReason: string | null): KernelAttachResult;
+  attach(target: KernelTarget | null, log: KernelLog, offReason: string | null): KernelAttachResult;
   /** Release the probes when no session used them. */
   close(): void;
 }
@@ -31,9 +29,9 @@ export interface KernelOption {
 export function prepareKernelTiming(mode: BpfMode): KernelOption {
   // Loaded only when asked for: it brings in ffi-rs, which the relay thread must then have
   // loaded first (analysis-link.ts).
-  const kt = mode === 'off' ? null : require('../probes/kernel-timing') as typeof import('../probes/kernel-timing');
+  const kt = mode === 'off' ? null : require('./kernel-timing') as typeof import('./kernel-timing');
   let probes: LoadedProbes | null = null;
-  let shared: SharedKernelTiming | null = null;
+  let shared: ListenKernelTiming | null = null;
   let bpfOff: string | null = mode === 'off' ? 'turned off with --bpf=off' : null;
   if (kt !== null) {
     try {
@@ -43,7 +41,7 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
       bpfOff = (err as Error).message;
     }
   }
-  const failed = (err: unknown, log: SessionLogChild): KernelAttachResult => {
+  const failed = (err: unknown, log: KernelLog): KernelAttachResult => {
     const reason = (err as Error).message;
     if (mode === 'require') {
       log.error('kernel timing failed to start', { reason });
@@ -55,10 +53,10 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
     loaded: probes !== null,
     attach: (target, log, offReason) => {
       if (kt !== null && target?.kind === 'connection' && (shared !== null || probes !== null)) {
-        const ct = require('../probes/connection-timing') as typeof import('../probes/connection-timing');
+        const ct = require('./listen-kernel-timing') as typeof import('./listen-kernel-timing');
         try {
           if (shared === null) {
-            shared = new ct.SharedKernelTiming(probes!);
+            shared = new ct.ListenKernelTiming(probes!);
             probes = null; // the listener's shared timing owns them now
           }
           return { kernel: shared.attach(ct.resolveConnection(target), log), refuse: null, off: null };
@@ -74,7 +72,7 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
       const p = probes;
       probes = null; // the session owns them now: closed when it stops, or here on failure
       try {
-        const timing: KernelTimingSession = target.kind === 'child' ? kt.startKernelTiming(p, target, log) : kt.startSocketKernelTiming(p, target, log);
+        const timing: KernelTiming = target.kind === 'child' ? kt.startKernelTiming(p, target, log) : kt.startSocketKernelTiming(p, target, log);
         return { kernel: timing, refuse: null, off: null };
       } catch (err) {
         p.close();

@@ -3,7 +3,7 @@
 // BACKLOG_HOLD_BYTES the relays are told to stop reading (as for a slow peer) until the
 // backlog is empty again, so memory stays bounded and no message goes unlogged.
 
-import { ChunkRingWriter, RecordType } from '../bridge/chunk-ring';
+import { ChunkRingWriter, RecordType } from '../../bridge/chunk-ring';
 
 /**
  * Held-back bytes above which the relays stop reading, and below which they read again:

@@ -19,7 +19,8 @@ import { KernelStage, type StreamFds } from './kernel-stage';
 import { TreeAccounting } from './tree-accounting';
 import { socketInodeOf, unixPeerEnd } from './peer-process';
 import type { ConnectionTarget } from '../bridge/protocol';
-import { DRAIN_INTERVAL_MS, DEFAULT_HOLD_MS, type LoadedProbes, type KernelTimingSession } from './kernel-timing';
+import { DRAIN_INTERVAL_MS, DEFAULT_HOLD_MS, type LoadedProbes } from './kernel-timing';
+import type { KernelTiming, KernelLog } from '../model/stages';
 
 /** One accepted connection: lsptap's fds and the processes (and their fds) at the far ends. */
 export interface ConnectionEnds {
@@ -33,7 +34,6 @@ export interface ConnectionEnds {
   editorFdInPeer: number | null;
 }
 
-interface Log { warn(msg: string, fields: Record<string, unknown>): void }
 
 const fdKey = (pid: number, fd: number): Buffer => {
   const k = Buffer.alloc(8);
@@ -71,7 +71,7 @@ export function resolveConnection(t: ConnectionTarget): ConnectionEnds {
   return { clientFd: t.clientFd, toServerFd: t.toServerFd, fromServerFd: t.fromServerFd, serverPid, serverInFd, serverOutFd, editorPid: t.clientPid, editorFdInPeer };
 }
 
-export class SharedKernelTiming {
+export class ListenKernelTiming {
   /** Both rings, read for every connection's stage. */
   private readonly feed: KernelFeed;
   /** `${pid}:${fd}` -> the stage of the session that owns that stream. */
@@ -126,7 +126,7 @@ export class SharedKernelTiming {
   }
 
   /** Start timing one connection; throws BpfLoadError when its entries do not fit the maps. */
-  attach(ends: ConnectionEnds, log: Log): KernelTimingSession {
+  attach(ends: ConnectionEnds, log: KernelLog): KernelTiming {
     if (this.closed) throw new BpfLoadError('watch', 0, 'the listener is stopping', 'none needed');
     const fds: StreamFds = {
       lsptapPid: process.pid, serverPid: ends.serverPid, editorPid: ends.editorFdInPeer === null ? null : ends.editorPid,

@@ -11,17 +11,17 @@
 // --bpf=require and --metrics can make it fail, so only they wait for it before a server starts.
 
 import type { Worker } from 'node:worker_threads';
-import { ChunkRingWriter, createRingBuffers } from '../bridge/chunk-ring';
-import type { AnalysisConfig, ControlRecord, SessionStartRequest, StartReply, WorkerMessage } from '../bridge/protocol';
-import type { Direction } from '../model/frame';
-import { StartupError, MetricsAddressError } from '../model/errors';
+import { ChunkRingWriter, createRingBuffers } from '../../bridge/chunk-ring';
+import type { AnalysisConfig, ControlRecord, SessionStartRequest, StartReply, WorkerMessage } from '../../bridge/protocol';
+import type { Direction } from '../../model/frame';
+import { StartupError, MetricsAddressError } from '../../model/errors';
 import { startAnalysisThread } from './analysis-thread';
 import { AnalysisPriority } from './analysis-priority';
 import { handOverFatal } from './fatal-handoff';
 import { PendingReplies } from './pending-replies';
 import { RingBacklog } from './ring-backlog';
 import { SessionChannel, lineLogOf, type ChannelPort, type LineLog } from './session-channel';
-import { writeStderr } from './stderr';
+import { writeStderr } from '../stderr';
 
 export { BACKLOG_HOLD_BYTES, BACKLOG_RESUME_BYTES } from './ring-backlog';
 export { SessionChannel, type LineLog } from './session-channel';

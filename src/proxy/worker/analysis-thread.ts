@@ -10,10 +10,10 @@
 
 import type { Worker } from 'node:worker_threads';
 import { startThread, type StartedThread } from './thread-start';
-import type { RingBuffers } from '../bridge/chunk-ring';
-import type { AnalysisConfig, ThreadInput, WorkerMessage } from '../bridge/protocol';
-import { StartupError, MetricsAddressError } from '../model/errors';
-import { loadFfiRs } from '../probes/native';
+import type { RingBuffers } from '../../bridge/chunk-ring';
+import type { AnalysisConfig, ThreadInput, WorkerMessage } from '../../bridge/protocol';
+import { StartupError, MetricsAddressError } from '../../model/errors';
+import { loadFfiRs } from '../../probes/native';
 
 export interface ThreadReady { kernel: boolean; tid: number | null }
 

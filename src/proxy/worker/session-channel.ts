@@ -1,8 +1,8 @@
 // One session's end of the analysis link, as the relay session uses it: its chunks, its
 // stream ends, its log lines and its questions, all tagged with the session's number.
 
-import type { ControlRecord, FinishReply, LogLevel, SessionEndRequest, SessionState } from '../bridge/protocol';
-import type { Direction } from '../model/frame';
+import type { ControlRecord, FinishReply, LogLevel, SessionEndRequest, SessionState } from '../../bridge/protocol';
+import type { Direction } from '../../model/frame';
 
 /** Log lines written from the relay thread (lifecycle events), in order with the bytes. */
 export interface LineLog {

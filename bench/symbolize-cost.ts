@@ -1,0 +1,42 @@
+// `node dist/bench/symbolize-cost.js [BINARY] [PCS]`: the CPU one analysis thread spends to
+// symbolize a live server once: read its maps, open the binary, find its tables and name PCS
+// (default 1,000) program counters spread over its text, as a sampler's stacks would ask
+// (return addresses, pc-1). Issue 26's budget: <= 300 ms for Debian's gopls. Prints JSON.
+
+import { spawn } from 'node:child_process';
+import { ProcessMaps, Symbolizer } from '../src/symbols';
+
+export interface SymbolizeCost { binary: string; pcs: number; named: number; cpuMs: number; wallMs: number }
+
+/** Measures a cold Symbolizer on a running process (nothing cached before the call). */
+export function symbolizeCost(pid: number, binary: string, count: number): SymbolizeCost {
+  const t0 = process.hrtime.bigint();
+  const c0 = process.cpuUsage();
+  const maps = ProcessMaps.read(pid);
+  if (!maps) throw new Error(`process ${pid} is gone`);
+  const text = maps.mappings.find((m) => m.file === binary);
+  if (!text) throw new Error(`${binary} is not mapped executable in ${pid}`);
+  const symbolizer = new Symbolizer();
+  const span = text.limit - text.start;
+  let named = 0;
+  for (let i = 0; i < count; i++) {
+    // A fixed stride through the text (deterministic); +1 so pc-1 stays in the mapping.
+    const pc = text.start + 1n + (span * BigInt(i * 7919 % count)) / BigInt(count);
+    if (symbolizer.user(maps, pc, true).symbol.fn !== null) named++;
+  }
+  const cpu = process.cpuUsage(c0);
+  return { binary, pcs: count, named, cpuMs: (cpu.user + cpu.system) / 1000, wallMs: Number(process.hrtime.bigint() - t0) / 1e6 };
+}
+
+if (require.main === module) {
+  const binary = process.argv[2] ?? '/usr/bin/gopls';
+  const count = Number(process.argv[3] ?? 1000);
+  const child = spawn(binary, ['serve'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  setTimeout(() => {
+    try {
+      process.stdout.write(`${JSON.stringify(symbolizeCost(child.pid!, binary, count))}\n`);
+    } finally {
+      child.kill();
+    }
+  }, 300);
+}
