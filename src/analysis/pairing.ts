@@ -3,8 +3,7 @@
 // response and vice versa. The ids themselves are the keys: a Map compares keys by
 // SameValueZero, which keeps 1 and "1" apart without building a key string per message.
 //
-<<<<<<< HEAD
-// Eviction rule (docs/hardening.md): at most MAX_PENDING requests wait per direction, in a
+// Eviction rule (docs/architecture.md "Decisions"): at most MAX_PENDING requests wait per direction, in a
 // compact table (pending-table.ts: 1,000,000 in under 64 MB); beyond that the oldest is
 // evicted. The first eviction is said once (`pending requests evicted`); a response that
 // later matches nothing is taken for the answer to an evicted request (counted in
@@ -14,14 +13,6 @@
 // ID_MAX_CHARS characters, and a method is kept to METHOD_MAX_CHARS, both copied out of the
 // body's string, so a waiting request costs a bounded amount whatever its id (16 KB ids held
 // 487 MB for 30k requests before).
-=======
-// Eviction rule (docs/architecture.md "Decisions"): at most MAX_PENDING requests wait per direction;
-// beyond that the oldest is evicted and counted as unanswered. A cancelled request stays
-// until its response (LSP requires one) or eviction. Size rule: a string id longer than
-// ID_MAX_CHARS is keyed by its SHA-256 plus its first ID_MAX_CHARS characters, and a method
-// is kept to METHOD_MAX_CHARS, both copied out of the body's string, so a waiting request
-// costs a bounded amount whatever its id (16 KB ids held 487 MB for 30k requests before).
->>>>>>> main
 
 import type { Direction, Frame, MessageId } from '../model/frame';
 import type { MessageRecord } from '../model/record';
