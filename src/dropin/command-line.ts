@@ -3,7 +3,7 @@
 // `gopls version -json` at every start, and a plain gopls command should start as fast as
 // Node can.
 
-const OWN_OPTIONS = new Set(['--', '--log', '--log-dir', '--bodies', '--bodies-max', '--summary', '--metrics', '--bpf', '--grace-ms', '--connect', '--listen', '--server', '--version', '--help']);
+const OWN_OPTIONS = new Set(['--', '--log', '--log-dir', '--log-dir-max', '--log-dir-days', '--bodies', '--bodies-max', '--summary', '--metrics', '--bpf', '--grace-ms', '--connect', '--listen', '--server', '--version', '--help']);
 const OWN_COMMANDS = new Set(['demo', 'report', 'top', 'replay', 'diff', 'install-shim', 'help']);
 
 /**
