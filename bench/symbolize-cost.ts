@@ -1,7 +1,9 @@
-// `node dist/bench/symbolize-cost.js [BINARY] [PCS]`: the CPU one analysis thread spends to
-// symbolize a live server once: read its maps, open the binary, find its tables and name PCS
-// (default 1,000) program counters spread over its text, as a sampler's stacks would ask
-// (return addresses, pc-1). Issue 26's budget: <= 300 ms for Debian's gopls. Prints JSON.
+// `node dist/bench/symbolize-cost.js [BINARY [PCS [ARG...]]]`: the CPU one analysis thread
+// spends to symbolize a live server once: read its maps, open the binary, find its tables
+// and name PCS (default 1,000) program counters spread over its text, as a sampler's stacks
+// would ask (return addresses, pc-1). ARGs start BINARY as a server: gopls's `serve` by
+// default; TypeScript 7's tsc wants `--lsp --stdio`. Issue 26's budget: <= 300 ms for
+// Debian's gopls. Prints JSON.
 
 import { spawn } from 'node:child_process';
 import { ProcessMaps, Symbolizer } from '../src/symbols';
@@ -31,7 +33,8 @@ export function symbolizeCost(pid: number, binary: string, count: number): Symbo
 if (require.main === module) {
   const binary = process.argv[2] ?? '/usr/bin/gopls';
   const count = Number(process.argv[3] ?? 1000);
-  const child = spawn(binary, ['serve'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  const args = process.argv.length > 4 ? process.argv.slice(4) : ['serve'];
+  const child = spawn(binary, args, { stdio: ['pipe', 'ignore', 'ignore'] });
   setTimeout(() => {
     try {
       process.stdout.write(`${JSON.stringify(symbolizeCost(child.pid!, binary, count))}\n`);

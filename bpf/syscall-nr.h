@@ -1,4 +1,4 @@
-/* Syscall numbers the BPF programs test (io.bpf.c, tree.bpf.c), per architecture; -1 where
+/* Syscall numbers the BPF programs test (io.bpf.c, tree.bpf.c, profile.bpf.c), per architecture; -1 where
  * an architecture has no such call (arm64's generic table has no open, poll, pipe...). From
  * the kernel's syscall tables (arch/x86/entry/syscalls/syscall_64.tbl,
  * include/uapi/asm-generic/unistd.h), written out so the programs need no kernel headers. */
@@ -51,6 +51,9 @@
 #define NR_PIDFD_OPEN 434
 #define NR_OPENAT2 437
 #define NR_EPOLL_PWAIT2 441
+#define NR_SCHED_YIELD 24
+#define NR_PAUSE 34
+#define NR_RT_SIGSUSPEND 130
 #elif defined(__TARGET_ARCH_arm64)
 #define NR_READ 63
 #define NR_WRITE 64
@@ -97,6 +100,9 @@
 #define NR_PIDFD_OPEN 434
 #define NR_OPENAT2 437
 #define NR_EPOLL_PWAIT2 441
+#define NR_SCHED_YIELD 124
+#define NR_PAUSE -1
+#define NR_RT_SIGSUSPEND 133
 #else
 #error "syscall-nr.h: syscall numbers for this architecture are missing"
 #endif

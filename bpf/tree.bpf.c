@@ -142,6 +142,24 @@ static __always_inline struct tree_state *tree_state(void)
 	return bpf_map_lookup_elem(&tree, &k);
 }
 
+/* The server's blocked time so far, ns: the wall time in every idle mode, the open
+ * interval counted up to now (what a window's serverBlockedUs differences). profile.bpf.c
+ * shares it among the threads that wait. Global: called from another file's programs. */
+__noinline __u64 tree_blocked_ns(__u64 now)
+{
+	struct tree_state *s = tree_state();
+	__u64 ns;
+
+	if (!s)
+		return 0;
+	bpf_spin_lock(&s->lock);
+	ns = s->totals.mode_ns[TREE_IDLE_CHILD] + s->totals.mode_ns[TREE_IDLE_DISK] + s->totals.mode_ns[TREE_IDLE_OTHER];
+	if (s->mode_since_ns && s->mode != TREE_BUSY && now > s->mode_since_ns)
+		ns += now - s->mode_since_ns;
+	bpf_spin_unlock(&s->lock);
+	return ns;
+}
+
 /* Add d to the server's open fd count, and keep its peak (under the tree lock: exact, and
  * cheaper to verify than a compare-and-swap loop). */
 static __always_inline void fd_count_add(__s64 d)

@@ -13,7 +13,7 @@ const fail = (why) => { console.error(`extract-lskel: ${input}: ${why}`); proces
 
 // Global data (.rodata/.bss) would need its maps mmapped and filled in: lsptap has none.
 if (/initial_value|skel_prep_map_data|skel_finalize_map_data/.test(text)) fail('maps with initial values are not supported');
-if (/skel_link_create|kconfig/.test(text)) fail('only raw and BTF tracepoint programs are supported');
+if (/skel_link_create|kconfig/.test(text)) fail('only raw and BTF tracepoint and perf_event programs are supported');
 
 /** A C string literal as bpftool prints it: only \0, \xHH and backslash-newline. */
 function bytesOf(name) {
@@ -36,9 +36,13 @@ const skel = /struct (\w+) \{\n\tstruct bpf_loader_ctx ctx;/.exec(text);
 if (skel === null) fail('no skeleton struct');
 const maps = [...text.matchAll(/\t\tstruct bpf_map_desc (\w+);/g)].map((m) => m[1]);
 const programs = [...text.matchAll(/\t\tstruct bpf_prog_desc (\w+);/g)].map((m) => {
-  const attach = new RegExp(`${skel[1]}__${m[1]}__attach\\(struct ${skel[1]} \\*skel\\)\\n\\{\\n\\tint prog_fd = skel->progs\\.${m[1]}\\.prog_fd;\\n\\tint fd = skel_raw_tracepoint_open\\((NULL|"(\\w+)"), prog_fd\\);`).exec(text);
+  const head = `${skel[1]}__${m[1]}__attach\\(struct ${skel[1]} \\*skel\\)\\n\\{\\n\\tint prog_fd = skel->progs\\.${m[1]}\\.prog_fd;\\n\\tint fd = `;
+  // A perf_event program has no attach of its own: userspace opens perf events and links
+  // it to each (src/probes/profile-sampler.ts).
+  if (new RegExp(`${head}\\(\\(void\\)prog_fd, 0\\); /\\* auto-attach not supported \\*/`).test(text)) return { name: m[1], tracepoint: null, perfEvent: true };
+  const attach = new RegExp(`${head}skel_raw_tracepoint_open\\((NULL|"(\\w+)"), prog_fd\\);`).exec(text);
   if (attach === null) fail(`no attach function for ${m[1]}`);
-  return { name: m[1], tracepoint: attach[2] ?? null };
+  return { name: m[1], tracepoint: attach[2] ?? null, perfEvent: false };
 });
 const data = bytesOf('data');
 const insns = bytesOf('insns');

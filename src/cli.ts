@@ -28,6 +28,7 @@ export const USAGE = `usage: lsptap [options] -- COMMAND [ARGS...]
        lsptap demo [--log PATH]       scripted gopls session on the Go standard library
        lsptap report [--json] [--html FILE] [LOG...]   per-method latency report from logs
        lsptap top [LOG...]            live view of the sessions logging to the log directory
+       lsptap profile [-o FILE] LOG...   per-request CPU/wait profile (pprof, or top functions)
        lsptap replay LOG -- SERVER... play a --bodies session again against SERVER
        lsptap diff A... -- B...       compare two sets of logs per method, with verdicts
        lsptap --version | --help
@@ -202,6 +203,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
     else if (first === 'report') { code = await (require('./report/report-command') as typeof import('./report/report-command')).runReport(argv.slice(1)); }
     else if (first === 'diff') { code = await (require('./diff/diff-command') as typeof import('./diff/diff-command')).runDiff(argv.slice(1)); }
     else if (first === 'replay') { code = await (require('./replay/replay-command') as typeof import('./replay/replay-command')).runReplay(argv.slice(1)); }
+    else if (first === 'profile') { code = await (require('./profile/profile-command') as typeof import('./profile/profile-command')).runProfile(argv.slice(1)); }
     else if (first === 'top') { code = await (require('./top/top-command') as typeof import('./top/top-command')).runTop(argv.slice(1)); }
     else code = await runProxy(argv);
   } catch (err) {

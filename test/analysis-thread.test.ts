@@ -4,12 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { collect, connect, lspServer, messages, readLog, startLsptap, tmpDir } from './helpers/index';
+import { collect, connect, fixtures, lspServer, messages, readLog, start, startLsptap, tmpDir } from './helpers/index';
 
 test('when the analysis thread fails, lsptap says so once on stderr and the session goes on to the server\'s exit code', async (t) => {
   const log = path.join(tmpDir(t), 'log.jsonl');
-  const r = startLsptap(t, ['--bpf=off', '--log', log], [process.execPath, lspServer], {
-    env: { ...process.env, LSPTAP_TEST_ANALYSIS_FAIL_AFTER: '6', EXIT_CODE: '3' },
+  // lsptap with a fault injected in its analysis thread after 6 records (the fixture wraps the real worker).
+  const r = start(t, process.execPath, [path.join(fixtures, 'patched-lsptap', 'lsptap.js'), '--bpf=off', '--log', log, '--', process.execPath, lspServer], {
+    env: { ...process.env, FAIL_AFTER: '6', EXIT_CODE: '3' },
   });
   const conn = connect(r.child);
   for (let i = 0; i < 40; i++) {
@@ -21,10 +22,10 @@ test('when the analysis thread fails, lsptap says so once on stderr and the sess
   assert.deepEqual(await r.exited, { code: 3, signal: null });
   const said = r.stderr().split('\n').filter((l) => l.startsWith('lsptap:'));
   assert.equal(said.length, 1, r.stderr());
-  assert.match(said[0], /^lsptap: the analysis thread failed: .*LSPTAP_TEST_ANALYSIS_FAIL_AFTER.*; relaying goes on without logging$/);
+  assert.match(said[0], /^lsptap: the analysis thread failed: injected fault: the analysis thread fails here; relaying goes on without logging$/);
   const lines = readLog(log);
   assert.equal(lines[0].msg, 'session start', 'what was analysed before the failure is in the log');
-  assert.ok(lines.some((l) => l.level === 50 && /analysis thread/.test(String(l.msg)) && /LSPTAP_TEST_ANALYSIS_FAIL_AFTER/.test(String(l.err))), 'the log says why it stops');
+  assert.ok(lines.some((l) => l.level === 50 && /analysis thread/.test(String(l.msg)) && /injected fault/.test(String(l.err))), 'the log says why it stops');
   assert.ok(lines.every((l) => l.msg !== 'session end'), 'no session end is made up after the failure');
 });
 

@@ -81,7 +81,7 @@ function documentedOptions(command: string): Set<string> {
   return new Set([...section.matchAll(/^\| `(--[a-z][a-z-]*)/gm)].map((m) => m[1]));
 }
 
-const COMMANDS = ['', 'report', 'top', 'replay', 'diff'];
+const COMMANDS = ['', 'report', 'top', 'replay', 'diff', 'profile'];
 
 for (const command of COMMANDS) {
   const name = command === '' ? 'lsptap' : `lsptap ${command}`;

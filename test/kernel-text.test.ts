@@ -2,24 +2,79 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { explainRequest, childName, formatFdReport } from '../src/sinks/kernel-text';
+import fc from 'fast-check';
+import { explainRequest, explainParts, formatExplanation, childName, formatFdReport } from '../src/sinks/kernel-text';
+import { sentenceFault } from './helpers/sentences';
 import type { KernelChild } from '../src/model/record';
 
 const child = (args: string[], wallUs: number): KernelChild => ({ pid: 1, comm: args[0], path: `/usr/bin/${args[0]}`, args, wallUs, cpuUs: 1, exitCode: 0, signal: null });
 
-test('a request that waited for go list and the disk reads as one sentence naming both', () => {
+test('a request that waited for go list and the disk reads as one sentence naming both, largest part first', () => {
   const line = explainRequest('textDocument/documentSymbol', 3027.4, {
-    serverUs: 3_000_000, serverCpuUs: 751_000, serverRunqUs: 0, serverBlockedUs: 2_373_000, blockedOnChildUs: 2_135_000,
-    blockedOnDiskUs: 238_000, blockedOtherUs: 0, childCpuUs: 2_585_000, diskIos: 7072, diskIoBytes: 82e6,
+    toServerPipeUs: 20, serverUs: 3_000_000, serverCpuUs: 751_000, serverRunqUs: 0, serverBlockedUs: 2_373_000, blockedOnChildUs: 2_135_000,
+    blockedOnDiskUs: 238_000, blockedOtherUs: 0, childCpuUs: 2_585_000, diskIos: 7072, diskIoBytes: 82e6, serverWriteUs: 27_000, toLsptapPipeUs: 400,
     children: [child(['go', 'version'], 10), child(['go', 'list', '-json'], 2_000_000)],
   }, 'gopls');
-  assert.equal(line, 'textDocument/documentSymbol 3,027 ms: gopls waited 2,135 ms for go list and 1 other (2,585 ms CPU), 238 ms for the disk (7,072 reads, 82 MB); 751 ms on its own CPU');
+  assert.equal(line, 'textDocument/documentSymbol 3,027 ms: 2,135 ms gopls waited for go list and 1 other (thread time 2,585 ms on a CPU), '
+    + '627 ms gopls busy (thread time 751 ms on a CPU), 238 ms gopls waited for the disk (7,072 reads, 82 MB), 27 ms gopls writing the answer');
+  assert.equal(sentenceFault(line!), null);
 });
 
 test('a sleep reads as a wait on a timer, and a request without a server window gets no sentence', () => {
-  assert.equal(explainRequest('test/sleep', 201, { serverUs: 200_500, serverCpuUs: 400, serverBlockedUs: 200_000, blockedOnChildUs: 0, blockedOnDiskUs: 0, blockedOtherUs: 200_000, blockedOtherOn: 'timer' }),
-    'test/sleep 201 ms: the server waited 200 ms on a timer; 0.4 ms on its own CPU');
+  assert.equal(explainRequest('test/sleep', 201, { toServerPipeUs: 30, serverUs: 200_500, serverCpuUs: 400, serverBlockedUs: 200_000, blockedOnChildUs: 0, blockedOnDiskUs: 0, blockedOtherUs: 200_000, blockedOtherOn: 'timer', serverWriteUs: 50, toLsptapPipeUs: 60 }),
+    'test/sleep 201 ms: 200 ms the server waited on a timer');
   assert.equal(explainRequest('x', 1, { serverUs: null }), null);
+});
+
+test('the start-up wait before the server reads initialize leads the sentence (pylsp: 287 of 395 ms)', () => {
+  // The figures of pylsp 1.7's initialize from issue 28: the old sentence said only the CPU.
+  const line = explainRequest('initialize', 395.2, {
+    toServerPipeUs: 286_876, serverUs: 107_600, serverCpuUs: 103_000, serverRunqUs: 4_500, serverBlockedUs: 1_200, blockedOnChildUs: 0,
+    blockedOnDiskUs: 1_200, blockedOtherUs: 0, diskIos: 3, diskIoBytes: 40_000, serverWriteUs: 500, toLsptapPipeUs: 224,
+  }, 'pylsp')!;
+  assert.equal(line, 'initialize 395 ms: 287 ms before pylsp read it, 106 ms pylsp busy (thread time 103 ms on a CPU, 4.5 ms waiting for one), 1.2 ms pylsp waited for the disk (3 reads, 0.0 MB)');
+  assert.equal(sentenceFault(line), null);
+});
+
+test('runqueue summed over threads is thread time inside the busy part, never a part larger than the request', () => {
+  // bash-language-server's documentSymbol from issue 28: 7.6 ms "waiting for one" in a 2 ms request.
+  const line = explainRequest('textDocument/documentSymbol', 2.2, {
+    toServerPipeUs: 100, serverUs: 1_950, serverCpuUs: 1_900, serverRunqUs: 7_600, serverBlockedUs: 0, blockedOnChildUs: 0, blockedOnDiskUs: 0, blockedOtherUs: 0,
+    serverWriteUs: 60, toLsptapPipeUs: 90,
+  }, 'bash-language-server')!;
+  assert.equal(line, 'textDocument/documentSymbol 2 ms: 1.9 ms bash-language-server busy (thread time 1.9 ms on a CPU, 7.6 ms waiting for one), 0.1 ms before bash-language-server read it');
+  assert.equal(sentenceFault(line), null);
+});
+
+test('what the kernel could not tell is said as not measured, so the parts still add up', () => {
+  const line = explainRequest('textDocument/hover', 50, { toServerPipeUs: null, serverUs: 30_000, serverCpuUs: 30_000, serverBlockedUs: 0, serverWriteUs: 100, toLsptapPipeUs: 100 }, 'clangd')!;
+  assert.equal(line, 'textDocument/hover 50 ms: 30 ms clangd busy (thread time 30 ms on a CPU), 20 ms not measured');
+  assert.equal(sentenceFault(line), null);
+});
+
+test('for any request whose parts meet end to end, no part is larger than the whole, parts come largest first and at most 10 % goes unsaid', () => {
+  const part = fc.integer({ min: 0, max: 2_000_000 });
+  fc.assert(fc.property(part, part, part, part, part, part, part, fc.integer({ min: 0, max: 8_000_000 }), fc.integer({ min: 0, max: 4_000_000 }),
+    (toServer, busy, onChild, onDisk, other, write, back, cpu, runq) => {
+      const serverBlockedUs = onChild + onDisk + other;
+      const latencyMs = (toServer + busy + serverBlockedUs + write + back) / 1000;
+      fc.pre(latencyMs >= 1);
+      const parts = explainParts(latencyMs, {
+        toServerPipeUs: toServer, serverUs: busy + serverBlockedUs, serverCpuUs: cpu, serverRunqUs: runq, serverBlockedUs, blockedOnChildUs: onChild,
+        blockedOnDiskUs: onDisk, blockedOtherUs: other, serverWriteUs: write, toLsptapPipeUs: back, childCpuUs: cpu * 3,
+      }, 'srv')!;
+      const said = parts.reduce((sum, p) => sum + p.us, 0);
+      assert.ok(said <= latencyMs * 1000 + 1, `said ${said} µs of ${latencyMs} ms`);
+      assert.ok(said >= 0.9 * latencyMs * 1000, `said ${said} µs of ${latencyMs} ms`);
+      for (let i = 1; i < parts.length; i++) assert.ok(parts[i].us <= parts[i - 1].us);
+      assert.equal(sentenceFault(formatExplanation('m', latencyMs, parts)), null);
+    }), { numRuns: 500 });
+});
+
+test('a clause added to a part reads inside its parentheses (how a profile adds where the CPU went)', () => {
+  const parts = explainParts(100, { toServerPipeUs: 0, serverUs: 100_000, serverCpuUs: 100_000, serverBlockedUs: 0 }, 'gopls')!;
+  parts.find((p) => p.kind === 'busy')!.clauses.push('31 % in go/types.(*Checker).check');
+  assert.equal(formatExplanation('textDocument/hover', 100, parts), 'textDocument/hover 100 ms: 100 ms gopls busy (thread time 100 ms on a CPU; 31 % in go/types.(*Checker).check)');
 });
 
 test('children are named by program and subcommand', () => {

@@ -139,7 +139,9 @@ test('a server already blocked in its first read when watching starts still gets
   const log = path.join(tempDir(t), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require'], {
     server: [process.execPath, path.join(FIXTURES, 'blocking-read-server.js')],
-    env: { ...process.env, LSPTAP_TEST_WATCH_DELAY_MS: '400' },
+    // lsptap whose analysis thread starts watching 400 ms late (the fixture wraps the real worker).
+    lsptap: [process.execPath, path.join(FIXTURES, 'patched-lsptap', 'lsptap.js')],
+    env: { ...process.env, WATCH_DELAY_MS: '400' },
   });
   // lsptap relays nothing before it watches, and the server blocks in read(2) meanwhile.
   await run.conn.sendRequest('test/echo', { first: true });

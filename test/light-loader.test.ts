@@ -8,13 +8,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadBpf, skeletonFile, type LoadRequest } from '../src/probes/loader';
 import { loadLight, readSkeleton, LightLoadError } from '../src/probes/light-loader';
-import { BPF_OBJECT, IO_PROGRAMS, TREE_PROGRAMS } from '../src/probes/kernel-timing';
+import { BPF_OBJECT, IO_PROGRAMS, TREE_PROGRAMS, PROFILE_ATTACHED, PROFILE_LINKED } from '../src/probes/kernel-timing';
 import { bpfSkipReason } from './helpers/kernel';
 import { tmpDir } from './helpers/index';
 
 const skip = bpfSkipReason();
 const programs = [...IO_PROGRAMS, ...TREE_PROGRAMS];
-const request: LoadRequest = { file: BPF_OBJECT, programs, allPrograms: programs };
+const request: LoadRequest = { file: BPF_OBJECT, programs, allPrograms: [...programs, ...PROFILE_ATTACHED, ...PROFILE_LINKED] };
 
 const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
 
@@ -29,7 +29,9 @@ function ourProgramCount(): number {
 
 test('the build writes a light skeleton with every program and map of lsptap.bpf.o', { skip }, () => {
   const skel = readSkeleton(skeletonFile(BPF_OBJECT));
-  assert.deepEqual(skel.programs.map((p) => p.name).sort(), [...programs].sort());
+  assert.deepEqual(skel.programs.map((p) => p.name).sort(), [...programs, ...PROFILE_ATTACHED, ...PROFILE_LINKED].sort());
+  // The profiler's sampling program is linked to perf events by its owner, not attached by the loader.
+  assert.deepEqual(skel.programs.filter((p) => p.perfEvent === true).map((p) => p.name), PROFILE_LINKED);
   assert.ok(skel.maps.includes('tree_events') && skel.maps.includes('server_fds') && skel.maps.includes('watched_pids'));
   // raw_tp programs name their tracepoint; tp_btf ones are found by the loader (null).
   assert.deepEqual(skel.programs.filter((p) => p.tracepoint !== null).map((p) => p.tracepoint), ['sys_enter', 'sys_exit']);
@@ -69,8 +71,24 @@ test('a light skeleton the kernel refuses leaves nothing open, and lsptap falls 
   try {
     assert.equal(loaded.loader, 'libbpf');
     assert.match(loaded.lightFailure ?? '', /^loader program load failed \(errno \d+\)$/);
-    assert.equal(ourProgramCount(), programs.length, 'libbpf loaded every program');
+    assert.equal(ourProgramCount(), programs.length, 'libbpf loaded every program asked for, and not the profiler\'s');
   } finally {
     loaded.close();
+  }
+});
+
+test('the light skeleton loads the profiler\'s programs but attaches only what is asked: profiling off costs no attached program', { skip }, () => {
+  const light = loadBpf(request);
+  try {
+    assert.equal(light.loader, 'light', `light skeleton not used: ${light.lightFailure}`);
+    for (const p of [...PROFILE_ATTACHED, ...PROFILE_LINKED]) assert.ok(light.progFd(p) > 0, `${p} loaded`);
+    // Links show in fdinfo as link_type: one per attached program, none for the profiler.
+    let links = 0;
+    for (const fd of fs.readdirSync('/proc/self/fd')) {
+      try { if (/^link_type:/m.test(fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'))) links++; } catch { /* closed meanwhile */ }
+    }
+    assert.equal(links, programs.length);
+  } finally {
+    light.close();
   }
 });

@@ -8,11 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { nativeCalls, libcCalls, allocate, addressOf, isNull, isMapFailed, bufferAt, bytesWaiting, peerCredPid, unixPeerInode, PROT_READ, PROT_WRITE, MAP_SHARED, SC_PAGESIZE } from '../src/probes/native';
 import net from 'node:net';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { fdOf, socketInodeOf, unixPeerEnd } from '../src/probes/peer-process';
 import { BPF_OUTPUT_DIR } from '../src/probes/loader';
 import { bpfSkipReason } from './helpers/kernel';
-import { TREE_PROGRAMS, BPF_OBJECT } from '../src/probes/kernel-timing';
+import { TREE_PROGRAMS, PROFILE_ATTACHED, PROFILE_LINKED, BPF_OBJECT } from '../src/probes/kernel-timing';
 
 const skip = bpfSkipReason();
 
@@ -125,8 +125,10 @@ test('each libbpf call lsptap makes works on the real object, with only its io p
   const exit = n.bpf_object__find_program_by_name(obj, 'handle_sys_exit').value;
   assert.equal(isNull(n.bpf_object__find_program_by_name(obj, 'no_such_program').value), true);
   assert.equal(n.bpf_program__set_autoload(enter, true).value, 0);
-  for (const p of TREE_PROGRAMS) assert.equal(n.bpf_program__set_autoload(n.bpf_object__find_program_by_name(obj, p).value, false).value, 0);
+  for (const p of [...TREE_PROGRAMS, ...PROFILE_ATTACHED, ...PROFILE_LINKED]) assert.equal(n.bpf_program__set_autoload(n.bpf_object__find_program_by_name(obj, p).value, false).value, 0);
   assert.equal(n.bpf_object__load(obj).value, 0);
+  assert.ok(n.bpf_program__fd(enter).value > 0, 'a loaded program has an fd');
+  assert.ok(n.bpf_program__fd(n.bpf_object__find_program_by_name(obj, TREE_PROGRAMS[0]).value).value < 0, 'one not loaded has none');
   const links = [n.bpf_program__attach(enter).value, n.bpf_program__attach(exit).value];
   for (const l of links) assert.equal(isNull(l), false);
   const pidsFd = n.bpf_object__find_map_fd_by_name(obj, 'watched_pids').value;
@@ -146,6 +148,65 @@ test('each libbpf call lsptap makes works on the real object, with only its io p
   assert.equal(count.buf.readUInt32LE(0), 3);
   assert.deepEqual([0, 1, 2].map((i) => keys.buf.readUInt32LE(4 * i)), [0, 1, 2]);
   for (const b of [keys, values, count, out]) b.free();
+  // lookup-and-delete: a batch of a HASH map read and emptied in one call.
+  const k2 = allocate(8), v2 = allocate(8), c2 = allocate(4), o2 = allocate(4);
+  assert.equal(n.bpf_map_update_elem(pidsFd, key, val, 0).value, 0);
+  c2.buf.writeUInt32LE(2);
+  const taken = n.bpf_map_lookup_and_delete_batch(pidsFd, 0, o2.ptr, k2.ptr, v2.ptr, c2.ptr, 0);
+  assert.ok(taken.value === 0 || taken.errnoCode === os.constants.errno.ENOENT, taken.errnoMessage);
+  assert.equal(c2.buf.readUInt32LE(0), 1);
+  assert.equal(k2.buf.readUInt32LE(0), 12345);
+  assert.notEqual(n.bpf_map_delete_elem(pidsFd, key).value, 0, 'taken out by the batch');
+  for (const b of [k2, v2, c2, o2]) b.free();
   for (const l of links) assert.equal(n.bpf_link__destroy(l).value, 0);
   n.bpf_object__close(obj);
+});
+
+test('syscall(perf_event_open) opens a CPU-clock event on CPU 0, and a bad attr size is EINVAL (E2BIG)', { skip }, () => {
+  const libc = libcCalls();
+  const nr = process.arch === 'arm64' ? 241 : 298;
+  const attr = allocate(128);
+  try {
+    attr.buf.fill(0);
+    attr.buf.writeUInt32LE(1, 0); // PERF_TYPE_SOFTWARE
+    attr.buf.writeUInt32LE(128, 4);
+    attr.buf.writeBigUInt64LE(10_000_000n, 16);
+    const r = libc.perfEventOpen(nr, attr.ptr, -1, 0, -1, 8);
+    assert.ok(Number(r.value) > 0, r.errnoMessage);
+    libc.close(Number(r.value));
+    attr.buf.writeUInt32LE(4096 + 8, 4); // larger than the kernel knows, with non-zero tail: refused
+    attr.buf.writeUInt8(1, 127);
+    const bad = libc.perfEventOpen(nr, attr.ptr, -1, 0, -1, 8);
+    assert.ok(Number(bad.value) < 0);
+    assert.ok(bad.errnoCode === os.constants.errno.E2BIG || bad.errnoCode === os.constants.errno.EINVAL || bad.errnoCode === os.constants.errno.EFAULT, String(bad.errnoCode));
+  } finally {
+    attr.free();
+  }
+});
+
+// native.ts answers ffi-rs's glibc-or-musl question (process.report.getReport(), ~7 ms) from
+// /proc/self/maps for its one require. Both halves are checked in fresh processes, so an
+// upgrade of ffi-rs that stops asking (the swap is then dead code) or asks another way (the
+// swap then no longer saves anything) fails here instead of quietly.
+const countReports = (body: string): { reports: number; loaded: boolean } => {
+  const script = `
+    let reports = 0;
+    const real = process.report.getReport.bind(process.report);
+    process.report.getReport = (...a) => { reports++; return real(...a); };
+    ${body}
+    process.stdout.write(JSON.stringify({ reports, loaded: typeof ffi.load === 'function' }));`;
+  const out = execFileSync(process.execPath, ['-e', script], { cwd: path.join(__dirname, '..', '..'), encoding: 'utf8' });
+  return JSON.parse(out) as { reports: number; loaded: boolean };
+};
+
+test("ffi-rs's own loader still asks process.report.getReport() which C library runs (the question native.ts answers for it)", () => {
+  const r = countReports("const ffi = require('ffi-rs');");
+  assert.ok(r.loaded, 'ffi-rs loads');
+  assert.ok(r.reports >= 1, 'ffi-rs no longer calls getReport: drop the swap in native.ts (requireFfiRs)');
+});
+
+test('native.ts loads ffi-rs without a diagnostic report, and ffi-rs works afterwards', () => {
+  const r = countReports("require('./dist/src/probes/native').loadFfiRs(); const ffi = require('ffi-rs');");
+  assert.ok(r.loaded, 'ffi-rs loads through native.ts');
+  assert.equal(r.reports, 0, 'native.ts let ffi-rs build a whole diagnostic report');
 });

@@ -14,6 +14,7 @@ import { BinarySymbols, ElfFile, GoLineTable, KernelSymbols, ProcessMaps, Symbol
 import os from 'node:os';
 import { fixtures, repoRoot, start, tmpDir } from './helpers';
 import { buildGo, goAddr2line, goNm, type GoBuild } from './helpers/go-build';
+import { serverOrSkip, TSC7_BINARY } from './helpers/servers';
 
 const GOPLS = '/usr/bin/gopls';
 
@@ -138,27 +139,26 @@ function elfEntry(file: string): number {
   return Number(fs.readFileSync(file).subarray(0, 64).readBigUInt64LE(24));
 }
 
-/** Go 1.20+ binaries at hand: esbuild's (a devDependency) and TypeScript 7's tsc when installed. */
-function newGoBinaries(): string[] {
-  const candidates = [
-    path.join(repoRoot, 'node_modules', '@esbuild', 'linux-x64', 'bin', 'esbuild'),
-  ];
-  return candidates.filter((f) => fs.existsSync(f));
-}
+const tsc7 = serverOrSkip('tsc');
+/** Go 1.20+ binaries at hand: esbuild's (a devDependency) and TypeScript 7's tsc. */
+const newGoBinaries: { file: string; ownPackage: string }[] = [
+  { file: path.join(repoRoot, 'node_modules', '@esbuild', 'linux-x64', 'bin', 'esbuild'), ownPackage: 'github.com/evanw/esbuild/internal/' },
+  ...(tsc7.server ? [{ file: TSC7_BINARY, ownPackage: 'github.com/microsoft/typescript-go/internal/' }] : []),
+];
 
-test('names a Go 1.20+ binary (magic 0xfffffff1): its ELF entry point is the Go runtime\'s, its functions its packages\'', () => {
-  const binaries = newGoBinaries();
-  assert.ok(binaries.length > 0, 'esbuild is a devDependency');
-  for (const file of binaries) {
+for (const { file, ownPackage } of newGoBinaries) {
+  test(`names a Go 1.20+ binary (magic 0xfffffff1), ${path.basename(file)}: its ELF entry point is the Go runtime's, its functions its own packages'`, () => {
     const binary = BinarySymbols.open(file);
-    assert.equal(binary.go?.version, '1.20', file);
-    assert.equal(binary.lookup(elfEntry(file)).fn, '_rt0_amd64_linux', file);
+    assert.equal(binary.go?.version, '1.20');
+    assert.equal(binary.lookup(elfEntry(file)).fn, '_rt0_amd64_linux');
     const named = spreadPcs(binary.go, 500).map((pc) => binary.lookup(pc));
     // Every pc of Go code is in a function with a name; most have a .go file and a line.
     assert.equal(named.filter((s) => s.fn === null).length, 0);
-    assert.ok(named.filter((s) => s.file?.endsWith('.go') && s.line! > 0).length > 450, file);
-  }
-});
+    assert.ok(named.filter((s) => s.file?.endsWith('.go') && s.line! > 0).length > 450);
+    assert.ok(named.filter((s) => s.fn!.startsWith(ownPackage)).length > 100, ownPackage);
+  });
+}
+if (tsc7.skip) test('names TypeScript 7\'s tsc (Go 1.20+)', { skip: tsc7.skip }, () => {});
 
 test('names C functions from .symtab and, stripped, exported ones from .dynsym; the rest keep mapping and offset', async (t) => {
   const dir = tmpDir(t);
@@ -236,7 +236,8 @@ function kallsymsReadable(): boolean {
 
 test('names JIT code of a process that writes /tmp/perf-PID.map (node --perf-basic-prof)', async (t) => {
   const script = 'function lsptapHotLoop(n){let s=0;for(let i=0;i<n;i++)s+=i%7;return s}for(let i=0;i<3000;i++)lsptapHotLoop(1e4);process.stdout.write("ready\\n");process.stdin.resume();process.stdin.on("end",()=>process.exit(0));';
-  const run = start(t, process.execPath, ['--perf-basic-prof', '-e', script]);
+  // In a temp dir: with --perf-basic-prof node also writes an isolate-*.log into its cwd.
+  const run = start(t, process.execPath, ['--perf-basic-prof', '-e', script], { cwd: tmpDir(t) });
   const mapFile = `/tmp/perf-${run.child.pid}.map`;
   t.after(() => fs.rmSync(mapFile, { force: true }));
   let out = '';

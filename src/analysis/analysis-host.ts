@@ -6,7 +6,7 @@
 // made of is session-parts.ts's business.
 
 import fs from 'node:fs';
-import path from 'node:path';
+import { serverNameOf } from '../model/process-name';
 import type { Session } from './session';
 import { openComposedSession, prepareThreadParts, type MetricsServing, type SessionParts } from './session-parts';
 import { SessionLog, type SessionLogChild } from '../sinks/session-log';
@@ -140,7 +140,7 @@ export class AnalysisHost {
   private start(sid: number, c: SessionStartRequest): StartReply {
     const { log, session, parts, reply } = openComposedSession({ log: this.logOrThrow(), kernel: this.kernel!, metrics: this.metrics }, c);
     const command = (c.fields as { command?: unknown }).command;
-    const serverName = Array.isArray(command) && typeof command[0] === 'string' ? path.basename(command[0]) : null;
+    const serverName = serverNameOf(command);
     this.hosted.set(sid, { log, session, parts, observing: true, s2cCut: false, s2cOffset: 0, serverName });
     return reply;
   }

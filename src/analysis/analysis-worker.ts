@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { parentPort } from 'node:worker_threads';
-import { ChunkRingReader, type RingRecord } from '../bridge/chunk-ring';
+import { ChunkRingReader } from '../bridge/chunk-ring';
 import { AnalysisHost } from './analysis-host';
 import type { ThreadInput, WorkerMessage } from '../bridge/protocol';
 
@@ -22,16 +22,6 @@ const TURN_BYTES = 1 << 20;
 /** This thread's kernel id (for the scheduling policy the relay thread sets on it). */
 function threadId(): number | null {
   try { return Number(fs.readlinkSync('/proc/thread-self').split('/')[2]) || null; } catch { return null; }
-}
-
-/** Tests only: after n records, fail as a bug of ours in the analysis would (uncaught). */
-function failingAfter(n: number, onRecord: (rec: RingRecord) => void): (rec: RingRecord) => void {
-  if (!(n > 0)) return onRecord;
-  let seen = 0;
-  return (rec) => {
-    if (++seen === n) setImmediate(() => { throw new Error('LSPTAP_TEST_ANALYSIS_FAIL_AFTER: the analysis thread fails here'); });
-    if (seen < n) onRecord(rec);
-  };
 }
 
 /** The thread starts before lsptap has read its command line: its first message configures it. */
@@ -61,7 +51,7 @@ function run(input: ThreadInput): void {
   // wake-up per message would cost the relay a futex call and the machine two context
   // switches per message. After IDLE_MS without records, sleep until woken.
   let lastRecordMs = 0;
-  const onRecord = failingAfter(Number(process.env.LSPTAP_TEST_ANALYSIS_FAIL_AFTER ?? 0), host.onRecord);
+  const onRecord = host.onRecord;
   const pump = (): void => {
     if (ring.read(onRecord, TURN_BYTES) > 0) lastRecordMs = Date.now();
     if (host.fatalSeen) { ring.markFatalDone(); host.fatalSeen = false; }

@@ -29,7 +29,11 @@ export interface DiffRow {
   verdict: Verdict;
 }
 
-export interface SideInfo { sources: string[]; sessions: number; messages: number; corruptLines: number }
+export interface SideInfo {
+  sources: string[]; sessions: number; messages: number; corruptLines: number;
+  /** Responses whose latencyMs was left out (report's latencyProblem). */
+  rejectedLatencies: number;
+}
 
 export interface Comparison {
   a: SideInfo;
@@ -41,7 +45,9 @@ export interface Comparison {
 export const NOISE_METHOD = `bootstrap of the ratio of medians: ${RESAMPLES} resamples of each side, ${LEVEL * 100}% percentile interval; a verdict only when it leaves out 1 and each side has at least ${MIN_SAMPLES} answered requests`;
 
 const side = (r: MethodStats): SideStats => ({ count: r.count, answered: r.answered, errors: r.errors, p50Ms: r.p50Ms, p99Ms: r.p99Ms });
-const info = (r: Report): SideInfo => ({ sources: r.sources, sessions: r.sessions, messages: r.messages, corruptLines: r.corrupt.length });
+const info = (r: Report): SideInfo => ({
+  sources: r.sources, sessions: r.sessions, messages: r.messages, corruptLines: r.corruptCount, rejectedLatencies: r.rejected.reduce((n, x) => n + x.count, 0),
+});
 
 function verdictOf(kind: 'request' | 'notification', a: MethodStats | undefined, b: MethodStats | undefined, interval: RatioInterval | null): Verdict {
   if (a === undefined) return 'onlyB';

@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ReportBuilder, type Report } from '../report/aggregate';
 import { readLogs } from '../report/log-reader';
+import { expandLogSources } from '../report/log-sources';
 import { ReportUsageError } from '../model/errors';
 import { compareReports, type Comparison } from './compare';
 import { formatDiffText } from './format-diff';
@@ -13,7 +14,8 @@ import { renderDiffHtml } from './diff-html';
 export const DIFF_USAGE = `usage: lsptap diff [options] A.jsonl... -- B.jsonl...
 
 Per method and direction: count, p50 and p99 on each side, the ratio of the medians (B/A),
-its 95% bootstrap interval, and a verdict only where that interval leaves out 1.
+its 95% bootstrap interval, and a verdict only where that interval leaves out 1. Each side
+is files or directories (their *.jsonl files, not subdirectories).
 
 options:
   --json             print the comparison as one JSON document
@@ -51,11 +53,8 @@ export async function runDiff(argv: string[]): Promise<number> {
   const a = parsed.positionals;
   const b = argv.slice(dd + 1);
   if (a.length === 0 || b.length === 0) throw new ReportUsageError(`lsptap diff: each side needs at least one log\n\n${DIFF_USAGE}`);
-  for (const s of [...a, ...b]) {
-    try { fs.accessSync(s, fs.constants.R_OK); } catch (err) { throw new ReportUsageError(`lsptap diff: cannot read ${s}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`); }
-  }
   const method = parsed.values.method ?? null;
-  const comparison = compareReports(await loadSide(a, method), await loadSide(b, method));
+  const comparison = compareReports(await loadSide(expandLogSources('diff', a), method), await loadSide(expandLogSources('diff', b), method));
   process.stdout.write(parsed.values.json === true ? comparisonJson(comparison) : formatDiffText(comparison));
   if (parsed.values.html !== undefined) {
     fs.writeFileSync(parsed.values.html, renderDiffHtml(comparison));

@@ -17,7 +17,8 @@ export function intervalText(r: DiffRow): string {
 
 function sideText(name: string, s: SideInfo): string {
   const corrupt = s.corruptLines > 0 ? `, ${s.corruptLines} corrupt line(s) skipped` : '';
-  return `${name} = ${s.sources.length} log(s), ${s.sessions} session(s), ${s.messages} message(s)${corrupt}`;
+  const rejected = s.rejectedLatencies > 0 ? `, ${s.rejectedLatencies} bad latency value(s) left out` : '';
+  return `${name} = ${s.sources.length} log(s), ${s.sessions} session(s), ${s.messages} message(s)${corrupt}${rejected}`;
 }
 
 export function formatDiffText(c: Comparison): string {
@@ -28,7 +29,9 @@ export function formatDiffText(c: Comparison): string {
     r.b === null ? '-' : String(r.kind === 'request' ? r.b.answered : r.b.count), ms(r.b?.p50Ms), ms(r.b?.p99Ms),
     times(r.ratio), intervalText(r), VERDICT_TEXT[r.verdict],
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  // A loop, not Math.max(...column): a spread passes one argument per row and overflows the stack at ~100k rows.
+  const widths = head.map((h) => h.length);
+  for (const row of body) for (let i = 0; i < widths.length; i++) if (row[i].length > widths[i]) widths[i] = row[i].length;
   const left = new Set([0, 1, 9, 10]);
   const line = (cells: string[]): string => cells.map((x, i) => (left.has(i) ? x.padEnd(widths[i]) : x.padStart(widths[i]))).join('  ').trimEnd();
   return [

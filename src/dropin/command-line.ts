@@ -4,7 +4,7 @@
 // Node can.
 
 const OWN_OPTIONS = new Set(['--', '--log', '--log-dir', '--log-dir-max', '--log-dir-days', '--bodies', '--bodies-max', '--summary', '--metrics', '--bpf', '--grace-ms', '--connect', '--listen', '--server', '--version', '--help']);
-const OWN_COMMANDS = new Set(['demo', 'report', 'top', 'replay', 'diff', 'install-shim', 'help']);
+const OWN_COMMANDS = new Set(['demo', 'report', 'top', 'replay', 'diff', 'profile', 'install-shim', 'help']);
 
 /**
  * Is this lsptap's own command line, or gopls's (lsptap standing in for gopls)? Invoked as

@@ -48,6 +48,11 @@ export const TREE_PROGRAMS = [
   'handle_block_io_done', 'handle_tree_sys_enter', 'handle_tree_sys_exit',
 ];
 
+/** The profiler's programs (bpf/profile.bpf.c): attached only with --profile-hz above 0. */
+export const PROFILE_ATTACHED = ['handle_profile_switch'];
+/** Linked to perf events by ProfileSampler, not attached by the loader. */
+export const PROFILE_LINKED = ['handle_profile_sample'];
+
 /**
  * The programs loaded and attached, maps empty: nothing is traced yet. One object, io's
  * programs and tree's linked together (scripts/build-bpf.sh): its maps are io_events and
@@ -55,15 +60,21 @@ export const TREE_PROGRAMS = [
  * and watched_fds.
  */
 export class LoadedProbes {
-  private constructor(readonly bpf: LoadedBpf, readonly loadMs: number) {}
+  private constructor(readonly bpf: LoadedBpf, readonly loadMs: number, readonly profiling: boolean) {}
 
-  /** Load and attach; throws BpfLoadError naming the step, errno and fix. */
-  static load(): LoadedProbes {
+  /**
+   * Load and attach; throws BpfLoadError naming the step, errno and fix. With profile, the
+   * profiler's switch program is attached too and its sampling program loaded, for a
+   * ProfileSampler to link to perf events once the server runs.
+   */
+  static load(opts: { profile?: boolean } = {}): LoadedProbes {
     const t0 = process.hrtime.bigint();
     precheck();
-    const programs = [...IO_PROGRAMS, ...TREE_PROGRAMS];
-    const bpf = loadBpf({ file: BPF_OBJECT, programs, allPrograms: programs });
-    return new LoadedProbes(bpf, Number(process.hrtime.bigint() - t0) / 1e6);
+    const profile = opts.profile === true;
+    const programs = [...IO_PROGRAMS, ...TREE_PROGRAMS, ...(profile ? PROFILE_ATTACHED : [])];
+    const all = [...IO_PROGRAMS, ...TREE_PROGRAMS, ...PROFILE_ATTACHED, ...PROFILE_LINKED];
+    const bpf = loadBpf({ file: BPF_OBJECT, programs, loadOnly: profile ? PROFILE_LINKED : [], allPrograms: all });
+    return new LoadedProbes(bpf, Number(process.hrtime.bigint() - t0) / 1e6, profile);
   }
 
   close(): void { this.bpf.close(); }
@@ -90,9 +101,6 @@ export class KernelSession implements KernelTiming {
   private startNotEntered = 0;
 
   constructor(private readonly probes: LoadedProbes, private readonly fds: StreamFds, private readonly log: KernelLog, holdMs = DEFAULT_HOLD_MS) {
-    // Tests only: start watching late, as when a server's first read began before we did.
-    const lateMs = Number(process.env.LSPTAP_TEST_WATCH_DELAY_MS ?? 0);
-    if (lateMs > 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, lateMs);
     const startNs = Number(process.hrtime.bigint());
     this.watch();
     this.feed = new KernelFeed(probes.bpf, process.env.LSPTAP_BPF_TRACE);

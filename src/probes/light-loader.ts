@@ -18,7 +18,7 @@ export interface LightSkeleton {
   skeleton: string;
   maps: string[];
   /** tracepoint: the raw tracepoint's name, or null for a BTF tracepoint (found at load). */
-  programs: Array<{ name: string; tracepoint: string | null }>;
+  programs: Array<{ name: string; tracepoint: string | null; perfEvent?: boolean }>;
   /** base64: the loader's data blob, and its instructions. */
   data: string;
   insns: string;
@@ -26,6 +26,8 @@ export interface LightSkeleton {
 
 export interface LightObject {
   readonly mapFds: ReadonlyMap<string, number>;
+  /** Every program's fd: the loader loads them all, attached or not. */
+  readonly progFds: ReadonlyMap<string, number>;
   mapMaxEntries(name: string): number;
   /** Detach (close the links), then close programs and maps. Safe to call twice. */
   close(): void;
@@ -82,8 +84,12 @@ function bpf(cmd: number, attr: NativeBlock, size: number, step: string): number
   return value;
 }
 
-/** Load and attach every program of the skeleton; throws LightLoadError, having closed what it made. */
-export function loadLight(skel: LightSkeleton): LightObject {
+/**
+ * Load every program of the skeleton and attach those `attach` names (all tracepoint
+ * programs when null; perf_event programs are never attached here: their owner links them
+ * to perf events). Throws LightLoadError, having closed what it made.
+ */
+export function loadLight(skel: LightSkeleton, attach: ReadonlySet<string> | null = null): LightObject {
   const libc = libcCalls();
   const blocks: NativeBlock[] = [];
   const fds: number[] = [];
@@ -134,14 +140,17 @@ export function loadLight(skel: LightSkeleton): LightObject {
         const progFds = skel.programs.map((_, i) => { const fd = ctx.buf.readInt32LE(progsAt + PROG_DESC * i); if (fd > 0) fds.push(fd); return fd; });
         const retval = run.buf.readInt32LE(4);
         if (retval < 0) throw new LightLoadError('loader program', -retval);
+        const byName = new Map<string, number>();
         skel.programs.forEach((p, i) => {
           if (progFds[i] <= 0) throw new LightLoadError(`loading ${p.name}`, os.constants.errno.EINVAL);
+          byName.set(p.name, progFds[i]);
+          if (p.perfEvent === true || (attach !== null && !attach.has(p.name))) return;
           const open = zeroed(16, blocks);
           if (p.tracepoint !== null) open.buf.writeBigUInt64LE(BigInt(addressOf(nativeCopy(Buffer.from(`${p.tracepoint}\0`, 'latin1'), blocks).ptr)), 0);
           open.buf.writeUInt32LE(progFds[i], 8);
           fds.push(bpf(BPF_RAW_TRACEPOINT_OPEN, open, 16, `attaching ${p.name}`));
         });
-        return lightObject(mapFds, fds);
+        return lightObject(mapFds, byName, fds);
       } finally {
         libc.close(loaderProg);
       }
@@ -156,10 +165,10 @@ export function loadLight(skel: LightSkeleton): LightObject {
   }
 }
 
-function lightObject(mapFds: Map<string, number>, fds: number[]): LightObject {
+function lightObject(mapFds: Map<string, number>, progFds: Map<string, number>, fds: number[]): LightObject {
   const libc = libcCalls();
   return {
-    mapFds,
+    mapFds, progFds,
     mapMaxEntries(name: string): number {
       const fd = mapFds.get(name);
       if (fd === undefined) throw new LightLoadError(`map ${name}`, os.constants.errno.ENOENT);

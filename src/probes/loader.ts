@@ -42,6 +42,8 @@ export interface LoadedBpf {
   readonly lightFailure: string | null;
   mapFd(name: string): number;
   mapMaxEntries(name: string): number;
+  /** A loaded program's fd (for a perf_event program, which its owner attaches). */
+  progFd(name: string): number;
   /** Destroy links, then close the object. Safe to call twice. */
   close(): void;
 }
@@ -49,8 +51,14 @@ export interface LoadedBpf {
 export interface LoadRequest {
   /** Object file name under BPF_OUTPUT_DIR, e.g. "lsptap.bpf.o". */
   file: string;
-  /** Programs to load and attach; every other program in the object is not loaded. */
+  /** Programs to load and attach; every other program in the object is not attached. */
   programs: string[];
+  /**
+   * Programs to load but not attach (perf_event programs: the profiler links them to its
+   * perf events). The light skeleton loads every program of the object anyway; libbpf
+   * loads only these and `programs`.
+   */
+  loadOnly?: string[];
   /** All programs in the object, so the others can be switched off. */
   allPrograms: string[];
 }
@@ -82,8 +90,9 @@ export function loadBpf(req: LoadRequest, opts: { light?: boolean; skeleton?: st
     try {
       const skel = readSkeleton(skelFile);
       const all = skel.programs.map((p) => p.name);
-      if (all.length !== req.programs.length || !req.programs.every((p) => all.includes(p))) throw new Error('the skeleton loads every program of the object; a subset was asked for');
-      const obj = loadLightRetrying(skel);
+      const missing = [...req.programs, ...(req.loadOnly ?? [])].find((p) => !all.includes(p));
+      if (missing !== undefined) throw new Error(`program ${missing} is not in the light skeleton`);
+      const obj = loadLightRetrying(skel, new Set(req.programs));
       return {
         name: req.file, loader: 'light', lightFailure: null,
         mapFd(name: string): number {
@@ -92,6 +101,11 @@ export function loadBpf(req: LoadRequest, opts: { light?: boolean; skeleton?: st
           return fd;
         },
         mapMaxEntries: (name: string) => obj.mapMaxEntries(name),
+        progFd(name: string): number {
+          const fd = obj.progFds.get(name);
+          if (fd === undefined) throw new BpfLoadError('programs', os.constants.errno.ENOENT, `program ${name} is not in ${req.file}`, 'rebuild with `npm run build:bpf`');
+          return fd;
+        },
         close: () => obj.close(),
       };
     } catch (err) {
@@ -105,10 +119,10 @@ export function loadBpf(req: LoadRequest, opts: { light?: boolean; skeleton?: st
  * The verifier gives up with EAGAIN when a signal arrives while it works (a profiler's
  * SIGPROF, a terminal's SIGWINCH); libbpf tries a program load 5 times, and so does this.
  */
-function loadLightRetrying(skel: LightSkeleton): LightObject {
+function loadLightRetrying(skel: LightSkeleton, attach: ReadonlySet<string>): LightObject {
   for (let attempt = 1; ; attempt++) {
     try {
-      return loadLight(skel);
+      return loadLight(skel, attach);
     } catch (err) {
       if (!(err instanceof LightLoadError) || err.errno !== os.constants.errno.EAGAIN || attempt >= 5) throw err;
     }
@@ -137,7 +151,7 @@ function loadWithLibbpf(req: LoadRequest, lightFailure: string | null): LoadedBp
       const p = n.bpf_object__find_program_by_name(obj, name);
       if (isNull(p.value)) throw new BpfLoadError('open', p.errnoCode, `program ${name} is not in ${req.file}`, 'rebuild with `npm run build:bpf`');
       progs.set(name, p.value);
-      n.bpf_program__set_autoload(p.value, req.programs.includes(name));
+      n.bpf_program__set_autoload(p.value, req.programs.includes(name) || (req.loadOnly ?? []).includes(name));
     }
     const loaded = n.bpf_object__load(obj);
     if (loaded.value !== 0) {
@@ -158,6 +172,12 @@ function loadWithLibbpf(req: LoadRequest, lightFailure: string | null): LoadedBp
     mapFd(name: string): number {
       const fd = n.bpf_object__find_map_fd_by_name(obj, name).value;
       if (fd < 0) throw new BpfLoadError('maps', -fd, `map ${name} is not in ${req.file}`, 'rebuild with `npm run build:bpf`');
+      return fd;
+    },
+    progFd(name: string): number {
+      const p = n.bpf_object__find_program_by_name(obj, name);
+      const fd = isNull(p.value) ? -1 : n.bpf_program__fd(p.value).value;
+      if (fd < 0) throw new BpfLoadError('programs', os.constants.errno.ENOENT, `program ${name} is not loaded from ${req.file}`, 'rebuild with `npm run build:bpf`');
       return fd;
     },
     mapMaxEntries(name: string): number {
@@ -207,7 +227,20 @@ const BATCH_ENTRIES = 256;
  * during the call. Entries added or removed meanwhile may or may not be seen.
  */
 export function readHashMap(fd: number, keySize: number, valueSize: number, entry: (key: Buffer, keyAt: number, value: Buffer, valueAt: number) => void): void {
+  batchRead(fd, keySize, valueSize, entry, false);
+}
+
+/**
+ * Every entry of a HASH map, each deleted as it is read (bpf_map_lookup_and_delete_batch):
+ * what the kernel adds meanwhile stays for the next call, and nothing is counted twice.
+ */
+export function takeHashMap(fd: number, keySize: number, valueSize: number, entry: (key: Buffer, keyAt: number, value: Buffer, valueAt: number) => void): void {
+  batchRead(fd, keySize, valueSize, entry, true);
+}
+
+function batchRead(fd: number, keySize: number, valueSize: number, entry: (key: Buffer, keyAt: number, value: Buffer, valueAt: number) => void, take: boolean): void {
   const n = nativeCalls();
+  const batch = take ? n.bpf_map_lookup_and_delete_batch : n.bpf_map_lookup_batch;
   const keys = allocate(keySize * BATCH_ENTRIES), values = allocate(valueSize * BATCH_ENTRIES), count = allocate(4);
   // The batch position: what one call leaves in out_batch, the next passes as in_batch.
   const batches = [allocate(8), allocate(8)];
@@ -215,7 +248,7 @@ export function readHashMap(fd: number, keySize: number, valueSize: number, entr
     for (let i = 0, first = true; ; i ^= 1, first = false) {
       count.buf.writeUInt32LE(BATCH_ENTRIES);
       const inBatch = first ? 0 : addressOf(batches[i ^ 1].ptr);
-      const r = n.bpf_map_lookup_batch(fd, inBatch, batches[i].ptr, keys.ptr, values.ptr, count.ptr, 0);
+      const r = batch(fd, inBatch, batches[i].ptr, keys.ptr, values.ptr, count.ptr, 0);
       const done = r.value !== 0 && r.errnoCode === os.constants.errno.ENOENT;
       if (r.value !== 0 && !done) throw new BpfLoadError('map read', r.errnoCode, 'bpf_map_lookup_batch failed', 'needs Linux 5.6+');
       const got = count.buf.readUInt32LE(0);

@@ -116,6 +116,9 @@ function bindLibc() {
     // syscall() is variadic but moves its arguments straight to registers: a fixed prototype
     // passes them the same way on x86-64 and arm64.
     syscall: bind<number>(LIBC, 'syscall', DataType.I64, [DataType.I64, DataType.I64, P, DataType.I64]),
+    // syscall(__NR_perf_event_open, struct perf_event_attr *, pid, cpu, group_fd, flags), for
+    // the profiler's clock events (profile-sampler.ts): the same function, other arguments.
+    perfEventOpen: bind<number>(LIBC, 'syscall', DataType.I64, [DataType.I64, P, I32, I32, I32, U64]),
     close: bind<number>(LIBC, 'close', I32, [I32]),
     socket: bind<number>(LIBC, 'socket', I32, [I32, I32, I32]),
     write: bind<number>(LIBC, 'write', DataType.I64, [I32, P, U64]),
@@ -134,6 +137,7 @@ function bindAll() {
     bpf_program__set_autoload: bind<number>(LIBBPF, 'bpf_program__set_autoload', I32, [P, DataType.Boolean]),
     bpf_object__load: bind<number>(LIBBPF, 'bpf_object__load', I32, [P]),
     bpf_program__attach: bind<Pointer>(LIBBPF, 'bpf_program__attach', P, [P]),
+    bpf_program__fd: bind<number>(LIBBPF, 'bpf_program__fd', I32, [P]),
     bpf_link__destroy: bind<number>(LIBBPF, 'bpf_link__destroy', I32, [P]),
     bpf_object__close: bind<undefined>(LIBBPF, 'bpf_object__close', DataType.Void, [P]),
     bpf_object__find_map_by_name: bind<Pointer>(LIBBPF, 'bpf_object__find_map_by_name', P, [P, DataType.String]),
@@ -142,6 +146,7 @@ function bindAll() {
     bpf_map_update_elem: bind<number>(LIBBPF, 'bpf_map_update_elem', I32, [I32, DataType.U8Array, DataType.U8Array, U64]),
     bpf_map_delete_elem: bind<number>(LIBBPF, 'bpf_map_delete_elem', I32, [I32, DataType.U8Array]),
     bpf_map_lookup_batch: bind<number>(LIBBPF, 'bpf_map_lookup_batch', I32, [I32, U64, P, P, P, P, U64]),
+    bpf_map_lookup_and_delete_batch: bind<number>(LIBBPF, 'bpf_map_lookup_and_delete_batch', I32, [I32, U64, P, P, P, P, U64]),
   };
 }
 

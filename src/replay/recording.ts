@@ -50,12 +50,15 @@ function parseBody(line: Record<string, unknown>): Record<string, unknown> | nul
   }
 }
 
-/** Read `source`; `session` picks one session, else the first that has message bodies. */
-export async function readRecording(source: string, session: string | null): Promise<Recording> {
+/**
+ * Read `files` (a LOG argument expanded, see log-sources), named `source` in messages;
+ * `session` picks one session, else the first that has message bodies.
+ */
+export async function readRecording(source: string, files: string[], session: string | null): Promise<Recording> {
   const lines: Record<string, unknown>[] = [];
   let chosen = session;
   const cwds = new Map<string, string>();
-  for await (const l of readLogs([source])) {
+  for await (const l of readLogs(files)) {
     if (!l.ok) continue;
     const v = l.value;
     const s = typeof v.session === 'string' ? v.session : '';

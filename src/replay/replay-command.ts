@@ -10,6 +10,7 @@ import { formatDiffText } from '../diff/format-diff';
 import { renderDiffHtml } from '../diff/diff-html';
 import { loadSide } from '../diff/diff-command';
 import { readRecording, RecordingError } from './recording';
+import { expandLogSources } from '../report/log-sources';
 import { RootRewrite, rootOf } from './root-rewrite';
 import { replay, type Pace, type ReplayResult } from './replayer';
 
@@ -17,7 +18,8 @@ export const REPLAY_USAGE = `usage: lsptap replay [options] LOG -- SERVER [ARGS.
 
 Plays the client side of a session recorded with --bodies to SERVER through lsptap (a new
 log, with kernel timing where it runs), answers the server's own requests with the recorded
-answers, and prints the comparison of the recording with the replay.
+answers, and prints the comparison of the recording with the replay. LOG is a file or a
+directory (its *.jsonl files in name order, not subdirectories).
 
 options:
   --pace P           recorded (default): each message waits for the responses it followed
@@ -59,9 +61,10 @@ export async function runReplay(argv: string[]): Promise<number> {
   if (v['wait-ms'] !== undefined && !/^\d+$/.test(v['wait-ms'])) throw new ReportUsageError(`lsptap replay: --wait-ms needs a whole number, got ${JSON.stringify(v['wait-ms'])}`);
   if (v.root !== undefined && !fs.statSync(v.root, { throwIfNoEntry: false })?.isDirectory()) throw new ReportUsageError(`lsptap replay: --root ${v.root} is not a directory`);
   const source = parsed.positionals[0];
+  const files = expandLogSources('replay', [source]);
 
   let rec;
-  try { rec = await readRecording(source, v.session ?? null); } catch (err) {
+  try { rec = await readRecording(source, files, v.session ?? null); } catch (err) {
     if (err instanceof RecordingError) throw new ReportUsageError(err.message);
     throw new ReportUsageError(`lsptap replay: cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
@@ -83,7 +86,7 @@ export async function runReplay(argv: string[]): Promise<number> {
   });
   process.stdout.write(resultText(result));
   if (result.logPath === null) { note('lsptap replay: the replay\'s log was not found; no comparison'); return 1; }
-  const comparison = compareReports(await loadSide([source], null, rec.session), await loadSide([result.logPath], null));
+  const comparison = compareReports(await loadSide(files, null, rec.session), await loadSide([result.logPath], null));
   process.stdout.write(`\nA = the recording, B = the replay\n${formatDiffText(comparison)}`);
   if (v.html !== undefined) { fs.writeFileSync(v.html, renderDiffHtml(comparison)); note(`lsptap replay: wrote ${v.html}`); }
   return result.unanswered.length === 0 && result.exitCode === 0 ? 0 : 1;

@@ -115,7 +115,8 @@ export async function replay(rec: Recording, opts: ReplayOptions): Promise<Repla
     if (gone) break;
     for (const id of msg.awaits) await waitFor(id);
     if (opts.pace === 'recorded') {
-      const anchor = Math.max(prevSentAt, ...msg.awaits.map((id) => arrivedAt.get(idKey(id)) ?? 0));
+      let anchor = prevSentAt;
+      for (const id of msg.awaits) anchor = Math.max(anchor, arrivedAt.get(idKey(id)) ?? 0);
       const wait = anchor + msg.gapMs - performance.now();
       if (wait > 0) await sleep(wait);
     }

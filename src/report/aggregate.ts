@@ -14,6 +14,7 @@ import type { Direction } from '../model/frame';
 import type { MethodStats, PartStats } from '../sinks/summary';
 import { ExactTallies } from '../sinks/method-tally';
 import { compareText } from '../model/text-order';
+import { serverNameOf } from '../model/process-name';
 
 /** A line's session id (a string in every lsptap log; anything else reads as none). */
 function sessionOf(line: Record<string, unknown>): string {
@@ -57,6 +58,29 @@ export interface SlowRequest {
 
 export interface CorruptLine { source: string; lineNo: number; reason: string }
 
+/** Responses whose latencyMs was left out, by reason, with where the first one was. */
+export interface RejectedLatencies { reason: string; count: number; first: string }
+
+/** Corrupt lines kept with their place; past this many only the count grows. */
+export const CORRUPT_KEPT = 1000;
+
+/**
+ * Why a response's latencyMs cannot be a latency, or null when it can. lsptap writes a
+ * finite, non-negative number (or null for a response nobody asked for); anything else
+ * was written by hand or by another tool, and one such value would move every percentile
+ * and ratio it joins (a negative p50, an "inf" interval). A year bounds what one request
+ * can wait even in a month-long daemon log, and keeps ratios of medians finite.
+ */
+export function latencyProblem(v: unknown): string | null {
+  if (typeof v !== 'number') return 'latencyMs is not a number';
+  if (!Number.isFinite(v)) return 'latencyMs is not finite';
+  if (v < 0) return 'latencyMs is negative';
+  if (v > LATENCY_MAX_MS) return 'latencyMs is over a year';
+  return null;
+}
+
+const LATENCY_MAX_MS = 365 * 86_400_000;
+
 /** A request whose log ended (no `session end`) before its response. */
 export interface UnansweredRequest {
   dir: Direction;
@@ -79,7 +103,11 @@ export interface Report {
   sources: string[];
   sessions: number;
   messages: number;
+  /** The first CORRUPT_KEPT corrupt lines; corruptCount counts them all. */
   corrupt: CorruptLine[];
+  corruptCount: number;
+  /** Responses left out of the latencies (latencyProblem), most frequent reason first. */
+  rejected: RejectedLatencies[];
   filters: ReportFilters;
   methods: ReportRow[];
   slowest: SlowRequest[];
@@ -123,10 +151,14 @@ export class ReportBuilder {
   /** Requests waiting for their response, per session: only the in-flight ones are held. */
   private readonly pending = new Map<string, Map<string, PendingRequest>>();
   private readonly sessions = new Set<string>();
+  /** Each session's server, named by what it runs (from `session start`'s command). */
+  private readonly servers = new Map<string, string>();
   /** Epoch ms of each session's last line, for how long an unanswered request waited. */
   private readonly lastTime = new Map<string, number>();
   private readonly slowest: SlowRequest[] = [];
   private readonly corrupt: CorruptLine[] = [];
+  private corruptCount = 0;
+  private readonly rejected = new Map<string, RejectedLatencies>();
   private readonly sources = new Set<string>();
   private messages = 0;
 
@@ -134,7 +166,8 @@ export class ReportBuilder {
 
   addCorrupt(line: CorruptLine): void {
     this.sources.add(line.source);
-    this.corrupt.push(line);
+    this.corruptCount++;
+    if (this.corrupt.length < CORRUPT_KEPT) this.corrupt.push(line);
   }
 
   add(line: Record<string, unknown>, source: string, lineNo: number): void {
@@ -142,7 +175,12 @@ export class ReportBuilder {
     const session = `${source}\u0000${sessionOf(line)}`;
     const t = num(line.time);
     if (t !== null && t > (this.lastTime.get(session) ?? -Infinity)) this.lastTime.set(session, t);
-    if (line.msg === 'session start') { this.sessions.add(session); this.pending.delete(session); return; }
+    if (line.msg === 'session start') {
+      this.sessions.add(session); this.pending.delete(session);
+      const name = serverNameOf(line.command);
+      if (name !== null) this.servers.set(session, name);
+      return;
+    }
     if (line.msg === 'session end') { this.pending.delete(session); return; }
     if (line.msg !== 'message') return;
     const dir = line.dir;
@@ -168,17 +206,19 @@ export class ReportBuilder {
       }
       return;
     }
-    const latencyMs = num(line.latencyMs);
-    if (line.kind !== 'response' || latencyMs === null) return;
+    if (line.kind !== 'response' || line.latencyMs === null || line.latencyMs === undefined) return;
     const reqDir = other(dir);
     const req = this.pending.get(session)?.get(key(reqDir)) ?? null;
     if (req !== null) this.pending.get(session)!.delete(key(reqDir));
+    const problem = latencyProblem(line.latencyMs);
+    if (problem !== null) { this.reject(problem, source, lineNo); return; }
+    const latencyMs = line.latencyMs as number;
     const kernel = kernelOf(line.kernel) ?? req?.kernel ?? null;
     this.methods.of(reqDir, method, 'request').answer(latencyMs, line.isError === true, line.cancelled === true, kernel);
     this.considerSlow({
       dir: reqDir, method, id, latencyMs, isError: line.isError === true, session: sessionOf(line),
       time, source, lineNo, phases: req === null ? [] : phasesOf(reqDir, req, line), kernel,
-      explained: line.kernel !== null && typeof line.kernel === 'object' && !Array.isArray(line.kernel) ? explainRequest(method, latencyMs, line.kernel as KernelTiming) : null,
+      explained: line.kernel !== null && typeof line.kernel === 'object' && !Array.isArray(line.kernel) ? explainRequest(method, latencyMs, line.kernel as KernelTiming, this.servers.get(session)) : null,
     });
   }
 
@@ -211,7 +251,8 @@ export class ReportBuilder {
     }
     rows.sort((a, b) => (b.p50Ms ?? -1) - (a.p50Ms ?? -1) || b.count - a.count || compareText(a.method, b.method) || compareText(a.dir, b.dir));
     return {
-      sources: [...this.sources], sessions: this.sessions.size, messages: this.messages, corrupt: this.corrupt,
+      sources: [...this.sources], sessions: this.sessions.size, messages: this.messages, corrupt: this.corrupt, corruptCount: this.corruptCount,
+      rejected: [...this.rejected.values()].sort((a, b) => b.count - a.count),
       filters: this.filters, methods: rows, slowest: this.slowest, unanswered, latencies,
     };
   }
@@ -230,6 +271,12 @@ export class ReportBuilder {
       }
     }
     return out.sort((a, b) => a.time - b.time || a.lineNo - b.lineNo);
+  }
+
+  private reject(reason: string, source: string, lineNo: number): void {
+    const r = this.rejected.get(reason);
+    if (r === undefined) this.rejected.set(reason, { reason, count: 1, first: `${source}:${lineNo}` });
+    else r.count++;
   }
 
   private considerSlow(r: SlowRequest): void {

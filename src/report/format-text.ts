@@ -7,7 +7,9 @@ import type { Report, SlowRequest } from './aggregate';
 
 /** Columns listed in `left` are left-aligned, the rest (numbers) right-aligned. */
 function table(head: string[], body: string[][], left: number[]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  // A loop, not Math.max(...column): a spread passes one argument per row and overflows the stack at ~100k rows.
+  const widths = head.map((h) => h.length);
+  for (const row of body) for (let i = 0; i < widths.length; i++) if (row[i].length > widths[i]) widths[i] = row[i].length;
   const line = (cells: string[]): string => cells.map((c, i) => (left.includes(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
 }
@@ -31,7 +33,8 @@ function phasesText(s: SlowRequest): string {
 function withUnanswered(summaryTable: string, report: Report): string {
   if (report.unanswered.length === 0) return summaryTable;
   const lines = summaryTable.trimEnd().split('\n');
-  const width = Math.max(...lines.map((l) => l.length));
+  let width = 0;
+  for (const l of lines) if (l.length > width) width = l.length;
   const note = (i: number): string => {
     const n = report.methods[i].unanswered;
     return n > 0 ? `${n} unanswered (log ended)` : '';
@@ -45,10 +48,14 @@ function withUnanswered(summaryTable: string, report: Report): string {
 
 export function formatReportText(report: Report): string {
   const out: string[] = [];
-  const corrupt = report.corrupt.length > 0 ? `, ${report.corrupt.length} corrupt line(s) skipped` : '';
+  const corrupt = report.corruptCount > 0 ? `, ${report.corruptCount} corrupt line(s) skipped` : '';
   out.push(`lsptap report: ${report.sources.length} log(s), ${report.sessions} session(s), ${report.messages} message(s)${corrupt}\n`);
   for (const c of report.corrupt.slice(0, 20)) out.push(`  skipped ${c.source}:${c.lineNo}: ${c.reason}\n`);
-  if (report.corrupt.length > 20) out.push(`  ... and ${report.corrupt.length - 20} more\n`);
+  if (report.corruptCount > 20) out.push(`  ... and ${report.corruptCount - 20} more\n`);
+  const rejected = report.rejected.reduce((n, r) => n + r.count, 0);
+  if (rejected > 0) {
+    out.push(`  ${rejected} response(s) with a bad latency left out: ${report.rejected.map((r) => `${r.count} ${r.reason} (first at ${r.first})`).join(', ')}\n`);
+  }
   out.push('\nlatency per method (ms; dir is the request\'s direction)\n');
   // The summary formatter's kernel columns show p50 only; the report has its own table below.
   out.push(withUnanswered(formatSummaryTable(report.methods.map(({ kernel: _k, unanswered: _u, ...row }) => row)), report));

@@ -169,7 +169,8 @@ export function renderHtmlReport(report: Report): string {
 ${unansweredRows}
 </tbody></table>` : '';
   const slowRows = report.slowest.map((s, i) => `<tr><td>#${i + 1}</td><td>${s.latencyMs.toFixed(3)}</td><td>${s.dir}</td><td>${escapeHtml(s.method)}</td><td>${escapeHtml(String(s.id))}</td><td>${new Date(s.time).toISOString()}</td><td>${escapeHtml(`${path.basename(s.source)}:${s.lineNo}`)}</td><td>${s.phases.map((p) => `${escapeHtml(p.name)} ${(p.endMs - p.startMs).toFixed(3)}`).join('<br>')}${s.explained !== null ? `<br><em>${escapeHtml(s.explained)}</em>` : ''}</td></tr>`).join('\n');
-  const corrupt = report.corrupt.length > 0 ? `<p class="warn">${report.corrupt.length} corrupt line(s) skipped: ${report.corrupt.slice(0, 10).map((c) => escapeHtml(`${path.basename(c.source)}:${c.lineNo}`)).join(', ')}</p>` : '';
+  const corrupt = (report.corruptCount > 0 ? `<p class="warn">${report.corruptCount} corrupt line(s) skipped: ${report.corrupt.slice(0, 10).map((c) => escapeHtml(`${path.basename(c.source)}:${c.lineNo}`)).join(', ')}</p>` : '')
+    + (report.rejected.length > 0 ? `<p class="warn">response(s) with a bad latency left out: ${report.rejected.map((r) => escapeHtml(`${r.count} ${r.reason} (first at ${path.basename(r.first)})`)).join(', ')}</p>` : '');
   return `${pageHead('lsptap report', '')}
 <h1>lsptap report</h1>
 <p>${report.sources.length} log(s), ${report.sessions} session(s), ${report.messages} message(s). Latencies in ms, as lsptap saw them: request fully forwarded to response fully read; <code>dir</code> is the request's direction.</p>

@@ -6,13 +6,15 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ReportBuilder, type Report, type ReportFilters } from './aggregate';
 import { readLogs } from './log-reader';
+import { expandLogSources } from './log-sources';
 import { formatReportText } from './format-text';
 import { renderHtmlReport } from './html-report';
 
 export const REPORT_USAGE = `usage: lsptap report [options] [LOG...]
 
 Per method and direction: count, p50/p90/p99/max latency, kernel breakdown when the logs
-have it, and the slowest requests with their phases. LOG "-" (or no LOG) reads stdin.
+have it, and the slowest requests with their phases. LOG is a file, a directory (its
+*.jsonl files, not subdirectories) or "-" for stdin (also when no LOG is given).
 
 options:
   --json             print the report as one JSON document
@@ -88,17 +90,12 @@ export function reportJson(report: Report): string {
 export async function runReport(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(REPORT_USAGE); return 0; }
   const args = parseReportArgs(argv);
-  for (const s of args.sources) {
-    if (s === '-') {
-      if (process.stdin.isTTY) throw new ReportUsageError(`lsptap report: no LOG given and stdin is a terminal\n\n${REPORT_USAGE}`);
-      continue;
-    }
-    try { fs.accessSync(s, fs.constants.R_OK); } catch (err) { throw new ReportUsageError(`lsptap report: cannot read ${s}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`); }
-  }
-  const report = await buildReport(args.sources, args.filters);
+  if (args.sources.includes('-') && process.stdin.isTTY) throw new ReportUsageError(`lsptap report: no LOG given and stdin is a terminal\n\n${REPORT_USAGE}`);
+  const report = await buildReport(expandLogSources('report', args.sources), args.filters);
   if (args.json) {
     process.stdout.write(reportJson(report));
-    for (const c of report.corrupt) process.stderr.write(`lsptap report: skipped ${c.source}:${c.lineNo}: ${c.reason}\n`);
+    for (const c of report.corrupt.slice(0, 20)) process.stderr.write(`lsptap report: skipped ${c.source}:${c.lineNo}: ${c.reason}\n`);
+    if (report.corruptCount > 20) process.stderr.write(`lsptap report: ... and ${report.corruptCount - 20} more corrupt line(s)\n`);
   } else {
     process.stdout.write(formatReportText(report));
   }

@@ -31,7 +31,8 @@ function stamp(d: Date): string {
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}T${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}-${p(d.getMilliseconds(), 3)}`;
 }
 
-function openOwned(file: string, flags: number): number {
+/** Opens file 0600 without following a symlink; refuses one that is not a regular file or not ours. */
+export function openOwned(file: string, flags: number): number {
   let fd: number;
   try {
     // O_NONBLOCK: opening a FIFO for writing would otherwise wait for a reader, and the

@@ -6,6 +6,8 @@
 // key on every line (23% of the analysis thread's CPU), and a line built as a string is
 // then encoded into bytes; here constant pieces are bytes made once, numbers are written
 // digit by digit, and strings that repeat (methods) are escaped and encoded once.
+// It reads pino's internals (lsCacheSym, chindingsSym, timeSym), so package.json pins pino to
+// the exact version whose bytes test/message-line.test.ts compares against; upgrade both together.
 
 import pino from 'pino';
 import type { Direction, MessageId, MessageKind } from '../model/frame';

@@ -210,7 +210,9 @@ export function formatKernelTable(rows: MethodStats[]): string {
 }
 
 function alignTable(head: string[], body: string[][]): string {
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)));
+  // A loop, not Math.max(...column): a spread passes one argument per row and overflows the stack at ~100k rows.
+  const widths = head.map((h) => h.length);
+  for (const row of body) for (let i = 0; i < widths.length; i++) if (row[i].length > widths[i]) widths[i] = row[i].length;
   const line = (cells: string[]): string => cells.map((c, i) => (i === 1 || i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n') + '\n';
 }

@@ -6,14 +6,16 @@ import type { Direction } from '../model/frame';
 import type { KernelTiming } from '../model/record';
 import { ExactTallies } from '../sinks/method-tally';
 import { kernelOf } from '../report/aggregate';
+import { serverNameOf } from '../model/process-name';
 
 export interface InFlight { session: string; dir: Direction; method: string; id: number | string; sinceMs: number }
 
 export interface Completion { atMs: number; key: string; latencyMs: number }
 
-export interface SlowOne { atMs: number; dir: Direction; method: string; latencyMs: number; isError: boolean; kernel: KernelTiming | null }
+/** server: the session's server named by what it runs (model/process-name.ts), null when its start was not read. */
+export interface SlowOne { atMs: number; server: string | null; dir: Direction; method: string; latencyMs: number; isError: boolean; kernel: KernelTiming | null }
 
-interface SessionState { startWallMs: number | null; pending: Map<string, InFlight>; ended: boolean }
+interface SessionState { startWallMs: number | null; server: string | null; pending: Map<string, InFlight>; ended: boolean }
 
 export const WINDOW_MS = 60_000;
 
@@ -38,7 +40,7 @@ export class LiveState {
     if (line.session === 'listener') return;
     if (line.msg === 'session start') {
       const start = typeof line.startTime === 'string' ? Date.parse(line.startTime) : NaN;
-      this.sessions.set(key, { startWallMs: Number.isNaN(start) ? null : start, pending: new Map(), ended: false });
+      this.sessions.set(key, { startWallMs: Number.isNaN(start) ? null : start, server: serverNameOf(line.command), pending: new Map(), ended: false });
       return;
     }
     const s = this.session(key);
@@ -66,7 +68,7 @@ export class LiveState {
     const doneMs = s.startWallMs !== null && lastMs !== null ? s.startWallMs + lastMs : atMs;
     this.window.push({ atMs: doneMs, key: `${reqDir} ${method}`, latencyMs });
     if (latencyMs >= this.slowMs) {
-      this.slow.push({ atMs: doneMs, dir: reqDir, method, latencyMs, isError: line.isError === true, kernel });
+      this.slow.push({ atMs: doneMs, server: s.server, dir: reqDir, method, latencyMs, isError: line.isError === true, kernel });
       if (this.slow.length > this.slowKept) this.slow.shift();
     }
   }
@@ -94,7 +96,7 @@ export class LiveState {
 
   private session(key: string): SessionState {
     let s = this.sessions.get(key);
-    if (s === undefined) { s = { startWallMs: null, pending: new Map(), ended: false }; this.sessions.set(key, s); }
+    if (s === undefined) { s = { startWallMs: null, server: null, pending: new Map(), ended: false }; this.sessions.set(key, s); }
     return s;
   }
 }

@@ -5,8 +5,8 @@
 // would add nothing at that pace, and polling behaves the same on every filesystem.
 
 import fs from 'node:fs';
-import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { logFilesIn } from '../report/log-sources';
 
 export interface TailLine { source: string; value: Record<string, unknown> }
 
@@ -27,10 +27,10 @@ export class LogTail {
    * before the start are read from their beginning (the sessions running now); older files
    * are followed from their end.
    */
-  constructor(private readonly dir: string | null, files: string[], private readonly recentMs: number, nowMs = Date.now()) {
+  constructor(private readonly dirs: string[], files: string[], private readonly recentMs: number, nowMs = Date.now()) {
     for (const f of files) this.files.set(f, fresh(0));
-    if (dir !== null) {
-      for (const f of this.listDir()) {
+    for (const dir of dirs) {
+      for (const f of this.listDir(dir)) {
         const st = fs.statSync(f, { throwIfNoEntry: false });
         if (st === undefined) continue;
         this.files.set(f, fresh(nowMs - st.mtimeMs <= recentMs ? 0 : st.size));
@@ -41,15 +41,15 @@ export class LogTail {
   get followed(): number { return this.files.size; }
 
   poll(): TailLine[] {
-    if (this.dir !== null) for (const f of this.listDir()) if (!this.files.has(f)) this.files.set(f, fresh(0));
+    for (const dir of this.dirs) for (const f of this.listDir(dir)) if (!this.files.has(f)) this.files.set(f, fresh(0));
     const out: TailLine[] = [];
     for (const [source, state] of this.files) this.readNew(source, state, out);
     return out;
   }
 
-  private listDir(): string[] {
+  private listDir(dir: string): string[] {
     try {
-      return fs.readdirSync(this.dir!).filter((n) => n.endsWith('.jsonl')).sort().map((n) => path.join(this.dir!, n));
+      return logFilesIn(dir);
     } catch {
       return [];
     }

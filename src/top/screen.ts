@@ -78,7 +78,7 @@ export function renderScreen(state: LiveState, info: ScreenInfo): string[] {
 
   out.push(`SLOW >= ${info.slowMs} ms, newest first (kernel parts in ms)`);
   for (const s of slow.slice(-slowRows).reverse()) {
-    out.push(`${clock(s.atMs)} ${s.dir} ${s.method}${s.isError ? ' (error)' : ''} ${formatMs(s.latencyMs)} ms: ${kernelLine(s.kernel)}`);
+    out.push(`${clock(s.atMs)}${s.server !== null ? ` ${s.server}` : ''} ${s.dir} ${s.method}${s.isError ? ' (error)' : ''} ${formatMs(s.latencyMs)} ms: ${kernelLine(s.kernel)}`);
   }
   return out.slice(0, rows).map((l) => (l.length > cols ? l.slice(0, cols) : l.trimEnd()));
 }

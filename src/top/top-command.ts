@@ -2,6 +2,7 @@
 // it works for any number of sessions, for --listen daemons, and for sessions started before
 // it. `q` or Ctrl-C quits; the terminal is restored on every way out.
 
+import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ReportUsageError } from '../model/errors';
 import { defaultLogDir } from '../sinks/log-file';
@@ -18,7 +19,8 @@ cancellations, and the last slow requests with their kernel breakdown. q quits.
 
 options:
   --log-dir DIR      follow every *.jsonl in DIR (default: lsptap's log directory); LOG
-                     arguments follow those files instead
+                     arguments (files, or directories: their *.jsonl files, not
+                     subdirectories) are followed instead
   --recent T         in the directory, read files changed within T before the start from
                      their beginning (default 15m; older ones from their end)
   --slow-ms N        a request is slow from N ms (default 100)
@@ -53,8 +55,10 @@ export async function runTop(argv: string[]): Promise<number> {
   if (recent === null) throw new ReportUsageError(`lsptap top: --recent needs an age like 30s, 15m, 2h; got ${JSON.stringify(v.recent)}`);
   const slowMs = wholeNumber('--slow-ms', v['slow-ms'], 100);
   const intervalMs = Math.max(50, wholeNumber('--interval-ms', v['interval-ms'], 250));
-  const files = parsed.positionals;
-  const tail = new LogTail(files.length > 0 ? null : (v['log-dir'] ?? defaultLogDir(process.env)), files, Number(recent[1]) * UNIT_MS[recent[2]]);
+  const isDir = (s: string): boolean => fs.statSync(s, { throwIfNoEntry: false })?.isDirectory() === true;
+  const dirs = parsed.positionals.length > 0 ? parsed.positionals.filter(isDir) : [v['log-dir'] ?? defaultLogDir(process.env)];
+  const files = parsed.positionals.filter((s) => !isDir(s));
+  const tail = new LogTail(dirs, files, Number(recent[1]) * UNIT_MS[recent[2]]);
   const state = new LiveState(slowMs);
   const step = (): void => { for (const l of tail.poll()) state.add(l.value, l.source); };
   const frame = (cols: number, rows: number): string[] => renderScreen(state, { nowMs: Date.now(), cols, rows, sources: tail.followed, slowMs });

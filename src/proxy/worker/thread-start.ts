@@ -12,15 +12,18 @@ export interface StartedThread { worker: Worker; error: Error | null }
 
 /** The worker's entry: the one-file bundle when the build made it (scripts/bundle.js), else tsc's output. */
 function workerEntry(): string {
-  // This file runs from dist/src/proxy/ or inside dist/src/bundle/lsptap.js: one depth.
-  const dir = path.join(__dirname, '..', '..', 'analysis');
+  // This file runs from dist/src/proxy/worker/ (two levels below dist/src) or inside
+  // dist/src/bundle/lsptap.js (one level).
+  const fromTsc = path.join(__dirname, '..', '..', 'analysis');
+  const dir = fs.existsSync(path.join(fromTsc, 'analysis-worker.js')) ? fromTsc : path.join(__dirname, '..', 'analysis');
   const bundle = path.join(dir, 'analysis-worker.bundle.js');
   return fs.existsSync(bundle) ? bundle : path.join(dir, 'analysis-worker.js');
 }
 
-export function startThread(): StartedThread {
+/** Start the analysis thread; entry: the worker's file (a test may wrap the real one). */
+export function startThread(entry: string = workerEntry()): StartedThread {
   // stdout: true keeps anything the worker might print off our stdout, the client's stream.
-  const worker = new Worker(workerEntry(), { stdout: true, trackUnmanagedFds: false });
+  const worker = new Worker(entry, { stdout: true, trackUnmanagedFds: false });
   worker.stdout.pipe(process.stderr);
   const started: StartedThread = { worker, error: null };
   // Until analysis-thread.ts listens: a thread that cannot load its code says so there.
