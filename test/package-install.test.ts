@@ -121,6 +121,32 @@ test('the packed tarball installs with npm install -g into a prefix whose PATH h
   assert.equal(version, `lsptap ${VERSION}\n`);
 });
 
+/** man(1) is man-db's (scripts/setup.sh installs it); under CI=true it must be there. */
+function manSkip(): string | false {
+  if (spawnSync('sh', ['-c', 'command -v man']).status === 0) return false;
+  assert.ok(process.env.CI !== 'true', 'CI=true: man must be installed (man-db, scripts/setup.sh)');
+  return 'man (man-db) is not installed (scripts/setup.sh installs it)';
+}
+
+test('npm install -g installs lsptap(1): man finds it under the prefix, and it names every option of every command\'s --help', { skip: skip || manSkip(), timeout: 240_000 }, () => {
+  const inst = install(workDir());
+  const manDir = path.join(inst.prefix, 'share', 'man');
+  // man runs with the test's PATH (its formatters: tbl, nroff, col), the page from the prefix only.
+  const env = { ...process.env, LC_ALL: 'C.UTF-8', MANWIDTH: '200', MANPAGER: 'cat', PAGER: 'cat' };
+  const page = execFileSync(which('man'), ['-M', manDir, 'lsptap'], { env, encoding: 'utf8' });
+  assert.match(page, /^LSPTAP\(1\)/);
+  const help = (args: string[]): string => execFileSync(inst.bin, [...args, '--help'], { env: inst.env, encoding: 'utf8' });
+  const commands = ['', ...new Set([...help([]).matchAll(/^(?:usage:| ) +lsptap ([a-z][a-z-]*)\b/gm)].map((m) => m[1]))];
+  assert.ok(commands.length > 5, `lsptap --help lists its subcommands: ${commands.join(' ')}`);
+  for (const command of commands) {
+    const section = command === '' ? page : page.slice(page.indexOf(`LSPTAP ${command.toUpperCase()}`));
+    assert.ok(command === '' || section.length < page.length, `the page has a section for lsptap ${command}`);
+    for (const [, option] of help(command === '' ? [] : [command]).matchAll(/^ {2}(--[a-z][a-z-]*)/gm)) {
+      assert.match(section, new RegExp(`^ +${option}\\b`, 'm'), `lsptap(1) lists ${option} of lsptap ${command}`);
+    }
+  }
+});
+
 test('the installed lsptap runs a real gopls session with kernel timing on (--bpf=require)', { skip, timeout: 240_000 }, async (t) => {
   const inst = install(workDir());
   const log = path.join(workDir(), 'session.jsonl');

@@ -3,8 +3,10 @@
 // `gopls version -json` at every start, and a plain gopls command should start as fast as
 // Node can.
 
-const OWN_OPTIONS = new Set(['--', '--log', '--log-dir', '--log-dir-max', '--log-dir-days', '--bodies', '--bodies-max', '--summary', '--metrics', '--bpf', '--grace-ms', '--connect', '--listen', '--server', '--version', '--help']);
-const OWN_COMMANDS = new Set(['demo', 'report', 'top', 'replay', 'diff', 'profile', 'install-shim', 'help']);
+import { PROXY_COMMAND, SUBCOMMANDS } from '../command/proxy-command';
+
+const OWN_OPTIONS = new Set(['--', '--help', ...Object.keys(PROXY_COMMAND.options).map((name) => `--${name}`)]);
+const OWN_COMMANDS = new Set<string>(SUBCOMMANDS);
 
 /**
  * Is this lsptap's own command line, or gopls's (lsptap standing in for gopls)? Invoked as

@@ -8,7 +8,26 @@ import path from 'node:path';
 import { LSPTAP_ENTRY, findRealServer, CHAIN_VAR } from './find-server';
 
 import { InstallError } from '../model/errors';
+import { parseCommand, printUsage, usageError, type CommandSpec } from '../command/command-args';
 export { InstallError };
+
+export const INSTALL_SHIM_COMMAND = {
+  name: 'lsptap install-shim',
+  synopsis: ['lsptap install-shim DIR'],
+  about: "Makes DIR/gopls, a symlink to lsptap (DIR is created if missing), and says which gopls it will wrap. Put DIR first on PATH, or give DIR/gopls to VS Code's go.alternateTools.",
+  positionals: true,
+  splitAtDashes: false,
+  options: {},
+} as const satisfies CommandSpec;
+
+/** `lsptap install-shim [--help] DIR`: the exit code. */
+export function runInstallShim(argv: string[], out: NodeJS.WritableStream): number {
+  const parsed = parseCommand(INSTALL_SHIM_COMMAND, argv);
+  if (parsed.help) return printUsage(INSTALL_SHIM_COMMAND, out);
+  if (parsed.positionals.length !== 1) throw usageError(INSTALL_SHIM_COMMAND, parsed.positionals.length === 0 ? 'give the directory, e.g. lsptap install-shim ~/.local/lib/lsptap/bin' : 'give one directory');
+  installShim(parsed.positionals[0], out);
+  return 0;
+}
 
 export function installShim(dirArg: string | undefined, out: NodeJS.WritableStream): string {
   if (dirArg === undefined || dirArg === '') throw new InstallError('lsptap: install-shim needs a directory, e.g. lsptap install-shim ~/.local/lib/lsptap/bin');

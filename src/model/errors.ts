@@ -12,8 +12,6 @@ export abstract class LsptapError extends Error {
 
 /** A bad flag or argument (2). */
 export class UsageError extends LsptapError { readonly exitCode = 2; }
-/** `lsptap report`: a bad option or an unreadable log (2). */
-export class ReportUsageError extends UsageError {}
 /** `--log PATH` / the log directory cannot be used (2). */
 export class LogPathError extends UsageError {}
 /** `--metrics ADDR` is malformed or cannot be served (2). */

@@ -5,31 +5,27 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { parseArgs } from 'node:util';
+import { choice, parseCommand, printUsage, text, usageError, whole, type CommandSpec } from '../command/command-args';
 import { UsageError } from '../model/errors';
 import { PROFILE_FILE_SUFFIX, profileFileFor, type ProfileKind, type ProfileSample } from '../model/profile-file';
 import { topFunctions } from '../model/profile-top';
 import { encodePprof } from './pprof-profile';
 import { emptyProfileData, readProfileFile } from './profile-reader';
 
-export const PROFILE_USAGE = `usage: lsptap profile [options] LOG...
-
-The server's CPU (or wait) profile of the requests a session saw, from the profile file
-kept beside its log. LOG is a session log (its \`session end\` names the profile file), a
-*${PROFILE_FILE_SUFFIX} file, or a directory (its logs and profile files, not subdirectories).
-Without -o, prints the top functions by flat time, with cumulative shares.
-
-options:
-  --method M         only requests of method M
-  --id ID            only the request with id ID
-  --slowest N        only the N slowest requests (by latency from the logs; by sampled
-                     time when given only profile files)
-  --kind K           cpu (default: time on CPU) or wait (time blocked)
-  --output FILE      (or -o FILE) write a gzipped pprof profile (go tool pprof,
-                     speedscope) to FILE; its samples carry labels method and id
-                     (go tool pprof -tagfocus id=12)
-  --help             this text
-`;
+export const PROFILE_COMMAND = {
+  name: 'lsptap profile',
+  synopsis: ['lsptap profile [options] LOG...'],
+  about: `The server's CPU (or wait) profile of the requests a session saw, from the profile file kept beside its log. LOG is a session log (its \`session end\` names the profile file), a *${PROFILE_FILE_SUFFIX} file, or a directory (its logs and profile files, not subdirectories). Without -o, prints the top functions by flat time, with cumulative shares.`,
+  positionals: true,
+  splitAtDashes: false,
+  options: {
+    method: text('M', 'only requests of method M'),
+    id: text('ID', 'only the request with id ID'),
+    slowest: whole('N', null, 'only the N slowest requests (by latency from the logs; by sampled time when given only profile files)', 1),
+    kind: choice('K', ['cpu', 'wait'] as const, 'cpu', 'cpu (default: time on CPU) or wait (time blocked)'),
+    output: text('FILE', 'write a gzipped pprof profile (go tool pprof, speedscope) to FILE; its samples carry labels method and id (go tool pprof -tagfocus id=12)', 'o'),
+  },
+} as const satisfies CommandSpec;
 
 const TOP_ROWS = 20;
 
@@ -43,31 +39,14 @@ export interface ProfileArgs {
   help: boolean;
 }
 
-function usageError(msg: string): never {
-  throw new UsageError(`lsptap profile: ${msg}\n\n${PROFILE_USAGE}`);
-}
-
 export function parseProfileArgs(argv: string[]): ProfileArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: {
-        method: { type: 'string' }, id: { type: 'string' }, slowest: { type: 'string' },
-        kind: { type: 'string' }, output: { type: 'string', short: 'o' }, help: { type: 'boolean', default: false },
-      },
-    });
-  } catch (err) {
-    usageError((err as Error).message);
-  }
+  const parsed = parseCommand(PROFILE_COMMAND, argv);
+  if (parsed.help) return { sources: [], method: null, id: null, slowest: null, kind: 'cpu', output: null, help: true };
   const v = parsed.values;
-  if (v.slowest !== undefined && !/^[1-9]\d*$/.test(v.slowest)) usageError(`--slowest needs a whole number above 0, got ${JSON.stringify(v.slowest)}`);
-  if (v.kind !== undefined && v.kind !== 'cpu' && v.kind !== 'wait') usageError(`--kind is cpu or wait, got ${JSON.stringify(v.kind)}`);
-  if (!v.help && parsed.positionals.length === 0) usageError('no LOG given');
+  if (parsed.positionals.length === 0) throw usageError(PROFILE_COMMAND, 'no LOG given');
   return {
     sources: parsed.positionals, method: v.method ?? null, id: v.id ?? null,
-    slowest: v.slowest === undefined ? null : Number(v.slowest), kind: (v.kind ?? 'cpu') as ProfileKind,
-    output: v.output ?? null, help: v.help,
+    slowest: v.slowest, kind: v.kind, output: v.output ?? null, help: false,
   };
 }
 
@@ -172,7 +151,7 @@ export function formatTop(samples: readonly ProfileSample[], kind: ProfileKind):
 
 export async function runProfile(argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
   const args = parseProfileArgs(argv);
-  if (args.help) { out.write(PROFILE_USAGE); return 0; }
+  if (args.help) return printUsage(PROFILE_COMMAND, out);
   const { profiles, logs } = await resolveSources(args.sources);
   const data = emptyProfileData();
   for (const file of profiles) {

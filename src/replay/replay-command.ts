@@ -2,8 +2,8 @@
 // server through lsptap, then compare the recording with the replay per method.
 
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
-import { ReportUsageError } from '../model/errors';
+import { UsageError } from '../model/errors';
+import { choice, flag, parseCommand, printUsage, text, usageError, whole, type CommandSpec } from '../command/command-args';
 import { defaultLogDir } from '../sinks/log-file';
 import { compareReports } from '../diff/compare';
 import { formatDiffText } from '../diff/format-diff';
@@ -12,65 +12,46 @@ import { loadSide } from '../diff/diff-command';
 import { readRecording, RecordingError } from './recording';
 import { expandLogSources } from '../report/log-sources';
 import { RootRewrite, rootOf } from './root-rewrite';
-import { replay, type Pace, type ReplayResult } from './replayer';
+import { replay, type ReplayResult } from './replayer';
 
-export const REPLAY_USAGE = `usage: lsptap replay [options] LOG -- SERVER [ARGS...]
-
-Plays the client side of a session recorded with --bodies to SERVER through lsptap (a new
-log, with kernel timing where it runs), answers the server's own requests with the recorded
-answers, and prints the comparison of the recording with the replay. LOG is a file or a
-directory (its *.jsonl files in name order, not subdirectories).
-
-options:
-  --pace P           recorded (default): each message waits for the responses it followed
-                     in the recording, then the editor's recorded think time; asap: only
-                     for the responses
-  --root DIR         the workspace root is DIR (rootUri, workspaceFolders, every file:// URI
-                     and path under the recorded root)
-  --session ID       which session of LOG (default: the first with bodies)
-  --log PATH         the replay's log (default: a new file in the log directory)
-  --log-dir DIR      directory for that file (default as lsptap's --log-dir)
-  --bpf MODE         kernel timing for the replay: auto (default), off, require
-  --bodies           log the replay's bodies too (so it can be replayed in turn)
-  --wait-ms N        longest wait for one awaited response (default 300000)
-  --html FILE        also write the comparison as an HTML page
-`;
+export const REPLAY_COMMAND = {
+  name: 'lsptap replay',
+  synopsis: ['lsptap replay [options] LOG -- SERVER [ARGS...]'],
+  about: "Plays the client side of a session recorded with --bodies to SERVER through lsptap (a new log, with kernel timing where it runs), answers the server's own requests with the recorded answers, and prints the comparison of the recording with the replay. LOG is a file or a directory (its *.jsonl files in name order, not subdirectories).",
+  positionals: true,
+  splitAtDashes: true,
+  options: {
+    pace: choice('P', ['recorded', 'asap'] as const, 'recorded', "recorded (default): each message waits for the responses it followed in the recording, then the editor's recorded think time; asap: only for the responses"),
+    root: text('DIR', 'the workspace root is DIR (rootUri, workspaceFolders, every file:// URI and path under the recorded root)'),
+    session: text('ID', 'which session of LOG (default: the first with bodies)'),
+    log: text('PATH', "the replay's log (default: a new file in the log directory)"),
+    'log-dir': text('DIR', "directory for that file (default as lsptap's --log-dir)"),
+    bpf: choice('MODE', ['auto', 'off', 'require'] as const, 'auto', 'kernel timing for the replay: auto (default), off, require'),
+    bodies: flag("log the replay's bodies too (so it can be replayed in turn)"),
+    'wait-ms': whole('N', 300000, 'longest wait for one awaited response, in ms (default 300000)'),
+    html: text('FILE', 'also write the comparison as an HTML page'),
+  },
+} as const satisfies CommandSpec;
 
 export async function runReplay(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(REPLAY_USAGE); return 0; }
-  const dd = argv.indexOf('--');
-  const server = dd < 0 ? [] : argv.slice(dd + 1);
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: dd < 0 ? argv : argv.slice(0, dd), allowPositionals: true, strict: true,
-      options: {
-        pace: { type: 'string', default: 'recorded' }, root: { type: 'string' }, session: { type: 'string' },
-        log: { type: 'string' }, 'log-dir': { type: 'string' }, bpf: { type: 'string', default: 'auto' },
-        bodies: { type: 'boolean', default: false }, 'wait-ms': { type: 'string' }, html: { type: 'string' },
-      },
-    });
-  } catch (err) {
-    throw new ReportUsageError(`lsptap replay: ${(err as Error).message}\n\n${REPLAY_USAGE}`);
-  }
+  const parsed = parseCommand(REPLAY_COMMAND, argv);
+  if (parsed.help) return printUsage(REPLAY_COMMAND);
   const v = parsed.values;
-  if (parsed.positionals.length !== 1) throw new ReportUsageError(`lsptap replay: give one recorded LOG\n\n${REPLAY_USAGE}`);
-  if (server.length === 0) throw new ReportUsageError(`lsptap replay: no server command; put it after --, e.g. lsptap replay session.jsonl -- gopls`);
-  if (v.pace !== 'recorded' && v.pace !== 'asap') throw new ReportUsageError(`lsptap replay: --pace needs recorded or asap, got ${JSON.stringify(v.pace)}`);
-  if (v.bpf !== 'auto' && v.bpf !== 'off' && v.bpf !== 'require') throw new ReportUsageError(`lsptap replay: --bpf needs off, auto or require, got ${JSON.stringify(v.bpf)}`);
-  if (v['wait-ms'] !== undefined && !/^\d+$/.test(v['wait-ms'])) throw new ReportUsageError(`lsptap replay: --wait-ms needs a whole number, got ${JSON.stringify(v['wait-ms'])}`);
-  if (v.root !== undefined && !fs.statSync(v.root, { throwIfNoEntry: false })?.isDirectory()) throw new ReportUsageError(`lsptap replay: --root ${v.root} is not a directory`);
+  const server = parsed.afterDashes ?? [];
+  if (parsed.positionals.length !== 1) throw usageError(REPLAY_COMMAND, 'give one recorded LOG');
+  if (server.length === 0) throw usageError(REPLAY_COMMAND, 'no server command; put it after --, e.g. lsptap replay session.jsonl -- gopls');
+  if (v.root !== undefined && !fs.statSync(v.root, { throwIfNoEntry: false })?.isDirectory()) throw usageError(REPLAY_COMMAND, `--root ${v.root} is not a directory`);
   const source = parsed.positionals[0];
   const files = expandLogSources('replay', [source]);
 
   let rec;
   try { rec = await readRecording(source, files, v.session ?? null); } catch (err) {
-    if (err instanceof RecordingError) throw new ReportUsageError(err.message);
-    throw new ReportUsageError(`lsptap replay: cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    if (err instanceof RecordingError) throw new UsageError(err.message);
+    throw new UsageError(`lsptap replay: cannot read ${source}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
   const init = rec.messages.find((m) => m.method === 'initialize');
   const recordedRoot = init === undefined ? null : rootOf(init.body.params);
-  if (v.root !== undefined && recordedRoot === null) throw new ReportUsageError('lsptap replay: --root: the recording\'s initialize names no workspace root to rewrite');
+  if (v.root !== undefined && recordedRoot === null) throw new UsageError('lsptap replay: --root: the recording\'s initialize names no workspace root to rewrite');
   const rewrite = v.root !== undefined && recordedRoot !== null ? new RootRewrite(recordedRoot, v.root) : null;
   const cwd = v.root ?? (rec.cwd !== null && fs.existsSync(rec.cwd) ? rec.cwd : process.cwd());
   const logDir = v['log-dir'] ?? defaultLogDir(process.env);
@@ -81,8 +62,8 @@ export async function runReplay(argv: string[]): Promise<number> {
   note(`lsptap replay: session ${rec.session} of ${source}: ${rec.messages.length} client message(s), ${requests} request(s), pace ${v.pace}${rewrite ? `, root ${recordedRoot} -> ${v.root}` : ''}`);
   for (const m of rec.withoutBody) note(`lsptap replay: not replayed, its body is not in the log: ${m.method}${m.id === null ? '' : ` (id ${m.id})`}`);
   const result = await replay(rec, {
-    server, logPath: v.log ?? null, logDir, bpf: v.bpf, bodies: v.bodies === true, pace: v.pace as Pace, rewrite, cwd,
-    waitMs: v['wait-ms'] === undefined ? 300000 : Number(v['wait-ms']), note,
+    server, logPath: v.log ?? null, logDir, bpf: v.bpf, bodies: v.bodies, pace: v.pace, rewrite, cwd,
+    waitMs: v['wait-ms'], note,
   });
   process.stdout.write(resultText(result));
   if (result.logPath === null) { note('lsptap replay: the replay\'s log was not found; no comparison'); return 1; }

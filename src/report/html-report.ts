@@ -38,7 +38,8 @@ export function histogramOf(sortedMs: number[]): Histogram {
 
 /** JSON safe to put inside <script>: no `</script>` or `<!--` can end it early. */
 export const scriptJson = (v: unknown): string => JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
-export const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+import { escapeHtml } from './escape-html';
+export { escapeHtml };
 
 const PAGE_SCRIPT = String.raw`
 (function () {

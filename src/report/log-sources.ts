@@ -7,7 +7,7 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
-import { ReportUsageError } from '../model/errors';
+import { UsageError } from '../model/errors';
 import { PROFILE_FILE_SUFFIX } from '../model/profile-file';
 
 export const LOG_SUFFIX = '.jsonl';
@@ -30,10 +30,10 @@ export function expandLogSources(command: string, sources: string[]): string[] {
       fs.accessSync(s, fs.constants.R_OK);
       if (fs.statSync(s).isDirectory()) files = logFilesIn(s);
     } catch (err) {
-      throw new ReportUsageError(`lsptap ${command}: cannot read ${s}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      throw new UsageError(`lsptap ${command}: cannot read ${s}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
     if (files === null) out.push(s);
-    else if (files.length === 0) throw new ReportUsageError(`lsptap ${command}: no *${LOG_SUFFIX} files in ${s}`);
+    else if (files.length === 0) throw new UsageError(`lsptap ${command}: no *${LOG_SUFFIX} files in ${s}`);
     else for (const f of files) out.push(f);
   }
   return out;

@@ -3,30 +3,28 @@
 // JSON (--json) and/or a self-contained HTML page (--html FILE).
 
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
+import { flag, parseCommand, printUsage, text, usageError, whole, type CommandSpec } from '../command/command-args';
 import { ReportBuilder, type Report, type ReportFilters } from './aggregate';
 import { readLogs } from './log-reader';
 import { expandLogSources } from './log-sources';
 import { formatReportText } from './format-text';
 import { renderHtmlReport } from './html-report';
 
-export const REPORT_USAGE = `usage: lsptap report [options] [LOG...]
-
-Per method and direction: count, p50/p90/p99/max latency, kernel breakdown when the logs
-have it, and the slowest requests with their phases. LOG is a file, a directory (its
-*.jsonl files, not subdirectories) or "-" for stdin (also when no LOG is given).
-
-options:
-  --json             print the report as one JSON document
-  --html FILE        also write a self-contained HTML page (charts inlined) to FILE
-  --method M         only method M
-  --since T          only messages at or after T: an ISO date/time, or an age such as 7d, 12h, 30m
-  --until T          only messages at or before T (same forms)
-  --slowest N        list the N slowest requests (default 10)
-`;
-
-import { ReportUsageError } from '../model/errors';
-export { ReportUsageError };
+export const REPORT_COMMAND = {
+  name: 'lsptap report',
+  synopsis: ['lsptap report [options] [LOG...]'],
+  about: 'Per method and direction: count, p50/p90/p99/max latency, kernel breakdown when the logs have it, and the slowest requests with their phases. LOG is a file, a directory (its *.jsonl files, not subdirectories) or "-" for stdin (also when no LOG is given).',
+  positionals: true,
+  splitAtDashes: false,
+  options: {
+    json: flag('print the report as one JSON document'),
+    html: text('FILE', 'also write a self-contained HTML page (charts inlined) to FILE'),
+    method: text('M', 'only method M'),
+    since: text('T', 'only messages at or after T: an ISO date/time, or an age such as 7d, 12h, 30m'),
+    until: text('T', 'only messages at or before T (same forms)'),
+    slowest: whole('N', 10, 'list the N slowest requests (default 10)'),
+  },
+} as const satisfies CommandSpec;
 
 const AGE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
@@ -37,36 +35,25 @@ export function parseTimeBound(name: string, v: string | undefined, nowMs: numbe
   const age = AGE.exec(v);
   if (age !== null) return nowMs - Number(age[1]) * UNIT_MS[age[2]];
   const t = Date.parse(v);
-  if (Number.isNaN(t)) throw new ReportUsageError(`lsptap report: ${name} needs an ISO date/time or an age like 7d, 12h, 30m; got ${JSON.stringify(v)}`);
+  if (Number.isNaN(t)) throw usageError(REPORT_COMMAND, `${name} needs an ISO date/time or an age like 7d, 12h, 30m; got ${JSON.stringify(v)}`);
   return t;
 }
 
 export interface ReportArgs { sources: string[]; json: boolean; html: string | null; filters: ReportFilters }
 
-export function parseReportArgs(argv: string[], nowMs = Date.now()): ReportArgs {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: {
-        json: { type: 'boolean', default: false }, html: { type: 'string' }, method: { type: 'string' },
-        since: { type: 'string' }, until: { type: 'string' }, slowest: { type: 'string' },
-      },
-    });
-  } catch (err) {
-    throw new ReportUsageError(`lsptap report: ${(err as Error).message}\n\n${REPORT_USAGE}`);
-  }
+export function parseReportArgs(argv: string[], nowMs = Date.now()): ReportArgs | 'help' {
+  const parsed = parseCommand(REPORT_COMMAND, argv);
+  if (parsed.help) return 'help';
   const v = parsed.values;
-  if (v.slowest !== undefined && !/^\d+$/.test(v.slowest)) throw new ReportUsageError(`lsptap report: --slowest needs a whole number, got ${JSON.stringify(v.slowest)}`);
   return {
     sources: parsed.positionals.length > 0 ? parsed.positionals : ['-'],
-    json: v.json === true,
+    json: v.json,
     html: v.html ?? null,
     filters: {
       method: v.method ?? null,
       sinceMs: parseTimeBound('--since', v.since, nowMs),
       untilMs: parseTimeBound('--until', v.until, nowMs),
-      slowest: v.slowest === undefined ? 10 : Number(v.slowest),
+      slowest: v.slowest,
     },
   };
 }
@@ -88,9 +75,9 @@ export function reportJson(report: Report): string {
 }
 
 export async function runReport(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(REPORT_USAGE); return 0; }
   const args = parseReportArgs(argv);
-  if (args.sources.includes('-') && process.stdin.isTTY) throw new ReportUsageError(`lsptap report: no LOG given and stdin is a terminal\n\n${REPORT_USAGE}`);
+  if (args === 'help') return printUsage(REPORT_COMMAND);
+  if (args.sources.includes('-') && process.stdin.isTTY) throw usageError(REPORT_COMMAND, 'no LOG given and stdin is a terminal');
   const report = await buildReport(expandLogSources('report', args.sources), args.filters);
   if (args.json) {
     process.stdout.write(reportJson(report));

@@ -3,58 +3,39 @@
 // it. `q` or Ctrl-C quits; the terminal is restored on every way out.
 
 import fs from 'node:fs';
-import { parseArgs } from 'node:util';
-import { ReportUsageError } from '../model/errors';
+import { flag, parseCommand, printUsage, text, usageError, whole, type CommandSpec } from '../command/command-args';
 import { defaultLogDir } from '../sinks/log-file';
 import { LogTail } from './log-tail';
 import { LiveState } from './live-state';
 import { renderScreen } from './screen';
 import { AnsiScreen } from './terminal';
 
-export const TOP_USAGE = `usage: lsptap top [options] [LOG...]
-
-Live view of lsptap sessions from their logs: requests in flight (oldest first), per method
-count, p50 and p99 over the last minute and since top started reading, errors and
-cancellations, and the last slow requests with their kernel breakdown. q quits.
-
-options:
-  --log-dir DIR      follow every *.jsonl in DIR (default: lsptap's log directory); LOG
-                     arguments (files, or directories: their *.jsonl files, not
-                     subdirectories) are followed instead
-  --recent T         in the directory, read files changed within T before the start from
-                     their beginning (default 15m; older ones from their end)
-  --slow-ms N        a request is slow from N ms (default 100)
-  --interval-ms N    refresh period (default 250)
-  --once             print one frame to stdout and exit (no terminal needed)
-`;
+export const TOP_COMMAND = {
+  name: 'lsptap top',
+  synopsis: ['lsptap top [options] [LOG...]'],
+  about: 'Live view of lsptap sessions from their logs: requests in flight (oldest first), per method count, p50 and p99 over the last minute and since top started reading, errors and cancellations, and the last slow requests with their kernel breakdown. q quits.',
+  positionals: true,
+  splitAtDashes: false,
+  options: {
+    'log-dir': text('DIR', "follow every *.jsonl in DIR (default: lsptap's log directory); LOG arguments (files, or directories: their *.jsonl files, not subdirectories) are followed instead"),
+    recent: text('T', 'in the directory, read files changed within T (30s, 15m, 2h) before the start from their beginning (default 15m; older ones from their end)'),
+    'slow-ms': whole('N', 100, 'a request is slow from N ms (default 100)'),
+    'interval-ms': whole('N', 250, 'refresh period in ms (default 250, at least 50)'),
+    once: flag('print one frame to stdout and exit (no terminal needed)'),
+  },
+} as const satisfies CommandSpec;
 
 const AGE = /^(\d+)(s|m|h)$/;
 const UNIT_MS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3 };
-function wholeNumber(name: string, v: string | undefined, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (!/^\d+$/.test(v)) throw new ReportUsageError(`lsptap top: ${name} needs a whole number, got ${JSON.stringify(v)}`);
-  return Number(v);
-}
 
 export async function runTop(argv: string[]): Promise<number> {
-  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(TOP_USAGE); return 0; }
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv, allowPositionals: true, strict: true,
-      options: {
-        'log-dir': { type: 'string' }, recent: { type: 'string' }, 'slow-ms': { type: 'string' },
-        'interval-ms': { type: 'string' }, once: { type: 'boolean', default: false },
-      },
-    });
-  } catch (err) {
-    throw new ReportUsageError(`lsptap top: ${(err as Error).message}\n\n${TOP_USAGE}`);
-  }
+  const parsed = parseCommand(TOP_COMMAND, argv);
+  if (parsed.help) return printUsage(TOP_COMMAND);
   const v = parsed.values;
   const recent = AGE.exec(v.recent ?? '15m');
-  if (recent === null) throw new ReportUsageError(`lsptap top: --recent needs an age like 30s, 15m, 2h; got ${JSON.stringify(v.recent)}`);
-  const slowMs = wholeNumber('--slow-ms', v['slow-ms'], 100);
-  const intervalMs = Math.max(50, wholeNumber('--interval-ms', v['interval-ms'], 250));
+  if (recent === null) throw usageError(TOP_COMMAND, `--recent needs an age like 30s, 15m, 2h; got ${JSON.stringify(v.recent)}`);
+  const slowMs = v['slow-ms'];
+  const intervalMs = Math.max(50, v['interval-ms']);
   const isDir = (s: string): boolean => fs.statSync(s, { throwIfNoEntry: false })?.isDirectory() === true;
   const dirs = parsed.positionals.length > 0 ? parsed.positionals.filter(isDir) : [v['log-dir'] ?? defaultLogDir(process.env)];
   const files = parsed.positionals.filter((s) => !isDir(s));
@@ -63,8 +44,8 @@ export async function runTop(argv: string[]): Promise<number> {
   const step = (): void => { for (const l of tail.poll()) state.add(l.value, l.source); };
   const frame = (cols: number, rows: number): string[] => renderScreen(state, { nowMs: Date.now(), cols, rows, sources: tail.followed, slowMs });
 
-  if (v.once === true || !process.stdout.isTTY) {
-    if (v.once !== true) throw new ReportUsageError('lsptap top: stdout is not a terminal; use --once for one frame');
+  if (v.once || !process.stdout.isTTY) {
+    if (!v.once) throw usageError(TOP_COMMAND, 'stdout is not a terminal; use --once for one frame');
     step();
     process.stdout.write(frame(process.stdout.columns || 80, process.stdout.rows || 24).join('\n') + '\n');
     return 0;
