@@ -9,8 +9,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
-import { KERNEL_MAPPING, type ProfileFrame, type ProfileSample } from '../src/model/profile-file';
+import { KERNEL_MAPPING, profileFileFor, type ProfileFrame, type ProfileSample } from '../src/model/profile-file';
 import { renderFlameGraph } from '../src/report/flame-graph';
+import { RequestProfiles } from '../src/report/request-profiles';
+import { ProfileWriter } from '../src/sinks/profile-writer';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -78,4 +80,30 @@ test('a flame graph of 20,000 distinct stacks stays within its node bound', () =
   assert.ok(groups <= 500 && groups > 7, `${groups} boxes`);
   assert.ok(svg.length < 150_000, `${svg.length} bytes`);
   assert.equal(renderFlameGraph([]).includes('<rect'), false, 'no samples: an empty graph');
+});
+
+test('a report finds each slow request\'s profile by session, method and id in the profile file its log names', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-flame-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const log = path.join(dir, 'session.jsonl');
+  // Two sessions appended to one log, each with a request 12: their profiles stay apart.
+  for (const [session, leaf] of [['s1', 'go/types.(*Checker).exprInternal'], ['s2', 'go/parser.(*parser).parseFile']]) {
+    const w = ProfileWriter.open(log, { hz: 99, session });
+    w.add([
+      { ...sample([leaf, 'main.main'], 300), id: 12 },
+      { ...sample(['k:schedule', 'syscall.Syscall', 'main.main'], 50), kind: 'wait', id: 12 },
+    ]);
+    w.close();
+  }
+  fs.writeFileSync(log, [{ msg: 'session end', session: 's1', profileFile: path.basename(profileFileFor(log)) }, { msg: 'session end', session: 's2', profileFile: path.basename(profileFileFor(log)) }].map((l) => JSON.stringify(l)).join('\n') + '\n');
+  const profiles = await RequestProfiles.load([log]);
+  const one = profiles.htmlFor({ session: 's1', method: 'textDocument/hover', id: 12 });
+  const two = profiles.htmlFor({ session: 's2', method: 'textDocument/hover', id: 12 });
+  assert.ok(one && two);
+  assert.match(one, /On CPU 300 ms \(30 samples\); waiting 50 ms, in schedule most\./);
+  assert.match(one, /<svg[^>]+class="flame-graph"/);
+  assert.match(one, /<td>100\.0%<\/td><td>100\.0%<\/td><td>go\/types\.\(\*Checker\)\.exprInternal<\/td>/);
+  assert.doesNotMatch(one, /parseFile/);
+  assert.match(two, /parseFile/);
+  assert.equal(profiles.htmlFor({ session: 's1', method: 'textDocument/hover', id: 13 }), null);
 });

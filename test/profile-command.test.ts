@@ -74,7 +74,7 @@ function memoryDest(): ProfileDest & { text: string } {
 test('the profile writer defines each mapping, function and location once, before its first use, and the reader gives the samples back', async (t) => {
   const { deep, spin } = await realStacks(t);
   const dest = memoryDest();
-  const w = new ProfileWriter(dest, null, { hz: 99 });
+  const w = new ProfileWriter(dest, null, { hz: 99, session: 'ab12cd34' });
   const samples: ProfileSample[] = [
     { kind: 'cpu', method: 'textDocument/hover', id: 12, count: 3, valueNs: 30_303_030, stack: deep },
     { kind: 'cpu', method: 'textDocument/hover', id: 12, count: 1, valueNs: 10_101_010, stack: deep },
@@ -83,7 +83,7 @@ test('the profile writer defines each mapping, function and location once, befor
   w.add(samples);
   const totals = w.close();
   const lines = dest.text.trim().split('\n').map((l) => JSON.parse(l));
-  assert.deepEqual(lines[0], { t: 'session', startedAt: lines[0].startedAt, hz: 99 });
+  assert.deepEqual(lines[0], { t: 'session', startedAt: lines[0].startedAt, hz: 99, session: 'ab12cd34' });
   const defined = new Set<string>();
   for (const l of lines.slice(1)) {
     if (l.t === 'sample') {
@@ -113,7 +113,7 @@ test('the profile writer defines each mapping, function and location once, befor
     ...f, mapping: f.mapping && { start: f.mapping.start, limit: f.mapping.limit, offset: f.mapping.offset, file: f.mapping.file, buildId: f.mapping.buildId },
   });
   assert.deepEqual(data.samples.map((s) => ({ ...s, stack: s.stack.map(plain) })),
-    samples.map((s) => ({ ...s, id: s.id === null ? null : String(s.id), stack: s.stack.map(plain) })));
+    samples.map((s) => ({ ...s, id: s.id === null ? null : String(s.id), stack: s.stack.map(plain), session: 'ab12cd34' })));
 });
 
 test('the profile writer stops at its size bound, counts what it left out, and ends with a cut line', async (t) => {

@@ -2,7 +2,7 @@
 // `<log minus .jsonl>.profile.jsonl` (0600, as the log), written by sinks/profile-writer.ts
 // on the analysis thread and read by `lsptap profile` (src/profile/). JSON lines:
 //
-//   {"t":"session","startedAt":"2026-12-07T10:00:00.000Z","hz":99}
+//   {"t":"session","startedAt":"2026-12-07T10:00:00.000Z","hz":99,"session":"ab12cd34"|null}
 //   {"t":"mapping","i":1,"start":"0x400000","limit":"0x1200000","offset":"0x0","file":"/usr/bin/gopls","buildId":"…"|null}
 //   {"t":"function","i":1,"name":"go/types.(*Checker).exprInternal","file":"/usr/lib/go-1.19/src/go/types/expr.go"|null}
 //   {"t":"location","i":1,"mapping":1|0,"address":"0x5a1b2c","function":1|0,"line":1234|0}
@@ -18,7 +18,8 @@
 //
 // Format changes from the issue's sketch, each for a reason: a "session" line opens each
 // session's part and resets the ids (`--log FILE` appends sessions to one log, so one profile
-// file holds several parts); a "cut" line at the end of a part counts the samples left out
+// file holds several parts), naming the log's `session` id so a reader can tell requests of
+// two sessions with the same id apart; a "cut" line at the end of a part counts the samples left out
 // when the file reached its size bound (the writer's counted cut), so a reader can say so.
 
 export const PROFILE_FILE_SUFFIX = '.profile.jsonl';
@@ -36,7 +37,7 @@ export function profileFileFor(logFile: string): string {
   return `${logFile.endsWith('.jsonl') ? logFile.slice(0, -'.jsonl'.length) : logFile}${PROFILE_FILE_SUFFIX}`;
 }
 
-export interface ProfileSessionLine { t: 'session'; startedAt: string; hz: number | null }
+export interface ProfileSessionLine { t: 'session'; startedAt: string; hz: number | null; session: string | null }
 export interface ProfileMappingLine { t: 'mapping'; i: number; start: string; limit: string; offset: string; file: string; buildId: string | null }
 export interface ProfileFunctionLine { t: 'function'; i: number; name: string; file: string | null }
 export interface ProfileLocationLine { t: 'location'; i: number; mapping: number; address: string; function: number; line: number }
@@ -73,6 +74,8 @@ export interface ProfileSample {
   valueNs: number;
   /** Leaf first: kernel frames, then user frames. */
   stack: readonly ProfileFrame[];
+  /** The log's session id of the part it was read from (set by the reader; the writer ignores it). */
+  session?: string | null;
 }
 
 /** The mapping for kernel frames: the upper half of the address space. */

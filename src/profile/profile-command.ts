@@ -66,15 +66,24 @@ export async function resolveSources(sources: string[]): Promise<{ profiles: str
     for (const f of files) {
       if (f.endsWith(PROFILE_FILE_SUFFIX)) { profiles.add(path.resolve(f)); continue; }
       logs.push(f);
-      const named = await profileFilesNamedBy(f);
-      const beside = profileFileFor(f);
-      if (named.length === 0 && fs.existsSync(beside)) named.push(beside);
+      const named = await profileFilesOf(f);
       if (named.length === 0 && !isDir) throw new UsageError(`lsptap profile: ${s} names no profile file (its sessions ran without profiling, or it is not a session log)`);
-      for (const p of named) profiles.add(path.resolve(path.dirname(f), p));
+      for (const p of named) profiles.add(p);
     }
   }
   if (profiles.size === 0) throw new UsageError(`lsptap profile: no profile files in ${sources.join(', ')}`);
   return { profiles: [...profiles], logs };
+}
+
+/**
+ * The profile files of a session log: those its `session end` lines name (relative to the
+ * log), else the one beside it if it exists.
+ */
+export async function profileFilesOf(log: string): Promise<string[]> {
+  const named = (await profileFilesNamedBy(log)).map((p) => path.resolve(path.dirname(log), p));
+  const beside = profileFileFor(log);
+  if (named.length === 0 && fs.existsSync(beside)) named.push(path.resolve(beside));
+  return named;
 }
 
 /** `session end` lines' profileFile fields. */

@@ -33,6 +33,7 @@ export function readProfileFile(file: string, data: ProfileData): void {
   let mappings = new Map<number, ProfileMapping>();
   let functions = new Map<number, { name: string; file: string | null }>();
   let locations = new Map<number, ProfileFrame>();
+  let session: string | null = null;
   for (const raw of text.split('\n')) {
     if (raw === '') continue;
     let l: Json;
@@ -48,6 +49,7 @@ export function readProfileFile(file: string, data: ProfileData): void {
         mappings = new Map();
         functions = new Map();
         locations = new Map();
+        session = typeof l.session === 'string' ? l.session : null;
         if (data.hz === null && typeof l.hz === 'number' && l.hz > 0) data.hz = l.hz;
         const at = typeof l.startedAt === 'string' ? Date.parse(l.startedAt) : NaN;
         if (!Number.isNaN(at) && (data.startedAtMs === null || at < data.startedAtMs)) data.startedAtMs = at;
@@ -74,7 +76,7 @@ export function readProfileFile(file: string, data: ProfileData): void {
           data.badLines++;
           break;
         }
-        data.samples.push({ kind: l.kind as ProfileKind, method: l.method, id: l.id, count: l.count, valueNs: l.valueNs, stack: stack as ProfileFrame[] });
+        data.samples.push({ kind: l.kind as ProfileKind, method: l.method, id: l.id, count: l.count, valueNs: l.valueNs, stack: stack as ProfileFrame[], session });
         break;
       }
       case 'cut':

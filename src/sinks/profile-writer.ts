@@ -1,26 +1,55 @@
 // Writes the profile file (format: model/profile-file.ts): mappings, functions and locations
 // once each, then samples that name them by id. Bounded: a sample that would take the file
 // past maxBytes is left out and counted, and the part ends with a "cut" line saying how much
-// was left out. Written through sonic-boom (as the log), one write per batch of samples.
+// was left out. One synchronous write per batch of samples: the file is regular (never a
+// pipe) and a batch comes once per drain, and sonic-boom's flushSync at close could land the
+// buffered tail before a write still in flight (the header after the samples). A write that
+// fails (a full disk) stops the file; what follows is counted as cut.
 
 import fs from 'node:fs';
-import pino from 'pino';
 import {
   PROFILE_FILE_MAX_BYTES, profileFileFor,
   type ProfileFrame, type ProfileLine, type ProfileMapping, type ProfileSample,
 } from '../model/profile-file';
 import { openOwned } from './log-file';
 
-/** What the writer writes to (sonic-boom; a test passes its own). */
+/** What the writer writes to (a file; a test passes its own). write: false once it failed. */
 export interface ProfileDest {
   write(text: string): boolean;
   flushSync(): void;
   end(): void;
 }
 
+/** An O_APPEND file: one writeSync per call (looping over a short write). */
+class FileDest implements ProfileDest {
+  private failed = false;
+
+  constructor(private readonly fd: number) {}
+
+  write(text: string): boolean {
+    if (this.failed) return false;
+    try {
+      const bytes = Buffer.from(text, 'utf8');
+      for (let at = 0; at < bytes.length;) at += fs.writeSync(this.fd, bytes, at, bytes.length - at);
+      return true;
+    } catch {
+      this.failed = true;
+      return false;
+    }
+  }
+
+  flushSync(): void {}
+
+  end(): void {
+    fs.closeSync(this.fd);
+  }
+}
+
 export interface ProfileWriterOptions {
   /** The sampling rate, recorded in the part's "session" line. */
   hz?: number | null;
+  /** The log's session id (its lines' `session` field), recorded in the "session" line. */
+  session?: string | null;
   maxBytes?: number;
 }
 
@@ -46,11 +75,12 @@ export class ProfileWriter {
   private readonly maxBytes: number;
   private readonly totalsNow: ProfileTotals;
   private closed = false;
+  private failed = false;
 
   constructor(private readonly dest: ProfileDest, path: string | null, options: ProfileWriterOptions = {}) {
     this.maxBytes = options.maxBytes ?? PROFILE_FILE_MAX_BYTES;
     this.totalsNow = { path, bytes: 0, samples: 0, count: 0, valueNs: 0, cutSamples: 0, cutCount: 0, cutValueNs: 0 };
-    this.emit([{ t: 'session', startedAt: new Date().toISOString(), hz: options.hz ?? null }]);
+    this.emit([{ t: 'session', startedAt: new Date().toISOString(), hz: options.hz ?? null, session: options.session ?? null }]);
   }
 
   /**
@@ -60,8 +90,7 @@ export class ProfileWriter {
   static open(logFile: string, options: ProfileWriterOptions = {}): ProfileWriter {
     const path = profileFileFor(logFile);
     const fd = openOwned(path, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT);
-    const dest = pino.destination({ fd, sync: false, minLength: 0 });
-    return new ProfileWriter(dest, path, options);
+    return new ProfileWriter(new FileDest(fd), path, options);
   }
 
   get totals(): Readonly<ProfileTotals> {
@@ -72,21 +101,36 @@ export class ProfileWriter {
   add(samples: readonly ProfileSample[]): void {
     if (this.closed) return;
     let text = '';
+    let textBytes = 0;
+    const written: ProfileSample[] = [];
     for (const s of samples) {
-      const lines = this.linesFor(s);
+      const lines = this.failed ? null : this.linesFor(s, textBytes);
       if (lines === null) {
-        this.totalsNow.cutSamples++;
-        this.totalsNow.cutCount += s.count;
-        this.totalsNow.cutValueNs += s.valueNs;
+        this.countCut(s);
         continue;
       }
       text += lines;
-      this.totalsNow.bytes += Buffer.byteLength(lines);
-      this.totalsNow.samples++;
-      this.totalsNow.count += s.count;
-      this.totalsNow.valueNs += s.valueNs;
+      textBytes += Buffer.byteLength(lines);
+      written.push(s);
     }
-    if (text !== '') this.dest.write(text);
+    if (text === '') return;
+    if (this.dest.write(text)) {
+      this.totalsNow.bytes += textBytes;
+      for (const s of written) {
+        this.totalsNow.samples++;
+        this.totalsNow.count += s.count;
+        this.totalsNow.valueNs += s.valueNs;
+      }
+    } else {
+      this.failed = true; // the file stops here; the rest of the session is counted as cut
+      for (const s of written) this.countCut(s);
+    }
+  }
+
+  private countCut(s: ProfileSample): void {
+    this.totalsNow.cutSamples++;
+    this.totalsNow.cutCount += s.count;
+    this.totalsNow.cutValueNs += s.valueNs;
   }
 
   /** Writes the cut line if anything was left out, flushes and closes the file. */
@@ -115,7 +159,7 @@ export class ProfileWriter {
    * The lines one sample needs: new definitions first, then the sample. If it will not fit,
    * the caller drops it; so definitions are only kept once the sample is (see rollback).
    */
-  private linesFor(s: ProfileSample): string | null {
+  private linesFor(s: ProfileSample, batchBytes: number): string | null {
     const added: [Map<string, number>, string][] = [];
     let defs = '';
     const idOf = (map: Map<string, number>, key: string, line: (i: number) => ProfileLine): number => {
@@ -135,7 +179,7 @@ export class ProfileWriter {
       count: s.count, valueNs: Math.round(s.valueNs), stack,
     };
     const text = `${defs}${JSON.stringify(sample)}\n`;
-    if (this.totalsNow.bytes + Buffer.byteLength(text) > this.maxBytes - CUT_LINE_RESERVE) {
+    if (this.totalsNow.bytes + batchBytes + Buffer.byteLength(text) > this.maxBytes - CUT_LINE_RESERVE) {
       for (const [map, key] of added.reverse()) map.delete(key); // ids stay dense: last in, first out
       return null;
     }
