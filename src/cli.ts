@@ -11,12 +11,12 @@ import { parseAddress } from './proxy/address';
 import { runGoplsMode } from './dropin/gopls-mode';
 import { runInstallShim } from './dropin/install-shim';
 import { VERSION } from './model/version';
-import type { BpfMode } from './model/stages';
+import { MAX_PROFILE_HZ, type BpfMode } from './model/stages';
 import { StartupError, UsageError, describeFailure } from './model/errors';
 import { AnalysisLink } from './proxy/worker/analysis-link';
 import { guardStderr, writeStderr } from './proxy/stderr';
 import { exposedMetricsWarning, parseMetricsAddress } from './sinks/metrics-address';
-import { parseCommand, printUsage, usageOf } from './command/command-args';
+import { parseCommand, printUsage, usageOf, usageError } from './command/command-args';
 import { PROXY_COMMAND } from './command/proxy-command';
 
 
@@ -33,6 +33,8 @@ export interface ProxyCliOptions {
   graceMs: number;
   metrics?: string;
   bpf: BpfMode;
+  /** --profile-hz: the profiler's rate per CPU; 0: off. */
+  profileHz: number;
   connect?: string;
   listen?: string;
   server?: string;
@@ -41,6 +43,12 @@ export interface ProxyCliOptions {
 export { UsageError };
 
 export { StartupError };
+
+/** --profile-hz: at most MAX_PROFILE_HZ (0 is off). */
+function profileHz(hz: number): number {
+  if (hz > MAX_PROFILE_HZ) throw usageError(PROXY_COMMAND, `--profile-hz is at most ${MAX_PROFILE_HZ}, got ${hz}`);
+  return hz;
+}
 
 /** Split argv at the first `--`: lsptap's options before, the server command after. */
 export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command: string[] } | 'help' | 'version' {
@@ -54,6 +62,7 @@ export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command
     opts: {
       log: v.log, logDir: v['log-dir'], retention, bodies: v.bodies, summary: v.summary,
       bodiesMax: v['bodies-max'], graceMs: v['grace-ms'], metrics: v.metrics, bpf: v.bpf,
+      profileHz: profileHz(v['profile-hz']),
       connect: v.connect, listen: v.listen, server: v.server,
     },
     command: parsed.afterDashes ?? [],
@@ -75,7 +84,7 @@ async function startLink(opts: ProxyCliOptions, bpf: BpfMode, needKernelState = 
     const exposed = exposedMetricsWarning(parseMetricsAddress(opts.metrics));
     if (exposed !== null) writeStderr(`${exposed}\n`);
   }
-  const link = AnalysisLink.launch({ bpf, metricsAddress: opts.metrics ?? null });
+  const link = AnalysisLink.launch({ bpf, metricsAddress: opts.metrics ?? null, profileHz: opts.profileHz });
   if (bpf === 'require' || opts.metrics !== undefined || needKernelState) await link.started;
   const { fd, path, retention } = openSessionLog(opts);
   link.openLog(fd, opts.bodies, path, opts.graceMs);

@@ -36,9 +36,9 @@ async function scripted(t: Parameters<typeof tempDir>[0], bpf: string, prefix?: 
   return { sha256: crypto.createHash('sha256').update(Buffer.concat(run.received)).digest('hex'), code: end.code, lines: readLog(log), stderr: end.stderr };
 }
 
-/** Log lines without what differs run to run (times, CPU, pids, session ids) or by design (`kernel`, and `clock`: who took the times). */
+/** Log lines without what differs run to run (times, CPU, pids, session ids) or by design (`kernel`, `profileFile`, and `clock`: who took the times). */
 function comparable(lines: LogLine[]): unknown[] {
-  const volatile = new Set(['time', 'pid', 'session', 'serverPid', 'logPath', 'startNs', 'startTime', 'firstByteMs', 'lastByteMs', 'forwardedMs', 'latencyMs', 'clock', 'kernel', 'summary', 'lsptapCpuMs', 'serverCpuMs']);
+  const volatile = new Set(['time', 'pid', 'session', 'serverPid', 'logPath', 'startNs', 'startTime', 'firstByteMs', 'lastByteMs', 'forwardedMs', 'latencyMs', 'clock', 'kernel', 'summary', 'lsptapCpuMs', 'serverCpuMs', 'profileFile']);
   return lines.filter((l) => l.msg !== 'kernel timing off').map((l) => Object.fromEntries(Object.entries(l).filter(([k]) => !volatile.has(k))));
 }
 

@@ -39,6 +39,8 @@ export type InitResult = { ok: true; kernel: boolean } | { ok: false; kind: 'bpf
 
 export class AnalysisHost {
   private log: SessionLog | null = null;
+  /** The log's file (null: stderr): the profile file goes beside it. */
+  private logPath: string | null = null;
   private readonly hosted = new Map<number, Hosted>();
   private kernel: KernelOption | null = null;
   private metrics: MetricsServing | null = null;
@@ -78,6 +80,7 @@ export class AnalysisHost {
     switch (c.t) {
       case 'open-log':
         this.log = new SessionLog(c.fd, c.withBodies, {}, { sync: isRegularFile(c.fd), path: c.path, graceMs: c.graceMs, say: (text) => this.post({ type: 'say', text }) });
+        this.logPath = c.path ?? null;
         return;
       case 'logger':
         this.hosted.set(sid, { log: this.logOrThrow().child(c.bindings), session: null, parts: null, observing: false, s2cCut: false, s2cOffset: 0 });
@@ -138,7 +141,7 @@ export class AnalysisHost {
   }
 
   private start(sid: number, c: SessionStartRequest): StartReply {
-    const { log, session, parts, reply } = openComposedSession({ log: this.logOrThrow(), kernel: this.kernel!, metrics: this.metrics }, c);
+    const { log, session, parts, reply } = openComposedSession({ log: this.logOrThrow(), logPath: this.logPath, kernel: this.kernel!, metrics: this.metrics }, c);
     const command = (c.fields as { command?: unknown }).command;
     const serverName = serverNameOf(command);
     this.hosted.set(sid, { log, session, parts, observing: true, s2cCut: false, s2cOffset: 0, serverName });

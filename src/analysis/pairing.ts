@@ -105,7 +105,7 @@ export class Pairing {
         table.take(key); // the new one goes last, for eviction order
       }
       if (key !== ident.id) this.longIds[frame.dir].set(key, keptId(ident.id));
-      table.add(key, ident.method.length <= METHOD_MAX_CHARS ? ident.method : copyPrefix(ident.method, METHOD_MAX_CHARS), frame.offset + frame.headerBytes + frame.bodyBytes - 1, frame.forwardedNs);
+      table.add(key, ident.method.length <= METHOD_MAX_CHARS ? ident.method : copyPrefix(ident.method, METHOD_MAX_CHARS), frame.offset, frame.offset + frame.headerBytes + frame.bodyBytes - 1, frame.forwardedNs);
       if (table.size > this.maxPending) this.evictOldest(frame.dir);
     } else if (ident.kind === 'response') {
       rec.isError = ident.isError;
@@ -126,7 +126,7 @@ export class Pairing {
         rec.method = req.method;
         rec.cancelled = req.cancelled;
         rec.latencyMs = Number(frame.lastByteNs - req.forwardedNs) / 1e6;
-        rec.request = { endOffset: req.endOffset, forwardedNs: req.forwardedNs };
+        rec.request = { offset: req.offset, endOffset: req.endOffset, forwardedNs: req.forwardedNs };
       }
     } else if (ident.kind === 'notification' && ident.cancelId !== null) {
       // $/cancelRequest travels the same way as the request it cancels.

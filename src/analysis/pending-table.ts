@@ -3,10 +3,11 @@
 // per request (nine fields, two bigints: ~200 B) made a cap of 10,000 necessary, which then
 // called 187,143 answered requests unanswered (issue 24). Here a request is a slot in typed
 // arrays (forward time, end offset, cancelled) plus a method reference, and the Map from id
-// to slot: about 50 B per waiting request, so 1,000,000 fit in 64 MB.
+// to slot: about 60 B per waiting request, so 1,000,000 fit in 64 MB.
 //
 // Layout per slot: fwdNs (Float64, ns after `baseNs`: exact for 104 days), endOffset
 // (Float64, the request's last byte in its stream; for a free slot, the next free slot),
+// span (Uint32, back to its first byte),
 // cancelled (Uint8), method (Uint16: the index of an interned method name; each message
 // brings its own copy of the string, 40 B a request). The Map keeps insertion order, which
 // is the eviction order.
@@ -23,11 +24,13 @@ const OWN_METHOD = 0xffff;
 const NO_SLOT = -1;
 
 /** A request as the table hands it back. */
-export interface PendingEntry { key: MessageId; method: string; endOffset: number; forwardedNs: bigint; cancelled: boolean }
+export interface PendingEntry { key: MessageId; method: string; offset: number; endOffset: number; forwardedNs: bigint; cancelled: boolean }
 
 export class PendingTable {
   private readonly slotOf = new Map<MessageId, number>();
   private fwdNs = new Float64Array(FIRST_SLOTS);
+  /** endOffset - offset: the message's length less one (a Content-Length fits 32 bits). */
+  private span = new Uint32Array(FIRST_SLOTS);
   private endOffset = new Float64Array(FIRST_SLOTS);
   private cancelledAt = new Uint8Array(FIRST_SLOTS);
   private methodAt = new Uint16Array(FIRST_SLOTS);
@@ -48,10 +51,11 @@ export class PendingTable {
   has(key: MessageId): boolean { return this.slotOf.has(key); }
 
   /** Add a request (the caller removed any earlier one with this key and keeps size ≤ maxEntries + 1). */
-  add(key: MessageId, method: string, endOffset: number, forwardedNs: bigint): void {
+  add(key: MessageId, method: string, offset: number, endOffset: number, forwardedNs: bigint): void {
     const slot = this.takeSlot();
     this.baseNs ??= forwardedNs;
     this.fwdNs[slot] = Number(forwardedNs - this.baseNs);
+    this.span[slot] = endOffset - offset;
     this.endOffset[slot] = endOffset;
     this.cancelledAt[slot] = 0;
     let m = this.methodIndex.get(method);
@@ -98,7 +102,7 @@ export class PendingTable {
   private entryAt(key: MessageId, slot: number): PendingEntry {
     const m = this.methodAt[slot];
     return {
-      key, method: m === OWN_METHOD ? this.ownMethods.get(slot) ?? '' : this.methodNames[m], endOffset: this.endOffset[slot],
+      key, method: m === OWN_METHOD ? this.ownMethods.get(slot) ?? '' : this.methodNames[m], offset: this.endOffset[slot] - this.span[slot], endOffset: this.endOffset[slot],
       forwardedNs: (this.baseNs ?? 0n) + BigInt(this.fwdNs[slot]), cancelled: this.cancelledAt[slot] === 1,
     };
   }
@@ -124,6 +128,7 @@ export class PendingTable {
   private grow(): void {
     const n = Math.min(this.fwdNs.length * 2, Math.max(this.maxEntries + 1, FIRST_SLOTS));
     const f = new Float64Array(n); f.set(this.fwdNs); this.fwdNs = f;
+    const sp = new Uint32Array(n); sp.set(this.span); this.span = sp;
     const o = new Float64Array(n); o.set(this.endOffset); this.endOffset = o;
     const c = new Uint8Array(n); c.set(this.cancelledAt); this.cancelledAt = c;
     const m = new Uint16Array(n); m.set(this.methodAt); this.methodAt = m;

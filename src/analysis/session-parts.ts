@@ -9,6 +9,8 @@ import { Summary } from '../sinks/summary';
 import type { SessionLog, SessionLogChild, SessionStartInfo } from '../sinks/session-log';
 import type { SessionStartRequest, StartReply } from '../bridge/protocol';
 import { prepareKernelTiming, type KernelOption } from '../probes/kernel-option';
+import type { ProfileSinkFactory } from '../probes/kernel-timing';
+import { ProfileWriter } from '../sinks/profile-writer';
 import type { AnalysisConfig } from '../bridge/protocol';
 import { Session } from './session';
 
@@ -77,7 +79,7 @@ export function composeSession(summary: Summary, kernel: KernelTiming | null, se
 export async function prepareThreadParts(config: AnalysisConfig): Promise<{ ok: true; kernel: KernelOption; metrics: MetricsServing | null } | { ok: false; kind: 'bpf' | 'metrics'; message: string }> {
   let kernel: KernelOption;
   try {
-    kernel = prepareKernelTiming(config.bpf);
+    kernel = prepareKernelTiming(config.bpf, config.profileHz);
   } catch (err) {
     return { ok: false, kind: 'bpf', message: (err as Error).message };
   }
@@ -95,6 +97,8 @@ export interface SharedParts {
   log: SessionLog;
   kernel: KernelOption;
   metrics: MetricsServing | null;
+  /** The log's file, or null (stderr): a session's profile file goes beside it. */
+  logPath: string | null;
 }
 
 export interface ComposedSession {
@@ -107,7 +111,7 @@ export interface ComposedSession {
 /** Build one session: its log child, kernel timing, summary and sinks; write `session start`. */
 export function openComposedSession(shared: SharedParts, c: SessionStartRequest): ComposedSession {
   const log = shared.log.child({ session: c.sessionId });
-  const { kernel, refuse, off } = shared.kernel.attach(c.kernel, log, c.kernelOffReason);
+  const { kernel, refuse, off } = shared.kernel.attach(c.kernel, log, c.kernelOffReason, profileFileBeside(shared.logPath));
   const summary = new Summary();
   const parts = composeSession(summary, kernel, shared.metrics);
   const startNs = BigInt(c.startNs);
@@ -115,4 +119,13 @@ export function openComposedSession(shared: SharedParts, c: SessionStartRequest)
   log.sessionStart({ ...c.fields, startNs, ...parts.extraStart } as SessionStartInfo);
   if (off !== null) log.warn('kernel timing off', off);
   return { log, session, parts, reply: { refuse } };
+}
+
+/** The session's profile file beside its log (sinks/profile-writer.ts), opened when profiling starts; none with the log on stderr. */
+function profileFileBeside(logPath: string | null): ProfileSinkFactory | null {
+  if (logPath === null) return null;
+  return (hz) => {
+    const w = ProfileWriter.open(logPath, { hz });
+    return { path: w.totals.path, add: (samples) => w.add(samples), close: () => w.close() };
+  };
 }

@@ -34,6 +34,8 @@ export type KernelTarget =
 export interface AnalysisConfig {
   bpf: BpfMode;
   metricsAddress: string | null;
+  /** --profile-hz: the profiler's rate per CPU while kernel timing runs; 0: off. */
+  profileHz: number;
 }
 
 /**

@@ -9,6 +9,7 @@ import os from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { findRealServer, chainEnv, type FoundServer } from './find-server';
 import { LogPathError, StartupError } from '../model/errors';
+import { DEFAULT_PROFILE_HZ, MAX_PROFILE_HZ } from '../model/stages';
 import { writeStderr } from '../proxy/stderr';
 import { classifyGoplsArgs } from './command-line';
 import type { RetentionPolicy } from '../sinks/log-retention';
@@ -67,7 +68,7 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
   const bpf = opts.bpf ?? process.env.LSPTAP_BPF ?? 'auto';
   if (bpf !== 'off' && bpf !== 'auto' && bpf !== 'require') throw new StartupError(`lsptap: LSPTAP_BPF must be auto, off or require, not ${JSON.stringify(bpf)}`);
   // As cli.ts: only --bpf=require waits for the analysis thread before gopls starts.
-  const link = AnalysisLink.launch({ bpf, metricsAddress: null });
+  const link = AnalysisLink.launch({ bpf, metricsAddress: null, profileHz: profileHzFromEnv(process.env.LSPTAP_PROFILE_HZ) });
   if (bpf === 'require') await link.started;
 
   const retention = opts.retention ?? resolveRetention({}, process.env);
@@ -93,4 +94,11 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
     graceMs: opts.graceMs ?? 3000, sessionId: randomUUID().slice(0, 8),
     extraStart: { invokedAs: opts.invokedAs, serverFoundVia: server.via, ...(target.retention === null ? {} : { logRetention: target.retention }) },
   });
+}
+
+/** Standing in for gopls, the profiler's rate comes from $LSPTAP_PROFILE_HZ (default 99; 0: off). */
+function profileHzFromEnv(v: string | undefined): number {
+  if (v === undefined || v === '') return DEFAULT_PROFILE_HZ;
+  if (!/^\d+$/.test(v) || Number(v) > MAX_PROFILE_HZ) throw new StartupError(`lsptap: LSPTAP_PROFILE_HZ must be a whole number from 0 to ${MAX_PROFILE_HZ}, not ${JSON.stringify(v)}`);
+  return Number(v);
 }

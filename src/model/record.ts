@@ -39,6 +39,28 @@ export interface FdReport {
   growth: { rises: number; from: number; to: number } | null;
 }
 
+/** One function and its share of a profile, in percent (one decimal). */
+export interface ProfileShare { fn: string; pct: number }
+
+/**
+ * A request's profile in a few names (kernel.profile on its response line):
+ * the server's CPU ticks in its window, the functions on a CPU (self) and on the stack
+ * (total), and its blocked time charged to the functions that waited.
+ */
+export interface ProfileDigest {
+  /** The server's CPU ticks in the window, and the CPU time they stand for. */
+  samples: number;
+  cpuMs: number;
+  /** Functions on a CPU when sampled (the leaf), by share of the ticks. */
+  self: ProfileShare[];
+  /** Functions anywhere on the stack (once per stack), by share; at equal shares the deeper first. */
+  total: ProfileShare[];
+  /** The blocked time charged to waiting stacks: adds up to serverBlockedUs. */
+  waitMs: number;
+  /** The function that waited (the first frame above the runtime's and standard library's syscall plumbing), by share. */
+  waitIn: ProfileShare[];
+}
+
 /**
  * Kernel-side breakdown of one message (filled by src/probes when BPF runs): times in µs,
  * counts and bytes as named; null where the kernel did not show what was needed. Which
@@ -71,6 +93,8 @@ export interface KernelTiming {
   diskIoUs?: number | null;
   fdsOpened?: number | null;
   fdsClosed?: number | null;
+  /** Responses, with --profile-hz above 0: what the server's window was spent on. */
+  profile?: ProfileDigest | null;
 }
 
 export interface MessageRecord {
@@ -97,8 +121,8 @@ export interface MessageRecord {
   isError: boolean | null;
   /** Responses: request fully forwarded -> response fully read, in ms (by `clock`); null otherwise. */
   latencyMs: number | null;
-  /** Responses: the paired request's last byte's stream offset and its forward time (for kernel joins). */
-  request: { endOffset: number; forwardedNs: bigint } | null;
+  /** Responses: the paired request's stream offsets (header's first byte, body's last) and its forward time (for kernel joins and profiles). */
+  request: { offset: number; endOffset: number; forwardedNs: bigint } | null;
   /** Requests that a $/cancelRequest named before their response; on responses, whether the request was cancelled. */
   cancelled: boolean;
   /** $/cancelRequest: the id it cancels. */

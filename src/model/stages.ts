@@ -42,3 +42,8 @@ export interface KernelLog {
 
 /** `--bpf MODE`: kernel timing where it loads (auto), never (off), or refuse to start without it (require). */
 export type BpfMode = 'off' | 'auto' | 'require';
+
+/** --profile-hz's default: 99 a second per CPU, as bcc's profile and perf use (off the kernel's tick). */
+export const DEFAULT_PROFILE_HZ = 99;
+/** The highest --profile-hz takes: past this the sampling costs the server more than it tells. */
+export const MAX_PROFILE_HZ = 10_000;

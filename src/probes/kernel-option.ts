@@ -3,7 +3,7 @@
 // `lsptap -- COMMAND`, `--connect` and lsptap standing in for gopls (the shim), where the
 // one session owns the probes, and `--listen`, where every connection shares them.
 
-import type { LoadedProbes } from './kernel-timing';
+import type { LoadedProbes, ProfileSinkFactory } from './kernel-timing';
 import type { ListenKernelTiming } from './listen-kernel-timing';
 import type { BpfMode, KernelTiming, KernelLog } from '../model/stages';
 import { StartupError } from '../model/errors';
@@ -21,12 +21,14 @@ export interface KernelAttachResult {
 export interface KernelOption {
   readonly loaded: boolean;
   /** Start timing a session; with no target (or no probes) say why it is off. */
-  attach(target: KernelTarget | null, log: KernelLog, offReason: string | null): KernelAttachResult;
+  /** profileSink: the session's profile file, opened when profiling starts. */
+  attach(target: KernelTarget | null, log: KernelLog, offReason: string | null, profileSink?: ProfileSinkFactory | null): KernelAttachResult;
   /** Release the probes when no session used them. */
   close(): void;
 }
 
-export function prepareKernelTiming(mode: BpfMode): KernelOption {
+/** profileHz: --profile-hz; the profiler's programs are attached only above 0. */
+export function prepareKernelTiming(mode: BpfMode, profileHz = 0): KernelOption {
   // Loaded only when asked for: it brings in ffi-rs, which the relay thread must then have
   // loaded first (analysis-link.ts).
   const kt = mode === 'off' ? null : require('./kernel-timing') as typeof import('./kernel-timing');
@@ -35,7 +37,7 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
   let bpfOff: string | null = mode === 'off' ? 'turned off with --bpf=off' : null;
   if (kt !== null) {
     try {
-      probes = kt.LoadedProbes.load();
+      probes = loadProbes(kt, profileHz);
     } catch (err) {
       if (mode === 'require') throw new StartupError(`lsptap: --bpf=require: kernel timing cannot start: ${(err as Error).message}`);
       bpfOff = (err as Error).message;
@@ -51,7 +53,7 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
   };
   return {
     loaded: probes !== null,
-    attach: (target, log, offReason) => {
+    attach: (target, log, offReason, profileSink = null) => {
       if (kt !== null && target?.kind === 'connection' && (shared !== null || probes !== null)) {
         const ct = require('./listen-kernel-timing') as typeof import('./listen-kernel-timing');
         try {
@@ -72,7 +74,7 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
       const p = probes;
       probes = null; // the session owns them now: closed when it stops, or here on failure
       try {
-        const timing: KernelTiming = target.kind === 'child' ? kt.startKernelTiming(p, target, log) : kt.startSocketKernelTiming(p, target, log);
+        const timing: KernelTiming = target.kind === 'child' ? kt.startKernelTiming(p, target, log, undefined, profileSink) : kt.startSocketKernelTiming(p, target, log, undefined, profileSink);
         return { kernel: timing, refuse: null, off: null };
       } catch (err) {
         p.close();
@@ -81,4 +83,20 @@ export function prepareKernelTiming(mode: BpfMode): KernelOption {
     },
     close: () => { probes?.close(); probes = null; shared?.close(); shared = null; },
   };
+}
+
+/**
+ * The probes with the profiler when asked for; if the kernel refuses its programs (they
+ * need Linux 6.7+), kernel timing loads without them, and the reason is kept for the
+ * `profiling off` warn line of each session.
+ */
+function loadProbes(kt: typeof import('./kernel-timing'), profileHz: number): LoadedProbes {
+  if (profileHz <= 0) return kt.LoadedProbes.load();
+  try {
+    return kt.LoadedProbes.load({ profileHz });
+  } catch (err) {
+    const probes = kt.LoadedProbes.load();
+    probes.profileOff = `the profiler's programs did not load: ${(err as Error).message}`;
+    return probes;
+  }
 }

@@ -30,6 +30,7 @@ import { ByteStream } from './byte-streams';
 import type { IoEvent, TreeEvent } from './event-layout';
 import { TreeAccounting } from './tree-accounting';
 import type { KernelEventSource, KernelEventSink } from './kernel-feed';
+import type { ProfileStage } from './profile-stage';
 
 export interface StreamFds {
   lsptapPid: number;
@@ -79,7 +80,8 @@ export class KernelStage implements RecordStage, KernelEventSink {
   strayEvents = 0;
 
   /** tree: the server's process tree, which this stage reads windows from. */
-  constructor(fds: StreamFds, private readonly holdMs: number, private readonly feed: KernelEventSource, tree: TreeAccounting) {
+  /** profile: the session's profiling (--profile-hz), which gives responses kernel.profile; null when off. */
+  constructor(fds: StreamFds, private readonly holdMs: number, private readonly feed: KernelEventSource, tree: TreeAccounting, private readonly profile: ProfileStage | null = null) {
     this.tree = tree;
     const reg = (pid: number, fd: number, read: boolean, label: string): ByteStream => {
       const s = new ByteStream(label);
@@ -114,6 +116,7 @@ export class KernelStage implements RecordStage, KernelEventSink {
   drain(): number { return this.feed.drain(this); }
 
   push(rec: MessageRecord, next: (rec: MessageRecord) => void): void {
+    this.profile?.onRecord(rec);
     this.queue.push({ rec, next, pushedMs: Date.now() });
     this.pump(false);
   }
@@ -122,6 +125,7 @@ export class KernelStage implements RecordStage, KernelEventSink {
   pump(force: boolean): void {
     if (this.head >= this.queue.length) return;
     this.feed.drain(this);
+    this.profile?.stale();
     const now = Date.now();
     while (this.head < this.queue.length) {
       const h = this.queue[this.head];
@@ -210,6 +214,7 @@ export class KernelStage implements RecordStage, KernelEventSink {
       Object.assign(k, w ?? NO_WINDOW);
       // gopls writes header and body with separate write()s; the time between is the server's too.
       k.serverWriteUs = gapUs(writeRespNs, this.s2cServerWrite.at(end)?.exitNs);
+      if (this.profile !== null) k.profile = this.profile.profileOf(rec);
     }
     k.toLsptapPipeUs = gapUs(this.s2cServerWrite.at(end)?.exitNs, this.s2cLsptapRead.at(end)?.exitNs);
     k.lsptapReadUs = nsToUs(this.s2cLsptapRead.syscallNs(start, end));

@@ -9,6 +9,7 @@ import { loadBpf, precheck, mapPut, mapTryPut, watchStream, u32Key, readCounters
 import { IO_COUNTERS, TREE_COUNTERS, TreeCounter, WatchedRole, SERVER_FD, IO_FD_KEY, decodeServerFd, type ServerFd } from './event-layout';
 import { KernelStage, type StreamFds } from './kernel-stage';
 import { KernelFeed } from './kernel-feed';
+import { ProfileStage, type ProfileSampleSink } from './profile-stage';
 import { TreeAccounting } from './tree-accounting';
 import { findStdioPeers } from './peer-process';
 import { bytesWaiting } from './native';
@@ -48,6 +49,9 @@ export const TREE_PROGRAMS = [
   'handle_block_io_done', 'handle_tree_sys_enter', 'handle_tree_sys_exit',
 ];
 
+/** Opens a session's profile file at the sampling rate; null when the session has none (a log on stderr). */
+export type ProfileSinkFactory = (hz: number) => ProfileSampleSink | null;
+
 /** The profiler's programs (bpf/profile.bpf.c): attached only with --profile-hz above 0. */
 export const PROFILE_ATTACHED = ['handle_profile_switch'];
 /** Linked to perf events by ProfileSampler, not attached by the loader. */
@@ -60,21 +64,26 @@ export const PROFILE_LINKED = ['handle_profile_sample'];
  * and watched_fds.
  */
 export class LoadedProbes {
-  private constructor(readonly bpf: LoadedBpf, readonly loadMs: number, readonly profiling: boolean) {}
+  /** profileHz: the clock rate sessions sample at; 0 when the profiler is not attached. */
+  /** Why profiling is off although asked for (the kernel refused its programs), or null. */
+  profileOff: string | null = null;
+
+  private constructor(readonly bpf: LoadedBpf, readonly loadMs: number, readonly profileHz: number) {}
 
   /**
    * Load and attach; throws BpfLoadError naming the step, errno and fix. With profile, the
    * profiler's switch program is attached too and its sampling program loaded, for a
    * ProfileSampler to link to perf events once the server runs.
    */
-  static load(opts: { profile?: boolean } = {}): LoadedProbes {
+  static load(opts: { profileHz?: number } = {}): LoadedProbes {
     const t0 = process.hrtime.bigint();
     precheck();
-    const profile = opts.profile === true;
+    const hz = opts.profileHz ?? 0;
+    const profile = hz > 0;
     const programs = [...IO_PROGRAMS, ...TREE_PROGRAMS, ...(profile ? PROFILE_ATTACHED : [])];
     const all = [...IO_PROGRAMS, ...TREE_PROGRAMS, ...PROFILE_ATTACHED, ...PROFILE_LINKED];
     const bpf = loadBpf({ file: BPF_OBJECT, programs, loadOnly: profile ? PROFILE_LINKED : [], allPrograms: all });
-    return new LoadedProbes(bpf, Number(process.hrtime.bigint() - t0) / 1e6, profile);
+    return new LoadedProbes(bpf, Number(process.hrtime.bigint() - t0) / 1e6, hz);
   }
 
   close(): void { this.bpf.close(); }
@@ -99,12 +108,17 @@ export class KernelSession implements KernelTiming {
   /** The server's open fds when watching began, and how many of them found server_fds full. */
   private startFds = 0;
   private startNotEntered = 0;
+  /** --profile-hz: the session's profiling, or null when off or it could not start. */
+  private readonly profile: ProfileStage | null;
+  private profileOff: string | null = null;
 
-  constructor(private readonly probes: LoadedProbes, private readonly fds: StreamFds, private readonly log: KernelLog, holdMs = DEFAULT_HOLD_MS) {
+  /** profileSink: opens the session's profile file at the sampling rate (null: none). */
+  constructor(private readonly probes: LoadedProbes, private readonly fds: StreamFds, private readonly log: KernelLog, holdMs = DEFAULT_HOLD_MS, private readonly profileSink: ProfileSinkFactory | null = null) {
     const startNs = Number(process.hrtime.bigint());
     this.watch();
     this.feed = new KernelFeed(probes.bpf, process.env.LSPTAP_BPF_TRACE);
-    const stage = new KernelStage(fds, holdMs, this.feed, new TreeAccounting(fds.serverPid, this.startFds, startNs));
+    this.profile = this.startProfile();
+    const stage = new KernelStage(fds, holdMs, this.feed, new TreeAccounting(fds.serverPid, this.startFds, startNs), this.profile);
     this.kernelStage = stage;
     this.stage = {
       push: (rec, next) => {
@@ -128,6 +142,31 @@ export class KernelSession implements KernelTiming {
     };
   }
 
+  /** Sample the server at --profile-hz; a failure turns profiling off (one warn) and kernel timing goes on. */
+  private startProfile(): ProfileStage | null {
+    if (this.probes.profileOff !== null) {
+      this.profileOff = this.probes.profileOff;
+      this.log.warn('profiling off', { reason: this.profileOff });
+      return null;
+    }
+    if (this.probes.profileHz <= 0) return null;
+    const target = { serverPid: this.fds.serverPid, inFd: this.fds.serverIn ?? 0, outFd: this.fds.serverOut ?? 1 };
+    let sink: ProfileSampleSink | null = null;
+    try {
+      sink = this.profileSink?.(this.probes.profileHz) ?? null;
+    } catch (err) {
+      this.log.warn('profile file not written', { reason: (err as Error).message });
+    }
+    try {
+      return ProfileStage.start(this.probes.bpf, target, this.probes.profileHz, sink);
+    } catch (err) {
+      sink?.close();
+      this.profileOff = (err as Error).message;
+      this.log.warn('profiling off', { reason: this.profileOff });
+      return null;
+    }
+  }
+
   /** The next drain: soon while records are held, rarely when none is, more rarely while nothing comes. */
   private schedule(): void {
     if (this.timer !== null) clearTimeout(this.timer);
@@ -135,7 +174,10 @@ export class KernelSession implements KernelTiming {
     this.fastTimer = stage.heldCount > 0;
     this.timer = setTimeout(() => {
       if (stage.heldCount > 0) stage.pump(false);
-      else this.idleMs = stage.drain() > 0 ? IDLE_DRAIN_INTERVAL_MS : Math.min(this.idleMs * 2, IDLE_DRAIN_MAX_MS);
+      else {
+        this.idleMs = stage.drain() > 0 ? IDLE_DRAIN_INTERVAL_MS : Math.min(this.idleMs * 2, IDLE_DRAIN_MAX_MS);
+        this.profile?.refresh(); // keeps the kernel's profile maps from filling between responses
+      }
       if (!this.stopped) this.schedule();
     }, this.fastTimer ? DRAIN_INTERVAL_MS : this.idleMs);
     this.timer.unref();
@@ -221,6 +263,7 @@ export class KernelSession implements KernelTiming {
     const c = this.counts();
     const { table, peakDelta, tableSize } = this.fdTable();
     this.lastDrops = c.ioDrops + c.treeDrops;
+    const profile = this.profile?.stop(this.log) ?? null;
     this.feed.close();
     this.probes.close();
     if (this.lastDrops > 0) this.log.warn('kernel timing lost events', { ioDrops: c.ioDrops, treeDrops: c.treeDrops, hint: 'the ring buffers filled faster than lsptap drained them; affected fields may be null or off' });
@@ -236,7 +279,9 @@ export class KernelSession implements KernelTiming {
       kernel: {
         ...c, eventsRead: this.feed.eventsRead, drains: this.feed.drains,
         drainMs: Math.round(Number(this.feed.drainNs) / 1e4) / 100, strayEvents: this.kernelStage.strayEvents, fds,
+        ...(profile !== null ? { profile } : this.profileOff !== null ? { profile: { off: this.profileOff } } : {}),
       },
+      ...(this.profile?.filePath != null ? { profileFile: this.profile.filePath } : {}),
     };
   }
 }
@@ -247,18 +292,18 @@ function openFds(pid: number): number[] {
 }
 
 /** Start tracing this session's processes; the stage goes into the Session. */
-export function startKernelTiming(probes: LoadedProbes, server: { serverPid: number; toServerFd: number; fromServerFd: number }, log: KernelLog, holdMs = DEFAULT_HOLD_MS): KernelSession {
+export function startKernelTiming(probes: LoadedProbes, server: { serverPid: number; toServerFd: number; fromServerFd: number }, log: KernelLog, holdMs = DEFAULT_HOLD_MS, profileSink: ProfileSinkFactory | null = null): KernelSession {
   return new KernelSession(probes, {
     ...lsptapAndEditor(), serverPid: server.serverPid, lsptapToServer: server.toServerFd, lsptapFromServer: server.fromServerFd,
-  }, log, holdMs);
+  }, log, holdMs, profileSink);
 }
 
 /** The same for `lsptap --connect`: the server is the process holding the socket's far end. */
-export function startSocketKernelTiming(probes: LoadedProbes, peer: { fd: number | null; pid: number | null; peerFd: number | null }, log: KernelLog, holdMs = DEFAULT_HOLD_MS): KernelSession {
+export function startSocketKernelTiming(probes: LoadedProbes, peer: { fd: number | null; pid: number | null; peerFd: number | null }, log: KernelLog, holdMs = DEFAULT_HOLD_MS, profileSink: ProfileSinkFactory | null = null): KernelSession {
   if (peer.fd === null || peer.pid === null || peer.peerFd === null) throw new BpfLoadError('watch', 0, 'the process or fd at the server end of the socket was not found', 'run lsptap as root or as the server\'s user, with ss (iproute2) installed');
   return new KernelSession(probes, {
     ...lsptapAndEditor(), serverPid: peer.pid, lsptapToServer: peer.fd, lsptapFromServer: peer.fd, serverIn: peer.peerFd, serverOut: peer.peerFd,
-  }, log, holdMs);
+  }, log, holdMs, profileSink);
 }
 
 /** lsptap's own stdio, the editor reading its stdout and the one writing its stdin. */

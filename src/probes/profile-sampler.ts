@@ -26,8 +26,6 @@ const PERF_FLAG_FD_CLOEXEC = 8;
 export const SAMPLE_PROGRAM = 'handle_profile_sample';
 /** The one that takes the stacks of server threads going to sleep in a syscall. */
 export const SWITCH_PROGRAM = 'handle_profile_switch';
-/** --profile-hz's default: 99, as bcc's profile and perf record use, off the kernel's tick. */
-export const DEFAULT_PROFILE_HZ = 99;
 
 /** The CPUs online now, from /sys (os.cpus() may list offline ones on some kernels). */
 export function onlineCpus(): number[] {

@@ -1,0 +1,178 @@
+// A request's profile in a few names: what its response line carries (kernel.profile) and
+// the sentences quote. Stacks are named once each (StackNamer, through src/symbols, on the
+// analysis thread) and kept by their kernel hash.
+
+import path from 'node:path';
+import { ProcessMaps, Symbolizer } from '../symbols';
+import { KERNEL_MAPPING, type ProfileFrame } from '../model/profile-file';
+import type { WindowProfile, StackCount } from './profile-attribution';
+import type { ProfileDigest, ProfileShare } from '../model/record';
+
+export type { ProfileDigest, ProfileShare };
+
+/**
+ * The server's blocked time while none of its threads slept in a syscall (Go parks a
+ * goroutine that waits for a channel or a lock without one): charged to no stack.
+ */
+export const NO_WAITER = '[blocked, no thread in a syscall]';
+/** Functions listed per list: a handful, so a line stays small. */
+export const PROFILE_TOP = 5;
+/** A function name is cut to this many characters (Go's generic instantiations run long). */
+const NAME_MAX = 160;
+
+const TRACING_FRAME = /^(bpf_prog_|bpf_trace_run|__traceiter_|__bpf_trace_|perf_trace_)/;
+
+/**
+ * Go packages a wait passes through on its way to the kernel (the syscall plumbing, the
+ * runtime, os/exec's Wait): the function that waited is the first frame from the leaf
+ * outside them.
+ */
+const WAIT_PLUMBING = /^(runtime|syscall|internal\/[\w/]+|runtime\/internal\/\w+|os|os\/exec|os\/signal|io|io\/ioutil|io\/fs|bufio|sync|time|net|net\/http|context)\.|^0x|^\[/;
+
+/** Names the frames of kernel stack hashes: kernel frames first, then user ones, each leaf first. */
+export class StackNamer {
+  private readonly named = new Map<bigint, ProfileFrame[]>();
+  private readonly names = new Map<bigint, string[]>();
+  private maps: ProcessMaps | null = null;
+  private mapsReadMs = 0;
+
+  constructor(private readonly pid: number, private readonly stacks: ReadonlyMap<bigint, bigint[]>, private readonly symbolizer: Symbolizer) {}
+
+  /** Frame names (a function, else mapping+offset, else the address). */
+  frames(userStack: bigint, kernelStack: bigint): string[] {
+    return [...this.nameList(kernelStack, true), ...this.nameList(userStack, false)];
+  }
+
+  /** The frames as the profile file takes them. */
+  profileFrames(userStack: bigint, kernelStack: bigint): ProfileFrame[] {
+    return [...this.stack(kernelStack, true), ...this.stack(userStack, false)];
+  }
+
+  /** The function that waited, for a wait stack: the first user frame outside WAIT_PLUMBING (else the user leaf). */
+  waiter(userStack: bigint): string | null {
+    const user = this.nameList(userStack, false);
+    return user.find((f) => !WAIT_PLUMBING.test(f)) ?? user[0] ?? null;
+  }
+
+  private nameList(hash: bigint, kernel: boolean): string[] {
+    if (hash === 0n) return [];
+    let n = this.names.get(hash);
+    if (n === undefined) {
+      n = this.stack(hash, kernel).map(frameName);
+      this.names.set(hash, n);
+    }
+    return n;
+  }
+
+  private stack(hash: bigint, kernel: boolean): ProfileFrame[] {
+    if (hash === 0n) return [];
+    let f = this.named.get(hash);
+    if (f !== undefined) return f;
+    const pcs = this.stacks.get(hash);
+    if (pcs === undefined) return [LOST_FRAME];
+    f = pcs.map((pc, i) => (kernel ? this.kernelFrame(pc) : this.userFrame(pc, i > 0)));
+    // A stack taken at sched_switch starts inside the profiler itself: its program and the
+    // tracepoint's plumbing are not where the thread was.
+    if (kernel) { let i = 0; while (i < f.length && f[i].fn !== null && TRACING_FRAME.test(f[i].fn!)) i++; f = f.slice(i); }
+    this.named.set(hash, f);
+    return f;
+  }
+
+  private kernelFrame(pc: bigint): ProfileFrame {
+    return { mapping: KERNEL_MAPPING, address: pc, fn: this.symbolizer.kernel(pc).symbol.fn, file: null, line: null };
+  }
+
+  private userFrame(pc: bigint, isReturnAddress: boolean): ProfileFrame {
+    const maps = this.processMaps(pc);
+    if (maps === null) return { mapping: null, address: pc, fn: null, file: null, line: null };
+    const { mapping, symbol } = this.symbolizer.user(maps, pc, isReturnAddress);
+    return { mapping, address: pc, fn: symbol.fn, file: symbol.file, line: symbol.line };
+  }
+
+  /**
+   * Samples came in while the server lives: read its mappings now (at most once a second),
+   * since naming may come later than its exit (a response is named when lsptap logs it,
+   * and a starved analysis thread logs late).
+   */
+  sampled(): void {
+    if (Date.now() - this.mapsReadMs > 1000) this.readMaps();
+  }
+
+  /** The server's mappings, read again (at most once a second) when a pc is in none of them. */
+  private processMaps(pc: bigint): ProcessMaps | null {
+    if (this.maps === null || (this.maps.find(pc) === null && Date.now() - this.mapsReadMs > 1000)) this.readMaps();
+    return this.maps;
+  }
+
+  /** The last mappings read while the process lived are kept once it is gone. */
+  private readMaps(): void {
+    const fresh = ProcessMaps.read(this.pid);
+    this.mapsReadMs = Date.now();
+    if (fresh !== null) this.maps = fresh;
+  }
+}
+
+/** A stack the kernel's map had no room for: its samples are kept, under this. */
+const LOST_FRAME: ProfileFrame = Object.freeze({ mapping: null, address: 0n, fn: '[stack lost]', file: null, line: null });
+
+function frameName(f: ProfileFrame): string {
+  if (f.fn !== null) return cut(f.fn);
+  if (f.mapping === KERNEL_MAPPING) return `[kernel] 0x${f.address.toString(16)}`;
+  if (f.mapping === null) return `0x${f.address.toString(16)}`;
+  return `${path.basename(f.mapping.file) || '[anon]'}+0x${(f.address - f.mapping.start + f.mapping.offset).toString(16)}`;
+}
+
+function cut(name: string): string { return name.length > NAME_MAX ? `${name.slice(0, NAME_MAX - 1)}…` : name; }
+
+const pct = (part: number, whole: number): number => (whole > 0 ? Math.round((1000 * part) / whole) / 10 : 0);
+
+/** Top functions by self (leaf) and by total (anywhere on the stack, once per stack) share of weight. */
+export function topFunctions(counts: Iterable<StackCount>, namer: StackNamer, weight: (s: StackCount) => number, empty = '[no stack]'): { self: ProfileShare[]; total: ProfileShare[]; whole: number } {
+  const self = new Map<string, number>();
+  const total = new Map<string, { w: number; depth: number }>();
+  let whole = 0;
+  for (const s of counts) {
+    const w = weight(s);
+    if (w <= 0) continue;
+    whole += w;
+    const frames = namer.frames(s.userStack, s.kernelStack);
+    const leaf = frames.length > 0 ? frames[0] : empty;
+    self.set(leaf, (self.get(leaf) ?? 0) + w);
+    const seen = new Set<string>();
+    // Depth counts from the root, so that at equal shares the deeper (more telling) comes first.
+    for (let i = frames.length - 1; i >= 0; i--) {
+      const f = frames[i];
+      if (seen.has(f)) continue; // recursion: once per stack
+      seen.add(f);
+      const t = total.get(f);
+      const depth = frames.length - 1 - i;
+      if (t === undefined) total.set(f, { w, depth });
+      else { t.w += w; if (depth > t.depth) t.depth = depth; }
+    }
+    if (frames.length === 0) total.set(empty, { w: (total.get(empty)?.w ?? 0) + w, depth: 0 });
+  }
+  const selfTop = [...self].sort((a, b) => b[1] - a[1]).slice(0, PROFILE_TOP).map(([fn, w]) => ({ fn, pct: pct(w, whole) }));
+  const totalTop = [...total].sort((a, b) => b[1].w - a[1].w || b[1].depth - a[1].depth).slice(0, PROFILE_TOP).map(([fn, t]) => ({ fn, pct: pct(t.w, whole) }));
+  return { self: selfTop, total: totalTop, whole };
+}
+
+/** Where the blocked time went: the function that waited (StackNamer.waiter), by share of the ns. */
+export function waitingIn(counts: Iterable<StackCount>, namer: StackNamer): ProfileShare[] {
+  const by = new Map<string, number>();
+  let whole = 0;
+  for (const s of counts) {
+    if (s.ns <= 0) continue;
+    whole += s.ns;
+    const fn = s.userStack === 0n ? NO_WAITER : namer.waiter(s.userStack) ?? NO_WAITER;
+    by.set(fn, (by.get(fn) ?? 0) + s.ns);
+  }
+  return [...by].sort((a, b) => b[1] - a[1]).slice(0, PROFILE_TOP).map(([fn, ns]) => ({ fn, pct: pct(ns, whole) }));
+}
+
+export function digest(p: WindowProfile, namer: StackNamer): ProfileDigest {
+  const cpu = topFunctions(p.cpu.values(), namer, (s) => s.count);
+  return {
+    samples: p.cpuTicks, cpuMs: Math.round(p.cpuNs / 1e5) / 10, self: cpu.self, total: cpu.total,
+    waitMs: Math.round(p.waitNs / 1e5) / 10, waitIn: waitingIn(p.wait.values(), namer),
+  };
+}
