@@ -18,11 +18,20 @@ enum watched_role {
 	ROLE_CHILD = 4,		/* tree.bpf.c: a descendant of the server, added at fork */
 };
 
-/* tgid -> enum watched_role. Room for the server's children: gopls runs go list, which
+/* Sizes for `lsptap --listen`, where one probe set times every connection: at least 200
+ * concurrent sessions (docs/kernel-timing.md). A session watches its server, its editor
+ * and lsptap, plus the server's children, and up to 6 streams (lsptap's client end(s) and
+ * its two server ends, the server's two ends, the editor's end). 256 streams held about 40
+ * sessions (issue 24: 8 of 50 gopls sessions had kernel timing off, map full). Preallocated,
+ * the two maps take about 1.3 MB of kernel memory. Mirrored in src/probes/event-layout.ts. */
+#define WATCHED_PIDS_MAX 16384
+#define WATCHED_FDS_MAX 4096
+
+/* tgid -> enum watched_role. Room for the servers' children: gopls runs go list, which
  * runs compile, asm, link, cgo, several at once. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, WATCHED_PIDS_MAX);
 	__type(key, __u32);
 	__type(value, __u32);
 } watched_pids SEC(".maps") __weak;
@@ -33,7 +42,7 @@ struct {
  * snapshots its totals at the server's. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
+	__uint(max_entries, WATCHED_FDS_MAX);
 	__type(key, struct io_fd_key);
 	__type(value, struct io_fd_bytes);
 } watched_fds SEC(".maps") __weak;

@@ -23,10 +23,11 @@ struct inflight_call {
 	__u32 op;
 };
 
-/* A watched syscall between sys_enter and sys_exit, per thread. */
+/* A watched syscall between sys_enter and sys_exit, per thread (every watched process's
+ * threads: 200 listen sessions of gopls have thousands). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, WATCHED_PIDS_MAX);
 	__type(key, __u32);
 	__type(value, struct inflight_call);
 } inflight_calls SEC(".maps");

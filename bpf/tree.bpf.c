@@ -91,10 +91,10 @@ struct {
 	__type(value, struct thread_state);
 } thread_states SEC(".maps");
 
-/* Descendant processes alive: tgid -> their CPU and disk time. */
+/* Descendant processes alive: tgid -> their CPU and disk time (as many as can be watched). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 4096);
+	__uint(max_entries, WATCHED_PIDS_MAX);
 	__type(key, __u32);
 	__type(value, struct proc_stats);
 } procs SEC(".maps");
@@ -103,7 +103,7 @@ struct {
  * thread's syscall returns and says what it waited for. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, 4096);
 	__type(key, __u32);
 	__type(value, __u64);
 } pending_idle SEC(".maps");

@@ -48,8 +48,8 @@ async function main(): Promise<number> {
   const mb = 'x'.repeat(1 << 20);
   const counts = { small: 0, didChange: 0, ask: 0, cancelled: 0, unanswered: 0 };
   let round = 0;
-  // Fill phase: 10,000 requests the server never answers, so the pairing table is at its
-  // bound (MAX_PENDING) before warm-up ends; every later unanswered request evicts one.
+  // Fill phase: 10,000 requests the server never answers, held by the pairing table to the
+  // end (it holds up to MAX_PENDING = 1,000,000 per direction, so none is evicted).
   for (let i = 0; i < 10_000; i++) { conn.sendRequest('test/noAnswer', {}).catch(() => null); counts.unanswered++; }
   sent += 10_000;
   await conn.sendRequest('test/echo', {});

@@ -4,6 +4,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { openLogTarget, defaultLogDir } from './sinks/log-file';
+import { resolveRetention, type RetentionPolicy, type RetentionReport } from './sinks/log-retention';
 import { runStdioProxy, runConnectProxy } from './proxy/stdio-proxy';
 import { runListenProxy, inheritedSocket, type UpstreamSpec } from './proxy/listen-proxy';
 import { parseAddress } from './proxy/address';
@@ -24,6 +25,8 @@ export const USAGE = usageOf(PROXY_COMMAND);
 export interface ProxyCliOptions {
   log?: string;
   logDir?: string;
+  /** Retention of the log directory's session logs (log-retention.ts). */
+  retention: RetentionPolicy;
   bodies: boolean;
   bodiesMax: number;
   summary: boolean;
@@ -53,9 +56,11 @@ export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command
   if (parsed.help) return 'help';
   const v = parsed.values;
   if (v.version) return 'version';
+  const retention = resolveRetention({ max: v['log-dir-max'], days: v['log-dir-days'] }, process.env);
+  if (typeof retention === 'string') throw new UsageError(retention);
   return {
     opts: {
-      log: v.log, logDir: v['log-dir'], bodies: v.bodies, summary: v.summary,
+      log: v.log, logDir: v['log-dir'], retention, bodies: v.bodies, summary: v.summary,
       bodiesMax: v['bodies-max'], graceMs: v['grace-ms'], metrics: v.metrics, bpf: v.bpf,
       profileHz: profileHz(v['profile-hz']),
       connect: v.connect, listen: v.listen, server: v.server,
@@ -64,9 +69,8 @@ export function parseProxyArgs(argv: string[]): { opts: ProxyCliOptions; command
   };
 }
 
-export function openSessionLog(opts: ProxyCliOptions): { fd: number; path: string | null } {
-  const target = openLogTarget(opts.log, opts.logDir ?? defaultLogDir(process.env), process.pid);
-  return { fd: target.fd, path: target.path };
+export function openSessionLog(opts: ProxyCliOptions): { fd: number; path: string | null; retention: RetentionReport | null } {
+  return openLogTarget(opts.log, opts.logDir ?? defaultLogDir(process.env), process.pid, opts.retention);
 }
 
 /**
@@ -75,16 +79,16 @@ export function openSessionLog(opts: ProxyCliOptions): { fd: number; path: strin
  * for the thread; otherwise the server starts while the thread does, and the bytes wait in
  * the shared ring (`lsptap -- true`: 361 -> 321 ms CPU, see the commit).
  */
-async function startLink(opts: ProxyCliOptions, bpf: BpfMode, needKernelState = false): Promise<{ link: AnalysisLink; logPath: string | null }> {
+async function startLink(opts: ProxyCliOptions, bpf: BpfMode, needKernelState = false): Promise<{ link: AnalysisLink; logPath: string | null; extraStart: Record<string, unknown> }> {
   if (opts.metrics !== undefined) {
     const exposed = exposedMetricsWarning(parseMetricsAddress(opts.metrics));
     if (exposed !== null) writeStderr(`${exposed}\n`);
   }
   const link = AnalysisLink.launch({ bpf, metricsAddress: opts.metrics ?? null, profileHz: opts.profileHz });
   if (bpf === 'require' || opts.metrics !== undefined || needKernelState) await link.started;
-  const { fd, path } = openSessionLog(opts);
+  const { fd, path, retention } = openSessionLog(opts);
   link.openLog(fd, opts.bodies, path, opts.graceMs);
-  return { link, logPath: path };
+  return { link, logPath: path, extraStart: retention === null ? {} : { logRetention: retention } };
 }
 
 async function runProxy(argv: string[]): Promise<number> {
@@ -104,19 +108,19 @@ async function runProxy(argv: string[]): Promise<number> {
     const server: UpstreamSpec = opts.connect !== undefined ? { kind: 'connect', address: parseAddress('--connect', opts.connect) } : { kind: 'command', command };
     // Each connection's kernel target depends on whether the probes loaded: know it before
     // the first accept (a daemon's start is not on an editor's path).
-    const { link, logPath } = await startLink(opts, opts.bpf, opts.bpf !== 'off');
-    return runListenProxy({ ...common, link, logPath, listen, server });
+    const { link, logPath, extraStart } = await startLink(opts, opts.bpf, opts.bpf !== 'off');
+    return runListenProxy({ ...common, link, logPath, listen, server, firstStart: extraStart });
   }
   if (opts.connect !== undefined) {
     if (command.length > 0) throw new UsageError('lsptap: --connect relays to a listening server; give no command after --');
     const connect = parseAddress('--connect', opts.connect);
     // The socket's peer fd is looked up only when kernel timing runs: wait to know.
-    const { link, logPath } = await startLink(opts, opts.bpf, opts.bpf !== 'off');
-    return runConnectProxy({ ...common, link, logPath, address: connect, sessionId: randomUUID().slice(0, 8) });
+    const { link, logPath, extraStart } = await startLink(opts, opts.bpf, opts.bpf !== 'off');
+    return runConnectProxy({ ...common, link, logPath, address: connect, sessionId: randomUUID().slice(0, 8), extraStart });
   }
   if (command.length === 0) throw new UsageError('lsptap: no server command; put it after --, e.g. lsptap -- gopls serve');
-  const { link, logPath } = await startLink(opts, opts.bpf);
-  return runStdioProxy({ ...common, command: command[0], args: command.slice(1), link, logPath, sessionId: randomUUID().slice(0, 8) });
+  const { link, logPath, extraStart } = await startLink(opts, opts.bpf);
+  return runStdioProxy({ ...common, command: command[0], args: command.slice(1), link, logPath, sessionId: randomUUID().slice(0, 8), extraStart });
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {

@@ -72,7 +72,7 @@ test('a response takes its stamps and latency from lsptap\'s syscalls, so latenc
   io(1, 1, false, 120, 431_000, 433_000); // lsptap writes it to the editor
   io(3, 5, true, 120, 0, 440_000);
   const late = 5_000_000n; // JavaScript stamped everything 5 ms late (or early: it does not matter)
-  const request = { offset: 0, bytes: 78, headerBytes: 22, forwardedNs: 12_000n + late, lastByteNs: 9_000n + late };
+  const request = { offset: 0, endOffset: 22 + 78 - 1, forwardedNs: 12_000n + late };
   const rec: MessageRecord = {
     dir: 's2c', kind: 'response', method: 'm', id: 1, bytes: 98, headerBytes: 22, offset: 0,
     firstByteNs: 430_000n - late, lastByteNs: 430_000n - late, forwardedNs: 433_000n - late, clock: 'js',

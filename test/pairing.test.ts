@@ -17,7 +17,7 @@ function frame(dir: Direction, kind: 'request' | 'response', id: MessageId, meth
 
 test('pairs the number 1 and the string "1" with their own responses', () => {
   const anomalies: string[] = [];
-  const p = new Pairing({ onAnomaly: (_d, _o, reason) => anomalies.push(reason) });
+  const p = new Pairing({ onAnomaly: (_d, _o, reason) => anomalies.push(reason), onFirstEviction: () => {} });
   p.toRecord(frame('c2s', 'request', 1, 'textDocument/hover', 1_000_000n));
   p.toRecord(frame('c2s', 'request', '1', 'textDocument/definition', 2_000_000n));
   assert.equal(p.pendingCount('c2s'), 2);
@@ -32,7 +32,7 @@ test('pairs the number 1 and the string "1" with their own responses', () => {
 });
 
 test('keeps the ids of the two directions apart', () => {
-  const p = new Pairing({ onAnomaly: () => {} });
+  const p = new Pairing({ onAnomaly: () => {}, onFirstEviction: () => {} });
   p.toRecord(frame('c2s', 'request', 1, 'textDocument/hover', 0n));
   p.toRecord(frame('s2c', 'request', 1, 'workspace/configuration', 0n));
   assert.equal(p.toRecord(frame('c2s', 'response', 1, null, 1_000_000n)).method, 'workspace/configuration');
@@ -41,7 +41,7 @@ test('keeps the ids of the two directions apart', () => {
 
 test('pairs long string ids by their whole value, and keeps a bounded stand-in for each waiting request', () => {
   const anomalies: string[] = [];
-  const p = new Pairing({ onAnomaly: (_d, _o, reason) => anomalies.push(reason) });
+  const p = new Pairing({ onAnomaly: (_d, _o, reason) => anomalies.push(reason), onFirstEviction: () => {} });
   const common = 'k'.repeat(5000);
   const a = `${common}A`;
   const b = `${common}B`;
@@ -60,7 +60,7 @@ test('pairs long string ids by their whole value, and keeps a bounded stand-in f
 test('30,000 requests with 16 KB string ids hold a bounded amount of memory while they wait', () => {
   v8.setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  const p = new Pairing({ onAnomaly: () => {} });
+  const p = new Pairing({ onAnomaly: () => {}, onFirstEviction: () => {} });
   const pad = 'i'.repeat(16_000);
   gc();
   const before = process.memoryUsage().heapUsed;
@@ -72,6 +72,52 @@ test('30,000 requests with 16 KB string ids hold a bounded amount of memory whil
   gc();
   const heldBytes = process.memoryUsage().heapUsed - before;
   console.log(`heap held by ${p.pendingCount('c2s')} waiting requests with 16 KB ids: ${(heldBytes / 2 ** 20).toFixed(1)} MiB (${Math.round(heldBytes / p.pendingCount('c2s'))} bytes each)`);
-  assert.equal(p.pendingCount('c2s'), MAX_PENDING);
-  assert.ok(heldBytes < MAX_PENDING * 2048, `${heldBytes} bytes for ${MAX_PENDING} waiting requests`);
+  assert.equal(p.pendingCount('c2s'), 30_000);
+  assert.ok(heldBytes < 30_000 * 2048, `${heldBytes} bytes for 30,000 waiting requests`);
+});
+
+test('1,000,000 requests wait unanswered in under 64 MB, none evicted', () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const methods = ['textDocument/hover', 'textDocument/definition', 'textDocument/completion', 'textDocument/codeAction'];
+  let evictions = 0;
+  const p = new Pairing({ onAnomaly: () => {}, onFirstEviction: () => { evictions++; } });
+  gc();
+  const before = process.memoryUsage();
+  for (let i = 1; i <= 1_000_000; i++) {
+    // As identity.ts gets it: a fresh method string out of each body.
+    const method = (JSON.parse(`{"method":"${methods[i % methods.length]}"}`) as { method: string }).method;
+    p.toRecord(frame('c2s', 'request', i, method, 1_000_000_000_000n + BigInt(i) * 1000n));
+  }
+  gc();
+  const after = process.memoryUsage();
+  const held = after.heapUsed - before.heapUsed + after.arrayBuffers - before.arrayBuffers;
+  console.log(`1,000,000 waiting requests hold ${(held / 2 ** 20).toFixed(1)} MiB (${Math.round(held / 1e6)} B each)`);
+  assert.equal(p.pendingCount('c2s'), 1_000_000);
+  assert.equal(MAX_PENDING, 1_000_000);
+  assert.equal(p.evicted, 0);
+  assert.equal(evictions, 0);
+  assert.ok(held <= 64 * 2 ** 20, `${held} bytes`);
+  // Every one still pairs, with its own method and latency.
+  const r = p.toRecord(frame('s2c', 'response', 777_777, null, 1_000_000_000_000n + 777_777_000n + 2_500_000n));
+  assert.equal(r.method, methods[777_777 % methods.length]);
+  assert.equal(r.latencyMs, 2.5);
+  assert.equal(p.unansweredCount, 999_999);
+});
+
+test('past the bound, the oldest are evicted with one event, and their late answers are counted, not called unanswered', () => {
+  const anomalies: string[] = [];
+  const evictions: [Direction, number][] = [];
+  const p = new Pairing({ onAnomaly: (_d, _o, reason) => anomalies.push(reason), onFirstEviction: (dir, max) => evictions.push([dir, max]) }, 100);
+  for (let i = 0; i < 250; i++) p.toRecord(frame('c2s', 'request', i, 'textDocument/hover', BigInt(i)));
+  assert.deepEqual(evictions, [['c2s', 100]], 'said once');
+  assert.equal(p.evicted, 150);
+  assert.equal(p.unanswered().length, 100, 'the first evicted are listed');
+  assert.equal(p.unanswered()[0].id, 0);
+  // Every request is answered, evicted or not.
+  for (let i = 0; i < 250; i++) p.toRecord(frame('s2c', 'response', i, null, 1000n + BigInt(i)));
+  assert.deepEqual(anomalies, [], 'no warning per late answer');
+  assert.equal(p.evictedAnswered, 150);
+  assert.equal(p.unansweredCount, 0);
+  assert.deepEqual(p.unanswered(), []);
 });

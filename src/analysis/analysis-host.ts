@@ -155,13 +155,14 @@ export class AnalysisHost {
     const extra = h.parts === null ? {} : await h.parts.stop();
     await h.session.finish({ ...end, ...extra });
     if (!tables) return { summaryTable: null, kernelTable: null };
-    const rows = h.session.summary.rows();
+    const { rows, omitted } = h.session.summary.lineRows();
+    const summaryTable = formatSummaryTable(rows) + (omitted === null ? '' : `(${omitted.rows} more rows, ${omitted.count} messages, not shown: ${omitted.reason})\n`);
     const kernel = formatKernelTable(rows);
-    if (kernel === '') return { summaryTable: formatSummaryTable(rows), kernelTable: null };
+    if (kernel === '') return { summaryTable, kernelTable: null };
     const explained = formatExplanations(h.session.summary.slowestKernel, h.serverName ?? undefined);
     const fds = (extra.kernel as { fds?: FdReport } | undefined)?.fds;
     const kernelTable = kernel + (explained === '' ? '' : `\nslowest requests, explained:\n${explained}`) + (fds === undefined ? '' : `\n${formatFdReport(fds)}`);
-    return { summaryTable: formatSummaryTable(rows), kernelTable };
+    return { summaryTable, kernelTable };
   }
 
   /** An internal error is about to end this thread: say so in every open session's log and write it all. */

@@ -46,6 +46,13 @@ export class Session {
     this.sinks = opts.sinks;
     this.pairing = new Pairing({
       onAnomaly: (dir, offset, reason, id) => { this.warnings++; this.onBadInput(dir); this.log.warn('bad input', { dir, offset, reason, seen: id === null ? null : String(id) }); },
+      onFirstEviction: (dir, maxPending) => {
+        this.warnings++;
+        this.log.warn('pending requests evicted', {
+          dir, maxPending,
+          reason: `more than ${maxPending} requests waited for an answer; the oldest are dropped from pairing, counted in session end's evicted, and later answers to them in evictedAnswered (said once, not per message)`,
+        });
+      },
     });
     const make = (dir: Direction): Framer => new Framer({
       dir, retainBodyMax: opts.retainBodyMax, keepFirstBodies: FIRST_BODIES_KEPT,
@@ -81,15 +88,14 @@ export class Session {
   /** Write the summary line now (the client sent `exit`; an editor may SIGKILL us next). */
   writeSummary(trigger: string): void {
     this.summaryWritten = true;
-    this.log.summary(this.summary.rows(), this.summary.counts, trigger);
+    this.log.summary(this.summary.lineRows(), this.summary.counts, trigger);
   }
 
   /** Flush held records, then write `session end`. */
   async finish(end: Pick<SessionEndInfo, 'exitCode' | 'signal' | 'reason'> & Record<string, unknown>): Promise<void> {
     if (this.stage !== null) await this.stage.flush();
     const nowNs = process.hrtime.bigint();
-    const pending = this.pairing.unanswered();
-    const unanswered: UnansweredRequest[] = pending.slice(0, 100).map((r) => ({
+    const unanswered: UnansweredRequest[] = this.pairing.unanswered().map((r) => ({
       dir: r.dir, id: r.id, method: r.method, cancelled: r.cancelled,
       waitedMs: Math.round(Number(nowNs - r.forwardedNs) / 1e3) / 1e3,
     }));
@@ -97,11 +103,18 @@ export class Session {
       ...end,
       counts: this.summary.counts,
       unanswered,
-      unansweredCount: pending.length + Math.max(0, this.pairing.evicted - Math.min(this.pairing.evicted, 100)),
+      unansweredCount: this.pairing.unansweredCount,
       evicted: this.pairing.evicted,
+      evictedAnswered: this.pairing.evictedAnswered,
       warnings: this.warnings,
-      summary: this.summary.rows(),
+      ...this.lineSummary(),
     });
+  }
+
+  /** `summary`, and `summaryOmitted` when the line cannot list every row. */
+  private lineSummary(): Pick<SessionEndInfo, 'summary' | 'summaryOmitted'> {
+    const { rows, omitted } = this.summary.lineRows();
+    return omitted === null ? { summary: rows } : { summary: rows, summaryOmitted: omitted };
   }
 
   get summaryAlreadyWritten(): boolean { return this.summaryWritten; }

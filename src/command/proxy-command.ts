@@ -35,6 +35,8 @@ ADDR is unix:PATH or tcp:HOST:PORT. Manual: man lsptap, or docs/command-line.md.
   options: {
     log: text('PATH', 'write the JSON log to PATH (appended, created 0600); "-" for stderr'),
     'log-dir': text('DIR', 'directory for per-session log files (default: $LSPTAP_LOG_DIR, else $XDG_STATE_HOME/lsptap, else ~/.local/state/lsptap)'),
+    'log-dir-max': text('SIZE', 'at each start, remove the oldest session logs in the log directory until they take at most SIZE (K, M, G suffixes; default 1G, or $LSPTAP_LOG_DIR_MAX; 0: no bound); never a live session\'s'),
+    'log-dir-days': text('N', 'at each start, remove session logs in the log directory last written more than N days ago (default 30, or $LSPTAP_LOG_DIR_DAYS; 0: no bound)'),
     bodies: flag('also log message bodies (they contain your source code)'),
     'bodies-max': whole('N', 1 << 20, 'largest body logged with --bodies, in bytes (default 1048576)'),
     summary: flag('print the per-method latency table to stderr at the end'),

@@ -12,6 +12,7 @@ import { LogPathError, StartupError } from '../model/errors';
 import { DEFAULT_PROFILE_HZ, MAX_PROFILE_HZ } from '../model/stages';
 import { writeStderr } from '../proxy/stderr';
 import { classifyGoplsArgs } from './command-line';
+import type { RetentionPolicy } from '../sinks/log-retention';
 
 /** Run the real gopls with our stdio, as if it had been started instead of us. */
 function runPlain(server: FoundServer, args: string[]): Promise<number> {
@@ -43,6 +44,8 @@ export interface GoplsModeOptions {
   invokedAs: string;
   log?: string;
   logDir?: string;
+  /** --log-dir-max / --log-dir-days; standing in for gopls, LSPTAP_LOG_DIR_MAX / _DAYS. */
+  retention?: RetentionPolicy;
   bodies?: boolean;
   bodiesMax?: number;
   summary?: boolean;
@@ -61,16 +64,19 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
   const { openLogTarget, defaultLogDir } = require('../sinks/log-file') as typeof import('../sinks/log-file');
   const { runStdioProxy } = require('../proxy/stdio-proxy') as typeof import('../proxy/stdio-proxy');
   const { AnalysisLink } = require('../proxy/worker/analysis-link') as typeof import('../proxy/worker/analysis-link');
+  const { resolveRetention } = require('../sinks/log-retention') as typeof import('../sinks/log-retention');
   const bpf = opts.bpf ?? process.env.LSPTAP_BPF ?? 'auto';
   if (bpf !== 'off' && bpf !== 'auto' && bpf !== 'require') throw new StartupError(`lsptap: LSPTAP_BPF must be auto, off or require, not ${JSON.stringify(bpf)}`);
   // As cli.ts: only --bpf=require waits for the analysis thread before gopls starts.
   const link = AnalysisLink.launch({ bpf, metricsAddress: null, profileHz: profileHzFromEnv(process.env.LSPTAP_PROFILE_HZ) });
   if (bpf === 'require') await link.started;
 
+  const retention = opts.retention ?? resolveRetention({}, process.env);
+  if (typeof retention === 'string') throw new StartupError(retention);
   const logOption = opts.log ?? process.env.LSPTAP_LOG;
   let target;
   try {
-    target = openLogTarget(logOption, opts.logDir ?? defaultLogDir(process.env), process.pid);
+    target = openLogTarget(logOption, opts.logDir ?? defaultLogDir(process.env), process.pid, retention);
   } catch (err) {
     // The editor's language server must start whatever happens to our log (HOME unwritable,
     // a read-only disk): say why once and run it plainly. A --log typed on lsptap's own
@@ -86,7 +92,7 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
     command: server.path, args, env: chainEnv(process.env), link, logPath: target.path,
     retainBodyMax: bodies ? opts.bodiesMax ?? 1 << 20 : 0, printSummary: opts.summary ?? false,
     graceMs: opts.graceMs ?? 3000, sessionId: randomUUID().slice(0, 8),
-    extraStart: { invokedAs: opts.invokedAs, serverFoundVia: server.via },
+    extraStart: { invokedAs: opts.invokedAs, serverFoundVia: server.via, ...(target.retention === null ? {} : { logRetention: target.retention }) },
   });
 }
 

@@ -126,8 +126,8 @@ export interface MessageRecord {
   isError: boolean | null;
   /** Responses: request fully forwarded -> response fully read, in ms (by `clock`); null otherwise. */
   latencyMs: number | null;
-  /** Responses: the paired request's stream offset and forward time (for kernel joins). */
-  request: { offset: number; bytes: number; headerBytes: number; forwardedNs: bigint; lastByteNs: bigint } | null;
+  /** Responses: the paired request's stream offsets (header's first byte, body's last) and its forward time (for kernel joins and profiles). */
+  request: { offset: number; endOffset: number; forwardedNs: bigint } | null;
   /** Requests that a $/cancelRequest named before their response; on responses, whether the request was cancelled. */
   cancelled: boolean;
   /** $/cancelRequest: the id it cancels. */

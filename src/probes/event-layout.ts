@@ -13,6 +13,9 @@ export const IO_EVENT: StructLayout = {
 };
 
 /** struct io_fd_bytes (bpf/io.h): a watched_fds value, the bytes each direction moved. */
+/** The watched maps' sizes (bpf/common.bpf.h WATCHED_PIDS_MAX, WATCHED_FDS_MAX): what `--listen` can kernel-time at once. */
+export const WATCHED_PIDS_MAX = 16384;
+export const WATCHED_FDS_MAX = 4096;
 export const IO_FD_BYTES: StructLayout = { name: 'io_fd_bytes', size: 16, fields: { read_bytes: 0, written_bytes: 8 } };
 
 /** struct tree_totals (bpf/tree.h): u64 running totals of the server's process tree. */

@@ -171,7 +171,7 @@ export class KernelStage implements RecordStage, KernelEventSink {
     const req = rec.kind === 'response' ? rec.request : null;
     let reqFwdNs: number | undefined;
     if (req !== null) {
-      reqFwdNs = this.ownStreams(rec.dir === 'c2s' ? 's2c' : 'c2s').write.at(req.offset + req.headerBytes + req.bytes - 1)?.exitNs;
+      reqFwdNs = this.ownStreams(rec.dir === 'c2s' ? 's2c' : 'c2s').write.at(req.endOffset)?.exitNs;
       if (reqFwdNs === undefined) return;
       req.forwardedNs = BigInt(reqFwdNs);
       rec.latencyMs = (lastNs - reqFwdNs) / 1e6;
@@ -202,7 +202,7 @@ export class KernelStage implements RecordStage, KernelEventSink {
     }
     const req = rec.kind === 'response' ? rec.request : null;
     if (req !== null) {
-      const qEnd = req.offset + req.headerBytes + req.bytes - 1;
+      const qEnd = req.endOffset;
       const readReq = this.c2sServerRead.at(qEnd);
       const writeResp = this.s2cServerWrite.at(start);
       const readReqNs = readReq?.exitNs;

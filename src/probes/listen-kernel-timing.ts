@@ -14,7 +14,8 @@
 import { mapPut, watchStream, u32Key, readCounters, BpfLoadError } from './loader';
 import { nativeCalls, bytesWaiting } from './native';
 import { KernelFeed, type KernelEventSink } from './kernel-feed';
-import { IO_COUNTERS, TREE_COUNTERS, WatchedRole } from './event-layout';
+import os from 'node:os';
+import { IO_COUNTERS, TREE_COUNTERS, WATCHED_FDS_MAX, WATCHED_PIDS_MAX, WatchedRole } from './event-layout';
 import { KernelStage, type StreamFds } from './kernel-stage';
 import { TreeAccounting } from './tree-accounting';
 import { socketInodeOf, unixPeerEnd } from './peer-process';
@@ -154,6 +155,11 @@ export class ListenKernelTiming {
       for (const e of entries) { this.use(e.fd, e.key, e.value); done.push(e); }
     } catch (err) {
       for (const e of done.reverse()) this.release(e.fd, e.key);
+      if (err instanceof BpfLoadError && err.errno === os.constants.errno.E2BIG) {
+        throw new BpfLoadError('watch', err.errno,
+          `the kernel maps are full with ${this.stages.size} sessions kernel-timed at once (watched_fds holds ${WATCHED_FDS_MAX} streams, up to 6 a session; watched_pids ${WATCHED_PIDS_MAX} processes)`,
+          'this session runs without kernel timing; end other sessions, or raise WATCHED_FDS_MAX and WATCHED_PIDS_MAX in bpf/common.bpf.h and src/probes/event-layout.ts and rebuild (npm run build)');
+      }
       throw err;
     }
     if (fds.editorOut != null) {

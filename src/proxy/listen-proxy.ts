@@ -51,6 +51,8 @@ export interface ListenProxyOptions {
   retainBodyMax: number;
   printSummary: boolean;
   graceMs: number;
+  /** Extra fields for the first connection's `session start` (what retention did when the listener started). */
+  firstStart?: Record<string, unknown>;
 }
 
 export type UpstreamSpec =
@@ -188,7 +190,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
       } : null;
       const { channel, ready } = opts.link.openSession({
         sessionId, retainBodyMax: opts.retainBodyMax, startNs: String(clock.startNs), kernel, kernelOffReason: null,
-        fields: sessionStartFields(link, opts.logPath, { startTime: clock.startTime, listen: describeTarget(opts.listen), clientPid: clientPeer.pid, connection: count }),
+        fields: sessionStartFields(link, opts.logPath, { startTime: clock.startTime, listen: describeTarget(opts.listen), clientPid: clientPeer.pid, connection: count, ...(count === 1 ? opts.firstStart : {}) }),
       });
       sessionLog = channel.log;
       const done = runRelaySession({

@@ -6,15 +6,18 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
+import { LogPathError } from '../model/errors';
+import { pruneLogDir, type RetentionPolicy, type RetentionReport } from './log-retention';
+export { LogPathError };
+
 export interface LogTarget {
   /** File descriptor to write to (2 for stderr). */
   fd: number;
   /** The file's path, or null for stderr. */
   path: string | null;
+  /** What retention removed from the log directory (a new file there only), else null. */
+  retention: RetentionReport | null;
 }
-
-import { LogPathError } from '../model/errors';
-export { LogPathError };
 
 /** Directory for per-session logs: --log-dir, LSPTAP_LOG_DIR, $XDG_STATE_HOME/lsptap, ~/.local/state/lsptap. */
 export function defaultLogDir(env: NodeJS.ProcessEnv): string {
@@ -72,13 +75,16 @@ export function reopenNonBlocking(fd: number): number | null {
   }
 }
 
-/** Open the log: `-` is stderr; a path is appended to (created 0600); no path means a new file in dir. */
-export function openLogTarget(logOption: string | undefined, dir: string, pid: number): LogTarget {
-  if (logOption === '-') return { fd: reopenNonBlocking(2) ?? 2, path: null };
+/**
+ * Open the log: `-` is stderr; a path is appended to (created 0600); no path means a new file
+ * in dir, after which `retention` is applied to dir's session logs (log-retention.ts).
+ */
+export function openLogTarget(logOption: string | undefined, dir: string, pid: number, retention: RetentionPolicy | null = null): LogTarget {
+  if (logOption === '-') return { fd: reopenNonBlocking(2) ?? 2, path: null, retention: null };
   if (logOption !== undefined) {
     const file = path.resolve(logOption);
     const fd = openOwned(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT);
-    return { fd, path: file };
+    return { fd, path: file, retention: null };
   }
   try {
     fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -87,5 +93,5 @@ export function openLogTarget(logOption: string | undefined, dir: string, pid: n
   }
   const file = path.join(dir, `lsptap-${stamp(new Date())}-${pid}.jsonl`);
   const fd = openOwned(file, fs.constants.O_WRONLY | fs.constants.O_APPEND | fs.constants.O_CREAT | fs.constants.O_EXCL);
-  return { fd, path: file };
+  return { fd, path: file, retention: retention === null ? null : pruneLogDir(dir, retention, file) };
 }

@@ -2,8 +2,9 @@
 // sonic-boom keeps every line it is given until it is written, so a full disk or a stderr
 // nobody reads would grow lsptap's memory without bound (issue 13: 757 MB on a full 1 MiB
 // tmpfs). Here, instead:
-// - writing:   lines go on; at most MAX_QUEUED_BYTES wait in sonic-boom (a slow reader).
-// - backed-up: more than that waits: new lines are dropped and counted until the queue is
+// - writing:   lines go on while fewer than MAX_QUEUED_BYTES wait in sonic-boom (a slow
+//              reader), plus one big line (a body kept by --bodies) that waits outside it.
+// - backed-up: that many wait: new lines are dropped and counted until the queue is
 //              down to half, then a `log lines lost` line says how many (docs/hardening.md "Reliability").
 // - failed:    a write failed (ENOSPC, EIO, EROFS, EFBIG, EPIPE...): said once on stderr, new
 //              lines dropped and counted, and every RETRY_MS sonic-boom retries what it holds;
@@ -20,6 +21,8 @@ export type ByteDest = Omit<ReturnType<typeof pino.destination>, 'write'> & { wr
 
 /** Bytes that may wait for a slow log reader before lines are dropped instead. */
 export const MAX_QUEUED_BYTES = 4 << 20;
+/** A line (or batch) this big is a big line: one at a time waits outside MAX_QUEUED_BYTES. */
+const BIG_LINE_BYTES = MAX_QUEUED_BYTES / 4;
 /** How often a failed log is tried again. */
 export const RETRY_MS = 1000;
 
@@ -43,8 +46,10 @@ export class LogOutlet implements LineSink {
   private why = '';
   private told = false;
   /** What sonic-boom holds, oldest first: bytes still unwritten and the lines they end. */
-  private readonly queue: { bytes: number; lines: number }[] = [];
+  private readonly queue: { bytes: number; lines: number; big: boolean }[] = [];
   private queuedBytes = 0;
+  /** Unwritten bytes of the one big line (over BIG_LINE_BYTES) queued outside the bound, if any. */
+  private bigBytes = 0;
   private retry: NodeJS.Timeout | null = null;
 
   constructor(private readonly dest: ByteDest, private readonly sync: boolean, private readonly events: OutletEvents) {
@@ -59,13 +64,20 @@ export class LogOutlet implements LineSink {
   write(data: Buffer, lines: number): boolean {
     if (this.state === 'failed' || this.state === 'closed') { this.drop(lines); return true; }
     const bytes = data.length;
-    if (this.state === 'backed-up' || this.queuedBytes + bytes > MAX_QUEUED_BYTES) {
+    // The bound is on what waits before a line, and one big line at a time waits outside it:
+    // a line bigger than the bound was once dropped with no write in flight to ever resume
+    // the log (issue 24: a 4.5 MB didOpen with --bodies ended the log), and counting a big
+    // line toward the bound would drop the lines behind it. Memory stays below
+    // MAX_QUEUED_BYTES plus two lines, and a line is bounded by --bodies-max.
+    if (this.state === 'backed-up' || this.queuedBytes - this.bigBytes >= MAX_QUEUED_BYTES) {
       if (this.state === 'writing') { this.state = 'backed-up'; this.why = 'the log reader is too slow'; }
       this.drop(lines);
       return true;
     }
-    this.queue.push({ bytes, lines });
+    const big = bytes > BIG_LINE_BYTES && this.bigBytes === 0;
+    this.queue.push({ bytes, lines, big });
     this.queuedBytes += bytes;
+    if (big) this.bigBytes = bytes;
     this.dest.write(data);
     // A sync write has reached the kernel when write() returns, unless it failed meanwhile.
     if (this.sync && this.state === 'writing') this.clearQueue();
@@ -108,15 +120,17 @@ export class LogOutlet implements LineSink {
       const head = this.queue[0];
       const take = Math.min(n, head.bytes);
       head.bytes -= take;
+      if (head.big) this.bigBytes -= take;
       n -= take;
       if (head.bytes === 0) this.queue.shift();
     }
-    if (this.state === 'failed' || (this.state === 'backed-up' && this.queuedBytes <= MAX_QUEUED_BYTES / 2)) this.resume();
+    if (this.state === 'failed' || (this.state === 'backed-up' && this.queuedBytes - this.bigBytes <= MAX_QUEUED_BYTES / 2)) this.resume();
   }
 
   private clearQueue(): void {
     this.queue.length = 0;
     this.queuedBytes = 0;
+    this.bigBytes = 0;
   }
 
   private failed(err: NodeJS.ErrnoException): void {

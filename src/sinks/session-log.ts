@@ -15,7 +15,7 @@ import { LogOutlet, type ByteDest } from './log-outlet';
 import { MessageLineWriter } from './message-line';
 import { machineFacts } from './machine-facts';
 import type { MessageRecord } from '../model/record';
-import type { MessageCounts, MethodStats } from './summary';
+import type { MessageCounts, MethodStats, SummaryLineRows, SummaryOmitted } from './summary';
 
 export interface SessionStartInfo {
   command: string[] | null;
@@ -41,7 +41,11 @@ export interface SessionEndInfo {
   unanswered: UnansweredRequest[];
   unansweredCount: number;
   evicted: number;
+  /** Responses that matched nothing after evictions: answers to evicted requests. */
+  evictedAnswered: number;
   summary: MethodStats[];
+  /** Present when the line lists only some rows (summary.ts SUMMARY_LINE_ROWS). */
+  summaryOmitted?: SummaryOmitted;
   [extra: string]: unknown;
 }
 
@@ -153,8 +157,9 @@ export class SessionLogChild {
     this.logger.info(fields, msg);
   }
 
-  summary(rows: MethodStats[], counts: MessageCounts, trigger: string): void {
-    this.logger.info({ trigger, counts, summary: rows }, 'summary');
+  summary(lineRows: SummaryLineRows, counts: MessageCounts, trigger: string): void {
+    const { rows, omitted } = lineRows;
+    this.logger.info(omitted === null ? { trigger, counts, summary: rows } : { trigger, counts, summary: rows, summaryOmitted: omitted }, 'summary');
     this.batch.flush(); // the editor may SIGKILL us next
   }
 

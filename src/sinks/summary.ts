@@ -41,6 +41,27 @@ export const EXPLAINED_REQUESTS = 5;
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
 /**
+ * Methods tallied by name, per direction. A session may send any number of distinct method
+ * names (a fuzzer, a broken client: 1,000,000 cost 1.4 GB of digests before); past this
+ * many, a method's messages are tallied in one row per kind named OTHER_METHODS, so counts
+ * and latencies stay whole while memory stays bounded (metrics.ts caps its label the same way).
+ */
+export const TRACKED_METHODS_MAX = 10_000;
+/** The row that holds the methods past TRACKED_METHODS_MAX. */
+export const OTHER_METHODS = '(other methods)';
+/**
+ * Rows a `summary` or `session end` line lists, in table order (slowest, then busiest, first):
+ * 10,000 rows were a 5 MB line. The rest are totalled in `summaryOmitted`.
+ */
+export const SUMMARY_LINE_ROWS = 1_000;
+
+/** What a summary line leaves out: how many rows, and the messages they counted. */
+export interface SummaryOmitted { rows: number; count: number; answered: number; reason: string }
+
+/** The rows a log line lists, and what it left out (null: nothing). */
+export interface SummaryLineRows { rows: MethodStats[]; omitted: SummaryOmitted | null }
+
+/**
  * compress() re-inserts every centroid in random order, to undo the poor merging sorted input
  * causes. A digest of up to this many centroids holds its values nearly one by one and
  * gains nothing; with kernel timing a session has some 35 digests per method, and
@@ -55,6 +76,8 @@ function compressLarge(d: TDigest): void {
 export class Summary {
   /** Per direction, by method: no key string is built per message on the relay path. */
   private readonly entries: Record<Direction, Map<string, MethodTally<TDigest>>> = { c2s: new Map(), s2c: new Map() };
+  /** Past TRACKED_METHODS_MAX methods: one row per direction and kind, outside the table so it never counts toward it. */
+  private readonly others: Record<Direction, Partial<Record<'request' | 'notification', MethodTally<TDigest>>>> = { c2s: {}, s2c: {} };
   readonly counts: MessageCounts = {
     c2s: { request: 0, response: 0, notification: 0, invalid: 0, bytes: 0 },
     s2c: { request: 0, response: 0, notification: 0, invalid: 0, bytes: 0 },
@@ -89,9 +112,23 @@ export class Summary {
     return [...this.lastRows];
   }
 
+  /** The rows for a log line: the first SUMMARY_LINE_ROWS in table order, and a count of the rest. */
+  lineRows(max = SUMMARY_LINE_ROWS): SummaryLineRows {
+    const all = this.rows();
+    if (all.length <= max) return { rows: all, omitted: null };
+    let count = 0;
+    let answered = 0;
+    for (let i = max; i < all.length; i++) { count += all[i].count; answered += all[i].answered; }
+    return {
+      rows: all.slice(0, max),
+      omitted: { rows: all.length - max, count, answered, reason: `only the first ${max} rows (slowest, then busiest) are listed on a log line` },
+    };
+  }
+
   private computeRows(): MethodStats[] {
     const out: MethodStats[] = [];
-    for (const e of [...this.entries.c2s.values(), ...this.entries.s2c.values()]) {
+    const others = [this.others.c2s.request, this.others.c2s.notification, this.others.s2c.request, this.others.s2c.notification].filter((e) => e !== undefined);
+    for (const e of [...this.entries.c2s.values(), ...this.entries.s2c.values(), ...others]) {
       const has = e.answered > 0;
       if (has) compressLarge(e.latencies);
       const row: MethodStats = {
@@ -127,8 +164,16 @@ export class Summary {
   private entry(dir: Direction, method: string, kind: 'request' | 'notification'): MethodTally<TDigest> {
     const table = this.entries[dir];
     let e = table.get(method);
-    if (e === undefined) { e = new MethodTally(dir, method, kind, () => new TDigest()); table.set(method, e); }
+    if (e === undefined) {
+      if (table.size >= TRACKED_METHODS_MAX) return this.otherEntry(dir, kind);
+      e = new MethodTally(dir, method, kind, () => new TDigest());
+      table.set(method, e);
+    }
     return e;
+  }
+
+  private otherEntry(dir: Direction, kind: 'request' | 'notification'): MethodTally<TDigest> {
+    return (this.others[dir][kind] ??= new MethodTally(dir, OTHER_METHODS, kind, () => new TDigest()));
   }
 
 }
