@@ -231,3 +231,34 @@ test('a log directory\'s profile files are not read as logs by lsptap report', (
   assert.equal(r.code, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /profile/);
 });
+
+test('lsptap profile --redact writes a pprof file and a text view with no path under the session\'s workspace or home, and functions still named', async (t) => {
+  const { deep, spin, file } = await realStacks(t);
+  const workspace = path.dirname(file); // the Go program's sources and binary: the "project"
+  const dir = tmpDir(t);
+  const log = path.join(dir, 'session.jsonl');
+  const w = ProfileWriter.open(log, { hz: 99 });
+  w.add([
+    { kind: 'cpu', method: 'textDocument/hover', id: 12, count: 30, valueNs: 303_030_300, stack: deep },
+    { kind: 'cpu', method: 'textDocument/completion', id: 13, count: 10, valueNs: 101_010_100, stack: spin },
+  ]);
+  w.close();
+  fs.writeFileSync(log, [
+    { level: 30, msg: 'session start', cwd: workspace },
+    { level: 30, msg: 'message', dir: 's2c', kind: 'response', method: 'textDocument/hover', id: 12, latencyMs: 400 },
+    { level: 30, msg: 'session end', profileFile: profileFileFor(log) },
+  ].map((l) => JSON.stringify(l)).join('\n') + '\n');
+
+  const out = path.join(dir, 'cpu.pb.gz');
+  const r = lsptap(['profile', '--redact', '-o', out, log]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /redacted: .*<workspace>/);
+  const raw = pprof(['-raw', out]);
+  assert.ok(!raw.includes(workspace), 'no workspace path in the redacted pprof file');
+  assert.ok(raw.includes('<workspace>/'), 'paths under the workspace are placeholders');
+  const lines = pprof(['-top', '-lines', '-nodecount=100', out]);
+  assert.match(lines, /main\.lsptapLeaf .*<workspace>\/a\d+\.go:20$/m, 'functions keep their names, files their extension and line');
+  const plain = lsptap(['profile', '-o', path.join(dir, 'plain.pb.gz'), log]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.ok(pprof(['-raw', path.join(dir, 'plain.pb.gz')]).includes(workspace), 'without --redact the paths are kept (the check above can fail)');
+});

@@ -4,7 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { pathToFileURL } from 'node:url';
-import { Redactor, redactionRoots } from '../src/report/redaction';
+import { Redactor, redactionRoots } from '../src/model/redaction';
 
 const roots = redactionRoots({ workspaces: ['/src/my app', null], home: '/home/ann' });
 

@@ -5,7 +5,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
-import { choice, parseCommand, printUsage, text, usageError, whole, type CommandSpec } from '../command/command-args';
+import os from 'node:os';
+import { choice, flag, parseCommand, printUsage, text, usageError, whole, type CommandSpec } from '../command/command-args';
+import { Redactor, redactionRoots } from '../model/redaction';
+import { redactSamples, workspacesOf } from './redact-samples';
 import { UsageError } from '../model/errors';
 import { PROFILE_FILE_SUFFIX, profileFileFor, type ProfileKind, type ProfileSample } from '../model/profile-file';
 import { topFunctions } from '../model/profile-top';
@@ -24,6 +27,7 @@ export const PROFILE_COMMAND = {
     slowest: whole('N', null, 'only the N slowest requests (by latency from the logs; by sampled time when given only profile files)', 1),
     kind: choice('K', ['cpu', 'wait'] as const, 'cpu', 'cpu (default: time on CPU) or wait (time blocked)'),
     output: text('FILE', 'write a gzipped pprof profile (go tool pprof, speedscope) to FILE; its samples carry labels method and id (go tool pprof -tagfocus id=12)', 'o'),
+    redact: flag('replace paths under the sessions\' workspaces (from the logs) and home directories with placeholders (<workspace>/a1.go) in binaries\' and source files\' names'),
   },
 } as const satisfies CommandSpec;
 
@@ -36,17 +40,18 @@ export interface ProfileArgs {
   slowest: number | null;
   kind: ProfileKind;
   output: string | null;
+  redact: boolean;
   help: boolean;
 }
 
 export function parseProfileArgs(argv: string[]): ProfileArgs {
   const parsed = parseCommand(PROFILE_COMMAND, argv);
-  if (parsed.help) return { sources: [], method: null, id: null, slowest: null, kind: 'cpu', output: null, help: true };
+  if (parsed.help) return { sources: [], method: null, id: null, slowest: null, kind: 'cpu', output: null, redact: false, help: true };
   const v = parsed.values;
   if (parsed.positionals.length === 0) throw usageError(PROFILE_COMMAND, 'no LOG given');
   return {
     sources: parsed.positionals, method: v.method ?? null, id: v.id ?? null,
-    slowest: v.slowest, kind: v.kind, output: v.output ?? null, help: false,
+    slowest: v.slowest, kind: v.kind, output: v.output ?? null, redact: v.redact === true, help: false,
   };
 }
 
@@ -172,7 +177,12 @@ export async function runProfile(argv: string[], out: NodeJS.WritableStream = pr
   }
   if (data.badLines > 0) process.stderr.write(`lsptap profile: skipped ${data.badLines} unreadable line${data.badLines === 1 ? '' : 's'} in ${profiles.join(', ')}\n`);
   if (data.cut.samples > 0) process.stderr.write(`lsptap profile: the session left out ${data.cut.samples} samples (${Math.round(data.cut.valueNs / 1e6)} ms) at the profile file's size bound\n`);
-  const samples = selectSamples(data.samples, args, args.slowest !== null ? await latencies(logs) : new Map());
+  let samples = selectSamples(data.samples, args, args.slowest !== null ? await latencies(logs) : new Map());
+  if (args.redact) {
+    const r = new Redactor(redactionRoots({ workspaces: await workspacesOf(logs), home: os.homedir() }));
+    samples = redactSamples(samples, r);
+    process.stderr.write(`lsptap profile: redacted: ${r.removed().filter((s) => !s.startsWith('message bodies')).join('; ')}\n`);
+  }
   if (samples.length === 0) {
     process.stderr.write(`lsptap profile: no ${args.kind} samples match in ${profiles.join(', ')}\n`);
     return 1;

@@ -15,7 +15,7 @@ import { RequestProfiles } from './request-profiles';
 import { SessionFactsBuilder, type SessionFacts } from './session-facts';
 import { TimelineBuilder, type Timeline } from './session-timeline';
 import { traceEventsOf } from './trace-events';
-import { Redactor, redactionRoots } from './redaction';
+import { Redactor, redactionRoots } from '../model/redaction';
 import { SVG_MAX_REQUESTS } from './timeline-svg';
 
 export const REPORT_COMMAND = {
