@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { classifyGoplsArgs } from '../src/dropin/command-line';
 import { isGoplsCommandLine } from '../src/dropin/command-line';
-import { connect, goFixture, lsptapBin, messages, readLog, start, tmpDir, waitFor, type LogLine } from './helpers/index';
+import { connect, goFixture, lsptapBin, messages, readLog, sessionLogs, start, tmpDir, waitFor, type LogLine } from './helpers/index';
 import { fixtureSession, makeShimDir, realGopls, requireCapability } from './helpers/dropin';
 
 const needGopls = requireCapability('gopls', realGopls !== null);
@@ -109,7 +109,7 @@ async function sessionThrough(t: Parameters<typeof start>[0], cmd: string, args:
   conn.dispose();
   assert.deepEqual(exit, { code: 0, signal: null }, p.stderr());
   const logDir = env.LSPTAP_LOG_DIR!;
-  const files = fs.readdirSync(logDir);
+  const files = sessionLogs(logDir);
   assert.equal(files.length, 1, 'one log file for the session');
   return { lines: readLog(path.join(logDir, files[0])), answers, stderr: p.stderr() };
 }
@@ -229,7 +229,7 @@ test('the log is complete when the editor SIGKILLs the whole process tree after 
   for (const pid of [p.child.pid!, ...children]) { try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ } }
   await p.exited;
   conn.dispose();
-  const file = path.join(logDir, fs.readdirSync(logDir)[0]);
+  const file = path.join(logDir, sessionLogs(logDir)[0]);
   assert.equal(p.child.signalCode, 'SIGKILL', 'lsptap was still running when the kill came');
   const lines = readLog(file);
   const c2s = messages(lines).filter((l) => l.dir === 'c2s').map((l) => l.method);

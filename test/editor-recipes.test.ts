@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fixtures, goFixture, lsptapBin, messages, readLog, start, tmpDir, type LogLine } from './helpers/index';
+import { fixtures, goFixture, lsptapBin, messages, readLog, sessionLogs, start, tmpDir, type LogLine } from './helpers/index';
 import { realGopls, requireCapability, which } from './helpers/dropin';
 import { docSection, readDoc } from './helpers/docs';
 
@@ -47,7 +47,7 @@ function checkProbe(out: string, logDir: string, stderr: string): { got: ProbeRe
   assert.deepEqual(got.cmd, ['lsptap', '--', 'gopls']);
   assert.match(got.hover?.contents.value ?? '', /Greet\(name string\) string/);
   assert.equal(got.stopped, true);
-  const files = fs.readdirSync(logDir);
+  const files = sessionLogs(logDir);
   assert.equal(files.length, 1, 'one session log under $XDG_STATE_HOME/lsptap');
   return { got, lines: readLog(path.join(logDir, files[0])) };
 }

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { connect, lspServer, messages, readLog, startLsptap, tmpDir, collect, type LogLine } from './helpers/index';
+import { connect, lspServer, messages, readLog, sessionLogs, startLsptap, tmpDir, collect, type LogLine } from './helpers/index';
 
 async function shortSession(t: Parameters<typeof tmpDir>[0], args: string[], env: NodeJS.ProcessEnv = process.env) {
   const r = startLsptap(t, args, [process.execPath, lspServer], { env });
@@ -24,7 +24,7 @@ test('by default writes a new 0600 file per session under $XDG_STATE_HOME/lsptap
   assert.equal(exit.code, 0);
   const dir = path.join(state, 'lsptap');
   assert.equal(fs.statSync(dir).mode & 0o777, 0o700);
-  const files = fs.readdirSync(dir);
+  const files = sessionLogs(dir);
   assert.equal(files.length, 1);
   assert.match(files[0], /^lsptap-\d{8}T\d{6}-\d{3}-\d+\.jsonl$/);
   assert.equal(fs.statSync(path.join(dir, files[0])).mode & 0o777, 0o600);
@@ -37,14 +37,14 @@ test('falls back to ~/.local/state/lsptap without XDG_STATE_HOME, and LSPTAP_LOG
   const home = tmpDir(t);
   const env = { ...process.env, HOME: home, XDG_STATE_HOME: '', LSPTAP_LOG_DIR: '' };
   await shortSession(t, [], env);
-  assert.equal(fs.readdirSync(path.join(home, '.local', 'state', 'lsptap')).length, 1);
+  assert.equal(sessionLogs(path.join(home, '.local', 'state', 'lsptap')).length, 1);
   const viaEnv = path.join(home, 'env-dir');
   await shortSession(t, [], { ...env, LSPTAP_LOG_DIR: viaEnv });
-  assert.equal(fs.readdirSync(viaEnv).length, 1);
+  assert.equal(sessionLogs(viaEnv).length, 1);
   const viaFlag = path.join(home, 'flag-dir');
   await shortSession(t, ['--log-dir', viaFlag], { ...env, LSPTAP_LOG_DIR: viaEnv });
-  assert.equal(fs.readdirSync(viaFlag).length, 1);
-  assert.equal(fs.readdirSync(viaEnv).length, 1);
+  assert.equal(sessionLogs(viaFlag).length, 1);
+  assert.equal(sessionLogs(viaEnv).length, 1);
 });
 
 test('--log - writes the log to stderr and nothing but the server bytes to stdout', async (t) => {

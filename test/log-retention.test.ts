@@ -67,6 +67,25 @@ test('removes logs older than maxDays, then the oldest until the rest fit maxByt
   assert.deepEqual([liveAncient, mid, recent, notOurs].map((f) => fs.existsSync(f)), [true, false, false, true]);
 });
 
+test('profile files beside session logs count in the bound and go with their session: an old one is removed, a live session\'s is kept', async (t) => {
+  const dir = tmpDir(t);
+  const profileOf = (log: string, bytes: number, ageDays: number): string => {
+    const file = log.replace(/\.jsonl$/, '.profile.jsonl');
+    fs.writeFileSync(file, 'p'.repeat(bytes));
+    const at = new Date(Date.now() - ageDays * DAY_MS);
+    fs.utimesSync(file, at, at);
+    return file;
+  };
+  const deadLog = sessionLog(dir, 1, deadPid(), 1000, 45);
+  const deadProfile = profileOf(deadLog, 5000, 45);
+  const liveLog = await holder(t, dir, 2, 40); // held open: a live session
+  const liveProfile = profileOf(liveLog, 5000, 40); // not held open between its writes
+  const r = pruneLogDir(dir, { maxBytes: 1, maxDays: 30 }, null);
+  assert.deepEqual([deadLog, deadProfile, liveLog, liveProfile].map((f) => fs.existsSync(f)), [false, false, true, true]);
+  assert.equal(r.removedBytes, 6000);
+  assert.equal(r.liveFiles, 2);
+});
+
 test('0 means no bound, for size and for age', (t) => {
   const dir = tmpDir(t);
   const dead = deadPid();

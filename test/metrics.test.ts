@@ -13,7 +13,7 @@ import http from 'node:http';
 import { spawn, spawnSync } from 'node:child_process';
 import { LSPTAP_BIN, REPO_ROOT, missingCommand, readLogLines, runFixtureSession, skipUnless } from './helpers/fixture-session';
 import { LATENCY_BUCKETS_S, LsptapMetrics } from '../src/sinks/metrics';
-import { quantile } from '../src/report/aggregate';
+import { quantile } from '../src/model/quantile';
 import type { MessageRecord } from '../src/model/record';
 
 const PROMETHEUS = '/usr/bin/prometheus';

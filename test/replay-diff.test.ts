@@ -13,7 +13,7 @@ import { LSPTAP_BIN, FIXTURE_MODULE, missingCommand, skipUnless } from './helper
 import { connect, readLog, startLsptap, tmpDir, type LogLine } from './helpers/index';
 import { bpfSkipReason } from './helpers/kernel';
 import { answerServerRequests } from '../src/demo/gopls-script';
-import { quantile } from '../src/report/aggregate';
+import { quantile } from '../src/model/quantile';
 import { medianRatioInterval, seededRandom, MIN_SAMPLES } from '../src/diff/bootstrap';
 import { clientSide } from '../src/replay/recording';
 import type { Comparison } from '../src/diff/compare';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { LSPTAP_BIN, missingCommand, readLogLines, runFixtureSession, skipUnless } from './helpers/fixture-session';
-import { quantile } from '../src/report/aggregate';
+import { quantile } from '../src/model/quantile';
 import type { MethodStats } from '../src/sinks/summary';
 
 interface ReportDoc { sessions: number; messages: number; corrupt: { source: string; lineNo: number; reason: string }[]; methods: (MethodStats & { unanswered: number })[]; slowest: { method: string; latencyMs: number; phases: { name: string; startMs: number; endMs: number; inLatency: boolean }[]; kernel: Record<string, number> | null }[]; unanswered: { dir: string; method: string; id: number | string; reason: string; lineNo: number; waitedAtLeastMs: number }[] }

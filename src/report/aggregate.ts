@@ -17,6 +17,7 @@ import type { MethodStats, PartStats } from '../sinks/summary';
 import { ExactTallies } from '../sinks/method-tally';
 import { compareText } from '../model/text-order';
 import { serverNameOf } from '../model/process-name';
+import { quantile } from '../model/quantile';
 
 /** A line's session id (a string in every lsptap log; anything else reads as none). */
 function sessionOf(line: Record<string, unknown>): string {
@@ -125,15 +126,6 @@ export interface Report {
 
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-/** Linear interpolation between closest ranks on sorted values (SQL quantile_cont). */
-export function quantile(sorted: ArrayLike<number>, q: number): number {
-  const n = sorted.length;
-  if (n === 0) return NaN;
-  const pos = (n - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.min(lo + 1, n - 1);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo);
-}
 
 interface PendingRequest {
   method: string; id: number | string; time: number; lineNo: number;

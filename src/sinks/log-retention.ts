@@ -1,8 +1,9 @@
 // Retention of the per-session log files in the log directory, as journald keeps its
 // journals: at each lsptap start that logs into the directory, files last written more than
 // maxDays ago are removed, then the oldest others until the directory's session logs take at
-// most maxBytes. Only lsptap's own per-session files are touched (`lsptap-STAMP-PID.jsonl`),
-// never a file a live session is writing (the PID in its name is a running process that has
+// most maxBytes. Only lsptap's own per-session files are touched (`lsptap-STAMP-PID.jsonl`,
+// and the profile file beside it, `lsptap-STAMP-PID.profile.jsonl`, counted in the same
+// bound and live while either is being written), never a file a live session is writing (the PID in its name is a running process that has
 // it open; when that cannot be known, it counts as live). Old logs are not compressed: every
 // reader (report, top, replay, diff, DuckDB) stays a plain JSONL reader.
 
@@ -33,7 +34,7 @@ export interface RetentionReport {
 }
 
 /** lsptap's per-session log names (log-file.ts): the PID is the lsptap that writes it. */
-const SESSION_LOG = /^lsptap-\d{8}T\d{6}-\d{3}-(\d+)\.jsonl$/;
+const SESSION_LOG = /^(lsptap-\d{8}T\d{6}-\d{3}-(\d+))(\.profile)?\.jsonl$/;
 
 const UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 
@@ -79,7 +80,10 @@ export function pruneLogDir(dir: string, policy: RetentionPolicy, own: string | 
     let st: fs.Stats;
     try { st = fs.lstatSync(file); } catch { continue; }
     if (!st.isFile()) continue;
-    found.push({ file, bytes: st.size, mtimeMs: st.mtimeMs, live: file === own || isLive(Number(m[1]), file) });
+    const pid = Number(m[2]);
+    const log = path.join(dir, `${m[1]}.jsonl`); // a profile file lives as long as its session's log
+    const live = file === own || log === own || isLive(pid, file) || (m[3] !== undefined && isLive(pid, log));
+    found.push({ file, bytes: st.size, mtimeMs: st.mtimeMs, live });
   }
   // Oldest first: by last write, then by name (which starts with the session's start).
   found.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));

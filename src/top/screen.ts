@@ -2,7 +2,7 @@
 // the requests in flight (oldest first), the per-method table, and the last slow requests
 // with their kernel fields on one line each. No escape codes here (terminal.ts draws).
 
-import { quantile } from '../report/aggregate';
+import { quantile } from '../model/quantile';
 import type { LiveState, SlowOne } from './live-state';
 import { compareText } from '../model/text-order';
 import { formatMs } from '../sinks/text-table';

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import { PROFILE_FILE_SUFFIX } from '../../src/model/profile-file';
 
 export const repoRoot = path.resolve(__dirname, '..', '..', '..');
 export const lsptapBin = path.join(repoRoot, 'bin', 'lsptap');
@@ -55,6 +56,11 @@ export function connect(child: ChildProcess): MessageConnection {
   const conn = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
   conn.listen();
   return conn;
+}
+
+/** The session logs in a log directory: its *.jsonl files but the profile files beside them. */
+export function sessionLogs(dir: string): string[] {
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.jsonl') && !f.endsWith(PROFILE_FILE_SUFFIX)).sort();
 }
 
 export function readLog(file: string): LogLine[] {
