@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
-import { connect, goFixture, lsptapBin, readLog, repoRoot, start, tmpDir, waitFor, type LogLine } from './helpers/index';
+import { connect, goFixture, lsptapBin, readLog, repoRoot, sessionLogs, start, tmpDir, waitFor, type LogLine } from './helpers/index';
 import { fixtureSession, realGopls } from './helpers/dropin';
 import { bpfSkipReason } from './helpers/kernel';
 
@@ -135,7 +135,7 @@ test('--listen systemd takes the socket systemd-socket-activate passes (LISTEN_F
   await remoteEditor(t, `unix;${sock}`);
   await remoteEditor(t, `unix;${sock}`);
   const logDir = path.join(dir, 'lsptap');
-  const logOf = (): string => path.join(logDir, fs.readdirSync(logDir).find((f) => f.endsWith('.jsonl'))!);
+  const logOf = (): string => path.join(logDir, sessionLogs(logDir)[0]);
   await waitFor(() => fs.existsSync(logDir) && linesWith(logOf(), 'session end') === 2, 20_000, 'two session ends');
   const starts = sessionStarts(logOf());
   assert.equal(starts.length, 2, 'one lsptap served both connections, into one log (Accept=no)');

@@ -40,6 +40,8 @@ test(`--listen kernel-times ${SESSIONS} concurrent sessions, none with kernel ti
   t.after(() => { for (const s of sockets) s.destroy(); });
   // In waves of 20, so the accept queue never overflows; every session stays open to the end.
   for (let i = 0; i < SESSIONS; i += 20) sockets.push(...await Promise.all(Array.from({ length: 20 }, () => openSession(sock))));
+  // The analysis thread writes each session start after the session is up: wait for the log.
+  await waitFor(() => lines(log).filter((l) => l.msg === 'session start').length >= SESSIONS, 120_000, 'every session start');
   const starts = lines(log).filter((l) => l.msg === 'session start');
   const off = lines(log).filter((l) => l.msg === 'kernel timing off');
   assert.equal(starts.length, SESSIONS);

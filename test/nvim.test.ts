@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { fixtures, goFixture, messages, readLog, start, tmpDir } from './helpers/index';
+import { fixtures, goFixture, messages, readLog, sessionLogs, start, tmpDir } from './helpers/index';
 import { makeShimDir, realGopls, requireCapability, which } from './helpers/dropin';
 
 const nvim = which('nvim');
@@ -56,7 +56,7 @@ test('Neovim starting gopls by name gets the shim: hover and definition answered
   assert.equal(got.definition!.result![0].range.start.line, 5, 'func Shout is on line 6 of shout.go');
   assert.equal(got.stopped, true, 'the client stopped (shutdown, exit) and the server went away');
 
-  const files = fs.readdirSync(logDir);
+  const files = sessionLogs(logDir);
   assert.equal(files.length, 1);
   const lines = readLog(path.join(logDir, files[0]));
   const startLine = lines.find((l) => l.msg === 'session start')!;

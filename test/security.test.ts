@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { connect, fixtures, rawServer, readLog, startLsptap, tmpDir, lspServer } from './helpers/index';
+import { connect, fixtures, rawServer, readLog, sessionLogs, startLsptap, tmpDir, lspServer } from './helpers/index';
 
 const dumpServer = path.join(fixtures, 'dump-server.js');
 const isRoot = process.getuid?.() === 0;
@@ -35,7 +35,7 @@ test('creates the log directory 0700 and the session log 0600 even under umask 0
   assert.equal(code, 0);
   assert.equal(fs.statSync(logDir).mode & 0o777, 0o700);
   assert.equal(fs.statSync(path.join(dir, 'state')).mode & 0o777, 0o700);
-  const files = fs.readdirSync(logDir);
+  const files = sessionLogs(logDir);
   assert.equal(files.length, 1);
   assert.equal(fs.statSync(path.join(logDir, files[0])).mode & 0o777, 0o600);
 });

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { LSPTAP_BIN, missingCommand, skipUnless } from './helpers/fixture-session';
-import { connect, readLog, startLsptap, tmpDir, waitFor } from './helpers/index';
+import { connect, readLog, sessionLogs, startLsptap, tmpDir, waitFor } from './helpers/index';
 import { bpfSkipReason } from './helpers/kernel';
 import { answerServerRequests, goRootSrc } from '../src/demo/gopls-script';
 import { formatMs } from '../src/sinks/text-table';
@@ -69,7 +69,7 @@ test('top in an 80x24 tmux pane shows references in flight while gopls computes 
 
   const result = await refs as unknown[];
   assert.ok(result.length > 0);
-  const logFile = fs.readdirSync(logDir).map((n) => path.join(logDir, n))[0];
+  const logFile = sessionLogs(logDir).map((n) => path.join(logDir, n))[0];
   let latencyMs = 0;
   await waitFor(() => {
     const resp = readLog(logFile).find((l) => l.msg === 'message' && l.kind === 'response' && l.method === 'textDocument/references');
