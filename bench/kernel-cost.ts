@@ -9,6 +9,7 @@ import { mapPut, watchStream, u32Key, readCounters } from '../src/probes/loader'
 import { RingReader } from '../src/probes/ring-reader';
 import { decodeIoEvent, decodeTreeEvent, WatchedRole } from '../src/probes/event-layout';
 import { nativeCalls } from '../src/probes/native';
+import { median } from './stats';
 
 const now = (): bigint => process.hrtime.bigint();
 
@@ -19,7 +20,6 @@ function writesNs(fd: number, n: number): number {
   return Number(now() - t0) / n;
 }
 
-function median(xs: number[]): number { const s = [...xs].sort((a, b) => a - b); return s[s.length >> 1]; }
 
 function main(): void {
   const devnull = fs.openSync('/dev/null', 'w');

@@ -1,20 +1,16 @@
 // Small statistics for the benchmark: percentiles of one run's samples, and median and
 // spread across the repeated runs of one mode.
 
-/** The p-th percentile (0..100) by nearest rank; samples need not be sorted. */
+import { quantile } from '../src/model/quantile';
+
+/** The p-th percentile (0..100) as lsptap prints every percentile (model/quantile.ts); samples need not be sorted. */
 export function percentile(samples: number[], p: number): number {
-  if (samples.length === 0) return NaN;
-  const sorted = Float64Array.from(samples).sort();
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank];
+  return quantile(Float64Array.from(samples).sort(), p / 100);
 }
 
+/** The median of the finite values. */
 export function median(xs: number[]): number {
-  const v = xs.filter((x) => Number.isFinite(x));
-  if (v.length === 0) return NaN;
-  const s = [...v].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return quantile(Float64Array.from(xs.filter((x) => Number.isFinite(x))).sort(), 0.5);
 }
 
 export interface Spread {
