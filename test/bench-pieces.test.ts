@@ -13,7 +13,8 @@ import { ECHO_SERVER, MODE_NAMES, REPO_ROOT, buildSpliceRelay } from '../bench/m
 import { ringFigures } from '../bench/kernel-events';
 import { formatDocsTable, writeDocsTable } from '../bench/docs-table';
 import { firstAnswerMs, oneFileModule } from '../bench/first-answer';
-import { bpfSkipReason, tempDir, startSession, endSession, readLog } from './helpers/kernel';
+import { bpfSkipReason, startSession, endSession, readLog } from './helpers/kernel';
+import { tmpDir } from './helpers/index';
 
 const PLAIN_RELAY = path.join(REPO_ROOT, 'dist', 'bench', 'plain-relay.js');
 
@@ -92,7 +93,7 @@ test('a quick benchmark run reports every mode and the budget lines as JSON', { 
 });
 
 test('the gopls workload\'s ring figures are read from a kernel-timed session\'s end line: records per second of wall time, drops; none without kernel timing', { skip: bpfSkipReason() }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tmpDir(t, { worldWritable: true });
   const figures: ReturnType<typeof ringFigures>[] = [];
   for (const bpf of ['--bpf=require', '--bpf=off']) {
     const log = path.join(dir, `${bpf}.jsonl`);
@@ -110,7 +111,7 @@ test('the gopls workload\'s ring figures are read from a kernel-timed session\'s
 });
 
 test('--write-docs replaces only what stands between the bench-table markers, and refuses a file without them', (t) => {
-  const dir = tempDir(t);
+  const dir = tmpDir(t, { worldWritable: true });
   const file = path.join(dir, 'benchmarks.md');
   fs.writeFileSync(file, '# B\n\nbefore\n<!-- bench-table:start -->\nold table\n<!-- bench-table:end -->\nafter\n');
   const table = formatDocsTable([{ budget: 'first answer, lsptap − relay (kernel timing off)', value: 12.345, limit: '≤ 15 ms', verdict: 'PASS', note: null }], '2026-12-07', 'a test machine', '--only first-answer --write-docs');
@@ -124,7 +125,7 @@ test('--write-docs replaces only what stands between the bench-table markers, an
 });
 
 test('the first-answer workload times spawn to the answer of initialize, gopls on a one-file module', { skip: spawnSync('gopls', ['version']).status === 0 ? false : 'gopls not installed' }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tmpDir(t, { worldWritable: true });
   const ms = await firstAnswerMs(['gopls'], oneFileModule(dir));
   assert.ok(Number.isFinite(ms) && ms > 0, `${ms}`);
 });

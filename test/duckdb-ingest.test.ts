@@ -10,8 +10,9 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { docSection, readDoc } from './helpers/docs';
-import { LSPTAP_BIN, missingCommand, readLogLines, runFixtureSession, skipUnless } from './helpers/fixture-session';
+import { LSPTAP_BIN, missingCommand, runFixtureSession, skipUnless } from './helpers/fixture-session';
 import type { MethodStats } from '../src/sinks/summary';
+import { readLog } from './helpers/index';
 
 /** docs/commands.md's query; LOGS is replaced by the glob. */
 export const P99_LAST_WEEK_SQL = `
@@ -37,7 +38,7 @@ test('DuckDB reads the .jsonl logs as they are and its p99 per method over the l
   }
   // A session from a month ago: both must leave it out.
   const monthMs = 30 * 86400e3;
-  const old = readLogLines(path.join(dir, 'lsptap-1.jsonl')).map((l) => JSON.stringify({ ...l, session: 'old', time: (l.time as number) - monthMs }));
+  const old = readLog(path.join(dir, 'lsptap-1.jsonl')).map((l) => JSON.stringify({ ...l, session: 'old', time: (l.time as number) - monthMs }));
   fs.writeFileSync(path.join(dir, 'lsptap-0-old.jsonl'), old.join('\n') + '\n');
 
   const instance = await DuckDBInstance.create(':memory:');

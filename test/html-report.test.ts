@@ -15,8 +15,9 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { FIXTURE_MODULE, LSPTAP_BIN, REPO_ROOT, missingCommand, readLogLines, runFixtureSession, skipUnless } from './helpers/fixture-session';
+import { FIXTURE_MODULE, LSPTAP_BIN, REPO_ROOT, missingCommand, runFixtureSession, skipUnless } from './helpers/fixture-session';
 import { histogramOf, MIN_CHART_REQUESTS } from '../src/report/html-report';
+import { readLog } from './helpers/index';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -62,7 +63,7 @@ test('the HTML report and trace of a real gopls session', skipUnless(missing), a
   const log = path.join(dir, 'session.jsonl');
   const session = await runFixtureSession({ logPath: log, hovers: HOVERS, lsptapArgs: ['--summary'], captureStderr: true });
   assert.equal(session.exitCode, 0, session.stderr);
-  const lines = readLogLines(log);
+  const lines = readLog(log);
   const withKernel = lines.some((l) => l.kind === 'response' && typeof (l.kernel as { serverUs?: unknown } | undefined)?.serverUs === 'number');
   const answered = lines.filter((l) => l.kind === 'response' && typeof l.latencyMs === 'number').length;
 

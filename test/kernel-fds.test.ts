@@ -11,7 +11,8 @@ import { mapPut, mapPutBytes, watchStream, u32Key, readCounters, readHashMap } f
 import { LoadedProbes } from '../src/probes/kernel-timing';
 import { RingReader } from '../src/probes/ring-reader';
 import { decodeTreeEvent, decodeServerFd, WatchedRole, TreeCounter, TREE_COUNTERS, SERVER_FD, IO_FD_KEY, type ServerFd, type TreeSnapshot } from '../src/probes/event-layout';
-import { bpfSkipReason, tempDir } from './helpers/kernel';
+import { bpfSkipReason } from './helpers/kernel';
+import { tmpDir } from './helpers/index';
 
 const skip = bpfSkipReason();
 const NR_OPENAT = 257;
@@ -62,7 +63,7 @@ function watchSelf(t: { after: (fn: () => void) => void }): Watched {
 }
 
 test('a file the server opens is in the kernel\'s fd table with its path until it closes it, and the snapshots count it', { skip }, (t) => {
-  const file = path.join(tempDir(t), 'open-me.txt');
+  const file = path.join(tmpDir(t, { worldWritable: true }), 'open-me.txt');
   fs.writeFileSync(file, 'x');
   const w = watchSelf(t);
   w.mark();
@@ -86,7 +87,7 @@ test('a file the server opens is in the kernel\'s fd table with its path until i
 });
 
 test('an fd opened while the kernel\'s fd table is full is counted as such, and neither its open nor its close moves the count', { skip, timeout: 120_000 }, (t) => {
-  const file = path.join(tempDir(t), 'no-room.txt');
+  const file = path.join(tmpDir(t, { worldWritable: true }), 'no-room.txt');
   fs.writeFileSync(file, 'x');
   const w = watchSelf(t);
   // Fill the table with another process's entries (pid 0 is never a server).

@@ -8,14 +8,15 @@ import path from 'node:path';
 import { ReferencesRequest, DocumentSymbolRequest, type Location } from 'vscode-languageserver-protocol/node';
 import { goRootSrc } from '../src/demo/gopls-script';
 import type { KernelTiming } from '../src/model/record';
-import { bpfSkipReason, goplsSkip, openInGopls, tempDir, startSession, endSession, readLog, kernelOf, FIXTURES } from './helpers/kernel';
+import { bpfSkipReason, goplsSkip, openInGopls, startSession, endSession, readLog, kernelOf, FIXTURES } from './helpers/kernel';
+import { tmpDir } from './helpers/index';
 
 const MODULE = path.join(FIXTURES, 'gomod-kernel');
 
 const skip = bpfSkipReason() || goplsSkip();
 
 test('gopls shows non-zero server CPU time for textDocument/references', { skip, timeout: 120_000 }, async (t) => {
-  const log = path.join(tempDir(t), 'log.jsonl');
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require'], { server: ['gopls'], cwd: MODULE });
   const { uri, text } = await openInGopls(run, MODULE, 'fixture', path.join(MODULE, 'shapes', 'shapes.go'));
   const before = text.slice(0, text.indexOf('func TotalArea') + 'func T'.length);
@@ -35,7 +36,7 @@ test('gopls shows non-zero server CPU time for textDocument/references', { skip,
 
 /** One session: open net/http/server.go, ask for its symbols; the checks every run must pass. */
 async function documentSymbolSession(t: TestContext, srcRoot: string): Promise<{ within: number; said: string }> {
-  const log = path.join(tempDir(t), 'log.jsonl');
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require'], { server: ['gopls'], cwd: srcRoot });
   const { uri } = await openInGopls(run, srcRoot, 'std', path.join(srcRoot, 'net', 'http', 'server.go'));
   const symbols = await run.conn.sendRequest(DocumentSymbolRequest.type, { textDocument: { uri } }) as unknown[] | null;

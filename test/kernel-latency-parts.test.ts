@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { HoverRequest, DefinitionRequest, ReferencesRequest, DocumentSymbolRequest } from 'vscode-languageserver-protocol/node';
-import { bpfSkipReason, goplsSkip, openInGopls, tempDir, startSession, endSession, readLog, responseLine, kernelOf, between, sleep, FIXTURES, type LogLine } from './helpers/kernel';
+import { bpfSkipReason, goplsSkip, openInGopls, startSession, endSession, readLog, responseLine, kernelOf, between, sleep, FIXTURES, type LogLine } from './helpers/kernel';
+import { tmpDir } from './helpers/index';
 
 const MODULE = path.join(FIXTURES, 'gomod-kernel');
 const skip = bpfSkipReason();
@@ -23,7 +24,7 @@ function loadBothCores(t: { after: (fn: () => void) => void }): void {
 
 test('under load, every gopls response has latencyMs >= serverUs and equal to its kernel parts within 50 µs', { skip: skip || goplsSkip(), timeout: 240_000 }, async (t) => {
   loadBothCores(t);
-  const log = path.join(tempDir(t), 'log.jsonl');
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require'], { server: ['gopls'], cwd: MODULE });
   const { uri, text } = await openInGopls(run, MODULE, 'fixture', path.join(MODULE, 'shapes', 'shapes.go'));
   const lines = text.split('\n');
@@ -74,7 +75,7 @@ function requestLine(lines: LogLine[], id: number): LogLine {
 }
 
 test('fromEditorPipeUs shows the 200 ms the editor\'s bytes waited while lsptap was stopped, on the request and its response', { skip }, async (t) => {
-  const log = path.join(tempDir(t), 'log.jsonl');
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {}); // lsptap is up and watching
   await run.conn.sendRequest('test/echo', {}); // written once lsptap reads: waits microseconds
@@ -93,7 +94,7 @@ test('fromEditorPipeUs shows the 200 ms the editor\'s bytes waited while lsptap 
 });
 
 test('bytes the editor wrote before lsptap watched get a null fromEditorPipeUs, and every later message is joined at its own offset', { skip }, async (t) => {
-  const log = path.join(tempDir(t), 'log.jsonl');
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require']);
   // Written at once, while lsptap is still starting: these wait in the pipe, unseen.
   await Promise.all([run.conn.sendRequest('test/echo', { early: 1 }), run.conn.sendRequest('test/echo', { early: 2 })]);
@@ -115,7 +116,7 @@ test('bytes the editor wrote before lsptap watched get a null fromEditorPipeUs, 
 });
 
 test('startTime + firstByteMs is the wall clock of lsptap\'s read: never before the client wrote, and within 2 ms for a prompt read', async (t) => {
-  const log = path.join(tempDir(t), 'log.jsonl');
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=off']);
   await run.conn.sendRequest('test/echo', {}); // lsptap is reading
   const written = await writeOnTicks(run.child.stdin!, 100, 16);
@@ -131,7 +132,7 @@ test('startTime + firstByteMs is the wall clock of lsptap\'s read: never before 
 });
 
 test('with kernel timing, startTime + lastByteMs - fromEditorPipeUs is the wall clock at which the client wrote, within 2 ms', { skip }, async (t) => {
-  const log = path.join(tempDir(t), 'log.jsonl');
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {});
   const written = await writeOnTicks(run.child.stdin!, 100, 8);

@@ -9,7 +9,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { bpfSkipReason, tempDir, startSession, readLog, responseLine, kernelOf, LSPTAP, type LogLine } from './helpers/kernel';
+import { bpfSkipReason, startSession, readLog, responseLine, kernelOf, LSPTAP, type LogLine } from './helpers/kernel';
+import { tmpDir } from './helpers/index';
 
 const skip = bpfSkipReason();
 const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
@@ -25,8 +26,8 @@ function asNobodySkip(): string | false {
 }
 
 /** The same scripted session every time; returns what can be compared across runs. */
-async function scripted(t: Parameters<typeof tempDir>[0], bpf: string, prefix?: string[]): Promise<{ sha256: string; code: number | null; lines: LogLine[]; stderr: string }> {
-  const log = path.join(tempDir(t), 'log.jsonl');
+async function scripted(t: Parameters<typeof tmpDir>[0], bpf: string, prefix?: string[]): Promise<{ sha256: string; code: number | null; lines: LogLine[]; stderr: string }> {
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, `--bpf=${bpf}`], { prefix });
   for (let i = 0; i < 5; i++) await run.conn.sendRequest('test/echo', { i, text: 'x'.repeat(i * 1000) });
   await run.conn.sendRequest('test/sleep', { ms: 20 });
@@ -64,7 +65,7 @@ test('with --bpf=off, BPF on, and BPF refused, the bytes, the log lines (but ker
 });
 
 test('--bpf=require as a user without capabilities exits 1 before starting the server and says what to grant', { skip: asNobodySkip() }, (t) => {
-  const dir = tempDir(t);
+  const dir = tmpDir(t, { worldWritable: true });
   const marker = path.join(dir, 'server-started');
   const r = spawnSync(NOBODY[0], [...NOBODY.slice(1), process.execPath, LSPTAP, '--log', path.join(dir, 'log.jsonl'), '--bpf=require', '--', 'touch', marker], { encoding: 'utf8', input: '' });
   assert.equal(r.status, 1, r.stderr);
@@ -75,7 +76,7 @@ test('--bpf=require as a user without capabilities exits 1 before starting the s
 });
 
 test('the advice works: a copy of node with cap_bpf,cap_perfmon runs kernel timing as a user without root', { skip: skip || asNobodySkip(), timeout: 60_000 }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tmpDir(t, { worldWritable: true });
   const nodeCopy = path.join(dir, 'node-bpf');
   fs.copyFileSync(process.execPath, nodeCopy);
   fs.chmodSync(nodeCopy, 0o755);

@@ -7,12 +7,13 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
-import { bpfSkipReason, tempDir, startSession, endSession, readLog, responseLine, kernelOf, between, sleep, LSPTAP, TIMING_SERVER, FIXTURES } from './helpers/kernel';
+import { bpfSkipReason, startSession, endSession, readLog, responseLine, kernelOf, between, sleep, LSPTAP, TIMING_SERVER, FIXTURES } from './helpers/kernel';
+import { tmpDir } from './helpers/index';
 
 const skip = bpfSkipReason();
 
 test('a server that sleeps 200 ms before answering shows ~200 ms blocked and little CPU', { skip }, async (t) => {
-  const log = path.join(tempDir(t), 'log.jsonl');
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {}); // the server's start-up is not part of the measure
   await run.conn.sendRequest('test/sleep', { ms: 200 });
@@ -25,7 +26,7 @@ test('a server that sleeps 200 ms before answering shows ~200 ms blocked and lit
 });
 
 test('a server that spins for 200 ms of CPU before answering shows ~200 ms on CPU', { skip }, async (t) => {
-  const log = path.join(tempDir(t), 'log.jsonl');
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {});
   await run.conn.sendRequest('test/spin', { ms: 200 });
@@ -42,7 +43,7 @@ test('a server that spins for 200 ms of CPU before answering shows ~200 ms on CP
 test('an editor that stops reading for 300 ms shows the response waiting ~300 ms in the pipe to the editor', { skip }, async (t) => {
   // A Node stream reads its socket eagerly into memory, so the "editor" here reads a
   // named pipe by hand: nothing reads it during the pause, and the bytes wait in the kernel.
-  const dir = tempDir(t);
+  const dir = tmpDir(t, { worldWritable: true });
   const log = path.join(dir, 'log.jsonl');
   const editor = new FifoEditor(t, path.join(dir, 'to-editor'));
   const child = spawn(process.execPath, [LSPTAP, '--log', log, '--bpf=require', '--', process.execPath, TIMING_SERVER], { stdio: ['pipe', editor.writeFd, 'pipe'] });
@@ -111,7 +112,7 @@ class FifoEditor {
 }
 
 test('every request and response line carries kernel fields, and the session end counts no drops', { skip }, async (t) => {
-  const log = path.join(tempDir(t), 'log.jsonl');
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require']);
   for (let i = 0; i < 20; i++) await run.conn.sendRequest('test/echo', { i });
   const end = await endSession(run);
@@ -136,7 +137,7 @@ test('every request and response line carries kernel fields, and the session end
 });
 
 test('a server already blocked in its first read when watching starts still gets its bytes counted', { skip }, async (t) => {
-  const log = path.join(tempDir(t), 'log.jsonl');
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require'], {
     server: [process.execPath, path.join(FIXTURES, 'blocking-read-server.js')],
     // lsptap whose analysis thread starts watching 400 ms late (the fixture wraps the real worker).
@@ -163,7 +164,7 @@ test('a server already blocked in its first read when watching starts still gets
 
 test('an idle session drains the rings less and less often, down to twice a second: 6 s of silence cost at most 18 drains, not 30', { skip }, async (t) => {
   const drainsAfter = async (idleMs: number): Promise<number> => {
-    const log = path.join(tempDir(t), 'log.jsonl');
+    const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
     const run = startSession(t, ['--log', log, '--bpf=require']);
     await run.conn.sendRequest('test/echo', {});
     await sleep(idleMs);
@@ -184,7 +185,7 @@ test('an idle session drains the rings less and less often, down to twice a seco
 test('a 50 MB request the server reads 4 KB at a time: kernel events lost to a full ring are counted and warned about, and the fields they leave unknown are null, never wrong', { skip, timeout: 120_000 }, async (t) => {
   // 12,200 reads, one tree snapshot each, faster than a starved analysis thread drains on
   // two cores: the 2 MiB tree ring (7,900 snapshots) may fill. What must hold either way.
-  const log = path.join(tempDir(t), 'log.jsonl');
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require'], { server: [process.execPath, path.join(FIXTURES, 'small-reads-server.js')] });
   await run.conn.sendRequest('test/echo', {});
   await sleep(1500); // the idle drain is at its slowest
@@ -212,7 +213,7 @@ test('a 50 MB request the server reads 4 KB at a time: kernel events lost to a f
 });
 
 test('a server that reads a 300 KB request a byte at a time overflows the io ring, and the messages after it are still joined to their own syscalls: their parts add up to their latency', { skip, timeout: 120_000 }, async (t) => {
-  const log = path.join(tempDir(t), 'log.jsonl');
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require'], { server: [process.execPath, path.join(FIXTURES, 'small-reads-server.js')] });
   await run.conn.sendRequest('test/echo', {});
   // 300,000 reads, one io event each: the 1 MiB io ring holds about 21,000.

@@ -7,9 +7,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { bpfSkipReason, tempDir, startSession, endSession, readLog, responseLine, between } from './helpers/kernel';
+import { bpfSkipReason, startSession, endSession, readLog, responseLine, between } from './helpers/kernel';
 import type { KernelTiming, FdReport } from '../src/model/record';
 import type { LogLine } from './helpers/kernel';
+import { tmpDir } from './helpers/index';
 
 const skip = bpfSkipReason();
 
@@ -24,7 +25,7 @@ function near(valueUs: number | null | undefined, expectedUs: number, what: stri
 }
 
 test('a server waiting for a child that spins 300 ms of CPU shows it as blocked on the child, and names the child', { skip }, async (t) => {
-  const log = path.join(tempDir(t), 'log.jsonl');
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {});
   await run.conn.sendRequest('test/child', { ms: 300 });
@@ -44,7 +45,7 @@ test('a server waiting for a child that spins 300 ms of CPU shows it as blocked 
 });
 
 test('a 64 MB file read after evicting it from the page cache shows its disk reads and page-cache misses; read again warm it shows none', { skip }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tmpDir(t, { worldWritable: true });
   const log = path.join(dir, 'log.jsonl');
   const file = path.join(dir, 'big.bin');
   const bytes = 64 << 20;
@@ -74,7 +75,7 @@ test('a 64 MB file read after evicting it from the page cache shows its disk rea
 });
 
 test('a server that sleeps 200 ms shows ~200 ms blocked on something other than a child or the disk: a timer', { skip }, async (t) => {
-  const log = path.join(tempDir(t), 'log.jsonl');
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {});
   await run.conn.sendRequest('test/sleep', { ms: 200 });
@@ -87,8 +88,8 @@ test('a server that sleeps 200 ms shows ~200 ms blocked on something other than 
   assert.equal(k.blockedOnChildUs! + k.blockedOnDiskUs! + k.blockedOtherUs!, k.serverBlockedUs);
 });
 
-async function openFiles(t: { after: (fn: () => void) => void }, keep: boolean): Promise<{ files: string[]; lines: LogLine[]; fds: FdReport }> {
-  const dir = tempDir(t);
+async function openFiles(t: import('node:test').TestContext, keep: boolean): Promise<{ files: string[]; lines: LogLine[]; fds: FdReport }> {
+  const dir = tmpDir(t, { worldWritable: true });
   const log = path.join(dir, 'log.jsonl');
   const files = Array.from({ length: 20 }, (_, i) => path.join(dir, `file-${i}.txt`));
   for (const f of files) fs.writeFileSync(f, 'x');
@@ -130,7 +131,7 @@ test('a server that closes what it opens gets no open file listed and no fd grow
 });
 
 test('a server that opens 5,000 files in one request and keeps 3 sends no ring record per fd, and its counts and the 3 kept are right', { skip }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tmpDir(t, { worldWritable: true });
   const log = path.join(dir, 'log.jsonl');
   const file = path.join(dir, 'many.txt');
   fs.writeFileSync(file, 'x');

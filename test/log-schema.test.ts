@@ -6,12 +6,12 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import Ajv, { type ValidateFunction } from 'ajv';
 import { readDoc, docSection } from './helpers/docs';
-import { LSPTAP_BIN, REPO_ROOT, missingCommand, readLogLines, runFixtureSession, skipUnless } from './helpers/fixture-session';
+import { LSPTAP_BIN, REPO_ROOT, missingCommand, runFixtureSession, skipUnless } from './helpers/fixture-session';
+import { readLog, tmpDir } from './helpers/index';
 
 const SCHEMA_PATH = path.join(REPO_ROOT, 'schema', 'lsptap-log.schema.json');
 type JsonSchema = { properties?: Record<string, unknown>; definitions?: Record<string, JsonSchema>; required?: string[] };
@@ -28,26 +28,20 @@ function assertAllValid(validate: ValidateFunction, lines: Record<string, unknow
   });
 }
 
-function tempDir(t: test.TestContext): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-schema-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 const frame = (body: string): string => `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 
 test('every line of a real gopls session log matches the JSON Schema', skipUnless(missingCommand('gopls')), async (t) => {
-  const log = path.join(tempDir(t), 'gopls.jsonl');
+  const log = path.join(tmpDir(t), 'gopls.jsonl');
   const r = await runFixtureSession({ logPath: log, hovers: 4 });
   assert.equal(r.exitCode, 0);
-  const lines = readLogLines(log);
+  const lines = readLog(log);
   const kinds = new Set(lines.map((l) => l.msg));
   for (const k of ['session start', 'message', 'summary', 'session end']) assert.ok(kinds.has(k), `log has a ${k} line`);
   assertAllValid(compile(), lines, log);
 });
 
 test('bad-input warn lines and an echoed session through cat match the JSON Schema', async (t) => {
-  const log = path.join(tempDir(t), 'cat.jsonl');
+  const log = path.join(tmpDir(t), 'cat.jsonl');
   const input = [
     frame('{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}'),
     'Content-Length: abc\r\n\r\n{}',
@@ -63,7 +57,7 @@ test('bad-input warn lines and an echoed session through cat match the JSON Sche
   child.stdin.end(input);
   assert.equal(await exited, 0);
   assert.equal(echoed, Buffer.byteLength(input));
-  const lines = readLogLines(log);
+  const lines = readLog(log);
   const msgs = lines.map((l) => l.msg);
   assert.ok(msgs.includes('bad input'), `a bad input line among ${JSON.stringify(msgs)}`);
   assert.ok(msgs.includes('summary'));

@@ -11,10 +11,11 @@ import path from 'node:path';
 import net from 'node:net';
 import http from 'node:http';
 import { spawn, spawnSync } from 'node:child_process';
-import { LSPTAP_BIN, REPO_ROOT, missingCommand, readLogLines, runFixtureSession, skipUnless } from './helpers/fixture-session';
+import { LSPTAP_BIN, REPO_ROOT, missingCommand, runFixtureSession, skipUnless } from './helpers/fixture-session';
 import { LATENCY_BUCKETS_S, LsptapMetrics } from '../src/sinks/metrics';
 import { quantile } from '../src/model/quantile';
 import type { MessageRecord } from '../src/model/record';
+import { readLog } from './helpers/index';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 
@@ -109,9 +110,9 @@ test('a real Prometheus scraping lsptap counts the same hovers as the log and it
   });
   assert.equal(r.exitCode, 0);
 
-  const start = readLogLines(log).find((l) => l.msg === 'session start')!;
+  const start = readLog(log).find((l) => l.msg === 'session start')!;
   assert.equal(start.metricsUrl, `http://127.0.0.1:${lsptapPort}/metrics`);
-  const hoverLines = readLogLines(log).filter((l) => l.msg === 'message' && l.method === 'textDocument/hover');
+  const hoverLines = readLog(log).filter((l) => l.msg === 'message' && l.method === 'textDocument/hover');
   const responses = hoverLines.filter((l) => l.kind === 'response');
   assert.equal(hoverLines.filter((l) => l.kind === 'request').length, hovers);
   assert.equal(promCount, responses.length);
@@ -177,7 +178,7 @@ test('--metrics serves on a unix socket and counts each bad-input line as a fram
   child.stdin.end();
   await new Promise((r) => child.once('exit', r));
   // Each bad-input line of the log is one frame error, in its direction.
-  const badInput = readLogLines(path.join(dir, 'log.jsonl')).filter((l) => l.msg === 'bad input');
+  const badInput = readLog(path.join(dir, 'log.jsonl')).filter((l) => l.msg === 'bad input');
   for (const d of ['c2s', 's2c']) {
     const n = badInput.filter((l) => l.dir === d).length;
     assert.ok(n > 0, `a bad input line for ${d}`);

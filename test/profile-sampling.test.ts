@@ -14,8 +14,9 @@ import { RingReader } from '../src/probes/ring-reader';
 import { ProfileSampler } from '../src/probes/profile-sampler';
 import { ProfileReader } from '../src/probes/profile-reader';
 import type { ProfileCount } from '../src/probes/profile-layout';
-import { bpfSkipReason, tempDir } from './helpers/kernel';
+import { bpfSkipReason } from './helpers/kernel';
 import { buildProfileServer, goSkip, lspFrame } from './helpers/profile-server';
+import { tmpDir } from './helpers/index';
 
 const skip = bpfSkipReason() || goSkip();
 /**
@@ -26,7 +27,7 @@ const skip = bpfSkipReason() || goSkip();
 const HZ = 497;
 
 test('a Go server\'s 300 ms on CPU in one function and 300 ms blocked in another are counted in the kernel by stack and window', { skip }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tmpDir(t, { worldWritable: true });
   const built = buildProfileServer(dir);
   const probes = LoadedProbes.load({ profileHz: HZ });
   t.after(() => probes.close());

@@ -8,9 +8,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { bpfSkipReason, tempDir, startSession, endSession, responseLine, readLog, LSPTAP, type LogLine } from './helpers/kernel';
+import { bpfSkipReason, startSession, endSession, responseLine, readLog, LSPTAP, type LogLine } from './helpers/kernel';
 import { buildProfileServer, goSkip } from './helpers/profile-server';
 import type { ProfileDigest } from '../src/model/record';
+import { tmpDir } from './helpers/index';
 
 const skip = bpfSkipReason() || goSkip();
 /** Above the default 99 Hz, so that chance moves 300 ms of ticks by ~8 % (test/profile-sampling.test.ts). */
@@ -24,7 +25,7 @@ const profileOf = (l: LogLine): ProfileDigest => {
 const share = (list: ProfileDigest['total'], fn: string): number => list.find((s) => s.fn === fn)?.pct ?? 0;
 
 test('each response line names the function its request spent its CPU in and the one it waited in, from a stripped Go binary', { skip }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tmpDir(t, { worldWritable: true });
   const built = buildProfileServer(dir);
   const log = path.join(dir, 'log.jsonl');
   const run = startSession(t, ['--log', log, '--profile-hz', String(HZ)], { server: [built.stripped] });
@@ -75,7 +76,7 @@ test('each response line names the function its request spent its CPU in and the
 });
 
 test('--profile-hz 0 turns profiling off: no kernel.profile anywhere, kernel timing still on', { skip }, async (t) => {
-  const dir = tempDir(t);
+  const dir = tmpDir(t, { worldWritable: true });
   const log = path.join(dir, 'log.jsonl');
   const run = startSession(t, ['--log', log, '--profile-hz', '0']);
   await run.conn.sendRequest('initialize', {});

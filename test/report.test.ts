@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { LSPTAP_BIN, missingCommand, readLogLines, runFixtureSession, skipUnless } from './helpers/fixture-session';
+import { LSPTAP_BIN, missingCommand, runFixtureSession, skipUnless } from './helpers/fixture-session';
+import { readLog } from './helpers/index';
 import { quantile } from '../src/model/quantile';
 import type { MethodStats } from '../src/sinks/summary';
 
@@ -39,7 +40,7 @@ function report(args: string[], input?: string): { stdout: string; stderr: strin
 }
 
 function hoverLatencies(files: string[]): number[] {
-  return files.flatMap(readLogLines).filter((l) => l.msg === 'message' && l.kind === 'response' && l.method === 'textDocument/hover').map((l) => l.latencyMs as number);
+  return files.flatMap((f) => readLog(f)).filter((l) => l.msg === 'message' && l.kind === 'response' && l.method === 'textDocument/hover').map((l) => l.latencyMs as number);
 }
 
 test('report --json counts every hover of two sessions and gives exact percentiles of their latencies', skipUnless(gopls), async () => {
@@ -64,7 +65,7 @@ test('report lists the slowest requests, slowest first, with phases that add up 
   const files = await sessionLogs();
   const doc = JSON.parse(report(['--json', '--slowest', '3', ...files]).stdout) as ReportDoc;
   assert.equal(doc.slowest.length, 3);
-  const all = files.flatMap(readLogLines).filter((l) => l.kind === 'response').map((l) => l.latencyMs as number).sort((a, b) => b - a);
+  const all = files.flatMap((f) => readLog(f)).filter((l) => l.kind === 'response').map((l) => l.latencyMs as number).sort((a, b) => b - a);
   assert.deepEqual(doc.slowest.map((s) => s.latencyMs), all.slice(0, 3));
   for (const s of doc.slowest) {
     const names = s.phases.map((p) => p.name);
@@ -118,7 +119,7 @@ test('report reads a log from stdin and filters by method and time', skipUnless(
 test('report shows p50 and p99 of each kernel part when message lines carry kernel timing', skipUnless(gopls), async () => {
   const [first] = await sessionLogs();
   // Kernel timing (issue 4) adds a `kernel` object to message lines; give the responses one.
-  const lines = readLogLines(first);
+  const lines = readLog(first);
   let n = 0;
   // Real kernel timing (on where BPF loads) is dropped so that only these figures show.
   const withKernel = lines.map(({ kernel: _real, ...l }) => (l.kind === 'response' && l.method === 'textDocument/hover' ? { ...l, kernel: { serverCpuUs: 100 * ++n, serverRunqUs: n, toEditorPipeUs: null } } : l));

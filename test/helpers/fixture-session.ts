@@ -12,7 +12,7 @@ import {
   DocumentSymbolRequest, ReferencesRequest, CompletionRequest, ShutdownRequest, ExitNotification, type Position,
 } from 'vscode-languageserver-protocol/node';
 import { answerServerRequests } from '../../src/demo/gopls-script';
-import { lsptapBin, readLog, repoRoot } from './index';
+import { lsptapBin, repoRoot } from './index';
 
 export const REPO_ROOT = repoRoot;
 export const LSPTAP_BIN = lsptapBin;
@@ -96,6 +96,3 @@ export async function runFixtureSession(opts: FixtureSessionOptions): Promise<Fi
 }
 
 /** A JSONL log as objects (throws on a corrupt line: lsptap's own logs have none). */
-export function readLogLines(file: string): Record<string, unknown>[] {
-  return readLog(file);
-}

@@ -20,8 +20,13 @@ export const teeServer = path.join(fixtures, 'tee-server.js');
 
 export type LogLine = Record<string, unknown> & { msg: string; level: number };
 
-export function tmpDir(t: TestContext): string {
+/**
+ * A temporary directory removed after the test; worldWritable: mode 0777, for tests that run
+ * lsptap or a server as another user (nobody) that must write there.
+ */
+export function tmpDir(t: TestContext, opts: { worldWritable?: boolean } = {}): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-test-'));
+  if (opts.worldWritable === true) fs.chmodSync(dir, 0o777);
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }

@@ -6,7 +6,6 @@ import { pathToFileURL } from 'node:url';
 import { InitializeRequest, InitializedNotification, DidOpenTextDocumentNotification } from 'vscode-languageserver-protocol/node';
 import { answerServerRequests } from '../../src/demo/gopls-script';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
@@ -34,12 +33,6 @@ export function bpfSkipReason(): string | false {
   return cached;
 }
 
-export function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-kt-'));
-  fs.chmodSync(dir, 0o777);
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 export interface Run {
   child: ChildProcess;
