@@ -18,11 +18,13 @@ test('counts the kernel drops kernel timing reports, while running and at stop',
   const metrics = await startMetricsServing('tcp:127.0.0.1:0');
   t.after(() => metrics.server.close());
   let kernelTotal = 0;
+  // The session polls the counter maps on a one-second interval: the test moves that clock.
+  t.mock.timers.enable({ apis: ['setInterval'] });
   const stage: RecordStage = { push: (rec, next) => next(rec), flush: () => Promise.resolve() };
   const a = composeSession(new Summary(), { stage, extraStart: {}, kernelDrops: () => kernelTotal, stop: () => Promise.resolve({}) }, metrics);
   assert.equal(await dropsMetric(metrics), 0);
   kernelTotal = 7;
-  await new Promise((r) => setTimeout(r, 1200)); // one poll
+  t.mock.timers.tick(1000); // one poll
   assert.equal(await dropsMetric(metrics), 7);
   kernelTotal = 12;
   await a.stop();
