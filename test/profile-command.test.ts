@@ -6,7 +6,6 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
 import { KERNEL_MAPPING, profileFileFor, type ProfileFrame, type ProfileSample } from '../src/model/profile-file';
@@ -14,18 +13,10 @@ import { ProfileWriter, type ProfileDest } from '../src/sinks/profile-writer';
 import { emptyProfileData, readProfileFile } from '../src/profile/profile-reader';
 import { ProcessMaps, Symbolizer } from '../src/symbols';
 import { fixtures, lsptapBin, start, tmpDir } from './helpers';
-import { buildGo, type GoBuild } from './helpers/go-build';
+import { goSymbolsProgram, removeGoSymbolsProgram, type GoBuild } from './helpers/go-build';
 
-let built: GoBuild | null = null;
-let builtDir: string | null = null;
-after(() => { if (builtDir) fs.rmSync(builtDir, { recursive: true, force: true }); });
-function goProgram(): GoBuild {
-  if (!built) {
-    builtDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-test-'));
-    built = buildGo(builtDir, fs.readFileSync(path.join(fixtures, 'go-symbols', 'main.go'), 'utf8'));
-  }
-  return built;
-}
+after(removeGoSymbolsProgram);
+const goProgram = (): GoBuild => goSymbolsProgram(fixtures);
 
 function lsptap(args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [lsptapBin, ...args], { encoding: 'utf8' });
@@ -142,24 +133,29 @@ test('the profile file beside a log is named for it and opened 0600', (t) => {
   assert.throws(() => ProfileWriter.open(path.join(dir, 'link.jsonl')), /symbolic link/);
 });
 
+/** A session log in dir whose end names its profile file, holding these samples; lines go before session end. */
+function sessionWithProfile(dir: string, samples: ProfileSample[], lines: Record<string, unknown>[]): string {
+  const log = path.join(dir, 'session.jsonl');
+  const w = ProfileWriter.open(log, { hz: 99 });
+  w.add(samples);
+  w.close();
+  fs.writeFileSync(log, [...lines, { level: 30, msg: 'session end', profileFile: profileFileFor(log) }].map((l) => JSON.stringify(l)).join('\n') + '\n');
+  return log;
+}
+
 test('lsptap profile -o writes a pprof file that go tool pprof reads: functions, file:line, and one request by -tagfocus id=N', async (t) => {
   const { deep, spin, idle, file } = await realStacks(t);
   const dir = tmpDir(t);
-  const log = path.join(dir, 'session.jsonl');
-  const w = ProfileWriter.open(log, { hz: 99 });
-  w.add([
+  // A session log's end names its profile file (relative to the log, as a field).
+  const log = sessionWithProfile(dir, [
     { kind: 'cpu', method: 'textDocument/hover', id: 12, count: 30, valueNs: 303_030_300, stack: deep },
     { kind: 'cpu', method: 'textDocument/completion', id: 13, count: 10, valueNs: 101_010_100, stack: spin },
     { kind: 'cpu', method: null, id: null, count: 5, valueNs: 50_505_050, stack: idle },
     { kind: 'wait', method: 'textDocument/completion', id: 13, count: 2, valueNs: 7_000_000, stack: deep },
-  ]);
-  w.close();
-  // A session log's end names its profile file (relative to the log, as a field).
-  fs.writeFileSync(log, [
+  ], [
     { level: 30, msg: 'message', dir: 's2c', kind: 'response', method: 'textDocument/hover', id: 12, latencyMs: 400 },
     { level: 30, msg: 'message', dir: 's2c', kind: 'response', method: 'textDocument/completion', id: 13, latencyMs: 900 },
-    { level: 30, msg: 'session end', profileFile: profileFileFor(log) },
-  ].map((l) => JSON.stringify(l)).join('\n') + '\n');
+  ]);
 
   const out = path.join(dir, 'cpu.pb.gz');
   const r = lsptap(['profile', '-o', out, log]);
@@ -236,18 +232,13 @@ test('lsptap profile --redact writes a pprof file and a text view with no path u
   const { deep, spin, file } = await realStacks(t);
   const workspace = path.dirname(file); // the Go program's sources and binary: the "project"
   const dir = tmpDir(t);
-  const log = path.join(dir, 'session.jsonl');
-  const w = ProfileWriter.open(log, { hz: 99 });
-  w.add([
+  const log = sessionWithProfile(dir, [
     { kind: 'cpu', method: 'textDocument/hover', id: 12, count: 30, valueNs: 303_030_300, stack: deep },
     { kind: 'cpu', method: 'textDocument/completion', id: 13, count: 10, valueNs: 101_010_100, stack: spin },
-  ]);
-  w.close();
-  fs.writeFileSync(log, [
+  ], [
     { level: 30, msg: 'session start', cwd: workspace },
     { level: 30, msg: 'message', dir: 's2c', kind: 'response', method: 'textDocument/hover', id: 12, latencyMs: 400 },
-    { level: 30, msg: 'session end', profileFile: profileFileFor(log) },
-  ].map((l) => JSON.stringify(l)).join('\n') + '\n');
+  ]);
 
   const out = path.join(dir, 'cpu.pb.gz');
   const r = lsptap(['profile', '--redact', '-o', out, log]);

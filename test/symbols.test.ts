@@ -11,24 +11,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
 import { BinarySymbols, ElfFile, GoLineTable, KernelSymbols, ProcessMaps, Symbolizer } from '../src/symbols';
-import os from 'node:os';
 import { fixtures, repoRoot, start, tmpDir } from './helpers';
-import { buildGo, goAddr2line, goNm, type GoBuild } from './helpers/go-build';
+import { goAddr2line, goNm, goSymbolsProgram, removeGoSymbolsProgram, type GoBuild } from './helpers/go-build';
 import { serverOrSkip, TSC7_BINARY } from './helpers/servers';
 
 const GOPLS = '/usr/bin/gopls';
 
-// Built once for the file (a PIE build of the standard library takes ~25 s the first time).
-let built: GoBuild | null = null;
-let builtDir: string | null = null;
-after(() => { if (builtDir) fs.rmSync(builtDir, { recursive: true, force: true }); });
-function goProgram(): GoBuild {
-  if (!built) {
-    builtDir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-test-'));
-    built = buildGo(builtDir, fs.readFileSync(path.join(fixtures, 'go-symbols', 'main.go'), 'utf8'));
-  }
-  return built;
-}
+after(removeGoSymbolsProgram);
+const goProgram = (): GoBuild => goSymbolsProgram(fixtures);
 
 /** Evenly spread pcs over a table's range (deterministic: no seed to print). */
 function spreadPcs(table: GoLineTable, count: number): number[] {

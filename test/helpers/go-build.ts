@@ -4,6 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 
 export interface GoBuild {
@@ -44,4 +45,23 @@ export function goAddr2line(binary: string, pcs: number[]): { fn: string; fileLi
   const input = pcs.map((pc) => `0x${pc.toString(16)}`).join('\n') + '\n';
   const lines = execFileSync('go', ['tool', 'addr2line', binary], { input, maxBuffer: 1 << 28 }).toString().split('\n');
   return pcs.map((_, i) => ({ fn: lines[2 * i], fileLine: lines[2 * i + 1] }));
+}
+
+let symbolsProgram: { dir: string; build: GoBuild } | null = null;
+
+/**
+ * test/fixtures/go-symbols built once per test file (a PIE build of the standard library takes
+ * ~25 s the first time) in a temp dir; the file removes it with after(removeGoSymbolsProgram).
+ */
+export function goSymbolsProgram(fixtures: string): GoBuild {
+  if (symbolsProgram === null) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-test-'));
+    symbolsProgram = { dir, build: buildGo(dir, fs.readFileSync(path.join(fixtures, 'go-symbols', 'main.go'), 'utf8')) };
+  }
+  return symbolsProgram.build;
+}
+
+export function removeGoSymbolsProgram(): void {
+  if (symbolsProgram !== null) fs.rmSync(symbolsProgram.dir, { recursive: true, force: true });
+  symbolsProgram = null;
 }
