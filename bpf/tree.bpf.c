@@ -377,6 +377,7 @@ int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_
 	p.start_ns = bpf_ktime_get_ns();
 	bpf_map_update_elem(&procs, &tgid, &p, BPF_ANY);
 	bpf_map_update_elem(&watched_pids, &tgid, &role, BPF_ANY);
+	mark_child(tgid, true);
 	return 0;
 }
 
@@ -468,6 +469,8 @@ int BPF_PROG(handle_sched_process_exit, struct task_struct *p, bool group_dead)
 	}
 	/* pid_max is small: the number comes back as someone else's. */
 	bpf_map_delete_elem(&watched_pids, &tgid);
+	if (role == ROLE_CHILD)
+		mark_child(tgid, false);
 	return 0;
 }
 
@@ -562,26 +565,30 @@ static __always_inline void snapshot(__u64 id, __s32 fd, __u32 write)
 	submit(e);
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(handle_tree_sys_enter, struct pt_regs *regs, long nr)
+/* A syscall of a watched process begins (syscalls.bpf.c): the server's writes to its stream
+ * fds take a snapshot, its closes leave the fd table. Global: verified once, on its own. */
+__noinline int tree_sys_enter(const struct syscall_args *a)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
+	long nr;
 
-	if (nr != NR_WRITE && nr != NR_WRITEV && nr != NR_SENDMSG && nr != NR_CLOSE)
+	if (!a || a->role != ROLE_SERVER)
 		return 0;
-	if (role_of(id >> 32) != ROLE_SERVER)
+	id = a->id;
+	nr = a->nr;
+	if (nr != NR_WRITE && nr != NR_WRITEV && nr != NR_SENDMSG && nr != NR_CLOSE)
 		return 0;
 	if (nr == NR_CLOSE) {
 		/* Out of the table as close begins: from here the number can be handed out again,
 		 * and another thread's open that gets it must not be undone by this close's return.
 		 * A close of an fd not open (EBADF) finds nothing. */
-		struct io_fd_key key = { .pid = id >> 32, .fd = (__s32)SYSCALL_ARG1(regs) };
+		struct io_fd_key key = { .pid = id >> 32, .fd = (__s32)a->arg1 };
 
 		if (bpf_map_delete_elem(&server_fds, &key) == 0)
 			fd_count_add(-1);
 		return 0;
 	}
-	snapshot(id, (__s32)SYSCALL_ARG1(regs), 1);
+	snapshot(id, (__s32)a->arg1, 1);
 	return 0;
 }
 
@@ -664,8 +671,10 @@ __noinline int fd_opened(__u32 pid, __s32 fd, long nr, unsigned long user_path)
 }
 
 /* The server's fd table: count what it opens, and enter each fd in server_fds. */
-static __always_inline void server_fds_opened(__u64 id, struct pt_regs *regs, long nr, long ret)
+static __always_inline void server_fds_opened(const struct syscall_args *a)
 {
+	__u64 id = a->id;
+	long nr = a->nr, ret = a->ret;
 	struct tree_state *s;
 	const char *path = NULL;
 	int pair[2];
@@ -676,26 +685,26 @@ static __always_inline void server_fds_opened(__u64 id, struct pt_regs *regs, lo
 	if (!s)
 		return;
 	if (nr == NR_CLOSE) {
-		/* Taken out of server_fds as it began (handle_tree_sys_enter). */
+		/* Taken out of server_fds as it began (tree_sys_enter). */
 		__sync_fetch_and_add(&s->totals.fds_closed, 1);
 		return;
 	}
 	if (nr == NR_OPEN || nr == NR_CREAT)
-		path = (const char *)SYSCALL_ARG1(regs);
+		path = (const char *)a->arg1;
 	else if (nr == NR_OPENAT || nr == NR_OPENAT2)
-		path = (const char *)SYSCALL_ARG2(regs);
+		path = (const char *)a->arg2;
 	else if (nr == NR_MEMFD_CREATE)
-		path = (const char *)SYSCALL_ARG1(regs);
+		path = (const char *)a->arg1;
 	if (path || nr == NR_DUP || nr == NR_DUP2 || nr == NR_DUP3 || nr == NR_SOCKET || nr == NR_ACCEPT ||
 	    nr == NR_ACCEPT4 || nr == NR_EPOLL_CREATE1 || nr == NR_EVENTFD2 || nr == NR_TIMERFD_CREATE ||
 	    nr == NR_SIGNALFD4 || nr == NR_INOTIFY_INIT1 || nr == NR_PIDFD_OPEN ||
-	    (nr == NR_FCNTL && (SYSCALL_ARG2(regs) == F_DUPFD || SYSCALL_ARG2(regs) == F_DUPFD_CLOEXEC))) {
+	    (nr == NR_FCNTL && (a->arg2 == F_DUPFD || a->arg2 == F_DUPFD_CLOEXEC))) {
 		__sync_fetch_and_add(&s->totals.fds_opened, 1);
 		fd_opened(id >> 32, (__s32)ret, nr, (unsigned long)path);
 		return;
 	}
 	if (nr == NR_PIPE || nr == NR_PIPE2 || nr == NR_SOCKETPAIR) {
-		void *arr = (void *)(nr == NR_SOCKETPAIR ? SYSCALL_ARG4(regs) : SYSCALL_ARG1(regs));
+		void *arr = (void *)(nr == NR_SOCKETPAIR ? a->arg4 : a->arg1);
 
 		if (bpf_probe_read_user(pair, sizeof(pair), arr))
 			return;
@@ -705,18 +714,23 @@ static __always_inline void server_fds_opened(__u64 id, struct pt_regs *regs, lo
 	}
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(handle_tree_sys_exit, struct pt_regs *regs, long ret)
+/* A syscall of a watched process returns (syscalls.bpf.c): what ended the server's idle
+ * time, its file reads, its stream reads (a snapshot) and the fds it opened. Global, as
+ * tree_sys_enter. */
+__noinline int tree_sys_exit(const struct syscall_args *a)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 role = role_of(id >> 32);
-	long nr;
+	__u64 id;
+	__u32 role;
+	long nr, ret;
 	__s32 fd;
 
-	if (!in_tree(role))
+	if (!a || !in_tree(a->role))
 		return 0;
-	nr = SYSCALL_NR(regs);
-	fd = (__s32)SYSCALL_ARG1(regs);
+	id = a->id;
+	role = a->role;
+	nr = a->nr;
+	ret = a->ret;
+	fd = (__s32)a->arg1;
 	if (role == ROLE_SERVER)
 		classify_idle((__u32)id, nr, ret, fd);
 	if (ret > 0 && (nr == NR_READ || nr == NR_PREAD64 || nr == NR_READV || nr == NR_PREADV || nr == NR_PREADV2) &&
@@ -733,6 +747,6 @@ int BPF_PROG(handle_tree_sys_exit, struct pt_regs *regs, long ret)
 	if (ret > 0 && (nr == NR_READ || nr == NR_READV || nr == NR_RECVMSG))
 		snapshot(id, fd, 0);
 	else
-		server_fds_opened(id, regs, nr, ret);
+		server_fds_opened(a);
 	return 0;
 }

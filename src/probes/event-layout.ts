@@ -48,6 +48,8 @@ export const IoOp = { read: 0, write: 1, readv: 2, writev: 3, recvmsg: 4, sendms
 export const IO_OP_NAMES = ['read', 'write', 'readv', 'writev', 'recvmsg', 'sendmsg'] as const;
 /** enum watched_role (bpf/common.bpf.h): what a process in watched_pids is to the session. */
 export const WatchedRole = { lsptap: 1, server: 2, editor: 3, child: 4 } as const;
+/** A watched_pids value. */
+export type WatchedRoleValue = (typeof WatchedRole)[keyof typeof WatchedRole];
 /** enum tree_mode: the tree's wall time is split among these (bpf/tree.h). */
 export const TreeMode = { busy: 0, idleChild: 1, idleDisk: 2, idleOther: 3 } as const;
 /** enum idle_cause, by slot: the names `blockedOtherOn` reports (null: unknown). */
