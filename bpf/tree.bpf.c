@@ -7,7 +7,9 @@
  * back). Per thread (task storage) we keep its state: on a CPU, runnable, uninterruptible
  * sleep (disk), other sleep. One tree_state holds counts and since-sums of those states for
  * the server's threads and the descendants' threads, and from them the tree's mode at
- * every instant (enum tree_mode) with the time spent in each. Totals only grow; userspace
+ * every instant (enum tree_mode) with the time spent in each; and a slot per descendant
+ * process (as many as TREE_CHILD_SLOTS alive at once) with its own CPU kept the same way,
+ * so a child that never exits (tsserver) still has figures per window. Totals only grow; userspace
  * gets snapshots of them, taken when the server reads or writes its stream fds (the edges
  * of a request's window), and subtracts. Ring records only for facts that need one: a
  * snapshot, a descendant's exec and exit; submitted with BPF_RB_NO_WAKEUP (userspace
@@ -46,12 +48,23 @@ struct thread_state {
 	__u64 since_ns;
 	__u32 state;	/* enum thread_state_kind */
 	__u32 child;	/* 1: a descendant's thread; 0: the server's */
+	__u32 slot;	/* its process's child slot + 1 in tree_state; 0: none */
+	__u32 __pad;
 };
 
 /* Slots of tree_state's n[] and since_sum[]: the server's threads, then the descendants'. */
 enum tree_slot {
 	SLOT_SERVER_CPU = 0, SLOT_SERVER_RUNQ = 1, SLOT_SERVER_DISK = 2,
 	SLOT_CHILD_CPU = 4, SLOT_CHILD_RUNQ = 5, SLOT_CHILD_DISK = 6,
+};
+
+/* A descendant process's running CPU total, as the tree's are kept: n threads on a CPU now,
+ * since the sum of their since_ns. */
+struct child_slot {
+	__u32 pid;
+	__u32 n_oncpu;
+	__u64 cpu_ns;
+	__u64 since_sum;
 };
 
 struct tree_state {
@@ -64,12 +77,15 @@ struct tree_state {
 	__u32 n[8];
 	__u64 since_sum[8];
 	struct tree_totals totals;
+	struct child_slot slots[TREE_CHILD_SLOTS];
 };
 
 struct proc_stats {
 	__u64 start_ns;
 	__u64 cpu_ns;
 	__u64 disk_ns;
+	__u32 slot;	/* its slot + 1 in tree_state; 0: none was free */
+	__u32 __pad;
 };
 
 struct disk_request {
@@ -126,7 +142,7 @@ struct {
 	__type(value, struct server_fd);
 } server_fds SEC(".maps");
 
-/* 2 MiB: some 7,900 snapshots or 4,700 exec records between two drains. A server makes a
+/* 2 MiB: some 5,300 snapshots (384 bytes and the ring's 8-byte header) or 4,700 exec records between two drains. A server makes a
  * snapshot per read of its input: gopls reads a large message up to 64 KB at a time (800
  * for 50 MB), but a server reading 4 KB at a time makes 12,200, faster than an analysis
  * thread starved of CPU (two busy cores) drains them: the ring fills, the rest are counted
@@ -203,7 +219,8 @@ struct moved {
 static __always_inline struct moved move(struct tree_state *s, struct thread_state *t, __u32 to, __u64 now)
 {
 	struct moved m = {};
-	__u32 cls = t->child & 1, from, old, cur, i;
+	__u32 cls = t->child & 1, from, old, cur, i, k = (t->slot - 1) & (TREE_CHILD_SLOTS - 1);
+	bool slotted = cls && t->slot;
 
 	bpf_spin_lock(&s->lock);
 	from = t->state;
@@ -226,6 +243,12 @@ static __always_inline struct moved move(struct tree_state *s, struct thread_sta
 		m.left_ns = now - t->since_ns;
 		m.left = from;
 		if (from == T_ONCPU) {
+			if (slotted) {
+				if (s->slots[k].n_oncpu > 0)
+					s->slots[k].n_oncpu--;
+				s->slots[k].since_sum -= t->since_ns;
+				s->slots[k].cpu_ns += m.left_ns;
+			}
 			if (cls)
 				s->totals.child_cpu_ns += m.left_ns;
 			else
@@ -245,6 +268,10 @@ static __always_inline struct moved move(struct tree_state *s, struct thread_sta
 		i &= 7;
 		s->n[i]++;
 		s->since_sum[i] += now;
+		if (to == T_ONCPU && slotted) {
+			s->slots[k].n_oncpu++;
+			s->slots[k].since_sum += now;
+		}
 	}
 	t->state = to;
 	t->since_ns = now;
@@ -300,8 +327,14 @@ __noinline int move_task(struct task_struct *task __arg_trusted, __u32 to, __u64
 	t = bpf_task_storage_get(&thread_states, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!s || !t)
 		return 0;
-	if (t->state == T_UNKNOWN)
+	if (t->state == T_UNKNOWN) {
 		t->child = role == ROLE_CHILD;
+		if (t->child) {
+			struct proc_stats *p = bpf_map_lookup_elem(&procs, &tgid);
+
+			t->slot = p ? p->slot : 0;
+		}
+	}
 	if (wakeup && t->state != T_UNKNOWN && t->state != T_SLEEP && t->state != T_DISK)
 		return 0;
 	m = move(s, t, to, now);
@@ -366,6 +399,42 @@ int BPF_PROG(handle_sched_wakeup_new, struct task_struct *p)
 	return 0;
 }
 
+/* A free child slot for tgid, as its slot + 1; 0 when all are taken. */
+static __always_inline __u32 claim_slot(__u32 tgid)
+{
+	struct tree_state *s = tree_state();
+	__u32 got = 0, i;
+
+	if (!s)
+		return 0;
+	bpf_spin_lock(&s->lock);
+#pragma unroll
+	for (i = 0; i < TREE_CHILD_SLOTS; i++) {
+		if (!got && s->slots[i].pid == 0) {
+			s->slots[i].pid = tgid;
+			s->slots[i].n_oncpu = 0;
+			s->slots[i].cpu_ns = 0;
+			s->slots[i].since_sum = 0;
+			got = i + 1;
+		}
+	}
+	bpf_spin_unlock(&s->lock);
+	return got;
+}
+
+/* Give a child's slot back when its last thread has gone. */
+static __always_inline void free_slot(struct tree_state *s, __u32 tgid, __u32 slot)
+{
+	__u32 k = (slot - 1) & (TREE_CHILD_SLOTS - 1);
+
+	if (!slot)
+		return;
+	bpf_spin_lock(&s->lock);
+	if (s->slots[k].pid == tgid)
+		s->slots[k].pid = 0;
+	bpf_spin_unlock(&s->lock);
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -375,6 +444,7 @@ int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_
 	if (tgid == parent->tgid || !in_tree(role_of(parent->tgid)))
 		return 0;
 	p.start_ns = bpf_ktime_get_ns();
+	p.slot = claim_slot(tgid);
 	bpf_map_update_elem(&procs, &tgid, &p, BPF_ANY);
 	bpf_map_update_elem(&watched_pids, &tgid, &role, BPF_ANY);
 	mark_child(tgid, true);
@@ -465,6 +535,8 @@ int BPF_PROG(handle_sched_process_exit, struct task_struct *p, bool group_dead)
 		} else {
 			count(TREE_COUNTER_DROPS);
 		}
+		if (ps && s)
+			free_slot(s, tgid, ps->slot);
 		bpf_map_delete_elem(&procs, &tgid);
 	}
 	/* pid_max is small: the number comes back as someone else's. */
@@ -528,6 +600,8 @@ int BPF_PROG(handle_block_io_done, struct request *rq)
 /* Copy the totals with the open intervals counted up to now. */
 static __noinline void fill_snapshot(struct tree_snapshot_event *e, struct tree_state *s, __u64 now, __s32 fd, __u32 write)
 {
+	__u32 i;
+
 	e->fd = fd;
 	e->write = write;
 	bpf_spin_lock(&s->lock);
@@ -539,6 +613,12 @@ static __noinline void fill_snapshot(struct tree_snapshot_event *e, struct tree_
 	e->totals.child_disk_ns += s->n[SLOT_CHILD_DISK] * now - s->since_sum[SLOT_CHILD_DISK];
 	if (s->mode_since_ns)
 		e->totals.mode_ns[s->mode & 3] += now - s->mode_since_ns;
+#pragma unroll
+	for (i = 0; i < TREE_CHILD_SLOTS; i++) {
+		e->children[i].pid = s->slots[i].pid;
+		e->children[i].__pad = 0;
+		e->children[i].cpu_ns = s->slots[i].pid ? s->slots[i].cpu_ns + s->slots[i].n_oncpu * now - s->slots[i].since_sum : 0;
+	}
 	bpf_spin_unlock(&s->lock);
 }
 
