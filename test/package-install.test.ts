@@ -13,10 +13,10 @@ import { pathToFileURL } from 'node:url';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { InitializeRequest, InitializedNotification, DidOpenTextDocumentNotification, DocumentSymbolRequest } from 'vscode-languageserver-protocol/node';
 import { answerServerRequests } from '../src/demo/gopls-script';
-import { bpfSkipReason, startSession, endSession, readLog, kernelOf, FIXTURES, type LogLine } from './helpers/kernel';
-import { repoRoot } from './helpers/index';
+import { readLog, fixtures, type LogLine, repoRoot } from './helpers/index';
+import { bpfSkipReason, startSession, endSession, kernelOf } from './helpers/kernel';
 
-const MODULE = path.join(FIXTURES, 'gomod-kernel');
+const MODULE = path.join(fixtures, 'gomod-kernel');
 /** Tools the test itself runs, found on the test's PATH (the install PATH lacks them). */
 const which = (cmd: string): string => execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim();
 const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
@@ -134,7 +134,7 @@ test('npm install -g installs lsptap(1): man finds it under the prefix, and it n
   // man runs with the test's PATH (its formatters: tbl, nroff, col), the page from the prefix only.
   const env = { ...process.env, LC_ALL: 'C.UTF-8', MANWIDTH: '200', MANPAGER: 'cat', PAGER: 'cat' };
   const page = execFileSync(which('man'), ['-M', manDir, 'lsptap'], { env, encoding: 'utf8' });
-  assert.match(page, /^LSPTAP\(1\)/);
+  assert.match(page, /^lsptapBin\(1\)/);
   const help = (args: string[]): string => execFileSync(inst.bin, [...args, '--help'], { env: inst.env, encoding: 'utf8' });
   const commands = ['', ...new Set([...help([]).matchAll(/^(?:usage:| ) +lsptap ([a-z][a-z-]*)\b/gm)].map((m) => m[1]))];
   assert.ok(commands.length > 5, `lsptap --help lists its subcommands: ${commands.join(' ')}`);

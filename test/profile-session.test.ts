@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { bpfSkipReason, startSession, endSession, responseLine, readLog, LSPTAP, type LogLine } from './helpers/kernel';
+import { readLog, lsptapBin, type LogLine, tmpDir } from './helpers/index';
+import { bpfSkipReason, startSession, endSession, responseLine } from './helpers/kernel';
 import { buildProfileServer, goSkip } from './helpers/profile-server';
 import type { ProfileDigest } from '../src/model/record';
-import { tmpDir } from './helpers/index';
 
 const skip = bpfSkipReason() || goSkip();
 /** Above the default 99 Hz, so that chance moves 300 ms of ticks by ~8 % (test/profile-sampling.test.ts). */
@@ -66,7 +66,7 @@ test('each response line names the function its request spent its CPU in and the
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
   const pprof = (kind: string, ...args: string[]): string => {
     const out = path.join(dir, `${kind}.pb.gz`);
-    execFileSync(process.execPath, [LSPTAP, 'profile', '--kind', kind, '-o', out, log], { stdio: 'pipe' });
+    execFileSync(process.execPath, [lsptapBin, 'profile', '--kind', kind, '-o', out, log], { stdio: 'pipe' });
     return execFileSync('go', ['tool', 'pprof', '-top', ...args, out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   };
   assert.match(pprof('cpu', '-tagfocus', 'id=1'), /main\.spinOnCPU/);
