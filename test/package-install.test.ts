@@ -134,7 +134,7 @@ test('npm install -g installs lsptap(1): man finds it under the prefix, and it n
   // man runs with the test's PATH (its formatters: tbl, nroff, col), the page from the prefix only.
   const env = { ...process.env, LC_ALL: 'C.UTF-8', MANWIDTH: '200', MANPAGER: 'cat', PAGER: 'cat' };
   const page = execFileSync(which('man'), ['-M', manDir, 'lsptap'], { env, encoding: 'utf8' });
-  assert.match(page, /^lsptapBin\(1\)/);
+  assert.match(page, /^LSPTAP\(1\)/);
   const help = (args: string[]): string => execFileSync(inst.bin, [...args, '--help'], { env: inst.env, encoding: 'utf8' });
   const commands = ['', ...new Set([...help([]).matchAll(/^(?:usage:| ) +lsptap ([a-z][a-z-]*)\b/gm)].map((m) => m[1]))];
   assert.ok(commands.length > 5, `lsptap --help lists its subcommands: ${commands.join(' ')}`);
