@@ -8,12 +8,13 @@ import path from 'node:path';
 import { ReferencesRequest, DocumentSymbolRequest, type Location } from 'vscode-languageserver-protocol/node';
 import { goRootSrc } from '../src/demo/gopls-script';
 import type { KernelTiming } from '../src/model/record';
-import { bpfSkipReason, goplsSkip, openInGopls, startSession, endSession, readLog, kernelOf, FIXTURES } from './helpers/kernel';
-import { tmpDir } from './helpers/index';
+import { readLog, fixtures, tmpDir } from './helpers/index';
+import { bpfSkipReason, openInGopls, startSession, endSession, kernelOf } from './helpers/kernel';
+import { missingCommand, skipUnless } from './helpers/capabilities';
 
-const MODULE = path.join(FIXTURES, 'gomod-kernel');
+const MODULE = path.join(fixtures, 'gomod-kernel');
 
-const skip = bpfSkipReason() || goplsSkip();
+const skip = skipUnless(bpfSkipReason() || missingCommand('gopls')).skip;
 
 test('gopls shows non-zero server CPU time for textDocument/references', { skip, timeout: 120_000 }, async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');

@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { bpfSkipReason, startSession, endSession, readLog, responseLine, between } from './helpers/kernel';
+import { readLog, type LogLine, tmpDir } from './helpers/index';
+import { bpfSkipReason, startSession, endSession, responseLine, between } from './helpers/kernel';
 import type { KernelTiming, FdReport } from '../src/model/record';
-import type { LogLine } from './helpers/kernel';
-import { tmpDir } from './helpers/index';
 
 const skip = bpfSkipReason();
 

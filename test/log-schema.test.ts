@@ -10,10 +10,11 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import Ajv, { type ValidateFunction } from 'ajv';
 import { readDoc, docSection } from './helpers/docs';
-import { LSPTAP_BIN, REPO_ROOT, missingCommand, runFixtureSession, skipUnless } from './helpers/fixture-session';
-import { readLog, tmpDir } from './helpers/index';
+import { lsptapBin, repoRoot, readLog, tmpDir } from './helpers/index';
+import { missingCommand, skipUnless } from './helpers/capabilities';
+import { runFixtureSession } from './helpers/fixture-session';
 
-const SCHEMA_PATH = path.join(REPO_ROOT, 'schema', 'lsptap-log.schema.json');
+const SCHEMA_PATH = path.join(repoRoot, 'schema', 'lsptap-log.schema.json');
 type JsonSchema = { properties?: Record<string, unknown>; definitions?: Record<string, JsonSchema>; required?: string[] };
 const schema = JSON.parse(fs.readFileSync(SCHEMA_PATH, 'utf8')) as JsonSchema;
 
@@ -50,7 +51,7 @@ test('bad-input warn lines and an echoed session through cat match the JSON Sche
     frame('not json at all'),
     frame('{"jsonrpc":"2.0","method":"exit"}'),
   ].join('');
-  const child = spawn(process.execPath, [LSPTAP_BIN, '--log', log, '--grace-ms', '200', '--', 'cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [lsptapBin, '--log', log, '--grace-ms', '200', '--', 'cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
   let echoed = 0;
   child.stdout.on('data', (b: Buffer) => { echoed += b.length; });

@@ -10,8 +10,8 @@ import { execFileSync } from 'node:child_process';
 import { DocumentSymbolRequest } from 'vscode-languageserver-protocol/node';
 import { goRootSrc } from '../src/demo/gopls-script';
 import type { ProfileDigest } from '../src/model/record';
-import { bpfSkipReason, goplsSkip, openInGopls, startSession, endSession, readLog, LSPTAP } from './helpers/kernel';
-import { tmpDir } from './helpers/index';
+import { bpfSkipReason, goplsSkip, openInGopls, startSession, endSession } from './helpers/kernel';
+import { lsptapBin, readLog, tmpDir } from './helpers/index';
 import { sentenceFault } from './helpers/sentences';
 
 const skip = bpfSkipReason() || goplsSkip();
@@ -40,7 +40,7 @@ test('gopls\'s profiled documentSymbol names gopls functions in its response pro
   assert.ok(p.total.some((s) => GOPLS_CODE.test(s.fn)), `gopls code on its stacks: ${JSON.stringify(p.total)}`);
 
   // The sentence quotes the first of cpuIn on the busy part, in --summary and lsptap report alike.
-  const report = execFileSync(process.execPath, [LSPTAP, 'report', log], { encoding: 'utf8' });
+  const report = execFileSync(process.execPath, [lsptapBin, 'report', log], { encoding: 'utf8' });
   for (const text of [exit.stderr, report]) {
     const said = text.split('\n').map((l) => l.trim()).find((l) => l.startsWith('textDocument/documentSymbol ') && / ms: /.test(l));
     assert.ok(said !== undefined, text);
@@ -52,7 +52,7 @@ test('gopls\'s profiled documentSymbol names gopls functions in its response pro
 
   // Go's own pprof lists gopls's functions for this request alone.
   const out = path.join(dir, 'cpu.pb.gz');
-  execFileSync(process.execPath, [LSPTAP, 'profile', '-o', out, log], { stdio: 'pipe' });
+  execFileSync(process.execPath, [lsptapBin, 'profile', '-o', out, log], { stdio: 'pipe' });
   const top = execFileSync('go', ['tool', 'pprof', '-top', '-nodecount=400', '-tagfocus', `id=${String(line.id)}`, out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   assert.match(top, /golang\.org\/x\/tools\/gopls\//, top.slice(0, 3000));
   assert.match(top, /go\/(types|parser|ast)\./, top.slice(0, 3000));

@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { bpfSkipReason, startSession, endSession, responseLine, readLog, LSPTAP, type LogLine } from './helpers/kernel';
+import { readLog, lsptapBin, type LogLine, tmpDir } from './helpers/index';
+import { bpfSkipReason, startSession, endSession, responseLine } from './helpers/kernel';
 import { buildProfileServer, goSkip } from './helpers/profile-server';
 import type { ProfileDigest } from '../src/model/record';
-import { tmpDir } from './helpers/index';
 import { sentenceFault } from './helpers/sentences';
 
 /** The "slowest requests, explained" sentences of a --summary or `lsptap report` text. */
@@ -66,7 +66,7 @@ test('each response line names the function its request spent its CPU in and the
   // spinOnCPU's loop, and the clock it reads through threadCPU (its getrusage charged to threadCPU).
   assert.equal(cpu.cpuIn[0].fn, 'main.spinOnCPU', `cpuIn ${JSON.stringify(cpu.cpuIn)}`);
   assert.ok(share(cpu.cpuIn, 'main.spinOnCPU') + share(cpu.cpuIn, 'main.threadCPU') >= 80, `cpuIn ${JSON.stringify(cpu.cpuIn)}`);
-  const sentences = [...slowSentences(exit.stderr), ...slowSentences(execFileSync(process.execPath, [LSPTAP, 'report', log], { encoding: 'utf8' }))];
+  const sentences = [...slowSentences(exit.stderr), ...slowSentences(execFileSync(process.execPath, [lsptapBin, 'report', log], { encoding: 'utf8' }))];
   const said = (method: string): string[] => sentences.filter((l) => l.startsWith(`${method} `));
   assert.equal(said('lsptap/spin').length, 2, exit.stderr);
   for (const l of said('lsptap/spin')) assert.match(l, /busy \(thread time [^)]*; \d+ % in main\.spinOnCPU[,)]/);
@@ -86,7 +86,7 @@ test('each response line names the function its request spent its CPU in and the
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
   const pprof = (kind: string, ...args: string[]): string => {
     const out = path.join(dir, `${kind}.pb.gz`);
-    execFileSync(process.execPath, [LSPTAP, 'profile', '--kind', kind, '-o', out, log], { stdio: 'pipe' });
+    execFileSync(process.execPath, [lsptapBin, 'profile', '--kind', kind, '-o', out, log], { stdio: 'pipe' });
     return execFileSync('go', ['tool', 'pprof', '-top', ...args, out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   };
   assert.match(pprof('cpu', '-tagfocus', 'id=1'), /main\.spinOnCPU/);
