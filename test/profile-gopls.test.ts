@@ -10,11 +10,12 @@ import { execFileSync } from 'node:child_process';
 import { DocumentSymbolRequest } from 'vscode-languageserver-protocol/node';
 import { goRootSrc } from '../src/demo/gopls-script';
 import type { ProfileDigest } from '../src/model/record';
-import { bpfSkipReason, goplsSkip, openInGopls, startSession, endSession } from './helpers/kernel';
+import { bpfSkipReason, openInGopls, startSession, endSession } from './helpers/kernel';
 import { lsptapBin, readLog, tmpDir } from './helpers/index';
+import { missingCommand, skipUnless } from './helpers/capabilities';
 import { sentenceFault } from './helpers/sentences';
 
-const skip = bpfSkipReason() || goplsSkip();
+const skip = skipUnless(bpfSkipReason() || missingCommand('gopls')).skip;
 
 /** Code of gopls's own or of the Go packages it is built on: what a slow-gopls report asks for. */
 const GOPLS_CODE = /^(golang\.org\/x\/tools\/|go\/(types|parser|ast|scanner|token|build|doc|printer)\.)/;
