@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { BPF_OUTPUT_DIR } from '../src/probes/loader';
 import { BPF_OBJECT } from '../src/probes/kernel-timing';
-import { IO_EVENT, IO_FD_BYTES, TREE_TOTALS, TREE_EVENT_HEAD, TREE_SNAPSHOT_EVENT, TREE_EXEC_EVENT, TREE_EXIT_EVENT, SERVER_FD, IO_FD_KEY, type StructLayout } from '../src/probes/event-layout';
+import { IO_EVENT, IO_FD_BYTES, TREE_TOTALS, TREE_EVENT_HEAD, TREE_SNAPSHOT_EVENT, TREE_CHILD_CPU, TREE_EXEC_EVENT, TREE_EXIT_EVENT, SERVER_FD, IO_FD_KEY, type StructLayout } from '../src/probes/event-layout';
 import { PROFILE_KEY, PROFILE_VALUE, PROFILE_STACK, PROFILE_CONFIG } from '../src/probes/profile-layout';
 
 interface BtfStruct { size: number; fields: Record<string, number> }
@@ -34,7 +34,7 @@ try { execFileSync('bpftool', ['version'], { stdio: 'ignore' }); } catch { tools
 const skip = !built ? 'the BPF objects are not built (npm run build:bpf)' : !tools ? 'bpftool is not installed' : false;
 if (skip !== false && process.env.CI === 'true') throw new Error(`CI=true: ${skip}`);
 
-const LAYOUTS: StructLayout[] = [IO_EVENT, IO_FD_BYTES, TREE_TOTALS, TREE_EVENT_HEAD, TREE_SNAPSHOT_EVENT, TREE_EXEC_EVENT, TREE_EXIT_EVENT, SERVER_FD, IO_FD_KEY, PROFILE_KEY, PROFILE_VALUE, PROFILE_STACK, PROFILE_CONFIG];
+const LAYOUTS: StructLayout[] = [IO_EVENT, IO_FD_BYTES, TREE_TOTALS, TREE_EVENT_HEAD, TREE_SNAPSHOT_EVENT, TREE_CHILD_CPU, TREE_EXEC_EVENT, TREE_EXIT_EVENT, SERVER_FD, IO_FD_KEY, PROFILE_KEY, PROFILE_VALUE, PROFILE_STACK, PROFILE_CONFIG];
 for (const layout of LAYOUTS) {
   test(`the decoder's layout of struct ${layout.name} matches the BTF of ${BPF_OBJECT}`, { skip }, () => {
     const btf = btfStruct(OBJECT, layout.name);

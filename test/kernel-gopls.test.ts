@@ -55,7 +55,7 @@ async function documentSymbolSession(t: TestContext, srcRoot: string): Promise<{
   }
   const ds = answered.find((l) => l.method === 'textDocument/documentSymbol')!.kernel as KernelTiming;
   // The big go list, the one that loads the packages (gopls 0.5.0 asks for -json=Name,...).
-  const goList = (ds.children ?? []).filter((c) => c.args[0] === 'go' && c.args[1] === 'list' && c.wallUs !== null).sort((a, b) => b.wallUs! - a.wallUs!)[0];
+  const goList = (ds.children ?? []).filter((c) => c.args[0] === 'go' && c.args[1] === 'list' && c.exitCode !== null).sort((a, b) => b.wallUs! - a.wallUs!)[0];
   assert.ok(goList !== undefined, `go list in ${JSON.stringify(ds.children?.map((c) => c.args.slice(0, 3)))}`);
   const within = Math.abs(ds.blockedOnChildUs! - goList.wallUs!) / goList.wallUs!;
   const busyUs = ds.serverUs! - ds.serverBlockedUs!; // gopls on a CPU or runnable, wall time
