@@ -5,7 +5,8 @@
 import fs from 'node:fs';
 import { define, DataType } from 'ffi-rs';
 import { LoadedProbes } from '../src/probes/kernel-timing';
-import { mapPut, watchStream, u32Key, readCounters } from '../src/probes/loader';
+import { watchStream, u32Key, readCounters } from '../src/probes/loader';
+import { watchedPids } from '../src/probes/watched-pids';
 import { RingReader } from '../src/probes/ring-reader';
 import { decodeIoEvent, decodeTreeEvent, WatchedRole } from '../src/probes/event-layout';
 import { nativeCalls } from '../src/probes/native';
@@ -49,7 +50,7 @@ function main(): void {
   // Watched: this process and /dev/null's fd, every write makes an event.
   const key = Buffer.alloc(8); key.writeUInt32LE(process.pid, 0); key.writeInt32LE(devnull, 4);
   watchStream(probes.bpf.mapFd('watched_fds'), key);
-  mapPut(pids, u32Key(process.pid), WatchedRole.lsptap);
+  watchedPids(probes.bpf).put(process.pid, WatchedRole.lsptap);
   const ring = new RingReader(probes.bpf.mapFd('io_events'), probes.bpf.mapMaxEntries('io_events'));
   let sink = 0;
   const drain = (): number => ring.drain((b, at) => { sink += decodeIoEvent(b, at).ret; });
@@ -67,7 +68,7 @@ function main(): void {
   const emptyDrainNs = Number(now() - t0) / 10_000;
   // Watched as the server: each write to its stream fd also makes a tree snapshot record
   // (the spin-locked copy of the totals), the edge of a request's window.
-  mapPut(pids, u32Key(process.pid), WatchedRole.server);
+  watchedPids(probes.bpf).put(process.pid, WatchedRole.server);
   const treeRing = new RingReader(probes.bpf.mapFd('tree_events'), probes.bpf.mapMaxEntries('tree_events'));
   const asServer: number[] = [];
   const treeDrainPerEvent: number[] = [];

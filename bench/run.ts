@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
+import { flag, parseCommand, printUsage, text, usageError, whole, type CommandSpec } from '../src/command/command-args';
 import { goRootSrc } from '../src/demo/gopls-script';
 import { VERSION } from '../src/model/version';
 import { makeModes, MODE_NAMES, type Mode, type ModeName } from './modes';
@@ -31,8 +31,25 @@ const TAX_ROUNDS = 3;
 /** dd's one-byte copies in the tax workload: 4 M syscalls (400 k with --quick). */
 const TAX_COPIES = 2_000_000;
 
+const BENCH_COMMAND = {
+  name: 'bench',
+  synopsis: ['npm run bench -- [OPTION...]'],
+  about: 'Time lsptap against a direct connection and a plain relay in one run, and print each figure beside its budget, PASS or FAIL.',
+  options: {
+    json: flag('print the results as JSON'),
+    save: text('PATH', 'also write the JSON results to PATH'),
+    'write-docs': flag('write the dated table of current figures into docs/benchmarks.md'),
+    quick: flag('small sizes and one repeat: a smoke run, not figures to quote'),
+    repeats: whole('N', null, 'repeat each workload N times (default 5, 1 with --quick)', 1),
+    only: text('W,...', `run only these workloads: ${WORKLOADS.join(',')}`),
+    modes: text('M,...', `run only these modes: ${MODE_NAMES.join(',')}`),
+  },
+  positionals: false,
+  splitAtDashes: false,
+} satisfies CommandSpec;
+
 function usage(msg: string): never {
-  process.stderr.write(`bench: ${msg}\nusage: npm run bench -- [--json] [--save PATH] [--write-docs] [--quick] [--repeats N] [--only ${WORKLOADS.join(',')}] [--modes ${MODE_NAMES.join(',')}]\n`);
+  process.stderr.write(usageError(BENCH_COMMAND, msg).message);
   process.exit(2);
 }
 
@@ -57,15 +74,12 @@ const sizeName = (bytes: number): string => `large ${bytes / 1e6} MB`;
 async function main(): Promise<void> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: process.argv.slice(2), strict: true, allowPositionals: false,
-      options: { json: { type: 'boolean', default: false }, save: { type: 'string' }, 'write-docs': { type: 'boolean', default: false }, quick: { type: 'boolean', default: false }, repeats: { type: 'string' }, only: { type: 'string' }, modes: { type: 'string' } },
-    });
-  } catch (err) { usage((err as Error).message); }
+    parsed = parseCommand(BENCH_COMMAND, process.argv.slice(2));
+  } catch (err) { process.stderr.write((err as Error).message); process.exit(2); }
+  if (parsed.help) process.exit(printUsage(BENCH_COMMAND));
   const v = parsed.values;
-  const quick = v.quick === true;
-  const repeats = v.repeats !== undefined ? Number(v.repeats) : quick ? 1 : 5;
-  if (!Number.isInteger(repeats) || repeats < 1) usage('--repeats needs a whole number ≥ 1');
+  const quick = v.quick;
+  const repeats = v.repeats ?? (quick ? 1 : 5);
   const only = listOption(v.only, WORKLOADS, 'workload');
   const wantModes = listOption(v.modes, MODE_NAMES, 'mode');
   const sizes: WorkloadSizes = quick ? QUICK_SIZES : FULL_SIZES;

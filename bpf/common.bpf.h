@@ -81,12 +81,75 @@ static __always_inline unsigned long syscall_reg(const void *regs, unsigned long
 #error "common.bpf.h: syscall registers for this architecture are missing"
 #endif
 
+/* Every process on the machine passes through sys_enter, sys_exit and sched_switch, and
+ * almost none is watched: the first test must cost next to nothing. A bit per possible tgid
+ * (PID_MAX_LIMIT is 2^22 on 64-bit) says whether to look in watched_pids at all: an ARRAY
+ * lookup, which the verifier inlines into a bounds check and an add, where watched_pids's
+ * jhash and bucket walk cost an unwatched syscall more than the rest of its trip through
+ * the programs. Two bitmaps, so that each has one writer and no bit is lost to a race:
+ * watched_root_bits is written only by userspace (one word at a time, from its own set of
+ * roots: src/probes/watched-pids.ts), watched_child_bits only here, atomically, as the
+ * server's descendants fork and exit. A bit left set (a root the kernel took out of
+ * watched_pids at its exit) only costs its pid's next owner the hash lookup. */
+#define WATCH_BITMAP_WORDS (1 << 16)	/* 2^22 bits */
+
+struct watch_bitmap {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, WATCH_BITMAP_WORDS);
+	__type(key, __u32);
+	__type(value, __u64);
+};
+
+struct watch_bitmap watched_root_bits SEC(".maps") __weak;
+struct watch_bitmap watched_child_bits SEC(".maps") __weak;
+
+static __always_inline bool maybe_watched(__u32 tgid)
+{
+	__u32 word = (tgid >> 6) & (WATCH_BITMAP_WORDS - 1);
+	__u64 bit = 1ULL << (tgid & 63), *w;
+
+	w = bpf_map_lookup_elem(&watched_root_bits, &word);
+	if (w && (*w & bit))
+		return true;
+	w = bpf_map_lookup_elem(&watched_child_bits, &word);
+	return w && (*w & bit);
+}
+
+/* A descendant joins (set) or leaves (clear) watched_child_bits. */
+static __always_inline void mark_child(__u32 tgid, bool set)
+{
+	__u32 word = (tgid >> 6) & (WATCH_BITMAP_WORDS - 1);
+	__u64 bit = 1ULL << (tgid & 63), *w = bpf_map_lookup_elem(&watched_child_bits, &word);
+
+	if (!w)
+		return;
+	if (set)
+		__sync_fetch_and_or(w, bit);
+	else
+		__sync_fetch_and_and(w, ~bit);
+}
+
 static __always_inline __u32 role_of(__u32 tgid)
 {
-	__u32 *role = bpf_map_lookup_elem(&watched_pids, &tgid);
+	__u32 *role;
 
+	if (!maybe_watched(tgid))
+		return 0;
+	role = bpf_map_lookup_elem(&watched_pids, &tgid);
 	return role ? *role : 0;
 }
+
+/* A watched process's syscall as syscalls.bpf.c hands it to io.bpf.c and tree.bpf.c: read
+ * from the registers once, for both (global functions take scalars and pointers to memory,
+ * not the trusted pt_regs pointer). */
+struct syscall_args {
+	__u64 id;	/* bpf_get_current_pid_tgid() */
+	long nr;
+	long ret;	/* sys_exit only */
+	unsigned long arg1, arg2, arg4;
+	__u32 role;	/* enum watched_role */
+	__u32 __pad;
+};
 
 /* A ring buffer named map, of size bytes (a power of two of pages). */
 #define DEFINE_EVENTS_RINGBUF(map, size)             \

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Byte-moving syscalls of the processes around an LSP session.
  *
- * raw_tp/sys_enter and raw_tp/sys_exit (no kprobes: lockdown refuses them; no tracefs
- * needed) see every syscall on the machine. We keep only read, write, readv, writev,
- * recvmsg and sendmsg, by the processes userspace put in watched_pids (common.bpf.h), on the fds it put
- * in watched_fds, and send one io_event per completed call through the io_events ring buffer.
+ * syscalls.bpf.c's hooks on sys_enter and sys_exit hand every syscall of a watched process
+ * here. We keep only read, write, readv, writev, recvmsg and sendmsg, by the stream roles
+ * userspace put in watched_pids (common.bpf.h), on the fds it put in watched_fds, and send
+ * one io_event per completed call through the io_events ring buffer.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -74,25 +74,24 @@ static __noinline void fill_event(struct io_syscall_event *e, const struct infli
 	e->__pad = 0;
 }
 
-SEC("raw_tp/sys_enter")
-int handle_sys_enter(__u64 *ctx)	/* (struct pt_regs *regs, long nr), as in tree.bpf.c */
+/* A syscall of a watched process begins (syscalls.bpf.c): note a read or write on a watched
+ * fd. Global, so the verifier checks it once, on its own. */
+__noinline int io_sys_enter(const struct syscall_args *a)
 {
-	int op = op_of((long)ctx[1]);
 	__u64 id;
-	__u32 pid, tid;
+	int op;
+	__u32 tid;
 	struct io_fd_key key;
 	struct inflight_call call;
-	struct pt_regs *regs;
 
+	if (!a || !stream_role(a->role))
+		return 0;
+	op = op_of(a->nr);
 	if (op < 0)
 		return 0;
-	id = bpf_get_current_pid_tgid();
-	pid = id >> 32;
-	if (!stream_role(role_of(pid)))
-		return 0;
-	regs = (struct pt_regs *)ctx[0];
-	key.pid = pid;
-	key.fd = (__s32)SYSCALL_ARG1(regs);
+	id = a->id;
+	key.pid = id >> 32;
+	key.fd = (__s32)a->arg1;
 	if (!bpf_map_lookup_elem(&watched_fds, &key))
 		return 0;
 	tid = (__u32)id;
@@ -104,32 +103,36 @@ int handle_sys_enter(__u64 *ctx)	/* (struct pt_regs *regs, long nr), as in tree.
 	return 0;
 }
 
-SEC("raw_tp/sys_exit")
-int handle_sys_exit(__u64 *ctx)	/* (struct pt_regs *regs, long ret) */
+/* A syscall of a watched process returns (syscalls.bpf.c): count a noted call's bytes and
+ * send its event. Global, as io_sys_enter. */
+__noinline int io_sys_exit(const struct syscall_args *a)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 pid = id >> 32, tid = (__u32)id;
+	__u64 id;
+	__u32 pid, tid;
+	long ret;
 	struct inflight_call *call, late;
 	struct io_syscall_event *e;
 	struct io_fd_key fd_key;
 	struct io_fd_bytes *bytes;
 	__u64 start_off = 0;
-	__s64 ret;
 
-	if (!stream_role(role_of(pid)))
+	if (!a || !stream_role(a->role))
 		return 0;
+	id = a->id;
+	pid = id >> 32;
+	tid = (__u32)id;
+	ret = a->ret;
 	call = bpf_map_lookup_elem(&inflight_calls, &tid);
 	if (!call) {
 		/* Entered before userspace watched this process (a server blocked in its
 		 * first read when lsptap filled the maps): its bytes still count, or every
 		 * later offset of the stream would be off. The entry time is unknown (0). */
-		struct pt_regs *regs = (struct pt_regs *)ctx[0];
-		int op = op_of((long)SYSCALL_NR(regs));
+		int op = op_of(a->nr);
 		struct io_fd_key key = { .pid = pid };
 
 		if (op < 0)
 			return 0;
-		key.fd = (__s32)SYSCALL_ARG1(regs);
+		key.fd = (__s32)a->arg1;
 		if (!bpf_map_lookup_elem(&watched_fds, &key))
 			return 0;
 		late.enter_ns = 0;
@@ -139,7 +142,6 @@ int handle_sys_exit(__u64 *ctx)	/* (struct pt_regs *regs, long ret) */
 	}
 	/* Count the bytes before reserving: a call whose event is lost still moves the
 	 * offsets of the calls after it, leaving a hole rather than a shift. */
-	ret = (__s64)ctx[1];
 	fd_key.pid = pid;
 	fd_key.fd = call->fd;
 	bytes = bpf_map_lookup_elem(&watched_fds, &fd_key);

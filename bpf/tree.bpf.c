@@ -7,7 +7,9 @@
  * back). Per thread (task storage) we keep its state: on a CPU, runnable, uninterruptible
  * sleep (disk), other sleep. One tree_state holds counts and since-sums of those states for
  * the server's threads and the descendants' threads, and from them the tree's mode at
- * every instant (enum tree_mode) with the time spent in each. Totals only grow; userspace
+ * every instant (enum tree_mode) with the time spent in each; and a slot per descendant
+ * process (as many as TREE_CHILD_SLOTS alive at once) with its own CPU kept the same way,
+ * so a child that never exits (tsserver) still has figures per window. Totals only grow; userspace
  * gets snapshots of them, taken when the server reads or writes its stream fds (the edges
  * of a request's window), and subtracts. Ring records only for facts that need one: a
  * snapshot, a descendant's exec and exit; submitted with BPF_RB_NO_WAKEUP (userspace
@@ -46,12 +48,23 @@ struct thread_state {
 	__u64 since_ns;
 	__u32 state;	/* enum thread_state_kind */
 	__u32 child;	/* 1: a descendant's thread; 0: the server's */
+	__u32 slot;	/* its process's child slot + 1 in tree_state; 0: none */
+	__u32 __pad;
 };
 
 /* Slots of tree_state's n[] and since_sum[]: the server's threads, then the descendants'. */
 enum tree_slot {
 	SLOT_SERVER_CPU = 0, SLOT_SERVER_RUNQ = 1, SLOT_SERVER_DISK = 2,
 	SLOT_CHILD_CPU = 4, SLOT_CHILD_RUNQ = 5, SLOT_CHILD_DISK = 6,
+};
+
+/* A descendant process's running CPU total, as the tree's are kept: n threads on a CPU now,
+ * since the sum of their since_ns. */
+struct child_slot {
+	__u32 pid;
+	__u32 n_oncpu;
+	__u64 cpu_ns;
+	__u64 since_sum;
 };
 
 struct tree_state {
@@ -64,12 +77,15 @@ struct tree_state {
 	__u32 n[8];
 	__u64 since_sum[8];
 	struct tree_totals totals;
+	struct child_slot slots[TREE_CHILD_SLOTS];
 };
 
 struct proc_stats {
 	__u64 start_ns;
 	__u64 cpu_ns;
 	__u64 disk_ns;
+	__u32 slot;	/* its slot + 1 in tree_state; 0: none was free */
+	__u32 __pad;
 };
 
 struct disk_request {
@@ -126,7 +142,7 @@ struct {
 	__type(value, struct server_fd);
 } server_fds SEC(".maps");
 
-/* 2 MiB: some 7,900 snapshots or 4,700 exec records between two drains. A server makes a
+/* 2 MiB: some 5,300 snapshots (384 bytes and the ring's 8-byte header) or 4,700 exec records between two drains. A server makes a
  * snapshot per read of its input: gopls reads a large message up to 64 KB at a time (800
  * for 50 MB), but a server reading 4 KB at a time makes 12,200, faster than an analysis
  * thread starved of CPU (two busy cores) drains them: the ring fills, the rest are counted
@@ -203,7 +219,8 @@ struct moved {
 static __always_inline struct moved move(struct tree_state *s, struct thread_state *t, __u32 to, __u64 now)
 {
 	struct moved m = {};
-	__u32 cls = t->child & 1, from, old, cur, i;
+	__u32 cls = t->child & 1, from, old, cur, i, k = (t->slot - 1) & (TREE_CHILD_SLOTS - 1);
+	bool slotted = cls && t->slot;
 
 	bpf_spin_lock(&s->lock);
 	from = t->state;
@@ -226,6 +243,12 @@ static __always_inline struct moved move(struct tree_state *s, struct thread_sta
 		m.left_ns = now - t->since_ns;
 		m.left = from;
 		if (from == T_ONCPU) {
+			if (slotted) {
+				if (s->slots[k].n_oncpu > 0)
+					s->slots[k].n_oncpu--;
+				s->slots[k].since_sum -= t->since_ns;
+				s->slots[k].cpu_ns += m.left_ns;
+			}
 			if (cls)
 				s->totals.child_cpu_ns += m.left_ns;
 			else
@@ -245,6 +268,10 @@ static __always_inline struct moved move(struct tree_state *s, struct thread_sta
 		i &= 7;
 		s->n[i]++;
 		s->since_sum[i] += now;
+		if (to == T_ONCPU && slotted) {
+			s->slots[k].n_oncpu++;
+			s->slots[k].since_sum += now;
+		}
 	}
 	t->state = to;
 	t->since_ns = now;
@@ -300,8 +327,14 @@ __noinline int move_task(struct task_struct *task __arg_trusted, __u32 to, __u64
 	t = bpf_task_storage_get(&thread_states, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!s || !t)
 		return 0;
-	if (t->state == T_UNKNOWN)
+	if (t->state == T_UNKNOWN) {
 		t->child = role == ROLE_CHILD;
+		if (t->child) {
+			struct proc_stats *p = bpf_map_lookup_elem(&procs, &tgid);
+
+			t->slot = p ? p->slot : 0;
+		}
+	}
 	if (wakeup && t->state != T_UNKNOWN && t->state != T_SLEEP && t->state != T_DISK)
 		return 0;
 	m = move(s, t, to, now);
@@ -366,6 +399,42 @@ int BPF_PROG(handle_sched_wakeup_new, struct task_struct *p)
 	return 0;
 }
 
+/* A free child slot for tgid, as its slot + 1; 0 when all are taken. */
+static __always_inline __u32 claim_slot(__u32 tgid)
+{
+	struct tree_state *s = tree_state();
+	__u32 got = 0, i;
+
+	if (!s)
+		return 0;
+	bpf_spin_lock(&s->lock);
+#pragma unroll
+	for (i = 0; i < TREE_CHILD_SLOTS; i++) {
+		if (!got && s->slots[i].pid == 0) {
+			s->slots[i].pid = tgid;
+			s->slots[i].n_oncpu = 0;
+			s->slots[i].cpu_ns = 0;
+			s->slots[i].since_sum = 0;
+			got = i + 1;
+		}
+	}
+	bpf_spin_unlock(&s->lock);
+	return got;
+}
+
+/* Give a child's slot back when its last thread has gone. */
+static __always_inline void free_slot(struct tree_state *s, __u32 tgid, __u32 slot)
+{
+	__u32 k = (slot - 1) & (TREE_CHILD_SLOTS - 1);
+
+	if (!slot)
+		return;
+	bpf_spin_lock(&s->lock);
+	if (s->slots[k].pid == tgid)
+		s->slots[k].pid = 0;
+	bpf_spin_unlock(&s->lock);
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_struct *child)
 {
@@ -375,8 +444,10 @@ int BPF_PROG(handle_sched_process_fork, struct task_struct *parent, struct task_
 	if (tgid == parent->tgid || !in_tree(role_of(parent->tgid)))
 		return 0;
 	p.start_ns = bpf_ktime_get_ns();
+	p.slot = claim_slot(tgid);
 	bpf_map_update_elem(&procs, &tgid, &p, BPF_ANY);
 	bpf_map_update_elem(&watched_pids, &tgid, &role, BPF_ANY);
+	mark_child(tgid, true);
 	return 0;
 }
 
@@ -464,10 +535,14 @@ int BPF_PROG(handle_sched_process_exit, struct task_struct *p, bool group_dead)
 		} else {
 			count(TREE_COUNTER_DROPS);
 		}
+		if (ps && s)
+			free_slot(s, tgid, ps->slot);
 		bpf_map_delete_elem(&procs, &tgid);
 	}
 	/* pid_max is small: the number comes back as someone else's. */
 	bpf_map_delete_elem(&watched_pids, &tgid);
+	if (role == ROLE_CHILD)
+		mark_child(tgid, false);
 	return 0;
 }
 
@@ -525,6 +600,8 @@ int BPF_PROG(handle_block_io_done, struct request *rq)
 /* Copy the totals with the open intervals counted up to now. */
 static __noinline void fill_snapshot(struct tree_snapshot_event *e, struct tree_state *s, __u64 now, __s32 fd, __u32 write)
 {
+	__u32 i;
+
 	e->fd = fd;
 	e->write = write;
 	bpf_spin_lock(&s->lock);
@@ -536,6 +613,12 @@ static __noinline void fill_snapshot(struct tree_snapshot_event *e, struct tree_
 	e->totals.child_disk_ns += s->n[SLOT_CHILD_DISK] * now - s->since_sum[SLOT_CHILD_DISK];
 	if (s->mode_since_ns)
 		e->totals.mode_ns[s->mode & 3] += now - s->mode_since_ns;
+#pragma unroll
+	for (i = 0; i < TREE_CHILD_SLOTS; i++) {
+		e->children[i].pid = s->slots[i].pid;
+		e->children[i].__pad = 0;
+		e->children[i].cpu_ns = s->slots[i].pid ? s->slots[i].cpu_ns + s->slots[i].n_oncpu * now - s->slots[i].since_sum : 0;
+	}
 	bpf_spin_unlock(&s->lock);
 }
 
@@ -562,26 +645,30 @@ static __always_inline void snapshot(__u64 id, __s32 fd, __u32 write)
 	submit(e);
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(handle_tree_sys_enter, struct pt_regs *regs, long nr)
+/* A syscall of a watched process begins (syscalls.bpf.c): the server's writes to its stream
+ * fds take a snapshot, its closes leave the fd table. Global: verified once, on its own. */
+__noinline int tree_sys_enter(const struct syscall_args *a)
 {
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id;
+	long nr;
 
-	if (nr != NR_WRITE && nr != NR_WRITEV && nr != NR_SENDMSG && nr != NR_CLOSE)
+	if (!a || a->role != ROLE_SERVER)
 		return 0;
-	if (role_of(id >> 32) != ROLE_SERVER)
+	id = a->id;
+	nr = a->nr;
+	if (nr != NR_WRITE && nr != NR_WRITEV && nr != NR_SENDMSG && nr != NR_CLOSE)
 		return 0;
 	if (nr == NR_CLOSE) {
 		/* Out of the table as close begins: from here the number can be handed out again,
 		 * and another thread's open that gets it must not be undone by this close's return.
 		 * A close of an fd not open (EBADF) finds nothing. */
-		struct io_fd_key key = { .pid = id >> 32, .fd = (__s32)SYSCALL_ARG1(regs) };
+		struct io_fd_key key = { .pid = id >> 32, .fd = (__s32)a->arg1 };
 
 		if (bpf_map_delete_elem(&server_fds, &key) == 0)
 			fd_count_add(-1);
 		return 0;
 	}
-	snapshot(id, (__s32)SYSCALL_ARG1(regs), 1);
+	snapshot(id, (__s32)a->arg1, 1);
 	return 0;
 }
 
@@ -664,8 +751,10 @@ __noinline int fd_opened(__u32 pid, __s32 fd, long nr, unsigned long user_path)
 }
 
 /* The server's fd table: count what it opens, and enter each fd in server_fds. */
-static __always_inline void server_fds_opened(__u64 id, struct pt_regs *regs, long nr, long ret)
+static __always_inline void server_fds_opened(const struct syscall_args *a)
 {
+	__u64 id = a->id;
+	long nr = a->nr, ret = a->ret;
 	struct tree_state *s;
 	const char *path = NULL;
 	int pair[2];
@@ -676,26 +765,26 @@ static __always_inline void server_fds_opened(__u64 id, struct pt_regs *regs, lo
 	if (!s)
 		return;
 	if (nr == NR_CLOSE) {
-		/* Taken out of server_fds as it began (handle_tree_sys_enter). */
+		/* Taken out of server_fds as it began (tree_sys_enter). */
 		__sync_fetch_and_add(&s->totals.fds_closed, 1);
 		return;
 	}
 	if (nr == NR_OPEN || nr == NR_CREAT)
-		path = (const char *)SYSCALL_ARG1(regs);
+		path = (const char *)a->arg1;
 	else if (nr == NR_OPENAT || nr == NR_OPENAT2)
-		path = (const char *)SYSCALL_ARG2(regs);
+		path = (const char *)a->arg2;
 	else if (nr == NR_MEMFD_CREATE)
-		path = (const char *)SYSCALL_ARG1(regs);
+		path = (const char *)a->arg1;
 	if (path || nr == NR_DUP || nr == NR_DUP2 || nr == NR_DUP3 || nr == NR_SOCKET || nr == NR_ACCEPT ||
 	    nr == NR_ACCEPT4 || nr == NR_EPOLL_CREATE1 || nr == NR_EVENTFD2 || nr == NR_TIMERFD_CREATE ||
 	    nr == NR_SIGNALFD4 || nr == NR_INOTIFY_INIT1 || nr == NR_PIDFD_OPEN ||
-	    (nr == NR_FCNTL && (SYSCALL_ARG2(regs) == F_DUPFD || SYSCALL_ARG2(regs) == F_DUPFD_CLOEXEC))) {
+	    (nr == NR_FCNTL && (a->arg2 == F_DUPFD || a->arg2 == F_DUPFD_CLOEXEC))) {
 		__sync_fetch_and_add(&s->totals.fds_opened, 1);
 		fd_opened(id >> 32, (__s32)ret, nr, (unsigned long)path);
 		return;
 	}
 	if (nr == NR_PIPE || nr == NR_PIPE2 || nr == NR_SOCKETPAIR) {
-		void *arr = (void *)(nr == NR_SOCKETPAIR ? SYSCALL_ARG4(regs) : SYSCALL_ARG1(regs));
+		void *arr = (void *)(nr == NR_SOCKETPAIR ? a->arg4 : a->arg1);
 
 		if (bpf_probe_read_user(pair, sizeof(pair), arr))
 			return;
@@ -705,18 +794,23 @@ static __always_inline void server_fds_opened(__u64 id, struct pt_regs *regs, lo
 	}
 }
 
-SEC("tp_btf/sys_exit")
-int BPF_PROG(handle_tree_sys_exit, struct pt_regs *regs, long ret)
+/* A syscall of a watched process returns (syscalls.bpf.c): what ended the server's idle
+ * time, its file reads, its stream reads (a snapshot) and the fds it opened. Global, as
+ * tree_sys_enter. */
+__noinline int tree_sys_exit(const struct syscall_args *a)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 role = role_of(id >> 32);
-	long nr;
+	__u64 id;
+	__u32 role;
+	long nr, ret;
 	__s32 fd;
 
-	if (!in_tree(role))
+	if (!a || !in_tree(a->role))
 		return 0;
-	nr = SYSCALL_NR(regs);
-	fd = (__s32)SYSCALL_ARG1(regs);
+	id = a->id;
+	role = a->role;
+	nr = a->nr;
+	ret = a->ret;
+	fd = (__s32)a->arg1;
 	if (role == ROLE_SERVER)
 		classify_idle((__u32)id, nr, ret, fd);
 	if (ret > 0 && (nr == NR_READ || nr == NR_PREAD64 || nr == NR_READV || nr == NR_PREADV || nr == NR_PREADV2) &&
@@ -733,6 +827,6 @@ int BPF_PROG(handle_tree_sys_exit, struct pt_regs *regs, long ret)
 	if (ret > 0 && (nr == NR_READ || nr == NR_READV || nr == NR_RECVMSG))
 		snapshot(id, fd, 0);
 	else
-		server_fds_opened(id, regs, nr, ret);
+		server_fds_opened(a);
 	return 0;
 }

@@ -68,11 +68,24 @@ struct tree_event_head {
 	__u16 __pad[3];
 };
 
+/* Descendant processes whose CPU so far a snapshot carries (one slot each, given at fork
+ * while one is free): a child alive across a window (tsserver, jedi's helper) gets its CPU in
+ * it as the difference, as the totals do. Those forked while all are taken get figures only
+ * from their exit record. */
+#define TREE_CHILD_SLOTS 8
+
+struct tree_child_cpu {
+	__u32 pid;	/* tgid; 0: slot free */
+	__u32 __pad;
+	__u64 cpu_ns;	/* its threads' CPU since its fork, the running ones up to the snapshot */
+};
+
 struct tree_snapshot_event {
 	struct tree_event_head head;
 	__s32 fd;
 	__u32 write;	/* 1: taken as a write began; 0: as a read returned */
 	struct tree_totals totals;
+	struct tree_child_cpu children[TREE_CHILD_SLOTS];
 };
 
 #define TREE_PATH_LEN 128

@@ -13,8 +13,8 @@ import { ECHO_SERVER, MODE_NAMES, REPO_ROOT, buildSpliceRelay } from '../bench/m
 import { ringFigures } from '../bench/kernel-events';
 import { formatDocsTable, writeDocsTable } from '../bench/docs-table';
 import { firstAnswerMs, oneFileModule } from '../bench/first-answer';
-import { bpfSkipReason, startSession, endSession, readLog } from './helpers/kernel';
-import { tmpDir } from './helpers/index';
+import { readLog, tmpDir } from './helpers/index';
+import { bpfSkipReason, startSession, endSession } from './helpers/kernel';
 
 const PLAIN_RELAY = path.join(REPO_ROOT, 'dist', 'bench', 'plain-relay.js');
 

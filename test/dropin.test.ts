@@ -12,9 +12,10 @@ import path from 'node:path';
 import { classifyGoplsArgs } from '../src/dropin/command-line';
 import { isGoplsCommandLine } from '../src/dropin/command-line';
 import { connect, goFixture, lsptapBin, messages, readLog, sessionLogs, start, tmpDir, waitFor, type LogLine } from './helpers/index';
-import { fixtureSession, makeShimDir, realGopls, requireCapability } from './helpers/dropin';
+import { fixtureSession, makeShimDir, realGopls } from './helpers/dropin';
+import { missingUnless, skipUnless } from './helpers/capabilities';
 
-const needGopls = requireCapability('gopls', realGopls !== null);
+const needGopls = skipUnless(missingUnless('gopls', realGopls !== null));
 
 test('classifies gopls command lines as sessions or plain commands the way gopls parses its flags', () => {
   const cases: Array<[string[], boolean]> = [

@@ -10,9 +10,10 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { docSection, readDoc } from './helpers/docs';
-import { LSPTAP_BIN, missingCommand, runFixtureSession, skipUnless } from './helpers/fixture-session';
+import { lsptapBin, readLog } from './helpers/index';
+import { missingCommand, skipUnless } from './helpers/capabilities';
+import { runFixtureSession } from './helpers/fixture-session';
 import type { MethodStats } from '../src/sinks/summary';
-import { readLog } from './helpers/index';
 
 /** docs/commands.md's query; LOGS is replaced by the glob. */
 export const P99_LAST_WEEK_SQL = `
@@ -48,7 +49,7 @@ test('DuckDB reads the .jsonl logs as they are and its p99 per method over the l
   const reader = await conn.runAndReadAll(P99_LAST_WEEK_SQL.replace('LOGS', path.join(dir, '*.jsonl').replace(/'/g, "''")));
   const rows = reader.getRowObjectsJson() as { dir: string; method: string; answered: number | string; p99_ms: number }[];
 
-  const report = JSON.parse(execFileSync(process.execPath, [LSPTAP_BIN, 'report', '--json', '--since', '7d', ...fs.readdirSync(dir).map((f) => path.join(dir, f))], { encoding: 'utf8' })) as { methods: MethodStats[] };
+  const report = JSON.parse(execFileSync(process.execPath, [lsptapBin, 'report', '--json', '--since', '7d', ...fs.readdirSync(dir).map((f) => path.join(dir, f))], { encoding: 'utf8' })) as { methods: MethodStats[] };
   const answered = report.methods.filter((m) => m.answered > 0);
   assert.equal(rows.length, answered.length);
   for (const m of answered) {
@@ -70,7 +71,7 @@ test("docs/commands.md's jq one-liner gives the same count and p99 per method as
   const rows = out.trim().split('\n').map((l) => l.split('\t'));
   const hover = rows.find((r) => r[0] === 'textDocument/hover')!;
   assert.equal(hover[1], '7');
-  const report = JSON.parse(execFileSync(process.execPath, [LSPTAP_BIN, 'report', '--json', log], { encoding: 'utf8' })) as { methods: MethodStats[] };
+  const report = JSON.parse(execFileSync(process.execPath, [lsptapBin, 'report', '--json', log], { encoding: 'utf8' })) as { methods: MethodStats[] };
   for (const m of report.methods.filter((x) => x.answered > 0)) {
     const row = rows.find((r) => r[0] === m.method);
     assert.ok(row !== undefined, `jq has ${m.method}`);

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fixtures, goFixture, lsptapBin, messages, readLog, sessionLogs, start, tmpDir, type LogLine } from './helpers/index';
-import { realGopls, requireCapability, which } from './helpers/dropin';
+import { realGopls } from './helpers/dropin';
+import { missingUnless, skipUnless, which } from './helpers/capabilities';
 import { docSection, readDoc } from './helpers/docs';
 
 const nvim = which('nvim');
@@ -52,7 +53,7 @@ function checkProbe(out: string, logDir: string, stderr: string): { got: ProbeRe
   return { got, lines: readLog(path.join(logDir, files[0])) };
 }
 
-test('docs/editors.md\'s Neovim recipe, as init.lua, starts gopls through lsptap: hover answered, the session logged', requireCapability('nvim and gopls', nvim !== null && realGopls !== null) ?? { timeout: 120_000 }, async (t) => {
+test('docs/editors.md\'s Neovim recipe, as init.lua, starts gopls through lsptap: hover answered, the session logged', { ...skipUnless(missingUnless('nvim and gopls', nvim !== null && realGopls !== null)), timeout: 120_000 }, async (t) => {
   const dir = tmpDir(t);
   const config = path.join(dir, 'config');
   fs.mkdirSync(path.join(config, 'nvim'), { recursive: true });
@@ -79,7 +80,7 @@ test('docs/editors.md\'s Neovim recipe, as init.lua, starts gopls through lsptap
   assert.equal(lines.find((l) => l.msg === 'session end')?.exitCode, 0);
 });
 
-test('docs/editors.md\'s Emacs recipe, as the init file, has eglot start gopls through lsptap: hover answered, the session logged from initialize to session end', requireCapability('emacs (with eglot and go-mode: elpa-eglot, elpa-go-mode) and gopls', emacs !== null && realGopls !== null) ?? { timeout: 120_000 }, async (t) => {
+test('docs/editors.md\'s Emacs recipe, as the init file, has eglot start gopls through lsptap: hover answered, the session logged from initialize to session end', { ...skipUnless(missingUnless('emacs (with eglot and go-mode: elpa-eglot, elpa-go-mode) and gopls', emacs !== null && realGopls !== null)), timeout: 120_000 }, async (t) => {
   const dir = tmpDir(t);
   const initEl = path.join(dir, 'init.el');
   fs.writeFileSync(initEl, recipe('Emacs', 'elisp'));

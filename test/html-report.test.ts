@@ -15,9 +15,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { FIXTURE_MODULE, LSPTAP_BIN, REPO_ROOT, missingCommand, runFixtureSession, skipUnless } from './helpers/fixture-session';
+import { lsptapBin, repoRoot, readLog } from './helpers/index';
+import { missingCommand, skipUnless } from './helpers/capabilities';
+import { FIXTURE_MODULE, runFixtureSession } from './helpers/fixture-session';
 import { histogramOf, MIN_CHART_REQUESTS } from '../src/report/html-report';
-import { readLog } from './helpers/index';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
@@ -69,10 +70,10 @@ test('the HTML report and trace of a real gopls session', skipUnless(missing), a
 
   const html = path.join(dir, 'report.html');
   const trace = path.join(dir, 'trace.json');
-  execFileSync(process.execPath, [LSPTAP_BIN, 'report', '--html', html, '--trace', trace, '--slowest', '40', log], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(process.execPath, [lsptapBin, 'report', '--html', html, '--trace', trace, '--slowest', '40', log], { stdio: ['ignore', 'ignore', 'pipe'] });
   const redactedHtml = path.join(dir, 'redacted.html');
   const redactedTrace = path.join(dir, 'redacted-trace.json');
-  execFileSync(process.execPath, [LSPTAP_BIN, 'report', '--redact', '--html', redactedHtml, '--trace', redactedTrace, '--slowest', '40', log], { stdio: ['ignore', 'ignore', 'pipe'] });
+  execFileSync(process.execPath, [lsptapBin, 'report', '--redact', '--html', redactedHtml, '--trace', redactedTrace, '--slowest', '40', log], { stdio: ['ignore', 'ignore', 'pipe'] });
   const pageText = fs.readFileSync(html, 'utf8');
   assert.doesNotMatch(pageText, /<script[^>]+src=|<link[^>]+href=/i, 'nothing is loaded from elsewhere');
 
@@ -148,7 +149,7 @@ test('the HTML report and trace of a real gopls session', skipUnless(missing), a
     assert.ok(await page.locator('#slow-1 svg.parts').isVisible());
     assert.equal(await page.locator('#slow-1 div.profile[data-rank="1"]').count(), 1);
     assert.equal(await page.locator('#slowest ol.slow > li').count(), Math.min(40, answered));
-    const outDir = path.join(REPO_ROOT, 'test-output');
+    const outDir = path.join(repoRoot, 'test-output');
     fs.mkdirSync(outDir, { recursive: true });
     await page.screenshot({ path: path.join(outDir, 'html-report.png'), fullPage: true });
     fs.copyFileSync(html, path.join(outDir, 'html-report.html'));
@@ -164,7 +165,7 @@ test('the HTML report and trace of a real gopls session', skipUnless(missing), a
     const lanes = threads.filter((th) => th.name?.startsWith('requests') === true);
     const roots = lanes.flatMap((th) => [...(th.tree?.roots ?? [])]);
     // Every answered request's phases, as the report computes them.
-    const all = (JSON.parse(execFileSync(process.execPath, [LSPTAP_BIN, 'report', '--json', '--slowest', '100000', log], { encoding: 'utf8' })) as { slowest: Array<{ dir: string; method: string; id: number | string; phases: Array<{ name: string; startMs: number; endMs: number }> }> }).slowest;
+    const all = (JSON.parse(execFileSync(process.execPath, [lsptapBin, 'report', '--json', '--slowest', '100000', log], { encoding: 'utf8' })) as { slowest: Array<{ dir: string; method: string; id: number | string; phases: Array<{ name: string; startMs: number; endMs: number }> }> }).slowest;
     assert.equal(all.length, answered);
     assert.deepEqual(roots.map((r) => r.entry.name).sort(), all.map((s) => s.method).sort(), 'one slice per answered request');
     const byKey = new Map(all.map((s) => [`${s.dir} ${String(s.id)}`, s]));

@@ -120,8 +120,8 @@ test('the fd report comes from the kernel\'s fd table and the snapshots: fds ope
   const deltas = [-1, 0, 1, 2, 3, 4];
   deltas.forEach((delta, i) => {
     const readNs = 10e6 * (i + 1), writeNs = readNs + 5e6;
-    tree.add({ tsNs: readNs, pid: serverPid, tid: serverPid, kind: 'snapshot', fd: 0, write: false, totals: totals(i === 0 ? 0 : deltas[i - 1]) });
-    tree.add({ tsNs: writeNs, pid: serverPid, tid: serverPid, kind: 'snapshot', fd: 1, write: true, totals: totals(delta) });
+    tree.add({ tsNs: readNs, pid: serverPid, tid: serverPid, kind: 'snapshot', fd: 0, write: false, totals: totals(i === 0 ? 0 : deltas[i - 1]), childCpuNs: new Map() });
+    tree.add({ tsNs: writeNs, pid: serverPid, tid: serverPid, kind: 'snapshot', fd: 1, write: true, totals: totals(delta), childCpuNs: new Map() });
     assert.ok(tree.window(readNs, writeNs, { method: 'leak', id: i }) !== null);
   });
   const table = [
@@ -161,7 +161,7 @@ test('a window edge inside a gap of lost tree records gets no snapshot, even wit
     modeNs: [cpuNs, 0, 0, 0], causeNs: IDLE_CAUSES.map(() => 0), serverCpuNs: cpuNs, serverRunqNs: 0, childCpuNs: 0, childRunqNs: 0, childDiskNs: 0,
     fileReads: 0, fileReadBytes: 0, pageCacheMisses: 0, diskIos: 0, diskIoBytes: 0, diskIoNs: 0, fdsOpened: 0, fdsClosed: 0, lastOtherNr: 0, fdsOpenDelta: 0,
   });
-  const snap = (tsNs: number, write: boolean, cpuNs: number) => tree.add({ tsNs, pid: serverPid, tid: serverPid, kind: 'snapshot', fd: write ? 1 : 0, write, totals: totals(cpuNs) });
+  const snap = (tsNs: number, write: boolean, cpuNs: number) => tree.add({ tsNs, pid: serverPid, tid: serverPid, kind: 'snapshot', fd: write ? 1 : 0, write, totals: totals(cpuNs), childCpuNs: new Map() });
   snap(1_000_000, false, 0);
   snap(2_000_000, true, 500_000);
   assert.equal(tree.window(1_000_000, 2_000_000, { method: 'a', id: 1 })!.serverCpuUs, 500);

@@ -6,9 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { LoadedProbes } from '../src/probes/kernel-timing';
-import { mapPut, watchStream, u32Key, readCounters } from '../src/probes/loader';
+import { watchStream, readCounters } from '../src/probes/loader';
+import { watchedPids } from '../src/probes/watched-pids';
 import { RingReader } from '../src/probes/ring-reader';
-import { decodeIoEvent, IoOp, type IoEvent } from '../src/probes/event-layout';
+import { decodeIoEvent, IoOp, WatchedRole, type IoEvent } from '../src/probes/event-layout';
 import { bpfSkipReason } from './helpers/kernel';
 
 const skip = bpfSkipReason();
@@ -22,7 +23,7 @@ function watchDevNull(t: { after: (fn: () => void) => void }): { probes: LoadedP
   key.writeUInt32LE(process.pid, 0);
   key.writeInt32LE(fd, 4);
   watchStream(probes.bpf.mapFd('watched_fds'), key);
-  mapPut(probes.bpf.mapFd('watched_pids'), u32Key(process.pid), 1);
+  watchedPids(probes.bpf).put(process.pid, WatchedRole.lsptap);
   return { probes, ring, fd };
 }
 

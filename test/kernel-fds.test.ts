@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { mapPut, mapPutBytes, watchStream, u32Key, readCounters, readHashMap } from '../src/probes/loader';
+import { mapPutBytes, watchStream, readCounters, readHashMap } from '../src/probes/loader';
+import { watchedPids } from '../src/probes/watched-pids';
 import { LoadedProbes } from '../src/probes/kernel-timing';
 import { RingReader } from '../src/probes/ring-reader';
 import { decodeTreeEvent, decodeServerFd, WatchedRole, TreeCounter, TREE_COUNTERS, SERVER_FD, IO_FD_KEY, type ServerFd, type TreeSnapshot } from '../src/probes/event-layout';
@@ -43,7 +44,7 @@ function watchSelf(t: { after: (fn: () => void) => void }): Watched {
   const out = fs.openSync('/dev/null', 'w');
   t.after(() => { ring.close(); probes.close(); fs.closeSync(out); });
   watchStream(probes.bpf.mapFd('watched_fds'), fdKey(process.pid, out));
-  mapPut(probes.bpf.mapFd('watched_pids'), u32Key(process.pid), WatchedRole.server);
+  watchedPids(probes.bpf).put(process.pid, WatchedRole.server);
   const tableFd = probes.bpf.mapFd('server_fds');
   return {
     tableFd, tableSize: probes.bpf.mapMaxEntries('server_fds'),

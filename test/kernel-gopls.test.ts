@@ -8,12 +8,13 @@ import path from 'node:path';
 import { ReferencesRequest, DocumentSymbolRequest, type Location } from 'vscode-languageserver-protocol/node';
 import { goRootSrc } from '../src/demo/gopls-script';
 import type { KernelTiming } from '../src/model/record';
-import { bpfSkipReason, goplsSkip, openInGopls, startSession, endSession, readLog, kernelOf, FIXTURES } from './helpers/kernel';
-import { tmpDir } from './helpers/index';
+import { readLog, fixtures, tmpDir } from './helpers/index';
+import { bpfSkipReason, openInGopls, startSession, endSession, kernelOf } from './helpers/kernel';
+import { missingCommand, skipUnless } from './helpers/capabilities';
 
-const MODULE = path.join(FIXTURES, 'gomod-kernel');
+const MODULE = path.join(fixtures, 'gomod-kernel');
 
-const skip = bpfSkipReason() || goplsSkip();
+const skip = skipUnless(bpfSkipReason() || missingCommand('gopls')).skip;
 
 test('gopls shows non-zero server CPU time for textDocument/references', { skip, timeout: 120_000 }, async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
@@ -54,7 +55,7 @@ async function documentSymbolSession(t: TestContext, srcRoot: string): Promise<{
   }
   const ds = answered.find((l) => l.method === 'textDocument/documentSymbol')!.kernel as KernelTiming;
   // The big go list, the one that loads the packages (gopls 0.5.0 asks for -json=Name,...).
-  const goList = (ds.children ?? []).filter((c) => c.args[0] === 'go' && c.args[1] === 'list' && c.wallUs !== null).sort((a, b) => b.wallUs! - a.wallUs!)[0];
+  const goList = (ds.children ?? []).filter((c) => c.args[0] === 'go' && c.args[1] === 'list' && c.exitCode !== null).sort((a, b) => b.wallUs! - a.wallUs!)[0];
   assert.ok(goList !== undefined, `go list in ${JSON.stringify(ds.children?.map((c) => c.args.slice(0, 3)))}`);
   const within = Math.abs(ds.blockedOnChildUs! - goList.wallUs!) / goList.wallUs!;
   const busyUs = ds.serverUs! - ds.serverBlockedUs!; // gopls on a CPU or runnable, wall time

@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { HoverRequest, DefinitionRequest, ReferencesRequest, DocumentSymbolRequest } from 'vscode-languageserver-protocol/node';
-import { bpfSkipReason, goplsSkip, openInGopls, startSession, endSession, readLog, responseLine, kernelOf, between, sleep, FIXTURES, type LogLine } from './helpers/kernel';
-import { tmpDir } from './helpers/index';
+import { readLog, fixtures, type LogLine, tmpDir } from './helpers/index';
+import { bpfSkipReason, openInGopls, startSession, endSession, responseLine, kernelOf, between, sleep } from './helpers/kernel';
+import { missingCommand, skipUnless } from './helpers/capabilities';
 
-const MODULE = path.join(FIXTURES, 'gomod-kernel');
+const MODULE = path.join(fixtures, 'gomod-kernel');
 const skip = bpfSkipReason();
 
 /** One busy loop per core for the length of the test: the load under which JS stamps went wrong. */
@@ -22,7 +23,7 @@ function loadBothCores(t: { after: (fn: () => void) => void }): void {
   }
 }
 
-test('under load, every gopls response has latencyMs >= serverUs and equal to its kernel parts within 50 µs', { skip: skip || goplsSkip(), timeout: 240_000 }, async (t) => {
+test('under load, every gopls response has latencyMs >= serverUs and equal to its kernel parts within 50 µs', { ...skipUnless(skip || missingCommand('gopls')), timeout: 240_000 }, async (t) => {
   loadBothCores(t);
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = startSession(t, ['--log', log, '--bpf=require'], { server: ['gopls'], cwd: MODULE });

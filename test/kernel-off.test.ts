@@ -9,8 +9,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { bpfSkipReason, startSession, readLog, responseLine, kernelOf, LSPTAP, type LogLine } from './helpers/kernel';
-import { tmpDir } from './helpers/index';
+import { readLog, lsptapBin, type LogLine, tmpDir } from './helpers/index';
+import { bpfSkipReason, startSession, responseLine, kernelOf } from './helpers/kernel';
 
 const skip = bpfSkipReason();
 const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
@@ -34,7 +34,7 @@ async function scripted(t: Parameters<typeof tmpDir>[0], bpf: string, prefix?: s
   await run.conn.sendRequest('shutdown');
   await run.conn.sendNotification('exit', { code: 3 });
   const end = await run.exited;
-  return { sha256: crypto.createHash('sha256').update(Buffer.concat(run.received)).digest('hex'), code: end.code, lines: readLog(log), stderr: end.stderr };
+  return { sha256: crypto.createHash('sha256').update(Buffer.concat(run.received)).digest('hex'), code: end.code, lines: readLog(log), stderr: run.stderr() };
 }
 
 /** Log lines without what differs run to run (times, CPU, pids, session ids) or by design (`kernel`, `profileFile`, and `clock`: who took the times). */
@@ -67,7 +67,7 @@ test('with --bpf=off, BPF on, and BPF refused, the bytes, the log lines (but ker
 test('--bpf=require as a user without capabilities exits 1 before starting the server and says what to grant', { skip: asNobodySkip() }, (t) => {
   const dir = tmpDir(t, { worldWritable: true });
   const marker = path.join(dir, 'server-started');
-  const r = spawnSync(NOBODY[0], [...NOBODY.slice(1), process.execPath, LSPTAP, '--log', path.join(dir, 'log.jsonl'), '--bpf=require', '--', 'touch', marker], { encoding: 'utf8', input: '' });
+  const r = spawnSync(NOBODY[0], [...NOBODY.slice(1), process.execPath, lsptapBin, '--log', path.join(dir, 'log.jsonl'), '--bpf=require', '--', 'touch', marker], { encoding: 'utf8', input: '' });
   assert.equal(r.status, 1, r.stderr);
   assert.equal(r.stdout, '');
   assert.match(r.stderr, /^lsptap: --bpf=require: kernel timing cannot start: load failed \(EPERM, errno 1\).*run lsptap as root, or .*setcap cap_bpf,cap_perfmon\+ep/);

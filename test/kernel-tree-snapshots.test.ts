@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { mapPut, watchStream, u32Key } from '../src/probes/loader';
+import { watchStream } from '../src/probes/loader';
+import { watchedPids } from '../src/probes/watched-pids';
 import { LoadedProbes } from '../src/probes/kernel-timing';
 import { RingReader } from '../src/probes/ring-reader';
 import { decodeTreeEvent, TreeMode, WatchedRole, IDLE_CAUSES, type TreeEvent, type TreeSnapshot } from '../src/probes/event-layout';
@@ -26,7 +27,7 @@ function watchSelf(t: { after: (fn: () => void) => void }): Watched {
   key.writeUInt32LE(process.pid, 0);
   key.writeInt32LE(fd, 4);
   watchStream(probes.bpf.mapFd('watched_fds'), key);
-  mapPut(probes.bpf.mapFd('watched_pids'), u32Key(process.pid), WatchedRole.server);
+  watchedPids(probes.bpf).put(process.pid, WatchedRole.server);
   return {
     mark: () => { fs.writeSync(fd, 'x'); },
     events: () => {

@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { bpfSkipReason, startSession, endSession, readLog, responseLine, between } from './helpers/kernel';
-import type { KernelTiming, FdReport } from '../src/model/record';
-import type { LogLine } from './helpers/kernel';
-import { tmpDir } from './helpers/index';
+import { readLog, type LogLine, tmpDir } from './helpers/index';
+import { bpfSkipReason, startSession, endSession, responseLine, between } from './helpers/kernel';
+import type { KernelTiming, FdReport, KernelChild } from '../src/model/record';
 
 const skip = bpfSkipReason();
 
@@ -42,6 +41,36 @@ test('a server waiting for a child that spins 300 ms of CPU shows it as blocked 
   near(k.blockedOnChildUs, child.wallUs!, 'blockedOnChildUs against the child\'s wall time');
   assert.ok(k.blockedOnChildUs! >= 0.95 * 300_000, `blockedOnChildUs ${k.blockedOnChildUs}`);
   assert.equal(k.blockedOnChildUs! + k.blockedOnDiskUs! + k.blockedOtherUs!, k.serverBlockedUs);
+});
+
+test('a child kept alive across requests gets its CPU and time inside each request: ~300 ms in the one it spun in, ~0 in the one it did not, and the sentence names it, not the older idle child', { skip }, async (t) => {
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
+  const run = startSession(t, ['--log', log, '--bpf=require', '--summary']);
+  const { pids } = await run.conn.sendRequest<{ pids: number[] }>('test/keptChildren', {});
+  await run.conn.sendRequest('test/keptSpin', { ms: 0 });
+  await run.conn.sendRequest('test/keptSpin', { ms: 300 });
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const [idlePid, spinPid] = pids;
+  const entry = (id: number, pid: number): KernelChild => {
+    const c = (kernel(responseLine(readLog(log), id)).children ?? []).find((x) => x.pid === pid);
+    assert.ok(c !== undefined, `pid ${pid} in request ${id}'s children`);
+    return c;
+  };
+  const a = entry(1, spinPid), b = entry(2, spinPid), idle = entry(2, idlePid);
+  t.diagnostic(`spin-child: A ${JSON.stringify(a)}, B ${JSON.stringify(b)}; idle-child in B ${JSON.stringify(idle)}`);
+  for (const c of [a, b, idle]) {
+    assert.equal(c.exitCode, null, 'still running at the window\'s end');
+    assert.ok(c.startUs! < 0, 'started before the window');
+    assert.ok(c.cpuUs !== null && c.wallUs !== null, `figures for a child alive across the window: ${JSON.stringify(c)}`);
+  }
+  assert.ok(b.cpuUs! >= 150_000, `the spin-child's cpuUs in the request it spun 300 ms in: ${b.cpuUs}`);
+  assert.ok(a.cpuUs! < 50_000, `the spin-child's cpuUs in the request it did not spin in: ${a.cpuUs}`);
+  assert.ok(idle.cpuUs! < 50_000, `the idle child's cpuUs: ${idle.cpuUs}`);
+  assert.ok(b.wallUs! >= b.cpuUs! * 0.9, `its time in the window (${b.wallUs} µs) holds its CPU (${b.cpuUs} µs)`);
+  const sentence = end.stderr.split('\n').find((l) => l.startsWith('test/keptSpin '));
+  assert.ok(sentence !== undefined, end.stderr);
+  assert.match(sentence, /waited for spin-child and 1 other/, 'named by the child that used the time');
 });
 
 test('a 64 MB file read after evicting it from the page cache shows its disk reads and page-cache misses; read again warm it shows none', { skip }, async (t) => {

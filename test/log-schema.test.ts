@@ -10,10 +10,11 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import Ajv, { type ValidateFunction } from 'ajv';
 import { readDoc, docSection } from './helpers/docs';
-import { LSPTAP_BIN, REPO_ROOT, missingCommand, runFixtureSession, skipUnless } from './helpers/fixture-session';
-import { readLog, tmpDir } from './helpers/index';
+import { lsptapBin, repoRoot, readLog, tmpDir } from './helpers/index';
+import { missingCommand, skipUnless } from './helpers/capabilities';
+import { runFixtureSession } from './helpers/fixture-session';
 
-const SCHEMA_PATH = path.join(REPO_ROOT, 'schema', 'lsptap-log.schema.json');
+const SCHEMA_PATH = path.join(repoRoot, 'schema', 'lsptap-log.schema.json');
 type JsonSchema = { properties?: Record<string, unknown>; definitions?: Record<string, JsonSchema>; required?: string[] };
 const schema = JSON.parse(fs.readFileSync(SCHEMA_PATH, 'utf8')) as JsonSchema;
 
@@ -32,7 +33,8 @@ const frame = (body: string): string => `Content-Length: ${Buffer.byteLength(bod
 
 test('every line of a real gopls session log matches the JSON Schema', skipUnless(missingCommand('gopls')), async (t) => {
   const log = path.join(tmpDir(t), 'gopls.jsonl');
-  const r = await runFixtureSession({ logPath: log, hovers: 4 });
+  // Profiled, so kernel.profile (and session end's) is checked too where BPF runs.
+  const r = await runFixtureSession({ logPath: log, hovers: 4, lsptapArgs: ['--profile-hz', '99'] });
   assert.equal(r.exitCode, 0);
   const lines = readLog(log);
   const kinds = new Set(lines.map((l) => l.msg));
@@ -49,7 +51,7 @@ test('bad-input warn lines and an echoed session through cat match the JSON Sche
     frame('not json at all'),
     frame('{"jsonrpc":"2.0","method":"exit"}'),
   ].join('');
-  const child = spawn(process.execPath, [LSPTAP_BIN, '--log', log, '--grace-ms', '200', '--', 'cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [lsptapBin, '--log', log, '--grace-ms', '200', '--', 'cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
   let echoed = 0;
   child.stdout.on('data', (b: Buffer) => { echoed += b.length; });

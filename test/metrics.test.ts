@@ -11,11 +11,12 @@ import path from 'node:path';
 import net from 'node:net';
 import http from 'node:http';
 import { spawn, spawnSync } from 'node:child_process';
-import { LSPTAP_BIN, REPO_ROOT, missingCommand, runFixtureSession, skipUnless } from './helpers/fixture-session';
+import { lsptapBin, repoRoot, readLog } from './helpers/index';
+import { missingCommand, skipUnless } from './helpers/capabilities';
+import { runFixtureSession } from './helpers/fixture-session';
 import { LATENCY_BUCKETS_S, LsptapMetrics } from '../src/sinks/metrics';
 import { quantile } from '../src/model/quantile';
 import type { MessageRecord } from '../src/model/record';
-import { readLog } from './helpers/index';
 
 const PROMETHEUS = '/usr/bin/prometheus';
 
@@ -94,7 +95,7 @@ test('a real Prometheus scraping lsptap counts the same hovers as the log and it
       promP50 = Number(p50[0].value[1]);
       exposition = (await httpGet(`http://127.0.0.1:${lsptapPort}/metrics`)).body;
       // Every query of the Grafana dashboard in docs/ is valid PromQL on these metrics.
-      const dashboard = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'docs', 'grafana-dashboard.json'), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
+      const dashboard = JSON.parse(fs.readFileSync(path.join(repoRoot, 'docs', 'grafana-dashboard.json'), 'utf8')) as { panels: { title: string; targets: { expr: string }[] }[] };
       for (const panel of dashboard.panels) {
         for (const { expr } of panel.targets) {
           const q = expr.replace(/\$developer|\$method/g, '.*').replace(/\$__rate_interval/g, '1m');
@@ -102,7 +103,7 @@ test('a real Prometheus scraping lsptap counts the same hovers as the log and it
           for (const name of q.match(/lsptap_[a-z_]+/g) ?? []) assert.match(exposition, new RegExp(`^# TYPE ${name.replace(/_(bucket|count|sum)$/, '')} `, 'm'), `${panel.title}: ${name} is exported`);
         }
       }
-      const outDir = path.join(REPO_ROOT, 'test-output');
+      const outDir = path.join(repoRoot, 'test-output');
       fs.mkdirSync(outDir, { recursive: true });
       fs.writeFileSync(path.join(outDir, 'prometheus-query.json'), JSON.stringify({ [countQuery]: promCount, 'histogram_quantile(0.5, sum by (le) (lsptap_request_duration_seconds_bucket{job="lsptap",method="textDocument/hover"}))': promP50 }, null, 2) + '\n');
       fs.writeFileSync(path.join(outDir, 'metrics.txt'), exposition);
@@ -165,7 +166,7 @@ test('--metrics serves on a unix socket and counts each bad-input line as a fram
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-metrics-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
   const sock = path.join(dir, 'metrics.sock');
-  const child = spawn(process.execPath, [LSPTAP_BIN, '--log', path.join(dir, 'log.jsonl'), '--metrics', `unix:${sock}`, '--', 'cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [lsptapBin, '--log', path.join(dir, 'log.jsonl'), '--metrics', `unix:${sock}`, '--', 'cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.after(() => { if (child.exitCode === null) child.kill('SIGKILL'); });
   const body = '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}';
   child.stdin.write(`Content-Length: abc\r\n\r\n{}Content-Length: ${body.length}\r\n\r\n${body}`);
@@ -186,7 +187,7 @@ test('--metrics serves on a unix socket and counts each bad-input line as a fram
   }
   assert.equal(fs.existsSync(sock), false, 'the socket is removed on exit');
 
-  const bad = spawnSync(process.execPath, [LSPTAP_BIN, '--metrics', 'localhost:9464', '--', 'cat'], { encoding: 'utf8', input: '' });
+  const bad = spawnSync(process.execPath, [lsptapBin, '--metrics', 'localhost:9464', '--', 'cat'], { encoding: 'utf8', input: '' });
   assert.equal(bad.status, 2);
   assert.equal(bad.stderr, 'lsptap: --metrics needs tcp:HOST:PORT or unix:PATH (e.g. tcp:127.0.0.1:9464), got "localhost:9464"\n');
 });

@@ -7,10 +7,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fixtures, goFixture, messages, readLog, sessionLogs, start, tmpDir } from './helpers/index';
-import { makeShimDir, realGopls, requireCapability, which } from './helpers/dropin';
+import { makeShimDir, realGopls } from './helpers/dropin';
+import { missingUnless, skipUnless, which } from './helpers/capabilities';
 
 const nvim = which('nvim');
-const need = requireCapability('nvim and gopls', nvim !== null && realGopls !== null);
+const need = skipUnless(missingUnless('nvim and gopls', nvim !== null && realGopls !== null));
 
 function positionOf(text: string, needle: string, delta: number): { line: number; character: number } {
   const at = text.indexOf(needle) + delta;

@@ -13,10 +13,10 @@ import { pathToFileURL } from 'node:url';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { InitializeRequest, InitializedNotification, DidOpenTextDocumentNotification, DocumentSymbolRequest } from 'vscode-languageserver-protocol/node';
 import { answerServerRequests } from '../src/demo/gopls-script';
-import { bpfSkipReason, startSession, endSession, readLog, kernelOf, FIXTURES, type LogLine } from './helpers/kernel';
-import { repoRoot } from './helpers/index';
+import { readLog, fixtures, type LogLine, repoRoot } from './helpers/index';
+import { bpfSkipReason, startSession, endSession, kernelOf } from './helpers/kernel';
 
-const MODULE = path.join(FIXTURES, 'gomod-kernel');
+const MODULE = path.join(fixtures, 'gomod-kernel');
 /** Tools the test itself runs, found on the test's PATH (the install PATH lacks them). */
 const which = (cmd: string): string => execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim();
 const NOBODY = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { LoadedProbes } from '../src/probes/kernel-timing';
-import { mapPut, watchStream, u32Key } from '../src/probes/loader';
+import { watchStream } from '../src/probes/loader';
+import { watchedPids } from '../src/probes/watched-pids';
 import { WatchedRole, decodeTreeEvent, TreeMode, type TreeSnapshot } from '../src/probes/event-layout';
 import { RingReader } from '../src/probes/ring-reader';
 import { ProfileSampler } from '../src/probes/profile-sampler';
@@ -43,7 +44,7 @@ test('a Go server\'s 300 ms on CPU in one function and 300 ms blocked in another
   }
   const ring = new RingReader(bpf.mapFd('tree_events'), bpf.mapMaxEntries('tree_events'));
   t.after(() => ring.close());
-  mapPut(bpf.mapFd('watched_pids'), u32Key(pid), WatchedRole.server);
+  watchedPids(bpf).put(pid, WatchedRole.server);
   const sampler = ProfileSampler.start(bpf, { serverPid: pid, inFd: 0, outFd: 1 }, HZ);
   t.after(() => sampler.close());
   const reader = new ProfileReader(bpf);

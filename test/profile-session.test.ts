@@ -8,10 +8,16 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { bpfSkipReason, startSession, endSession, responseLine, readLog, LSPTAP, type LogLine } from './helpers/kernel';
+import { readLog, lsptapBin, type LogLine, tmpDir } from './helpers/index';
+import { bpfSkipReason, startSession, endSession, responseLine } from './helpers/kernel';
 import { buildProfileServer, goSkip } from './helpers/profile-server';
 import type { ProfileDigest } from '../src/model/record';
-import { tmpDir } from './helpers/index';
+import { sentenceFault } from './helpers/sentences';
+
+/** The "slowest requests, explained" sentences of a --summary or `lsptap report` text. */
+function slowSentences(text: string): string[] {
+  return text.split('\n').map((l) => l.trim()).filter((l) => /^\S+ [\d,]+ ms: /.test(l));
+}
 
 const skip = bpfSkipReason() || goSkip();
 /** Above the default 99 Hz, so that chance moves 300 ms of ticks by ~8 % (test/profile-sampling.test.ts). */
@@ -28,7 +34,7 @@ test('each response line names the function its request spent its CPU in and the
   const dir = tmpDir(t, { worldWritable: true });
   const built = buildProfileServer(dir);
   const log = path.join(dir, 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--profile-hz', String(HZ)], { server: [built.stripped] });
+  const run = startSession(t, ['--log', log, '--summary', '--profile-hz', String(HZ)], { server: [built.stripped] });
   await run.conn.sendRequest('initialize', {});
   await run.conn.sendRequest('lsptap/spin', { ms: 300 });
   await run.conn.sendRequest('lsptap/block', { ms: 300 });
@@ -54,6 +60,20 @@ test('each response line names the function its request spent its CPU in and the
   assert.ok(Math.abs(waited.waitMs * 1000 - blockedUs) <= Math.max(1000, 0.02 * blockedUs), `wait ${waited.waitMs} ms for ${blockedUs} µs blocked`);
   assert.ok(share(waited.waitIn, 'main.blockInSyscall') >= 80, `waited in ${JSON.stringify(waited.waitIn)}`);
 
+  // The sentences people read (--summary, lsptap report, the HTML report's) name them too,
+  // and still add up: the spin's busy part names the function it spun in (its runtime
+  // and syscall work for it charged to it), the block's wait part the one that waited.
+  // spinOnCPU's loop, and the clock it reads through threadCPU (its getrusage charged to threadCPU).
+  assert.equal(cpu.cpuIn[0].fn, 'main.spinOnCPU', `cpuIn ${JSON.stringify(cpu.cpuIn)}`);
+  assert.ok(share(cpu.cpuIn, 'main.spinOnCPU') + share(cpu.cpuIn, 'main.threadCPU') >= 80, `cpuIn ${JSON.stringify(cpu.cpuIn)}`);
+  const sentences = [...slowSentences(exit.stderr), ...slowSentences(execFileSync(process.execPath, [lsptapBin, 'report', log], { encoding: 'utf8' }))];
+  const said = (method: string): string[] => sentences.filter((l) => l.startsWith(`${method} `));
+  assert.equal(said('lsptap/spin').length, 2, exit.stderr);
+  for (const l of said('lsptap/spin')) assert.match(l, /busy \(thread time [^)]*; \d+ % in main\.spinOnCPU[,)]/);
+  // A sleeping child is not busy, so the wait reads as "on something else", not "for sleep".
+  for (const l of said('lsptap/block')) assert.match(l, /: [\d,.]+ ms profile-server waited [^(,]*\(([^)]*; )?\d+ % of the wait in main\.blockInSyscall[,)]/);
+  for (const l of sentences) assert.equal(sentenceFault(l), null);
+
   const end = lines.find((l) => l.msg === 'session end');
   const p = (end?.kernel as { profile?: { hz: number; samples: number; lostSamples: number } } | undefined)?.profile;
   assert.ok(p !== undefined, 'session end has kernel.profile');
@@ -66,7 +86,7 @@ test('each response line names the function its request spent its CPU in and the
   assert.equal(fs.statSync(file).mode & 0o777, 0o600);
   const pprof = (kind: string, ...args: string[]): string => {
     const out = path.join(dir, `${kind}.pb.gz`);
-    execFileSync(process.execPath, [LSPTAP, 'profile', '--kind', kind, '-o', out, log], { stdio: 'pipe' });
+    execFileSync(process.execPath, [lsptapBin, 'profile', '--kind', kind, '-o', out, log], { stdio: 'pipe' });
     return execFileSync('go', ['tool', 'pprof', '-top', ...args, out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   };
   assert.match(pprof('cpu', '-tagfocus', 'id=1'), /main\.spinOnCPU/);

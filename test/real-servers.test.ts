@@ -88,6 +88,19 @@ for (const name of SERVER_NAMES) {
     for (const m of msgs) for (const c of ((m.kernel as { children?: KernelChild[] | null } | null)?.children ?? [])) seen.add(childName(c));
     for (const c of seen) assert.ok(!INTERPRETERS.test(c), `a child named ${c} (by its interpreter): ${[...seen].join(', ')}`);
     if (name === 'typescript-language-server') assert.ok(seen.has('tsserver'), `tsserver among the children: ${[...seen].join(', ')}`);
+    // Children that outlive requests (tsserver, jedi's helper) still have figures in each one.
+    for (const m of msgs) {
+      for (const c of ((m.kernel as { children?: KernelChild[] | null } | null)?.children ?? [])) {
+        assert.ok(c.cpuUs !== null && c.wallUs !== null, `${String(m.method)}: ${childName(c)} (pid ${c.pid}) has cpuUs and wallUs: ${JSON.stringify(c)}`);
+      }
+    }
+    if (name === 'typescript-language-server') {
+      // The slowest request's busiest child is a tsserver, with its CPU in that request.
+      const slowest = msgs.filter((m) => m.kind === 'response' && m.dir === 's2c' && typeof m.latencyMs === 'number').sort((x, y) => (y.latencyMs as number) - (x.latencyMs as number))[0];
+      const kids = (slowest.kernel as { children?: KernelChild[] | null } | null)?.children ?? [];
+      const busiest = [...kids].sort((x, y) => (y.cpuUs ?? -1) - (x.cpuUs ?? -1))[0];
+      assert.ok(busiest !== undefined && childName(busiest) === 'tsserver' && busiest.cpuUs! > 0, `the slowest request (${String(slowest.method)}) has a tsserver with CPU in it: ${JSON.stringify(kids)}`);
+    }
     for (const c of seen) if (CHILDREN[name] !== undefined) assert.ok(CHILDREN[name].includes(c), `${name}'s child ${c} is one of ${CHILDREN[name].join(', ')}`);
 
     // --summary: the slowest requests explained, each accounting for its whole latency.

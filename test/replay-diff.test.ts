@@ -9,8 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { LSPTAP_BIN, FIXTURE_MODULE, missingCommand, skipUnless } from './helpers/fixture-session';
-import { connect, readLog, startLsptap, tmpDir, type LogLine } from './helpers/index';
+import { lsptapBin, connect, readLog, startLsptap, tmpDir, type LogLine } from './helpers/index';
+import { missingCommand, skipUnless } from './helpers/capabilities';
+import { FIXTURE_MODULE } from './helpers/fixture-session';
 import { bpfSkipReason } from './helpers/kernel';
 import { answerServerRequests } from '../src/demo/gopls-script';
 import { quantile } from '../src/model/quantile';
@@ -21,7 +22,7 @@ import type { Comparison } from '../src/diff/compare';
 const gopls = missingCommand('gopls');
 
 function lsptap(args: string[], timeoutMs: number): { stdout: string; stderr: string; status: number | null } {
-  const r = spawnSync(process.execPath, [LSPTAP_BIN, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, [lsptapBin, ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
   return { stdout: r.stdout, stderr: r.stderr, status: r.status };
 }
 
@@ -131,7 +132,7 @@ test('replay --root moves a session recorded in one copy of a module to another 
   assert.equal((await run.exited).code, 0);
 
   const replayed = path.join(dir, 'replayed.jsonl');
-  const r = spawnSync(process.execPath, [LSPTAP_BIN, 'replay', '--root', there, '--bodies', '--bpf', 'off', '--pace', 'asap', '--log', replayed, recorded, '--', 'gopls'], { encoding: 'utf8', env, timeout: 300_000 });
+  const r = spawnSync(process.execPath, [lsptapBin, 'replay', '--root', there, '--bodies', '--bpf', 'off', '--pace', 'asap', '--log', replayed, recorded, '--', 'gopls'], { encoding: 'utf8', env, timeout: 300_000 });
   assert.equal(r.status, 0, r.stderr);
   const b = msgs(replayed);
   const body = (method: string, dir: string, kind: string): Record<string, unknown> => JSON.parse(String(b.find((l) => l.method === method && l.dir === dir && l.kind === kind)?.body)) as Record<string, unknown>;

@@ -10,12 +10,12 @@ import path from 'node:path';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { spawnSync } from 'node:child_process';
-import { LSPTAP_BIN, missingCommand, skipUnless } from './helpers/fixture-session';
-import { connect, lspServer, readLog, startLsptap, tmpDir } from './helpers/index';
+import { lsptapBin, connect, lspServer, readLog, startLsptap, tmpDir } from './helpers/index';
+import { missingCommand, skipUnless } from './helpers/capabilities';
 import { readRecording } from '../src/replay/recording';
 
 function replay(args: string[], timeoutMs = 120_000): { stdout: string; stderr: string; status: number | null; signal: NodeJS.Signals | null } {
-  const r = spawnSync(process.execPath, [LSPTAP_BIN, 'replay', ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, [lsptapBin, 'replay', ...args], { encoding: 'utf8', timeout: timeoutMs, maxBuffer: 64 << 20 });
   return { stdout: r.stdout, stderr: r.stderr, status: r.status, signal: r.signal };
 }
 

@@ -8,14 +8,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { LSPTAP_BIN, REPO_ROOT } from './helpers/fixture-session';
+import { lsptapBin, repoRoot } from './helpers/index';
 import { formatSummaryTable, type MethodStats } from '../src/sinks/summary';
 import { formatReportText } from '../src/report/format-text';
 import { formatDiffText } from '../src/diff/format-diff';
 import type { Report, ReportRow } from '../src/report/aggregate';
 import type { Comparison, DiffRow } from '../src/diff/compare';
 
-const SEED = path.join(REPO_ROOT, 'test', 'fixtures', 'logs', 'gopls-demo.jsonl');
+const SEED = path.join(repoRoot, 'test', 'fixtures', 'logs', 'gopls-demo.jsonl');
 const seedLines = (): Record<string, unknown>[] => fs.readFileSync(SEED, 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 function tmp(t: { after: (f: () => void) => void }): string {
@@ -25,7 +25,7 @@ function tmp(t: { after: (f: () => void) => void }): string {
 }
 
 function run(cmd: string, args: string[]): { stdout: string; stderr: string; status: number | null } {
-  const r = spawnSync(process.execPath, [LSPTAP_BIN, cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync(process.execPath, [lsptapBin, cmd, ...args], { encoding: 'utf8', maxBuffer: 1 << 28 });
   return { stdout: r.stdout, stderr: r.stderr, status: r.status };
 }
 

@@ -8,8 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { LSPTAP_BIN, missingCommand, runFixtureSession, skipUnless } from './helpers/fixture-session';
-import { readLog } from './helpers/index';
+import { lsptapBin, readLog } from './helpers/index';
+import { missingCommand, skipUnless } from './helpers/capabilities';
+import { runFixtureSession } from './helpers/fixture-session';
 import { quantile } from '../src/model/quantile';
 import type { MethodStats } from '../src/sinks/summary';
 
@@ -35,7 +36,7 @@ async function sessionLogs(): Promise<string[]> {
 test.after(() => { if (logDir !== null) fs.rmSync(logDir, { recursive: true, force: true }); });
 
 function report(args: string[], input?: string): { stdout: string; stderr: string; status: number | null } {
-  const r = spawnSync(process.execPath, [LSPTAP_BIN, 'report', ...args], { encoding: 'utf8', input });
+  const r = spawnSync(process.execPath, [lsptapBin, 'report', ...args], { encoding: 'utf8', input });
   return { stdout: r.stdout, stderr: r.stderr, status: r.status };
 }
 
@@ -128,7 +129,7 @@ test('report shows p50 and p99 of each kernel part when message lines carry kern
   const doc = JSON.parse(report(['--json', file]).stdout) as ReportDoc;
   const hover = doc.methods.find((m) => m.method === 'textDocument/hover')!;
   assert.deepEqual(hover.kernel, { serverCpuUs: { p50: 350, p99: 595 }, serverRunqUs: { p50: 3.5, p99: 5.95 } });
-  const text = execFileSync(process.execPath, [LSPTAP_BIN, 'report', file], { encoding: 'utf8' });
+  const text = execFileSync(process.execPath, [lsptapBin, 'report', file], { encoding: 'utf8' });
   assert.match(text, /kernel breakdown \(µs, p50 \/ p99\)/);
   assert.match(text, /textDocument\/hover\s+350 \/ 595\s+3\.5 \/ 6\.0/);
 });

@@ -10,10 +10,11 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from 'vscode-jsonrpc/node';
 import { collect, connect, fixtures, goFixture, lsptapBin, messages, readLog, sha256, start, tmpDir, waitFor, type LogLine } from './helpers/index';
-import { fixtureSession, realGopls, requireCapability, startDaemon, twoRemoteEditors, which } from './helpers/dropin';
+import { fixtureSession, realGopls, startDaemon, twoRemoteEditors } from './helpers/dropin';
+import { missingUnless, skipUnless, which } from './helpers/capabilities';
 import { bpfSkipReason } from './helpers/kernel';
 
-const needGopls = requireCapability('gopls', realGopls !== null);
+const needGopls = skipUnless(missingUnless('gopls', realGopls !== null));
 
 function startLsptap(t: Parameters<typeof start>[0], args: string[]): ReturnType<typeof start> {
   return start(t, process.execPath, [lsptapBin, ...args], { cwd: goFixture });
@@ -338,7 +339,7 @@ test('a server that closes the connection mid-message gets an error line naming 
   assert.equal(end.lsptapExitCode, 1);
 });
 
-test('--listen: a SIGTERM that comes just after "listening on" is printed still stops it cleanly (exit 0, socket removed)', requireCapability('strace', which('strace') !== null), async (t) => {
+test('--listen: a SIGTERM that comes just after "listening on" is printed still stops it cleanly (exit 0, socket removed)', skipUnless(missingUnless('strace', which('strace') !== null)), async (t) => {
   // strace (without -f: the main thread only) holds each of the main thread's writes for
   // 300 ms after it returns, so the signal lands right after the "listening on" write, the
   // moment a supervisor that waits for that line would stop us.

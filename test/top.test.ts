@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
-import { LSPTAP_BIN, missingCommand, skipUnless } from './helpers/fixture-session';
-import { connect, readLog, sessionLogs, startLsptap, tmpDir, waitFor } from './helpers/index';
+import { lsptapBin, connect, readLog, sessionLogs, startLsptap, tmpDir, waitFor } from './helpers/index';
+import { missingCommand, skipUnless } from './helpers/capabilities';
 import { bpfSkipReason } from './helpers/kernel';
 import { answerServerRequests, goRootSrc } from '../src/demo/gopls-script';
 import { formatMs } from '../src/sinks/text-table';
@@ -36,7 +36,7 @@ test('top in an 80x24 tmux pane shows references in flight while gopls computes 
   const logDir = path.join(dir, 'logs');
   fs.mkdirSync(logDir);
   const name = `lsptap-top-${process.pid}`;
-  execFileSync('tmux', ['new-session', '-d', '-s', name, '-x', '80', '-y', '24', `${process.execPath} ${LSPTAP_BIN} top --log-dir ${logDir} --interval-ms 200`]);
+  execFileSync('tmux', ['new-session', '-d', '-s', name, '-x', '80', '-y', '24', `${process.execPath} ${lsptapBin} top --log-dir ${logDir} --interval-ms 200`]);
   t.after(() => { spawnSync('tmux', ['kill-session', '-t', name]); });
   await screenUntil(name, (l) => l[0].startsWith('lsptap top'), 30_000, 'the first frame');
 

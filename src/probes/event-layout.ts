@@ -28,7 +28,11 @@ export const TREE_TOTALS: StructLayout = {
   },
 };
 export const TREE_EVENT_HEAD: StructLayout = { name: 'tree_event_head', size: 24, fields: { ts_ns: 0, pid: 8, tid: 12, kind: 16, __pad: 18 } };
-export const TREE_SNAPSHOT_EVENT: StructLayout = { name: 'tree_snapshot_event', size: 256, fields: { head: 0, fd: 24, write: 28, totals: 32 } };
+export const TREE_SNAPSHOT_EVENT: StructLayout = { name: 'tree_snapshot_event', size: 384, fields: { head: 0, fd: 24, write: 28, totals: 32, children: 256 } };
+/** struct tree_child_cpu (bpf/tree.h): a descendant's CPU so far, one of TREE_CHILD_SLOTS in a snapshot. */
+export const TREE_CHILD_CPU: StructLayout = { name: 'tree_child_cpu', size: 16, fields: { pid: 0, __pad: 4, cpu_ns: 8 } };
+/** bpf/tree.h TREE_CHILD_SLOTS */
+export const TREE_CHILD_SLOTS = 8;
 export const TREE_EXEC_EVENT: StructLayout = {
   name: 'tree_exec_event', size: 440,
   fields: { head: 0, start_ns: 24, ppid: 32, args_len: 36, comm: 40, path: 56, args: 184 },
@@ -48,6 +52,8 @@ export const IoOp = { read: 0, write: 1, readv: 2, writev: 3, recvmsg: 4, sendms
 export const IO_OP_NAMES = ['read', 'write', 'readv', 'writev', 'recvmsg', 'sendmsg'] as const;
 /** enum watched_role (bpf/common.bpf.h): what a process in watched_pids is to the session. */
 export const WatchedRole = { lsptap: 1, server: 2, editor: 3, child: 4 } as const;
+/** A watched_pids value. */
+export type WatchedRoleValue = (typeof WatchedRole)[keyof typeof WatchedRole];
 /** enum tree_mode: the tree's wall time is split among these (bpf/tree.h). */
 export const TreeMode = { busy: 0, idleChild: 1, idleDisk: 2, idleOther: 3 } as const;
 /** enum idle_cause, by slot: the names `blockedOtherOn` reports (null: unknown). */
@@ -98,7 +104,11 @@ export interface TreeTotals {
 }
 
 interface TreeHead { tsNs: number; pid: number; tid: number }
-export interface TreeSnapshot extends TreeHead { kind: 'snapshot'; fd: number; write: boolean; totals: TreeTotals }
+/**
+ * A snapshot: the totals, and the CPU so far (ns) of each descendant that holds a child slot,
+ * by pid (empty slots left out).
+ */
+export interface TreeSnapshot extends TreeHead { kind: 'snapshot'; fd: number; write: boolean; totals: TreeTotals; childCpuNs: Map<number, number> }
 export interface TreeExec extends TreeHead { kind: 'exec'; startNs: number; ppid: number; comm: string; path: string; args: string[] }
 export interface TreeExit extends TreeHead { kind: 'exit'; startNs: number; cpuNs: number; diskNs: number; status: number; comm: string }
 export type TreeEvent = TreeSnapshot | TreeExec | TreeExit;
@@ -152,6 +162,22 @@ function decodeTotals(b: Buffer, at: number): TreeTotals {
   };
 }
 
+const C = TREE_CHILD_CPU.fields;
+const NO_CHILDREN: Map<number, number> = new Map();
+
+/** The occupied child slots of a snapshot; one shared empty map when none is (no allocation). */
+function decodeChildSlots(b: Buffer, at: number): Map<number, number> {
+  let out = NO_CHILDREN;
+  for (let i = 0; i < TREE_CHILD_SLOTS; i++) {
+    const slot = at + i * TREE_CHILD_CPU.size;
+    const pid = b.readUInt32LE(slot + C.pid);
+    if (pid === 0) continue;
+    if (out === NO_CHILDREN) out = new Map();
+    out.set(pid, u64(b, slot + C.cpu_ns));
+  }
+  return out;
+}
+
 /** One record of the tree ring; null for a kind this build does not know. */
 export function decodeTreeEvent(b: Buffer, at: number): TreeEvent | null {
   // Every record is built as one literal with its fields in a fixed order: one object shape
@@ -160,7 +186,7 @@ export function decodeTreeEvent(b: Buffer, at: number): TreeEvent | null {
   const kind = b.readUInt16LE(at + H.kind);
   if (kind === TreeEventKind.snapshot) {
     const f = TREE_SNAPSHOT_EVENT.fields;
-    return { tsNs, pid, tid, kind: 'snapshot', fd: b.readInt32LE(at + f.fd), write: b.readUInt32LE(at + f.write) !== 0, totals: decodeTotals(b, at + f.totals) };
+    return { tsNs, pid, tid, kind: 'snapshot', fd: b.readInt32LE(at + f.fd), write: b.readUInt32LE(at + f.write) !== 0, totals: decodeTotals(b, at + f.totals), childCpuNs: decodeChildSlots(b, at + f.children) };
   }
   if (kind === TreeEventKind.exec) {
     const f = TREE_EXEC_EVENT.fields;

@@ -5,11 +5,12 @@
 // feed, stage, timer) and releases it in stop().
 
 import fs from 'node:fs';
-import { loadBpf, precheck, mapPut, mapTryPut, watchStream, u32Key, readCounters, readHashMap, BpfLoadError, type LoadedBpf } from './loader';
+import { loadBpf, precheck, mapTryPut, watchStream, readCounters, readHashMap, BpfLoadError, type LoadedBpf } from './loader';
 import { IO_COUNTERS, TREE_COUNTERS, TreeCounter, WatchedRole, SERVER_FD, IO_FD_KEY, decodeServerFd, type ServerFd } from './event-layout';
 import { KernelStage, type StreamFds } from './kernel-stage';
 import { KernelFeed } from './kernel-feed';
 import { ProfileStage, type ProfileSampleSink } from './profile-stage';
+import { watchedPids } from './watched-pids';
 import { TreeAccounting } from './tree-accounting';
 import { findStdioPeers } from './peer-process';
 import { bytesWaiting } from './native';
@@ -47,7 +48,7 @@ export const IO_PROGRAMS = ['handle_sys_enter', 'handle_sys_exit'];
 export const TREE_PROGRAMS = [
   'handle_sched_switch', 'handle_sched_wakeup', 'handle_sched_wakeup_new', 'handle_sched_process_fork',
   'handle_sched_process_exec', 'handle_sched_process_exit', 'handle_page_cache_add', 'handle_block_io_start',
-  'handle_block_io_done', 'handle_tree_sys_enter', 'handle_tree_sys_exit',
+  'handle_block_io_done',
 ];
 
 /** Opens a session's profile file at the sampling rate; null when the session has none (a log on stderr). */
@@ -188,7 +189,7 @@ export class KernelSession implements KernelTiming {
   private watch(): void {
     const fds = this.fds;
     const ioFds = this.probes.bpf.mapFd('watched_fds');
-    const pids = this.probes.bpf.mapFd('watched_pids');
+    const pids = watchedPids(this.probes.bpf);
     const watchFd = (pid: number, fd: number): void => {
       const k = Buffer.alloc(8);
       k.writeUInt32LE(pid, 0);
@@ -201,10 +202,10 @@ export class KernelSession implements KernelTiming {
     if (fds.editorPid !== null && fds.editorIn !== null) watchFd(fds.editorPid, fds.editorIn);
     const writerPid = fds.editorWriterPid ?? null, writerFd = fds.editorOut ?? null;
     if (writerPid !== null && writerFd !== null) watchFd(writerPid, writerFd);
-    mapPut(pids, u32Key(fds.lsptapPid), WatchedRole.lsptap);
-    if (fds.editorPid !== null) mapPut(pids, u32Key(fds.editorPid), WatchedRole.editor);
+    pids.put(fds.lsptapPid, WatchedRole.lsptap);
+    if (fds.editorPid !== null) pids.put(fds.editorPid, WatchedRole.editor);
     if (writerPid !== null && writerFd !== null) {
-      mapPut(pids, u32Key(writerPid), WatchedRole.editor);
+      pids.put(writerPid, WatchedRole.editor);
       // The editor may have written before we watched (it often writes `initialize` while
       // lsptap starts). lsptap has read nothing yet (the relay holds until we are ready), so
       // what waits in the pipe is what the editor wrote so far; its writes returned before
@@ -229,7 +230,7 @@ export class KernelSession implements KernelTiming {
       if (this.startNotEntered > 0 || !mapTryPut(table, k, none)) this.startNotEntered++;
     }
     // The server last: from here on its forks join the tree.
-    mapPut(pids, u32Key(fds.serverPid), WatchedRole.server);
+    pids.put(fds.serverPid, WatchedRole.server);
   }
 
   /** Two map reads (two FFI calls): at a metrics scrape or at the end, never per message. */

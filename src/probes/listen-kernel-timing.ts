@@ -11,12 +11,13 @@
 // Entries in the BPF maps are counted: lsptap's and the daemon's pids are watched while any
 // session uses them, and each session removes its fds when it stops (fds are reused).
 
-import { mapPut, watchStream, u32Key, readCounters, BpfLoadError } from './loader';
+import { watchStream, u32Key, readCounters, BpfLoadError } from './loader';
 import { nativeCalls, bytesWaiting } from './native';
 import { currentThreadId } from './thread-id';
 import { KernelFeed, type KernelEventSink } from './kernel-feed';
 import os from 'node:os';
-import { IO_COUNTERS, TREE_COUNTERS, WATCHED_FDS_MAX, WATCHED_PIDS_MAX, WatchedRole } from './event-layout';
+import { watchedPids, type WatchedPids } from './watched-pids';
+import { IO_COUNTERS, TREE_COUNTERS, WATCHED_FDS_MAX, WATCHED_PIDS_MAX, WatchedRole, type WatchedRoleValue } from './event-layout';
 import { KernelStage, type StreamFds } from './kernel-stage';
 import { TreeAccounting } from './tree-accounting';
 import { socketInodeOf, unixPeerEnd } from './peer-process';
@@ -88,9 +89,11 @@ export class ListenKernelTiming {
   /** Kernel drops already handed to some session's kernelDrops(), so metrics count each once. */
   private dropsReported = 0;
   private closed = false;
+  private readonly pids: WatchedPids;
 
   constructor(private readonly probes: LoadedProbes, private readonly holdMs = DEFAULT_HOLD_MS) {
     this.feed = new KernelFeed(probes.bpf, undefined);
+    this.pids = watchedPids(probes.bpf);
     this.timer = setInterval(() => {
       this.drain();
       for (const s of this.stages) if (s.heldCount > 0) s.pump(false);
@@ -112,22 +115,23 @@ export class ListenKernelTiming {
 
   readonly drain = (): number => (this.closed ? 0 : this.feed.drain(this.sink));
 
-  private use(fd: number, key: Buffer, value: number | 'stream'): void {
+  private use(fd: number, key: Buffer, value: WatchedRoleValue | 'stream'): void {
     const id = `${fd}:${key.toString('hex')}`;
     const n = this.refs.get(id) ?? 0;
     if (n === 0) {
       if (value === 'stream') watchStream(fd, key);
-      else mapPut(fd, key, value);
+      else this.pids.put(key.readUInt32LE(0), value);
     }
     this.refs.set(id, n + 1);
   }
 
-  private release(fd: number, key: Buffer): void {
+  private release(fd: number, key: Buffer, value: WatchedRoleValue | 'stream'): void {
     const id = `${fd}:${key.toString('hex')}`;
     const n = this.refs.get(id) ?? 0;
     if (n > 1) { this.refs.set(id, n - 1); return; }
     this.refs.delete(id);
-    nativeCalls().bpf_map_delete_elem(fd, key);
+    if (value === 'stream') nativeCalls().bpf_map_delete_elem(fd, key);
+    else this.pids.delete(key.readUInt32LE(0));
   }
 
   /** Start timing one connection; throws BpfLoadError when its entries do not fit the maps. */
@@ -146,7 +150,7 @@ export class ListenKernelTiming {
     // One entry per distinct (pid, fd): a socket is read and written on one fd.
     const streams = [...new Set([`${fds.lsptapPid}:${ends.clientFd}`, `${fds.lsptapPid}:${ends.toServerFd}`, `${fds.lsptapPid}:${ends.fromServerFd}`, `${fds.serverPid}:${ends.serverInFd}`, `${fds.serverPid}:${ends.serverOutFd}`])];
     // A stream's value is its byte counts, from zero (watchStream); a pid's, its role.
-    const entries: Array<{ fd: number; key: Buffer; value: number | 'stream' }> = [
+    const entries: Array<{ fd: number; key: Buffer; value: WatchedRoleValue | 'stream' }> = [
       ...streams.map((k) => { const [pid, fd] = k.split(':').map(Number); return { fd: ioFds, key: fdKey(pid, fd), value: 'stream' as const }; }),
       ...(fds.editorPid !== null && fds.editorIn !== null ? [{ fd: ioFds, key: fdKey(fds.editorPid, fds.editorIn), value: 'stream' as const }] : []),
       { fd: ioPids, key: u32Key(fds.lsptapPid), value: WatchedRole.lsptap },
@@ -158,7 +162,7 @@ export class ListenKernelTiming {
     try {
       for (const e of entries) { this.use(e.fd, e.key, e.value); done.push(e); }
     } catch (err) {
-      for (const e of done.reverse()) this.release(e.fd, e.key);
+      for (const e of done.reverse()) this.release(e.fd, e.key, e.value);
       if (err instanceof BpfLoadError && err.errno === os.constants.errno.E2BIG) {
         throw new BpfLoadError('watch', err.errno,
           `the kernel maps are full with ${this.stages.size} sessions kernel-timed at once (watched_fds holds ${WATCHED_FDS_MAX} streams, up to 6 a session; watched_pids ${WATCHED_PIDS_MAX} processes)`,
@@ -203,7 +207,7 @@ export class ListenKernelTiming {
         await stage.flush();
         this.stages.delete(stage);
         for (const k of keys) if (this.routes.get(k) === stage) this.routes.delete(k);
-        for (const e of [...entries].reverse()) this.release(e.fd, e.key);
+        for (const e of [...entries].reverse()) this.release(e.fd, e.key, e.value);
         const io = readCounters(this.probes.bpf.mapFd('io_counters'), IO_COUNTERS.length);
         const sc = readCounters(this.probes.bpf.mapFd('tree_counters'), TREE_COUNTERS.length);
         if (io[1] + io[2] + sc[1] > 0) log.warn('kernel timing lost events', { ioDrops: io[1] + io[2], treeDrops: sc[1], hint: 'the shared ring buffers filled faster than lsptap drained them (counted since the listener started); affected fields may be null or off' });

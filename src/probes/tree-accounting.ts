@@ -160,7 +160,7 @@ export class TreeAccounting {
       blockedOtherOn: dominantCause(a.totals, b.totals, other),
       childCpuUs: us(d((t) => t.childCpuNs)),
       childDiskUs: us(d((t) => t.childDiskNs)),
-      children: this.childrenIn(a.tsNs, b.tsNs),
+      children: this.childrenIn(a, b),
       fileReads: d((t) => t.fileReads),
       fileReadBytes: d((t) => t.fileReadBytes),
       pageCacheMisses: d((t) => t.pageCacheMisses),
@@ -172,18 +172,27 @@ export class TreeAccounting {
     };
   }
 
-  /** Descendants alive at some point of [aNs, bNs], the earliest first. */
-  private childrenIn(aNs: number, bNs: number): KernelChild[] {
+  /**
+   * Descendants alive at some point of the window [a, b], the earliest first, each with its
+   * time alive and its CPU inside the window: its CPU so far at an edge is its child slot in
+   * that snapshot (0 before its fork; its exit record's total after its exit), so a child
+   * alive across the whole window (tsserver, jedi's helper) gets the difference. Null CPU
+   * when an edge it lived across found it without a slot (all were taken at its fork).
+   */
+  private childrenIn(a: TreeSnapshot, b: TreeSnapshot): KernelChild[] {
+    const aNs = a.tsNs, bNs = b.tsNs;
     const out: KernelChild[] = [];
     for (const p of this.procs) {
       if (p.startNs > bNs || (p.endNs !== null && p.endNs < aNs)) continue;
       if (out.length >= CHILDREN_LISTED) break;
       const exited = p.endNs !== null && p.endNs <= bNs;
+      const cpuA = p.startNs >= aNs ? 0 : a.childCpuNs.get(p.pid) ?? null;
+      const cpuB = exited ? p.cpuNs : b.childCpuNs.get(p.pid) ?? null;
       out.push({
         pid: p.pid, comm: p.comm, path: p.path, args: truncateArgs(p.args),
         startUs: Math.round((p.startNs - aNs) / 1000),
-        wallUs: exited ? us(p.endNs! - p.startNs) : null,
-        cpuUs: exited && p.cpuNs !== null ? us(p.cpuNs) : null,
+        wallUs: us((exited ? p.endNs! : bNs) - Math.max(p.startNs, aNs)),
+        cpuUs: cpuA !== null && cpuB !== null ? us(Math.max(0, cpuB - cpuA)) : null,
         exitCode: exited && p.status !== null && (p.status & 0x7f) === 0 ? (p.status >> 8) & 0xff : null,
         signal: exited && p.status !== null && (p.status & 0x7f) !== 0 ? p.status & 0x7f : null,
       });

@@ -171,7 +171,7 @@ function sentenceOf(s: SlowRequest, server: string): string {
 
 function childrenList(s: SlowRequest): string {
   if (s.children.length === 0) return '';
-  const items = [...s.children].sort((a, b) => (b.wallUs ?? 0) - (a.wallUs ?? 0)).slice(0, 12).map((c) => `<li><code>${escapeHtml(c.args.join(' ') || c.comm)}</code> ${c.wallUs === null ? 'still running' : `${fmtMs(c.wallUs / 1000)} ms`}${c.cpuUs === null ? '' : `, ${fmtMs(c.cpuUs / 1000)} ms CPU`}${c.exitCode !== null && c.exitCode !== 0 ? `, exit ${c.exitCode}` : ''}${c.signal !== null ? `, signal ${c.signal}` : ''}</li>`);
+  const items = [...s.children].sort((a, b) => (b.wallUs ?? 0) - (a.wallUs ?? 0)).slice(0, 12).map((c) => `<li><code>${escapeHtml(c.args.join(' ') || c.comm)}</code> ${c.wallUs === null ? '' : `${fmtMs(c.wallUs / 1000)} ms in it`}${c.exitCode === null && c.signal === null ? ', still running' : ''}${c.cpuUs === null ? '' : `, ${fmtMs(c.cpuUs / 1000)} ms CPU`}${c.exitCode !== null && c.exitCode !== 0 ? `, exit ${c.exitCode}` : ''}${c.signal !== null ? `, signal ${c.signal}` : ''}</li>`);
   const more = s.children.length > 12 ? `<li>and ${s.children.length - 12} more</li>` : '';
   return `<h3>The server's children in this request (longest first)</h3><ul class="children">${items.join('')}${more}</ul>`;
 }

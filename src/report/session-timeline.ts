@@ -139,7 +139,7 @@ export class TimelineBuilder {
 
   private addChild(b: Building, c: KernelChild, windowMs: number, windowEndMs: number): void {
     if (typeof c.startUs !== 'number') return;
-    const next = childOf(c, round3(windowMs + c.startUs / 1000), windowEndMs);
+    const next = childOf(c, c.startUs, windowMs, windowEndMs);
     const seen = b.children.get(c.pid);
     // A child seen by several requests: its exit (when one saw it) wins over "still running".
     if (seen === undefined || (seen.running && !next.running)) b.children.set(c.pid, next);
@@ -162,11 +162,17 @@ export class TimelineBuilder {
   }
 }
 
-function childOf(c: KernelChild, startMs: number, windowEndMs: number): TimelineChild {
-  const running = c.wallUs === null;
+/**
+ * A child on the timeline: from its fork to its exit, or to the window's end while it still
+ * ran there (no exit status). wallUs is its time inside the window, so it ended wallUs after
+ * the later of its fork and the window's start.
+ */
+function childOf(c: KernelChild, startUs: number, windowMs: number, windowEndMs: number): TimelineChild {
+  const running = c.exitCode === null && c.signal === null;
+  const startMs = round3(windowMs + startUs / 1000);
   return {
     pid: c.pid, name: childName(c), args: c.args, startMs,
-    endMs: running ? Math.max(startMs, windowEndMs) : round3(startMs + (c.wallUs ?? 0) / 1000),
+    endMs: running ? Math.max(startMs, windowEndMs) : round3(windowMs + Math.max(0, startUs) / 1000 + (c.wallUs ?? 0) / 1000),
     running, cpuUs: c.cpuUs, exitCode: c.exitCode,
   };
 }

@@ -9,17 +9,7 @@ import type { TestContext } from 'node:test';
 import type { MessageConnection } from 'vscode-jsonrpc/node';
 import assert from 'node:assert/strict';
 import { connect, goFixture, lsptapBin, start, waitFor, type Running } from './index';
-
-export const requireCapability = (what: string, ok: boolean): { skip: string } | undefined =>
-  ok || process.env.CI === 'true' ? undefined : { skip: `${what} is not installed` };
-
-export function which(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
-    const p = path.join(dir, name);
-    try { fs.accessSync(p, fs.constants.X_OK); return p; } catch { /* next */ }
-  }
-  return null;
-}
+import { which } from './capabilities';
 
 export const realGopls = which('gopls');
 

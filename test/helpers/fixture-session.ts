@@ -2,33 +2,19 @@
 // test/fixtures/gomod-report, through the real lsptap binary: what the report, metrics, schema and
 // DuckDB tests read. Much faster than the demo's Go standard library session.
 
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import type { MessageConnection } from 'vscode-jsonrpc/node';
 import {
   InitializeRequest, InitializedNotification, DidOpenTextDocumentNotification, HoverRequest, DefinitionRequest,
   DocumentSymbolRequest, ReferencesRequest, CompletionRequest, ShutdownRequest, ExitNotification, type Position,
 } from 'vscode-languageserver-protocol/node';
 import { answerServerRequests } from '../../src/demo/gopls-script';
-import { lsptapBin, repoRoot } from './index';
+import { connect, killGroup, launch, lsptapBin, repoRoot } from './index';
 
-export const REPO_ROOT = repoRoot;
-export const LSPTAP_BIN = lsptapBin;
-export const FIXTURE_MODULE = path.join(REPO_ROOT, 'test', 'fixtures', 'gomod-report');
-
-/** Why a capability test cannot run here, or null when it can. Under CI=true the caller must fail instead. */
-export function missingCommand(cmd: string, args: string[] = ['version']): string | null {
-  const r = spawnSync(cmd, args, { stdio: 'ignore', timeout: 20_000 });
-  return r.error !== undefined ? `${cmd} not available (${r.error.message}); run scripts/setup.sh` : null;
-}
-
-/** `{ skip: reason }` outside CI; under CI=true the test runs and fails on the missing piece. */
-export function skipUnless(reason: string | null): { skip?: string } {
-  if (reason === null || process.env.CI === 'true') return {};
-  return { skip: reason };
-}
+export const FIXTURE_MODULE = path.join(repoRoot, 'test', 'fixtures', 'gomod-report');
 
 export interface FixtureSessionOptions {
   logPath: string;
@@ -73,26 +59,20 @@ async function script(conn: MessageConnection, hovers: number): Promise<number> 
 
 /** Run one gopls session through lsptap on the fixture module; resolves when lsptap exited. */
 export async function runFixtureSession(opts: FixtureSessionOptions): Promise<FixtureSessionResult> {
-  const lsptap = spawn(process.execPath, [LSPTAP_BIN, '--log', opts.logPath, ...(opts.lsptapArgs ?? []), '--', 'gopls'], {
+  const run = launch(process.execPath, [lsptapBin, '--log', opts.logPath, ...(opts.lsptapArgs ?? []), '--', 'gopls'], {
     cwd: FIXTURE_MODULE, stdio: ['pipe', 'pipe', opts.captureStderr === true ? 'pipe' : 'inherit'], env: { ...process.env, GOPROXY: 'off', GOFLAGS: '-mod=mod' },
   });
-  let stderr = '';
-  lsptap.stderr?.setEncoding('utf8').on('data', (s: string) => { stderr += s; });
-  const exited = new Promise<number | null>((resolve) => lsptap.once('exit', (code) => resolve(code)));
-  const conn = createMessageConnection(new StreamMessageReader(lsptap.stdout!), new StreamMessageWriter(lsptap.stdin!));
+  const conn = connect(run.child);
   answerServerRequests(conn);
-  conn.listen();
   try {
     const hoverCount = await script(conn, opts.hovers ?? 8);
     if (opts.beforeShutdown !== undefined) await opts.beforeShutdown();
     await conn.sendRequest(ShutdownRequest.type);
     await conn.sendNotification(ExitNotification.type);
-    const exitCode = await exited;
-    return { exitCode, hoverCount, lsptap, stderr };
+    const { code } = await run.exited;
+    return { exitCode: code, hoverCount, lsptap: run.child, stderr: run.stderr() };
   } finally {
     conn.dispose();
-    if (lsptap.exitCode === null && lsptap.signalCode === null) lsptap.kill('SIGKILL');
+    killGroup(run);
   }
 }
-
-/** A JSONL log as objects (throws on a corrupt line: lsptap's own logs have none). */

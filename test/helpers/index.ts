@@ -35,21 +35,39 @@ export interface Exit { code: number | null; signal: NodeJS.Signals | null }
 
 export interface Running {
   child: ChildProcess;
+  /** The exit, once the process exited and its stderr (when piped) ended. */
   exited: Promise<Exit>;
   stderr: () => string;
 }
 
-/** Start a process with piped stdio, killed at test end if still alive. */
-export function start(t: TestContext, cmd: string, args: string[], opts: SpawnOptions = {}): Running {
+/**
+ * Spawn a process with piped stdio in its own process group; the caller ends it. Tests use
+ * start(), which ends it with the test; this is for helpers that run a whole session themselves.
+ */
+export function launch(cmd: string, args: string[], opts: SpawnOptions = {}): Running {
   // Its own process group, so cleanup also reaps servers that outlive a SIGKILLed lsptap.
   const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], detached: true, ...opts });
   let err = '';
-  child.stderr?.on('data', (c: Buffer) => { err += c.toString(); });
-  const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  t.after(() => {
-    try { process.kill(-child.pid!, 'SIGKILL'); } catch { /* group already gone */ }
+  child.stderr?.setEncoding('utf8').on('data', (c: string) => { err += c; });
+  const stderrEnded = child.stderr === null ? Promise.resolve() : new Promise<void>((resolve) => {
+    child.stderr!.once('close', resolve);
   });
+  const exited = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => {
+    void stderrEnded.then(() => resolve({ code, signal }));
+  }));
   return { child, exited, stderr: () => err };
+}
+
+/** Kill a launched process's whole group, if it is still there. */
+export function killGroup(r: Running): void {
+  try { process.kill(-r.child.pid!, 'SIGKILL'); } catch { /* group already gone */ }
+}
+
+/** Start a process with piped stdio, killed with its group at test end if still alive. */
+export function start(t: TestContext, cmd: string, args: string[], opts: SpawnOptions = {}): Running {
+  const r = launch(cmd, args, opts);
+  t.after(() => killGroup(r));
+  return r;
 }
 
 /** Start bin/lsptap with the given lsptap options and server command. */

@@ -1,21 +1,18 @@
-// Shared by the kernel timing tests (on top of test/helpers.ts): whether BPF can load here,
+// Shared by the kernel timing tests (on top of ./index): whether BPF can load here,
 // with the reason when not, and a session through the real bin/lsptap with a jsonrpc client.
 
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { pathToFileURL } from 'node:url';
 import { InitializeRequest, InitializedNotification, DidOpenTextDocumentNotification } from 'vscode-languageserver-protocol/node';
 import { answerServerRequests } from '../../src/demo/gopls-script';
 import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter, type MessageConnection } from 'vscode-jsonrpc/node';
+import type { TestContext } from 'node:test';
+import type { MessageConnection } from 'vscode-jsonrpc/node';
 import { LoadedProbes } from '../../src/probes/kernel-timing';
-import { lsptapBin, fixtures, type LogLine } from './index';
+import { connect, fixtures, lsptapBin, start, type Exit, type LogLine, type Running } from './index';
 
-export { readLog, type LogLine } from './index';
-export const LSPTAP = lsptapBin;
-export const FIXTURES = fixtures;
-export const TIMING_SERVER = path.join(FIXTURES, 'timing-server.js');
+export const TIMING_SERVER = path.join(fixtures, 'timing-server.js');
 
 let cached: string | false | undefined;
 
@@ -34,39 +31,32 @@ export function bpfSkipReason(): string | false {
 }
 
 
-export interface Run {
-  child: ChildProcess;
+export interface Run extends Running {
   conn: MessageConnection;
   /** Every byte lsptap wrote to its stdout. */
   received: Buffer[];
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
 }
 
-/** Start `[prefix...] node bin/lsptap ARGS -- node timing-server.js` with a jsonrpc client. */
-export function startSession(t: { after: (fn: () => void) => void }, lsptapArgs: string[], opts: { prefix?: string[]; lsptap?: string[]; server?: string[]; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
-  // opts.lsptap: how to start lsptap instead of `node bin/lsptap` (an installed copy).
-  const lsptap = opts.lsptap ?? [...(opts.prefix ?? [process.execPath]), LSPTAP];
+/**
+ * `[prefix...] node bin/lsptap ARGS -- node timing-server.js` (or opts.server) with a jsonrpc
+ * client; opts.lsptap starts lsptap another way (an installed copy, a patched entry).
+ */
+export function startSession(t: TestContext, lsptapArgs: string[], opts: { prefix?: string[]; lsptap?: string[]; server?: string[]; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
+  const lsptap = opts.lsptap ?? [...(opts.prefix ?? [process.execPath]), lsptapBin];
   const server = opts.server ?? [process.execPath, TIMING_SERVER];
-  const child = spawn(lsptap[0], [...lsptap.slice(1), ...lsptapArgs, '--', ...server], { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: opts.env });
-  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  const run = start(t, lsptap[0], [...lsptap.slice(1), ...lsptapArgs, '--', ...server], { cwd: opts.cwd, env: opts.env });
   const received: Buffer[] = [];
-  child.stdout.on('data', (b: Buffer) => received.push(b));
-  let stderr = '';
-  child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
-    child.once('exit', (code, signal) => { child.stderr.once('end', () => resolve({ code, signal, stderr })); if (child.stderr.readableEnded) resolve({ code, signal, stderr }); });
-  });
-  const conn = createMessageConnection(new StreamMessageReader(child.stdout), new StreamMessageWriter(child.stdin));
-  conn.listen();
+  run.child.stdout!.on('data', (b: Buffer) => received.push(b));
+  const conn = connect(run.child);
   t.after(() => conn.dispose());
-  return { child, conn, received, exited };
+  return { ...run, conn, received };
 }
 
 /** shutdown + exit, then wait for lsptap. */
-export async function endSession(run: Run): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+export async function endSession(run: Run): Promise<Exit & { stderr: string }> {
   await run.conn.sendRequest('shutdown');
   await run.conn.sendNotification('exit');
-  return run.exited;
+  return { ...await run.exited, stderr: run.stderr() };
 }
 
 /** The response line of the request with this id (c2s request, s2c response). */
@@ -87,15 +77,6 @@ export function between(value: number | null | undefined, lo: number, hi: number
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Why the real gopls cannot run here, or false; under CI=true a missing gopls fails. */
-export function goplsSkip(): string | false {
-  try { execFileSync('gopls', ['version'], { stdio: 'ignore' }); } catch {
-    assert.ok(process.env.CI !== 'true', 'CI=true: gopls must be installed (scripts/setup.sh)');
-    return 'gopls is not installed (scripts/setup.sh installs it)';
-  }
-  return false;
-}
 
 /**
  * Initialize the gopls behind `run` on the workspace `root` (answering its own requests as

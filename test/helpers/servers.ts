@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from './index';
-import { which } from './dropin';
+import { which } from './capabilities';
 
 export type ServerName = 'clangd' | 'pylsp' | 'bash-language-server' | 'typescript-language-server' | 'tsc';
 
