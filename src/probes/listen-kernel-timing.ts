@@ -114,10 +114,11 @@ export class ListenKernelTiming {
   private use(fd: number, key: Buffer, value: WatchedRoleValue | 'stream'): void {
     const id = `${fd}:${key.toString('hex')}`;
     const n = this.refs.get(id) ?? 0;
-    if (n === 0) {
-      if (value === 'stream') watchStream(fd, key);
-      else this.pids.put(key.readUInt32LE(0), value);
-    }
+    // A stream's (pid, fd) is always entered afresh: the kernel takes it out when the fd is
+    // closed (bpf/io.bpf.c), and a new connection may get the number before the old
+    // session let go of it.
+    if (value === 'stream') watchStream(fd, key);
+    else if (n === 0) this.pids.put(key.readUInt32LE(0), value);
     this.refs.set(id, n + 1);
   }
 
