@@ -9,12 +9,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { WireReader } from '../bench/lsp-wire';
 import { answerServerRequests } from '../src/demo/gopls-script';
 import { SERVER_PROJECTS, runProjectScript, writeProject, type ProjectAnswer } from '../src/demo/server-projects';
 import { childName } from '../src/sinks/kernel-text';
 import type { KernelChild } from '../src/model/record';
-import { connect, frame, messages, readLog, start, startLsptap, tmpDir, type Running } from './helpers/index';
+import { connect, frame, lsptapBin, messages, readLog, start, startLsptap, tmpDir, type Running } from './helpers/index';
 import { bpfSkipReason } from './helpers/kernel';
 import { SERVER_NAMES, serverOrSkip, type LocatedServer } from './helpers/servers';
 import { sentenceFault } from './helpers/sentences';
@@ -116,6 +117,16 @@ for (const name of SERVER_NAMES) {
     assert.ok(sentences.some((s) => s.includes(` ${name} busy`) || s.includes(` ${name} waited`) || s.includes(`before ${name} read it`)), `the server is called ${name}:\n${sentences.join('\n')}`);
     for (const s of sentences) assert.doesNotMatch(s, /\b(node|python3?) (busy|waited|writing|read)/, 'no process is named by its interpreter');
     if (name === 'typescript-language-server') assert.match(sentences[0], /waited for tsserver/, `the slowest request waited for tsserver:\n${sentences.join('\n')}`);
+
+    // `lsptap report` on the log says the same: its sentences add up and name the server.
+    const report = execFileSync(process.execPath, [lsptapBin, 'report', log], { encoding: 'utf8' });
+    const from = report.indexOf('where their server time went\n');
+    assert.ok(from >= 0, report);
+    const told = report.slice(from).split('\n').slice(1).filter((l) => /^\S+ [\d,]+ ms: /.test(l));
+    assert.ok(told.length > 0, report);
+    for (const s of told) assert.equal(sentenceFault(s), null);
+    assert.ok(told.some((s) => s.includes(` ${name} `)), `the report calls the server ${name}:\n${told.join('\n')}`);
+    for (const s of told) assert.doesNotMatch(s, /\b(node|python3?) (busy|waited|writing|read)/, 'no process is named by its interpreter in the report');
   });
 }
 
