@@ -3,8 +3,9 @@
  *
  * syscalls.bpf.c's hooks on sys_enter and sys_exit hand every syscall of a watched process
  * here. We keep only read, write, readv, writev, recvmsg and sendmsg, by the stream roles
- * userspace put in watched_pids (common.bpf.h), on the fds it put in watched_fds, and send
- * one io_event per completed call through the io_events ring buffer.
+ * userspace put in watched_pids (common.bpf.h), on the fds it put in watched_fds (until the
+ * process closes one), and send one io_event per completed call through the io_events ring
+ * buffer.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -86,12 +87,20 @@ __noinline int io_sys_enter(const struct syscall_args *a)
 
 	if (!a || !stream_role(a->role))
 		return 0;
-	op = op_of(a->nr);
-	if (op < 0)
-		return 0;
 	id = a->id;
 	key.pid = id >> 32;
 	key.fd = (__s32)a->arg1;
+	if (a->nr == NR_CLOSE) {
+		/* The stream ends with its fd: the number is free from here, and what the process
+		 * opens next may get it (lsptap's analysis thread, glibc's one-byte read of
+		 * /proc/sys/vm/overcommit_memory on the number of its closed pipe to clangd).
+		 * Those calls are no stream's: stop watching (pid, fd) as close begins. */
+		bpf_map_delete_elem(&watched_fds, &key);
+		return 0;
+	}
+	op = op_of(a->nr);
+	if (op < 0)
+		return 0;
 	if (!bpf_map_lookup_elem(&watched_fds, &key))
 		return 0;
 	tid = (__u32)id;
@@ -145,7 +154,12 @@ __noinline int io_sys_exit(const struct syscall_args *a)
 	fd_key.pid = pid;
 	fd_key.fd = call->fd;
 	bytes = bpf_map_lookup_elem(&watched_fds, &fd_key);
-	if (bytes) {
+	if (!bytes) {
+		/* Another thread closed the fd during the call: the stream had ended. */
+		bpf_map_delete_elem(&inflight_calls, &tid);
+		return 0;
+	}
+	{
 		__u64 *moved = is_read_op(call->op) ? &bytes->read_bytes : &bytes->written_bytes;
 
 		start_off = ret > 0 ? __sync_fetch_and_add(moved, ret) : *moved;

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { BPF_OUTPUT_DIR } from '../src/probes/loader';
 import { BPF_OBJECT } from '../src/probes/kernel-timing';
-import { IO_EVENT, IO_FD_BYTES, TREE_TOTALS, TREE_EVENT_HEAD, TREE_SNAPSHOT_EVENT, TREE_CHILD_CPU, TREE_EXEC_EVENT, TREE_EXIT_EVENT, SERVER_FD, IO_FD_KEY, type StructLayout } from '../src/probes/event-layout';
+import { WATCHED_FDS_MAX, WATCHED_PIDS_MAX, IO_EVENT, IO_FD_BYTES, TREE_TOTALS, TREE_EVENT_HEAD, TREE_SNAPSHOT_EVENT, TREE_CHILD_CPU, TREE_EXEC_EVENT, TREE_EXIT_EVENT, SERVER_FD, IO_FD_KEY, type StructLayout } from '../src/probes/event-layout';
 import { PROFILE_KEY, PROFILE_VALUE, PROFILE_STACK, PROFILE_CONFIG } from '../src/probes/profile-layout';
 
 interface BtfStruct { size: number; fields: Record<string, number> }
@@ -40,5 +40,37 @@ for (const layout of LAYOUTS) {
     const btf = btfStruct(OBJECT, layout.name);
     assert.equal(layout.size, btf.size, 'size');
     assert.deepEqual(layout.fields, btf.fields);
+  });
+}
+
+interface BtfType { id: number; kind: string; name?: string; type_id?: number; nr_elems?: number; members?: { name: string; type_id: number }[] }
+
+/**
+ * max_entries of every map named `name` in an object's BTF. A BTF-defined map is a variable
+ * of the `.maps` section whose anonymous struct has `int (*max_entries)[N]` (libbpf's
+ * __uint): N is the size libbpf creates the map with.
+ */
+function btfMaxEntries(object: string, name: string): number[] {
+  const { types } = JSON.parse(execFileSync('bpftool', ['-j', 'btf', 'dump', 'file', object], { encoding: 'utf8', maxBuffer: 64 << 20 })) as { types: BtfType[] };
+  const byId = new Map(types.map((t) => [t.id, t]));
+  return types.filter((t) => t.kind === 'VAR' && t.name === name).map((v) => {
+    const member = byId.get(v.type_id!)?.members?.find((m) => m.name === 'max_entries');
+    assert.ok(member !== undefined, `map ${name} in ${object} has no max_entries`);
+    const array = byId.get(byId.get(member.type_id)!.type_id!)!;
+    assert.equal(array.kind, 'ARRAY');
+    return array.nr_elems!;
+  });
+}
+
+// A test, not a shared header: the TS constants name the limit in --listen's "maps are full"
+// line and are what a user is told to raise, so they must be what the kernel map really holds.
+for (const [map, max] of [['watched_pids', WATCHED_PIDS_MAX], ['watched_fds', WATCHED_FDS_MAX]] as const) {
+  test(`${map === 'watched_pids' ? 'WATCHED_PIDS_MAX' : 'WATCHED_FDS_MAX'} (${max}) is max_entries of ${map} in ${BPF_OBJECT} and in each part linked into it`, { skip }, () => {
+    const parts = fs.readdirSync(path.join(BPF_OUTPUT_DIR, 'parts')).filter((f) => f.endsWith('.bpf.o')).map((f) => path.join(BPF_OUTPUT_DIR, 'parts', f));
+    const linked = btfMaxEntries(OBJECT, map);
+    assert.deepEqual(linked, [max], `${map} in ${BPF_OBJECT}`);
+    const declared = parts.flatMap((p) => btfMaxEntries(p, map).map((n) => [path.basename(p), n] as const));
+    assert.ok(declared.length > 0, `some part declares ${map}`);
+    for (const [part, n] of declared) assert.equal(n, max, `${map} in ${part}`);
   });
 }

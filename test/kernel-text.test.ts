@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { explainRequest, explainParts, formatExplanation, childName, formatFdReport } from '../src/sinks/kernel-text';
 import { sentenceFault } from './helpers/sentences';
-import type { KernelChild } from '../src/model/record';
+import { CPU_IN_GC, NO_WAITER, type KernelChild, type ProfileDigest } from '../src/model/record';
 
 const child = (args: string[], wallUs: number): KernelChild => ({ pid: 1, comm: args[0], path: `/usr/bin/${args[0]}`, args, wallUs, cpuUs: 1, exitCode: 0, signal: null });
 
@@ -85,4 +85,41 @@ test('children are named by program and subcommand', () => {
 test('the fd report lists each fd left open with its request', () => {
   assert.equal(formatFdReport({ startCount: 7, peakCount: 30, endCount: 27, growth: { rises: 20, from: 7, to: 27 }, stillOpen: [{ fd: 9, path: '/tmp/a', atMs: 12.5, method: 'test/open', id: 3 }] }),
     'server fds: 7 at start, 30 at peak, 27 at the end; it kept growing (7 -> 27 over 20 requests)\n  fd 9 /tmp/a opened at 12.5 ms during test/open 3, still open\n');
+});
+
+const profile = (over: Partial<ProfileDigest>): ProfileDigest => ({ samples: 100, cpuMs: 1010, self: [], total: [], cpuIn: [], waitMs: 0, waitIn: [], ...over });
+
+test('a profiled request\'s busy part names the functions its CPU time worked for, the collector as one, the small ones left out', () => {
+  const line = explainRequest('textDocument/references', 16_604, {
+    toServerPipeUs: 0, serverUs: 16_604_000, serverCpuUs: 28_389_000, serverRunqUs: 1_544_000, serverBlockedUs: 0,
+    profile: profile({ samples: 2811, cpuIn: [{ fn: 'go/types.(*Checker).exprInternal', pct: 31.2 }, { fn: CPU_IN_GC, pct: 24.6 }, { fn: 'go/parser.(*parser).next', pct: 9.9 }] }),
+  }, 'gopls')!;
+  assert.equal(line, 'textDocument/references 16,604 ms: 16,604 ms gopls busy (thread time 28,389 ms on a CPU, 1,544 ms waiting for one; 31 % in go/types.(*Checker).exprInternal, 25 % in the Go garbage collector)');
+  assert.equal(sentenceFault(line), null);
+});
+
+test('a profile of fewer than 5 ticks, or one from a log without cpuIn, adds nothing to the sentence', () => {
+  const k = { toServerPipeUs: 0, serverUs: 30_000, serverCpuUs: 30_000, serverBlockedUs: 0 };
+  assert.equal(explainRequest('m', 30, { ...k, profile: profile({ samples: 4, cpuIn: [{ fn: 'main.f', pct: 100 }] }) }), 'm 30 ms: 30 ms the server busy (thread time 30 ms on a CPU)');
+  const old = { samples: 50, cpuMs: 505, self: [{ fn: 'main.f', pct: 100 }], total: [], waitMs: 0, waitIn: [] } as unknown as ProfileDigest;
+  assert.equal(explainRequest('m', 30, { ...k, profile: old }), 'm 30 ms: 30 ms the server busy (thread time 30 ms on a CPU)');
+});
+
+test('the wait part that holds nearly all the blocked time names the function that waited; blocked time split between parts, or with no thread in a syscall, names none', () => {
+  const k = { toServerPipeUs: 0, serverUs: 310_000, serverCpuUs: 10_000, serverBlockedUs: 300_000, blockedOnChildUs: 295_000, blockedOnDiskUs: 5_000, blockedOtherUs: 0 };
+  const waitIn = [{ fn: 'main.blockInSyscall', pct: 97.1 }, { fn: NO_WAITER, pct: 2.9 }];
+  assert.equal(explainRequest('lsptap/block', 310, { ...k, profile: profile({ samples: 1, waitMs: 300, waitIn }) }),
+    'lsptap/block 310 ms: 295 ms the server waited for its children (thread time 0.0 ms on a CPU; 97 % of the wait in main.blockInSyscall), 10 ms the server busy (thread time 10 ms on a CPU), 5.0 ms the server waited for the disk (0 reads, 0.0 MB)');
+  const split = { ...k, blockedOnChildUs: 200_000, blockedOnDiskUs: 100_000 };
+  assert.doesNotMatch(explainRequest('lsptap/block', 310, { ...split, profile: profile({ samples: 1, waitMs: 300, waitIn }) })!, /blockInSyscall/);
+  assert.doesNotMatch(explainRequest('lsptap/block', 310, { ...k, profile: profile({ samples: 1, waitMs: 300, waitIn: [{ fn: NO_WAITER, pct: 100 }] }) })!, /%/);
+});
+
+test('a profile whose stacks stop at the leaf says so on the busy part, after the functions it names', () => {
+  const line = explainRequest('textDocument/hover', 232, {
+    toServerPipeUs: 0, serverUs: 232_000, serverCpuUs: 59_000, serverBlockedUs: 0,
+    profile: profile({ samples: 6, cpuIn: [{ fn: '_ZN4llvm13StringMapImpl15LookupBucketForENS_9StringRefE', pct: 50 }], leafOnly: [{ file: 'libLLVM-14.so.1', samples: 5, pct: 100 }] }),
+  }, 'clangd')!;
+  assert.equal(line, 'textDocument/hover 232 ms: 232 ms clangd busy (thread time 59 ms on a CPU; 50 % in _ZN4llvm13StringMapImpl15LookupBucketForENS_9StringRefE; stacks stop at the leaf in libLLVM-14.so.1: no frame pointers)');
+  assert.equal(sentenceFault(line), null);
 });

@@ -33,7 +33,8 @@ const frame = (body: string): string => `Content-Length: ${Buffer.byteLength(bod
 
 test('every line of a real gopls session log matches the JSON Schema', skipUnless(missingCommand('gopls')), async (t) => {
   const log = path.join(tmpDir(t), 'gopls.jsonl');
-  const r = await runFixtureSession({ logPath: log, hovers: 4 });
+  // Profiled, so kernel.profile (and session end's) is checked too where BPF runs.
+  const r = await runFixtureSession({ logPath: log, hovers: 4, lsptapArgs: ['--profile-hz', '99'] });
   assert.equal(r.exitCode, 0);
   const lines = readLog(log);
   const kinds = new Set(lines.map((l) => l.msg));

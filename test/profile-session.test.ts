@@ -12,6 +12,12 @@ import { readLog, lsptapBin, type LogLine, tmpDir } from './helpers/index';
 import { bpfSkipReason, startSession, endSession, responseLine } from './helpers/kernel';
 import { buildProfileServer, goSkip } from './helpers/profile-server';
 import type { ProfileDigest } from '../src/model/record';
+import { sentenceFault } from './helpers/sentences';
+
+/** The "slowest requests, explained" sentences of a --summary or `lsptap report` text. */
+function slowSentences(text: string): string[] {
+  return text.split('\n').map((l) => l.trim()).filter((l) => /^\S+ [\d,]+ ms: /.test(l));
+}
 
 const skip = bpfSkipReason() || goSkip();
 /** Above the default 99 Hz, so that chance moves 300 ms of ticks by ~8 % (test/profile-sampling.test.ts). */
@@ -28,7 +34,7 @@ test('each response line names the function its request spent its CPU in and the
   const dir = tmpDir(t, { worldWritable: true });
   const built = buildProfileServer(dir);
   const log = path.join(dir, 'log.jsonl');
-  const run = await startSession(t, ['--log', log, '--profile-hz', String(HZ)], { server: [built.stripped] });
+  const run = await startSession(t, ['--log', log, '--summary', '--profile-hz', String(HZ)], { server: [built.stripped] });
   await run.conn.sendRequest('initialize', {});
   await run.conn.sendRequest('lsptap/spin', { ms: 300 });
   await run.conn.sendRequest('lsptap/block', { ms: 300 });
@@ -53,6 +59,20 @@ test('each response line names the function its request spent its CPU in and the
   assert.ok(blockedUs >= 100_000, `blocked ${blockedUs} µs of a 300 ms wait`);
   assert.ok(Math.abs(waited.waitMs * 1000 - blockedUs) <= Math.max(1000, 0.02 * blockedUs), `wait ${waited.waitMs} ms for ${blockedUs} µs blocked`);
   assert.ok(share(waited.waitIn, 'main.blockInSyscall') >= 80, `waited in ${JSON.stringify(waited.waitIn)}`);
+
+  // The sentences people read (--summary, lsptap report, the HTML report's) name them too,
+  // and still add up: the spin's busy part names the function it spun in (its runtime
+  // and syscall work for it charged to it), the block's wait part the one that waited.
+  // spinOnCPU's loop, and the clock it reads through threadCPU (its getrusage charged to threadCPU).
+  assert.equal(cpu.cpuIn[0].fn, 'main.spinOnCPU', `cpuIn ${JSON.stringify(cpu.cpuIn)}`);
+  assert.ok(share(cpu.cpuIn, 'main.spinOnCPU') + share(cpu.cpuIn, 'main.threadCPU') >= 80, `cpuIn ${JSON.stringify(cpu.cpuIn)}`);
+  const sentences = [...slowSentences(exit.stderr), ...slowSentences(execFileSync(process.execPath, [lsptapBin, 'report', log], { encoding: 'utf8' }))];
+  const said = (method: string): string[] => sentences.filter((l) => l.startsWith(`${method} `));
+  assert.equal(said('lsptap/spin').length, 2, exit.stderr);
+  for (const l of said('lsptap/spin')) assert.match(l, /busy \(thread time [^)]*; \d+ % in main\.spinOnCPU[,)]/);
+  // A sleeping child is not busy, so the wait reads as "on something else", not "for sleep".
+  for (const l of said('lsptap/block')) assert.match(l, /: [\d,.]+ ms profile-server waited [^(,]*\(([^)]*; )?\d+ % of the wait in main\.blockInSyscall[,)]/);
+  for (const l of sentences) assert.equal(sentenceFault(l), null);
 
   const end = lines.find((l) => l.msg === 'session end');
   const p = (end?.kernel as { profile?: { hz: number; samples: number; lostSamples: number } } | undefined)?.profile;

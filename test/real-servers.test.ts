@@ -8,11 +8,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { WireReader } from '../bench/lsp-wire';
 import { answerServerRequests } from '../src/demo/gopls-script';
 import { SERVER_PROJECTS, runProjectScript, writeProject, type ProjectAnswer } from '../src/demo/server-projects';
 import { childName } from '../src/sinks/kernel-text';
 import type { KernelChild } from '../src/model/record';
-import { connect, messages, readLog, start, startLsptap, tmpDir, type Running } from './helpers/index';
+import { connect, frame, lsptapBin, messages, readLog, start, startLsptap, tmpDir, type Running } from './helpers/index';
 import { bpfSkipReason } from './helpers/kernel';
 import { SERVER_NAMES, serverOrSkip, type LocatedServer } from './helpers/servers';
 import { sentenceFault } from './helpers/sentences';
@@ -114,5 +117,66 @@ for (const name of SERVER_NAMES) {
     assert.ok(sentences.some((s) => s.includes(` ${name} busy`) || s.includes(` ${name} waited`) || s.includes(`before ${name} read it`)), `the server is called ${name}:\n${sentences.join('\n')}`);
     for (const s of sentences) assert.doesNotMatch(s, /\b(node|python3?) (busy|waited|writing|read)/, 'no process is named by its interpreter');
     if (name === 'typescript-language-server') assert.match(sentences[0], /waited for tsserver/, `the slowest request waited for tsserver:\n${sentences.join('\n')}`);
+
+    // `lsptap report` on the log says the same: its sentences add up and name the server.
+    const report = execFileSync(process.execPath, [lsptapBin, 'report', log], { encoding: 'utf8' });
+    const from = report.indexOf('where their server time went\n');
+    assert.ok(from >= 0, report);
+    const told = report.slice(from).split('\n').slice(1).filter((l) => /^\S+ [\d,]+ ms: /.test(l));
+    assert.ok(told.length > 0, report);
+    for (const s of told) assert.equal(sentenceFault(s), null);
+    assert.ok(told.some((s) => s.includes(` ${name} `)), `the report calls the server ${name}:\n${told.join('\n')}`);
+    for (const s of told) assert.doesNotMatch(s, /\b(node|python3?) (busy|waited|writing|read)/, 'no process is named by its interpreter in the report');
   });
 }
+
+const clangd = serverOrSkip('clangd');
+test('clangd: a pipelined flood of 300 requests with 20 cancels through lsptap pairs every answer and counts no stray kernel event (the fd number of lsptap\'s closed pipe to clangd, reused by its own thread, is no longer watched)', { skip: clangd.skip ?? (bpfSkip === false ? undefined : bpfSkip) }, async (t) => {
+  const dir = tmpDir(t);
+  writeProject(dir, SERVER_PROJECTS.clangd);
+  const log = path.join(tmpDir(t), 'log.jsonl');
+  const run = startLsptap(t, ['--log', log, '--bpf', 'require'], clangd.server!.command, { cwd: dir });
+  const stdin = run.child.stdin!;
+  const answered = new Set<number>();
+  let waiting: { ids: Set<number>; done: () => void } | null = null;
+  const reader = new WireReader((body) => {
+    const m = JSON.parse(body!.toString('utf8')) as { id?: number; method?: string };
+    if (m.id === undefined) return;
+    if (m.method !== undefined) { stdin.write(frame(JSON.stringify({ jsonrpc: '2.0', id: m.id, result: null }))); return; }
+    answered.add(m.id);
+    if (waiting !== null && waiting.ids.delete(m.id) && waiting.ids.size === 0) waiting.done();
+  });
+  run.child.stdout!.on('data', (c: Buffer) => reader.push(c));
+  const answers = (ids: number[]): Promise<void> => new Promise((resolve) => {
+    waiting = { ids: new Set(ids.filter((i) => !answered.has(i))), done: resolve };
+    if (waiting.ids.size === 0) resolve();
+  });
+  const send = (o: object): Buffer => frame(JSON.stringify({ jsonrpc: '2.0', ...o }));
+  const uri = pathToFileURL(path.join(dir, 'main.c')).href;
+  stdin.write(send({ id: 1, method: 'initialize', params: { processId: process.pid, rootUri: pathToFileURL(dir).href, capabilities: {} } }));
+  await answers([1]);
+  // Everything at once, as an editor replaying a burst would: clangd answers the cancelled
+  // ones with RequestCancelled.
+  const burst = [send({ method: 'initialized', params: {} }), send({ method: 'textDocument/didOpen', params: { textDocument: { uri, languageId: 'c', version: 1, text: fs.readFileSync(path.join(dir, 'main.c'), 'utf8') } } })];
+  const ids: number[] = [];
+  for (let i = 0; i < 300; i++) {
+    const id = 100 + i;
+    ids.push(id);
+    burst.push(send({ id, method: ['textDocument/hover', 'textDocument/documentSymbol', 'textDocument/definition'][i % 3], params: { textDocument: { uri }, position: { line: 6, character: 10 } } }));
+    if (i % 15 === 7) burst.push(send({ method: '$/cancelRequest', params: { id } }));
+  }
+  stdin.write(Buffer.concat(burst));
+  await answers(ids);
+  stdin.write(send({ id: 2, method: 'shutdown' }));
+  await answers([2]);
+  stdin.end(send({ method: 'exit' }));
+  assert.equal((await run.exited).code, 0, run.stderr());
+
+  const lines = readLog(log);
+  assert.deepEqual(lines.filter((l) => l.level >= 40).map((l) => l.msg), [], 'no warn line');
+  const end = lines.find((l) => l.msg === 'session end')!;
+  assert.equal(end.unansweredCount, 0);
+  const k = end.kernel as { strayEvents: number; ioEvents: number };
+  t.diagnostic(`session end kernel: ioEvents ${k.ioEvents}, strayEvents ${k.strayEvents}`);
+  assert.equal(k.strayEvents, 0, 'every io event kernel timing sent is on a stream of the session');
+});

@@ -70,7 +70,8 @@ export class Framer {
   private bodyRemaining = 0;
   private readonly small = Buffer.alloc(SMALL_BODY_MAX);
   private readonly scanner = new BodyScanner();
-  private retained: Buffer[] = [];
+  /** The body being kept for --bodies (null: not kept), filled to retainedLen. */
+  private retained: Buffer | null = null;
   private retainedLen = 0;
 
   private patternIdx = 0;
@@ -199,7 +200,9 @@ export class Framer {
     this.bodyLen = length;
     this.bodyRemaining = length;
     this.scanner.reset(length);
-    if (this.retained.length > 0) { this.retained = []; this.retainedLen = 0; }
+    const cap = this.keepFirst > 0 ? Math.max(this.retainBodyMax, FIRST_BODY_MAX) : this.retainBodyMax;
+    this.retained = length > 0 && length <= cap ? Buffer.allocUnsafe(length) : null;
+    this.retainedLen = 0;
     this.mode = Mode.Body;
     if (length === 0) this.finishBody(readNs, fwdNs, this.small, 0, -1);
   }
@@ -212,13 +215,15 @@ export class Framer {
     this.retain(buf, from, to);
   }
 
-  /** Keep a view of body bytes for --bodies. */
+  /**
+   * Copy body bytes kept for --bodies. A copy, not a view: the chunks come from the
+   * analysis thread's shared ring, whose space is written again once read, while a body
+   * spans many chunks and its record may wait in the kernel stage.
+   */
   private retain(buf: Buffer, from: number, to: number): void {
-    const cap = this.keepFirst > 0 ? Math.max(this.retainBodyMax, FIRST_BODY_MAX) : this.retainBodyMax;
-    if (cap > 0 && this.bodyLen <= cap && from < to) {
-      this.retained.push(buf.subarray(from, to)); // a view: Node never reuses stream chunks
-      this.retainedLen += to - from;
-    }
+    if (this.retained === null) return;
+    buf.copy(this.retained, this.retainedLen, from, to);
+    this.retainedLen += to - from;
   }
 
   /**
@@ -230,12 +235,9 @@ export class Framer {
     if (this.bodyLen === 0) identity = invalidIdentity('body is empty (Content-Length: 0)');
     else if (this.bodyLen <= SMALL_BODY_MAX) identity = identifySmall(src, srcStart, srcStart + this.bodyLen, this.scanner);
     else identity = this.scanner.finish();
-    let body: Buffer | null = null;
-    if (this.retained.length > 0) {
-      body = this.retained.length === 1 ? this.retained[0] : Buffer.concat(this.retained, this.retainedLen);
-      this.retained = [];
-      this.retainedLen = 0;
-    }
+    const body = this.retained;
+    this.retained = null;
+    this.retainedLen = 0;
     if (this.keepFirst > 0) this.keepFirst--;
     const headerBytes = this.headerLen;
     const offset = this.headerOffset;

@@ -2,6 +2,7 @@
 // src/probes) is attached to `kernel` before sinks see the record.
 
 import type { Direction, MessageId, MessageKind } from './frame';
+import type { LeafOnlyBinary } from './leaf-stacks';
 
 /** A descendant of the server that ran inside a request's window (docs/kernel-timing.md "Fields"). */
 export interface KernelChild {
@@ -46,6 +47,14 @@ export interface FdReport {
 
 /** One function and its share of a profile, in percent (one decimal). */
 export interface ProfileShare { fn: string; pct: number }
+export type { LeafOnlyBinary };
+
+/** ProfileDigest.cpuIn's names for ticks no function of the program's own asked for. */
+export const CPU_IN_GC = '[Go garbage collector]';
+export const CPU_IN_RUNTIME = '[Go runtime]';
+export const CPU_IN_KERNEL = '[kernel]';
+/** ProfileDigest.waitIn's name for blocked time while no server thread slept in a syscall (Go parks goroutines without one). */
+export const NO_WAITER = '[blocked, no thread in a syscall]';
 
 /**
  * A request's profile in a few names (kernel.profile on its response line):
@@ -60,6 +69,15 @@ export interface ProfileDigest {
   self: ProfileShare[];
   /** Functions anywhere on the stack (once per stack), by share; at equal shares the deeper first. */
   total: ProfileShare[];
+  /**
+   * What the ticks worked for, by share: the first frame from the leaf outside Go's runtime
+   * (so allocation, copying and the kernel's work count for the function that asked for
+   * them), `[Go garbage collector]` for the collector's work, `[Go runtime]` for the rest of
+   * the runtime's own, `[kernel]` without a user stack. What the sentences quote.
+   */
+  cpuIn: ProfileShare[];
+  /** Binaries whose stacks stop at the leaf here (no frame pointers: model/leaf-stacks.ts); absent when none. */
+  leafOnly?: LeafOnlyBinary[];
   /** The blocked time charged to waiting stacks: adds up to serverBlockedUs. */
   waitMs: number;
   /** The function that waited (the first frame above the runtime's and standard library's syscall plumbing), by share. */

@@ -5,16 +5,12 @@
 import path from 'node:path';
 import { ProcessMaps, Symbolizer } from '../symbols';
 import { KERNEL_MAPPING, type ProfileFrame } from '../model/profile-file';
+import { leafOnlyBinaries } from '../model/leaf-stacks';
 import type { WindowProfile, StackCount } from './profile-attribution';
-import type { ProfileDigest, ProfileShare } from '../model/record';
+import { CPU_IN_GC, CPU_IN_KERNEL, CPU_IN_RUNTIME, NO_WAITER, type ProfileDigest, type ProfileShare } from '../model/record';
 
 export type { ProfileDigest, ProfileShare };
 
-/**
- * The server's blocked time while none of its threads slept in a syscall (Go parks a
- * goroutine that waits for a channel or a lock without one): charged to no stack.
- */
-export const NO_WAITER = '[blocked, no thread in a syscall]';
 /** Functions listed per list: a handful, so a line stays small. */
 export const PROFILE_TOP = 5;
 /** A function name is cut to this many characters (Go's generic instantiations run long). */
@@ -28,6 +24,20 @@ const TRACING_FRAME = /^(bpf_prog_|bpf_trace_run|__traceiter_|__bpf_trace_|perf_
  * outside them.
  */
 const WAIT_PLUMBING = /^(runtime|syscall|internal\/[\w/]+|runtime\/internal\/\w+|os|os\/exec|os\/signal|io|io\/ioutil|io\/fs|bufio|sync|time|net|net\/http|context)\.|^0x|^\[/;
+
+/**
+ * Work Go's runtime does for the code that called it (allocation, map access, copying,
+ * write barriers) and the system call wrappers (syscall, os's file calls, internal/poll):
+ * a CPU tick in them is charged to the first frame from the leaf outside these packages,
+ * the function that asked for the work (os.Stat's caller, not os.statNolog).
+ */
+const GO_RUNTIME = /^(runtime|runtime\/internal\/\w+|internal\/(bytealg|abi|poll|runtime\/\w+)|syscall|internal\/syscall\/\w+|os)\./;
+/**
+ * The garbage collector's frames: its background workers, the assists that allocating
+ * goroutines are made to do, the sweeper and scavenger, the write barrier's buffer flush.
+ * A tick with one on its stack is the collector's work, whoever it was charged to.
+ */
+const GO_GC = /^runtime\.(gc[A-Z]\w*|markroot\w*|scanobject|scanblock|scanstack|greyobject|bgsweep|bgscavenge|sweepone|wbBufFlush\w*)$/;
 
 /** Names the frames of kernel stack hashes: kernel frames first, then user ones, each leaf first. */
 export class StackNamer {
@@ -52,6 +62,19 @@ export class StackNamer {
   waiter(userStack: bigint): string | null {
     const user = this.nameList(userStack, false);
     return user.find((f) => !WAIT_PLUMBING.test(f)) ?? user[0] ?? null;
+  }
+
+  /**
+   * The function a CPU tick worked for: the collector when a GC frame is on the user stack;
+   * else the first user frame from the leaf outside Go's runtime (its work and the kernel's
+   * below it are done for that function); the runtime's own work (the scheduler, sysmon)
+   * when the whole stack is the runtime's; the kernel when there is no user stack.
+   */
+  worker(userStack: bigint): string {
+    const user = this.nameList(userStack, false);
+    if (user.length === 0) return CPU_IN_KERNEL;
+    if (user.some((f) => GO_GC.test(f))) return CPU_IN_GC;
+    return user.find((f) => !GO_RUNTIME.test(f)) ?? CPU_IN_RUNTIME;
   }
 
   private nameList(hash: bigint, kernel: boolean): string[] {
@@ -169,10 +192,25 @@ export function waitingIn(counts: Iterable<StackCount>, namer: StackNamer): Prof
   return [...by].sort((a, b) => b[1] - a[1]).slice(0, PROFILE_TOP).map(([fn, ns]) => ({ fn, pct: pct(ns, whole) }));
 }
 
+/** What the CPU ticks worked for (StackNamer.worker), by share of the ticks: what the sentences quote. */
+export function workingIn(counts: Iterable<StackCount>, namer: StackNamer): ProfileShare[] {
+  const by = new Map<string, number>();
+  let whole = 0;
+  for (const s of counts) {
+    if (s.count <= 0) continue;
+    whole += s.count;
+    const fn = namer.worker(s.userStack);
+    by.set(fn, (by.get(fn) ?? 0) + s.count);
+  }
+  return [...by].sort((a, b) => b[1] - a[1]).slice(0, PROFILE_TOP).map(([fn, n]) => ({ fn, pct: pct(n, whole) }));
+}
+
 export function digest(p: WindowProfile, namer: StackNamer): ProfileDigest {
   const cpu = topFunctions(p.cpu.values(), namer, (s) => s.count);
+  const leafOnly = leafOnlyBinaries([...p.cpu.values()].map((s) => ({ count: s.count, stack: namer.profileFrames(s.userStack, s.kernelStack) })));
   return {
-    samples: p.cpuTicks, cpuMs: Math.round(p.cpuNs / 1e5) / 10, self: cpu.self, total: cpu.total,
+    samples: p.cpuTicks, cpuMs: Math.round(p.cpuNs / 1e5) / 10, self: cpu.self, total: cpu.total, cpuIn: workingIn(p.cpu.values(), namer),
+    ...(leafOnly.length > 0 ? { leafOnly: leafOnly.slice(0, PROFILE_TOP) } : {}),
     waitMs: Math.round(p.waitNs / 1e5) / 10, waitIn: waitingIn(p.wait.values(), namer),
   };
 }

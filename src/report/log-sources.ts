@@ -12,9 +12,12 @@ import { PROFILE_FILE_SUFFIX } from '../model/profile-file';
 
 export const LOG_SUFFIX = '.jsonl';
 
+/** A session log's file name: `*.jsonl`, not a profile file beside one. */
+export const isLogFileName = (name: string): boolean => name.endsWith(LOG_SUFFIX) && !name.endsWith(PROFILE_FILE_SUFFIX);
+
 /** The `*.jsonl` files directly inside `dir`, in name order; not the profile files beside them. */
 export function logFilesIn(dir: string): string[] {
-  return fs.readdirSync(dir).filter((n) => n.endsWith(LOG_SUFFIX) && !n.endsWith(PROFILE_FILE_SUFFIX)).sort().map((n) => path.join(dir, n));
+  return fs.readdirSync(dir).filter(isLogFileName).sort().map((n) => path.join(dir, n));
 }
 
 /**

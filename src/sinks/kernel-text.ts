@@ -5,6 +5,7 @@
 
 import type { FdReport, KernelChild, KernelTiming } from '../model/record';
 import { processName } from '../model/process-name';
+import { addProfileClauses } from './profile-clauses';
 
 const ms = (us: number): string => (us < 10_000 ? (us / 1000).toFixed(1) : Math.round(us / 1000).toLocaleString('en-US'));
 const count = (n: number): string => n.toLocaleString('en-US');
@@ -52,7 +53,8 @@ export interface SentencePart {
  * toServerPipeUs + serverUs + serverWriteUs + toLsptapPipeUs, and serverUs = busy + blocked
  * on a child + on the disk + on something else), largest first, with what the kernel could
  * not tell as `unmeasured`. Parts under 1 ms are left out once the rest covers 90 % of the
- * latency. Null when the record has no server window.
+ * latency; what its profile saw goes in clauses (sinks/profile-clauses.ts). Null when the
+ * record has no server window.
  */
 export function explainParts(latencyMs: number, k: KernelTiming, server = 'the server'): SentencePart[] | null {
   if (typeof k.serverUs !== 'number' || typeof k.serverBlockedUs !== 'number') return null;
@@ -80,6 +82,7 @@ export function explainParts(latencyMs: number, k: KernelTiming, server = 'the s
     said.push(p);
     saidUs += p.us;
   }
+  addProfileClauses(said, k);
   return said;
 }
 

@@ -15,7 +15,7 @@ export interface Completion { atMs: number; key: string; latencyMs: number }
 /** server: the session's server named by what it runs (model/process-name.ts), null when its start was not read. */
 export interface SlowOne { atMs: number; server: string | null; dir: Direction; method: string; latencyMs: number; isError: boolean; kernel: KernelTiming | null }
 
-interface SessionState { startWallMs: number | null; server: string | null; pending: Map<string, InFlight>; ended: boolean }
+interface SessionState { source: string; startWallMs: number | null; server: string | null; pending: Map<string, InFlight>; ended: boolean }
 
 export const WINDOW_MS = 60_000;
 
@@ -40,10 +40,10 @@ export class LiveState {
     if (line.session === 'listener') return;
     if (line.msg === 'session start') {
       const start = typeof line.startTime === 'string' ? Date.parse(line.startTime) : NaN;
-      this.sessions.set(key, { startWallMs: Number.isNaN(start) ? null : start, server: serverNameOf(line.command), pending: new Map(), ended: false });
+      this.sessions.set(key, { source, startWallMs: Number.isNaN(start) ? null : start, server: serverNameOf(line.command), pending: new Map(), ended: false });
       return;
     }
-    const s = this.session(key);
+    const s = this.session(key, source);
     if (line.msg === 'session end') { s.ended = true; s.pending.clear(); return; }
     if (line.msg !== 'message' || !isDir(line.dir) || typeof line.method !== 'string') return;
     const method = line.method;
@@ -94,9 +94,17 @@ export class LiveState {
     return out;
   }
 
-  private session(key: string): SessionState {
+  /**
+   * The log was deleted: its sessions are no longer live and leave nothing in flight (no
+   * line will ever answer it); what they did stays in the counts.
+   */
+  logGone(source: string): void {
+    for (const s of this.sessions.values()) if (s.source === source) { s.ended = true; s.pending.clear(); }
+  }
+
+  private session(key: string, source: string): SessionState {
     let s = this.sessions.get(key);
-    if (s === undefined) { s = { startWallMs: null, server: null, pending: new Map(), ended: false }; this.sessions.set(key, s); }
+    if (s === undefined) { s = { source, startWallMs: null, server: null, pending: new Map(), ended: false }; this.sessions.set(key, s); }
     return s;
   }
 }

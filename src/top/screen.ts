@@ -6,6 +6,7 @@ import { quantile } from '../model/quantile';
 import type { LiveState, SlowOne } from './live-state';
 import { compareText } from '../model/text-order';
 import { formatMs } from '../sinks/text-table';
+import { LINE_MAX_BYTES } from './log-tail';
 
 
 const age = (ms: number): string => (ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : ms < 600_000 ? `${Math.round(ms / 1000)}s` : `${Math.round(ms / 60_000)}m`);
@@ -29,14 +30,16 @@ export function kernelLine(k: SlowOne['kernel']): string {
 
 function sorted(values: number[]): Float64Array { return Float64Array.from(values).sort(); }
 
-export interface ScreenInfo { nowMs: number; cols: number; rows: number; sources: number; slowMs: number }
+/** skippedLines: log lines over top's cap (log-tail.ts LINE_MAX_BYTES), not read. */
+export interface ScreenInfo { nowMs: number; cols: number; rows: number; sources: number; slowMs: number; skippedLines: number }
 
 const fit = (s: string, w: number): string => (s.length <= w ? s.padEnd(w) : w <= 1 ? s.slice(0, w) : `${s.slice(0, w - 1)}~`);
 
 export function renderScreen(state: LiveState, info: ScreenInfo): string[] {
   const { cols, rows, nowMs } = info;
   const out: string[] = [];
-  out.push(`lsptap top  ${clock(nowMs)}  ${info.sources} log(s), ${state.sessionCount} session(s), ${state.liveSessions} live  q quits`);
+  const skipped = info.skippedLines > 0 ? `, ${info.skippedLines} line(s) over ${LINE_MAX_BYTES >> 20} MiB skipped` : '';
+  out.push(`lsptap top  ${clock(nowMs)}  ${info.sources} log(s), ${state.sessionCount} session(s), ${state.liveSessions} live${skipped}  q quits`);
 
   const flying = state.inFlight();
   const slow = state.slow;

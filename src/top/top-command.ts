@@ -39,14 +39,19 @@ export async function runTop(argv: string[]): Promise<number> {
   const isDir = (s: string): boolean => fs.statSync(s, { throwIfNoEntry: false })?.isDirectory() === true;
   const dirs = parsed.positionals.length > 0 ? parsed.positionals.filter(isDir) : [v['log-dir'] ?? defaultLogDir(process.env)];
   const files = parsed.positionals.filter((s) => !isDir(s));
-  const tail = new LogTail(dirs, files, Number(recent[1]) * UNIT_MS[recent[2]]);
+  const tail = new LogTail(dirs, files, { recentMs: Number(recent[1]) * UNIT_MS[recent[2]] });
   const state = new LiveState(slowMs);
-  const step = (): void => { for (const l of tail.poll()) state.add(l.value, l.source); };
-  const frame = (cols: number, rows: number): string[] => renderScreen(state, { nowMs: Date.now(), cols, rows, sources: tail.followed, slowMs });
+  const step = (): void => {
+    const batch = tail.poll();
+    for (const l of batch.lines) state.add(l.value, l.source);
+    for (const g of batch.gone) state.logGone(g);
+  };
+  const frame = (cols: number, rows: number): string[] => renderScreen(state, { nowMs: Date.now(), cols, rows, sources: tail.followed, slowMs, skippedLines: tail.skippedLines });
 
   if (v.once || !process.stdout.isTTY) {
     if (!v.once) throw usageError(TOP_COMMAND, 'stdout is not a terminal; use --once for one frame');
     step();
+    tail.close();
     process.stdout.write(frame(process.stdout.columns || 80, process.stdout.rows || 24).join('\n') + '\n');
     return 0;
   }
@@ -56,6 +61,7 @@ export async function runTop(argv: string[]): Promise<number> {
     const timer = setInterval(() => { step(); screen.draw(frame(screen.cols, screen.rows)); }, intervalMs);
     const quit = (code: number): void => {
       clearInterval(timer);
+      tail.close();
       screen.close();
       if (process.stdin.isTTY) process.stdin.setRawMode(false);
       process.stdin.pause();

@@ -1,0 +1,62 @@
+// What a request's profile (kernel.profile) adds to its sentence (sinks/kernel-text.ts), as
+// clauses: on the busy part, the functions the server's CPU time worked for; on a wait part,
+// the function that waited. Clauses qualify a part, so the parts still add up.
+
+import { CPU_IN_GC, CPU_IN_KERNEL, CPU_IN_RUNTIME, NO_WAITER, type KernelTiming, type ProfileShare } from '../model/record';
+import type { SentencePart } from './kernel-text';
+
+/** Fewer CPU ticks than this say too little for a share (a 50 ms request at 99 Hz has 5). */
+const MIN_TICKS = 5;
+/** Functions named per clause at most; after the first, only those with this share or more. */
+const NAMED_MAX = 3;
+const NAMED_MIN_PCT = 10;
+/** A wait part gets the waiting functions only when it is this much of the blocked time (the wait profile is not split by what was waited for). */
+const WAIT_PART_SHARE = 0.9;
+
+const PHRASES: Record<string, string> = {
+  [CPU_IN_GC]: 'the Go garbage collector', [CPU_IN_RUNTIME]: 'the Go runtime', [CPU_IN_KERNEL]: 'the kernel',
+};
+
+/** `31 % in F, 12 % in G`; `first` words the first share (`of the wait` after the percent). */
+function sharesText(shares: unknown, first = ''): string | null {
+  if (!Array.isArray(shares)) return null; // a log written before the field existed
+  const said = (shares as ProfileShare[])
+    .filter((s, i) => typeof s?.fn === 'string' && typeof s.pct === 'number' && s.fn !== NO_WAITER && Math.round(s.pct) >= 1 && (i === 0 || s.pct >= NAMED_MIN_PCT))
+    .slice(0, NAMED_MAX);
+  return said.length === 0 ? null : said.map((s, i) => `${Math.round(s.pct)} %${i === 0 ? first : ''} in ${PHRASES[s.fn] ?? s.fn}`).join(', ');
+}
+
+/**
+ * Adds the profile's clauses to a request's parts: `31 % in go/types.(*Checker).exprInternal`
+ * on the busy part (shares of the server's CPU ticks in the window, so of its thread time),
+ * `95 % of the wait in main.blockInSyscall` on the wait part that holds nearly all the blocked time.
+ *
+ * The CPU clause quotes cpuIn, not self or total. A Go server's self list is mostly its
+ * runtime (in a gopls references request the top five were the collector's scanobject and
+ * findObject, memclr, map growth and a kernel frame), and the top of the total list is what
+ * every stack passes through (runtime.goexit, the handler's dispatch); neither says what the
+ * request did. cpuIn charges the runtime's work for a function (allocation, copying, map
+ * access, its syscalls) to that function and names the collector as one thing, so a reader
+ * gets the code that asked for the time, and nothing is left out: the shares still cover
+ * every tick.
+ */
+export function addProfileClauses(parts: SentencePart[], k: KernelTiming): void {
+  const p = k.profile;
+  if (p === null || p === undefined || typeof p !== 'object') return;
+  if (typeof p.samples === 'number' && p.samples >= MIN_TICKS) {
+    const busy = parts.find((x) => x.kind === 'busy');
+    const cpu = sharesText(p.cpuIn);
+    if (busy !== undefined && cpu !== null) {
+      busy.clauses.push(cpu);
+      // The names above are then leaves without their callers: say so where it happened.
+      const leafOnly = Array.isArray(p.leafOnly) ? p.leafOnly.filter((b) => typeof b?.file === 'string') : [];
+      if (leafOnly.length > 0) busy.clauses.push(`stacks stop at the leaf in ${leafOnly.map((b) => b.file).join(', ')}: no frame pointers`);
+    }
+  }
+  const blockedUs = k.serverBlockedUs ?? 0;
+  if (typeof p.waitMs !== 'number' || p.waitMs <= 0 || blockedUs <= 0) return;
+  const wait = parts.find((x) => (x.kind === 'child' || x.kind === 'disk' || x.kind === 'other') && x.us >= WAIT_PART_SHARE * blockedUs);
+  // `of the wait`: the part's own clause is its children's thread time, which this is not.
+  const waited = sharesText(p.waitIn, ' of the wait');
+  if (wait !== undefined && waited !== null) wait.clauses.push(waited);
+}
