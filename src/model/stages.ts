@@ -45,10 +45,10 @@ export type BpfMode = 'off' | 'auto' | 'require';
 
 /**
  * --profile-hz's default: off for now; 99 (as bcc's profile and perf use, off the kernel's
- * tick) is the rate to ask for. Off by default because writing the profile file (issue 26)
- * disturbs the rest of kernel timing in a fresh-clone run: 1,328 stray io events in a
- * session and 130 MB more peak RSS when the server is a large binary (node's symbols), so
- * profiles are opt-in until the writer and symbolizer no longer do that.
+ * tick) is the rate to ask for. Off by default because the symbolizer costs 130 MB more
+ * peak RSS when the server is a large binary (node's symbols), so profiles are opt-in until
+ * it no longer does. (The stray io events it also caused, lsptap's reads on a reused fd
+ * number, are gone: a closed fd is no longer watched, bpf/io.bpf.c.)
  */
 export const DEFAULT_PROFILE_HZ = 0;
 /** The highest --profile-hz takes: past this the sampling costs the server more than it tells. */
