@@ -107,3 +107,20 @@ test('a report finds each slow request\'s profile by session, method and id in t
   assert.match(two, /parseFile/);
   assert.equal(profiles.htmlFor({ session: 's1', method: 'textDocument/hover', id: 13 }), null);
 });
+
+test('a slow request\'s profile in the report says when its stacks stop at the leaf (a binary without frame pointers)', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-flame-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const log = path.join(dir, 'session.jsonl');
+  const llvm = { start: 0x7f0000000000n, limit: 0x7f0001000000n, offset: 0n, file: '/usr/lib/x86_64-linux-gnu/libLLVM-14.so.1', buildId: null };
+  const w = ProfileWriter.open(log, { hz: 99, session: 's1' });
+  w.add([
+    { ...sample([], 60), stack: [{ mapping: llvm, address: llvm.start + 0x10n, fn: '_ZN4llvm4SHA19hashBlockEv', file: null, line: null }] },
+    { ...sample(['go/types.(*Checker).exprInternal', 'main.main', 'runtime.goexit'], 300), id: 2 },
+  ]);
+  w.close();
+  fs.writeFileSync(log, JSON.stringify({ msg: 'session end', session: 's1', profileFile: path.basename(profileFileFor(log)) }) + '\n');
+  const profiles = await RequestProfiles.load([log]);
+  assert.match(profiles.htmlFor({ session: 's1', method: 'textDocument/hover', id: 1 }) ?? '', /<p class="profile-note">Stacks stop at the leaf in libLLVM-14\.so\.1 \(100 % of its 6 samples have 1-2 user frames\): built without frame pointers/);
+  assert.doesNotMatch(profiles.htmlFor({ session: 's1', method: 'textDocument/hover', id: 2 }) ?? '', /stop at the leaf/);
+});

@@ -114,3 +114,12 @@ test('the wait part that holds nearly all the blocked time names the function th
   assert.doesNotMatch(explainRequest('lsptap/block', 310, { ...split, profile: profile({ samples: 1, waitMs: 300, waitIn }) })!, /blockInSyscall/);
   assert.doesNotMatch(explainRequest('lsptap/block', 310, { ...k, profile: profile({ samples: 1, waitMs: 300, waitIn: [{ fn: NO_WAITER, pct: 100 }] }) })!, /%/);
 });
+
+test('a profile whose stacks stop at the leaf says so on the busy part, after the functions it names', () => {
+  const line = explainRequest('textDocument/hover', 232, {
+    toServerPipeUs: 0, serverUs: 232_000, serverCpuUs: 59_000, serverBlockedUs: 0,
+    profile: profile({ samples: 6, cpuIn: [{ fn: '_ZN4llvm13StringMapImpl15LookupBucketForENS_9StringRefE', pct: 50 }], leafOnly: [{ file: 'libLLVM-14.so.1', samples: 5, pct: 100 }] }),
+  }, 'clangd')!;
+  assert.equal(line, 'textDocument/hover 232 ms: 232 ms clangd busy (thread time 59 ms on a CPU; 50 % in _ZN4llvm13StringMapImpl15LookupBucketForENS_9StringRefE; stacks stop at the leaf in libLLVM-14.so.1: no frame pointers)');
+  assert.equal(sentenceFault(line), null);
+});

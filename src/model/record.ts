@@ -2,6 +2,7 @@
 // src/probes) is attached to `kernel` before sinks see the record.
 
 import type { Direction, MessageId, MessageKind } from './frame';
+import type { LeafOnlyBinary } from './leaf-stacks';
 
 /** A descendant of the server that ran inside a request's window (docs/kernel-timing.md "Fields"). */
 export interface KernelChild {
@@ -46,6 +47,7 @@ export interface FdReport {
 
 /** One function and its share of a profile, in percent (one decimal). */
 export interface ProfileShare { fn: string; pct: number }
+export type { LeafOnlyBinary };
 
 /** ProfileDigest.cpuIn's names for ticks no function of the program's own asked for. */
 export const CPU_IN_GC = '[Go garbage collector]';
@@ -74,6 +76,8 @@ export interface ProfileDigest {
    * the runtime's own, `[kernel]` without a user stack. What the sentences quote.
    */
   cpuIn: ProfileShare[];
+  /** Binaries whose stacks stop at the leaf here (no frame pointers: model/leaf-stacks.ts); absent when none. */
+  leafOnly?: LeafOnlyBinary[];
   /** The blocked time charged to waiting stacks: adds up to serverBlockedUs. */
   waitMs: number;
   /** The function that waited (the first frame above the runtime's and standard library's syscall plumbing), by share. */

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { ProcessMaps, Symbolizer } from '../symbols';
 import { KERNEL_MAPPING, type ProfileFrame } from '../model/profile-file';
+import { leafOnlyBinaries } from '../model/leaf-stacks';
 import type { WindowProfile, StackCount } from './profile-attribution';
 import { CPU_IN_GC, CPU_IN_KERNEL, CPU_IN_RUNTIME, NO_WAITER, type ProfileDigest, type ProfileShare } from '../model/record';
 
@@ -206,8 +207,10 @@ export function workingIn(counts: Iterable<StackCount>, namer: StackNamer): Prof
 
 export function digest(p: WindowProfile, namer: StackNamer): ProfileDigest {
   const cpu = topFunctions(p.cpu.values(), namer, (s) => s.count);
+  const leafOnly = leafOnlyBinaries([...p.cpu.values()].map((s) => ({ count: s.count, stack: namer.profileFrames(s.userStack, s.kernelStack) })));
   return {
     samples: p.cpuTicks, cpuMs: Math.round(p.cpuNs / 1e5) / 10, self: cpu.self, total: cpu.total, cpuIn: workingIn(p.cpu.values(), namer),
+    ...(leafOnly.length > 0 ? { leafOnly: leafOnly.slice(0, PROFILE_TOP) } : {}),
     waitMs: Math.round(p.waitNs / 1e5) / 10, waitIn: waitingIn(p.wait.values(), namer),
   };
 }

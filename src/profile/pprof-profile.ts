@@ -12,6 +12,7 @@ import {
   Function as PprofFunction, Label, Line, Location, Mapping, Profile, Sample, StringTable, ValueType,
 } from 'pprof-format';
 import { KERNEL_MAPPING_FILE, type ProfileFrame, type ProfileKind, type ProfileMapping, type ProfileSample } from '../model/profile-file';
+import { leafOnlyBinaries, leafOnlyText } from '../model/leaf-stacks';
 
 /** The `method` label of samples taken with no request in flight. */
 export const BACKGROUND_LABEL = '(background)';
@@ -107,6 +108,7 @@ export function encodePprof(samples: readonly ProfileSample[], options: PprofOpt
     mapping.hasLineNumbers = named.lines;
   }
   const valueName = options.kind === 'cpu' ? 'cpu' : 'wait';
+  const leafOnly = leafOnlyBinaries(samples);
   const profile = new Profile({
     sampleType: [new ValueType({ type: str('samples'), unit: str('count') }), new ValueType({ type: str(valueName), unit: str('nanoseconds') })],
     sample: out,
@@ -118,6 +120,8 @@ export function encodePprof(samples: readonly ProfileSample[], options: PprofOpt
     period: options.hz !== null && options.hz > 0 ? Math.round(1e9 / options.hz) : 0,
     timeNanos: options.startedAtMs === null ? 0 : BigInt(Math.round(options.startedAtMs)) * 1_000_000n,
     defaultSampleType: str(valueName),
+    // `go tool pprof -comments` shows it: the callers these binaries' stacks lack are not in the graph.
+    comment: leafOnly.length > 0 ? [str(`stacks stop at the leaf in ${leafOnlyText(leafOnly)}: built without frame pointers`)] : [],
   });
   return zlib.gzipSync(profile.encode());
 }

@@ -12,6 +12,7 @@ import { redactSamples, workspacesOf } from './redact-samples';
 import { UsageError } from '../model/errors';
 import { PROFILE_FILE_SUFFIX, profileFileFor, type ProfileKind, type ProfileSample } from '../model/profile-file';
 import { topFunctions } from '../model/profile-top';
+import { leafOnlyBinaries, leafOnlyText } from '../model/leaf-stacks';
 import { encodePprof } from './pprof-profile';
 import { emptyProfileData, readProfileFile } from './profile-reader';
 
@@ -145,6 +146,13 @@ export function selectSamples(samples: readonly ProfileSample[], args: ProfileAr
   return out;
 }
 
+/** The note under the table when some binary's stacks stop at the leaf (model/leaf-stacks.ts). */
+function leafOnlyNote(samples: readonly ProfileSample[]): string[] {
+  const leafOnly = leafOnlyBinaries(samples);
+  if (leafOnly.length === 0) return [];
+  return [`stacks stop at the leaf in ${leafOnlyText(leafOnly)}: built without frame pointers, so their callers are missing and cum undercounts them (docs/profiles.md)`];
+}
+
 export function formatTop(samples: readonly ProfileSample[], kind: ProfileKind): string {
   const top = topFunctions(samples, TOP_ROWS);
   const requests = new Set(samples.filter((s) => s.id !== null).map((s) => requestKey(s.method, s.id)));
@@ -159,6 +167,7 @@ export function formatTop(samples: readonly ProfileSample[], kind: ProfileKind):
     `${kind === 'cpu' ? 'CPU' : 'wait'}: ${ms(top.totalNs)} in ${count.toLocaleString('en-US')} samples, ${requests.size} request${requests.size === 1 ? '' : 's'}${samples.some((s) => s.id === null) ? ' and background work' : ''}`,
     line(header),
     ...rows.map(line),
+    ...leafOnlyNote(samples),
     '',
   ].join('\n');
 }

@@ -4,6 +4,7 @@
 // its top functions.
 
 import { topFunctions } from '../model/profile-top';
+import { leafOnlyBinaries, leafOnlyText } from '../model/leaf-stacks';
 import type { ProfileSample } from '../model/profile-file';
 import { profileFilesOf } from '../profile/profile-command';
 import { emptyProfileData, readProfileFile } from '../profile/profile-reader';
@@ -76,6 +77,8 @@ export class RequestProfiles {
     const top = topFunctions(cpu, TOP_ROWS);
     const pct = (ns: number): string => `${top.totalNs > 0 ? ((100 * ns) / top.totalNs).toFixed(1) : '0.0'}%`;
     const rows = top.functions.map((f) => `<tr><td>${pct(f.flatNs)}</td><td>${pct(f.cumNs)}</td><td>${escapeHtml(f.name)}</td></tr>`).join('');
-    return `${head}\n${renderFlameGraph(cpu, { label: `CPU flame graph of ${r.method} ${String(r.id)}` })}\n<table class="profile-top"><thead><tr><th>self</th><th>total</th><th>function</th></tr></thead><tbody>${rows}</tbody></table>`;
+    const leafOnly = leafOnlyBinaries(cpu);
+    const note = leafOnly.length > 0 ? `\n<p class="profile-note">Stacks stop at the leaf in ${escapeHtml(leafOnlyText(leafOnly))}: built without frame pointers, so their callers are missing from the graph.</p>` : '';
+    return `${head}${note}\n${renderFlameGraph(cpu, { label: `CPU flame graph of ${r.method} ${String(r.id)}` })}\n<table class="profile-top"><thead><tr><th>self</th><th>total</th><th>function</th></tr></thead><tbody>${rows}</tbody></table>`;
   }
 }

@@ -46,7 +46,12 @@ export function addProfileClauses(parts: SentencePart[], k: KernelTiming): void 
   if (typeof p.samples === 'number' && p.samples >= MIN_TICKS) {
     const busy = parts.find((x) => x.kind === 'busy');
     const cpu = sharesText(p.cpuIn);
-    if (busy !== undefined && cpu !== null) busy.clauses.push(cpu);
+    if (busy !== undefined && cpu !== null) {
+      busy.clauses.push(cpu);
+      // The names above are then leaves without their callers: say so where it happened.
+      const leafOnly = Array.isArray(p.leafOnly) ? p.leafOnly.filter((b) => typeof b?.file === 'string') : [];
+      if (leafOnly.length > 0) busy.clauses.push(`stacks stop at the leaf in ${leafOnly.map((b) => b.file).join(', ')}: no frame pointers`);
+    }
   }
   const blockedUs = k.serverBlockedUs ?? 0;
   if (typeof p.waitMs !== 'number' || p.waitMs <= 0 || blockedUs <= 0) return;
