@@ -91,6 +91,23 @@ test('a response takes its stamps and latency from lsptap\'s syscalls, so latenc
   assert.equal(r.latencyMs! * 1000, k.toServerPipeUs! + k.serverUs! + k.serverWriteUs! + k.toLsptapPipeUs!);
 });
 
+test('the analysis thread reading its own file on a fd number the relay closed adds nothing to the session\'s streams and counts no stray', () => {
+  // lsptap (pid 1) wrote the server's stdin on fd 10 from its relay thread (tid 1), then closed
+  // it; the analysis thread (tid 7) opened /proc/kallsyms and got 10, which watched_fds still holds.
+  const stage = new KernelStage({ lsptapPid: 1, analysisTid: 7, serverPid: 2, editorPid: 3, lsptapIn: 0, lsptapOut: 1, lsptapToServer: 10, lsptapFromServer: 11, editorIn: 5, editorWriterPid: 3, editorOut: 6 }, 1000, { drain: () => 0 }, new TreeAccounting(2, 0, 0));
+  stage.onIo({ enterNs: 100, exitNs: 200, ret: 64, pid: 1, tid: 1, fd: 10, isRead: false, op: IoOp.write, startOff: 0 });
+  for (let i = 0; i < 3; i++) stage.onIo({ enterNs: 1000 + i, exitNs: 1001 + i, ret: 4096, pid: 1, tid: 7, fd: 10, isRead: true, op: IoOp.read, startOff: 4096 * i });
+  stage.onIo({ enterNs: 2000, exitNs: 2001, ret: 4096, pid: 1, tid: 7, fd: 11, isRead: true, op: IoOp.read, startOff: 900 });
+  assert.equal(stage.strayEvents, 0);
+  assert.equal(stage.analysisThreadEvents, 4);
+  assert.equal(stage.ioEvents, 1);
+  assert.equal(stage.c2sLsptapWrite.total, 64);
+  assert.equal(stage.s2cLsptapRead.total, 0, 'the reads on 11 are not lsptap reading the server');
+  // The same read by the relay thread is the session's (or a stray): only the analysis thread is skipped.
+  stage.onIo({ enterNs: 3000, exitNs: 3001, ret: 10, pid: 1, tid: 1, fd: 10, isRead: true, op: IoOp.read, startOff: 0 });
+  assert.equal(stage.strayEvents, 1);
+});
+
 test('the fd report comes from the kernel\'s fd table and the snapshots: fds open at start are not listed, each fd opened since is, with its request, and the count at each request\'s end makes growth', () => {
   const serverPid = 2, startNs = 1_000_000;
   const tree = new TreeAccounting(serverPid, 4, startNs);

@@ -4,11 +4,11 @@
 // first and the log catches up after the burst. It reads the ring until it is empty,
 // then sleeps on Atomics.waitAsync until the relay thread wakes it.
 
-import fs from 'node:fs';
 import os from 'node:os';
 import { parentPort } from 'node:worker_threads';
 import { ChunkRingReader } from '../bridge/chunk-ring';
 import { AnalysisHost } from './analysis-host';
+import { currentThreadId } from '../probes/thread-id';
 import type { ThreadInput, WorkerMessage } from '../bridge/protocol';
 
 /** nice value of the analysis thread: far enough below the relay to yield to it. */
@@ -18,11 +18,6 @@ const POLL_MS = 2;
 const IDLE_MS = 100;
 /** Bytes read per turn before timers and log writes get a turn of the event loop. */
 const TURN_BYTES = 1 << 20;
-
-/** This thread's kernel id (for the scheduling policy the relay thread sets on it). */
-function threadId(): number | null {
-  try { return Number(fs.readlinkSync('/proc/thread-self').split('/')[2]) || null; } catch { return null; }
-}
 
 /** The thread starts before lsptap has read its command line: its first message configures it. */
 function awaitInput(): void {
@@ -66,7 +61,7 @@ function run(input: ThreadInput): void {
   };
 
   void host.init().then((r) => {
-    post(r.ok ? { type: 'ready', kernel: r.kernel, tid: threadId() } : { type: 'init-failed', kind: r.kind, message: r.message });
+    post(r.ok ? { type: 'ready', kernel: r.kernel, tid: currentThreadId() } : { type: 'init-failed', kind: r.kind, message: r.message });
     if (r.ok) pump();
   });
 }

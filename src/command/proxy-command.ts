@@ -42,7 +42,7 @@ ADDR is unix:PATH or tcp:HOST:PORT. Manual: man lsptap, or docs/command-line.md.
     summary: flag('print the per-method latency table to stderr at the end'),
     metrics: text('ADDR', 'serve Prometheus metrics at /metrics on tcp:HOST:PORT or unix:PATH'),
     bpf: choice('MODE', ['auto', 'off', 'require'] as const, 'auto', 'kernel timing with eBPF: auto (default: on where it can load, else one warn line in the log), off, or require (exit with an error when it cannot load); needs root or cap_bpf,cap_perfmon'),
-    'profile-hz': whole('N', DEFAULT_PROFILE_HZ, "sample the server's stacks N times a second per CPU while kernel timing runs (default 0: off; 99 is the usual rate; at most 10000)"),
+    'profile-hz': whole('N', DEFAULT_PROFILE_HZ, "sample the server's stacks N times a second per CPU while kernel timing runs (default 99, at most 10000); 0 turns profiling off"),
     'grace-ms': whole('N', 3000, 'after the client closes, wait N ms for the server before SIGTERM, and N ms more before SIGKILL (default 3000)'),
     connect: text('ADDR', 'the server is listening at ADDR (no child process)'),
     listen: text('ADDR', 'accept editors at ADDR (with --connect, or a command after --); a UNIX socket is made 0600; "systemd": the socket systemd passed'),

@@ -96,7 +96,7 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
   });
 }
 
-/** Standing in for gopls, the profiler's rate comes from $LSPTAP_PROFILE_HZ (default 0: off; 99 is the usual rate). */
+/** Standing in for gopls, the profiler's rate comes from $LSPTAP_PROFILE_HZ (default 99; 0: off). */
 function profileHzFromEnv(v: string | undefined): number {
   if (v === undefined || v === '') return DEFAULT_PROFILE_HZ;
   if (!/^\d+$/.test(v) || Number(v) > MAX_PROFILE_HZ) throw new StartupError(`lsptap: LSPTAP_PROFILE_HZ must be a whole number from 0 to ${MAX_PROFILE_HZ}, not ${JSON.stringify(v)}`);

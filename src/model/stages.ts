@@ -44,12 +44,9 @@ export interface KernelLog {
 export type BpfMode = 'off' | 'auto' | 'require';
 
 /**
- * --profile-hz's default: off for now; 99 (as bcc's profile and perf use, off the kernel's
- * tick) is the rate to ask for. Off by default because the symbolizer costs 130 MB more
- * peak RSS when the server is a large binary (node's symbols), so profiles are opt-in until
- * it no longer does. (The stray io events it also caused, lsptap's reads on a reused fd
- * number, are gone: a closed fd is no longer watched, bpf/io.bpf.c.)
+ * --profile-hz's default: 99 a second per CPU, as bcc's profile and perf use (off the
+ * kernel's tick). docs/benchmarks.md has what it costs the server and lsptap.
  */
-export const DEFAULT_PROFILE_HZ = 0;
+export const DEFAULT_PROFILE_HZ = 99;
 /** The highest --profile-hz takes: past this the sampling costs the server more than it tells. */
 export const MAX_PROFILE_HZ = 10_000;

@@ -54,6 +54,13 @@ export interface StreamFds {
    * nothing before then), and the hrtime (ns) by which they were counted.
    */
   editorOutBefore?: { bytes: number; untilNs: number };
+  /**
+   * The analysis thread's kernel id: it never moves session bytes, but the files it opens
+   * (symbol tables, /proc/kallsyms, the profile file) take the lowest free fd, which is one
+   * of lsptap's watched numbers once the relay has closed that pipe; the kernel keys
+   * watched_fds by (pid, fd) and counts them. null when unknown (tests).
+   */
+  analysisTid?: number | null;
 }
 
 const us = (ns: number): number => Math.round(ns / 1e3);
@@ -73,16 +80,22 @@ export class KernelStage implements RecordStage, KernelEventSink {
   readonly s2cEditorRead: ByteStream | null;
   readonly c2sEditorWrite: ByteStream | null;
   readonly tree: TreeAccounting;
+  private readonly lsptapPid: number;
+  private readonly analysisTid: number | null;
   private readonly queue: Held[] = [];
   private head = 0;
   ioEvents = 0;
   /** Io events on no registered stream (should stay 0: the kernel filters by pid and fd). */
   strayEvents = 0;
+  /** Io events of the analysis thread's own files on a reused watched fd number (StreamFds.analysisTid): not the session's. */
+  analysisThreadEvents = 0;
 
   /** tree: the server's process tree, which this stage reads windows from. */
   /** profile: the session's profiling (--profile-hz), which gives responses kernel.profile; null when off. */
   constructor(fds: StreamFds, private readonly holdMs: number, private readonly feed: KernelEventSource, tree: TreeAccounting, private readonly profile: ProfileStage | null = null) {
     this.tree = tree;
+    this.lsptapPid = fds.lsptapPid;
+    this.analysisTid = fds.analysisTid ?? null;
     const reg = (pid: number, fd: number, read: boolean, label: string): ByteStream => {
       const s = new ByteStream(label);
       this.byKey.set(`${pid}:${fd}:${read ? 'r' : 'w'}`, s);
@@ -101,6 +114,7 @@ export class KernelStage implements RecordStage, KernelEventSink {
   }
 
   readonly onIo = (e: IoEvent): void => {
+    if (e.tid === this.analysisTid && e.pid === this.lsptapPid) { this.analysisThreadEvents++; return; }
     this.ioEvents++;
     const s = this.byKey.get(`${e.pid}:${e.fd}:${e.isRead ? 'r' : 'w'}`);
     if (s === undefined) { this.strayEvents++; return; }

@@ -14,6 +14,7 @@ import { watchedPids } from './watched-pids';
 import { TreeAccounting } from './tree-accounting';
 import { findStdioPeers } from './peer-process';
 import { bytesWaiting } from './native';
+import { currentThreadId } from './thread-id';
 import type { FdReport } from '../model/record';
 import type { KernelLog, KernelTiming, RecordStage } from '../model/stages';
 
@@ -308,10 +309,11 @@ export function startSocketKernelTiming(probes: LoadedProbes, peer: { fd: number
 }
 
 /** lsptap's own stdio, the editor reading its stdout and the one writing its stdin. */
-function lsptapAndEditor(): Pick<StreamFds, 'lsptapPid' | 'editorPid' | 'lsptapIn' | 'lsptapOut' | 'editorIn' | 'editorWriterPid' | 'editorOut'> {
+function lsptapAndEditor(): Pick<StreamFds, 'lsptapPid' | 'analysisTid' | 'editorPid' | 'lsptapIn' | 'lsptapOut' | 'editorIn' | 'editorWriterPid' | 'editorOut'> {
   const { reader: editor, writer } = findStdioPeers();
   return {
-    lsptapPid: process.pid, editorPid: editor?.pid ?? null, lsptapIn: 0, lsptapOut: 1, editorIn: editor?.fd ?? null,
+    // Sessions start on the analysis thread: this thread's syscalls are never the session's.
+    lsptapPid: process.pid, analysisTid: currentThreadId(), editorPid: editor?.pid ?? null, lsptapIn: 0, lsptapOut: 1, editorIn: editor?.fd ?? null,
     editorWriterPid: writer?.pid ?? null, editorOut: writer?.fd ?? null,
   };
 }

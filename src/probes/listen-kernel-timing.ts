@@ -13,6 +13,7 @@
 
 import { watchStream, u32Key, readCounters, BpfLoadError } from './loader';
 import { nativeCalls, bytesWaiting } from './native';
+import { currentThreadId } from './thread-id';
 import { KernelFeed, type KernelEventSink } from './kernel-feed';
 import os from 'node:os';
 import { watchedPids, type WatchedPids } from './watched-pids';
@@ -83,6 +84,8 @@ export class ListenKernelTiming {
   private readonly refs = new Map<string, number>();
   private readonly timer: NodeJS.Timeout;
   private strays = 0;
+  /** The analysis thread, where the listener runs: its own files' syscalls are no connection's (StreamFds.analysisTid). */
+  private readonly analysisTid = currentThreadId();
   /** Kernel drops already handed to some session's kernelDrops(), so metrics count each once. */
   private dropsReported = 0;
   private closed = false;
@@ -102,6 +105,7 @@ export class ListenKernelTiming {
   private readonly sink: KernelEventSink = {
     onTree: (e) => { for (const s of this.stages) s.onTree(e); },
     onIo: (e) => {
+      if (e.tid === this.analysisTid && e.pid === process.pid) return;
       const s = this.routes.get(`${e.pid}:${e.fd}`);
       if (s === undefined) this.strays++;
       else s.onIo(e);
@@ -135,7 +139,7 @@ export class ListenKernelTiming {
   attach(ends: ConnectionEnds, log: KernelLog): KernelTiming {
     if (this.closed) throw new BpfLoadError('watch', 0, 'the listener is stopping', 'none needed');
     const fds: StreamFds = {
-      lsptapPid: process.pid, serverPid: ends.serverPid, editorPid: ends.editorFdInPeer === null ? null : ends.editorPid,
+      lsptapPid: process.pid, analysisTid: this.analysisTid, serverPid: ends.serverPid, editorPid: ends.editorFdInPeer === null ? null : ends.editorPid,
       lsptapIn: ends.clientFd, lsptapOut: ends.clientFd, lsptapToServer: ends.toServerFd, lsptapFromServer: ends.fromServerFd,
       serverIn: ends.serverInFd, serverOut: ends.serverOutFd, editorIn: ends.editorFdInPeer,
       // The editor reads and writes one socket.

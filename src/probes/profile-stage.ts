@@ -28,6 +28,7 @@ export class ProfileStage {
   private readonly reader: ProfileReader;
   private readonly attribution: ProfileAttribution;
   private readonly namer: StackNamer;
+  private readonly symbolizer = new Symbolizer();
   /** Samples attributed since the last write to the sink. */
   private batch: AttributedSample[] = [];
   /** Counts were read since the last pump began: a response's samples are all in. */
@@ -37,7 +38,7 @@ export class ProfileStage {
   constructor(private readonly bpf: LoadedBpf, private readonly sampler: ProfileSampler, readonly target: ProfileTarget, private readonly sink: ProfileSampleSink | null) {
     this.reader = new ProfileReader(bpf);
     this.attribution = new ProfileAttribution(target.serverPid, sink === null ? null : (s) => this.batch.push(s));
-    this.namer = new StackNamer(target.serverPid, this.reader.stacks, new Symbolizer());
+    this.namer = new StackNamer(target.serverPid, this.reader.stacks, this.symbolizer);
   }
 
   /** Start sampling the session's server; throws BpfLoadError naming the step. */
@@ -107,7 +108,7 @@ export class ProfileStage {
       hz: this.sampler.hz, cpus: this.sampler.cpus, samples: a.serverTicks, childSamples: a.childTicks, waits: lost.waits,
       severalInFlight: a.severalInFlight, lostSamples: lost.countsFull, lostStacks: lost.stacksFull,
       background: digest(a.background, this.namer), stacks: this.reader.stacks.size,
-      reads: this.reader.reads, readMs: Math.round(Number(this.reader.readNs) / 1e4) / 100,
+      reads: this.reader.reads, readMs: Math.round(Number(this.reader.readNs) / 1e4) / 100, symbolBytes: this.symbolizer.heldBytes,
       ...(file !== null ? { fileSamples: file.samples, fileBytes: file.bytes, fileCutSamples: file.cutSamples } : {}),
     };
   }

@@ -34,6 +34,11 @@ export class BinarySymbols {
     return null;
   }
 
+  /** Bytes its tables hold. */
+  get heldBytes(): number {
+    return (this.go?.heldBytes ?? 0) + (this.elfSymbols?.heldBytes ?? 0);
+  }
+
   lookup(vaddr: number): SourceSymbol {
     const fromGo = this.go?.lookup(vaddr);
     if (fromGo) return fromGo;

@@ -50,7 +50,7 @@ export class ElfFile {
   readonly sections: readonly ElfSection[];
   readonly segments: readonly ElfSegment[];
 
-  private constructor(private fd: number | null, private readonly path: string, head: Buffer, fileSize: number) {
+  private constructor(private fd: number | null, readonly path: string, head: Buffer, fileSize: number) {
     if (head.length < 52 || head.readUInt32BE(0) !== 0x7f454c46) throw new ElfFormatError(`${path}: not an ELF file`);
     this.is64 = head[4] === 2;
     this.littleEndian = head[5] === 1;
@@ -94,15 +94,19 @@ export class ElfFile {
 
   /** length bytes at a file offset (fewer if the file is shorter). */
   read(offset: number, length: number): Buffer {
+    return this.readInto(Buffer.allocUnsafe(length), offset);
+  }
+
+  /** Fills out from a file offset (a reader of slices reuses one buffer); the part filled. */
+  readInto(out: Buffer, offset: number): Buffer {
     if (this.fd === null) throw new Error(`${this.path}: read after close`);
-    const out = Buffer.allocUnsafe(length);
     let got = 0;
-    while (got < length) {
-      const n = fs.readSync(this.fd, out, got, length - got, offset + got);
+    while (got < out.length) {
+      const n = fs.readSync(this.fd, out, got, out.length - got, offset + got);
       if (n === 0) break;
       got += n;
     }
-    return got === length ? out : out.subarray(0, got);
+    return got === out.length ? out : out.subarray(0, got);
   }
 
   section(name: string): ElfSection | null {
@@ -110,8 +114,18 @@ export class ElfFile {
   }
 
   sectionData(section: ElfSection): Buffer | null {
-    if (section.type === SHT_NOBITS || (section.flags & SHF_COMPRESSED) !== 0) return null;
-    return this.read(section.offset, section.size);
+    return this.hasData(section) ? this.read(section.offset, section.size) : null;
+  }
+
+  /** Whether a section's bytes are in the file as they are (not NOBITS, not compressed). */
+  hasData(section: ElfSection): boolean {
+    return section.type !== SHT_NOBITS && (section.flags & SHF_COMPRESSED) === 0;
+  }
+
+  /** The open file's identity (device, inode), to tell it from a file later put at its path. */
+  stat(): fs.Stats {
+    if (this.fd === null) throw new Error(`${this.path}: stat after close`);
+    return fs.fstatSync(this.fd);
   }
 
   /** The loadable segment holding a file offset: what a mapping's offset is translated by. */

@@ -121,6 +121,13 @@ export class GoLineTable {
   }
 
   /** The function, file and line of a pc (a vaddr of the binary), or null outside Go code. */
+  /** Bytes held: the table as read (lookups walk it in place) and the names cached. */
+  get heldBytes(): number {
+    let names = 0;
+    for (const n of this.names.values()) names += n.length * 2 + 16;
+    return this.v.length + names;
+  }
+
   lookup(pc: number): SourceSymbol | null {
     try {
       if (pc < this.entryPc(0) || pc >= this.entryPc(this.functionCount)) return null;

@@ -17,6 +17,13 @@ export class PerfMap {
     return new PerfMap(`/tmp/perf-${pid}.map`);
   }
 
+  /** Bytes held: the index and its names. */
+  get heldBytes(): number {
+    let names = 0;
+    for (const n of this.names) names += n.length * 2 + 16;
+    return this.starts.byteLength + this.ends.byteLength + names;
+  }
+
   lookup(pc: number): string | null {
     if (this.readBytes < 0 || (this.find(pc) === null && this.grew())) this.load();
     const i = this.find(pc);

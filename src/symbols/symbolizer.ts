@@ -50,6 +50,17 @@ export class Symbolizer {
     return { mapping, symbol: vaddr === null ? UNNAMED : binary.lookup(vaddr) };
   }
 
+  /**
+   * Bytes the tables read so far hold (kernel, binaries, perf maps): what symbolizing costs
+   * in memory, for `session end` (kernel.profile.symbolBytes).
+   */
+  get heldBytes(): number {
+    let n = this.kernelSymbols.heldBytes;
+    for (const b of this.binaries.values()) n += b?.heldBytes ?? 0;
+    for (const m of this.perfMaps.values()) n += m.heldBytes;
+    return n;
+  }
+
   kernel(pc: bigint): { symbol: SourceSymbol } {
     const fn = this.kernelSymbols.lookup(pc);
     return { symbol: fn === null ? UNNAMED : { fn, file: null, line: null } };
