@@ -5,6 +5,9 @@
 import type { Mode, ModeName } from './modes';
 import { spreadOf, type Spread } from './stats';
 
+/** The editing day's name in the table (bench/day.ts). */
+export const DAY_WORKLOAD = 'editing day';
+
 export interface MetricReport {
   workload: string;
   metric: string;
@@ -30,6 +33,8 @@ const UNITS: Record<string, string> = {
   deliveryMs: 'ms', peakRssMb: 'MB', rssGrowthMb: 'MB', wallMs: 'ms', logLagMs: 'ms after the last answer',
   trueWallMs: 'ms, `-- true`', trueCpuMs: 'ms CPU, `-- true`', goplsVersionMs: 'ms, `gopls version`',
   firstAnswerMs: 'ms, spawn → initialize answered', nsPerSyscall: 'ns CPU per syscall of dd', cpuSharePct: '% of the server tree\'s CPU',
+  messages: 'both directions', wallS: 's', keystrokes: 'didChange', cancelledPct: '% of requests', logBytesPerMsg: 'B of log per message',
+  cpuPerMsgUsFirstHalf: 'µs CPU/msg, first half', cpuPerMsgUsSecondHalf: 'µs CPU/msg, second half', rssGrowthSecondHalfPct: '% over the second half',
 };
 
 /** runs[workload][mode] = one figures object per repeat. */
@@ -48,7 +53,7 @@ export function summarise(runs: Runs): MetricReport[] {
       }
       const ratio = (a?: Spread, b?: Spread): number | null => (a === undefined || b === undefined || b.median === 0 ? null : a.median / b.median);
       out.push({
-        workload, metric, unit: UNITS[metric] ?? (metric.startsWith('p50Ms') ? 'ms' : ''), higherIsBetter: metric === 'msgsPerS' || metric === 'mbPerS',
+        workload, metric, unit: UNITS[metric] ?? (metric.startsWith('p50Ms') ? 'ms' : metric.startsWith('rssMb') ? 'MB' : ''), higherIsBetter: metric === 'msgsPerS' || metric === 'mbPerS',
         modes, lsptapOverRelay: ratio(modes.lsptap, modes.relay), lsptapOverDirect: ratio(modes.lsptap, modes.direct),
       });
     }
@@ -141,6 +146,20 @@ export function checkBudgets(reports: MetricReport[], modes: Mode[], largestWork
   diffLine('first answer, lsptap-kernel − relay', 'first answer', 'firstAnswerMs', 'lsptap-kernel', 'relay', 30, 'ms');
   diffLine('round trip p50, kernel timing on − off (arms apart)', 'latency', 'p50Us', 'lsptap-kernel', 'lsptap', 15, 'µs');
   diffLine('tax per syscall of an unwatched process (dd beside an idle kernel-timed session − alone)', 'tax (dd)', 'nsPerSyscall', 'lsptap-kernel', 'direct', 0.1, 'µs', 1e-3);
+  // Issue 24: a day of editing (bench/day.ts) leaves lsptap's memory and CPU per message flat.
+  const day = (metric: string): { mode: ModeName; value: number } | null => {
+    const r = find(reports, DAY_WORKLOAD, metric);
+    for (const mode of ['lsptap-kernel', 'lsptap'] as const) { const v = r?.modes[mode]?.median; if (v !== undefined) return { mode, value: v }; }
+    return null;
+  };
+  const dayGrowth = day('rssGrowthSecondHalfPct');
+  const dayGrowthBudget = `${DAY_WORKLOAD}: ${dayGrowth?.mode ?? 'lsptap'} RSS growth over the second half (%)`;
+  if (dayGrowth === null) lines.push({ budget: dayGrowthBudget, value: null, limit: '≤ 10 %', verdict: 'SKIP', note: 'not measured in this run' });
+  else lines.push({ budget: dayGrowthBudget, value: dayGrowth.value, limit: '≤ 10 %', verdict: dayGrowth.value <= 10 ? 'PASS' : 'FAIL', note: null });
+  const [first, second] = [day('cpuPerMsgUsFirstHalf'), day('cpuPerMsgUsSecondHalf')];
+  const cpuBudget = `${DAY_WORKLOAD}: ${first?.mode ?? 'lsptap'} CPU per message, second half / first half`;
+  if (first === null || second === null || first.value <= 0) lines.push({ budget: cpuBudget, value: null, limit: '≤ 1.10', verdict: 'SKIP', note: 'not measured in this run' });
+  else { const v = second.value / first.value; lines.push({ budget: cpuBudget, value: v, limit: '≤ 1.10', verdict: v <= 1.1 ? 'PASS' : 'FAIL', note: null }); }
   for (const mode of ['lsptap', 'lsptap-kernel'] as const) {
     const share = find(reports, 'gopls', 'cpuSharePct')?.modes[mode]?.median;
     const budget = `${mode} CPU / gopls tree CPU over the gopls session (%)`;
