@@ -29,7 +29,7 @@ const UNITS: Record<string, string> = {
   p50Us: 'µs', p90Us: 'µs', p99Us: 'µs', cpuPerMsgUs: 'µs CPU/msg', ringEventsPerS: 'records/s', ringDrops: 'records', msgsPerS: 'msgs/s', mbPerS: 'MB/s',
   deliveryMs: 'ms', peakRssMb: 'MB', rssGrowthMb: 'MB', wallMs: 'ms', logLagMs: 'ms after the last answer',
   trueWallMs: 'ms, `-- true`', trueCpuMs: 'ms CPU, `-- true`', goplsVersionMs: 'ms, `gopls version`',
-  firstAnswerMs: 'ms, spawn → initialize answered', nsPerSyscall: 'ns CPU per syscall of dd', cpuSharePct: '% of the server tree\'s CPU',
+  firstAnswerMs: 'ms, spawn → initialize answered', nsPerSyscall: 'ns CPU per syscall of dd', cpuSharePct: '% of the server tree\'s CPU', serverCpuMs: 'ms CPU, the gopls tree', profileLost: 'samples and stacks', symbolizeCpuMs: 'ms CPU',
 };
 
 /** runs[workload][mode] = one figures object per repeat. */
