@@ -5,6 +5,9 @@
 import type { Mode, ModeName } from './modes';
 import { spreadOf, type Spread } from './stats';
 
+/** The editing day's name in the table (bench/day.ts). */
+export const DAY_WORKLOAD = 'editing day';
+
 export interface MetricReport {
   workload: string;
   metric: string;
@@ -29,7 +32,10 @@ const UNITS: Record<string, string> = {
   p50Us: 'µs', p90Us: 'µs', p99Us: 'µs', cpuPerMsgUs: 'µs CPU/msg', ringEventsPerS: 'records/s', ringDrops: 'records', msgsPerS: 'msgs/s', mbPerS: 'MB/s',
   deliveryMs: 'ms', peakRssMb: 'MB', rssGrowthMb: 'MB', wallMs: 'ms', logLagMs: 'ms after the last answer',
   trueWallMs: 'ms, `-- true`', trueCpuMs: 'ms CPU, `-- true`', goplsVersionMs: 'ms, `gopls version`',
-  firstAnswerMs: 'ms, spawn → initialize answered', nsPerSyscall: 'ns CPU per syscall of dd', cpuSharePct: '% of the server tree\'s CPU', serverCpuMs: 'ms CPU, the gopls tree', profileLost: 'samples and stacks', symbolizeCpuMs: 'ms CPU',
+  firstAnswerMs: 'ms, spawn → initialize answered', nsPerSyscall: 'ns CPU per syscall of dd', cpuSharePct: '% of the server tree\'s CPU',
+  serverCpuMs: 'ms CPU, the gopls tree', profileLost: 'samples and stacks', symbolizeCpuMs: 'ms CPU',
+  messages: 'both directions', wallS: 's', keystrokes: 'didChange', cancelledPct: '% of requests', logBytesPerMsg: 'B of log per message',
+  cpuPerMsgUsFirstHalf: 'µs CPU/msg, first half', cpuPerMsgUsSecondHalf: 'µs CPU/msg, second half', rssGrowthSecondHalfPct: '% over the second half',
 };
 
 /** runs[workload][mode] = one figures object per repeat. */
@@ -48,7 +54,7 @@ export function summarise(runs: Runs): MetricReport[] {
       }
       const ratio = (a?: Spread, b?: Spread): number | null => (a === undefined || b === undefined || b.median === 0 ? null : a.median / b.median);
       out.push({
-        workload, metric, unit: UNITS[metric] ?? (metric.startsWith('p50Ms') ? 'ms' : ''), higherIsBetter: metric === 'msgsPerS' || metric === 'mbPerS',
+        workload, metric, unit: UNITS[metric] ?? (metric.startsWith('p50Ms') ? 'ms' : metric.startsWith('rssMb') ? 'MB' : ''), higherIsBetter: metric === 'msgsPerS' || metric === 'mbPerS',
         modes, lsptapOverRelay: ratio(modes.lsptap, modes.relay), lsptapOverDirect: ratio(modes.lsptap, modes.direct),
       });
     }
@@ -152,6 +158,20 @@ export function checkBudgets(reports: MetricReport[], modes: Mode[], largestWork
   const symbolizeBudget = 'symbolizing gopls once: maps, its tables, 1,000 pcs and the kernel\'s symbols (CPU ms)';
   if (symbolize === undefined) lines.push({ budget: symbolizeBudget, value: null, limit: '≤ 300 ms', verdict: 'SKIP', note: 'not measured in this run' });
   else lines.push({ budget: symbolizeBudget, value: symbolize, limit: '≤ 300 ms', verdict: symbolize <= 300 ? 'PASS' : 'FAIL', note: null });
+  // Issue 24: a day of editing (bench/day.ts) leaves lsptap's memory and CPU per message flat.
+  const day = (metric: string): { mode: ModeName; value: number } | null => {
+    const r = find(reports, DAY_WORKLOAD, metric);
+    for (const mode of ['lsptap-kernel', 'lsptap'] as const) { const v = r?.modes[mode]?.median; if (v !== undefined) return { mode, value: v }; }
+    return null;
+  };
+  const dayGrowth = day('rssGrowthSecondHalfPct');
+  const dayGrowthBudget = `${DAY_WORKLOAD}: ${dayGrowth?.mode ?? 'lsptap'} RSS growth over the second half (%)`;
+  if (dayGrowth === null) lines.push({ budget: dayGrowthBudget, value: null, limit: '≤ 10 %', verdict: 'SKIP', note: 'not measured in this run' });
+  else lines.push({ budget: dayGrowthBudget, value: dayGrowth.value, limit: '≤ 10 %', verdict: dayGrowth.value <= 10 ? 'PASS' : 'FAIL', note: null });
+  const [first, second] = [day('cpuPerMsgUsFirstHalf'), day('cpuPerMsgUsSecondHalf')];
+  const cpuBudget = `${DAY_WORKLOAD}: ${first?.mode ?? 'lsptap'} CPU per message, second half / first half`;
+  if (first === null || second === null || first.value <= 0) lines.push({ budget: cpuBudget, value: null, limit: '≤ 1.10', verdict: 'SKIP', note: 'not measured in this run' });
+  else { const v = second.value / first.value; lines.push({ budget: cpuBudget, value: v, limit: '≤ 1.10', verdict: v <= 1.1 ? 'PASS' : 'FAIL', note: null }); }
   for (const mode of ['lsptap', 'lsptap-kernel'] as const) {
     const share = find(reports, 'gopls', 'cpuSharePct')?.modes[mode]?.median;
     const budget = `${mode} CPU / gopls tree CPU over the gopls session (%)`;

@@ -94,12 +94,29 @@ test('a quick benchmark run reports every mode and the budget lines as JSON', { 
   for (const b of doc.budgets) assert.match(b.verdict, /^(PASS|FAIL|SKIP)$/);
 });
 
+test('a short editing day through lsptap reports RSS at each tenth, log bytes and CPU per message by half, and its two budget lines', { timeout: 300_000 }, async () => {
+  const stdout = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, [path.join(REPO_ROOT, 'dist', 'bench', 'run.js'), '--json', '--only', 'day', '--modes', 'lsptap', '--day-messages', '40000'],
+      { maxBuffer: 16 << 20 }, (err, out) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(out)));
+  });
+  const doc = JSON.parse(stdout) as { results: { workload: string; metric: string; modes: Record<string, { median: number }> }[]; budgets: { budget: string; verdict: string }[] };
+  const day = new Map(doc.results.filter((r) => r.workload === 'editing day').map((r) => [r.metric, r.modes.lsptap?.median]));
+  assert.ok((day.get('messages') ?? 0) >= 40_000, 'the day ran its messages');
+  for (let tenth = 0; tenth <= 100; tenth += 10) assert.ok((day.get(`rssMb at ${tenth} %`) ?? 0) > 0, `RSS at ${tenth} %`);
+  for (const m of ['logBytesPerMsg', 'cpuPerMsgUsFirstHalf', 'cpuPerMsgUsSecondHalf', 'rssGrowthSecondHalfPct']) assert.ok(Number.isFinite(day.get(m)), m);
+  assert.ok((day.get('logBytesPerMsg') ?? 0) > 100, 'every message has a log line');
+  assert.ok((day.get('cancelledPct') ?? 0) > 0, 'some completions were cancelled before their answer');
+  const lines = doc.budgets.filter((b) => b.budget.startsWith('editing day: lsptap '));
+  assert.equal(lines.length, 2);
+  for (const b of lines) assert.match(b.verdict, /^(PASS|FAIL)$/);
+});
+
 test('the gopls workload\'s ring figures are read from a kernel-timed session\'s end line: records per second of wall time, drops; none without kernel timing', { skip: bpfSkipReason() }, async (t) => {
   const dir = tmpDir(t, { worldWritable: true });
   const figures: ReturnType<typeof ringFigures>[] = [];
   for (const bpf of ['--bpf=require', '--bpf=off']) {
     const log = path.join(dir, `${bpf}.jsonl`);
-    const run = startSession(t, ['--log', log, bpf]);
+    const run = await startSession(t, ['--log', log, bpf]);
     for (let i = 0; i < 3; i++) await run.conn.sendRequest('test/echo', {});
     const end = await endSession(run);
     assert.equal(end.code, 0, end.stderr);

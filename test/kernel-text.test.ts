@@ -105,12 +105,15 @@ test('a profile of fewer than 5 ticks, or one from a log without cpuIn, adds not
   assert.equal(explainRequest('m', 30, { ...k, profile: old }), 'm 30 ms: 30 ms the server busy (thread time 30 ms on a CPU)');
 });
 
-test('the wait part that holds nearly all the blocked time names the function that waited; blocked time split between parts, or with no thread in a syscall, names none', () => {
+test('the largest wait part, when it holds most of the blocked time, names the function that waited; blocked time split evenly, or with no thread in a syscall, names none', () => {
   const k = { toServerPipeUs: 0, serverUs: 310_000, serverCpuUs: 10_000, serverBlockedUs: 300_000, blockedOnChildUs: 295_000, blockedOnDiskUs: 5_000, blockedOtherUs: 0 };
   const waitIn = [{ fn: 'main.blockInSyscall', pct: 97.1 }, { fn: NO_WAITER, pct: 2.9 }];
   assert.equal(explainRequest('lsptap/block', 310, { ...k, profile: profile({ samples: 1, waitMs: 300, waitIn }) }),
     'lsptap/block 310 ms: 295 ms the server waited for its children (thread time 0.0 ms on a CPU; 97 % of the wait in main.blockInSyscall), 10 ms the server busy (thread time 10 ms on a CPU), 5.0 ms the server waited for the disk (0 reads, 0.0 MB)');
-  const split = { ...k, blockedOnChildUs: 200_000, blockedOnDiskUs: 100_000 };
+  // A loaded machine: the child on a CPU for a sixth of the wait, asleep for the rest.
+  assert.match(explainRequest('lsptap/block', 310, { ...k, blockedOnChildUs: 50_000, blockedOnDiskUs: 0, blockedOtherUs: 250_000, profile: profile({ samples: 1, waitMs: 300, waitIn }) })!,
+    /250 ms the server waited on something else \(97 % of the wait in main\.blockInSyscall\), 50 ms the server waited for its children \(thread time 0\.0 ms on a CPU\)/);
+  const split = { ...k, blockedOnChildUs: 150_000, blockedOnDiskUs: 150_000 };
   assert.doesNotMatch(explainRequest('lsptap/block', 310, { ...split, profile: profile({ samples: 1, waitMs: 300, waitIn }) })!, /blockInSyscall/);
   assert.doesNotMatch(explainRequest('lsptap/block', 310, { ...k, profile: profile({ samples: 1, waitMs: 300, waitIn: [{ fn: NO_WAITER, pct: 100 }] }) })!, /%/);
 });

@@ -34,7 +34,7 @@ test('each response line names the function its request spent its CPU in and the
   const dir = tmpDir(t, { worldWritable: true });
   const built = buildProfileServer(dir);
   const log = path.join(dir, 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--summary', '--profile-hz', String(HZ)], { server: [built.stripped] });
+  const run = await startSession(t, ['--log', log, '--summary', '--profile-hz', String(HZ)], { server: [built.stripped] });
   await run.conn.sendRequest('initialize', {});
   await run.conn.sendRequest('lsptap/spin', { ms: 300 });
   await run.conn.sendRequest('lsptap/block', { ms: 300 });
@@ -73,6 +73,11 @@ test('each response line names the function its request spent its CPU in and the
   // A sleeping child is not busy, so the wait reads as "on something else", not "for sleep".
   for (const l of said('lsptap/block')) assert.match(l, /: [\d,.]+ ms profile-server waited [^(,]*\(([^)]*; )?\d+ % of the wait in main\.blockInSyscall[,)]/);
   for (const l of sentences) assert.equal(sentenceFault(l), null);
+  // The HTML report says the same sentence (escaped) in its slowest requests.
+  const html = path.join(dir, 'report.html');
+  execFileSync(process.execPath, [lsptapBin, 'report', '--html', html, log], { stdio: 'pipe' });
+  const spinSaid = said('lsptap/spin')[1].replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  assert.ok(fs.readFileSync(html, 'utf8').includes(spinSaid.slice(0, spinSaid.indexOf(')') + 1)), `the HTML report has ${spinSaid}`);
 
   const end = lines.find((l) => l.msg === 'session end');
   const p = (end?.kernel as { profile?: { hz: number; samples: number; lostSamples: number } } | undefined)?.profile;
@@ -98,7 +103,7 @@ test('each response line names the function its request spent its CPU in and the
 test('--profile-hz 0 turns profiling off: no kernel.profile anywhere, kernel timing still on', { skip }, async (t) => {
   const dir = tmpDir(t, { worldWritable: true });
   const log = path.join(dir, 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--profile-hz', '0']);
+  const run = await startSession(t, ['--log', log, '--profile-hz', '0']);
   await run.conn.sendRequest('initialize', {});
   const exit = await endSession(run);
   assert.equal(exit.code, 0, exit.stderr);

@@ -10,8 +10,12 @@ const MIN_TICKS = 5;
 /** Functions named per clause at most; after the first, only those with this share or more. */
 const NAMED_MAX = 3;
 const NAMED_MIN_PCT = 10;
-/** A wait part gets the waiting functions only when it is this much of the blocked time (the wait profile is not split by what was waited for). */
-const WAIT_PART_SHARE = 0.9;
+/**
+ * The wait profile is not split by what was waited for (a child, the disk, a timer), so its
+ * functions go to the largest wait part, and only when that part is more than this share of
+ * the blocked time; the clause says `of the wait`: of all the server's blocked time.
+ */
+const WAIT_PART_SHARE = 0.5;
 
 const PHRASES: Record<string, string> = {
   [CPU_IN_GC]: 'the Go garbage collector', [CPU_IN_RUNTIME]: 'the Go runtime', [CPU_IN_KERNEL]: 'the kernel',
@@ -29,7 +33,7 @@ function sharesText(shares: unknown, first = ''): string | null {
 /**
  * Adds the profile's clauses to a request's parts: `31 % in go/types.(*Checker).exprInternal`
  * on the busy part (shares of the server's CPU ticks in the window, so of its thread time),
- * `95 % of the wait in main.blockInSyscall` on the wait part that holds nearly all the blocked time.
+ * `95 % of the wait in main.blockInSyscall` on the largest wait part when it holds most of the blocked time.
  *
  * The CPU clause quotes cpuIn, not self or total. A Go server's self list is mostly its
  * runtime (in a gopls references request the top five were the collector's scanobject and
@@ -55,8 +59,10 @@ export function addProfileClauses(parts: SentencePart[], k: KernelTiming): void 
   }
   const blockedUs = k.serverBlockedUs ?? 0;
   if (typeof p.waitMs !== 'number' || p.waitMs <= 0 || blockedUs <= 0) return;
-  const wait = parts.find((x) => (x.kind === 'child' || x.kind === 'disk' || x.kind === 'other') && x.us >= WAIT_PART_SHARE * blockedUs);
+  // Parts come largest first: the first wait part is the largest.
+  const wait = parts.find((x) => x.kind === 'child' || x.kind === 'disk' || x.kind === 'other');
+  if (wait === undefined || wait.us <= WAIT_PART_SHARE * blockedUs) return;
   // `of the wait`: the part's own clause is its children's thread time, which this is not.
   const waited = sharesText(p.waitIn, ' of the wait');
-  if (wait !== undefined && waited !== null) wait.clauses.push(waited);
+  if (waited !== null) wait.clauses.push(waited);
 }
