@@ -14,6 +14,7 @@ import { VERSION } from './model/version';
 import { MAX_PROFILE_HZ, type BpfMode } from './model/stages';
 import { StartupError, UsageError, describeFailure } from './model/errors';
 import { AnalysisLink } from './proxy/worker/analysis-link';
+import { missingBpfCapability } from './probes/bpf-capability';
 import { guardStderr, writeStderr } from './proxy/stderr';
 import { exposedMetricsWarning, parseMetricsAddress } from './sinks/metrics-address';
 import { parseCommand, printUsage, usageOf, usageError } from './command/command-args';
@@ -74,18 +75,24 @@ export function openSessionLog(opts: ProxyCliOptions): { fd: number; path: strin
 }
 
 /**
- * Start the analysis thread and open the log it writes. Only --bpf=require and --metrics
- * can refuse to start (a startup error, printed before any server starts): only they wait
- * for the thread; otherwise the server starts while the thread does, and the bytes wait in
- * the shared ring (`lsptap -- true`: 361 -> 321 ms CPU, see the commit).
+ * Start the analysis thread and open the log it writes. Only --metrics and (with
+ * needKernelState) --bpf=require can refuse to start (a startup error, printed before any
+ * server starts): only they wait for the thread; otherwise the server starts while the thread
+ * does, and the bytes wait in the shared ring (`lsptap -- true`: 361 -> 321 ms CPU, see the
+ * commit). A child server does not wait for --bpf=require's probes either: they load beside
+ * it, after a capability check here (stdio-proxy.ts ends the session if they then fail).
  */
 async function startLink(opts: ProxyCliOptions, bpf: BpfMode, needKernelState = false): Promise<{ link: AnalysisLink; logPath: string | null; extraStart: Record<string, unknown> }> {
+  if (bpf === 'require' && !needKernelState) {
+    const missing = missingBpfCapability();
+    if (missing !== null) throw new StartupError(`lsptap: --bpf=require: kernel timing cannot start: ${missing.message}`);
+  }
   if (opts.metrics !== undefined) {
     const exposed = exposedMetricsWarning(parseMetricsAddress(opts.metrics));
     if (exposed !== null) writeStderr(`${exposed}\n`);
   }
   const link = AnalysisLink.launch({ bpf, metricsAddress: opts.metrics ?? null, profileHz: opts.profileHz });
-  if (bpf === 'require' || opts.metrics !== undefined || needKernelState) await link.started;
+  if (opts.metrics !== undefined || needKernelState) await link.started;
   const { fd, path, retention } = openSessionLog(opts);
   link.openLog(fd, opts.bodies, path, opts.graceMs);
   return { link, logPath: path, extraStart: retention === null ? {} : { logRetention: retention } };

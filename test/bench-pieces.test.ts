@@ -114,7 +114,7 @@ test('the gopls workload\'s ring figures are read from a kernel-timed session\'s
   const figures: ReturnType<typeof ringFigures>[] = [];
   for (const bpf of ['--bpf=require', '--bpf=off']) {
     const log = path.join(dir, `${bpf}.jsonl`);
-    const run = startSession(t, ['--log', log, bpf]);
+    const run = await startSession(t, ['--log', log, bpf]);
     for (let i = 0; i < 3; i++) await run.conn.sendRequest('test/echo', {});
     const end = await endSession(run);
     assert.equal(end.code, 0, end.stderr);

@@ -4,7 +4,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fdGrowth } from '../src/probes/tree-accounting';
+import { FdTrend } from '../src/probes/tree-accounting';
+
+function fdGrowth(samples: number[]): ReturnType<FdTrend['growth']> {
+  const trend = new FdTrend();
+  for (const n of samples) trend.add(n);
+  return trend.growth();
+}
 import { ByteStream } from '../src/probes/byte-streams';
 import { IoOp, IDLE_CAUSES, type TreeTotals } from '../src/probes/event-layout';
 import { KernelStage } from '../src/probes/kernel-stage';
@@ -37,6 +43,13 @@ test('fd growth needs the count to rise over at least 5 requests without falling
   assert.equal(fdGrowth([9, 10, 11, 12, 13, 14, 9]), null, 'fell back');
   assert.equal(fdGrowth([9, 9, 9, 9, 9, 9, 9]), null, 'flat');
   assert.equal(fdGrowth([]), null);
+});
+
+test('fd growth is judged from a running trend: a million requests leave it the same as five', () => {
+  const trend = new FdTrend();
+  for (let i = 0; i < 1_000_000; i++) trend.add(9 + Math.min(5, Math.floor(i / 150_000)));
+  assert.deepEqual(trend.growth(), { rises: 5, from: 9, to: 14 });
+  assert.equal(trend.last, 14);
 });
 
 test('a byte stream that had moved bytes before watching starts at that count and skips the calls already in it', () => {
@@ -176,4 +189,26 @@ test('a window edge inside a gap of lost tree records gets no snapshot, even wit
   snap(10_000_000, false, 1_000_000);
   snap(11_000_000, true, 1_200_000);
   assert.equal(tree.window(10_000_000, 11_000_000, { method: 'd', id: 4 })!.serverCpuUs, 200);
+});
+
+test('a child\'s cpuUs and wallUs are its share of the window: slot differences for one alive across it, its exit total for one born in it, null for one without a slot at an edge it lived across', () => {
+  const serverPid = 2;
+  const tree = new TreeAccounting(serverPid, 4, 0);
+  const totals = (): TreeTotals => ({
+    modeNs: [0, 0, 0, 0], causeNs: IDLE_CAUSES.map(() => 0), serverCpuNs: 0, serverRunqNs: 0, childCpuNs: 0, childRunqNs: 0, childDiskNs: 0,
+    fileReads: 0, fileReadBytes: 0, pageCacheMisses: 0, diskIos: 0, diskIoBytes: 0, diskIoNs: 0, fdsOpened: 0, fdsClosed: 0, lastOtherNr: 0, fdsOpenDelta: 0,
+  });
+  const exec = (pid: number, startNs: number, script: string) => tree.add({ tsNs: startNs + 1000, pid, tid: pid, kind: 'exec', startNs, ppid: serverPid, comm: 'node', path: '/usr/bin/node', args: ['node', script] });
+  const snap = (tsNs: number, write: boolean, slots: Array<[number, number]>) => tree.add({ tsNs, pid: serverPid, tid: serverPid, kind: 'snapshot', fd: write ? 1 : 0, write, totals: totals(), childCpuNs: new Map(slots) });
+  exec(10, 1_000_000, 'tsserver.js'); // alive across the window, with a slot
+  exec(11, 1_500_000, 'typingsInstaller.js'); // alive across it, forked when no slot was free
+  snap(10_000_000, false, [[10, 40_000_000]]);
+  exec(12, 12_000_000, 'go.js'); // born in the window, ends in it
+  tree.add({ tsNs: 15_000_000, pid: 12, tid: 12, kind: 'exit', startNs: 12_000_000, cpuNs: 2_000_000, diskNs: 0, status: 0, comm: 'node' });
+  snap(20_000_000, true, [[10, 47_000_000]]);
+  const w = tree.window(10_000_000, 20_000_000, { method: 'textDocument/hover', id: 1 })!;
+  const byPid = new Map(w.children.map((c) => [c.pid, c]));
+  assert.deepEqual([byPid.get(10)!.cpuUs, byPid.get(10)!.wallUs, byPid.get(10)!.exitCode], [7000, 10_000, null], 'tsserver: 7 ms of CPU in the window, alive through its 10 ms, still running');
+  assert.deepEqual([byPid.get(11)!.cpuUs, byPid.get(11)!.wallUs], [null, 10_000], 'no slot: its CPU in the window is unknown');
+  assert.deepEqual([byPid.get(12)!.cpuUs, byPid.get(12)!.wallUs, byPid.get(12)!.exitCode], [2000, 3000, 0], 'born and ended in the window: its whole life');
 });

@@ -18,7 +18,7 @@ const skip = skipUnless(bpfSkipReason() || missingCommand('gopls')).skip;
 
 test('gopls shows non-zero server CPU time for textDocument/references', { skip, timeout: 120_000 }, async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=require'], { server: ['gopls'], cwd: MODULE });
+  const run = await startSession(t, ['--log', log, '--bpf=require'], { server: ['gopls'], cwd: MODULE });
   const { uri, text } = await openInGopls(run, MODULE, 'fixture', path.join(MODULE, 'shapes', 'shapes.go'));
   const before = text.slice(0, text.indexOf('func TotalArea') + 'func T'.length);
   const position = { line: before.split('\n').length - 1, character: before.length - before.lastIndexOf('\n') - 1 };
@@ -38,7 +38,7 @@ test('gopls shows non-zero server CPU time for textDocument/references', { skip,
 /** One session: open net/http/server.go, ask for its symbols; the checks every run must pass. */
 async function documentSymbolSession(t: TestContext, srcRoot: string): Promise<{ within: number; said: string }> {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=require'], { server: ['gopls'], cwd: srcRoot });
+  const run = await startSession(t, ['--log', log, '--bpf=require'], { server: ['gopls'], cwd: srcRoot });
   const { uri } = await openInGopls(run, srcRoot, 'std', path.join(srcRoot, 'net', 'http', 'server.go'));
   const symbols = await run.conn.sendRequest(DocumentSymbolRequest.type, { textDocument: { uri } }) as unknown[] | null;
   assert.ok(symbols !== null && symbols.length > 100, `${symbols?.length} symbols`);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { HoverRequest, DefinitionRequest, ReferencesRequest, DocumentSymbolRequest } from 'vscode-languageserver-protocol/node';
 import { readLog, fixtures, type LogLine, tmpDir } from './helpers/index';
-import { bpfSkipReason, openInGopls, startSession, endSession, responseLine, kernelOf, between, sleep } from './helpers/kernel';
+import { bpfSkipReason, openInGopls, startSession, endSession, responseLine, kernelOf, between, sleep, kernelDecided } from './helpers/kernel';
 import { missingCommand, skipUnless } from './helpers/capabilities';
 
 const MODULE = path.join(fixtures, 'gomod-kernel');
@@ -26,7 +26,7 @@ function loadBothCores(t: { after: (fn: () => void) => void }): void {
 test('under load, every gopls response has latencyMs >= serverUs and equal to its kernel parts within 50 µs', { ...skipUnless(skip || missingCommand('gopls')), timeout: 240_000 }, async (t) => {
   loadBothCores(t);
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=require'], { server: ['gopls'], cwd: MODULE });
+  const run = await startSession(t, ['--log', log, '--bpf=require'], { server: ['gopls'], cwd: MODULE });
   const { uri, text } = await openInGopls(run, MODULE, 'fixture', path.join(MODULE, 'shapes', 'shapes.go'));
   const lines = text.split('\n');
   const positions = lines.flatMap((l, line) => [...l.matchAll(/\b(Area|Perimeter|Shape|TotalArea|Circle|Rect)\b/g)].map((m) => ({ line, character: m.index! + 1 })));
@@ -77,7 +77,7 @@ function requestLine(lines: LogLine[], id: number): LogLine {
 
 test('fromEditorPipeUs shows the 200 ms the editor\'s bytes waited while lsptap was stopped, on the request and its response', { skip }, async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=require']);
+  const run = await startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {}); // lsptap is up and watching
   await run.conn.sendRequest('test/echo', {}); // written once lsptap reads: waits microseconds
   run.child.kill('SIGSTOP');
@@ -94,31 +94,41 @@ test('fromEditorPipeUs shows the 200 ms the editor\'s bytes waited while lsptap 
   between(kernelOf(requestLine(lines, 1)).fromEditorPipeUs, 0, 150_000, 'fromEditorPipeUs of a request read at once');
 });
 
-test('bytes the editor wrote before lsptap watched get a null fromEditorPipeUs, and every later message is joined at its own offset', { skip }, async (t) => {
+test('the relay forwards from the first byte while the probes load; kernel fields start at the offsets `kernel timing on` names, and every later message has them, joined at its own offsets', { skip }, async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=require']);
-  // Written at once, while lsptap is still starting: these wait in the pipe, unseen.
+  const run = await startSession(t, ['--log', log, '--bpf=require'], { early: true });
+  // Written at once: answered while the probes still load, so without kernel fields.
   await Promise.all([run.conn.sendRequest('test/echo', { early: 1 }), run.conn.sendRequest('test/echo', { early: 2 })]);
+  await kernelDecided(log, run);
   for (let i = 0; i < 5; i++) await run.conn.sendRequest('test/echo', { later: i });
   const end = await endSession(run);
   assert.equal(end.code, 0, end.stderr);
   const lines = readLog(log);
-  const start = lines.find((l) => l.msg === 'session start')!.kernel as { editorWriterPid: number; editorBytesBefore: number };
-  assert.equal(start.editorWriterPid, process.pid, 'the editor is the process writing lsptap\'s stdin');
-  assert.ok(start.editorBytesBefore > 0, `editorBytesBefore ${start.editorBytesBefore}: the early requests were waiting`);
-  const c2s = lines.filter((l) => l.msg === 'message' && l.dir === 'c2s' && l.method !== 'exit');
-  for (const m of c2s) {
-    const end = (m.offset as number) + (m.headerBytes as number) + (m.bytes as number);
-    const v = kernelOf(m).fromEditorPipeUs;
-    if (end <= start.editorBytesBefore) assert.equal(v, null, `${String(m.id)} was written before watching`);
-    else between(v, 0, 150_000, `fromEditorPipeUs of request ${String(m.id)}, written once lsptap reads`);
+  const on = lines.find((l) => l.msg === 'kernel timing on');
+  assert.ok(on !== undefined, 'a `kernel timing on` line');
+  const from: Record<string, number> = { c2s: on.c2sOffset as number, s2c: on.s2cOffset as number };
+  t.diagnostic(`kernel fields from c2s offset ${from.c2s}, s2c offset ${from.s2c}`);
+  const msgs = lines.filter((l) => l.msg === 'message' && l.method !== 'exit');
+  const endOf = (m: LogLine): number => (m.offset as number) + (m.headerBytes as number) + (m.bytes as number);
+  for (const m of msgs) {
+    const dir = m.dir as string;
+    if (endOf(m) <= from[dir]) { assert.equal(m.kernel, undefined, `${dir} ${String(m.id)} ended before the cut`); continue; }
+    if ((m.offset as number) < from[dir]) continue; // began before the cut: some fields may be null
+    const k = kernelOf(m);
+    assert.equal(m.clock, 'kernel', `${dir} ${String(m.id)} has the kernel's stamps`);
+    if (dir === 'c2s') between(k.fromEditorPipeUs, 0, 150_000, `fromEditorPipeUs of request ${String(m.id)}`);
+    if (m.kind === 'response') {
+      // Joined at wrong offsets, the parts would not add up to the latency.
+      const sum = k.toServerPipeUs! + k.serverUs! + k.serverWriteUs! + k.toLsptapPipeUs!;
+      between(sum, (m.latencyMs as number) * 1000 - 50, (m.latencyMs as number) * 1000 + 50, `response ${String(m.id)}'s parts against its latency`);
+    }
   }
-  assert.ok(c2s.filter((m) => kernelOf(m).fromEditorPipeUs !== null).length >= 5);
+  assert.ok(msgs.filter((m) => (m.offset as number) >= from[m.dir as string]).length >= 12, 'the 6 later requests and their responses have kernel fields');
 });
 
 test('startTime + firstByteMs is the wall clock of lsptap\'s read: never before the client wrote, and within 2 ms for a prompt read', async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=off']);
+  const run = await startSession(t, ['--log', log, '--bpf=off']);
   await run.conn.sendRequest('test/echo', {}); // lsptap is reading
   const written = await writeOnTicks(run.child.stdin!, 100, 16);
   const end = await endSession(run);
@@ -134,7 +144,7 @@ test('startTime + firstByteMs is the wall clock of lsptap\'s read: never before 
 
 test('with kernel timing, startTime + lastByteMs - fromEditorPipeUs is the wall clock at which the client wrote, within 2 ms', { skip }, async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=require']);
+  const run = await startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {});
   const written = await writeOnTicks(run.child.stdin!, 100, 8);
   const end = await endSession(run);

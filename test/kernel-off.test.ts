@@ -28,7 +28,7 @@ function asNobodySkip(): string | false {
 /** The same scripted session every time; returns what can be compared across runs. */
 async function scripted(t: Parameters<typeof tmpDir>[0], bpf: string, prefix?: string[]): Promise<{ sha256: string; code: number | null; lines: LogLine[]; stderr: string }> {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, `--bpf=${bpf}`], { prefix });
+  const run = await startSession(t, ['--log', log, `--bpf=${bpf}`], { prefix });
   for (let i = 0; i < 5; i++) await run.conn.sendRequest('test/echo', { i, text: 'x'.repeat(i * 1000) });
   await run.conn.sendRequest('test/sleep', { ms: 20 });
   await run.conn.sendRequest('shutdown');
@@ -40,7 +40,7 @@ async function scripted(t: Parameters<typeof tmpDir>[0], bpf: string, prefix?: s
 /** Log lines without what differs run to run (times, CPU, pids, session ids) or by design (`kernel`, `profileFile`, and `clock`: who took the times). */
 function comparable(lines: LogLine[]): unknown[] {
   const volatile = new Set(['time', 'pid', 'session', 'serverPid', 'logPath', 'startNs', 'startTime', 'firstByteMs', 'lastByteMs', 'forwardedMs', 'latencyMs', 'clock', 'kernel', 'summary', 'lsptapCpuMs', 'serverCpuMs', 'profileFile']);
-  return lines.filter((l) => l.msg !== 'kernel timing off').map((l) => Object.fromEntries(Object.entries(l).filter(([k]) => !volatile.has(k))));
+  return lines.filter((l) => l.msg !== 'kernel timing off' && l.msg !== 'kernel timing on').map((l) => Object.fromEntries(Object.entries(l).filter(([k]) => !volatile.has(k))));
 }
 
 test('with --bpf=off, BPF on, and BPF refused, the bytes, the log lines (but kernel) and the exit code are the same', { skip: skip || asNobodySkip(), timeout: 60_000 }, async (t) => {

@@ -8,13 +8,13 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { spawn, execFileSync } from 'node:child_process';
 import { readLog, lsptapBin, fixtures, tmpDir } from './helpers/index';
-import { bpfSkipReason, startSession, endSession, responseLine, kernelOf, between, sleep, TIMING_SERVER } from './helpers/kernel';
+import { bpfSkipReason, startSession, endSession, responseLine, kernelOf, between, sleep, TIMING_SERVER, kernelDecided } from './helpers/kernel';
 
 const skip = bpfSkipReason();
 
 test('a server that sleeps 200 ms before answering shows ~200 ms blocked and little CPU', { skip }, async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=require']);
+  const run = await startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {}); // the server's start-up is not part of the measure
   await run.conn.sendRequest('test/sleep', { ms: 200 });
   const end = await endSession(run);
@@ -27,7 +27,7 @@ test('a server that sleeps 200 ms before answering shows ~200 ms blocked and lit
 
 test('a server that spins for 200 ms of CPU before answering shows ~200 ms on CPU', { skip }, async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=require']);
+  const run = await startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {});
   await run.conn.sendRequest('test/spin', { ms: 200 });
   const end = await endSession(run);
@@ -54,6 +54,7 @@ test('an editor that stops reading for 300 ms shows the response waiting ~300 ms
     const body = Buffer.from(JSON.stringify({ jsonrpc: '2.0', ...obj }));
     child.stdin!.write(Buffer.concat([Buffer.from(`Content-Length: ${body.length}\r\n\r\n`), body]));
   };
+  await kernelDecided(log, { exited });
   send({ id: 0, method: 'test/echo', params: {} });
   await editor.readResponses(1);
   send({ id: 1, method: 'test/echo', params: { late: true } });
@@ -113,7 +114,7 @@ class FifoEditor {
 
 test('every request and response line carries kernel fields, and the session end counts no drops', { skip }, async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=require']);
+  const run = await startSession(t, ['--log', log, '--bpf=require']);
   for (let i = 0; i < 20; i++) await run.conn.sendRequest('test/echo', { i });
   const end = await endSession(run);
   assert.equal(end.code, 0, end.stderr);
@@ -139,7 +140,7 @@ test('every request and response line carries kernel fields, and the session end
 test('a watched fd number the server closes and reuses is no longer watched: its write to a file opened as fd 0 is no stray io event', { skip }, async (t) => {
   const dir = tmpDir(t, { worldWritable: true });
   const log = path.join(dir, 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=require']);
+  const run = await startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {});
   await run.conn.sendRequest('shutdown');
   // The server closes its stdin, opens a file (fd 0 again) and writes a byte to it.
@@ -153,7 +154,7 @@ test('a watched fd number the server closes and reuses is no longer watched: its
 
 test('a server already blocked in its first read when watching starts still gets its bytes counted', { skip }, async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=require'], {
+  const run = await startSession(t, ['--log', log, '--bpf=require'], {
     server: [process.execPath, path.join(fixtures, 'blocking-read-server.js')],
     // lsptap whose analysis thread starts watching 400 ms late (the fixture wraps the real worker).
     lsptap: [process.execPath, path.join(fixtures, 'patched-lsptap', 'lsptap.js')],
@@ -180,7 +181,7 @@ test('a server already blocked in its first read when watching starts still gets
 test('an idle session drains the rings less and less often, down to twice a second: 6 s of silence cost at most 18 drains, not 30', { skip }, async (t) => {
   const drainsAfter = async (idleMs: number): Promise<number> => {
     const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-    const run = startSession(t, ['--log', log, '--bpf=require']);
+    const run = await startSession(t, ['--log', log, '--bpf=require']);
     await run.conn.sendRequest('test/echo', {});
     await sleep(idleMs);
     const end = await endSession(run);
@@ -201,7 +202,7 @@ test('a 50 MB request the server reads 4 KB at a time: kernel events lost to a f
   // 12,200 reads, one tree snapshot each, faster than a starved analysis thread drains on
   // two cores: the 2 MiB tree ring (5,300 snapshots) may fill. What must hold either way.
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=require'], { server: [process.execPath, path.join(fixtures, 'small-reads-server.js')] });
+  const run = await startSession(t, ['--log', log, '--bpf=require'], { server: [process.execPath, path.join(fixtures, 'small-reads-server.js')] });
   await run.conn.sendRequest('test/echo', {});
   await sleep(1500); // the idle drain is at its slowest
   const bytes = 50_000_000;
@@ -230,7 +231,7 @@ test('a 50 MB request the server reads 4 KB at a time: kernel events lost to a f
 
 test('a server that reads a 300 KB request a byte at a time overflows the io ring, and the messages after it are still joined to their own syscalls: their parts add up to their latency', { skip, timeout: 120_000 }, async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=require'], { server: [process.execPath, path.join(fixtures, 'small-reads-server.js')] });
+  const run = await startSession(t, ['--log', log, '--bpf=require'], { server: [process.execPath, path.join(fixtures, 'small-reads-server.js')] });
   await run.conn.sendRequest('test/echo', {});
   // 300,000 reads, one io event each: the 1 MiB io ring holds about 21,000.
   await run.conn.sendRequest('test/byteReads', { text: 'x'.repeat(300_000) });

@@ -6,8 +6,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import { readLog, type LogLine, tmpDir } from './helpers/index';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readLog, type LogLine, tmpDir, fixtures } from './helpers/index';
+import { LoadedProbes, startKernelTiming } from '../src/probes/kernel-timing';
+import { readHashMap } from '../src/probes/loader';
+import { fdOf } from '../src/probes/peer-process';
+import { WatchedRole } from '../src/probes/event-layout';
 import { bpfSkipReason, startSession, endSession, responseLine, between } from './helpers/kernel';
 import type { KernelTiming, FdReport, KernelChild } from '../src/model/record';
 
@@ -25,7 +30,7 @@ function near(valueUs: number | null | undefined, expectedUs: number, what: stri
 
 test('a server waiting for a child that spins 300 ms of CPU shows it as blocked on the child, and names the child', { skip }, async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=require']);
+  const run = await startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {});
   await run.conn.sendRequest('test/child', { ms: 300 });
   const end = await endSession(run);
@@ -45,7 +50,7 @@ test('a server waiting for a child that spins 300 ms of CPU shows it as blocked 
 
 test('a child kept alive across requests gets its CPU and time inside each request: ~300 ms in the one it spun in, ~0 in the one it did not, and the sentence names it, not the older idle child', { skip }, async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=require', '--summary']);
+  const run = await startSession(t, ['--log', log, '--bpf=require', '--summary']);
   const { pids } = await run.conn.sendRequest<{ pids: number[] }>('test/keptChildren', {});
   await run.conn.sendRequest('test/keptSpin', { ms: 0 });
   await run.conn.sendRequest('test/keptSpin', { ms: 300 });
@@ -84,7 +89,7 @@ test('a 64 MB file read after evicting it from the page cache shows its disk rea
   fs.closeSync(fd);
   // posix_fadvise(POSIX_FADV_DONTNEED) on this file only, as GNU dd does with iflag=nocache.
   execFileSync('dd', [`if=${file}`, 'iflag=nocache', 'count=0'], { stdio: 'ignore' });
-  const run = startSession(t, ['--log', log, '--bpf=require']);
+  const run = await startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {});
   assert.deepEqual(await run.conn.sendRequest('test/read', { path: file }), { bytes });
   assert.deepEqual(await run.conn.sendRequest('test/read', { path: file }), { bytes });
@@ -105,7 +110,7 @@ test('a 64 MB file read after evicting it from the page cache shows its disk rea
 
 test('a server that sleeps 200 ms shows ~200 ms blocked on something other than a child or the disk: a timer', { skip }, async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--bpf=require']);
+  const run = await startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {});
   await run.conn.sendRequest('test/sleep', { ms: 200 });
   const end = await endSession(run);
@@ -122,7 +127,7 @@ async function openFiles(t: import('node:test').TestContext, keep: boolean): Pro
   const log = path.join(dir, 'log.jsonl');
   const files = Array.from({ length: 20 }, (_, i) => path.join(dir, `file-${i}.txt`));
   for (const f of files) fs.writeFileSync(f, 'x');
-  const run = startSession(t, ['--log', log, '--bpf=require']);
+  const run = await startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {});
   for (const f of files) await run.conn.sendRequest('test/open', { path: f, keep });
   const end = await endSession(run);
@@ -165,7 +170,7 @@ test('a server that opens 5,000 files in one request and keeps 3 sends no ring r
   const file = path.join(dir, 'many.txt');
   fs.writeFileSync(file, 'x');
   const n = 5000, keep = 3;
-  const run = startSession(t, ['--log', log, '--bpf=require']);
+  const run = await startSession(t, ['--log', log, '--bpf=require']);
   await run.conn.sendRequest('test/echo', {});
   const { kept } = await run.conn.sendRequest('test/openMany', { path: file, n, keep }) as { kept: number[] };
   await run.conn.sendRequest('test/echo', {});
@@ -187,4 +192,25 @@ test('a server that opens 5,000 files in one request and keeps 3 sends no ring r
   assert.ok(fds.peakCount >= fds.startCount + n, `peak ${fds.peakCount}, start ${fds.startCount}`);
   assert.ok(fds.endCount >= fds.startCount + keep && fds.endCount < fds.peakCount, `end ${fds.endCount}`);
   assert.equal(lines.filter((l) => l.msg === 'fd growth' || l.msg === 'kernel fd table full').length, 0);
+});
+
+test('a child the server forked before kernel timing watched it is in the server\'s tree, found in /proc', { skip }, async (t) => {
+  // A server that forks a child at once and says its pid once the child runs.
+  const server = spawn(process.execPath, ['-e', `
+    const c = require('node:child_process').spawn(process.execPath, [${JSON.stringify(path.join(fixtures, 'idle-child.js'))}], { stdio: ['pipe', 'pipe', 'inherit'] });
+    c.stdout.once('data', () => process.stdout.write(c.pid + '\\n'));
+    process.stdin.resume();
+    process.stdin.on('end', () => { c.stdin.end(); process.exit(0); });`], { stdio: ['pipe', 'pipe', 'inherit'] });
+  t.after(() => { server.stdin.end(); });
+  const [said] = await once(server.stdout, 'data') as [Buffer];
+  const childPid = Number(said.toString().trim());
+  assert.ok(childPid > 0, `child pid ${said.toString()}`);
+  const probes = LoadedProbes.load();
+  const log = { warn: (): void => undefined, error: (): void => undefined };
+  const timing = startKernelTiming(probes, { serverPid: server.pid!, toServerFd: fdOf(server.stdin)!, fromServerFd: fdOf(server.stdout)! }, log, undefined, null, true);
+  t.after(() => timing.stop());
+  const roles = new Map<number, number>();
+  readHashMap(probes.bpf.mapFd('watched_pids'), 4, 4, (k, ka, v, va) => roles.set(k.readUInt32LE(ka), v.readUInt32LE(va)));
+  assert.equal(roles.get(server.pid!), WatchedRole.server);
+  assert.equal(roles.get(childPid), WatchedRole.child, 'the child forked before watching is watched as the server\'s child');
 });

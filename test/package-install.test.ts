@@ -89,7 +89,7 @@ test.after(() => { if (root !== null) fs.rmSync(root, { recursive: true, force: 
 
 /** initialize, open a file, ask for its symbols, shut down: a real gopls session. */
 async function goplsSession(t: Parameters<typeof startSession>[0], lsptap: string[], env: NodeJS.ProcessEnv, log: string, bpf = 'require'): Promise<{ code: number | null; stderr: string; lines: LogLine[] }> {
-  const run = startSession(t, ['--log', log, `--bpf=${bpf}`], { lsptap, server: ['gopls'], cwd: MODULE, env });
+  const run = await startSession(t, ['--log', log, `--bpf=${bpf}`], { lsptap, server: ['gopls'], cwd: MODULE, env });
   answerServerRequests(run.conn);
   const rootUri = pathToFileURL(MODULE).href;
   await run.conn.sendRequest(InitializeRequest.type, { processId: process.pid, rootUri, workspaceFolders: [{ uri: rootUri, name: 'fixture' }], capabilities: { workspace: { configuration: true } } });

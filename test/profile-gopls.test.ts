@@ -24,7 +24,7 @@ test('gopls\'s profiled documentSymbol names gopls functions in its response pro
   const srcRoot = goRootSrc();
   const dir = tmpDir(t, { worldWritable: true });
   const log = path.join(dir, 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--summary', '--bpf=require', '--profile-hz', '99'], { server: ['gopls'], cwd: srcRoot });
+  const run = await startSession(t, ['--log', log, '--summary', '--bpf=require', '--profile-hz', '99'], { server: ['gopls'], cwd: srcRoot });
   const { uri } = await openInGopls(run, srcRoot, 'std', path.join(srcRoot, 'net', 'http', 'server.go'));
   const symbols = await run.conn.sendRequest(DocumentSymbolRequest.type, { textDocument: { uri } }) as unknown[] | null;
   assert.ok(symbols !== null && symbols.length > 100, `${symbols?.length} symbols`);

@@ -34,7 +34,7 @@ test('each response line names the function its request spent its CPU in and the
   const dir = tmpDir(t, { worldWritable: true });
   const built = buildProfileServer(dir);
   const log = path.join(dir, 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--summary', '--profile-hz', String(HZ)], { server: [built.stripped] });
+  const run = await startSession(t, ['--log', log, '--summary', '--profile-hz', String(HZ)], { server: [built.stripped] });
   await run.conn.sendRequest('initialize', {});
   await run.conn.sendRequest('lsptap/spin', { ms: 300 });
   await run.conn.sendRequest('lsptap/block', { ms: 300 });
@@ -103,7 +103,7 @@ test('each response line names the function its request spent its CPU in and the
 test('--profile-hz 0 turns profiling off: no kernel.profile anywhere, kernel timing still on', { skip }, async (t) => {
   const dir = tmpDir(t, { worldWritable: true });
   const log = path.join(dir, 'log.jsonl');
-  const run = startSession(t, ['--log', log, '--profile-hz', '0']);
+  const run = await startSession(t, ['--log', log, '--profile-hz', '0']);
   await run.conn.sendRequest('initialize', {});
   const exit = await endSession(run);
   assert.equal(exit.code, 0, exit.stderr);

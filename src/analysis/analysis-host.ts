@@ -119,6 +119,10 @@ export class AnalysisHost {
         this.reply(c.req, state);
         return;
       }
+      case 'cut':
+        this.hosted.get(sid)?.parts?.cut?.(c.cut);
+        this.reply(c.req, {});
+        return;
       case 'finish':
         void this.finish(sid, c.end, c.tables).then((v) => this.reply(c.req, v));
         return;

@@ -3,7 +3,7 @@
 // metrics), what the `session start` line gains, and how it all stops. The only place
 // that knows all of them; analysis-host.ts only dispatches the relay thread's records.
 
-import type { KernelTiming, RecordSink, RecordStage } from '../model/stages';
+import type { KernelTiming, RecordSink, RecordStage, StreamCut } from '../model/stages';
 import type { LsptapMetrics, MetricsServer } from '../sinks/metrics';
 import { Summary } from '../sinks/summary';
 import type { SessionLog, SessionLogChild, SessionStartInfo } from '../sinks/session-log';
@@ -37,6 +37,8 @@ export interface SessionParts {
   extraStart: Record<string, unknown>;
   /** Stop the parts; the result is added to `session end`. */
   stop(): Promise<Record<string, unknown>>;
+  /** Kernel timing of a session already relaying starts from the relay thread's counts; null when there is none to start. */
+  cut: ((at: StreamCut) => void) | null;
 }
 
 export function composeSession(summary: Summary, kernel: KernelTiming | null, serving: MetricsServing | null): SessionParts {
@@ -65,6 +67,7 @@ export function composeSession(summary: Summary, kernel: KernelTiming | null, se
   return {
     stage: kernel?.stage ?? null,
     sinks,
+    cut: kernel?.cut ?? null,
     extraStart,
     stop: async () => {
       if (stopped) return {};
@@ -120,7 +123,7 @@ export function openComposedSession(shared: SharedParts, c: SessionStartRequest)
   const session = new Session({ log, startNs, retainBodyMax: c.retainBodyMax, stage: parts.stage, summary, sinks: parts.sinks });
   log.sessionStart({ ...c.fields, startNs, ...parts.extraStart } as SessionStartInfo);
   if (off !== null) log.warn('kernel timing off', off);
-  return { log, session, parts, reply: { refuse } };
+  return { log, session, parts, reply: { refuse, cut: parts.cut !== null } };
 }
 
 /** The session's profile file beside its log (sinks/profile-writer.ts), opened when profiling starts; none with the log on stderr. */

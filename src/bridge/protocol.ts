@@ -4,7 +4,7 @@
 // requests (`req`) and reports events with postMessage.
 
 import type { Direction } from '../model/frame';
-import type { BpfMode } from '../model/stages';
+import type { BpfMode, StreamCut } from '../model/stages';
 import type { RingBuffers } from './chunk-ring';
 
 /**
@@ -82,6 +82,8 @@ export type ControlRecord =
   | { t: 'end'; dir: Direction }
   | { t: 'observer-failed'; err: string }
   | { t: 'state'; req: number }
+  /** The relay thread holds both directions at these counts: kernel timing may start watching (StartReply.cut). */
+  | { t: 'cut'; req: number; cut: StreamCut }
   | { t: 'finish'; req: number; end: SessionEndRequest; tables: boolean }
   | { t: 'close'; req: number }
   | { t: 'fatal'; err: string };
@@ -99,6 +101,8 @@ export interface SessionState {
 export interface StartReply {
   /** Set when --bpf=require and kernel timing failed for this session: stop the server. */
   refuse: string | null;
+  /** Kernel timing watches a session already relaying: hold both directions, flush, and send a `cut` with the counts. */
+  cut: boolean;
 }
 
 export interface FinishReply {

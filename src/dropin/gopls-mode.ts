@@ -67,9 +67,13 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
   const { resolveRetention } = require('../sinks/log-retention') as typeof import('../sinks/log-retention');
   const bpf = opts.bpf ?? process.env.LSPTAP_BPF ?? 'auto';
   if (bpf !== 'off' && bpf !== 'auto' && bpf !== 'require') throw new StartupError(`lsptap: LSPTAP_BPF must be auto, off or require, not ${JSON.stringify(bpf)}`);
-  // As cli.ts: only --bpf=require waits for the analysis thread before gopls starts.
+  // As cli.ts: gopls starts while the probes load; --bpf=require checks the capabilities first.
+  if (bpf === 'require') {
+    const { missingBpfCapability } = require('../probes/bpf-capability') as typeof import('../probes/bpf-capability');
+    const missing = missingBpfCapability();
+    if (missing !== null) throw new StartupError(`lsptap: --bpf=require: kernel timing cannot start: ${missing.message}`);
+  }
   const link = AnalysisLink.launch({ bpf, metricsAddress: null, profileHz: profileHzFromEnv(process.env.LSPTAP_PROFILE_HZ) });
-  if (bpf === 'require') await link.started;
 
   const retention = opts.retention ?? resolveRetention({}, process.env);
   if (typeof retention === 'string') throw new StartupError(retention);

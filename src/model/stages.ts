@@ -26,9 +26,22 @@ export interface RecordSink {
  * probes, probes/listen-kernel-timing.ts for a --listen connection): the stage its records
  * pass through, fields for `session start`, and stop(), whose fields go on `session end`.
  */
+/**
+ * Where a session's byte streams stood when kernel timing began to watch a session already
+ * relaying (the relay thread's counts, taken while both directions were held and lsptap's
+ * writes had all reached the kernel): bytes lsptap had read from the client (c2sRead) and
+ * from the server (s2cRead), and forwarded (written), at hrtime atNs (a decimal string).
+ */
+export interface StreamCut { atNs: string; c2sRead: number; c2sWritten: number; s2cRead: number; s2cWritten: number }
+
 export interface KernelTiming {
   stage: RecordStage;
   extraStart: Record<string, unknown>;
+  /**
+   * Set when the session was relaying before the probes watched: the relay thread must hold
+   * both directions, flush, and hand over its counts (cut); messages from then on get kernel fields.
+   */
+  cut?: (at: StreamCut) => void;
   stop(): Promise<Record<string, unknown>>;
   /** Events the kernel dropped so far (ring buffers full), read from the counter maps. */
   kernelDrops(): number;
@@ -36,6 +49,7 @@ export interface KernelTiming {
 
 /** The log calls kernel timing makes (a session's log child has them). */
 export interface KernelLog {
+  info?(msg: string, fields: Record<string, unknown>): void;
   warn(msg: string, fields: Record<string, unknown>): void;
   error(msg: string, fields: Record<string, unknown>): void;
 }

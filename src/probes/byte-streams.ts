@@ -6,8 +6,10 @@
 // whose event a full ring lost leaves a hole in the offsets, and every other call keeps its
 // own; a message's offset (from the framer) finds the calls that carried its first and last
 // bytes. Counting starts at 0 when the stream is registered, before any byte of the session
-// crossed it, except for the editor's writes: the editor may write before lsptap watches
-// it, so that stream starts at the bytes already waiting in the pipe (see startAt).
+// crossed it, except for the editor's writes (the editor may write before lsptap watches
+// it, so that stream starts at the bytes already waiting in the pipe) and for every stream of
+// a session watched after its bytes began to flow (kernel-timing.ts's cut): those start at a
+// count (startAt), and a stream whose count is not known yet keeps its events until it is.
 
 import type { IoEvent } from './event-layout';
 
@@ -28,6 +30,10 @@ export class ByteStream {
   private countedUntilNs = 0;
   /** Added to the kernel's count to give the stream offset (startAt). */
   private base = 0;
+  /** Events that came before the stream's starting count was known (awaitStart), or null. */
+  private waiting: IoEvent[] | null = null;
+  /** The count at startAt (before any event after it). */
+  private startBytes = 0;
 
   constructor(readonly label: string) {}
 
@@ -38,10 +44,25 @@ export class ByteStream {
   startAt(bytes: number, untilNs: number): void {
     this.total = bytes;
     this.base = bytes;
+    this.startBytes = bytes;
     this.countedUntilNs = untilNs;
+    const waiting = this.waiting;
+    this.waiting = null;
+    if (waiting !== null) for (const e of waiting) this.add(e);
+  }
+
+  /** Keep events until startAt gives the count they follow. */
+  awaitStart(): void { this.waiting ??= []; }
+
+  /** Bytes the stream had moved by instant ns (the starting count, and every call returned by then). */
+  bytesAt(ns: number): number {
+    let end = this.startBytes;
+    for (let i = this.exitNs.length - 1; i >= 0; i--) if (this.exitNs[i] <= ns && this.endOff[i] > end) end = this.endOff[i];
+    return end;
   }
 
   add(e: IoEvent): void {
+    if (this.waiting !== null) { this.waiting.push(e); return; }
     if (e.ret <= 0) return; // EAGAIN on a non-blocking fd, EOF, errors: no bytes moved
     if (e.exitNs <= this.countedUntilNs) {
       // Counted by the kernel (it was watched) and in the startAt count too.

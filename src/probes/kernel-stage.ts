@@ -77,8 +77,9 @@ export class KernelStage implements RecordStage, KernelEventSink {
   readonly s2cServerWrite: ByteStream;
   readonly s2cLsptapRead: ByteStream;
   readonly s2cLsptapWrite: ByteStream;
-  readonly s2cEditorRead: ByteStream | null;
-  readonly c2sEditorWrite: ByteStream | null;
+  /** null when the editor's end is not watched (or, watched late, its count cannot be known). */
+  s2cEditorRead: ByteStream | null;
+  c2sEditorWrite: ByteStream | null;
   readonly tree: TreeAccounting;
   private readonly lsptapPid: number;
   private readonly analysisTid: number | null;
@@ -111,6 +112,21 @@ export class KernelStage implements RecordStage, KernelEventSink {
     const wPid = fds.editorWriterPid ?? null, wFd = fds.editorOut ?? null;
     this.c2sEditorWrite = wPid !== null && wFd !== null ? reg(wPid, wFd, false, 'editor writes lsptap') : null;
     if (this.c2sEditorWrite !== null && fds.editorOutBefore !== undefined) this.c2sEditorWrite.startAt(fds.editorOutBefore.bytes, fds.editorOutBefore.untilNs);
+  }
+
+  /** Watched after the session began: every stream keeps its events until its count is known (startAt, startOrForget). */
+  awaitStarts(): void {
+    for (const s of this.byKey.values()) s.awaitStart();
+  }
+
+  /** Start a far end's stream at a count, or stop watching it when its count cannot be known (its fields become null). */
+  startOrForget(name: 'c2sServerRead' | 's2cServerWrite' | 'c2sEditorWrite' | 's2cEditorRead', start: { bytes: number; untilNs: number } | null): void {
+    const s = this[name];
+    if (s === null) return;
+    if (start !== null) { s.startAt(start.bytes, start.untilNs); return; }
+    for (const [k, v] of this.byKey) if (v === s) this.byKey.delete(k);
+    if (name === 'c2sEditorWrite' || name === 's2cEditorRead') this[name] = null;
+    else s.startAt(Number.MAX_SAFE_INTEGER, 0); // every offset counts as moved and none has a call: complete at once, fields null
   }
 
   readonly onIo = (e: IoEvent): void => {

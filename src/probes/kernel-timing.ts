@@ -12,11 +12,11 @@ import { KernelFeed } from './kernel-feed';
 import { ProfileStage, type ProfileSampleSink } from './profile-stage';
 import { watchedPids } from './watched-pids';
 import { TreeAccounting } from './tree-accounting';
-import { findStdioPeers } from './peer-process';
-import { bytesWaiting } from './native';
+import { findStdioPeers, descendantsOf } from './peer-process';
+import { bytesWaiting, SIOCOUTQ } from './native';
 import { currentThreadId } from './thread-id';
 import type { FdReport } from '../model/record';
-import type { KernelLog, KernelTiming, RecordStage } from '../model/stages';
+import type { KernelLog, KernelTiming, RecordStage, StreamCut } from '../model/stages';
 
 import type { BpfMode } from '../model/stages';
 export type { BpfMode };
@@ -115,15 +115,25 @@ export class KernelSession implements KernelTiming {
   private profileOff: string | null = null;
 
   /** profileSink: opens the session's profile file at the sampling rate (null: none). */
-  constructor(private readonly probes: LoadedProbes, private readonly fds: StreamFds, private readonly log: KernelLog, holdMs = DEFAULT_HOLD_MS, private readonly profileSink: ProfileSinkFactory | null = null) {
+  /** Late sessions: where the streams stood when the relay thread handed over (cut), null before. */
+  private cutAt: StreamCut | null = null;
+  readonly cut?: (at: StreamCut) => void;
+
+  /**
+   * late: the session has been relaying since before the probes loaded (a child server,
+   * spawned without waiting for them): its streams' counts come from cut(), and until then
+   * its records pass without kernel fields.
+   */
+  constructor(private readonly probes: LoadedProbes, private readonly fds: StreamFds, private readonly log: KernelLog, holdMs = DEFAULT_HOLD_MS, private readonly profileSink: ProfileSinkFactory | null = null, late = false) {
     const startNs = Number(process.hrtime.bigint());
-    this.watch();
+    this.watch(late);
     this.feed = new KernelFeed(probes.bpf, process.env.LSPTAP_BPF_TRACE);
     this.profile = this.startProfile();
     const stage = new KernelStage(fds, holdMs, this.feed, new TreeAccounting(fds.serverPid, this.startFds, startNs), this.profile);
     this.kernelStage = stage;
     this.stage = {
       push: (rec, next) => {
+        if (late && this.cutAt === null) { next(rec); return; }
         this.idleMs = IDLE_DRAIN_INTERVAL_MS; // messages flow: so may kernel events
         stage.push(rec, next);
         // A record now waits for its far end: drain soon, not at the idle pace.
@@ -131,6 +141,10 @@ export class KernelSession implements KernelTiming {
       },
       flush: () => stage.flush(),
     };
+    if (late) {
+      stage.awaitStarts();
+      this.cut = (at) => this.cutHere(at);
+    }
     this.schedule();
     this.extraStart = {
       kernel: {
@@ -185,8 +199,39 @@ export class KernelSession implements KernelTiming {
     this.timer.unref();
   }
 
+  /**
+   * The relay thread held both directions at cut.atNs, with everything lsptap wrote in the
+   * kernel, and gave its counts. lsptap's own streams start there (its calls returned by
+   * then are in the counts). The server's and the editor's start at what the pipes held:
+   * lsptap's count on the other end, less or plus the bytes waiting in the pipe (FIONREAD),
+   * at the instant each was read; lsptap's reads between the cut and that instant come from
+   * the kernel's own events. Messages from the cut's offsets on get kernel fields.
+   */
+  private cutHere(at: StreamCut): void {
+    if (this.cutAt !== null || this.stopped) return;
+    const s = this.kernelStage, fds = this.fds;
+    const atNs = Number(at.atNs);
+    s.c2sLsptapRead.startAt(at.c2sRead, atNs);
+    s.c2sLsptapWrite.startAt(at.c2sWritten, atNs);
+    s.s2cLsptapRead.startAt(at.s2cRead, atNs);
+    s.s2cLsptapWrite.startAt(at.s2cWritten, atNs);
+    const toServer = pipeWaiting(fds.lsptapToServer);
+    const fromServer = pipeWaiting(fds.lsptapFromServer);
+    const fromEditor = pipeWaiting(fds.lsptapIn);
+    // FIONREAD on our end of a socket counts what we may read, not what the editor has not;
+    // SIOCOUTQ counts it only as memory, so a socket is known only when the editor read all.
+    const toEditor = isPipe(fds.lsptapOut) ? pipeWaiting(fds.lsptapOut) : socketDrained(fds.lsptapOut);
+    s.drain(); // lsptap's reads since the cut, up to now
+    s.startOrForget('c2sServerRead', toServer && { bytes: at.c2sWritten - toServer.bytes, untilNs: toServer.ns });
+    s.startOrForget('s2cServerWrite', fromServer && { bytes: s.s2cLsptapRead.bytesAt(fromServer.ns) + fromServer.bytes, untilNs: fromServer.ns });
+    s.startOrForget('c2sEditorWrite', fromEditor && { bytes: s.c2sLsptapRead.bytesAt(fromEditor.ns) + fromEditor.bytes, untilNs: fromEditor.ns });
+    s.startOrForget('s2cEditorRead', toEditor && { bytes: at.s2cWritten - toEditor.bytes, untilNs: toEditor.ns });
+    this.cutAt = at;
+    this.log.info?.('kernel timing on', { c2sOffset: at.c2sWritten, s2cOffset: at.s2cWritten });
+  }
+
   /** Fill watched_fds, then watched_pids: a pid in watched_pids is what turns tracing on. */
-  private watch(): void {
+  private watch(late: boolean): void {
     const fds = this.fds;
     const ioFds = this.probes.bpf.mapFd('watched_fds');
     const pids = watchedPids(this.probes.bpf);
@@ -206,6 +251,8 @@ export class KernelSession implements KernelTiming {
     if (fds.editorPid !== null) pids.put(fds.editorPid, WatchedRole.editor);
     if (writerPid !== null && writerFd !== null) {
       pids.put(writerPid, WatchedRole.editor);
+    }
+    if (writerPid !== null && writerFd !== null && !late) {
       // The editor may have written before we watched (it often writes `initialize` while
       // lsptap starts). lsptap has read nothing yet (the relay holds until we are ready), so
       // what waits in the pipe is what the editor wrote so far; its writes returned before
@@ -229,8 +276,12 @@ export class KernelSession implements KernelTiming {
       // own misses are, in fdTableFull, instead of failing the session.
       if (this.startNotEntered > 0 || !mapTryPut(table, k, none)) this.startNotEntered++;
     }
-    // The server last: from here on its forks join the tree.
+    // The server last: from here on its forks join the tree. Its descendants forked before
+    // (a server spawned while the probes loaded) are found in /proc, after, so that none
+    // falls between the two; one that exits between the /proc read and its entry leaves a
+    // stale entry until its pid is reused.
     pids.put(fds.serverPid, WatchedRole.server);
+    for (const pid of descendantsOf(fds.serverPid)) pids.put(pid, WatchedRole.child);
   }
 
   /** Two map reads (two FFI calls): at a metrics scrape or at the end, never per message. */
@@ -288,16 +339,34 @@ export class KernelSession implements KernelTiming {
   }
 }
 
+/** Bytes waiting in a pipe (either end) or in a socket's receive queue, and the hrtime just after; null when unknown. */
+function pipeWaiting(fd: number): { bytes: number; ns: number } | null {
+  const bytes = bytesWaiting(fd);
+  const ns = Number(process.hrtime.bigint());
+  return bytes === null ? null : { bytes, ns };
+}
+
+/** A socket whose peer has read everything we sent: 0 bytes waiting; null when some wait or it is no socket. */
+function socketDrained(fd: number): { bytes: number; ns: number } | null {
+  const queued = bytesWaiting(fd, SIOCOUTQ);
+  const ns = Number(process.hrtime.bigint());
+  return queued === 0 ? { bytes: 0, ns } : null;
+}
+
+function isPipe(fd: number): boolean {
+  try { return fs.fstatSync(fd).isFIFO(); } catch { return false; }
+}
+
 /** The server's open fds now, from /proc (none when it cannot be read). */
 function openFds(pid: number): number[] {
   try { return fs.readdirSync(`/proc/${pid}/fd`).map(Number); } catch { return []; }
 }
 
 /** Start tracing this session's processes; the stage goes into the Session. */
-export function startKernelTiming(probes: LoadedProbes, server: { serverPid: number; toServerFd: number; fromServerFd: number }, log: KernelLog, holdMs = DEFAULT_HOLD_MS, profileSink: ProfileSinkFactory | null = null): KernelSession {
+export function startKernelTiming(probes: LoadedProbes, server: { serverPid: number; toServerFd: number; fromServerFd: number }, log: KernelLog, holdMs = DEFAULT_HOLD_MS, profileSink: ProfileSinkFactory | null = null, late = false): KernelSession {
   return new KernelSession(probes, {
     ...lsptapAndEditor(), serverPid: server.serverPid, lsptapToServer: server.toServerFd, lsptapFromServer: server.fromServerFd,
-  }, log, holdMs, profileSink);
+  }, log, holdMs, profileSink, late);
 }
 
 /** The same for `lsptap --connect`: the server is the process holding the socket's far end. */

@@ -15,19 +15,8 @@ import { loadLight, readSkeleton, LightLoadError, type LightObject, type LightSk
 export const BPF_OUTPUT_DIR = path.join(__dirname, '..', '..', '..', 'bpf', '.output');
 export const BTF_PATH = '/sys/kernel/btf/vmlinux';
 
-const LSPTAP_BIN = path.join(__dirname, '..', '..', '..', 'bin', 'lsptap');
-export const CAPABILITY_ADVICE = `run lsptap as root, or give a copy of node the capabilities: cp "$(command -v node)" ~/node-bpf && sudo setcap cap_bpf,cap_perfmon+ep ~/node-bpf, then start lsptap as ~/node-bpf ${LSPTAP_BIN} [options] -- COMMAND`;
-
-export class BpfLoadError extends Error {
-  constructor(readonly step: string, readonly errno: number, readonly reason: string, readonly fix: string) {
-    super(`${step} failed${errno !== 0 ? ` (${errnoName(errno)})` : ''}: ${reason}; ${fix}`);
-  }
-}
-
-function errnoName(errno: number): string {
-  for (const [name, v] of Object.entries(os.constants.errno)) if (v === errno) return `${name}, errno ${errno}`;
-  return `errno ${errno}`;
-}
+export { BpfLoadError, CAPABILITY_ADVICE } from './bpf-errors';
+import { BpfLoadError, CAPABILITY_ADVICE } from './bpf-errors';
 
 function fixFor(errno: number, fallback: string): string {
   if (errno === os.constants.errno.EPERM || errno === os.constants.errno.EACCES) return CAPABILITY_ADVICE;

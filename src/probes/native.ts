@@ -174,6 +174,8 @@ export const MAP_SHARED = 1;
 export const SC_PAGESIZE = 30;
 /** FIONREAD (asm-generic/ioctls.h; the same on x86-64 and arm64). */
 export const FIONREAD = 0x541b;
+/** SIOCOUTQ (TIOCOUTQ): on a UNIX socket, the memory of what we sent that the peer has not read yet (0: it read all). */
+export const SIOCOUTQ = 0x5411;
 /** mmap's MAP_FAILED, (void *)-1: ffi-rs reads the address back as -1. */
 export function isMapFailed(p: Pointer): boolean {
   const a = addressOf(p);
@@ -230,11 +232,11 @@ export function peerCredPid(fd: number): number | null {
 }
 
 /** Bytes written into fd (a pipe or a socket) and not read yet; null when ioctl fails. */
-export function bytesWaiting(fd: number): number | null {
+export function bytesWaiting(fd: number, request: number = FIONREAD): number | null {
   const block = allocate(4);
   try {
     block.buf.writeInt32LE(0, 0);
-    const r = libcCalls().ioctl(fd, FIONREAD, block.ptr);
+    const r = libcCalls().ioctl(fd, request, block.ptr);
     return r.value === 0 ? block.buf.readInt32LE(0) : null;
   } finally {
     block.free();

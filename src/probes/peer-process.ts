@@ -75,6 +75,20 @@ function allPids(): number[] {
   try { return fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n)).map(Number); } catch { return []; }
 }
 
+/** Every descendant of pid alive now (children, theirs, ...), from one pass over /proc. */
+export function descendantsOf(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const p of allPids()) {
+    const parent = parentOf(p);
+    if (parent === null) continue;
+    const list = children.get(parent);
+    if (list === undefined) children.set(parent, [p]); else list.push(p);
+  }
+  const out: number[] = [];
+  for (let i = -1; i < out.length; i++) out.push(...(children.get(i < 0 ? pid : out[i]) ?? []));
+  return out;
+}
+
 /** The first process holding target: lsptap's parents first when asked (an editor starts lsptap), then all but lsptap. */
 function holderOf(target: string, parentsFirst: boolean, access: Access | null): PeerEnd | null {
   const self = process.pid;

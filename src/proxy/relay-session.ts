@@ -33,6 +33,12 @@ export interface RelaySessionOptions {
   channel: SessionChannel;
   /** Resolves when the analysis side is ready (probes attached): no byte is read before. */
   ready: Promise<unknown>;
+  /**
+   * Resolves true when kernel timing has begun watching a session that is already relaying:
+   * both directions are then held until lsptap's writes are flushed and the counts handed
+   * over (SessionChannel.cut), a few milliseconds once per session.
+   */
+  cutWhen?: Promise<boolean>;
   logPath: string | null;
   printSummary: boolean;
   graceMs: number;
@@ -168,6 +174,7 @@ class RelaySession {
     this.toServer.hold(true);
     this.toClient.hold(true);
     void opts.ready.then(() => { this.toServer.hold(false); this.toClient.hold(false); });
+    void opts.cutWhen?.then((go) => { if (go) void this.cut(); });
     // The analysis thread is far behind: stop reading both ways until it catches up.
     this.stopHolding = opts.link.onHold((on) => { this.toServer.hold(on); this.toClient.hold(on); });
     if (opts.ownSignals) for (const s of SIGNALS) process.on(s, this.signal);
@@ -215,6 +222,26 @@ class RelaySession {
     this.clientDoneWhenServerWent = this.clientDone;
     this.clearTimer();
     this.enterDraining();
+  }
+
+  /** Hold both ways, let every written byte reach the kernel, hand the counts over, read again. */
+  private async cut(): Promise<void> {
+    const { client, server, channel } = this.opts;
+    if (this.phase !== 'relaying') return;
+    this.toServer.hold(true);
+    this.toClient.hold(true);
+    try {
+      await Promise.all([whenFlushed(server.input).done, whenFlushed(client.output).done]);
+      // Read by the kernel: forwarded, plus what a paused stream has buffered.
+      await channel.cut({
+        atNs: String(process.hrtime.bigint()),
+        c2sRead: this.toServer.bytes + client.input.readableLength, c2sWritten: this.toServer.bytes,
+        s2cRead: this.toClient.bytes + server.output.readableLength, s2cWritten: this.toClient.bytes,
+      });
+    } finally {
+      this.toServer.hold(false);
+      this.toClient.hold(false);
+    }
   }
 
   // ── states ──────────────────────────────────────────────────────────────────────────

@@ -13,6 +13,7 @@ import { findSocketPeer } from './socket-peer';
 import { fdOf } from '../probes/peer-process';
 import type { AnalysisLink, LineLog, SessionChannel } from './worker/analysis-link';
 import type { KernelTarget } from '../bridge/protocol';
+import { StartupError } from '../model/errors';
 
 export { exitCodeOf } from './server-link';
 
@@ -65,22 +66,35 @@ async function relayAndClose(opts: CommonOptions, server: ServerLink, clock: Ses
     sessionId: opts.sessionId, retainBodyMax: opts.retainBodyMax, startNs: String(clock.startNs),
     fields: sessionStartFields(server, opts.logPath, { startTime: clock.startTime, ...opts.extraStart }), kernel, kernelOffReason,
   });
+  let refused = false;
   void ready.then(({ refuse }) => {
     if (refuse === null) return;
     writeStderr(`${refuse}\n`);
     server.stop(0);
   });
+  // --bpf=require with a child server: the probes load while it starts and relays (a
+  // capability check ran first, cli.ts); if they then fail, so does the session.
+  opts.link.started.catch((err: unknown) => {
+    if (!(err instanceof StartupError)) return;
+    refused = true;
+    writeStderr(`${err.message}\n`);
+    server.stop(0);
+  });
   onChannel?.(channel);
   exitOnInternalError((err) => opts.link.fatal(err));
-  // Only probes need the bytes held until they watch; without them the ring takes the bytes
-  // while the analysis thread starts.
-  const hold = kernel !== null ? ready : Promise.resolve();
+  // A child server's bytes flow from the first one while the probes load: they watch from a
+  // cut (relay-session.ts). A socket's server was found with the probes loaded: its bytes
+  // wait the few ms until they watch. Without probes the ring takes the bytes while the
+  // analysis thread starts.
+  const late = kernel?.kind === 'child';
+  const hold = kernel !== null && !late ? ready : Promise.resolve();
   const { exitCode } = await runRelaySession({
     client: stdioClient(), server, link: opts.link, channel, ready: hold, logPath: opts.logPath,
     printSummary: opts.printSummary, graceMs: opts.graceMs, ownSignals: true,
+    cutWhen: late ? ready.then((r) => r.cut) : undefined,
   });
   await opts.link.close();
-  return exitCode;
+  return refused ? 1 : exitCode;
 }
 
 /** Run the proxy until the server is gone; resolves with the exit code to use. */

@@ -39,9 +39,12 @@ export interface Run extends Running {
 
 /**
  * `[prefix...] node bin/lsptap ARGS -- node timing-server.js` (or opts.server) with a jsonrpc
- * client; opts.lsptap starts lsptap another way (an installed copy, a patched entry).
+ * client; opts.lsptap starts lsptap another way (an installed copy, a patched entry). With
+ * kernel timing asked for and a --log, it resolves once the log says kernel timing is on (or
+ * off), since a session's first messages go without kernel fields while the probes load
+ * beside the server; opts.early: at once (the test writes before the probes watch).
  */
-export function startSession(t: TestContext, lsptapArgs: string[], opts: { prefix?: string[]; lsptap?: string[]; server?: string[]; cwd?: string; env?: NodeJS.ProcessEnv } = {}): Run {
+export async function startSession(t: TestContext, lsptapArgs: string[], opts: { prefix?: string[]; lsptap?: string[]; server?: string[]; cwd?: string; env?: NodeJS.ProcessEnv; early?: boolean } = {}): Promise<Run> {
   const lsptap = opts.lsptap ?? [...(opts.prefix ?? [process.execPath]), lsptapBin];
   const server = opts.server ?? [process.execPath, TIMING_SERVER];
   const run = start(t, lsptap[0], [...lsptap.slice(1), ...lsptapArgs, '--', ...server], { cwd: opts.cwd, env: opts.env });
@@ -49,7 +52,21 @@ export function startSession(t: TestContext, lsptapArgs: string[], opts: { prefi
   run.child.stdout!.on('data', (b: Buffer) => received.push(b));
   const conn = connect(run.child);
   t.after(() => conn.dispose());
+  const logAt = lsptapArgs.indexOf('--log');
+  if (!opts.early && logAt >= 0 && !lsptapArgs.includes('--bpf=off')) await kernelDecided(lsptapArgs[logAt + 1], run);
   return { ...run, conn, received };
+}
+
+/** Until the log has `kernel timing on` or `kernel timing off`, or lsptap has exited. */
+export async function kernelDecided(log: string, run: { exited: Promise<unknown> }): Promise<void> {
+  let exited = false;
+  void run.exited.then(() => { exited = true; });
+  while (!exited) {
+    let text = '';
+    try { text = fs.readFileSync(log, 'utf8'); } catch { /* not yet */ }
+    if (text.includes('"msg":"kernel timing on"') || text.includes('"msg":"kernel timing off"')) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** shutdown + exit, then wait for lsptap. */

@@ -101,7 +101,7 @@ export class AnalysisLink implements ChannelPort {
    */
   openSession(start: SessionStartRequest): { channel: SessionChannel; ready: Promise<StartReply> } {
     const sid = this.nextSid++;
-    const ready = this.request<StartReply>(sid, (req) => ({ t: 'start', req, ...start }), { refuse: null });
+    const ready = this.request<StartReply>(sid, (req) => ({ t: 'start', req, ...start }), { refuse: null, cut: false });
     return { channel: new SessionChannel(this, sid), ready };
   }
 

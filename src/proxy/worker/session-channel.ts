@@ -2,6 +2,7 @@
 // stream ends, its log lines and its questions, all tagged with the session's number.
 
 import type { ControlRecord, FinishReply, LogLevel, SessionEndRequest, SessionState } from '../../bridge/protocol';
+import type { StreamCut } from '../../model/stages';
 import type { Direction } from '../../model/frame';
 
 /** Log lines written from the relay thread (lifecycle events), in order with the bytes. */
@@ -40,6 +41,11 @@ export class SessionChannel {
 
   state(): Promise<SessionState> {
     return this.port.request<SessionState>(this.sid, (req) => ({ t: 'state', req }), { exitSent: false, s2cCut: false, s2cOffset: 0 });
+  }
+
+  /** Hand over the streams' counts (both directions held); resolves once kernel timing watches from them. */
+  cut(at: StreamCut): Promise<void> {
+    return this.port.request<unknown>(this.sid, (req) => ({ t: 'cut', req, cut: at }), {}).then(() => undefined);
   }
 
   /** Flush held records, write `session end`; with tables, also return the summary tables. */
