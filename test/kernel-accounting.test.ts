@@ -4,7 +4,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { fdGrowth } from '../src/probes/tree-accounting';
+import { FdTrend } from '../src/probes/tree-accounting';
+
+function fdGrowth(samples: number[]): ReturnType<FdTrend['growth']> {
+  const trend = new FdTrend();
+  for (const n of samples) trend.add(n);
+  return trend.growth();
+}
 import { ByteStream } from '../src/probes/byte-streams';
 import { IoOp, IDLE_CAUSES, type TreeTotals } from '../src/probes/event-layout';
 import { KernelStage } from '../src/probes/kernel-stage';
@@ -37,6 +43,13 @@ test('fd growth needs the count to rise over at least 5 requests without falling
   assert.equal(fdGrowth([9, 10, 11, 12, 13, 14, 9]), null, 'fell back');
   assert.equal(fdGrowth([9, 9, 9, 9, 9, 9, 9]), null, 'flat');
   assert.equal(fdGrowth([]), null);
+});
+
+test('fd growth is judged from a running trend: a million requests leave it the same as five', () => {
+  const trend = new FdTrend();
+  for (let i = 0; i < 1_000_000; i++) trend.add(9 + Math.min(5, Math.floor(i / 150_000)));
+  assert.deepEqual(trend.growth(), { rises: 5, from: 9, to: 14 });
+  assert.equal(trend.last, 14);
 });
 
 test('a byte stream that had moved bytes before watching starts at that count and skips the calls already in it', () => {

@@ -55,8 +55,8 @@ export class TreeAccounting {
   private readonly procs: Proc[] = [];
   private readonly live = new Map<number, Proc>();
   private readonly windows: Window[] = [];
-  /** The server's open fd count at the end of each answered request, in order. */
-  private readonly fdSamples: number[] = [];
+  /** The server's open fd count at the end of each answered request, as a trend. */
+  private readonly fdTrend = new FdTrend();
   /** Where the kernel lost tree records (lost()): from the last record before to the first after. */
   private readonly gaps: Array<{ startNs: number; endNs: number | null }> = [];
   events = 0;
@@ -144,7 +144,7 @@ export class TreeAccounting {
     const b = this.snapshotAt(this.writes, writeNs);
     if (a === null || b === null || b.tsNs < a.tsNs) return null;
     push(this.windows, { startNs: a.tsNs, endNs: b.tsNs, method: request.method, id: request.id });
-    this.fdSamples.push(this.startFds + b.totals.fdsOpenDelta);
+    this.fdTrend.add(this.startFds + b.totals.fdsOpenDelta);
     const d = (f: (t: TreeTotals) => number): number => Math.max(0, f(b.totals) - f(a.totals));
     const onChild = d((t) => t.modeNs[TreeMode.idleChild]);
     const onDisk = d((t) => t.modeNs[TreeMode.idleDisk]);
@@ -214,8 +214,8 @@ export class TreeAccounting {
     });
     // The end is the last answered request: a server's exit closes fds that it leaked (the
     // kernel's exit closes them without a close syscall, so the table keeps them).
-    const endCount = this.fdSamples.length > 0 ? this.fdSamples[this.fdSamples.length - 1] : mine.length;
-    return { startCount: this.startFds, peakCount: this.startFds + Math.max(0, peakDelta), endCount, stillOpen, growth: fdGrowth(this.fdSamples) };
+    const endCount = this.fdTrend.last ?? mine.length;
+    return { startCount: this.startFds, peakCount: this.startFds + Math.max(0, peakDelta), endCount, stillOpen, growth: this.fdTrend.growth() };
   }
 
   /**
@@ -245,17 +245,26 @@ function dominantCause(a: TreeTotals, b: TreeTotals, otherNs: number): string | 
 /**
  * Growth: the count at the end of a request rose over at least 5 requests, never fell,
  * and ended at least 5 above where it was at the first. A server that opens and closes
- * files in each request stays flat.
+ * files in each request stays flat. Kept as a running trend, not the samples: a day of
+ * editing answers millions of requests.
  */
-export function fdGrowth(samples: number[]): { rises: number; from: number; to: number } | null {
-  if (samples.length < 2) return null;
-  let rises = 0;
-  for (let i = 1; i < samples.length; i++) {
-    if (samples[i] < samples[i - 1]) return null;
-    if (samples[i] > samples[i - 1]) rises++;
+export class FdTrend {
+  private first: number | null = null;
+  last: number | null = null;
+  private rises = 0;
+  private fell = false;
+
+  add(count: number): void {
+    if (this.last === null) this.first = count;
+    else if (count < this.last) this.fell = true;
+    else if (count > this.last) this.rises++;
+    this.last = count;
   }
-  const from = samples[0], to = samples[samples.length - 1];
-  return rises >= 5 && to - from >= 5 ? { rises, from, to } : null;
+
+  growth(): { rises: number; from: number; to: number } | null {
+    if (this.first === null || this.last === null || this.fell) return null;
+    return this.rises >= 5 && this.last - this.first >= 5 ? { rises: this.rises, from: this.first, to: this.last } : null;
+  }
 }
 
 function truncateArgs(args: string[]): string[] {
