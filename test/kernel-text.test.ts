@@ -126,3 +126,11 @@ test('a profile whose stacks stop at the leaf says so on the busy part, after th
   assert.equal(line, 'textDocument/hover 232 ms: 232 ms clangd busy (thread time 59 ms on a CPU; 50 % in _ZN4llvm13StringMapImpl15LookupBucketForENS_9StringRefE; stacks stop at the leaf in libLLVM-14.so.1: no frame pointers)');
   assert.equal(sentenceFault(line), null);
 });
+
+test('frames nothing named (an address, JIT code as mapping+offset) are not quoted; the first named function is', () => {
+  const line = explainRequest('textDocument/hover', 100, {
+    toServerPipeUs: 0, serverUs: 100_000, serverCpuUs: 100_000, serverBlockedUs: 0,
+    profile: profile({ samples: 10, cpuIn: [{ fn: '[anon]+0x1f20', pct: 40 }, { fn: '0x7f3a00001000', pct: 20 }, { fn: 'v8::internal::Heap::Scavenge', pct: 8 }, { fn: 'uv_run', pct: 5 }] }),
+  }, 'node')!;
+  assert.equal(line, 'textDocument/hover 100 ms: 100 ms node busy (thread time 100 ms on a CPU; 8 % in v8::internal::Heap::Scavenge)');
+});

@@ -17,6 +17,9 @@ const NAMED_MIN_PCT = 10;
  */
 const WAIT_PART_SHARE = 0.5;
 
+/** A frame nothing named (an address, `node+0x1a2b`, `[anon]+0x10`: JIT code without a perf map): a share of it tells a reader nothing. */
+const UNNAMED = /^0x[0-9a-f]+$|\+0x[0-9a-f]+$|^\[(stack lost|no stack)\]$/;
+
 const PHRASES: Record<string, string> = {
   [CPU_IN_GC]: 'the Go garbage collector', [CPU_IN_RUNTIME]: 'the Go runtime', [CPU_IN_KERNEL]: 'the kernel',
 };
@@ -25,7 +28,8 @@ const PHRASES: Record<string, string> = {
 function sharesText(shares: unknown, first = ''): string | null {
   if (!Array.isArray(shares)) return null; // a log written before the field existed
   const said = (shares as ProfileShare[])
-    .filter((s, i) => typeof s?.fn === 'string' && typeof s.pct === 'number' && s.fn !== NO_WAITER && Math.round(s.pct) >= 1 && (i === 0 || s.pct >= NAMED_MIN_PCT))
+    .filter((s) => typeof s?.fn === 'string' && typeof s.pct === 'number' && s.fn !== NO_WAITER && !UNNAMED.test(s.fn) && Math.round(s.pct) >= 1)
+    .filter((s, i) => i === 0 || s.pct >= NAMED_MIN_PCT)
     .slice(0, NAMED_MAX);
   return said.length === 0 ? null : said.map((s, i) => `${Math.round(s.pct)} %${i === 0 ? first : ''} in ${PHRASES[s.fn] ?? s.fn}`).join(', ');
 }
