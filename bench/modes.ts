@@ -1,14 +1,19 @@
 // The five ways the benchmark connects its client to a server, and what each needs:
 // direct (no proxy), relay (plain Node byte relay), floor (splice(2) relay in C, built
 // here with gcc), lsptap (log to a file, kernel timing off), lsptap-kernel (kernel timing
-// required; reported as not available, with the reason, when lsptap cannot load BPF).
+// required, profiling off; reported as not available, with the reason, when lsptap cannot
+// load BPF), lsptap-profile (the same with per-request profiles at 99 Hz, lsptap's default).
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-export type ModeName = 'direct' | 'relay' | 'floor' | 'lsptap' | 'lsptap-kernel';
-export const MODE_NAMES: ModeName[] = ['direct', 'relay', 'floor', 'lsptap', 'lsptap-kernel'];
+export type ModeName = 'direct' | 'relay' | 'floor' | 'lsptap' | 'lsptap-kernel' | 'lsptap-profile';
+export const MODE_NAMES: ModeName[] = ['direct', 'relay', 'floor', 'lsptap', 'lsptap-kernel', 'lsptap-profile'];
+/** The rate lsptap-profile samples at: lsptap's default (model/stages.ts). */
+export const BENCH_PROFILE_HZ = 99;
+/** Modes that run only the workloads their budgets read (the gopls session). */
+export const GOPLS_ONLY_MODES: readonly ModeName[] = ['lsptap-profile'];
 
 export interface Mode {
   name: ModeName;
@@ -77,6 +82,7 @@ export function makeModes(logDir: string): Mode[] {
     { name: 'relay', about: 'plain Node byte relay (bench/plain-relay.ts): no framing, no logging', available: true, reason: null, proxied: true, wrap: (s) => [process.execPath, PLAIN_RELAY, ...s] },
     { name: 'floor', about: 'splice(2) relay in C (bench/splice-relay.c): no copies into user space', available: floorBin !== null, reason: floorReason, proxied: true, wrap: (s) => [floorBin ?? 'false', ...s] },
     { name: 'lsptap', about: 'lsptap logging to a file, kernel timing off', available: true, reason: null, proxied: true, wrap: lsptap(kernel.flag ? ['--bpf=off'] : []) },
-    { name: 'lsptap-kernel', about: 'lsptap logging to a file, kernel timing on (--bpf=require)', available: kernel.available, reason: kernel.reason, proxied: true, wrap: lsptap(['--bpf=require']) },
+    { name: 'lsptap-kernel', about: 'lsptap logging to a file, kernel timing on (--bpf=require), profiling off (--profile-hz 0)', available: kernel.available, reason: kernel.reason, proxied: true, wrap: lsptap(['--bpf=require', '--profile-hz', '0']) },
+    { name: 'lsptap-profile', about: `the same with per-request profiles (--profile-hz ${BENCH_PROFILE_HZ}); the gopls workload only`, available: kernel.available, reason: kernel.reason, proxied: true, wrap: lsptap(['--bpf=require', '--profile-hz', String(BENCH_PROFILE_HZ)]) },
   ];
 }

@@ -33,6 +33,7 @@ const UNITS: Record<string, string> = {
   deliveryMs: 'ms', peakRssMb: 'MB', rssGrowthMb: 'MB', wallMs: 'ms', logLagMs: 'ms after the last answer',
   trueWallMs: 'ms, `-- true`', trueCpuMs: 'ms CPU, `-- true`', goplsVersionMs: 'ms, `gopls version`',
   firstAnswerMs: 'ms, spawn → initialize answered', nsPerSyscall: 'ns CPU per syscall of dd', cpuSharePct: '% of the server tree\'s CPU',
+  serverCpuMs: 'ms CPU, the gopls tree', profileLost: 'samples and stacks', symbolizeCpuMs: 'ms CPU',
   messages: 'both directions', wallS: 's', keystrokes: 'didChange', cancelledPct: '% of requests', logBytesPerMsg: 'B of log per message',
   cpuPerMsgUsFirstHalf: 'µs CPU/msg, first half', cpuPerMsgUsSecondHalf: 'µs CPU/msg, second half', rssGrowthSecondHalfPct: '% over the second half',
 };
@@ -74,7 +75,7 @@ export function checkBudgets(reports: MetricReport[], modes: Mode[], largestWork
     const a = r?.modes[mode]?.median;
     const b = r?.modes[base]?.median;
     const limitText = `${atLeast ? '≥' : '≤'} ${limit.toFixed(2)}`;
-    if (mode === 'lsptap-kernel' && kernel !== undefined && !kernel.available) {
+    if ((mode === 'lsptap-kernel' || mode === 'lsptap-profile') && kernel !== undefined && !kernel.available) {
       lines.push({ budget, value: null, limit: limitText, verdict: 'SKIP', note: `kernel timing not available: ${kernel.reason}` });
       return;
     }
@@ -146,6 +147,17 @@ export function checkBudgets(reports: MetricReport[], modes: Mode[], largestWork
   diffLine('first answer, lsptap-kernel − relay', 'first answer', 'firstAnswerMs', 'lsptap-kernel', 'relay', 30, 'ms');
   diffLine('round trip p50, kernel timing on − off (arms apart)', 'latency', 'p50Us', 'lsptap-kernel', 'lsptap', 15, 'µs');
   diffLine('tax per syscall of an unwatched process (dd beside an idle kernel-timed session − alone)', 'tax (dd)', 'nsPerSyscall', 'lsptap-kernel', 'direct', 0.1, 'µs', 1e-3);
+  // Issue 26: what per-request profiles (99 Hz) add over kernel timing without them.
+  ratioLine('gopls tree CPU over the gopls session, profiling at 99 Hz / kernel timing without it', 'gopls', 'serverCpuMs', 'lsptap-profile', 'lsptap-kernel', 1.02);
+  ratioLine('lsptap CPU over the gopls session, profiling at 99 Hz / kernel timing without it', 'gopls', 'cpuPerMsgUs', 'lsptap-profile', 'lsptap-kernel', 1.2);
+  const lost = find(reports, 'gopls', 'profileLost')?.modes['lsptap-profile'];
+  const lostBudget = 'profile samples and stacks lost to full kernel maps over the gopls session (most in a run)';
+  if (lost === undefined) lines.push({ budget: lostBudget, value: null, limit: '≤ 0', verdict: 'SKIP', note: kernel !== undefined && !kernel.available ? `kernel timing not available: ${kernel.reason}` : 'not measured in this run' });
+  else lines.push({ budget: lostBudget, value: lost.max, limit: '≤ 0', verdict: lost.max <= 0 ? 'PASS' : 'FAIL', note: null });
+  const symbolize = find(reports, 'symbolize gopls', 'symbolizeCpuMs')?.modes['lsptap-profile']?.median;
+  const symbolizeBudget = 'symbolizing gopls once: maps, its tables, 1,000 pcs and the kernel\'s symbols (CPU ms)';
+  if (symbolize === undefined) lines.push({ budget: symbolizeBudget, value: null, limit: '≤ 300 ms', verdict: 'SKIP', note: 'not measured in this run' });
+  else lines.push({ budget: symbolizeBudget, value: symbolize, limit: '≤ 300 ms', verdict: symbolize <= 300 ? 'PASS' : 'FAIL', note: null });
   // Issue 24: a day of editing (bench/day.ts) leaves lsptap's memory and CPU per message flat.
   const day = (metric: string): { mode: ModeName; value: number } | null => {
     const r = find(reports, DAY_WORKLOAD, metric);
@@ -195,7 +207,7 @@ export function formatTable(reports: MetricReport[], modes: Mode[], budgets: Bud
   const line = (row: string[]): string => row.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   const out = [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.slice(1).map(line)];
   for (const m of modes) if (!m.available) out.push(`${m.name}: not available (${m.reason})`);
-  out.push('', 'budgets (issues 6, 14, 18 and 27), on medians:');
+  out.push('', 'budgets (issues 6, 14, 18, 26 and 27), on medians:');
   const bw = Math.max(...budgets.map((b) => b.budget.length));
   for (const b of budgets) {
     const value = b.value === null ? '-' : b.value.toFixed(3);

@@ -14,7 +14,8 @@ import path from 'node:path';
 import { flag, parseCommand, printUsage, text, usageError, whole, type CommandSpec } from '../src/command/command-args';
 import { goRootSrc } from '../src/demo/gopls-script';
 import { VERSION } from '../src/model/version';
-import { makeModes, MODE_NAMES, type Mode, type ModeName } from './modes';
+import { GOPLS_ONLY_MODES, makeModes, MODE_NAMES, type Mode, type ModeName } from './modes';
+import { symbolizeServer } from './symbolize-cost';
 import { DAY_WORKLOAD, checkBudgets, formatTable, summarise, type Runs } from './report';
 import { DAY_MESSAGES, DAY_MESSAGES_QUICK, editingDay } from './day';
 import { didOpenOf } from './echo-client';
@@ -25,7 +26,7 @@ import { firstAnswers, oneFileModule } from './first-answer';
 import { syscallTax } from './syscall-tax';
 import { DOCS_FILE, formatDocsTable, writeDocsTable } from './docs-table';
 
-const WORKLOADS = ['first-answer', 'tax', 'startup', 'latency', 'throughput', 'large', 'gopls', 'day'] as const;
+const WORKLOADS = ['first-answer', 'tax', 'startup', 'latency', 'throughput', 'large', 'gopls', 'day', 'symbolize'] as const;
 /** Issue 27's measures: 8 rounds of the first answer, 3 of the syscall tax (1 each with --quick). */
 const FIRST_ANSWER_ROUNDS = 8;
 const TAX_ROUNDS = 3;
@@ -71,6 +72,12 @@ function machine(): Record<string, unknown> {
   };
 }
 
+/** gopls's path (the symbolizer finds the binary mapped by its real path). */
+function goplsPath(): string {
+  const which = spawnSync('sh', ['-c', 'command -v gopls'], { encoding: 'utf8' }).stdout.trim();
+  try { return fs.realpathSync(which); } catch { return which; }
+}
+
 const sizeName = (bytes: number): string => `large ${bytes / 1e6} MB`;
 
 async function main(): Promise<void> {
@@ -113,7 +120,7 @@ async function main(): Promise<void> {
     // Issue 27: spawn to `initialize` answered, gopls on a one-file module.
     if (!goplsOk) say('gopls not found: the first-answer workload is skipped');
     else {
-      const arms = active.filter((m) => m.name !== 'floor').map((m) => ({ name: m.name, cmd: m.wrap(['gopls'], logPath()) }));
+      const arms = active.filter((m) => m.name !== 'floor' && !GOPLS_ONLY_MODES.includes(m.name)).map((m) => ({ name: m.name, cmd: m.wrap(['gopls'], logPath()) }));
       const got = await firstAnswers(arms, oneFileModule(tmp), quick ? 1 : FIRST_ANSWER_ROUNDS, say);
       for (const [name, ms] of got) for (const x of ms) record('first answer', name as ModeName, { firstAnswerMs: x });
     }
@@ -144,12 +151,13 @@ async function main(): Promise<void> {
       fs.rmSync(log, { force: true });
     }
   }
-  const perRepeat = only.filter((w) => w !== 'first-answer' && w !== 'tax' && w !== 'day');
+  const perRepeat = only.filter((w) => w !== 'first-answer' && w !== 'tax' && w !== 'day' && w !== 'symbolize');
   for (let rep = 0; rep < repeats && perRepeat.length > 0; rep++) {
     // Rotate the order of modes each repeat so none always runs first or last.
     const order = active.map((_, i) => active[(i + rep) % active.length]);
     for (const w of perRepeat) {
       for (const mode of order) {
+        if (GOPLS_ONLY_MODES.includes(mode.name) && w !== 'gopls') continue;
         const log = logPath();
         const t0 = Date.now();
         if (w === 'startup') record('startup', mode.name, startup(mode, log, sizes, shim, goplsOk));
@@ -159,6 +167,18 @@ async function main(): Promise<void> {
         else if (w === 'gopls') { if (goplsOk) record('gopls', mode.name, await goplsSession(mode, log, srcRoot)); }
         fs.rmSync(log, { force: true });
         say(`repeat ${rep + 1}/${repeats} ${w.padEnd(10)} ${mode.name.padEnd(13)} ${Date.now() - t0} ms`);
+      }
+    }
+  }
+  if (only.includes('symbolize')) {
+    // Issue 26: a cold Symbolizer naming a running gopls once (in this process, as on the
+    // analysis thread), one round per repeat.
+    if (!goplsOk) say('gopls not found: the symbolize workload is skipped');
+    else {
+      for (let rep = 0; rep < repeats; rep++) {
+        const c = await symbolizeServer(goplsPath(), 1000, ['serve']);
+        record('symbolize gopls', 'lsptap-profile', { symbolizeCpuMs: c.cpuMs });
+        say(`symbolize round ${rep + 1}: ${c.cpuMs.toFixed(0)} ms CPU, ${c.named}/${c.pcs} pcs named, ${c.kernelNamed} kernel pcs`);
       }
     }
   }

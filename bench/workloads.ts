@@ -144,13 +144,17 @@ function countFrames(): { stream: PassThrough; count: () => number } {
   return { stream, count: () => n };
 }
 
-/** Issue 27: lsptap's CPU as a share of the server tree's, from `session end`. */
+/** Issue 27: lsptap's CPU as a share of the server tree's, from `session end`; with profiling, what it lost. */
 function cpuShare(mode: Mode, logPath: string): RunFigures {
   if (!mode.name.startsWith('lsptap')) return {};
   const end = fs.readFileSync(logPath, 'utf8').split('\n').filter((l) => l.includes('"msg":"session end"')).pop();
   if (end === undefined) return {};
-  const { lsptapCpuMs, serverCpuMs } = JSON.parse(end) as { lsptapCpuMs?: number; serverCpuMs?: number | null };
-  return typeof lsptapCpuMs === 'number' && typeof serverCpuMs === 'number' && serverCpuMs > 0 ? { cpuSharePct: (100 * lsptapCpuMs) / serverCpuMs } : {};
+  const { lsptapCpuMs, serverCpuMs, kernel } = JSON.parse(end) as { lsptapCpuMs?: number; serverCpuMs?: number | null; kernel?: { profile?: { lostSamples?: number; lostStacks?: number } } };
+  const figures: RunFigures = typeof lsptapCpuMs === 'number' && typeof serverCpuMs === 'number' && serverCpuMs > 0 ? { cpuSharePct: (100 * lsptapCpuMs) / serverCpuMs, serverCpuMs } : {};
+  // Issue 26: samples (or their stacks) the kernel's profile maps had no room for.
+  const p = kernel?.profile;
+  if (typeof p?.lostSamples === 'number') figures.profileLost = p.lostSamples + (p.lostStacks ?? 0);
+  return figures;
 }
 
 /** 4. The demo's scripted gopls session on the Go standard library: wall time, per-method p50. */
