@@ -12,7 +12,7 @@ import { answerServerRequests } from '../src/demo/gopls-script';
 import { SERVER_PROJECTS, runProjectScript, writeProject, type ServerProject } from '../src/demo/server-projects';
 import type { ProfileDigest } from '../src/model/record';
 import { connect, lsptapBin, readLog, startLsptap, tmpDir, type LogLine } from './helpers/index';
-import { bpfSkipReason } from './helpers/kernel';
+import { bpfSkipReason, kernelDecided } from './helpers/kernel';
 import { missingCommand, skipUnless } from './helpers/capabilities';
 import { serverOrSkip, type LocatedServer } from './helpers/servers';
 
@@ -28,6 +28,8 @@ async function profiledSession(t: TestContext, server: LocatedServer, project: S
   writeProject(projectDir, project);
   const log = path.join(dir, 'log.jsonl');
   const run = startLsptap(t, ['--log', log, '--bpf', 'require', '--profile-hz', '99', '--grace-ms', '20000'], server.command, { cwd: projectDir });
+  // The server starts while the probes load: the script waits until they watch it.
+  await kernelDecided(log, run);
   const conn = connect(run.child);
   answerServerRequests(conn);
   const { steps } = await runProjectScript(conn, projectDir, project);
