@@ -9,7 +9,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { readLog, lsptapBin, type LogLine, tmpDir } from './helpers/index';
-import { bpfSkipReason, startSession, endSession, responseLine } from './helpers/kernel';
+import { bpfSkipReason, startSession, endSession, responseLine, kernelDecided } from './helpers/kernel';
 import { buildProfileServer, goSkip } from './helpers/profile-server';
 import type { ProfileDigest } from '../src/model/record';
 import { sentenceFault } from './helpers/sentences';
@@ -112,4 +112,24 @@ test('--profile-hz 0 turns profiling off: no kernel.profile anywhere, kernel tim
   assert.ok(r.kernel !== null && r.kernel !== undefined, 'kernel timing ran');
   assert.equal((r.kernel as Record<string, unknown>).profile, undefined);
   assert.equal((lines.find((l) => l.msg === 'session end')?.kernel as Record<string, unknown>).profile, undefined);
+});
+
+test('a session that sends before the probes watch still profiles its later requests: the kernel\'s byte counts are moved to the session\'s offsets', { skip }, async (t) => {
+  const dir = tmpDir(t, { worldWritable: true });
+  const built = buildProfileServer(dir);
+  const log = path.join(dir, 'log.jsonl');
+  // As an editor does: initialize at once, while the probes still load beside the server.
+  const run = await startSession(t, ['--log', log, '--profile-hz', String(HZ)], { server: [built.stripped], early: true });
+  await run.conn.sendRequest('initialize', { padding: 'x'.repeat(20_000) });
+  await kernelDecided(log, run);
+  await run.conn.sendRequest('lsptap/spin', { ms: 300 });
+  const exit = await endSession(run);
+  assert.equal(exit.code, 0, exit.stderr);
+  const lines = readLog(log);
+  const on = lines.find((l) => l.msg === 'kernel timing on');
+  assert.ok(on !== undefined && (on.c2sOffset as number) > 20_000, `the cut came after initialize: ${JSON.stringify(on)}`);
+  const cpu = profileOf(responseLine(lines, 1)); // initialize is id 0
+  const expected = 0.3 * HZ;
+  assert.ok(Math.abs(cpu.samples - expected) <= 0.2 * expected, `${cpu.samples} ticks for 300 ms of spinning at ${HZ} Hz (${expected.toFixed(1)} expected)`);
+  assert.equal(cpu.self[0].fn, 'main.spinOnCPU');
 });

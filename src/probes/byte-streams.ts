@@ -51,6 +51,12 @@ export class ByteStream {
     if (waiting !== null) for (const e of waiting) this.add(e);
   }
 
+  /**
+   * The stream offset of the kernel's count `count` (the bytes it counted since watching
+   * began), or null while the starting count is not known yet (awaitStart).
+   */
+  offsetOfCount(count: number): number | null { return this.waiting !== null ? null : this.base + count; }
+
   /** Keep events until startAt gives the count they follow. */
   awaitStart(): void { this.waiting ??= []; }
 

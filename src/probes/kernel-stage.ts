@@ -112,6 +112,9 @@ export class KernelStage implements RecordStage, KernelEventSink {
     const wPid = fds.editorWriterPid ?? null, wFd = fds.editorOut ?? null;
     this.c2sEditorWrite = wPid !== null && wFd !== null ? reg(wPid, wFd, false, 'editor writes lsptap') : null;
     if (this.c2sEditorWrite !== null && fds.editorOutBefore !== undefined) this.c2sEditorWrite.startAt(fds.editorOutBefore.bytes, fds.editorOutBefore.untilNs);
+    // The profiler's samples carry the kernel's counts of the same two server streams.
+    const input = this.c2sServerRead, output = this.s2cServerWrite;
+    profile?.useStreamOffsets({ input: (n) => input.offsetOfCount(n), output: (n) => output.offsetOfCount(n) });
   }
 
   /** Watched after the session began: every stream keeps its events until its count is known (startAt, startOrForget). */

@@ -18,6 +18,18 @@
 
 import type { ProfileCount, ProfileKind } from './profile-layout';
 
+/**
+ * Where the kernel's counts of the server's bytes stand in the session's streams: the same
+ * unless watching began after the session's first bytes (a late session's cut), and null
+ * while that start is not known yet.
+ */
+export interface StreamOffsets {
+  input(count: number): number | null;
+  output(count: number): number | null;
+}
+
+const SAME_OFFSETS: StreamOffsets = { input: (n) => n, output: (n) => n };
+
 /** Ticks (cpu) or sleeps (wait) and their ns, for one stack pair. */
 export interface StackCount { userStack: bigint; kernelStack: bigint; count: number; ns: number }
 
@@ -79,6 +91,9 @@ export class ProfileAttribution {
   severalInFlight = 0;
 
   /** sink: every sample once its owner is known (the profile file); null for none. */
+  /** offsets: how the kernel's byte counts map to the framer's offsets (ByteStream.offsetOfCount). */
+  offsets: StreamOffsets = SAME_OFFSETS;
+
   constructor(private readonly serverPid: number, private readonly sink: ((s: AttributedSample) => void) | null = null) {}
 
   /** A request the editor sent: in the server's input it ends at inEnd. */
@@ -143,16 +158,21 @@ export class ProfileAttribution {
     this.seenIn = Infinity;
     this.seenOut = Infinity;
     this.resolve();
+    // Samples whose counts never found the session's offsets (a stream never started).
+    for (const c of this.pending) this.give(c, null);
+    this.pending = [];
   }
 
   /** false: not certain yet. */
   private place(c: ProfileCount): boolean {
-    if (c.readBytes > this.seenIn) return false; // a request the server read may not be framed yet
+    const readAt = this.offsets.input(c.readBytes), writtenAt = this.offsets.output(c.writtenBytes);
+    if (readAt === null || writtenAt === null) return false;
+    if (readAt > this.seenIn) return false; // a request the server read may not be framed yet
     let owner: Window | null = null, candidates = 0;
     for (const w of this.windows) {
-      if (w.inEnd > c.readBytes) break;
-      if (w.outStart !== null && w.outStart < c.writtenBytes) continue; // answered before the sample
-      if (w.outStart === null && c.writtenBytes > this.seenOut) {
+      if (w.inEnd > readAt) break;
+      if (w.outStart !== null && w.outStart < writtenAt) continue; // answered before the sample
+      if (w.outStart === null && writtenAt > this.seenOut) {
         if (owner === null) return false;
         break; // the owner is certain; only the count of candidates is not
       }

@@ -8,7 +8,7 @@ import { Symbolizer } from '../symbols';
 import type { LoadedBpf } from './loader';
 import { ProfileSampler, type ProfileTarget } from './profile-sampler';
 import { ProfileReader } from './profile-reader';
-import { ProfileAttribution, type AttributedSample } from './profile-attribution';
+import { ProfileAttribution, type AttributedSample, type StreamOffsets } from './profile-attribution';
 import type { ProfileSample } from '../model/profile-file';
 import { StackNamer, digest, type ProfileDigest } from './profile-digest';
 
@@ -45,6 +45,9 @@ export class ProfileStage {
   static start(bpf: LoadedBpf, target: ProfileTarget, hz: number, sink: ProfileSampleSink | null): ProfileStage {
     return new ProfileStage(bpf, ProfileSampler.start(bpf, target, hz), target, sink);
   }
+
+  /** Where the kernel's counts of the server's input and output stand in the session's streams. */
+  useStreamOffsets(offsets: StreamOffsets): void { this.attribution.offsets = offsets; }
 
   /** A record the stage received: requests open windows, the server's output closes them. */
   onRecord(rec: MessageRecord): void {
