@@ -35,8 +35,8 @@ static __always_inline void read_args(struct syscall_args *a, const void *regs)
 	a->__pad = 0;
 }
 
-SEC("tp_btf/sys_enter")
-int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long nr)
+/* A watched process's call, on its way in (ret unused) or out: to io and the tree. */
+static __always_inline int on_syscall(const void *regs, long ret, bool exit)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 role = role_of(id >> 32);
@@ -47,26 +47,25 @@ int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long nr)
 	read_args(&a, regs);
 	a.id = id;
 	a.role = role;
-	a.ret = 0;
-	io_sys_enter(&a);
-	tree_sys_enter(&a);
+	a.ret = exit ? ret : 0;
+	if (exit) {
+		io_sys_exit(&a);
+		tree_sys_exit(&a);
+	} else {
+		io_sys_enter(&a);
+		tree_sys_enter(&a);
+	}
 	return 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long nr)
+{
+	return on_syscall(regs, 0, false);
 }
 
 SEC("tp_btf/sys_exit")
 int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 role = role_of(id >> 32);
-	struct syscall_args a;
-
-	if (!role)
-		return 0;
-	read_args(&a, regs);
-	a.id = id;
-	a.role = role;
-	a.ret = ret;
-	io_sys_exit(&a);
-	tree_sys_exit(&a);
-	return 0;
+	return on_syscall(regs, ret, true);
 }

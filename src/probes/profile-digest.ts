@@ -179,30 +179,28 @@ export function topFunctions(counts: Iterable<StackCount>, namer: StackNamer, we
   return { self: selfTop, total: totalTop, whole };
 }
 
-/** Where the blocked time went: the function that waited (StackNamer.waiter), by share of the ns. */
-export function waitingIn(counts: Iterable<StackCount>, namer: StackNamer): ProfileShare[] {
+/** The top functions by share of a weight: each stack's weight goes to the name it is given. */
+function sharesBy(counts: Iterable<StackCount>, weightOf: (s: StackCount) => number, nameOf: (s: StackCount) => string): ProfileShare[] {
   const by = new Map<string, number>();
   let whole = 0;
   for (const s of counts) {
-    if (s.ns <= 0) continue;
-    whole += s.ns;
-    const fn = s.userStack === 0n ? NO_WAITER : namer.waiter(s.userStack) ?? NO_WAITER;
-    by.set(fn, (by.get(fn) ?? 0) + s.ns);
+    const w = weightOf(s);
+    if (w <= 0) continue;
+    whole += w;
+    const fn = nameOf(s);
+    by.set(fn, (by.get(fn) ?? 0) + w);
   }
-  return [...by].sort((a, b) => b[1] - a[1]).slice(0, PROFILE_TOP).map(([fn, ns]) => ({ fn, pct: pct(ns, whole) }));
+  return [...by].sort((a, b) => b[1] - a[1]).slice(0, PROFILE_TOP).map(([fn, w]) => ({ fn, pct: pct(w, whole) }));
+}
+
+/** Where the blocked time went: the function that waited (StackNamer.waiter), by share of the ns. */
+export function waitingIn(counts: Iterable<StackCount>, namer: StackNamer): ProfileShare[] {
+  return sharesBy(counts, (s) => s.ns, (s) => (s.userStack === 0n ? NO_WAITER : namer.waiter(s.userStack) ?? NO_WAITER));
 }
 
 /** What the CPU ticks worked for (StackNamer.worker), by share of the ticks: what the sentences quote. */
 export function workingIn(counts: Iterable<StackCount>, namer: StackNamer): ProfileShare[] {
-  const by = new Map<string, number>();
-  let whole = 0;
-  for (const s of counts) {
-    if (s.count <= 0) continue;
-    whole += s.count;
-    const fn = namer.worker(s.userStack);
-    by.set(fn, (by.get(fn) ?? 0) + s.count);
-  }
-  return [...by].sort((a, b) => b[1] - a[1]).slice(0, PROFILE_TOP).map(([fn, n]) => ({ fn, pct: pct(n, whole) }));
+  return sharesBy(counts, (s) => s.count, (s) => namer.worker(s.userStack));
 }
 
 export function digest(p: WindowProfile, namer: StackNamer): ProfileDigest {
