@@ -82,11 +82,13 @@ async function relayAndClose(opts: CommonOptions, server: ServerLink, clock: Ses
   });
   onChannel?.(channel);
   exitOnInternalError((err) => opts.link.fatal(err));
-  // A child server's bytes flow from the first one while the probes load: they watch from a
-  // cut (relay-session.ts). A socket's server was found with the probes loaded: its bytes
-  // wait the few ms until they watch. Without probes the ring takes the bytes while the
-  // analysis thread starts.
-  const late = kernel?.kind === 'child';
+  // The server starts while the probes load, but its bytes wait until they watch, as a
+  // socket's do: the late path (relay from the first byte, watch from a cut; relay-session.ts)
+  // joined some messages after the cut to other messages' syscalls in real servers (parts
+  // larger than their whole for bash-language-server, pylsp, typescript-language-server), so
+  // it stays off until that join is right. Without probes the ring takes the bytes while
+  // the analysis thread starts.
+  const late = false;
   const hold = kernel !== null && !late ? ready : Promise.resolve();
   const { exitCode } = await runRelaySession({
     client: stdioClient(), server, link: opts.link, channel, ready: hold, logPath: opts.logPath,
