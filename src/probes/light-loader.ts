@@ -11,7 +11,7 @@
 
 import fs from 'node:fs';
 import os from 'node:os';
-import { allocate, addressOf, libcCalls, type NativeBlock } from './native';
+import { allocate, addressOf, libcCalls, NR_BPF, type NativeBlock } from './native';
 
 /** What extract-lskel.js writes: the skeleton's maps and programs in slot order, and the loader. */
 export interface LightSkeleton {
@@ -40,7 +40,6 @@ export class LightLoadError extends Error {
   }
 }
 
-const NR_BPF = process.arch === 'arm64' ? 280 : 321;
 const BPF_MAP_CREATE = 0;
 const BPF_MAP_UPDATE_ELEM = 2;
 const BPF_PROG_LOAD = 5;

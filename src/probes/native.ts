@@ -173,6 +173,8 @@ export const PROT_WRITE = 2;
 export const MAP_SHARED = 1;
 export const SC_PAGESIZE = 30;
 /** FIONREAD (asm-generic/ioctls.h; the same on x86-64 and arm64). */
+/** bpf(2)'s syscall number, for the calls libbpf has no wrapper for that lsptap makes through libc's syscall(). */
+export const NR_BPF = process.arch === 'arm64' ? 280 : 321;
 export const FIONREAD = 0x541b;
 /** SIOCOUTQ (TIOCOUTQ): on a UNIX socket, the memory of what we sent that the peer has not read yet (0: it read all). */
 export const SIOCOUTQ = 0x5411;

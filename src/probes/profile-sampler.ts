@@ -9,12 +9,11 @@
 
 import fs from 'node:fs';
 import os from 'node:os';
-import { allocate, libcCalls, type NativeBlock } from './native';
+import { allocate, libcCalls, NR_BPF, type NativeBlock } from './native';
 import { BpfLoadError, CAPABILITY_ADVICE, mapPutBytes, type LoadedBpf } from './loader';
 import { PROFILE_CONFIG } from './profile-layout';
 
 const NR_PERF_EVENT_OPEN = process.arch === 'arm64' ? 241 : 298;
-const NR_BPF = process.arch === 'arm64' ? 280 : 321;
 const BPF_LINK_CREATE = 28;
 const BPF_PERF_EVENT = 41;
 const PERF_TYPE_SOFTWARE = 1;
