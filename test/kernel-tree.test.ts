@@ -199,7 +199,7 @@ test('a child the server forked before kernel timing watched it is in the server
   const server = spawn(process.execPath, ['-e', `
     const c = require('node:child_process').spawn(process.execPath, [${JSON.stringify(path.join(fixtures, 'idle-child.js'))}], { stdio: ['pipe', 'pipe', 'inherit'] });
     c.stdout.once('data', () => process.stdout.write(c.pid + '\\n'));
-    process.stdin.resume();
+    process.stdin.on('data', (d) => c.stdin.write(d));
     process.stdin.on('end', () => { c.stdin.end(); process.exit(0); });`], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.after(() => { server.stdin.end(); });
   const [said] = await once(server.stdout, 'data') as [Buffer];
@@ -213,4 +213,13 @@ test('a child the server forked before kernel timing watched it is in the server
   readHashMap(probes.bpf.mapFd('watched_pids'), 4, 4, (k, ka, v, va) => roles.set(k.readUInt32LE(ka), v.readUInt32LE(va)));
   assert.equal(roles.get(server.pid!), WatchedRole.server);
   assert.equal(roles.get(childPid), WatchedRole.child, 'the child forked before watching is watched as the server\'s child');
+  // Woken (the server passes it a byte), the kernel adopts it: an entry with a CPU slot in
+  // every snapshot from then on, as a child forked while watched has.
+  server.stdin.write('x');
+  let slot = 0;
+  for (const until = Date.now() + 10_000; slot === 0 && Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
+    // struct proc_stats { u64 start_ns, cpu_ns, disk_ns; u32 slot; u32 pad; }
+    readHashMap(probes.bpf.mapFd('procs'), 4, 32, (k, ka, v, va) => { if (k.readUInt32LE(ka) === childPid) slot = v.readUInt32LE(va + 24); });
+  }
+  assert.ok(slot > 0, 'the child found in /proc has a CPU slot once the kernel has seen it run');
 });
