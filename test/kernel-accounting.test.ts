@@ -212,3 +212,62 @@ test('a child\'s cpuUs and wallUs are its share of the window: slot differences 
   assert.deepEqual([byPid.get(11)!.cpuUs, byPid.get(11)!.wallUs], [null, 10_000], 'no slot: its CPU in the window is unknown');
   assert.deepEqual([byPid.get(12)!.cpuUs, byPid.get(12)!.wallUs, byPid.get(12)!.exitCode], [2000, 3000, 0], 'born and ended in the window: its whole life');
 });
+
+test('a long session leaves the kernel stage only the calls and snapshots that messages still to come can need, and a request answered thousands of messages later keeps its fields', () => {
+  const tree = new TreeAccounting(2, 0, 0);
+  const stage = new KernelStage({ lsptapPid: 1, serverPid: 2, editorPid: 3, lsptapIn: 0, lsptapOut: 1, lsptapToServer: 10, lsptapFromServer: 11, editorIn: 5, editorWriterPid: 3, editorOut: 6 }, 1000, { drain: () => 0 }, tree);
+  const moved = new Map<string, number>();
+  let ns = 1_000_000;
+  /** One syscall moving `ret` bytes, 10 µs after the last; returns its exit time. */
+  const io = (pid: number, fd: number, isRead: boolean, ret: number): number => {
+    const k = `${pid}:${fd}:${isRead}`, startOff = moved.get(k) ?? 0;
+    moved.set(k, startOff + ret);
+    ns += 10_000;
+    stage.onIo({ enterNs: ns - 2_000, exitNs: ns, ret, pid, tid: pid, fd, isRead, op: isRead ? IoOp.read : IoOp.write, startOff });
+    return ns;
+  };
+  let cpuNs = 0;
+  const snap = (tsNs: number, write: boolean): void => tree.add({
+    tsNs, pid: 2, tid: 2, kind: 'snapshot', fd: write ? 1 : 0, write, childCpuNs: new Map(),
+    totals: { modeNs: [cpuNs, 0, 0, 0], causeNs: IDLE_CAUSES.map(() => 0), serverCpuNs: cpuNs, serverRunqNs: 0, childCpuNs: 0, childRunqNs: 0, childDiskNs: 0, fileReads: 0, fileReadBytes: 0, pageCacheMisses: 0, diskIos: 0, diskIoBytes: 0, diskIoNs: 0, fdsOpened: 0, fdsClosed: 0, lastOtherNr: 0, fdsOpenDelta: 0 },
+  });
+  const record = (dir: 'c2s' | 's2c', kind: 'request' | 'response', id: number, offset: number, request: MessageRecord['request']): MessageRecord => ({
+    dir, kind, method: 'm', id, bytes: 80, headerBytes: 20, offset, firstByteNs: 0n, lastByteNs: 0n, forwardedNs: 0n, clock: 'js',
+    isError: kind === 'response' ? false : null, latencyMs: null, request, cancelled: false, cancelsId: null, invalidReason: null, unmatched: false, body: null, kernel: null,
+  });
+  const out: MessageRecord[] = [];
+  const offsets = { c2s: 0, s2c: 0 };
+  /** The editor's request through lsptap to the server, which reads it; what its response will carry. */
+  const request = (id: number): NonNullable<MessageRecord['request']> => {
+    const offset = offsets.c2s;
+    offsets.c2s += 100;
+    io(3, 6, false, 100); io(1, 0, true, 100); io(1, 10, false, 100);
+    snap(io(2, 0, true, 100), false);
+    stage.push(record('c2s', 'request', id, offset, null), (r) => out.push(r));
+    return { offset, endOffset: offset + 99, forwardedNs: 0n };
+  };
+  /** The server works 50 µs of CPU, then writes the response, which reaches the editor. */
+  const respond = (id: number, req: NonNullable<MessageRecord['request']>): void => {
+    const offset = offsets.s2c;
+    offsets.s2c += 100;
+    cpuNs += 50_000;
+    snap(ns + 10_000 - 2_000, true); // as the server's write begins
+    io(2, 1, false, 100); io(1, 11, true, 100); io(1, 1, false, 100); io(3, 5, true, 100);
+    stage.push(record('s2c', 'response', id, offset, req), (r) => out.push(r));
+  };
+  const first = request(0); // answered last
+  for (let id = 1; id <= 3000; id++) respond(id, request(id));
+  respond(0, first);
+  const late = out[out.length - 1];
+  assert.equal(late.id, 0);
+  assert.equal(late.kernel!.serverCpuUs, 3001 * 50, 'the window from the read of request 0 to its response: every response\'s 50 µs');
+  assert.ok(late.kernel!.serverUs! > 0 && late.kernel!.toServerPipeUs !== null, `request 0's calls are still known: ${JSON.stringify(late.kernel)}`);
+  for (let id = 3001; id <= 4000; id++) respond(id, request(id));
+  assert.equal(out.length, 2 * 4001);
+  assert.ok(out.every((r) => r.kind !== 'response' || r.kernel!.serverCpuUs === 50 || r.id === 0), 'every other response has its own 50 µs');
+  // 8 streams carried 4,001 calls each, the tree 8,002 snapshots; what is kept is what the
+  // last few hundred records needed (the stage forgets every 256 records).
+  assert.ok(stage.keptSegments <= 8 * 2 * 256, `${stage.keptSegments} syscalls kept`);
+  assert.ok(tree.kept.snapshots <= 2 * 256 + 100, `${tree.kept.snapshots} snapshots kept`);
+  assert.equal(tree.kept.windows, 0, 'no window opened an fd');
+});
