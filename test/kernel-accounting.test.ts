@@ -66,7 +66,8 @@ test('a byte stream that had moved bytes before watching starts at that count an
   assert.equal(b.syscalls, 1);
 });
 
-test('a response takes its stamps and latency from lsptap\'s syscalls, so latency is the sum of its kernel parts however late JavaScript stamped it', () => {
+/** A stage for lsptap (pid 1), a server (2) and an editor (3), and a way to feed it the kernel's io events. */
+function stageWithIo(): { stage: KernelStage; io: (pid: number, fd: number, isRead: boolean, ret: number, enterNs: number, exitNs: number) => void } {
   const stage = new KernelStage({ lsptapPid: 1, serverPid: 2, editorPid: 3, lsptapIn: 0, lsptapOut: 1, lsptapToServer: 10, lsptapFromServer: 11, editorIn: 5, editorWriterPid: 3, editorOut: 6 }, 1000, { drain: () => 0 }, new TreeAccounting(2, 0, 0));
   const moved = new Map<string, number>(); // the kernel's count per (pid, fd, direction)
   const io = (pid: number, fd: number, isRead: boolean, ret: number, enterNs: number, exitNs: number): void => {
@@ -74,6 +75,27 @@ test('a response takes its stamps and latency from lsptap\'s syscalls, so latenc
     moved.set(k, startOff + ret);
     stage.onIo({ enterNs, exitNs, ret, pid, tid: pid, fd, isRead, op: isRead ? IoOp.read : IoOp.write, startOff });
   };
+  return { stage, io };
+}
+
+/** A 98-byte response (22 header) to a 100-byte request, stamped by JavaScript; pass it through the stage. */
+function passResponse(stage: KernelStage, jsLateNs: bigint): { out: MessageRecord | null; request: { offset: number; endOffset: number; forwardedNs: bigint } } {
+  const request = { offset: 0, endOffset: 22 + 78 - 1, forwardedNs: 12_000n + jsLateNs };
+  const rec: MessageRecord = {
+    dir: 's2c', kind: 'response', method: 'm', id: 1, bytes: 98, headerBytes: 22, offset: 0,
+    firstByteNs: 430_000n - jsLateNs, lastByteNs: 430_000n - jsLateNs, forwardedNs: 433_000n - jsLateNs, clock: 'js',
+    isError: false, latencyMs: Number(430_000n - jsLateNs - request.forwardedNs) / 1e6, request, cancelled: false, cancelsId: null,
+    invalidReason: null, unmatched: false, body: null, kernel: null,
+  };
+  let out: MessageRecord | null = null;
+  stage.push(rec, (r) => { out = r; });
+  return { out, request };
+}
+
+const partsUs = (k: NonNullable<MessageRecord['kernel']>): number => k.toServerPipeUs! + k.serverUs! + k.serverWriteUs! + k.toLsptapPipeUs!;
+
+test('a response takes its stamps and latency from lsptap\'s syscalls, so latency is the sum of its kernel parts however late JavaScript stamped it', () => {
+  const { stage, io } = stageWithIo();
   // A 100-byte request, then a 120-byte response the server writes in two parts (header, body).
   io(3, 6, false, 100, 1_000, 2_000); // the editor writes the request
   io(1, 0, true, 100, 5_000, 9_000); // lsptap reads it (7 µs in the pipe)
@@ -84,24 +106,35 @@ test('a response takes its stamps and latency from lsptap\'s syscalls, so latenc
   io(1, 11, true, 120, 421_000, 430_000); // lsptap's read returns 8 µs after
   io(1, 1, false, 120, 431_000, 433_000); // lsptap writes it to the editor
   io(3, 5, true, 120, 0, 440_000);
-  const late = 5_000_000n; // JavaScript stamped everything 5 ms late (or early: it does not matter)
-  const request = { offset: 0, endOffset: 22 + 78 - 1, forwardedNs: 12_000n + late };
-  const rec: MessageRecord = {
-    dir: 's2c', kind: 'response', method: 'm', id: 1, bytes: 98, headerBytes: 22, offset: 0,
-    firstByteNs: 430_000n - late, lastByteNs: 430_000n - late, forwardedNs: 433_000n - late, clock: 'js',
-    isError: false, latencyMs: Number(430_000n - late - request.forwardedNs) / 1e6, request, cancelled: false, cancelsId: null,
-    invalidReason: null, unmatched: false, body: null, kernel: null,
-  };
-  assert.ok(rec.latencyMs! < 0, 'JavaScript\'s latency is wrong here');
-  let out: MessageRecord | null = null;
-  stage.push(rec, (r) => { out = r; });
+  // JavaScript stamped everything 5 ms late (or early: it does not matter)
+  const { out, request } = passResponse(stage, 5_000_000n);
   const r = out as MessageRecord | null;
   assert.ok(r !== null, 'complete: the editor read its last byte');
   assert.equal(r.clock, 'kernel');
   assert.deepEqual([r.firstByteNs, r.lastByteNs, r.forwardedNs, request.forwardedNs], [430_000n, 430_000n, 433_000n, 12_000n]);
   const k = r.kernel!;
   assert.deepEqual({ from: k.fromEditorPipeUs, to: k.toServerPipeUs, server: k.serverUs, write: k.serverWriteUs, back: k.toLsptapPipeUs, ed: k.toEditorPipeUs }, { from: 7, to: 3, server: 385, write: 22, back: 8, ed: 7 });
-  assert.equal(r.latencyMs! * 1000, k.toServerPipeUs! + k.serverUs! + k.serverWriteUs! + k.toLsptapPipeUs!);
+  assert.equal(r.latencyMs! * 1000, partsUs(k));
+});
+
+test('a writer preempted after it woke the reader returns after the read: the pipe wait is 0 and the parts still add up to the latency', () => {
+  const { stage, io } = stageWithIo();
+  io(3, 6, false, 100, 1_000, 2_000);
+  io(1, 0, true, 100, 5_000, 9_000);
+  io(1, 10, false, 100, 10_000, 112_000); // lsptap's write woke the server, then lsptap waited 100 µs for a CPU
+  io(2, 0, true, 100, 0, 12_000); // the server's read returned 100 µs before lsptap's write did
+  io(2, 1, false, 20, 400_000, 401_000);
+  io(2, 1, false, 100, 420_000, 480_000); // the server's body write woke lsptap, then the server waited for a CPU
+  io(1, 11, true, 120, 421_000, 430_000); // lsptap's read returned 50 µs before the server's write did
+  io(1, 1, false, 120, 431_000, 433_000);
+  io(3, 5, true, 120, 0, 440_000);
+  const { out, request } = passResponse(stage, 0n);
+  const r = out as MessageRecord | null;
+  assert.ok(r !== null && r.kernel !== null);
+  const k = r.kernel;
+  assert.deepEqual({ to: k.toServerPipeUs, server: k.serverUs, write: k.serverWriteUs, back: k.toLsptapPipeUs }, { to: 0, server: 388, write: 30, back: 0 });
+  assert.equal(request.forwardedNs, 12_000n, 'the request had left lsptap when the server read it');
+  assert.equal(r.latencyMs! * 1000, partsUs(k));
 });
 
 test('the analysis thread reading its own file on a fd number the relay closed adds nothing to the session\'s streams and counts no stray', () => {

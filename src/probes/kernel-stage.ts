@@ -67,6 +67,14 @@ const us = (ns: number): number => Math.round(ns / 1e3);
 const gapUs = (fromNs: number | undefined, toNs: number | undefined): number | null =>
   fromNs === undefined || toNs === undefined ? null : us(Math.max(0, toNs - fromNs));
 
+/**
+ * When a pipe's bytes changed hands: the writer's return, or the reader's when that came first
+ * (a writer woken-reader-then-preempted returns late). Pipe waits are clamped at 0, so the
+ * windows around a pipe meet here for a response's parts to add up to its latency.
+ */
+const handoffNs = (writerExitNs: number, readerExitNs: number | undefined): number =>
+  readerExitNs === undefined ? writerExitNs : Math.min(writerExitNs, readerExitNs);
+
 interface Held { rec: MessageRecord; next: (rec: MessageRecord) => void; pushedMs: number }
 
 /** Records timed between two passes that forget what no record still to come can need. */
@@ -270,6 +278,9 @@ export class KernelStage implements RecordStage, KernelEventSink {
     if (req !== null) {
       reqFwdNs = this.ownStreams(rec.dir === 'c2s' ? 's2c' : 'c2s').write.at(req.endOffset)?.exitNs;
       if (reqFwdNs === undefined) return;
+      // A write preempted after it woke the reader returns after the read: the request had left
+      // lsptap by then, and the latency starts there so that its parts add up to it (handoffNs).
+      if (rec.dir === 's2c') reqFwdNs = handoffNs(reqFwdNs, this.c2sServerRead.at(req.endOffset)?.exitNs);
       req.forwardedNs = BigInt(reqFwdNs);
       rec.latencyMs = (lastNs - reqFwdNs) / 1e6;
     }
@@ -310,7 +321,9 @@ export class KernelStage implements RecordStage, KernelEventSink {
       const w = readReq && writeResp ? this.tree.window(readReq.exitNs, writeResp.enterNs, { method: rec.method, id: rec.id }) : null;
       Object.assign(k, w ?? NO_WINDOW);
       // gopls writes header and body with separate write()s; the time between is the server's too.
-      k.serverWriteUs = gapUs(writeRespNs, this.s2cServerWrite.at(end)?.exitNs);
+      // It ends by lsptap's read of the last byte, however late a preempted write returned.
+      const wroteNs = this.s2cServerWrite.at(end)?.exitNs;
+      k.serverWriteUs = gapUs(writeRespNs, wroteNs === undefined ? undefined : handoffNs(wroteNs, this.s2cLsptapRead.at(end)?.exitNs));
       if (this.profile !== null) k.profile = this.profile.profileOf(rec);
     }
     k.toLsptapPipeUs = gapUs(this.s2cServerWrite.at(end)?.exitNs, this.s2cLsptapRead.at(end)?.exitNs);
