@@ -77,6 +77,8 @@ struct tree_state {
 	__u32 n[8];
 	__u64 since_sum[8];
 	struct tree_totals totals;
+	/* Last: userspace writes the slots of descendants found in /proc at the value's end
+	 * before the tree is watched (src/probes/child-slots.ts). */
 	struct child_slot slots[TREE_CHILD_SLOTS];
 };
 

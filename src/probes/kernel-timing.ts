@@ -14,6 +14,7 @@ import { KernelFeed } from './kernel-feed';
 import { ProfileStage, type ProfileSampleSink } from './profile-stage';
 import { watchedPids } from './watched-pids';
 import { TreeAccounting, ARGS_BYTES } from './tree-accounting';
+import { claimChildSlots } from './child-slots';
 import { findStdioPeers, descendantsOf, threadsAsleep, runningProcess, type RunningProcess } from './peer-process';
 import { bytesWaiting } from './native';
 import { currentThreadId } from './thread-id';
@@ -330,12 +331,19 @@ export class KernelSession implements KernelTiming {
       // own misses are, in fdTableFull, instead of failing the session.
       if (this.startNotEntered > 0 || !mapTryPut(table, k, none)) this.startNotEntered++;
     }
-    // The server last: from here on its forks join the tree. Its descendants forked before
-    // (a server spawned while the probes loaded) are found in /proc, after, so that none
-    // falls between the two; one that exits between the /proc read and its entry leaves a
-    // stale entry until its pid is reused.
+    // Its descendants forked before (a server spawned while the probes loaded) are found in
+    // /proc and get their CPU slots while nothing of the tree is counted yet; then the server,
+    // and from then on its forks join the tree; a second look finds any forked in between (the
+    // kernel gives those a slot when it first sees them run). One that exits between the /proc
+    // read and its entry leaves a stale entry until its pid is reused.
+    const early = descendantsOf(fds.serverPid).map((pid) => runningProcess(pid, ARGS_BYTES)).filter((p): p is RunningProcess => p !== null);
+    claimChildSlots(this.probes.bpf, early);
+    for (const p of early) pids.put(p.pid, WatchedRole.child);
     pids.put(fds.serverPid, WatchedRole.server);
+    this.foundRunning.push(...early);
+    const seen = new Set(early.map((p) => p.pid));
     for (const pid of descendantsOf(fds.serverPid)) {
+      if (seen.has(pid)) continue;
       pids.put(pid, WatchedRole.child);
       const found = runningProcess(pid, ARGS_BYTES);
       if (found !== null) this.foundRunning.push(found);
