@@ -99,6 +99,7 @@ export class ProfileStage {
     this.sampler.close();
     this.refresh();
     this.stopped = true;
+    this.reader.close();
     this.attribution.flush();
     this.write();
     const lost = this.reader.losses();
