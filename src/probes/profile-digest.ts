@@ -131,12 +131,21 @@ export class StackNamer {
   }
 
   /**
-   * Samples came in while the server lives: read its mappings now (at most once a second),
-   * since naming may come later than its exit (a response is named when lsptap logs it,
-   * and a starved analysis thread logs late).
+   * Stacks came in while the server lives: make sure its mappings cover their user frames
+   * now, since naming may come later than its exit (a response is named when lsptap logs
+   * it, and a starved analysis thread logs late). The maps are read again (at most once a
+   * second) only when a pc is in none of the mappings read so far: reading
+   * /proc/PID/maps takes the server's mmap lock and walks its every mapping.
    */
-  sampled(): void {
-    if (Date.now() - this.mapsReadMs > 1000) this.readMaps();
+  sampled(stacks: Iterable<readonly bigint[]>): void {
+    if (this.maps === null) { this.readMaps(); return; }
+    for (const pcs of stacks) {
+      for (const pc of pcs) {
+        if (pc >= KERNEL_SPACE || this.maps.find(pc) !== null) continue;
+        if (Date.now() - this.mapsReadMs > 1000) this.readMaps();
+        return;
+      }
+    }
   }
 
   /** The server's mappings, read again (at most once a second) when a pc is in none of them. */
@@ -152,6 +161,9 @@ export class StackNamer {
     if (fresh !== null) this.maps = fresh;
   }
 }
+
+/** Addresses from here up are the kernel's (x86-64 and arm64 split the space in halves). */
+const KERNEL_SPACE = 1n << 63n;
 
 /** A stack the kernel's map had no room for: its samples are kept, under this. */
 const LOST_FRAME: ProfileFrame = Object.freeze({ mapping: null, address: 0n, fn: '[stack lost]', file: null, line: null });

@@ -12,6 +12,8 @@ export interface ProfileLosses { samples: number; waits: number; countsFull: num
 export class ProfileReader {
   /** Stack hash -> return addresses, leaf first. */
   readonly stacks = new Map<bigint, bigint[]>();
+  /** The stacks the last take() read (new since the one before). */
+  readonly fresh: bigint[][] = [];
   reads = 0;
   readNs = 0n;
   private readonly counts: MapBatches;
@@ -32,9 +34,14 @@ export class ProfileReader {
   take(): ProfileCount[] {
     const t0 = process.hrtime.bigint();
     const out: ProfileCount[] = [];
+    this.fresh.length = 0;
     if (this.closed) return out;
     this.counts.take((k, ka, v, va) => out.push(decodeProfileCount(k, ka, v, va)));
-    this.newStacks.take((k, ka, v, va) => this.stacks.set(k.readBigUInt64LE(ka), decodeStack(v, va)));
+    this.newStacks.take((k, ka, v, va) => {
+      const pcs = decodeStack(v, va);
+      this.stacks.set(k.readBigUInt64LE(ka), pcs);
+      this.fresh.push(pcs);
+    });
     this.reads++;
     this.readNs += process.hrtime.bigint() - t0;
     return out;
