@@ -66,7 +66,8 @@ test('a byte stream that had moved bytes before watching starts at that count an
   assert.equal(b.syscalls, 1);
 });
 
-test('a response takes its stamps and latency from lsptap\'s syscalls, so latency is the sum of its kernel parts however late JavaScript stamped it', () => {
+/** A stage for lsptap (pid 1), a server (2) and an editor (3), and a way to feed it the kernel's io events. */
+function stageWithIo(): { stage: KernelStage; io: (pid: number, fd: number, isRead: boolean, ret: number, enterNs: number, exitNs: number) => void } {
   const stage = new KernelStage({ lsptapPid: 1, serverPid: 2, editorPid: 3, lsptapIn: 0, lsptapOut: 1, lsptapToServer: 10, lsptapFromServer: 11, editorIn: 5, editorWriterPid: 3, editorOut: 6 }, 1000, { drain: () => 0 }, new TreeAccounting(2, 0, 0));
   const moved = new Map<string, number>(); // the kernel's count per (pid, fd, direction)
   const io = (pid: number, fd: number, isRead: boolean, ret: number, enterNs: number, exitNs: number): void => {
@@ -74,6 +75,27 @@ test('a response takes its stamps and latency from lsptap\'s syscalls, so latenc
     moved.set(k, startOff + ret);
     stage.onIo({ enterNs, exitNs, ret, pid, tid: pid, fd, isRead, op: isRead ? IoOp.read : IoOp.write, startOff });
   };
+  return { stage, io };
+}
+
+/** A 98-byte response (22 header) to a 100-byte request, stamped by JavaScript; pass it through the stage. */
+function passResponse(stage: KernelStage, jsLateNs: bigint): { out: MessageRecord | null; request: { offset: number; endOffset: number; forwardedNs: bigint } } {
+  const request = { offset: 0, endOffset: 22 + 78 - 1, forwardedNs: 12_000n + jsLateNs };
+  const rec: MessageRecord = {
+    dir: 's2c', kind: 'response', method: 'm', id: 1, bytes: 98, headerBytes: 22, offset: 0,
+    firstByteNs: 430_000n - jsLateNs, lastByteNs: 430_000n - jsLateNs, forwardedNs: 433_000n - jsLateNs, clock: 'js',
+    isError: false, latencyMs: Number(430_000n - jsLateNs - request.forwardedNs) / 1e6, request, cancelled: false, cancelsId: null,
+    invalidReason: null, unmatched: false, body: null, kernel: null,
+  };
+  let out: MessageRecord | null = null;
+  stage.push(rec, (r) => { out = r; });
+  return { out, request };
+}
+
+const partsUs = (k: NonNullable<MessageRecord['kernel']>): number => k.toServerPipeUs! + k.serverUs! + k.serverWriteUs! + k.toLsptapPipeUs!;
+
+test('a response takes its stamps and latency from lsptap\'s syscalls, so latency is the sum of its kernel parts however late JavaScript stamped it', () => {
+  const { stage, io } = stageWithIo();
   // A 100-byte request, then a 120-byte response the server writes in two parts (header, body).
   io(3, 6, false, 100, 1_000, 2_000); // the editor writes the request
   io(1, 0, true, 100, 5_000, 9_000); // lsptap reads it (7 µs in the pipe)
@@ -84,24 +106,35 @@ test('a response takes its stamps and latency from lsptap\'s syscalls, so latenc
   io(1, 11, true, 120, 421_000, 430_000); // lsptap's read returns 8 µs after
   io(1, 1, false, 120, 431_000, 433_000); // lsptap writes it to the editor
   io(3, 5, true, 120, 0, 440_000);
-  const late = 5_000_000n; // JavaScript stamped everything 5 ms late (or early: it does not matter)
-  const request = { offset: 0, endOffset: 22 + 78 - 1, forwardedNs: 12_000n + late };
-  const rec: MessageRecord = {
-    dir: 's2c', kind: 'response', method: 'm', id: 1, bytes: 98, headerBytes: 22, offset: 0,
-    firstByteNs: 430_000n - late, lastByteNs: 430_000n - late, forwardedNs: 433_000n - late, clock: 'js',
-    isError: false, latencyMs: Number(430_000n - late - request.forwardedNs) / 1e6, request, cancelled: false, cancelsId: null,
-    invalidReason: null, unmatched: false, body: null, kernel: null,
-  };
-  assert.ok(rec.latencyMs! < 0, 'JavaScript\'s latency is wrong here');
-  let out: MessageRecord | null = null;
-  stage.push(rec, (r) => { out = r; });
+  // JavaScript stamped everything 5 ms late (or early: it does not matter)
+  const { out, request } = passResponse(stage, 5_000_000n);
   const r = out as MessageRecord | null;
   assert.ok(r !== null, 'complete: the editor read its last byte');
   assert.equal(r.clock, 'kernel');
   assert.deepEqual([r.firstByteNs, r.lastByteNs, r.forwardedNs, request.forwardedNs], [430_000n, 430_000n, 433_000n, 12_000n]);
   const k = r.kernel!;
   assert.deepEqual({ from: k.fromEditorPipeUs, to: k.toServerPipeUs, server: k.serverUs, write: k.serverWriteUs, back: k.toLsptapPipeUs, ed: k.toEditorPipeUs }, { from: 7, to: 3, server: 385, write: 22, back: 8, ed: 7 });
-  assert.equal(r.latencyMs! * 1000, k.toServerPipeUs! + k.serverUs! + k.serverWriteUs! + k.toLsptapPipeUs!);
+  assert.equal(r.latencyMs! * 1000, partsUs(k));
+});
+
+test('a writer preempted after it woke the reader returns after the read: the pipe wait is 0 and the parts still add up to the latency', () => {
+  const { stage, io } = stageWithIo();
+  io(3, 6, false, 100, 1_000, 2_000);
+  io(1, 0, true, 100, 5_000, 9_000);
+  io(1, 10, false, 100, 10_000, 112_000); // lsptap's write woke the server, then lsptap waited 100 µs for a CPU
+  io(2, 0, true, 100, 0, 12_000); // the server's read returned 100 µs before lsptap's write did
+  io(2, 1, false, 20, 400_000, 401_000);
+  io(2, 1, false, 100, 420_000, 480_000); // the server's body write woke lsptap, then the server waited for a CPU
+  io(1, 11, true, 120, 421_000, 430_000); // lsptap's read returned 50 µs before the server's write did
+  io(1, 1, false, 120, 431_000, 433_000);
+  io(3, 5, true, 120, 0, 440_000);
+  const { out, request } = passResponse(stage, 0n);
+  const r = out as MessageRecord | null;
+  assert.ok(r !== null && r.kernel !== null);
+  const k = r.kernel;
+  assert.deepEqual({ to: k.toServerPipeUs, server: k.serverUs, write: k.serverWriteUs, back: k.toLsptapPipeUs }, { to: 0, server: 388, write: 30, back: 0 });
+  assert.equal(request.forwardedNs, 12_000n, 'the request had left lsptap when the server read it');
+  assert.equal(r.latencyMs! * 1000, partsUs(k));
 });
 
 test('the analysis thread reading its own file on a fd number the relay closed adds nothing to the session\'s streams and counts no stray', () => {
@@ -211,4 +244,63 @@ test('a child\'s cpuUs and wallUs are its share of the window: slot differences 
   assert.deepEqual([byPid.get(10)!.cpuUs, byPid.get(10)!.wallUs, byPid.get(10)!.exitCode], [7000, 10_000, null], 'tsserver: 7 ms of CPU in the window, alive through its 10 ms, still running');
   assert.deepEqual([byPid.get(11)!.cpuUs, byPid.get(11)!.wallUs], [null, 10_000], 'no slot: its CPU in the window is unknown');
   assert.deepEqual([byPid.get(12)!.cpuUs, byPid.get(12)!.wallUs, byPid.get(12)!.exitCode], [2000, 3000, 0], 'born and ended in the window: its whole life');
+});
+
+test('a long session leaves the kernel stage only the calls and snapshots that messages still to come can need, and a request answered thousands of messages later keeps its fields', () => {
+  const tree = new TreeAccounting(2, 0, 0);
+  const stage = new KernelStage({ lsptapPid: 1, serverPid: 2, editorPid: 3, lsptapIn: 0, lsptapOut: 1, lsptapToServer: 10, lsptapFromServer: 11, editorIn: 5, editorWriterPid: 3, editorOut: 6 }, 1000, { drain: () => 0 }, tree);
+  const moved = new Map<string, number>();
+  let ns = 1_000_000;
+  /** One syscall moving `ret` bytes, 10 µs after the last; returns its exit time. */
+  const io = (pid: number, fd: number, isRead: boolean, ret: number): number => {
+    const k = `${pid}:${fd}:${isRead}`, startOff = moved.get(k) ?? 0;
+    moved.set(k, startOff + ret);
+    ns += 10_000;
+    stage.onIo({ enterNs: ns - 2_000, exitNs: ns, ret, pid, tid: pid, fd, isRead, op: isRead ? IoOp.read : IoOp.write, startOff });
+    return ns;
+  };
+  let cpuNs = 0;
+  const snap = (tsNs: number, write: boolean): void => tree.add({
+    tsNs, pid: 2, tid: 2, kind: 'snapshot', fd: write ? 1 : 0, write, childCpuNs: new Map(),
+    totals: { modeNs: [cpuNs, 0, 0, 0], causeNs: IDLE_CAUSES.map(() => 0), serverCpuNs: cpuNs, serverRunqNs: 0, childCpuNs: 0, childRunqNs: 0, childDiskNs: 0, fileReads: 0, fileReadBytes: 0, pageCacheMisses: 0, diskIos: 0, diskIoBytes: 0, diskIoNs: 0, fdsOpened: 0, fdsClosed: 0, lastOtherNr: 0, fdsOpenDelta: 0 },
+  });
+  const record = (dir: 'c2s' | 's2c', kind: 'request' | 'response', id: number, offset: number, request: MessageRecord['request']): MessageRecord => ({
+    dir, kind, method: 'm', id, bytes: 80, headerBytes: 20, offset, firstByteNs: 0n, lastByteNs: 0n, forwardedNs: 0n, clock: 'js',
+    isError: kind === 'response' ? false : null, latencyMs: null, request, cancelled: false, cancelsId: null, invalidReason: null, unmatched: false, body: null, kernel: null,
+  });
+  const out: MessageRecord[] = [];
+  const offsets = { c2s: 0, s2c: 0 };
+  /** The editor's request through lsptap to the server, which reads it; what its response will carry. */
+  const request = (id: number): NonNullable<MessageRecord['request']> => {
+    const offset = offsets.c2s;
+    offsets.c2s += 100;
+    io(3, 6, false, 100); io(1, 0, true, 100); io(1, 10, false, 100);
+    snap(io(2, 0, true, 100), false);
+    stage.push(record('c2s', 'request', id, offset, null), (r) => out.push(r));
+    return { offset, endOffset: offset + 99, forwardedNs: 0n };
+  };
+  /** The server works 50 µs of CPU, then writes the response, which reaches the editor. */
+  const respond = (id: number, req: NonNullable<MessageRecord['request']>): void => {
+    const offset = offsets.s2c;
+    offsets.s2c += 100;
+    cpuNs += 50_000;
+    snap(ns + 10_000 - 2_000, true); // as the server's write begins
+    io(2, 1, false, 100); io(1, 11, true, 100); io(1, 1, false, 100); io(3, 5, true, 100);
+    stage.push(record('s2c', 'response', id, offset, req), (r) => out.push(r));
+  };
+  const first = request(0); // answered last
+  for (let id = 1; id <= 3000; id++) respond(id, request(id));
+  respond(0, first);
+  const late = out[out.length - 1];
+  assert.equal(late.id, 0);
+  assert.equal(late.kernel!.serverCpuUs, 3001 * 50, 'the window from the read of request 0 to its response: every response\'s 50 µs');
+  assert.ok(late.kernel!.serverUs! > 0 && late.kernel!.toServerPipeUs !== null, `request 0's calls are still known: ${JSON.stringify(late.kernel)}`);
+  for (let id = 3001; id <= 4000; id++) respond(id, request(id));
+  assert.equal(out.length, 2 * 4001);
+  assert.ok(out.every((r) => r.kind !== 'response' || r.kernel!.serverCpuUs === 50 || r.id === 0), 'every other response has its own 50 µs');
+  // 8 streams carried 4,001 calls each, the tree 8,002 snapshots; what is kept is what the
+  // last few hundred records needed (the stage forgets every 256 records).
+  assert.ok(stage.keptSegments <= 8 * 2 * 256, `${stage.keptSegments} syscalls kept`);
+  assert.ok(tree.kept.snapshots <= 2 * 256 + 100, `${tree.kept.snapshots} snapshots kept`);
+  assert.equal(tree.kept.windows, 0, 'no window opened an fd');
 });

@@ -10,7 +10,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
-import { BinarySymbols, ElfFile, GoLineTable, KernelSymbols, ProcessMaps, Symbolizer } from '../src/symbols';
+import { BinarySymbols, ElfFile, GoLineTable, KernelSymbols, ProcessMaps, Symbolizer, shortCxxName } from '../src/symbols';
+import { cxxDemangle } from '../src/probes/native';
 import { fixtures, repoRoot, start, tmpDir } from './helpers';
 import { goAddr2line, goNm, goSymbolsProgram, removeGoSymbolsProgram, type GoBuild } from './helpers/go-build';
 import { serverOrSkip, TSC7_BINARY } from './helpers/servers';
@@ -202,6 +203,41 @@ test('names the functions of clangd\'s library from its .dynsym as readelf lists
   assert.equal(binary.go, null);
   const sample = funcs.filter((_, i) => i % 97 === 0);
   for (const f of sample) assert.ok(names.get(f.addr)!.has(binary.lookup(f.addr + 1).fn ?? '?'), f.name);
+});
+
+test('a demangled C++ name is cut to the qualified function: no parameters, template arguments, qualifiers or return type', () => {
+  const cases: [string, string][] = [
+    ['std::vector<int, std::allocator<int> >::push_back(int const&)', 'std::vector::push_back'],
+    ['clang::Sema::CheckCompletedCXXClass(clang::Scope*, clang::CXXRecordDecl*)', 'clang::Sema::CheckCompletedCXXClass'],
+    ['void Foo<int, double>(int)', 'Foo'],
+    ['(anonymous namespace)::Foo::operator()()', '(anonymous namespace)::Foo::operator()'],
+    ['foo::bar() const', 'foo::bar'],
+    ['operator<<(std::basic_ostream<char, std::char_traits<char> >&, Foo const&)', 'operator<<'],
+    ['Foo<int>::operator int()', 'Foo::operator int'],
+    ['operator new(unsigned long)', 'operator new'],
+    ['main::{lambda(int)#1}::operator()(int) const', 'main::{lambda(int)#1}::operator()'],
+    ['outer(int)::Local::method()', 'outer::Local::method'],
+    ['std::__1::basic_string<char, std::__1::char_traits<char>, std::__1::allocator<char> >::basic_string(std::__1::basic_string<char, std::__1::char_traits<char>, std::__1::allocator<char> > const&)', 'std::__1::basic_string::basic_string'],
+  ];
+  for (const [full, short] of cases) assert.equal(shortCxxName(full), short, full);
+});
+
+test('names a C++ function by its short source name, demangled by the C++ runtime (libstdc++ in this very process, as c++filt reads it)', () => {
+  const maps = ProcessMaps.read(process.pid)!;
+  const lib = maps.mappings.find((m) => m.file.includes('/libstdc++.so.6'));
+  assert.ok(lib !== undefined && 'inode' in lib, 'node links libstdc++');
+  const file = lib.file;
+  const listed = execFileSync('readelf', ['-W', '--dyn-syms', file], { maxBuffer: 1 << 26 }).toString();
+  const fn = [...listed.matchAll(/^\s*\d+: ([0-9a-f]+)\s+(\d+) FUNC\s+\S+\s+\S+\s+\d+ (_ZNKSt\S+)$/gm)].find((m) => Number(m[2]) > 4);
+  assert.ok(fn !== undefined, 'libstdc++ exports mangled functions');
+  const mangled = fn[3].replace(/@.*$/, '');
+  const full = execFileSync('c++filt', [mangled]).toString().trim();
+  assert.equal(cxxDemangle(mangled), full, 'the runtime demangles as c++filt does');
+  assert.equal(cxxDemangle('main'), null, 'a C name is not mangled');
+  // The library's text is loaded at the vaddr of its file offset (its load segments start at 0).
+  const pc = lib.start - lib.offset + BigInt(parseInt(fn[1], 16) + 2);
+  assert.equal(new Symbolizer({ demangle: cxxDemangle }).user(maps, pc, false).symbol.fn, shortCxxName(full));
+  assert.equal(new Symbolizer().user(maps, pc, false).symbol.fn, mangled, 'without a demangler, as linked');
 });
 
 test('names kernel addresses from /proc/kallsyms', { skip: kallsymsReadable() ? false : '/proc/kallsyms shows zero addresses (needs root or CAP_SYSLOG)' }, () => {

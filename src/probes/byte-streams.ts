@@ -15,7 +15,11 @@ import type { IoEvent } from './event-layout';
 
 export interface Segment { startOff: number; endOff: number; enterNs: number; exitNs: number }
 
-/** Segments kept per stream; older ones are forgotten (their messages get null fields). */
+/**
+ * Segments kept per stream at most, when the stage cannot forget them sooner (forgetBelow:
+ * a request that is never answered holds its stream's calls from its own on); older ones
+ * are forgotten then (their messages get null fields).
+ */
 export const SEGMENTS_KEPT = 100_000;
 
 export class ByteStream {
@@ -23,6 +27,8 @@ export class ByteStream {
   private endOff: number[] = [];
   private enterNs: number[] = [];
   private exitNs: number[] = [];
+  /** Index of the first segment kept: the ones before it are forgotten (forgetBelow), not yet cut off the arrays. */
+  private first = 0;
   /** The end of the furthest bytes this stream has moved so far. */
   total = 0;
   syscalls = 0;
@@ -63,7 +69,7 @@ export class ByteStream {
   /** Bytes the stream had moved by instant ns (the starting count, and every call returned by then). */
   bytesAt(ns: number): number {
     let end = this.startBytes;
-    for (let i = this.exitNs.length - 1; i >= 0; i--) if (this.exitNs[i] <= ns && this.endOff[i] > end) end = this.endOff[i];
+    for (let i = this.exitNs.length - 1; i >= this.first; i--) if (this.exitNs[i] <= ns && this.endOff[i] > end) end = this.endOff[i];
     return end;
   }
 
@@ -79,7 +85,7 @@ export class ByteStream {
     const start = this.base + e.startOff, end = start + e.ret;
     // In order but for calls that raced on one fd (two threads): kept sorted by offset.
     let i = this.startOff.length;
-    while (i > 0 && this.startOff[i - 1] > start) i--;
+    while (i > this.first && this.startOff[i - 1] > start) i--;
     // enterNs 0: the call began before tracing did; its bytes count, its duration does not.
     const enter = e.enterNs === 0 ? e.exitNs : e.enterNs;
     if (i === this.startOff.length) {
@@ -88,17 +94,38 @@ export class ByteStream {
       this.startOff.splice(i, 0, start); this.endOff.splice(i, 0, end); this.enterNs.splice(i, 0, enter); this.exitNs.splice(i, 0, e.exitNs);
     }
     if (end > this.total) this.total = end;
-    if (this.endOff.length > 2 * SEGMENTS_KEPT) {
-      const drop = this.endOff.length - SEGMENTS_KEPT;
-      this.startOff = this.startOff.slice(drop); this.endOff = this.endOff.slice(drop);
-      this.enterNs = this.enterNs.slice(drop); this.exitNs = this.exitNs.slice(drop);
-    }
+    if (this.kept > SEGMENTS_KEPT) this.first = this.endOff.length - SEGMENTS_KEPT;
+    this.compact();
+  }
+
+  /** Segments kept. */
+  get kept(): number { return this.endOff.length - this.first; }
+
+  /**
+   * Forget the calls that moved only bytes before `off`: no message still to be timed needs
+   * them (KernelStage knows which offsets it may still look up).
+   */
+  forgetBelow(off: number): void {
+    const ends = this.endOff;
+    let lo = this.first, hi = ends.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (ends[mid] <= off) lo = mid + 1; else hi = mid; }
+    this.first = lo;
+    this.compact();
+  }
+
+  /** Cut the forgotten segments off the arrays once they are most of them (amortised: no copy per call). */
+  private compact(): void {
+    const drop = this.first;
+    if (drop < 1024 || drop * 2 < this.endOff.length) return;
+    this.startOff = this.startOff.slice(drop); this.endOff = this.endOff.slice(drop);
+    this.enterNs = this.enterNs.slice(drop); this.exitNs = this.exitNs.slice(drop);
+    this.first = 0;
   }
 
   /** Index of the syscall that moved byte `off`, or -1 (not yet, forgotten, or its event lost). */
   private indexOf(off: number): number {
     const ends = this.endOff;
-    let lo = 0, hi = ends.length;
+    let lo = this.first, hi = ends.length;
     while (lo < hi) { const mid = (lo + hi) >> 1; if (ends[mid] <= off) lo = mid + 1; else hi = mid; }
     return lo < ends.length && this.startOff[lo] <= off ? lo : -1;
   }

@@ -67,7 +67,24 @@ const us = (ns: number): number => Math.round(ns / 1e3);
 const gapUs = (fromNs: number | undefined, toNs: number | undefined): number | null =>
   fromNs === undefined || toNs === undefined ? null : us(Math.max(0, toNs - fromNs));
 
+/**
+ * When a pipe's bytes changed hands: the writer's return, or the reader's when that came first
+ * (a writer woken-reader-then-preempted returns late). Pipe waits are clamped at 0, so the
+ * windows around a pipe meet here for a response's parts to add up to its latency.
+ */
+const handoffNs = (writerExitNs: number, readerExitNs: number | undefined): number =>
+  readerExitNs === undefined ? writerExitNs : Math.min(writerExitNs, readerExitNs);
+
 interface Held { rec: MessageRecord; next: (rec: MessageRecord) => void; pushedMs: number }
+
+/** Records timed between two passes that forget what no record still to come can need. */
+const FORGET_EVERY = 256;
+/**
+ * Requests waiting for a response that hold their calls and snapshots, per direction, at
+ * most; an older one is let go (a response to it may get null fields). Beyond it the
+ * streams' and the tree's own caps apply (SEGMENTS_KEPT, TREE_KEPT).
+ */
+export const UNANSWERED_KEPT = 100_000;
 
 export class KernelStage implements RecordStage, KernelEventSink {
   private readonly byKey = new Map<string, ByteStream>();
@@ -85,6 +102,18 @@ export class KernelStage implements RecordStage, KernelEventSink {
   private readonly analysisTid: number | null;
   private readonly queue: Held[] = [];
   private head = 0;
+  /**
+   * What a record still to come may look up, so that the rest is forgotten (forget): per
+   * direction, the requests timed and not answered yet (their last byte's offset, oldest
+   * first, to the server's read of it in ns, 0 when unknown or not the server's) and the
+   * offset of the last record timed; and the server's read of the last editor message
+   * timed and its write of the last server message.
+   */
+  private readonly unanswered = { c2s: new Map<number, number>(), s2c: new Map<number, number>() };
+  private readonly timedOffset = { c2s: 0, s2c: 0 };
+  private lastServerReadNs = 0;
+  private lastServerWriteNs = 0;
+  private sinceForget = 0;
   ioEvents = 0;
   /** Io events on no registered stream (should stay 0: the kernel filters by pid and fd). */
   strayEvents = 0;
@@ -166,12 +195,55 @@ export class KernelStage implements RecordStage, KernelEventSink {
       this.queue[this.head++] = undefined as unknown as Held;
       h.rec.kernel = this.timing(h.rec);
       this.useKernelClock(h.rec);
+      this.timed(h.rec);
       h.next(h.rec);
     }
     if (this.head > 1024 && this.head * 2 > this.queue.length) { this.queue.splice(0, this.head); this.head = 0; }
   }
 
   get heldCount(): number { return this.queue.length - this.head; }
+
+  /**
+   * Note what records to come may still look up after rec: the bytes of rec's direction
+   * from its offset on, a request's last byte until its response, the server's snapshots
+   * from its read of the oldest of those requests and from its write of the last message.
+   */
+  private timed(rec: MessageRecord): void {
+    const end = rec.offset + rec.headerBytes + rec.bytes - 1;
+    this.timedOffset[rec.dir] = rec.offset;
+    const readNs = rec.dir === 'c2s' ? this.c2sServerRead.at(end)?.exitNs ?? 0 : 0;
+    if (readNs !== 0) this.lastServerReadNs = readNs;
+    if (rec.dir === 's2c') this.lastServerWriteNs = this.s2cServerWrite.at(rec.offset)?.enterNs ?? this.lastServerWriteNs;
+    if (rec.kind === 'request' && rec.id !== null) {
+      const waiting = this.unanswered[rec.dir];
+      waiting.set(end, readNs);
+      if (waiting.size > UNANSWERED_KEPT) waiting.delete(waiting.keys().next().value as number);
+    } else if (rec.kind === 'response' && rec.request !== null) {
+      this.unanswered[rec.dir === 'c2s' ? 's2c' : 'c2s'].delete(rec.request.endOffset);
+    }
+    if (++this.sinceForget >= FORGET_EVERY) { this.sinceForget = 0; this.forget(); }
+  }
+
+  /** Forget the calls and snapshots no record still to come can need (timed). */
+  private forget(): void {
+    const below = (dir: 'c2s' | 's2c'): number => {
+      const oldest = this.unanswered[dir].keys().next();
+      return oldest.done === true ? this.timedOffset[dir] : Math.min(oldest.value, this.timedOffset[dir]);
+    };
+    const c2s = below('c2s'), s2c = below('s2c');
+    for (const s of [this.c2sEditorWrite, this.c2sLsptapRead, this.c2sLsptapWrite, this.c2sServerRead]) s?.forgetBelow(c2s);
+    for (const s of [this.s2cServerWrite, this.s2cLsptapRead, this.s2cLsptapWrite, this.s2cEditorRead]) s?.forgetBelow(s2c);
+    let readNs = this.lastServerReadNs;
+    for (const ns of this.unanswered.c2s.values()) if (ns !== 0) { readNs = Math.min(readNs, ns); break; } // the oldest known read
+    this.tree.forgetBefore(readNs, this.lastServerWriteNs);
+  }
+
+  /** Syscalls kept, over every stream. */
+  get keptSegments(): number {
+    let n = 0;
+    for (const s of this.byKey.values()) n += s.kept;
+    return n;
+  }
 
   flush(): Promise<void> {
     this.pump(true);
@@ -206,6 +278,9 @@ export class KernelStage implements RecordStage, KernelEventSink {
     if (req !== null) {
       reqFwdNs = this.ownStreams(rec.dir === 'c2s' ? 's2c' : 'c2s').write.at(req.endOffset)?.exitNs;
       if (reqFwdNs === undefined) return;
+      // A write preempted after it woke the reader returns after the read: the request had left
+      // lsptap by then, and the latency starts there so that its parts add up to it (handoffNs).
+      if (rec.dir === 's2c') reqFwdNs = handoffNs(reqFwdNs, this.c2sServerRead.at(req.endOffset)?.exitNs);
       req.forwardedNs = BigInt(reqFwdNs);
       rec.latencyMs = (lastNs - reqFwdNs) / 1e6;
     }
@@ -246,7 +321,9 @@ export class KernelStage implements RecordStage, KernelEventSink {
       const w = readReq && writeResp ? this.tree.window(readReq.exitNs, writeResp.enterNs, { method: rec.method, id: rec.id }) : null;
       Object.assign(k, w ?? NO_WINDOW);
       // gopls writes header and body with separate write()s; the time between is the server's too.
-      k.serverWriteUs = gapUs(writeRespNs, this.s2cServerWrite.at(end)?.exitNs);
+      // It ends by lsptap's read of the last byte, however late a preempted write returned.
+      const wroteNs = this.s2cServerWrite.at(end)?.exitNs;
+      k.serverWriteUs = gapUs(writeRespNs, wroteNs === undefined ? undefined : handoffNs(wroteNs, this.s2cLsptapRead.at(end)?.exitNs));
       if (this.profile !== null) k.profile = this.profile.profileOf(rec);
     }
     k.toLsptapPipeUs = gapUs(this.s2cServerWrite.at(end)?.exitNs, this.s2cLsptapRead.at(end)?.exitNs);

@@ -123,6 +123,7 @@ function bindLibc() {
     socket: bind<number>(LIBC, 'socket', I32, [I32, I32, I32]),
     write: bind<number>(LIBC, 'write', DataType.I64, [I32, P, U64]),
     read: bind<number>(LIBC, 'read', DataType.I64, [I32, P, U64]),
+    strlen: bind<number>(LIBC, 'strlen', U64, [P]),
   };
 }
 
@@ -166,6 +167,38 @@ export function libcCalls(): Libc {
 export function nativeCalls(): Native {
   if (native === null) { openNativeLibraries(); native = bindAll(); }
   return native;
+}
+
+const LIBSTDCXX = 'lsptap_libstdcxx';
+let demangler: ((...args: unknown[]) => ErrnoResult<Pointer>) | null | undefined;
+
+/**
+ * A C++ symbol's name as its source spells it, from the C++ runtime's own demangler
+ * (libstdc++'s __cxa_demangle: node links libstdc++, so it is always there); null when
+ * `mangled` is not a mangled name or the runtime cannot be opened. Called once per name a
+ * profile shows, on the analysis thread.
+ */
+export function cxxDemangle(mangled: string): string | null {
+  if (demangler === undefined) {
+    try {
+      ffi().open({ library: LIBSTDCXX, path: 'libstdc++.so.6' });
+      const { P, U64 } = types();
+      // char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status): buf,
+      // len and status NULL (the result is malloc'd; NULL when the name is not valid).
+      demangler = bind<Pointer>(LIBSTDCXX, '__cxa_demangle', P, [ffi().DataType.String, U64, U64, U64]);
+    } catch {
+      demangler = null;
+    }
+  }
+  if (demangler === null) return null;
+  const out = demangler(mangled, 0, 0, 0).value;
+  if (isNull(out)) return null;
+  const c = libcCalls();
+  try {
+    return bufferAt(out, Number(c.strlen(out).value)).toString('utf8');
+  } finally {
+    c.free(out);
+  }
 }
 
 export const PROT_READ = 1;

@@ -6,6 +6,7 @@
 import type { MessageRecord } from '../model/record';
 import { Symbolizer } from '../symbols';
 import type { LoadedBpf } from './loader';
+import { cxxDemangle } from './native';
 import { ProfileSampler, type ProfileTarget } from './profile-sampler';
 import { ProfileReader } from './profile-reader';
 import { ProfileAttribution, type AttributedSample, type StreamOffsets } from './profile-attribution';
@@ -42,7 +43,7 @@ export class ProfileStage {
   private readonly reader: ProfileReader;
   private readonly attribution: ProfileAttribution;
   private readonly namer: StackNamer;
-  private readonly symbolizer = new Symbolizer();
+  private readonly symbolizer = new Symbolizer({ demangle: cxxDemangle });
   /** Samples attributed since the last write to the sink. */
   private batch: AttributedSample[] = [];
   /** Counts were read since the last pump began: a response's samples are all in. */

@@ -13,7 +13,11 @@ const us = (ns: number): number => Math.round(ns / 1e3);
 
 /** A snapshot matches the io event of the same syscall within this of its timestamp. */
 const MATCH_NS = 1e6;
-/** Snapshots and descendants kept; older ones are forgotten (their windows get null fields). */
+/**
+ * Snapshots, descendants and fd-opening windows kept at most, when the stage cannot forget
+ * them sooner (forgetBefore: a request that is never answered holds the snapshots from its
+ * read on); older ones are forgotten then (their windows get null fields).
+ */
 export const TREE_KEPT = 100_000;
 /** Children listed per window at most (the earliest first); childCpuUs counts them all. */
 export const CHILDREN_LISTED = 32;
@@ -50,15 +54,17 @@ interface Window { startNs: number; endNs: number; method: string | null; id: st
 const SYSCALL_NAMES: Record<number, string> = { 7: 'poll', 61: 'wait4', 202: 'futex', 230: 'clock_nanosleep', 232: 'epoll_wait', 247: 'waitid', 281: 'epoll_pwait', 3: 'close', 4: 'stat', 5: 'fstat', 257: 'openat', 1: 'write', 0: 'read', 17: 'pread64', 318: 'getrandom' };
 
 export class TreeAccounting {
-  private readonly reads: TreeSnapshot[] = [];
-  private readonly writes: TreeSnapshot[] = [];
-  private readonly procs: Proc[] = [];
+  private readonly reads = new SnapshotList();
+  private readonly writes = new SnapshotList();
+  /** Descendants, in the order they appeared; the ones that ended before any window still to come are forgotten. */
+  private procs: Proc[] = [];
   private readonly live = new Map<number, Proc>();
+  /** Answered requests' windows in which the server opened fds: what fdReport names an fd's request from. */
   private readonly windows: Window[] = [];
   /** The server's open fd count at the end of each answered request, as a trend. */
   private readonly fdTrend = new FdTrend();
   /** Where the kernel lost tree records (lost()): from the last record before to the first after. */
-  private readonly gaps: Array<{ startNs: number; endNs: number | null }> = [];
+  private gaps: Array<{ startNs: number; endNs: number | null }> = [];
   events = 0;
 
   /**
@@ -92,7 +98,7 @@ export class TreeAccounting {
     this.events++;
     const open = this.gaps.length > 0 ? this.gaps[this.gaps.length - 1] : undefined;
     if (open !== undefined && open.endNs === null) open.endNs = e.tsNs;
-    if (e.kind === 'snapshot') push(e.write ? this.writes : this.reads, e);
+    if (e.kind === 'snapshot') (e.write ? this.writes : this.reads).push(e);
     else if (e.kind === 'exec') this.exec(e);
     else this.exit(e);
   }
@@ -123,16 +129,27 @@ export class TreeAccounting {
    * The snapshot of the server's read (or write) of its stream fd at tsNs (the io event's
    * time; both programs run in the same tracepoint call, so within µs), or null.
    */
-  private snapshotAt(list: TreeSnapshot[], tsNs: number): TreeSnapshot | null {
+  private snapshotAt(list: SnapshotList, tsNs: number): TreeSnapshot | null {
     if (this.gaps.length > 0 && this.inGap(tsNs)) return null;
-    let lo = 0, hi = list.length;
-    while (lo < hi) { const mid = (lo + hi) >> 1; if (list[mid].tsNs < tsNs - MATCH_NS) lo = mid + 1; else hi = mid; }
-    let best: TreeSnapshot | null = null;
-    for (let i = lo; i < list.length && list[i].tsNs <= tsNs + MATCH_NS; i++) {
-      const s = list[i];
-      if ((best === null || Math.abs(s.tsNs - tsNs) < Math.abs(best.tsNs - tsNs))) best = s;
-    }
-    return best;
+    return list.nearest(tsNs, MATCH_NS);
+  }
+
+  /**
+   * No window still to be asked for starts before readNs or ends before writeNs (the
+   * stage's bounds, in the order the server read and wrote): forget the snapshots, the
+   * ended descendants and the gaps that only earlier windows could use.
+   */
+  forgetBefore(readNs: number, writeNs: number): void {
+    this.reads.forgetBefore(readNs - MATCH_NS);
+    this.writes.forgetBefore(writeNs - MATCH_NS);
+    const ns = Math.min(readNs, writeNs) - MATCH_NS;
+    if (this.procs.some((p) => p.endNs !== null && p.endNs < ns)) this.procs = this.procs.filter((p) => p.endNs === null || p.endNs >= ns);
+    if (this.gaps.length > 0 && this.gaps[0].endNs !== null && this.gaps[0].endNs + MATCH_NS < ns) this.gaps = this.gaps.filter((g) => g.endNs === null || g.endNs + MATCH_NS >= ns);
+  }
+
+  /** What is kept: snapshots (read and write), descendants, fd-opening windows. */
+  get kept(): { snapshots: number; procs: number; windows: number } {
+    return { snapshots: this.reads.kept + this.writes.kept, procs: this.procs.length, windows: this.windows.length };
   }
 
   /**
@@ -143,7 +160,8 @@ export class TreeAccounting {
     const a = this.snapshotAt(this.reads, readNs);
     const b = this.snapshotAt(this.writes, writeNs);
     if (a === null || b === null || b.tsNs < a.tsNs) return null;
-    push(this.windows, { startNs: a.tsNs, endNs: b.tsNs, method: request.method, id: request.id });
+    // Only a window in which the server opened an fd can be the one an fd still open was opened in.
+    if (b.totals.fdsOpened > a.totals.fdsOpened || b.totals.fdsOpenDelta !== a.totals.fdsOpenDelta) push(this.windows, { startNs: a.tsNs, endNs: b.tsNs, method: request.method, id: request.id });
     this.fdTrend.add(this.startFds + b.totals.fdsOpenDelta);
     const d = (f: (t: TreeTotals) => number): number => Math.max(0, f(b.totals) - f(a.totals));
     const onChild = d((t) => t.modeNs[TreeMode.idleChild]);
@@ -278,4 +296,48 @@ function truncateArgs(args: string[]): string[] {
 function push<T>(list: T[], item: T): void {
   list.push(item);
   if (list.length > 2 * TREE_KEPT) list.splice(0, list.length - TREE_KEPT);
+}
+
+/** Snapshots in time order; the first ones forgotten by moving an index (cut off the array when most are). */
+class SnapshotList {
+  private items: TreeSnapshot[] = [];
+  private first = 0;
+
+  get kept(): number { return this.items.length - this.first; }
+
+  push(s: TreeSnapshot): void {
+    this.items.push(s);
+    if (this.kept > TREE_KEPT) this.first = this.items.length - TREE_KEPT;
+    this.compact();
+  }
+
+  /** The first index at or after tsNs. */
+  private lowerBound(tsNs: number): number {
+    const list = this.items;
+    let lo = this.first, hi = list.length;
+    while (lo < hi) { const mid = (lo + hi) >> 1; if (list[mid].tsNs < tsNs) lo = mid + 1; else hi = mid; }
+    return lo;
+  }
+
+  /** The snapshot nearest to tsNs within marginNs, or null. */
+  nearest(tsNs: number, marginNs: number): TreeSnapshot | null {
+    const list = this.items;
+    let best: TreeSnapshot | null = null;
+    for (let i = this.lowerBound(tsNs - marginNs); i < list.length && list[i].tsNs <= tsNs + marginNs; i++) {
+      const s = list[i];
+      if (best === null || Math.abs(s.tsNs - tsNs) < Math.abs(best.tsNs - tsNs)) best = s;
+    }
+    return best;
+  }
+
+  forgetBefore(tsNs: number): void {
+    this.first = Math.max(this.first, this.lowerBound(tsNs));
+    this.compact();
+  }
+
+  private compact(): void {
+    if (this.first < 1024 || this.first * 2 < this.items.length) return;
+    this.items = this.items.slice(this.first);
+    this.first = 0;
+  }
 }

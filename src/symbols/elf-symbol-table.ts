@@ -4,8 +4,8 @@
 // no names: a name is read from the file when a lookup first asks for it. node's own binary
 // (unstripped) has 110,000 symbols and 7.5 MB of names; holding its tables as read and an
 // object per symbol cost the analysis thread 12 MB kept and 28 MB of peak RSS for the few
-// hundred functions a profile names. Names stay as linked (C++ names mangled; pprof's own
-// tools demangle).
+// hundred functions a profile names. Names stay as linked here; the Symbolizer demangles
+// C++ names it hands out (symbolizer.ts).
 
 import * as fs from 'node:fs';
 import { ElfFile, SHT_DYNSYM, SHT_SYMTAB, type ElfSection } from './elf-file';

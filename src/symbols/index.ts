@@ -10,3 +10,4 @@ export { GoLineTable, type GoTableVersion } from './go-line-table';
 export { ElfSymbolTable } from './elf-symbol-table';
 export { ElfFile } from './elf-file';
 export { BinarySymbols } from './binary-symbols';
+export { shortCxxName } from './cxx-name';

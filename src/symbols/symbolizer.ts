@@ -10,12 +10,18 @@ import { KernelSymbols } from './kernel-symbols';
 import { PerfMap } from './perf-map';
 import type { FileMapping, Mapping, ProcessMaps } from './process-maps';
 import { UNNAMED, type SourceSymbol } from './source-symbol';
+import { shortCxxName } from './cxx-name';
 
 export interface SymbolizerOptions {
   /** Where kernel names come from (a test passes its own file). */
   kernelSymbols?: KernelSymbols;
   /** The perf map of a pid (a test points it elsewhere). */
   perfMap?: (pid: number) => PerfMap;
+  /**
+   * The C++ runtime's demangler (probes/native.ts cxxDemangle): a mangled ELF name (`_Z...`)
+   * becomes its short source name (cxx-name.ts). Without it names stay as linked.
+   */
+  demangle?: (mangled: string) => string | null;
 }
 
 export class Symbolizer {
@@ -25,10 +31,14 @@ export class Symbolizer {
   private readonly perfMaps = new Map<number, PerfMap>();
   private readonly kernelSymbols: KernelSymbols;
   private readonly perfMapOf: (pid: number) => PerfMap;
+  private readonly demangle: ((mangled: string) => string | null) | null;
+  /** Mangled name -> short name: the demangler runs once per function a profile shows. */
+  private readonly demangled = new Map<string, SourceSymbol>();
 
   constructor(options: SymbolizerOptions = {}) {
     this.kernelSymbols = options.kernelSymbols ?? new KernelSymbols();
     this.perfMapOf = options.perfMap ?? ((pid) => PerfMap.forPid(pid));
+    this.demangle = options.demangle ?? null;
   }
 
   /**
@@ -47,7 +57,20 @@ export class Symbolizer {
     const binary = this.binaryOf(maps.pid, mapping);
     if (!binary) return { mapping, symbol: UNNAMED };
     const vaddr = binary.vaddrOf(Number(at - mapping.start + mapping.offset));
-    return { mapping, symbol: vaddr === null ? UNNAMED : binary.lookup(vaddr) };
+    return { mapping, symbol: vaddr === null ? UNNAMED : this.readable(binary.lookup(vaddr)) };
+  }
+
+  /** A mangled C++ name demangled and shortened, once per name; any other symbol as it is. */
+  private readable(symbol: SourceSymbol): SourceSymbol {
+    const fn = symbol.fn;
+    if (this.demangle === null || fn === null || !fn.startsWith('_Z')) return symbol;
+    let known = this.demangled.get(fn);
+    if (known === undefined) {
+      const full = this.demangle(fn);
+      known = full === null ? symbol : { ...symbol, fn: shortCxxName(full) };
+      this.demangled.set(fn, known);
+    }
+    return known;
   }
 
   /**
