@@ -210,7 +210,7 @@ export class KernelSession implements KernelTiming {
       if (stage.heldCount > 0) stage.pump(false);
       else {
         this.idleMs = stage.drain() > 0 ? IDLE_DRAIN_INTERVAL_MS : Math.min(this.idleMs * 2, IDLE_DRAIN_MAX_MS);
-        this.profile?.refresh(); // keeps the kernel's profile maps from filling between responses
+        this.profile?.refreshIdle(); // keeps the kernel's profile maps from filling between responses
       }
       if (!this.stopped) this.schedule();
     }, this.fastTimer ? DRAIN_INTERVAL_MS : this.idleMs);
