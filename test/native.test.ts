@@ -13,7 +13,7 @@ import { fdOf, socketInodeOf, unixPeerEnd } from '../src/probes/peer-process';
 import { unreadByPeer } from '../src/probes/stream-queues';
 import { BPF_OUTPUT_DIR } from '../src/probes/loader';
 import { bpfSkipReason } from './helpers/kernel';
-import { TREE_PROGRAMS, PROFILE_ATTACHED, PROFILE_LINKED, BPF_OBJECT } from '../src/probes/kernel-timing';
+import { TREE_PROGRAMS, BPF_OBJECT } from '../src/probes/kernel-timing';
 
 const skip = bpfSkipReason();
 
@@ -153,7 +153,7 @@ test('each libbpf call lsptap makes works on the real object, with only its io p
   const exit = n.bpf_object__find_program_by_name(obj, 'handle_sys_exit').value;
   assert.equal(isNull(n.bpf_object__find_program_by_name(obj, 'no_such_program').value), true);
   assert.equal(n.bpf_program__set_autoload(enter, true).value, 0);
-  for (const p of [...TREE_PROGRAMS, ...PROFILE_ATTACHED, ...PROFILE_LINKED]) assert.equal(n.bpf_program__set_autoload(n.bpf_object__find_program_by_name(obj, p).value, false).value, 0);
+  for (const p of TREE_PROGRAMS) assert.equal(n.bpf_program__set_autoload(n.bpf_object__find_program_by_name(obj, p).value, false).value, 0);
   assert.equal(n.bpf_object__load(obj).value, 0);
   assert.ok(n.bpf_program__fd(enter).value > 0, 'a loaded program has an fd');
   assert.ok(n.bpf_program__fd(n.bpf_object__find_program_by_name(obj, TREE_PROGRAMS[0]).value).value < 0, 'one not loaded has none');

@@ -45,8 +45,9 @@ export const IDLE_DRAIN_MAX_MS = 500;
 /** How long a record may wait for the far end's read before it is logged without it. */
 export const DEFAULT_HOLD_MS = 1000;
 
-/** The object under bpf/.output. */
+/** The objects under bpf/.output: kernel timing alone (--profile-hz 0), and with the profiler linked in. */
 export const BPF_OBJECT = 'lsptap.bpf.o';
+export const PROFILE_BPF_OBJECT = 'lsptap-profile.bpf.o';
 export const IO_PROGRAMS = ['handle_sys_enter', 'handle_sys_exit'];
 export const TREE_PROGRAMS = [
   'handle_sched_switch', 'handle_sched_wakeup', 'handle_sched_wakeup_new', 'handle_sched_process_fork',
@@ -66,7 +67,8 @@ export const PROFILE_LINKED = ['handle_profile_sample'];
  * The programs loaded and attached, maps empty: nothing is traced yet. One object, io's
  * programs and tree's linked together (scripts/build-bpf.sh): its maps are io_events and
  * io_counters, tree_events, tree_counters and server_fds, and the shared watched_pids
- * and watched_fds.
+ * and watched_fds. With profiling, the object that also holds the profiler's programs and
+ * maps (PROFILE_BPF_OBJECT); without, none of them is loaded.
  */
 export class LoadedProbes {
   /** profileHz: the clock rate sessions sample at; 0 when the profiler is not attached. */
@@ -77,8 +79,8 @@ export class LoadedProbes {
 
   /**
    * Load and attach; throws BpfLoadError naming the step, errno and fix. With profile, the
-   * profiler's switch program is attached too and its sampling program loaded, for a
-   * ProfileSampler to link to perf events once the server runs.
+   * profiler's object: its switch program is attached too and its sampling program loaded,
+   * for a ProfileSampler to link to perf events once the server runs.
    */
   static load(opts: { profileHz?: number } = {}): LoadedProbes {
     const t0 = process.hrtime.bigint();
@@ -86,8 +88,8 @@ export class LoadedProbes {
     const hz = opts.profileHz ?? 0;
     const profile = hz > 0;
     const programs = [...IO_PROGRAMS, ...TREE_PROGRAMS, ...(profile ? PROFILE_ATTACHED : [])];
-    const all = [...IO_PROGRAMS, ...TREE_PROGRAMS, ...PROFILE_ATTACHED, ...PROFILE_LINKED];
-    const bpf = loadBpf({ file: BPF_OBJECT, programs, loadOnly: profile ? PROFILE_LINKED : [], allPrograms: all });
+    const all = [...IO_PROGRAMS, ...TREE_PROGRAMS, ...(profile ? [...PROFILE_ATTACHED, ...PROFILE_LINKED] : [])];
+    const bpf = loadBpf({ file: profile ? PROFILE_BPF_OBJECT : BPF_OBJECT, programs, loadOnly: profile ? PROFILE_LINKED : [], allPrograms: all });
     return new LoadedProbes(bpf, Number(process.hrtime.bigint() - t0) / 1e6, hz);
   }
 
