@@ -7,6 +7,8 @@ import { spreadOf, type Spread } from './stats';
 
 /** The editing day's name in the table (bench/day.ts). */
 export const DAY_WORKLOAD = 'editing day';
+/** What lsptap's programs may add to an unwatched syscall over empty programs on the same hooks (issue 27: the 0.1 µs budget is under this machine's floor). */
+const TAX_OVER_FLOOR_US = 0.03;
 
 export interface MetricReport {
   workload: string;
@@ -32,7 +34,7 @@ const UNITS: Record<string, string> = {
   p50Us: 'µs', p90Us: 'µs', p99Us: 'µs', cpuPerMsgUs: 'µs CPU/msg', ringEventsPerS: 'records/s', ringDrops: 'records', msgsPerS: 'msgs/s', mbPerS: 'MB/s',
   deliveryMs: 'ms', peakRssMb: 'MB', rssGrowthMb: 'MB', wallMs: 'ms', logLagMs: 'ms after the last answer',
   trueWallMs: 'ms, `-- true`', trueCpuMs: 'ms CPU, `-- true`', goplsVersionMs: 'ms, `gopls version`',
-  firstAnswerMs: 'ms, spawn → initialize answered', nsPerSyscall: 'ns CPU per syscall of dd', cpuSharePct: '% of the server tree\'s CPU',
+  firstAnswerMs: 'ms, spawn → initialize answered', nsPerSyscall: 'ns per syscall: dd, its CPU; the loop, its fastest batch', cpuSharePct: '% of the server tree\'s CPU',
   serverCpuMs: 'ms CPU, the gopls tree', profileLost: 'samples and stacks', symbolizeCpuMs: 'ms CPU',
   messages: 'both directions', wallS: 's', keystrokes: 'didChange', cancelledPct: '% of requests', logBytesPerMsg: 'B of log per message',
   cpuPerMsgUsFirstHalf: 'µs CPU/msg, first half', cpuPerMsgUsSecondHalf: 'µs CPU/msg, second half', rssGrowthSecondHalfPct: '% over the second half',
@@ -146,7 +148,21 @@ export function checkBudgets(reports: MetricReport[], modes: Mode[], largestWork
   diffLine('first answer, lsptap − relay (kernel timing off)', 'first answer', 'firstAnswerMs', 'lsptap', 'relay', 15, 'ms');
   diffLine('first answer, lsptap-kernel − relay', 'first answer', 'firstAnswerMs', 'lsptap-kernel', 'relay', 30, 'ms');
   diffLine('round trip p50, kernel timing on − off (arms apart)', 'latency', 'p50Us', 'lsptap-kernel', 'lsptap', 15, 'µs');
-  diffLine('tax per syscall of an unwatched process (dd beside an idle kernel-timed session − alone)', 'tax (dd)', 'nsPerSyscall', 'lsptap-kernel', 'direct', 0.1, 'µs', 1e-3);
+  // The tax, from dd's CPU (the issue's workload) and from the syscall loop's fastest batch
+  // (bench/syscall-loop.c: what a loaded machine's noise does not move), each with the floor
+  // beside it: dd or the loop beside empty programs on sys_enter/sys_exit (recorded under
+  // `floor`). Any program there costs every syscall this much (bench/tax-floor.ts), so the
+  // tax is judged against it too: what lsptap's programs add over empty ones.
+  for (const workload of ['tax (dd)', 'tax (loop)']) {
+    const how = workload === 'tax (dd)' ? 'dd\'s CPU' : 'the loop\'s fastest batch';
+    diffLine(`tax per syscall of an unwatched process (${how} beside an idle kernel-timed session − alone)`, workload, 'nsPerSyscall', 'lsptap-kernel', 'direct', 0.1, 'µs', 1e-3);
+    const tax = find(reports, workload, 'nsPerSyscall');
+    const floor = tax?.modes.floor?.median;
+    const alone = tax?.modes.direct?.median;
+    const taxLine = lines[lines.length - 1];
+    if (taxLine.value !== null && floor !== undefined && alone !== undefined) taxLine.note = `the floor, empty programs − alone: ${((floor - alone) / 1000).toFixed(3)} µs`;
+    diffLine(`tax over the floor (${how} beside an idle kernel-timed session − beside empty programs)`, workload, 'nsPerSyscall', 'lsptap-kernel', 'floor', TAX_OVER_FLOOR_US, 'µs', 1e-3);
+  }
   // Issue 26: what per-request profiles (99 Hz) add over kernel timing without them.
   ratioLine('gopls tree CPU over the gopls session, profiling at 99 Hz / kernel timing without it', 'gopls', 'serverCpuMs', 'lsptap-profile', 'lsptap-kernel', 1.02);
   ratioLine('lsptap CPU over the gopls session, profiling at 99 Hz / kernel timing without it', 'gopls', 'cpuPerMsgUs', 'lsptap-profile', 'lsptap-kernel', 1.2);

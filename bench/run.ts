@@ -23,7 +23,7 @@ import { FULL_SIZES, QUICK_SIZES, goplsSession, large, latency, throughput, type
 import { spawnSync } from 'node:child_process';
 import { makeShim, startup } from './startup';
 import { firstAnswers, oneFileModule } from './first-answer';
-import { syscallTax } from './syscall-tax';
+import { syscallTax, taxFloorAvailable } from './syscall-tax';
 import { DOCS_FILE, formatDocsTable, writeDocsTable } from './docs-table';
 
 const WORKLOADS = ['first-answer', 'tax', 'startup', 'latency', 'throughput', 'large', 'gopls', 'day', 'symbolize'] as const;
@@ -128,14 +128,23 @@ async function main(): Promise<void> {
   const kernelMode = active.find((m) => m.name === 'lsptap-kernel');
   if (only.includes('tax') && kernelMode !== undefined) {
     const copies = quick ? TAX_COPIES / 10 : TAX_COPIES;
+    const noFloor = taxFloorAvailable();
+    if (noFloor !== null) say(`tax: the floor (dd beside empty programs) is not measured: ${noFloor}`);
     for (let r = 0; r < (quick ? 1 : TAX_ROUNDS); r++) {
       const log = logPath();
-      const t = await syscallTax(kernelMode, log, copies);
+      const t = await syscallTax(kernelMode, log, copies, noFloor === null);
       fs.rmSync(log, { force: true });
-      // ns per syscall: dd makes two per copy.
-      record('tax (dd)', 'direct', { nsPerSyscall: (t.aloneMs * 1e6) / (2 * copies) });
-      record('tax (dd)', 'lsptap-kernel', { nsPerSyscall: (t.besideMs * 1e6) / (2 * copies) });
-      say(`tax round ${r + 1}: dd ${t.aloneMs} ms CPU alone, ${t.besideMs} ms beside an idle kernel-timed session`);
+      // ns per syscall: dd makes two per copy. Under `floor`: beside empty programs on
+      // sys_enter/sys_exit, what any program there costs (bench/tax-floor.ts).
+      const perSyscall = (ms: number): number => (ms * 1e6) / (2 * copies);
+      const arms = [['direct', t.alone], ['floor', t.floor], ['lsptap-kernel', t.beside]] as const;
+      for (const [name, a] of arms) {
+        if (a === null) continue;
+        record('tax (dd)', name, { nsPerSyscall: perSyscall(a.ddMs) });
+        if (a.loopNs !== null) record('tax (loop)', name, { nsPerSyscall: a.loopNs });
+      }
+      say(`tax round ${r + 1}: dd ${t.alone.ddMs} ms CPU alone, ${t.floor?.ddMs ?? '-'} ms beside empty programs, ${t.beside.ddMs} ms beside an idle kernel-timed session; ` +
+        `the loop's read/write ${t.alone.loopNs?.toFixed(0) ?? '-'}, ${t.floor?.loopNs?.toFixed(0) ?? '-'}, ${t.beside.loopNs?.toFixed(0) ?? '-'} ns`);
     }
   }
   if (only.includes('day')) {

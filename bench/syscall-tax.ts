@@ -2,12 +2,27 @@
 // count=N` (2N syscalls of a process lsptap does not watch) alone, and beside one idle
 // session with kernel timing on, interleaved. dd's CPU (user+sys) is read from this
 // process's reaped-children figure (/proc/self/stat, 10 ms ticks): its wall time would
-// count the machine's other load too.
+// count the machine's other load too. Each round also runs dd beside empty programs on
+// tp_btf/sys_enter and sys_exit (bench/tax-floor.ts's `empty-btf` arm): the floor any
+// program there costs every syscall, which no first test can go under.
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { armEnv } from './first-answer';
 import { ECHO_SERVER, type Mode } from './modes';
+import { TAX_ARMS, buildTaxTools, syscallLoop, withArm } from './tax-floor';
+
+const FLOOR_ARM = TAX_ARMS.find((a) => a.name === 'empty-btf')!;
+/** Batches of the syscall loop per arm (256 read+write pairs each). */
+const LOOP_BATCHES = 600;
+
+/** Whether the floor arm can run here (clang, gcc, libbpf-dev); the reason when not. */
+export function taxFloorAvailable(): string | null {
+  try { buildTaxTools(); return null; } catch (err) {
+    const e = err as { stderr?: Buffer; message: string };
+    return (e.stderr?.toString() || e.message).trim().split('\n')[0];
+  }
+}
 
 const TICK_MS = 10;
 
@@ -34,16 +49,28 @@ async function waitForLog(file: string, needle: string, timeoutMs: number): Prom
   throw new Error(`syscall tax: ${file} never showed ${needle}`);
 }
 
-/** One round: dd alone, then dd beside an idle kernel-timed session (the echo server, no message). */
-export async function syscallTax(kernel: Mode, logPath: string, count: number): Promise<{ aloneMs: number; besideMs: number }> {
-  const aloneMs = ddCpuMs(count);
+/** One arm of a round: dd's CPU ms, and (when the loop was built) the loop's fastest read/write ns. */
+export interface TaxArmRun { ddMs: number; loopNs: number | null }
+
+function arm(count: number, withLoop: boolean): TaxArmRun {
+  return { ddMs: ddCpuMs(count), loopNs: withLoop ? syscallLoop(LOOP_BATCHES).readWriteNs : null };
+}
+
+/**
+ * One round: dd alone, beside empty programs (when withTools: bench/tax-floor.ts's loader
+ * and loop were built), then beside an idle kernel-timed session (the echo server, no
+ * message). With the tools, each arm also runs the syscall loop: the fastest of many short
+ * batches, which a loaded machine's noise does not move as it moves dd's CPU.
+ */
+export async function syscallTax(kernel: Mode, logPath: string, count: number, withTools: boolean): Promise<{ alone: TaxArmRun; floor: TaxArmRun | null; beside: TaxArmRun }> {
+  const alone = arm(count, withTools);
+  const floor = withTools ? await withArm(FLOOR_ARM, () => arm(count, true)) : null;
   const cmd = kernel.wrap(ECHO_SERVER, logPath);
   const child = spawn(cmd[0], cmd.slice(1), { env: armEnv(), stdio: ['pipe', 'ignore', 'ignore'] });
   try {
     // Its probes watch once session start carries their kernel fields.
     await waitForLog(logPath, '"kernel":{', 30_000);
-    const besideMs = ddCpuMs(count);
-    return { aloneMs, besideMs };
+    return { alone, floor, beside: arm(count, withTools) };
   } finally {
     child.stdin.end();
     await new Promise<void>((resolve) => { if (child.exitCode !== null) resolve(); else child.once('exit', () => resolve()); });

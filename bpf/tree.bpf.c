@@ -77,6 +77,8 @@ struct tree_state {
 	__u32 n[8];
 	__u64 since_sum[8];
 	struct tree_totals totals;
+	/* Last: userspace writes the slots of descendants found in /proc at the value's end
+	 * before the tree is watched (src/probes/child-slots.ts). */
 	struct child_slot slots[TREE_CHILD_SLOTS];
 };
 
@@ -303,6 +305,61 @@ static __always_inline void charge_proc(__u32 tgid, struct moved *m)
 		__sync_fetch_and_add(&p->disk_ns, m->left_ns);
 }
 
+/* A free child slot for tgid, as its slot + 1; 0 when all are taken. */
+static __always_inline __u32 claim_slot(__u32 tgid)
+{
+	struct tree_state *s = tree_state();
+	__u32 got = 0, i;
+
+	if (!s)
+		return 0;
+	bpf_spin_lock(&s->lock);
+#pragma unroll
+	for (i = 0; i < TREE_CHILD_SLOTS; i++) {
+		if (!got && s->slots[i].pid == 0) {
+			s->slots[i].pid = tgid;
+			s->slots[i].n_oncpu = 0;
+			s->slots[i].cpu_ns = 0;
+			s->slots[i].since_sum = 0;
+			got = i + 1;
+		}
+	}
+	bpf_spin_unlock(&s->lock);
+	return got;
+}
+
+/* Give a child's slot back when its last thread has gone. */
+static __always_inline void free_slot(struct tree_state *s, __u32 tgid, __u32 slot)
+{
+	__u32 k = (slot - 1) & (TREE_CHILD_SLOTS - 1);
+
+	if (!slot)
+		return;
+	bpf_spin_lock(&s->lock);
+	if (s->slots[k].pid == tgid)
+		s->slots[k].pid = 0;
+	bpf_spin_unlock(&s->lock);
+}
+
+/* A descendant userspace found in /proc when watching began (it was forked before, while
+ * the probes loaded) has no procs entry: the first of its threads seen claims one, with a
+ * slot, so that its CPU from then on is in every snapshot as a forked child's is. */
+static __always_inline struct proc_stats *adopt(__u32 tgid, struct task_struct *task)
+{
+	struct proc_stats p = {};
+
+	p.start_ns = BPF_CORE_READ(task, group_leader, start_time);
+	p.slot = claim_slot(tgid);
+	if (bpf_map_update_elem(&procs, &tgid, &p, BPF_NOEXIST) && p.slot) {
+		/* Another of its threads was first: give this slot back. */
+		struct tree_state *s = tree_state();
+
+		if (s)
+			free_slot(s, tgid, p.slot);
+	}
+	return bpf_map_lookup_elem(&procs, &tgid);
+}
+
 /* What the kernel's verifier needs to take a global function's task argument as the
  * trusted pointer a tp_btf program hands over (libbpf >= 1.4 names it too). */
 #ifndef __arg_trusted
@@ -332,6 +389,8 @@ __noinline int move_task(struct task_struct *task __arg_trusted, __u32 to, __u64
 		if (t->child) {
 			struct proc_stats *p = bpf_map_lookup_elem(&procs, &tgid);
 
+			if (!p)
+				p = adopt(tgid, task);
 			t->slot = p ? p->slot : 0;
 		}
 	}
@@ -368,12 +427,17 @@ static __noinline void fill_head(struct tree_event_head *h, __u64 now, __u32 pid
 	h->__pad[0] = h->__pad[1] = h->__pad[2] = 0;
 }
 
+/* Every context switch and wakeup of the machine runs these: the one-bit test comes before
+ * the clock and the calls, so an unwatched task's costs only that (bench/tax-floor.ts). */
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now;
 	__u32 to;
 
+	if (!maybe_watched(prev->tgid) && !maybe_watched(next->tgid))
+		return 0;
+	now = bpf_ktime_get_ns();
 	if (preempt || prev_state == TASK_RUNNING)
 		to = T_RUNQ;
 	else if ((prev_state & TASK_UNINTERRUPTIBLE) && !(prev_state & TASK_NOLOAD))
@@ -388,51 +452,17 @@ int BPF_PROG(handle_sched_switch, bool preempt, struct task_struct *prev, struct
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(handle_sched_wakeup, struct task_struct *p)
 {
-	move_task(p, T_RUNQ, bpf_ktime_get_ns(), true);
+	if (maybe_watched(p->tgid))
+		move_task(p, T_RUNQ, bpf_ktime_get_ns(), true);
 	return 0;
 }
 
 SEC("tp_btf/sched_wakeup_new")
 int BPF_PROG(handle_sched_wakeup_new, struct task_struct *p)
 {
-	move_task(p, T_RUNQ, bpf_ktime_get_ns(), true);
+	if (maybe_watched(p->tgid))
+		move_task(p, T_RUNQ, bpf_ktime_get_ns(), true);
 	return 0;
-}
-
-/* A free child slot for tgid, as its slot + 1; 0 when all are taken. */
-static __always_inline __u32 claim_slot(__u32 tgid)
-{
-	struct tree_state *s = tree_state();
-	__u32 got = 0, i;
-
-	if (!s)
-		return 0;
-	bpf_spin_lock(&s->lock);
-#pragma unroll
-	for (i = 0; i < TREE_CHILD_SLOTS; i++) {
-		if (!got && s->slots[i].pid == 0) {
-			s->slots[i].pid = tgid;
-			s->slots[i].n_oncpu = 0;
-			s->slots[i].cpu_ns = 0;
-			s->slots[i].since_sum = 0;
-			got = i + 1;
-		}
-	}
-	bpf_spin_unlock(&s->lock);
-	return got;
-}
-
-/* Give a child's slot back when its last thread has gone. */
-static __always_inline void free_slot(struct tree_state *s, __u32 tgid, __u32 slot)
-{
-	__u32 k = (slot - 1) & (TREE_CHILD_SLOTS - 1);
-
-	if (!slot)
-		return;
-	bpf_spin_lock(&s->lock);
-	if (s->slots[k].pid == tgid)
-		s->slots[k].pid = 0;
-	bpf_spin_unlock(&s->lock);
 }
 
 SEC("tp_btf/sched_process_fork")

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { ChunkRingReader, ChunkRingWriter, RecordType, createRingBuffers } from '../src/bridge/chunk-ring';
+import { RingBacklog } from '../src/proxy/worker/ring-backlog';
 
 test('records come out in order with their bytes, session, direction and timestamps, across wraps', () => {
   fc.assert(fc.property(
@@ -80,4 +81,28 @@ test('a consumer on another thread gets every byte in order while the producer w
   await worker.terminate();
   assert.equal(result.digest, hash.digest('hex'), 'the consumer hashed the same bytes in the same order');
   assert.ok(result.stampsOk, 'every record kept its own timestamps');
+});
+
+test('a chunk wholly before the offset a session offered goes as a GAP record with its length and offset; every other chunk is copied', () => {
+  const bufs = createRingBuffers(1 << 16);
+  const r = new ChunkRingReader(bufs);
+  const backlog = new RingBacklog(new ChunkRingWriter(bufs), () => undefined);
+  const got: string[] = [];
+  const take = (): void => {
+    r.read((rec) => got.push(`${rec.type === RecordType.Gap ? `gap ${rec.gapBytes} at ${rec.payload.readDoubleLE(0)}` : `chunk ${rec.payload.length}`} s${rec.session} d${rec.dir}`), Infinity);
+  };
+  const chunk = Buffer.alloc(100, 0x61);
+  backlog.pushChunk(5, 1, chunk, 1n, 2n, 1000);
+  r.offerSkip(1, 5, 2000);
+  backlog.pushChunk(5, 1, chunk, 1n, 2n, 1100);
+  backlog.pushChunk(5, 1, chunk, 1n, 2n, 1950); // runs past the offer
+  backlog.pushChunk(6, 1, chunk, 1n, 2n, 1100); // another session
+  backlog.pushChunk(5, 0, chunk, 1n, 2n, 1100); // the other direction
+  r.offerSkip(1, 6, 3000);
+  r.withdrawSkip(1, 5, 2000); // replaced by session 6's: not taken back
+  backlog.pushChunk(6, 1, chunk, 1n, 2n, 1200);
+  r.withdrawSkip(1, 6, 3000);
+  backlog.pushChunk(6, 1, chunk, 1n, 2n, 1300);
+  take();
+  assert.deepEqual(got, ['chunk 100 s5 d1', 'gap 100 at 1100 s5 d1', 'chunk 100 s5 d1', 'chunk 100 s6 d1', 'chunk 100 s5 d0', 'gap 100 at 1200 s6 d1', 'chunk 100 s6 d1']);
 });

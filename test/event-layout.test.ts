@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { BPF_OUTPUT_DIR } from '../src/probes/loader';
-import { BPF_OBJECT } from '../src/probes/kernel-timing';
+import { BPF_OBJECT, PROFILE_BPF_OBJECT } from '../src/probes/kernel-timing';
 import { WATCHED_FDS_MAX, WATCHED_PIDS_MAX, IO_EVENT, IO_FD_BYTES, TREE_TOTALS, TREE_EVENT_HEAD, TREE_SNAPSHOT_EVENT, TREE_CHILD_CPU, TREE_EXEC_EVENT, TREE_EXIT_EVENT, SERVER_FD, IO_FD_KEY, type StructLayout } from '../src/probes/event-layout';
 import { PROFILE_KEY, PROFILE_VALUE, PROFILE_STACK, PROFILE_CONFIG } from '../src/probes/profile-layout';
 
@@ -34,10 +34,12 @@ try { execFileSync('bpftool', ['version'], { stdio: 'ignore' }); } catch { tools
 const skip = !built ? 'the BPF objects are not built (npm run build:bpf)' : !tools ? 'bpftool is not installed' : false;
 if (skip !== false && process.env.CI === 'true') throw new Error(`CI=true: ${skip}`);
 
-const LAYOUTS: StructLayout[] = [IO_EVENT, IO_FD_BYTES, TREE_TOTALS, TREE_EVENT_HEAD, TREE_SNAPSHOT_EVENT, TREE_CHILD_CPU, TREE_EXEC_EVENT, TREE_EXIT_EVENT, SERVER_FD, IO_FD_KEY, PROFILE_KEY, PROFILE_VALUE, PROFILE_STACK, PROFILE_CONFIG];
-for (const layout of LAYOUTS) {
-  test(`the decoder's layout of struct ${layout.name} matches the BTF of ${BPF_OBJECT}`, { skip }, () => {
-    const btf = btfStruct(OBJECT, layout.name);
+const LAYOUTS: StructLayout[] = [IO_EVENT, IO_FD_BYTES, TREE_TOTALS, TREE_EVENT_HEAD, TREE_SNAPSHOT_EVENT, TREE_CHILD_CPU, TREE_EXEC_EVENT, TREE_EXIT_EVENT, SERVER_FD, IO_FD_KEY];
+/** The profiler's structs are in the object it is linked into. */
+const PROFILE_LAYOUTS: StructLayout[] = [PROFILE_KEY, PROFILE_VALUE, PROFILE_STACK, PROFILE_CONFIG];
+for (const [layout, object] of [...LAYOUTS.map((l) => [l, BPF_OBJECT] as const), ...PROFILE_LAYOUTS.map((l) => [l, PROFILE_BPF_OBJECT] as const)]) {
+  test(`the decoder's layout of struct ${layout.name} matches the BTF of ${object}`, { skip }, () => {
+    const btf = btfStruct(path.join(BPF_OUTPUT_DIR, object), layout.name);
     assert.equal(layout.size, btf.size, 'size');
     assert.deepEqual(layout.fields, btf.fields);
   });
@@ -65,10 +67,9 @@ function btfMaxEntries(object: string, name: string): number[] {
 // A test, not a shared header: the TS constants name the limit in --listen's "maps are full"
 // line and are what a user is told to raise, so they must be what the kernel map really holds.
 for (const [map, max] of [['watched_pids', WATCHED_PIDS_MAX], ['watched_fds', WATCHED_FDS_MAX]] as const) {
-  test(`${map === 'watched_pids' ? 'WATCHED_PIDS_MAX' : 'WATCHED_FDS_MAX'} (${max}) is max_entries of ${map} in ${BPF_OBJECT} and in each part linked into it`, { skip }, () => {
+  test(`${map === 'watched_pids' ? 'WATCHED_PIDS_MAX' : 'WATCHED_FDS_MAX'} (${max}) is max_entries of ${map} in ${BPF_OBJECT}, ${PROFILE_BPF_OBJECT} and each part linked into them`, { skip }, () => {
     const parts = fs.readdirSync(path.join(BPF_OUTPUT_DIR, 'parts')).filter((f) => f.endsWith('.bpf.o')).map((f) => path.join(BPF_OUTPUT_DIR, 'parts', f));
-    const linked = btfMaxEntries(OBJECT, map);
-    assert.deepEqual(linked, [max], `${map} in ${BPF_OBJECT}`);
+    for (const object of [BPF_OBJECT, PROFILE_BPF_OBJECT]) assert.deepEqual(btfMaxEntries(path.join(BPF_OUTPUT_DIR, object), map), [max], `${map} in ${object}`);
     const declared = parts.flatMap((p) => btfMaxEntries(p, map).map((n) => [path.basename(p), n] as const));
     assert.ok(declared.length > 0, `some part declares ${map}`);
     for (const [part, n] of declared) assert.equal(n, max, `${map} in ${part}`);

@@ -179,3 +179,51 @@ test('keeps bodies only when asked, up to the cap', () => {
   assert.equal(kept?.toString(), REQ.subarray(REQ.indexOf('{')).toString());
   assert.equal(run(REQ, [], 10).frames[0].body, null);
 });
+
+/**
+ * Feed stream as the relay sends it once the framer offers a skip: chunks of `piece` bytes,
+ * each wholly before the offered offset going as a length only (skip()).
+ */
+function runSkipping(stream: Buffer, piece: number, retain = 0): { frames: Frame[]; warnings: FrameWarning[]; offers: [number, boolean][]; skipped: number } {
+  const frames: Frame[] = [];
+  const warnings: FrameWarning[] = [];
+  const offers: [number, boolean][] = [];
+  let until = 0;
+  const f = new Framer({
+    dir: 's2c', retainBodyMax: retain, onFrame: (x) => frames.push(x), onWarning: (w) => warnings.push(w),
+    onSkimmable: (at, on) => { offers.push([at, on]); until = on ? at : 0; },
+  });
+  let skipped = 0;
+  for (let at = 0; at < stream.length; at += piece) {
+    const end = Math.min(stream.length, at + piece);
+    if (until !== 0 && end <= until) { f.skip(end - at, at); skipped += end - at; } else f.push(stream.subarray(at, end), 0n, 0n);
+  }
+  f.end();
+  return { frames, warnings, offers, skipped };
+}
+
+test('a skimmed body whose middle comes as lengths only frames as the whole body does, its UTF-8 picked up after the gap', () => {
+  // Two-, three- and four-byte characters, so the first byte after the gap falls inside one.
+  const text = 'é中😀 x'.repeat(200_000);
+  const body = JSON.stringify({ jsonrpc: '2.0', result: { text }, id: 'go-7' });
+  const stream = Buffer.concat([frame(body), REQ]);
+  for (const piece of [65_536, 65_537, 4093]) {
+    const whole = run(stream, Array.from({ length: Math.floor(stream.length / piece) }, (_, i) => (i + 1) * piece));
+    const got = runSkipping(stream, piece);
+    assert.deepEqual(got.warnings, []);
+    assert.deepEqual(summary(got.frames), summary(whole.frames));
+    assert.deepEqual(summary(got.frames), ['0:response:null:go-7', `${frame(body).length}:request:textDocument/hover:1`]);
+    assert.ok(got.skipped > frame(body).length - 2 * piece - 8192, `piece ${piece}: most of the body skipped (${got.skipped})`);
+    const end = frame(body).length;
+    assert.deepEqual(got.offers, [[end - 4096, true], [end - 4096, false]], 'offered up to the tail, taken back at the body\'s end');
+  }
+});
+
+test('offers no skip for a body kept for --bodies, and refuses uncopied bytes it did not offer', () => {
+  const body = JSON.stringify({ jsonrpc: '2.0', method: 'textDocument/didOpen', params: { text: 'a'.repeat(2 << 20) } });
+  const kept = runSkipping(frame(body), 65_536, 4 << 20);
+  assert.deepEqual(kept.offers, []);
+  assert.equal(kept.frames[0].body?.length, Buffer.byteLength(body));
+  const f = new Framer({ dir: 'c2s', retainBodyMax: 0, onFrame: () => undefined, onWarning: () => undefined, onSkimmable: () => undefined });
+  assert.throws(() => f.skip(10, 0), /c2s: 10 uncopied bytes at offset 0, but the framer is at 0 and offered skipping up to 0/);
+});

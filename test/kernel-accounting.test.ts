@@ -66,6 +66,42 @@ test('a byte stream that had moved bytes before watching starts at that count an
   assert.equal(b.syscalls, 1);
 });
 
+test('a count taken while a call was under way places that call by its rule, or loses the stream rather than join it wrong', () => {
+  const reads = (): { b: ByteStream; io: (ret: number, enterNs: number, exitNs: number) => ReturnType<typeof ev> } => {
+    const b = new ByteStream('server reads');
+    let moved = 0;
+    return { b, io: (ret, enterNs, exitNs) => { const e = ev(ret, enterNs, exitNs, moved); moved += ret; return e; } };
+  };
+  const ev = (ret: number, enterNs: number, exitNs: number, startOff: number) => ({ enterNs, exitNs, ret, pid: 2, tid: 9, fd: 0, isRead: true, op: IoOp.read, startOff });
+  // The queue was read between 1000 and 1010 ns: 300 of the 500 bytes lsptap wrote had been read.
+  const rule = (where: 'before' | 'after' | null) => ({ beganByNs: 1010, judge: () => where });
+  // Asleep in a read since before the count (it had copied nothing): its bytes are the next ones.
+  let { b, io } = reads();
+  b.startAt(300, 1000, rule('after'));
+  b.add(io(200, 500, 900)); // returned before: in the 300
+  b.add(io(120, 800, 2000)); // under way across the count: bytes 300-419
+  b.add(io(80, 2100, 2200)); // 420-499
+  assert.deepEqual([b.at(300)!.exitNs, b.at(419)!.exitNs, b.at(420)!.exitNs, b.total], [2000, 2000, 2200, 500]);
+  // It had taken its bytes before the count: they are in it.
+  ({ b, io } = reads());
+  b.startAt(300, 1000, rule('before'));
+  b.add(io(120, 800, 1500)); // bytes 180-299
+  b.add(io(80, 2100, 2200)); // 300-379
+  assert.deepEqual([b.at(299), b.at(300)!.exitNs, b.total], [null, 2200, 380]);
+  // Nobody knows: every later offset would be off by up to 120 bytes, so none is given.
+  ({ b, io } = reads());
+  b.startAt(300, 1000, rule(null));
+  b.add(io(120, 800, 1500));
+  b.add(io(80, 2100, 2200));
+  assert.deepEqual([b.at(300), b.at(450), b.offsetOfCount(200), b.has(10_000)], [null, null, null, true]);
+  // A call that began after the count needs no rule, nor does any after it.
+  ({ b, io } = reads());
+  b.startAt(300, 1000, { beganByNs: 1010, judge: () => assert.fail('no call was under way') });
+  b.add(io(50, 1020, 1100));
+  b.add(io(50, 1200, 1300));
+  assert.deepEqual([b.at(300)!.exitNs, b.at(399)!.exitNs], [1100, 1300]);
+});
+
 /** A stage for lsptap (pid 1), a server (2) and an editor (3), and a way to feed it the kernel's io events. */
 function stageWithIo(): { stage: KernelStage; io: (pid: number, fd: number, isRead: boolean, ret: number, enterNs: number, exitNs: number) => void } {
   const stage = new KernelStage({ lsptapPid: 1, serverPid: 2, editorPid: 3, lsptapIn: 0, lsptapOut: 1, lsptapToServer: 10, lsptapFromServer: 11, editorIn: 5, editorWriterPid: 3, editorOut: 6 }, 1000, { drain: () => 0 }, new TreeAccounting(2, 0, 0));
@@ -244,6 +280,30 @@ test('a child\'s cpuUs and wallUs are its share of the window: slot differences 
   assert.deepEqual([byPid.get(10)!.cpuUs, byPid.get(10)!.wallUs, byPid.get(10)!.exitCode], [7000, 10_000, null], 'tsserver: 7 ms of CPU in the window, alive through its 10 ms, still running');
   assert.deepEqual([byPid.get(11)!.cpuUs, byPid.get(11)!.wallUs], [null, 10_000], 'no slot: its CPU in the window is unknown');
   assert.deepEqual([byPid.get(12)!.cpuUs, byPid.get(12)!.wallUs, byPid.get(12)!.exitCode], [2000, 3000, 0], 'born and ended in the window: its whole life');
+});
+
+test('a child running before watching began (found in /proc) is listed with its name, and its CPU counts from the kernel\'s first sight of it: 0 at an edge before it took a slot', () => {
+  const serverPid = 2;
+  const tree = new TreeAccounting(serverPid, 4, 0);
+  const totals = (): TreeTotals => ({
+    modeNs: [0, 0, 0, 0], causeNs: IDLE_CAUSES.map(() => 0), serverCpuNs: 0, serverRunqNs: 0, childCpuNs: 0, childRunqNs: 0, childDiskNs: 0,
+    fileReads: 0, fileReadBytes: 0, pageCacheMisses: 0, diskIos: 0, diskIoBytes: 0, diskIoNs: 0, fdsOpened: 0, fdsClosed: 0, lastOtherNr: 0, fdsOpenDelta: 0,
+  });
+  const snap = (tsNs: number, write: boolean, slots: Array<[number, number]>) => tree.add({ tsNs, pid: serverPid, tid: serverPid, kind: 'snapshot', fd: write ? 1 : 0, write, totals: totals(), childCpuNs: new Map(slots) });
+  tree.alreadyRunning([
+    { pid: 10, ppid: serverPid, comm: 'node', path: '/usr/bin/node', args: ['node', 'tsserver.js'], startNs: 500_000 },
+    { pid: 11, ppid: serverPid, comm: 'node', path: '/usr/bin/node', args: ['node', 'typingsInstaller.js'], startNs: 600_000 },
+  ]);
+  // tsserver slept until the request woke it (it took its slot then); typingsInstaller never ran.
+  snap(10_000_000, false, []);
+  snap(20_000_000, true, [[10, 3_000_000]]);
+  snap(30_000_000, false, [[10, 3_000_000]]);
+  snap(40_000_000, true, [[10, 8_000_000]]);
+  const first = new Map(tree.window(10_000_000, 20_000_000, { method: 'm', id: 1 })!.children.map((c) => [c.pid, c]));
+  assert.deepEqual([first.get(10)!.args, first.get(10)!.cpuUs, first.get(10)!.wallUs], [['node', 'tsserver.js'], 3000, 10_000], 'tsserver, named from /proc: its CPU since it took its slot');
+  assert.equal(first.get(11)!.cpuUs, null, 'no slot at either edge: unknown');
+  const second = new Map(tree.window(30_000_000, 40_000_000, { method: 'm', id: 2 })!.children.map((c) => [c.pid, c]));
+  assert.equal(second.get(10)!.cpuUs, 5000, 'the slot at both edges: their difference');
 });
 
 test('a long session leaves the kernel stage only the calls and snapshots that messages still to come can need, and a request answered thousands of messages later keeps its fields', () => {

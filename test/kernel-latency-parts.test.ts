@@ -9,7 +9,7 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { HoverRequest, DefinitionRequest, ReferencesRequest, DocumentSymbolRequest } from 'vscode-languageserver-protocol/node';
 import { readLog, fixtures, type LogLine, tmpDir } from './helpers/index';
-import { bpfSkipReason, openInGopls, startSession, endSession, responseLine, kernelOf, between, sleep } from './helpers/kernel';
+import { bpfSkipReason, openInGopls, startSession, endSession, responseLine, kernelOf, between, sleep, kernelDecided } from './helpers/kernel';
 import { missingCommand, skipUnless } from './helpers/capabilities';
 
 const MODULE = path.join(fixtures, 'gomod-kernel');
@@ -94,28 +94,76 @@ test('fromEditorPipeUs shows the 200 ms the editor\'s bytes waited while lsptap 
   between(kernelOf(requestLine(lines, 1)).fromEditorPipeUs, 0, 150_000, 'fromEditorPipeUs of a request read at once');
 });
 
-test('messages sent while the probes load wait for them: every message of the session has kernel fields, joined at its own offsets', { skip }, async (t) => {
+test('the relay forwards from the first byte while the probes load; kernel fields start at the offsets `kernel timing on` names, and every later message has them, joined at its own offsets', { skip }, async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
   const run = await startSession(t, ['--log', log, '--bpf=require'], { early: true });
-  // Written at once, while the probes may still load beside the server.
+  // Written at once: answered while the probes still load, so without kernel fields.
   await Promise.all([run.conn.sendRequest('test/echo', { early: 1 }), run.conn.sendRequest('test/echo', { early: 2 })]);
+  await kernelDecided(log, run);
   for (let i = 0; i < 5; i++) await run.conn.sendRequest('test/echo', { later: i });
   const end = await endSession(run);
   assert.equal(end.code, 0, end.stderr);
   const lines = readLog(log);
+  const from = cutOffsets(lines);
+  t.diagnostic(`kernel fields from c2s offset ${from.c2s}, s2c offset ${from.s2c}`);
   const msgs = lines.filter((l) => l.msg === 'message' && l.method !== 'exit');
   for (const m of msgs) {
     const dir = m.dir as string;
+    if (endOf(m) <= from[dir]) { assert.equal(m.kernel, undefined, `${dir} ${String(m.id)} ended before the cut`); continue; }
     const k = kernelOf(m);
     assert.equal(m.clock, 'kernel', `${dir} ${String(m.id)} has the kernel's stamps`);
-    if (m.kind === 'response') {
-      // Joined at wrong offsets, the parts would not add up to the latency.
-      const sum = k.toServerPipeUs! + k.serverUs! + k.serverWriteUs! + k.toLsptapPipeUs!;
-      between(sum, (m.latencyMs as number) * 1000 - 50, (m.latencyMs as number) * 1000 + 50, `response ${String(m.id)}'s parts against its latency`);
-    }
+    if (dir === 'c2s') between(k.fromEditorPipeUs, 0, 150_000, `fromEditorPipeUs of request ${String(m.id)}`);
+    if (m.kind === 'response' && (m.id as number) >= 2) assertPartsAddUp(m); // ids 0 and 1: the early echoes
   }
-  assert.equal(msgs.length, 16, 'the 8 requests (7 echoes and shutdown) and their responses');
+  assert.ok(msgs.filter((m) => (m.offset as number) >= from[m.dir as string]).length >= 12, 'the 6 later requests and their responses have kernel fields');
 });
+
+test('a server that has not read the first messages when the probes begin watching (slow to start, as bash-language-server and pylsp are) has every later message joined at its own offsets: the parts add up to each latency', { skip }, async (t) => {
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
+  // The server reads nothing until the log says `kernel timing on`: the early requests wait in its stdin across the cut.
+  const run = await startSession(t, ['--log', log, '--bpf=require'], { early: true, env: { ...process.env, READ_AFTER_KERNEL_ON: log } });
+  const early = [run.conn.sendRequest('test/echo', { early: 1 }), run.conn.sendRequest('test/echo', { early: 2 })];
+  await Promise.all(early);
+  for (let i = 0; i < 4; i++) await run.conn.sendRequest('test/echo', { later: i });
+  await run.conn.sendRequest('test/sleep', { ms: 150 });
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const lines = readLog(log);
+  const from = cutOffsets(lines);
+  assert.ok(from.c2s > 0, 'the early requests were relayed before the cut, unread by the server');
+  const msgs = lines.filter((l) => l.msg === 'message' && l.method !== 'exit');
+  const responses = msgs.filter((m) => m.kind === 'response' && (m.offset as number) >= from.s2c);
+  for (const m of responses) {
+    const k = kernelOf(m);
+    const latencyUs = (m.latencyMs as number) * 1000;
+    // Caused truth: no part of a response is larger than its whole.
+    for (const f of ['toServerPipeUs', 'serverUs', 'serverWriteUs', 'toLsptapPipeUs'] as const) {
+      if (k[f] !== null) assert.ok(k[f]! <= latencyUs + 50, `response ${String(m.id)}: ${f} ${k[f]} µs in a latency of ${latencyUs.toFixed(0)} µs (${JSON.stringify(k)})`);
+    }
+    if ((m.id as number) >= 2) assertPartsAddUp(m); // ids 0 and 1: the early echoes, written before the cut
+  }
+  // The early requests were read after the cut, so the server's side of them is known.
+  for (const id of [0, 1]) assert.equal(typeof kernelOf(responseLine(lines, id)).serverUs, 'number', `serverUs of early request ${id}`);
+  const slept = responseLine(lines, 6);
+  between(kernelOf(slept).serverUs, 150_000, (slept.latencyMs as number) * 1000, 'serverUs of the 150 ms sleep');
+  assert.equal(responses.length, 8, 'the 8 responses (7 requests and shutdown) came after the cut');
+});
+
+/** Where kernel fields begin each way: the `kernel timing on` line's offsets. */
+function cutOffsets(lines: LogLine[]): Record<string, number> {
+  const on = lines.find((l) => l.msg === 'kernel timing on');
+  assert.ok(on !== undefined, 'a `kernel timing on` line');
+  return { c2s: on.c2sOffset as number, s2c: on.s2cOffset as number };
+}
+
+const endOf = (m: LogLine): number => (m.offset as number) + (m.headerBytes as number) + (m.bytes as number);
+
+/** Joined at wrong offsets, a response's parts would not add up to its latency. */
+function assertPartsAddUp(m: LogLine): void {
+  const k = kernelOf(m);
+  const sum = k.toServerPipeUs! + k.serverUs! + k.serverWriteUs! + k.toLsptapPipeUs!;
+  between(sum, (m.latencyMs as number) * 1000 - 50, (m.latencyMs as number) * 1000 + 50, `response ${String(m.id)}'s parts against its latency (${JSON.stringify(k)})`);
+}
 
 test('startTime + firstByteMs is the wall clock of lsptap\'s read: never before the client wrote, and within 2 ms for a prompt read', async (t) => {
   const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');

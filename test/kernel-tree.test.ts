@@ -202,7 +202,7 @@ test('a child the server forked before kernel timing watched it is in the server
   const server = spawn(process.execPath, ['-e', `
     const c = require('node:child_process').spawn(process.execPath, [${JSON.stringify(path.join(fixtures, 'idle-child.js'))}], { stdio: ['pipe', 'pipe', 'inherit'] });
     c.stdout.once('data', () => process.stdout.write(c.pid + '\\n'));
-    process.stdin.resume();
+    process.stdin.on('data', (d) => c.stdin.write(d));
     process.stdin.on('end', () => { c.stdin.end(); process.exit(0); });`], { stdio: ['pipe', 'pipe', 'inherit'] });
   t.after(() => { server.stdin.end(); });
   const [said] = await once(server.stdout, 'data') as [Buffer];
@@ -216,4 +216,16 @@ test('a child the server forked before kernel timing watched it is in the server
   readHashMap(probes.bpf.mapFd('watched_pids'), 4, 4, (k, ka, v, va) => roles.set(k.readUInt32LE(ka), v.readUInt32LE(va)));
   assert.equal(roles.get(server.pid!), WatchedRole.server);
   assert.equal(roles.get(childPid), WatchedRole.child, 'the child forked before watching is watched as the server\'s child');
+  // It has a CPU slot, so every snapshot carries its CPU as a forked child's; woken (the
+  // server passes it a byte), it runs and the kernel counts it there.
+  // struct proc_stats { u64 start_ns, cpu_ns, disk_ns; u32 slot; u32 pad; }
+  const entry = (): { slot: number; cpuNs: bigint } | null => {
+    let found: { slot: number; cpuNs: bigint } | null = null;
+    readHashMap(probes.bpf.mapFd('procs'), 4, 32, (k, ka, v, va) => { if (k.readUInt32LE(ka) === childPid) found = { slot: v.readUInt32LE(va + 24), cpuNs: v.readBigUInt64LE(va + 8) }; });
+    return found;
+  };
+  assert.ok((entry()?.slot ?? 0) > 0, 'the child found in /proc has a CPU slot from the start');
+  server.stdin.write('x');
+  for (const until = Date.now() + 10_000; (entry()?.cpuNs ?? 0n) === 0n && Date.now() < until;) await new Promise((r) => setTimeout(r, 20));
+  assert.ok((entry()?.cpuNs ?? 0n) > 0n, 'its CPU is counted once it runs');
 });

@@ -6,13 +6,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { nativeCalls, libcCalls, allocate, addressOf, isNull, isMapFailed, bufferAt, bytesWaiting, peerCredPid, unixPeerInode, PROT_READ, PROT_WRITE, MAP_SHARED, SC_PAGESIZE } from '../src/probes/native';
+import { nativeCalls, libcCalls, allocate, addressOf, isNull, isMapFailed, bufferAt, bytesWaiting, peerCredPid, unixPeerInode, unixReceiveQueue, PROT_READ, PROT_WRITE, MAP_SHARED, SC_PAGESIZE } from '../src/probes/native';
 import net from 'node:net';
 import { execFileSync, spawn } from 'node:child_process';
 import { fdOf, socketInodeOf, unixPeerEnd } from '../src/probes/peer-process';
+import { unreadByPeer } from '../src/probes/stream-queues';
 import { BPF_OUTPUT_DIR } from '../src/probes/loader';
 import { bpfSkipReason } from './helpers/kernel';
-import { TREE_PROGRAMS, PROFILE_ATTACHED, PROFILE_LINKED, BPF_OBJECT } from '../src/probes/kernel-timing';
+import { TREE_PROGRAMS, BPF_OBJECT } from '../src/probes/kernel-timing';
 
 const skip = bpfSkipReason();
 
@@ -107,6 +108,33 @@ test('sock_diag names the other end of a socketpair as /proc shows it, and unixP
   assert.equal(unixPeerInode(0xfffffff0), null);
 });
 
+test('what a child has not read of its socketpair stdin is its receive queue, asked of the kernel by inode: FIONREAD on our end counts only ours', async (t) => {
+  // A child that reads nothing: every byte written waits in its queue.
+  const child = spawn('sleep', ['30'], { stdio: ['pipe', 'ignore', 'ignore'] });
+  t.after(() => child.kill('SIGKILL'));
+  await new Promise((r) => child.once('spawn', r));
+  const fd = fdOf(child.stdin)!;
+  const unread = unreadByPeer(fd);
+  assert.equal(unread(), 0);
+  await new Promise<void>((resolve) => child.stdin!.write(Buffer.alloc(1234, 0x61), () => resolve()));
+  assert.equal(bytesWaiting(fd), 0, 'FIONREAD on our end: our own receive queue');
+  assert.equal(unixReceiveQueue(socketInodeOf(child.pid!, 0)!), 1234);
+  assert.equal(unread(), 1234);
+  assert.equal(unixReceiveQueue(0xfffffff0), null, 'no socket has that inode');
+});
+
+test('what waits in a pipe is FIONREAD on either end', (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-fifo-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const fifo = path.join(dir, 'p');
+  execFileSync('mkfifo', [fifo]);
+  const r = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  const w = fs.openSync(fifo, fs.constants.O_WRONLY);
+  t.after(() => { fs.closeSync(r); fs.closeSync(w); });
+  fs.writeSync(w, Buffer.alloc(77));
+  assert.equal(unreadByPeer(w)(), 77);
+});
+
 test('bpf_object__open_file of a missing file returns NULL with ENOENT', () => {
   const n = nativeCalls();
   n.libbpf_set_print(0);
@@ -125,7 +153,7 @@ test('each libbpf call lsptap makes works on the real object, with only its io p
   const exit = n.bpf_object__find_program_by_name(obj, 'handle_sys_exit').value;
   assert.equal(isNull(n.bpf_object__find_program_by_name(obj, 'no_such_program').value), true);
   assert.equal(n.bpf_program__set_autoload(enter, true).value, 0);
-  for (const p of [...TREE_PROGRAMS, ...PROFILE_ATTACHED, ...PROFILE_LINKED]) assert.equal(n.bpf_program__set_autoload(n.bpf_object__find_program_by_name(obj, p).value, false).value, 0);
+  for (const p of TREE_PROGRAMS) assert.equal(n.bpf_program__set_autoload(n.bpf_object__find_program_by_name(obj, p).value, false).value, 0);
   assert.equal(n.bpf_object__load(obj).value, 0);
   assert.ok(n.bpf_program__fd(enter).value > 0, 'a loaded program has an fd');
   assert.ok(n.bpf_program__fd(n.bpf_object__find_program_by_name(obj, TREE_PROGRAMS[0]).value).value < 0, 'one not loaded has none');

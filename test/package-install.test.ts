@@ -57,7 +57,7 @@ function install(root: string): Installed {
   const packOut = execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', root], { cwd: repoRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   const packed = (JSON.parse(packOut) as Array<{ filename: string; size: number; files: Array<{ path: string }> }>)[0];
   const files = packed.files.map((f) => f.path);
-  for (const want of ['bin/lsptap', 'dist/src/entry.js', 'bpf/.output/lsptap.bpf.o', 'bpf/.output/lsptap.loader.json', 'package.json']) assert.ok(files.includes(want), `${want} is in the tarball`);
+  for (const want of ['bin/lsptap', 'dist/src/entry.js', 'bpf/.output/lsptap.bpf.o', 'bpf/.output/lsptap.loader.json', 'bpf/.output/lsptap-profile.bpf.o', 'bpf/.output/lsptap-profile.loader.json', 'package.json']) assert.ok(files.includes(want), `${want} is in the tarball`);
   assert.ok(!files.some((f) => f.startsWith('dist/test/') || f.startsWith('src/') || f.endsWith('.map') || f.startsWith('bpf/.output/parts/')), 'no tests, sources, source maps or unlinked BPF parts in the tarball');
   const tarball = path.join(root, packed.filename);
   assert.equal(packed.filename, `lsptap-${VERSION}.tgz`);

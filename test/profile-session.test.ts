@@ -114,7 +114,7 @@ test('--profile-hz 0 turns profiling off: no kernel.profile anywhere, kernel tim
   assert.equal((lines.find((l) => l.msg === 'session end')?.kernel as Record<string, unknown>).profile, undefined);
 });
 
-test('a session that sends before the probes watch still profiles its later requests at the session\'s offsets', { skip }, async (t) => {
+test('a session that sends before the probes watch still profiles its later requests: the kernel\'s byte counts are moved to the session\'s offsets', { skip }, async (t) => {
   const dir = tmpDir(t, { worldWritable: true });
   const built = buildProfileServer(dir);
   const log = path.join(dir, 'log.jsonl');
@@ -126,6 +126,8 @@ test('a session that sends before the probes watch still profiles its later requ
   const exit = await endSession(run);
   assert.equal(exit.code, 0, exit.stderr);
   const lines = readLog(log);
+  const on = lines.find((l) => l.msg === 'kernel timing on');
+  assert.ok(on !== undefined && (on.c2sOffset as number) > 20_000, `the cut came after initialize: ${JSON.stringify(on)}`);
   const cpu = profileOf(responseLine(lines, 1)); // initialize is id 0
   const expected = 0.3 * HZ;
   assert.ok(Math.abs(cpu.samples - expected) <= 0.2 * expected, `${cpu.samples} ticks for 300 ms of spinning at ${HZ} Hz (${expected.toFixed(1)} expected)`);

@@ -16,7 +16,7 @@ import { SERVER_PROJECTS, runProjectScript, writeProject, type ProjectAnswer } f
 import { childName } from '../src/sinks/kernel-text';
 import type { KernelChild } from '../src/model/record';
 import { connect, frame, lsptapBin, messages, readLog, start, startLsptap, tmpDir, type Running } from './helpers/index';
-import { bpfSkipReason } from './helpers/kernel';
+import { bpfSkipReason, kernelDecided } from './helpers/kernel';
 import { SERVER_NAMES, serverOrSkip, type LocatedServer } from './helpers/servers';
 import { sentenceFault } from './helpers/sentences';
 
@@ -29,10 +29,11 @@ const CHILDREN: Partial<Record<string, string[]>> = {
   pylsp: ['jedi'],
 };
 
-async function session(run: Running, dir: string, server: LocatedServer): Promise<{ answers: ProjectAnswer[]; exit: { code: number | null } }> {
+/** log: lsptap's; `initialize` goes at once, as an editor sends it, and the rest once kernel timing watches. */
+async function session(run: Running, dir: string, server: LocatedServer, log: string | null = null): Promise<{ answers: ProjectAnswer[]; exit: { code: number | null } }> {
   const conn = connect(run.child);
   answerServerRequests(conn);
-  const { steps, answers } = await runProjectScript(conn, dir, SERVER_PROJECTS[server.name]);
+  const { steps, answers } = await runProjectScript(conn, dir, SERVER_PROJECTS[server.name], { afterInitialize: log === null ? undefined : () => kernelDecided(log, run) });
   for (const s of steps) assert.ok(s.ok, `${server.name} ${s.method}: ${s.detail}; stderr: ${run.stderr().slice(-3000)}`);
   run.child.stdin!.end();
   const exit = await run.exited;
@@ -67,7 +68,7 @@ for (const name of SERVER_NAMES) {
     // bash-language-server takes 3-5 s to exit after `exit` (directly too): room for it before
     // lsptap's SIGTERM, which would be a warn line.
     const run = startLsptap(t, ['--log', log, '--summary', '--bpf', 'require', '--grace-ms', '20000'], server.command, { cwd: tapped });
-    const through = await session(run, tapped, server);
+    const through = await session(run, tapped, server, log);
 
     assert.deepEqual(normalized(through.answers, tapped), normalized(plain.answers, direct), 'the same answers through lsptap as directly');
 

@@ -15,7 +15,7 @@ import { formatFdReport } from '../sinks/kernel-text';
 import type { FdReport } from '../model/record';
 import type { KernelOption } from '../probes/kernel-option';
 import type { Direction } from '../model/frame';
-import { RecordType, type RingRecord } from '../bridge/chunk-ring';
+import { RecordType, type RingRecord, type SkipOffers } from '../bridge/chunk-ring';
 import type { AnalysisConfig, ControlRecord, FinishReply, SessionEndRequest, SessionStartRequest, SessionState, StartReply, WorkerMessage } from '../bridge/protocol';
 
 const DIRS: readonly Direction[] = ['c2s', 's2c'];
@@ -47,7 +47,8 @@ export class AnalysisHost {
   /** Set by a `fatal` record: the relay thread is blocked until we have written everything. */
   fatalSeen = false;
 
-  constructor(private readonly config: AnalysisConfig, private readonly post: (m: WorkerMessage) => void) {}
+  /** skips: where sessions tell the relay which bytes need not be copied (the ring's reader); null: never. */
+  constructor(private readonly config: AnalysisConfig, private readonly post: (m: WorkerMessage) => void, private readonly skips: SkipOffers | null = null) {}
 
   /** Load the probes and start the metrics server; failures are startup errors. */
   async init(): Promise<InitResult> {
@@ -65,6 +66,17 @@ export class AnalysisHost {
       if (h === undefined || !h.observing || h.session === null) return;
       try {
         h.session.observe(DIRS[rec.dir], rec.payload, rec.readNs, rec.forwardedNs);
+      } catch (err) {
+        h.observing = false;
+        h.session.observerFailed(err);
+      }
+      return;
+    }
+    if (rec.type === RecordType.Gap) {
+      const h = this.hosted.get(rec.session);
+      if (h === undefined || !h.observing || h.session === null) return;
+      try {
+        h.session.skip(DIRS[rec.dir], rec.gapBytes, rec.payload.readDoubleLE(0));
       } catch (err) {
         h.observing = false;
         h.session.observerFailed(err);
@@ -145,7 +157,12 @@ export class AnalysisHost {
   }
 
   private start(sid: number, c: SessionStartRequest): StartReply {
-    const { log, session, parts, reply } = openComposedSession({ log: this.logOrThrow(), logPath: this.logPath, kernel: this.kernel!, metrics: this.metrics }, c);
+    const skips = this.skips;
+    const skims = skips === null ? null : (dir: Direction, until: number, on: boolean): void => {
+      if (on) skips.offerSkip(DIRS.indexOf(dir), sid, until);
+      else skips.withdrawSkip(DIRS.indexOf(dir), sid, until);
+    };
+    const { log, session, parts, reply } = openComposedSession({ log: this.logOrThrow(), logPath: this.logPath, kernel: this.kernel!, metrics: this.metrics }, c, skims);
     const command = (c.fields as { command?: unknown }).command;
     const serverName = serverNameOf(command);
     this.hosted.set(sid, { log, session, parts, observing: true, s2cCut: false, s2cOffset: 0, serverName });

@@ -32,7 +32,7 @@ function run(input: ThreadInput): void {
   try { os.setPriority(0, ANALYSIS_NICE); } catch { /* not allowed: run at the relay's priority */ }
   const post = (m: WorkerMessage): void => port.postMessage(m);
   const ring = new ChunkRingReader(input.ring);
-  const host = new AnalysisHost(input.config, post);
+  const host = new AnalysisHost(input.config, post, ring);
   // A bug of ours here: write what we have and why, then stop; the relay goes on unlogged.
   process.on('uncaughtException', (err) => {
     host.failed(err);

@@ -8,7 +8,9 @@
 // and the last TAIL_BYTES are kept; at the end, the members after it (Go's jsonrpc2 writes
 // `id` after `params`) are read backwards from that tail. Following every string of an
 // escape-dense text cost one indexOf per quote (~450 MB/s, 110 ms of CPU per 50 MB), and
-// the relay is held when the analysis falls 8 MiB behind. What the skim gives up: inside
+// the relay is held when the analysis falls 8 MiB behind. Once skimming (and not keeping the
+// body for --bodies), the framer lets the relay send the value's middle as lengths only
+// (skip()): those bytes are neither copied across threads nor UTF-8 checked. What the skim gives up: inside
 // that one value, bracket and string structure is not checked; a top-level member between
 // two nested values is not seen (JSON-RPC has one: `params`, `result` or `error`).
 //
@@ -208,6 +210,19 @@ export class BodyScanner {
           i = end;
       }
     }
+  }
+
+  /** Inside the skimmed value: what follows is only counted (and UTF-8 checked) until the tail. */
+  get skimming(): boolean { return this.state === S.Skim; }
+
+  /**
+   * Bytes of the skimmed value that were not copied to this thread (chunk-ring.ts,
+   * "Skipping"): counted, not checked. The tail is read from what is fed after them.
+   */
+  skip(bytes: number): void {
+    this.fed += bytes;
+    this.utf8.gap();
+    this.tail.clear();
   }
 
   /** Identity of everything fed since reset(). */

@@ -13,6 +13,7 @@ import type { Direction, Frame, FrameWarning, Identity } from '../model/frame';
 import { invalidIdentity } from './identity';
 import { identifySmall } from './small-body';
 import { BodyScanner } from './body-scanner';
+import { TAIL_BYTES } from './skim-tail';
 
 /** Bodies up to this size are copied once and read whole (small-body.ts); larger ones are scanned as they come. */
 export const SMALL_BODY_MAX = 16 * 1024;
@@ -40,6 +41,11 @@ export interface FramerOptions {
   keepFirstBodies?: number;
   onFrame: (frame: Frame) => void;
   onWarning: (warning: FrameWarning) => void;
+  /**
+   * The body being read is skimmed and not kept: its bytes before stream offset `until` may
+   * come as lengths only (skip()) (on); the body is done, the offer ends (off).
+   */
+  onSkimmable?: (until: number, on: boolean) => void;
 }
 
 function preview(buf: Buffer, start: number, end: number): string {
@@ -54,6 +60,9 @@ export class Framer {
   private keepFirst: number;
   private readonly onFrame: (frame: Frame) => void;
   private readonly onWarning: (warning: FrameWarning) => void;
+  private readonly onSkimmable: ((until: number, on: boolean) => void) | null;
+  /** The offset offered to onSkimmable for the body being read; 0: none. */
+  private skimUntil = 0;
 
   private mode = Mode.Header;
   /** Stream offset of the byte after everything pushed so far. */
@@ -83,6 +92,7 @@ export class Framer {
     this.keepFirst = opts.keepFirstBodies ?? 0;
     this.onFrame = opts.onFrame;
     this.onWarning = opts.onWarning;
+    this.onSkimmable = opts.onSkimmable ?? null;
   }
 
   /** Total bytes seen on this stream. */
@@ -97,12 +107,30 @@ export class Framer {
     this.streamPos += chunk.length;
   }
 
+  /**
+   * Bytes forwarded but not copied to this thread, from stream offset `offset`: the middle of
+   * the skimmed body offered by onSkimmable. Throws if they fall anywhere else (a bug of
+   * ours: the session's observer is then switched off, as for any observer failure).
+   */
+  skip(bytes: number, offset: number): void {
+    if (this.skimUntil === 0 || this.mode !== Mode.Body || offset !== this.streamPos || offset + bytes > this.skimUntil) {
+      throw new Error(`${this.dir}: ${bytes} uncopied bytes at offset ${offset}, but the framer is at ${this.streamPos} and offered skipping up to ${this.skimUntil}`);
+    }
+    this.scanner.skip(bytes);
+    this.bodyRemaining -= bytes;
+    this.streamPos += bytes;
+  }
+
   /** The stream ended: report a frame cut short. */
   end(): void {
     if (this.mode === Mode.Body) {
       this.warn(this.headerOffset, `stream ended ${this.bodyLen - this.bodyRemaining} bytes into a body declared as ${this.bodyLen} bytes (Content-Length runs past the end of the stream)`, null);
     } else if (this.mode === Mode.Header && this.headerLen > 0) {
       this.warn(this.headerOffset, 'stream ended inside a header', preview(this.header, 0, this.headerLen));
+    }
+    if (this.skimUntil !== 0) {
+      this.onSkimmable?.(this.skimUntil, false);
+      this.skimUntil = 0;
     }
     this.mode = Mode.Header;
     this.headerLen = 0;
@@ -211,7 +239,14 @@ export class Framer {
     if (from >= to) return;
     const done = this.bodyLen - this.bodyRemaining;
     if (this.bodyLen <= SMALL_BODY_MAX) buf.copy(this.small, done, from, to);
-    else this.scanner.feed(buf, from, to);
+    else {
+      this.scanner.feed(buf, from, to);
+      if (this.skimUntil === 0 && this.onSkimmable !== null && this.retained === null && this.scanner.skimming) {
+        // All but the tail the scanner reads its last members from.
+        this.skimUntil = this.headerOffset + this.headerLen + this.bodyLen - TAIL_BYTES;
+        this.onSkimmable(this.skimUntil, true);
+      }
+    }
     this.retain(buf, from, to);
   }
 
@@ -235,6 +270,10 @@ export class Framer {
     if (this.bodyLen === 0) identity = invalidIdentity('body is empty (Content-Length: 0)');
     else if (this.bodyLen <= SMALL_BODY_MAX) identity = identifySmall(src, srcStart, srcStart + this.bodyLen, this.scanner);
     else identity = this.scanner.finish();
+    if (this.skimUntil !== 0) {
+      this.onSkimmable?.(this.skimUntil, false);
+      this.skimUntil = 0;
+    }
     const body = this.retained;
     this.retained = null;
     this.retainedLen = 0;

@@ -12,7 +12,7 @@ import { prepareKernelTiming, type KernelOption } from '../probes/kernel-option'
 import type { ProfileSinkFactory } from '../probes/kernel-timing';
 import { ProfileWriter } from '../sinks/profile-writer';
 import type { AnalysisConfig } from '../bridge/protocol';
-import { Session } from './session';
+import { Session, type SessionOptions } from './session';
 import { InitializeFacts } from './initialize-facts';
 
 /** `--metrics ADDR`: the registry and the server that exposes it, shared by every session. */
@@ -114,13 +114,13 @@ export interface ComposedSession {
 }
 
 /** Build one session: its log child, kernel timing, summary and sinks; write `session start`. */
-export function openComposedSession(shared: SharedParts, c: SessionStartRequest): ComposedSession {
+export function openComposedSession(shared: SharedParts, c: SessionStartRequest, skims: SessionOptions['skims'] = null): ComposedSession {
   const log = shared.log.child({ session: c.sessionId });
   const { kernel, refuse, off } = shared.kernel.attach(c.kernel, log, c.kernelOffReason, profileFileBeside(shared.logPath));
   const summary = new Summary();
   const parts = composeSession(summary, kernel, shared.metrics);
   const startNs = BigInt(c.startNs);
-  const session = new Session({ log, startNs, retainBodyMax: c.retainBodyMax, stage: parts.stage, summary, sinks: parts.sinks });
+  const session = new Session({ log, startNs, retainBodyMax: c.retainBodyMax, stage: parts.stage, summary, sinks: parts.sinks, skims });
   log.sessionStart({ ...c.fields, startNs, ...parts.extraStart } as SessionStartInfo);
   if (off !== null) log.warn('kernel timing off', off);
   return { log, session, parts, reply: { refuse, cut: parts.cut !== null } };

@@ -24,6 +24,8 @@ export interface SessionOptions {
   summary: Summary;
   /** Every finished record goes to each (the summary among them); bad input too, where they count it. */
   sinks: RecordSink[];
+  /** Tell the relay it may send dir's bytes before `until` as lengths only (on), or no more (off); see Framer. */
+  skims?: ((dir: Direction, until: number, on: boolean) => void) | null;
 }
 
 export class Session {
@@ -54,9 +56,11 @@ export class Session {
         });
       },
     });
+    const skims = opts.skims;
     const make = (dir: Direction): Framer => new Framer({
       dir, retainBodyMax: opts.retainBodyMax, keepFirstBodies: FIRST_BODIES_KEPT,
       onFrame: this.onFrame, onWarning: this.onWarning,
+      onSkimmable: skims == null ? undefined : (until, on) => skims(dir, until, on),
     });
     this.framers = { c2s: make('c2s'), s2c: make('s2c') };
   }
@@ -64,6 +68,11 @@ export class Session {
   /** Observe a chunk already forwarded in direction dir. */
   observe(dir: Direction, chunk: Buffer, readNs: bigint, forwardedNs: bigint): void {
     if (this.observing) this.framers[dir].push(chunk, readNs, forwardedNs);
+  }
+
+  /** Bytes forwarded in direction dir but not copied here (Framer.skip); throws if out of place. */
+  skip(dir: Direction, bytes: number, offset: number): void {
+    if (this.observing) this.framers[dir].skip(bytes, offset);
   }
 
   /** The relay's observer threw: log once and stop observing; bytes keep flowing. */

@@ -7,13 +7,23 @@ import { isUtf8 } from 'node:buffer';
 export class Utf8Stream {
   private tail = Buffer.alloc(8);
   private tailLen = 0;
+  /** After a gap: the next piece may begin inside a character; its continuation bytes are not checked. */
+  private afterGap = false;
   ok = true;
 
-  reset(): void { this.tailLen = 0; this.ok = true; }
+  reset(): void { this.tailLen = 0; this.ok = true; this.afterGap = false; }
+
+  /** Bytes went by unseen: forget the sequence in progress and pick up at the next lead byte. */
+  gap(): void { this.tailLen = 0; this.afterGap = true; }
 
   feed(buf: Buffer, start: number, end: number): void {
     if (!this.ok || start >= end) return;
     let from = start;
+    if (this.afterGap) {
+      while (from < end && from - start < 3 && (buf[from] & 0xc0) === 0x80) from++;
+      if (from === end) return;
+      this.afterGap = false;
+    }
     if (this.tailLen > 0) {
       // Complete the sequence left over from the previous piece.
       const need = seqLen(this.tail[0]) - this.tailLen;

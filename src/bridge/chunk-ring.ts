@@ -7,11 +7,20 @@
 // Layout: `data` holds records at 8-byte-aligned positions; `ctl` holds the counters.
 // head and tail count bytes ever written/consumed, modulo 2^32 (the capacity is a power of
 // two, so positions stay consistent across the wrap). A record is a 32-byte header
-//   u32 payloadBytes | u8 type | u8 dir | u16 0 | u32 session | u32 0 | u64 readNs | u64 forwardedNs
+//   u32 payloadBytes | u8 type | u8 dir | u16 0 | u32 session | u32 gapBytes | u64 readNs | u64 forwardedNs
 // then the payload, padded to 8. A record never straddles the end: a WRAP header sends the
 // reader back to position 0.
+//
+// Skipping (issue 27): inside the middle of a large body the analysis thread reads nothing
+// but a count (body-scanner.ts's skim), so it offers, per direction, the stream offset up to
+// which a session's bytes need not be copied; the relay then sends a chunk that lies wholly
+// before it as a GAP record (its length in gapBytes; its payload, the chunk's stream offset
+// as a float64, which the analysis thread checks) instead of copying it. The
+// offer is one 64-bit word per direction in `ctl` (session << SKIP_OFFSET_BITS | offset),
+// written and read whole with Atomics, so the relay never pairs one session's offset with
+// another's number.
 
-export const enum RecordType { Chunk = 1, Control = 2, Wrap = 0xff }
+export const enum RecordType { Chunk = 1, Control = 2, Gap = 3, Wrap = 0xff }
 
 /** Indices into the control Int32Array. */
 export const enum Ctl {
@@ -28,13 +37,26 @@ export const enum Ctl {
   Slots = 8,
 }
 
+/** Bits of a skip offer's stream offset (16 TiB); the session's number takes the rest, modulo 2^20. */
+const SKIP_OFFSET_BITS = 44n;
+const SKIP_OFFSET_MAX = 2 ** 44;
+const SKIP_OFFSET_MASK = (1n << SKIP_OFFSET_BITS) - 1n;
+const SKIP_SIDS = 2 ** 20;
+/** The skip offers: a BigInt64 per direction after the Int32 slots. */
+const SKIP_AT_BYTES = Ctl.Slots * 4;
+const CTL_BYTES = SKIP_AT_BYTES + 2 * 8;
+
+function skipWord(sid: number, offset: number): bigint {
+  return (BigInt(sid % SKIP_SIDS) << SKIP_OFFSET_BITS) | BigInt(offset);
+}
+
 const HEADER_BYTES = 32;
 
 export interface RingBuffers { data: SharedArrayBuffer; ctl: SharedArrayBuffer }
 
 export function createRingBuffers(capacityBytes: number): RingBuffers {
   if (capacityBytes < 4096 || (capacityBytes & (capacityBytes - 1)) !== 0) throw new RangeError('ring capacity must be a power of two of at least 4096 bytes');
-  return { data: new SharedArrayBuffer(capacityBytes), ctl: new SharedArrayBuffer(Ctl.Slots * 4) };
+  return { data: new SharedArrayBuffer(capacityBytes), ctl: new SharedArrayBuffer(CTL_BYTES) };
 }
 
 const pad8 = (n: number): number => (n + 7) & ~7;
@@ -47,6 +69,7 @@ export class ChunkRingWriter {
   private readonly u32: Uint32Array;
   private readonly u64: BigUint64Array;
   private readonly ctl: Int32Array;
+  private readonly skips: BigInt64Array;
   private readonly capacity: number;
   private readonly mask: number;
   readonly maxPayload: number;
@@ -55,7 +78,8 @@ export class ChunkRingWriter {
     this.bytes = new Uint8Array(buffers.data);
     this.u32 = new Uint32Array(buffers.data);
     this.u64 = new BigUint64Array(buffers.data);
-    this.ctl = new Int32Array(buffers.ctl);
+    this.ctl = new Int32Array(buffers.ctl, 0, Ctl.Slots);
+    this.skips = new BigInt64Array(buffers.ctl, SKIP_AT_BYTES, 2);
     this.capacity = buffers.data.byteLength;
     this.mask = this.capacity - 1;
     this.maxPayload = maxPayload(this.capacity);
@@ -65,7 +89,7 @@ export class ChunkRingWriter {
    * Append one record; false when it does not fit now (the caller keeps it and retries).
    * payload.length must be at most maxPayload.
    */
-  tryWrite(type: RecordType, dir: number, session: number, payload: Uint8Array, readNs: bigint, forwardedNs: bigint): boolean {
+  tryWrite(type: RecordType, dir: number, session: number, payload: Uint8Array, readNs: bigint, forwardedNs: bigint, gapBytes = 0): boolean {
     const need = HEADER_BYTES + pad8(payload.length);
     const head = Atomics.load(this.ctl, Ctl.Head) >>> 0;
     const tail = Atomics.load(this.ctl, Ctl.Tail) >>> 0;
@@ -85,7 +109,7 @@ export class ChunkRingWriter {
     this.u32[w] = payload.length;
     this.u32[w + 1] = type | (dir << 8);
     this.u32[w + 2] = session;
-    this.u32[w + 3] = 0;
+    this.u32[w + 3] = gapBytes;
     const q = pos >> 3;
     this.u64[q + 2] = readNs;
     this.u64[q + 3] = forwardedNs;
@@ -93,6 +117,16 @@ export class ChunkRingWriter {
     // Publishing head is what makes the record visible; the stores above happen before it.
     Atomics.store(this.ctl, Ctl.Head, (newHead + need) | 0);
     return true;
+  }
+
+  /**
+   * Whether session's chunk [offset, offset + length) in direction dir may go as a GAP
+   * record: it ends at or before the offset the analysis thread offered. One atomic load.
+   */
+  maySkip(dir: number, session: number, offset: number, length: number): boolean {
+    const word = Atomics.load(this.skips, dir);
+    if (word === 0n) return false;
+    return offset + length <= Number(word & SKIP_OFFSET_MASK) && Number(word >> SKIP_OFFSET_BITS) === session % SKIP_SIDS;
   }
 
   /** Wake the consumer if it waits. Cheap when it is busy: one atomic load. */
@@ -117,26 +151,49 @@ export interface RingRecord {
   dir: number;
   session: number;
   payload: Buffer;
+  /** A GAP record's bytes: forwarded, not copied. */
+  gapBytes: number;
   readNs: bigint;
   forwardedNs: bigint;
 }
 
-export class ChunkRingReader {
+/** Where the analysis thread offers and takes back skips (the ring's reader). */
+export interface SkipOffers {
+  offerSkip(dir: number, session: number, until: number): void;
+  withdrawSkip(dir: number, session: number, until: number): void;
+}
+
+export class ChunkRingReader implements SkipOffers {
   private readonly buf: Buffer;
   private readonly u32: Uint32Array;
   private readonly u64: BigUint64Array;
   private readonly ctl: Int32Array;
   private readonly mask: number;
   private readonly capacity: number;
-  private readonly rec: RingRecord = { type: RecordType.Chunk, dir: 0, session: 0, payload: Buffer.alloc(0), readNs: 0n, forwardedNs: 0n };
+  private readonly skips: BigInt64Array;
+  private readonly rec: RingRecord = { type: RecordType.Chunk, dir: 0, session: 0, payload: Buffer.alloc(0), gapBytes: 0, readNs: 0n, forwardedNs: 0n };
 
   constructor(buffers: RingBuffers) {
     this.buf = Buffer.from(buffers.data);
     this.u32 = new Uint32Array(buffers.data);
     this.u64 = new BigUint64Array(buffers.data);
-    this.ctl = new Int32Array(buffers.ctl);
+    this.ctl = new Int32Array(buffers.ctl, 0, Ctl.Slots);
+    this.skips = new BigInt64Array(buffers.ctl, SKIP_AT_BYTES, 2);
     this.capacity = buffers.data.byteLength;
     this.mask = this.capacity - 1;
+  }
+
+  /**
+   * Offer the relay to send session's bytes in direction dir as GAP records up to stream
+   * offset `until` (exclusive): none of them will be read. Offsets past 16 TiB are not offered.
+   */
+  offerSkip(dir: number, session: number, until: number): void {
+    if (until > 0 && until < SKIP_OFFSET_MAX) Atomics.store(this.skips, dir, skipWord(session, until));
+  }
+
+  /** Take back session's offer in direction dir (its body is done), unless another session's replaced it. */
+  withdrawSkip(dir: number, session: number, until: number): void {
+    if (until > 0 && until < SKIP_OFFSET_MAX) Atomics.compareExchange(this.skips, dir, skipWord(session, until), 0n);
   }
 
   get empty(): boolean { return Atomics.load(this.ctl, Ctl.Head) === Atomics.load(this.ctl, Ctl.Tail); }
@@ -164,6 +221,7 @@ export class ChunkRingReader {
       rec.type = type;
       rec.dir = (this.u32[w + 1] >> 8) & 0xff;
       rec.session = this.u32[w + 2];
+      rec.gapBytes = this.u32[w + 3];
       const q = pos >> 3;
       rec.readNs = this.u64[q + 2];
       rec.forwardedNs = this.u64[q + 3];

@@ -75,6 +75,9 @@ export async function runDemo(argv: string[]): Promise<number> {
   answerServerRequests(conn);
   conn.listen();
   const exited = new Promise<number>((resolve) => child.once('exit', (code, sig) => resolve(code ?? (sig ? 1 : 0))));
+  // lsptap relays from the first byte while its probes load: the script waits until they
+  // watch (or are off), so that every message of the demo has its kernel fields.
+  await kernelDecided(logPath, exited);
   let steps: ScriptStep[];
   if (server === 'gopls') steps = await runGoplsScript(conn, cwd, values.rounds);
   else {
@@ -87,4 +90,16 @@ export async function runDemo(argv: string[]): Promise<number> {
   for (const s of steps) process.stderr.write(`  ${s.ok ? 'ok ' : 'ERR'} ${s.method.padEnd(28)} ${s.ms.toFixed(1).padStart(9)} ms  ${s.detail}\n`);
   process.stderr.write(`\nfull log: ${logPath}\n`);
   return steps.every((s) => s.ok) ? code : 1;
+}
+
+/** Until the log says kernel timing is on or off, lsptap has exited, or 10 s have passed. */
+async function kernelDecided(logPath: string, exited: Promise<unknown>): Promise<void> {
+  let done = false;
+  void exited.then(() => { done = true; });
+  for (const until = Date.now() + 10_000; !done && Date.now() < until;) {
+    let text = '';
+    try { text = fs.readFileSync(logPath, 'utf8'); } catch { /* not yet */ }
+    if (text.includes('"msg":"kernel timing on"') || text.includes('"msg":"kernel timing off"')) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }

@@ -113,7 +113,8 @@ const countOf = (r: unknown): number => (Array.isArray(r) ? r.length : r !== nul
  * The editor's script on `project` in `dir` over a listening connection (whose server
  * requests are answered); ends with exit. Returns each step and each answer.
  */
-export async function runProjectScript(conn: MessageConnection, dir: string, project: ServerProject): Promise<{ steps: ScriptStep[]; answers: ProjectAnswer[] }> {
+/** afterInitialize: what to wait for once `initialize` is answered, before the rest (a test waits for kernel timing to watch). */
+export async function runProjectScript(conn: MessageConnection, dir: string, project: ServerProject, opts: { afterInitialize?: () => Promise<unknown> } = {}): Promise<{ steps: ScriptStep[]; answers: ProjectAnswer[] }> {
   const steps: ScriptStep[] = [];
   const answers: ProjectAnswer[] = [];
   const step = async <T>(method: string, fn: () => Promise<T>, describe: (r: T) => string): Promise<T | undefined> => {
@@ -144,6 +145,7 @@ export async function runProjectScript(conn: MessageConnection, dir: string, pro
   }), (r) => `server ${r?.serverInfo?.name ?? '?'}`);
   // The server's version is no answer to compare.
   if (init !== undefined) answers[answers.length - 1].result = { capabilities: init.capabilities };
+  await opts.afterInitialize?.();
   await conn.sendNotification(InitializedNotification.type, {});
   await conn.sendNotification(DidOpenTextDocumentNotification.type, { textDocument: { uri, languageId: project.languageId, version: 1, text } });
   const td = { uri };

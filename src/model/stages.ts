@@ -32,7 +32,17 @@ export interface RecordSink {
  * writes had all reached the kernel): bytes lsptap had read from the client (c2sRead) and
  * from the server (s2cRead), and forwarded (written), at hrtime atNs (a decimal string).
  */
-export interface StreamCut { atNs: string; c2sRead: number; c2sWritten: number; s2cRead: number; s2cWritten: number }
+export interface StreamCut { atNs: string; c2sRead: number; c2sWritten: number; s2cRead: number; s2cWritten: number; waiting: StreamsWaiting }
+
+/**
+ * Bytes waiting, at a cut, in the pipe or socket between lsptap and each peer: what the
+ * editor wrote and lsptap has not read (fromEditor), what lsptap wrote and the editor has not
+ * read (toEditor), and the same with the server; null where it cannot be known.
+ */
+export interface StreamsWaiting { fromEditor: Waiting | null; toEditor: Waiting | null; toServer: Waiting | null; fromServer: Waiting | null }
+
+/** Bytes waiting in one pipe or socket, read by a call made between hrtimes fromNs and toNs. */
+export interface Waiting { bytes: number; fromNs: number; toNs: number }
 
 export interface KernelTiming {
   stage: RecordStage;

@@ -10,8 +10,17 @@
 // it, so that stream starts at the bytes already waiting in the pipe) and for every stream of
 // a session watched after its bytes began to flow (kernel-timing.ts's cut): those start at a
 // count (startAt), and a stream whose count is not known yet keeps its events until it is.
+// A count taken while one of the stream's calls was under way (a peer's read that had taken
+// some bytes and not returned) leaves that call's place unknown: startAt's inFlight judges
+// it, and when it cannot, the stream is lost (its fields null) rather than joined wrong.
 
 import type { IoEvent } from './event-layout';
+
+/** Where a call in flight while a count was taken goes: its bytes are in the count, all after it, or unknown. */
+export type InFlightCall = 'before' | 'after' | null;
+
+/** The calls that began by beganByNs and returned after the count's untilNs were in flight while it was taken: judge says where each goes. */
+export interface InFlightRule { beganByNs: number; judge: (e: IoEvent) => InFlightCall }
 
 export interface Segment { startOff: number; endOff: number; enterNs: number; exitNs: number }
 
@@ -40,6 +49,10 @@ export class ByteStream {
   private waiting: IoEvent[] | null = null;
   /** The count at startAt (before any event after it). */
   private startBytes = 0;
+  /** Until the first call returning after the count: how to place one that began before it. */
+  private inFlight: InFlightRule | null = null;
+  /** Offsets past the start can no longer be known (lose()). */
+  private lost = false;
 
   constructor(readonly label: string) {}
 
@@ -47,11 +60,12 @@ export class ByteStream {
    * The stream had already moved `bytes` when watching began; calls returned by `untilNs`
    * are in that count and are skipped when their events arrive.
    */
-  startAt(bytes: number, untilNs: number): void {
+  startAt(bytes: number, untilNs: number, inFlight: InFlightRule | null = null): void {
     this.total = bytes;
     this.base = bytes;
     this.startBytes = bytes;
     this.countedUntilNs = untilNs;
+    this.inFlight = inFlight;
     const waiting = this.waiting;
     this.waiting = null;
     if (waiting !== null) for (const e of waiting) this.add(e);
@@ -61,7 +75,17 @@ export class ByteStream {
    * The stream offset of the kernel's count `count` (the bytes it counted since watching
    * began), or null while the starting count is not known yet (awaitStart).
    */
-  offsetOfCount(count: number): number | null { return this.waiting !== null ? null : this.base + count; }
+  offsetOfCount(count: number): number | null { return this.waiting !== null || this.lost ? null : this.base + count; }
+
+  /**
+   * The stream's offsets can no longer be known: from here every byte counts as moved and
+   * none has a call, so records complete at once and the fields it gives are null.
+   */
+  lose(): void {
+    this.lost = true;
+    this.waiting = null;
+    this.total = Number.MAX_SAFE_INTEGER;
+  }
 
   /** Keep events until startAt gives the count they follow. */
   awaitStart(): void { this.waiting ??= []; }
@@ -75,11 +99,22 @@ export class ByteStream {
 
   add(e: IoEvent): void {
     if (this.waiting !== null) { this.waiting.push(e); return; }
-    if (e.ret <= 0) return; // EAGAIN on a non-blocking fd, EOF, errors: no bytes moved
+    if (this.lost || e.ret <= 0) return; // EAGAIN on a non-blocking fd, EOF, errors: no bytes moved
     if (e.exitNs <= this.countedUntilNs) {
       // Counted by the kernel (it was watched) and in the startAt count too.
       this.base -= e.ret;
       return;
+    }
+    const rule = this.inFlight;
+    if (rule !== null) {
+      // Only the first call returning after the count can have begun before it was taken: the
+      // next begins after this one returned (one caller at a time on a stream).
+      this.inFlight = null;
+      if (e.enterNs === 0 || e.enterNs <= rule.beganByNs) {
+        const where = rule.judge(e);
+        if (where === null) { this.lose(); return; }
+        if (where === 'before') { this.base -= e.ret; return; }
+      }
     }
     this.syscalls++;
     const start = this.base + e.startOff, end = start + e.ret;

@@ -74,7 +74,7 @@ export function prepareKernelTiming(mode: BpfMode, profileHz = 0): KernelOption 
       const p = probes;
       probes = null; // the session owns them now: closed when it stops, or here on failure
       try {
-        const timing: KernelTiming = target.kind === 'child' ? kt.startKernelTiming(p, target, log, undefined, profileSink) : kt.startSocketKernelTiming(p, target, log, undefined, profileSink);
+        const timing: KernelTiming = target.kind === 'child' ? kt.startKernelTiming(p, target, log, undefined, profileSink, true) : kt.startSocketKernelTiming(p, target, log, undefined, profileSink);
         return { kernel: timing, refuse: null, off: null };
       } catch (err) {
         p.close();

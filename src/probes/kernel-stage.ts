@@ -26,7 +26,7 @@
 
 import type { MessageRecord, KernelTiming } from '../model/record';
 import type { RecordStage } from '../model/stages';
-import { ByteStream } from './byte-streams';
+import { ByteStream, type InFlightRule } from './byte-streams';
 import type { IoEvent, TreeEvent } from './event-layout';
 import { TreeAccounting } from './tree-accounting';
 import type { KernelEventSource, KernelEventSink } from './kernel-feed';
@@ -67,6 +67,8 @@ const us = (ns: number): number => Math.round(ns / 1e3);
 const gapUs = (fromNs: number | undefined, toNs: number | undefined): number | null =>
   fromNs === undefined || toNs === undefined ? null : us(Math.max(0, toNs - fromNs));
 
+/** The streams of the session's peers, whose counts a cut takes from what waits in the pipes (kernel-timing.ts). */
+export type FarStream = 'c2sServerRead' | 's2cServerWrite' | 'c2sEditorWrite' | 's2cEditorRead';
 /**
  * When a pipe's bytes changed hands: the writer's return, or the reader's when that came first
  * (a writer woken-reader-then-preempted returns late). Pipe waits are clamped at 0, so the
@@ -151,14 +153,21 @@ export class KernelStage implements RecordStage, KernelEventSink {
     for (const s of this.byKey.values()) s.awaitStart();
   }
 
-  /** Start a far end's stream at a count, or stop watching it when its count cannot be known (its fields become null). */
-  startOrForget(name: 'c2sServerRead' | 's2cServerWrite' | 'c2sEditorWrite' | 's2cEditorRead', start: { bytes: number; untilNs: number } | null): void {
+  /**
+   * Start a far end's stream at a count, or, when its count cannot be known, stop watching
+   * it (the editor's: its fields become null as for an unwatched editor) or lose it (the
+   * server's: its fields null from here).
+   */
+  startOrForget(name: FarStream, start: { bytes: number; untilNs: number; inFlight: InFlightRule | null } | null): void {
     const s = this[name];
     if (s === null) return;
-    if (start !== null) { s.startAt(start.bytes, start.untilNs); return; }
-    for (const [k, v] of this.byKey) if (v === s) this.byKey.delete(k);
-    if (name === 'c2sEditorWrite' || name === 's2cEditorRead') this[name] = null;
-    else s.startAt(Number.MAX_SAFE_INTEGER, 0); // every offset counts as moved and none has a call: complete at once, fields null
+    if (start !== null) { s.startAt(start.bytes, start.untilNs, start.inFlight); return; }
+    if (name === 'c2sEditorWrite' || name === 's2cEditorRead') {
+      for (const [k, v] of this.byKey) if (v === s) this.byKey.delete(k);
+      this[name] = null;
+      return;
+    }
+    s.lose();
   }
 
   readonly onIo = (e: IoEvent): void => {

@@ -7,16 +7,19 @@
 import fs from 'node:fs';
 import { loadBpf, precheck, mapTryPut, watchStream, readCounters, readHashMap, BpfLoadError, type LoadedBpf } from './loader';
 import { IO_COUNTERS, TREE_COUNTERS, TreeCounter, WatchedRole, SERVER_FD, IO_FD_KEY, decodeServerFd, type ServerFd } from './event-layout';
-import { KernelStage, type StreamFds } from './kernel-stage';
+import { KernelStage, type FarStream, type StreamFds } from './kernel-stage';
+import type { InFlightCall, InFlightRule } from './byte-streams';
+import type { IoEvent } from './event-layout';
 import { KernelFeed } from './kernel-feed';
 import { ProfileStage, type ProfileSampleSink } from './profile-stage';
 import { watchedPids } from './watched-pids';
-import { TreeAccounting } from './tree-accounting';
-import { findStdioPeers, descendantsOf } from './peer-process';
-import { bytesWaiting, SIOCOUTQ } from './native';
+import { TreeAccounting, ARGS_BYTES } from './tree-accounting';
+import { claimChildSlots } from './child-slots';
+import { findStdioPeers, descendantsOf, threadsAsleep, runningProcess, type RunningProcess } from './peer-process';
+import { bytesWaiting } from './native';
 import { currentThreadId } from './thread-id';
 import type { FdReport } from '../model/record';
-import type { KernelLog, KernelTiming, RecordStage, StreamCut } from '../model/stages';
+import type { KernelLog, KernelTiming, RecordStage, StreamCut, Waiting } from '../model/stages';
 
 import type { BpfMode } from '../model/stages';
 export type { BpfMode };
@@ -42,8 +45,9 @@ export const IDLE_DRAIN_MAX_MS = 500;
 /** How long a record may wait for the far end's read before it is logged without it. */
 export const DEFAULT_HOLD_MS = 1000;
 
-/** The object under bpf/.output. */
+/** The objects under bpf/.output: kernel timing alone (--profile-hz 0), and with the profiler linked in. */
 export const BPF_OBJECT = 'lsptap.bpf.o';
+export const PROFILE_BPF_OBJECT = 'lsptap-profile.bpf.o';
 export const IO_PROGRAMS = ['handle_sys_enter', 'handle_sys_exit'];
 export const TREE_PROGRAMS = [
   'handle_sched_switch', 'handle_sched_wakeup', 'handle_sched_wakeup_new', 'handle_sched_process_fork',
@@ -63,7 +67,8 @@ export const PROFILE_LINKED = ['handle_profile_sample'];
  * The programs loaded and attached, maps empty: nothing is traced yet. One object, io's
  * programs and tree's linked together (scripts/build-bpf.sh): its maps are io_events and
  * io_counters, tree_events, tree_counters and server_fds, and the shared watched_pids
- * and watched_fds.
+ * and watched_fds. With profiling, the object that also holds the profiler's programs and
+ * maps (PROFILE_BPF_OBJECT); without, none of them is loaded.
  */
 export class LoadedProbes {
   /** profileHz: the clock rate sessions sample at; 0 when the profiler is not attached. */
@@ -74,8 +79,8 @@ export class LoadedProbes {
 
   /**
    * Load and attach; throws BpfLoadError naming the step, errno and fix. With profile, the
-   * profiler's switch program is attached too and its sampling program loaded, for a
-   * ProfileSampler to link to perf events once the server runs.
+   * profiler's object: its switch program is attached too and its sampling program loaded,
+   * for a ProfileSampler to link to perf events once the server runs.
    */
   static load(opts: { profileHz?: number } = {}): LoadedProbes {
     const t0 = process.hrtime.bigint();
@@ -83,13 +88,21 @@ export class LoadedProbes {
     const hz = opts.profileHz ?? 0;
     const profile = hz > 0;
     const programs = [...IO_PROGRAMS, ...TREE_PROGRAMS, ...(profile ? PROFILE_ATTACHED : [])];
-    const all = [...IO_PROGRAMS, ...TREE_PROGRAMS, ...PROFILE_ATTACHED, ...PROFILE_LINKED];
-    const bpf = loadBpf({ file: BPF_OBJECT, programs, loadOnly: profile ? PROFILE_LINKED : [], allPrograms: all });
+    const all = [...IO_PROGRAMS, ...TREE_PROGRAMS, ...(profile ? [...PROFILE_ATTACHED, ...PROFILE_LINKED] : [])];
+    const bpf = loadBpf({ file: profile ? PROFILE_BPF_OBJECT : BPF_OBJECT, programs, loadOnly: profile ? PROFILE_LINKED : [], allPrograms: all });
     return new LoadedProbes(bpf, Number(process.hrtime.bigint() - t0) / 1e6, hz);
   }
 
   close(): void { this.bpf.close(); }
 }
+
+/** What each peer's stream gives, for `kernel timing partial`: the fields that go null when it is lost. */
+const STREAM_FIELDS: Record<FarStream, { stream: string; dir: 'c2s' | 's2c'; fields: string[] }> = {
+  c2sServerRead: { stream: 'server reads', dir: 'c2s', fields: ['toServerPipeUs', 'serverUs', 'serverCpuUs', 'serverRunqUs', 'serverBlockedUs', 'profile'] },
+  s2cServerWrite: { stream: 'server writes', dir: 's2c', fields: ['serverUs', 'serverWriteUs', 'toLsptapPipeUs', 'serverCpuUs', 'serverRunqUs', 'serverBlockedUs', 'profile'] },
+  c2sEditorWrite: { stream: 'editor writes', dir: 'c2s', fields: ['fromEditorPipeUs'] },
+  s2cEditorRead: { stream: 'editor reads', dir: 's2c', fields: ['toEditorPipeUs'] },
+};
 
 /** What the kernel counted: events sent and lost, per object. */
 interface KernelCounts { ioEvents: number; ioDrops: number; treeEvents: number; treeDrops: number; fdTableFull: number }
@@ -110,6 +123,9 @@ export class KernelSession implements KernelTiming {
   /** The server's open fds when watching began, and how many of them found server_fds full. */
   private startFds = 0;
   private startNotEntered = 0;
+  /** The server's descendants running when watching began (a server spawned while the probes loaded), from /proc. */
+  private foundRunning: RunningProcess[] = [];
+  private childrenAtStart = 0;
   /** --profile-hz: the session's profiling, or null when off or it could not start. */
   private readonly profile: ProfileStage | null;
   private profileOff: string | null = null;
@@ -129,7 +145,11 @@ export class KernelSession implements KernelTiming {
     this.watch(late);
     this.feed = new KernelFeed(probes.bpf, process.env.LSPTAP_BPF_TRACE);
     this.profile = this.startProfile();
-    const stage = new KernelStage(fds, holdMs, this.feed, new TreeAccounting(fds.serverPid, this.startFds, startNs), this.profile);
+    const tree = new TreeAccounting(fds.serverPid, this.startFds, startNs);
+    tree.alreadyRunning(this.foundRunning);
+    this.childrenAtStart = this.foundRunning.length;
+    this.foundRunning = [];
+    const stage = new KernelStage(fds, holdMs, this.feed, tree, this.profile);
     this.kernelStage = stage;
     this.stage = {
       push: (rec, next) => {
@@ -192,7 +212,7 @@ export class KernelSession implements KernelTiming {
       if (stage.heldCount > 0) stage.pump(false);
       else {
         this.idleMs = stage.drain() > 0 ? IDLE_DRAIN_INTERVAL_MS : Math.min(this.idleMs * 2, IDLE_DRAIN_MAX_MS);
-        this.profile?.refresh(); // keeps the kernel's profile maps from filling between responses
+        this.profile?.refreshIdle(); // keeps the kernel's profile maps from filling between responses
       }
       if (!this.stopped) this.schedule();
     }, this.fastTimer ? DRAIN_INTERVAL_MS : this.idleMs);
@@ -200,34 +220,71 @@ export class KernelSession implements KernelTiming {
   }
 
   /**
-   * The relay thread held both directions at cut.atNs, with everything lsptap wrote in the
-   * kernel, and gave its counts. lsptap's own streams start there (its calls returned by
-   * then are in the counts). The server's and the editor's start at what the pipes held:
-   * lsptap's count on the other end, less or plus the bytes waiting in the pipe (FIONREAD),
-   * at the instant each was read; lsptap's reads between the cut and that instant come from
-   * the kernel's own events. Messages from the cut's offsets on get kernel fields.
+   * The relay thread held both directions, with everything lsptap wrote in the kernel, and
+   * gave its counts at cut.atNs and what waited then in each pipe or socket. lsptap's own
+   * streams start at its counts (its calls returned by then are in them). The peers' start at
+   * lsptap's count on the other end of their pipe, less or plus what waited in it, as the
+   * kernel's queue was read; a peer's call under way while it was read is placed by
+   * inFlightRead or inFlightWrite, or its stream is lost (`kernel timing partial`). Messages
+   * from the cut's offsets on get kernel fields.
    */
   private cutHere(at: StreamCut): void {
     if (this.cutAt !== null || this.stopped) return;
-    const s = this.kernelStage, fds = this.fds;
+    const s = this.kernelStage, fds = this.fds, w = at.waiting;
     const atNs = Number(at.atNs);
     s.c2sLsptapRead.startAt(at.c2sRead, atNs);
     s.c2sLsptapWrite.startAt(at.c2sWritten, atNs);
     s.s2cLsptapRead.startAt(at.s2cRead, atNs);
     s.s2cLsptapWrite.startAt(at.s2cWritten, atNs);
-    const toServer = pipeWaiting(fds.lsptapToServer);
-    const fromServer = pipeWaiting(fds.lsptapFromServer);
-    const fromEditor = pipeWaiting(fds.lsptapIn);
-    // FIONREAD on our end of a socket counts what we may read, not what the editor has not;
-    // SIOCOUTQ counts it only as memory, so a socket is known only when the editor read all.
-    const toEditor = isPipe(fds.lsptapOut) ? pipeWaiting(fds.lsptapOut) : socketDrained(fds.lsptapOut);
-    s.drain(); // lsptap's reads since the cut, up to now
-    s.startOrForget('c2sServerRead', toServer && { bytes: at.c2sWritten - toServer.bytes, untilNs: toServer.ns });
-    s.startOrForget('s2cServerWrite', fromServer && { bytes: s.s2cLsptapRead.bytesAt(fromServer.ns) + fromServer.bytes, untilNs: fromServer.ns });
-    s.startOrForget('c2sEditorWrite', fromEditor && { bytes: s.c2sLsptapRead.bytesAt(fromEditor.ns) + fromEditor.bytes, untilNs: fromEditor.ns });
-    s.startOrForget('s2cEditorRead', toEditor && { bytes: at.s2cWritten - toEditor.bytes, untilNs: toEditor.ns });
+    const asleep = threadsAsleep([fds.serverPid, fds.editorPid]);
+    const asleepNs = Number(process.hrtime.bigint());
+    s.drain(); // the peers' calls since the cut, up to now
+    // The relay forwards nothing until this call has returned: a byte sent after the cut
+    // reaches a pipe only after endNs.
+    const endNs = Number(process.hrtime.bigint());
+    const read = (name: FarStream, q: Waiting): InFlightRule => ({ beganByNs: q.toNs, judge: this.inFlightRead(name, q.bytes, asleep, asleepNs, endNs) });
+    const write = (name: FarStream, q: Waiting): InFlightRule => ({ beganByNs: q.toNs, judge: this.inFlightWrite(name) });
     this.cutAt = at;
-    this.log.info?.('kernel timing on', { c2sOffset: at.c2sWritten, s2cOffset: at.s2cWritten });
+    const start = (name: FarStream, q: Waiting | null, bytes: (q: Waiting) => number, rule: (name: FarStream, q: Waiting) => InFlightRule): void => {
+      if (q === null && s[name] !== null) this.partial(name, 'what waited in its pipe or socket at the cut is unknown');
+      s.startOrForget(name, q && { bytes: bytes(q), untilNs: q.fromNs, inFlight: rule(name, q) });
+    };
+    start('c2sServerRead', w.toServer, (q) => at.c2sWritten - q.bytes, read);
+    start('s2cServerWrite', w.fromServer, (q) => at.s2cRead + q.bytes, write);
+    start('c2sEditorWrite', w.fromEditor, (q) => at.c2sRead + q.bytes, write);
+    start('s2cEditorRead', w.toEditor, (q) => at.s2cWritten - q.bytes, read);
+    this.log.info?.('kernel timing on', { c2sOffset: at.c2sWritten, s2cOffset: at.s2cWritten, childrenAtStart: this.childrenAtStart });
+  }
+
+  /**
+   * A peer's read under way while its queue was read (it began before, returned after): had
+   * it taken bytes by then? It had taken every one it returns if nothing waited and it
+   * returned before lsptap could forward another byte; none if its thread was asleep in it
+   * after (a read sleeps only while it has copied nothing: pipe_read, unix_stream_read_generic).
+   * Otherwise nobody knows, and the stream is lost.
+   */
+  private inFlightRead(name: FarStream, waiting: number, asleep: Set<number>, asleepNs: number, endNs: number): (e: IoEvent) => InFlightCall {
+    return (e) => {
+      if (waiting === 0 && e.exitNs <= endNs) return 'before';
+      if (e.exitNs > asleepNs && asleep.has(e.tid)) return 'after';
+      this.partial(name, 'a read was under way as the cut was taken, and how much it had read by then is unknown');
+      return null;
+    };
+  }
+
+  /** A peer's write under way while its queue was read may have written part of its bytes: its stream is lost. */
+  private inFlightWrite(name: FarStream): (e: IoEvent) => InFlightCall {
+    return () => {
+      this.partial(name, 'a write was under way as the cut was taken, and how much it had written by then is unknown');
+      return null;
+    };
+  }
+
+  /** One line for a stream whose offsets are unknown from the cut on: which fields go null, and why. */
+  private partial(name: FarStream, reason: string): void {
+    const { stream, dir, fields } = STREAM_FIELDS[name];
+    const at = this.cutAt!;
+    this.log.info?.('kernel timing partial', { stream, dir, offset: dir === 'c2s' ? at.c2sWritten : at.s2cWritten, nullFields: fields, reason });
   }
 
   /** Fill watched_fds, then watched_pids: a pid in watched_pids is what turns tracing on. */
@@ -276,12 +333,23 @@ export class KernelSession implements KernelTiming {
       // own misses are, in fdTableFull, instead of failing the session.
       if (this.startNotEntered > 0 || !mapTryPut(table, k, none)) this.startNotEntered++;
     }
-    // The server last: from here on its forks join the tree. Its descendants forked before
-    // (a server spawned while the probes loaded) are found in /proc, after, so that none
-    // falls between the two; one that exits between the /proc read and its entry leaves a
-    // stale entry until its pid is reused.
+    // Its descendants forked before (a server spawned while the probes loaded) are found in
+    // /proc and get their CPU slots while nothing of the tree is counted yet; then the server,
+    // and from then on its forks join the tree; a second look finds any forked in between (the
+    // kernel gives those a slot when it first sees them run). One that exits between the /proc
+    // read and its entry leaves a stale entry until its pid is reused.
+    const early = descendantsOf(fds.serverPid).map((pid) => runningProcess(pid, ARGS_BYTES)).filter((p): p is RunningProcess => p !== null);
+    claimChildSlots(this.probes.bpf, early);
+    for (const p of early) pids.put(p.pid, WatchedRole.child);
     pids.put(fds.serverPid, WatchedRole.server);
-    for (const pid of descendantsOf(fds.serverPid)) pids.put(pid, WatchedRole.child);
+    this.foundRunning.push(...early);
+    const seen = new Set(early.map((p) => p.pid));
+    for (const pid of descendantsOf(fds.serverPid)) {
+      if (seen.has(pid)) continue;
+      pids.put(pid, WatchedRole.child);
+      const found = runningProcess(pid, ARGS_BYTES);
+      if (found !== null) this.foundRunning.push(found);
+    }
   }
 
   /** Two map reads (two FFI calls): at a metrics scrape or at the end, never per message. */
@@ -337,24 +405,6 @@ export class KernelSession implements KernelTiming {
       ...(this.profile?.filePath != null ? { profileFile: this.profile.filePath } : {}),
     };
   }
-}
-
-/** Bytes waiting in a pipe (either end) or in a socket's receive queue, and the hrtime just after; null when unknown. */
-function pipeWaiting(fd: number): { bytes: number; ns: number } | null {
-  const bytes = bytesWaiting(fd);
-  const ns = Number(process.hrtime.bigint());
-  return bytes === null ? null : { bytes, ns };
-}
-
-/** A socket whose peer has read everything we sent: 0 bytes waiting; null when some wait or it is no socket. */
-function socketDrained(fd: number): { bytes: number; ns: number } | null {
-  const queued = bytesWaiting(fd, SIOCOUTQ);
-  const ns = Number(process.hrtime.bigint());
-  return queued === 0 ? { bytes: 0, ns } : null;
-}
-
-function isPipe(fd: number): boolean {
-  try { return fs.fstatSync(fd).isFIFO(); } catch { return false; }
 }
 
 /** The server's open fds now, from /proc (none when it cannot be read). */

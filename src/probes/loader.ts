@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { nativeCalls, isNull, allocate, addressOf, type Pointer, LIBBPF_SONAME } from './native';
+import { nativeCalls, isNull, allocate, addressOf, type Pointer, type NativeBlock, LIBBPF_SONAME } from './native';
 import { IO_FD_BYTES } from './event-layout';
 import { loadLight, readSkeleton, LightLoadError, type LightObject, type LightSkeleton } from './light-loader';
 
@@ -210,42 +210,72 @@ export function mapTryPut(fd: number, key: Buffer, value: Buffer): boolean {
 /** Entries read per bpf_map_lookup_batch call: one call for any usual fd table. */
 const BATCH_ENTRIES = 256;
 
+type MapEntry = (key: Buffer, keyAt: number, value: Buffer, valueAt: number) => void;
+
 /**
  * Every entry of a HASH map, with bpf_map_lookup_batch (a call per BATCH_ENTRIES entries);
  * each is handed to `entry` with the key and value buffers and their offsets, valid only
  * during the call. Entries added or removed meanwhile may or may not be seen.
  */
-export function readHashMap(fd: number, keySize: number, valueSize: number, entry: (key: Buffer, keyAt: number, value: Buffer, valueAt: number) => void): void {
-  batchRead(fd, keySize, valueSize, entry, false);
+export function readHashMap(fd: number, keySize: number, valueSize: number, entry: MapEntry): void {
+  const b = new MapBatches(fd, keySize, valueSize);
+  try { b.read(entry); } finally { b.free(); }
 }
 
 /**
  * Every entry of a HASH map, each deleted as it is read (bpf_map_lookup_and_delete_batch):
  * what the kernel adds meanwhile stays for the next call, and nothing is counted twice.
  */
-export function takeHashMap(fd: number, keySize: number, valueSize: number, entry: (key: Buffer, keyAt: number, value: Buffer, valueAt: number) => void): void {
-  batchRead(fd, keySize, valueSize, entry, true);
+export function takeHashMap(fd: number, keySize: number, valueSize: number, entry: MapEntry): void {
+  const b = new MapBatches(fd, keySize, valueSize);
+  try { b.take(entry); } finally { b.free(); }
 }
 
-function batchRead(fd: number, keySize: number, valueSize: number, entry: (key: Buffer, keyAt: number, value: Buffer, valueAt: number) => void, take: boolean): void {
-  const n = nativeCalls();
-  const batch = take ? n.bpf_map_lookup_and_delete_batch : n.bpf_map_lookup_batch;
-  const keys = allocate(keySize * BATCH_ENTRIES), values = allocate(valueSize * BATCH_ENTRIES), count = allocate(4);
-  // The batch position: what one call leaves in out_batch, the next passes as in_batch.
-  const batches = [allocate(8), allocate(8)];
-  try {
+/**
+ * Batch reads of one HASH map through native buffers made once, for a map read again and
+ * again (the profiler's, every drain): a fresh malloc of a batch of 256 stacks (260 kB) is
+ * an mmap, and its pages fault in and go back at every read.
+ */
+export class MapBatches {
+  private readonly keys: NativeBlock;
+  private readonly values: NativeBlock;
+  private readonly count: NativeBlock;
+  /** The batch position: what one call leaves in out_batch, the next passes as in_batch. */
+  private readonly batches: [NativeBlock, NativeBlock];
+  private readonly batchAddresses: [number, number];
+
+  constructor(private readonly fd: number, private readonly keySize: number, private readonly valueSize: number) {
+    this.keys = allocate(keySize * BATCH_ENTRIES);
+    this.values = allocate(valueSize * BATCH_ENTRIES);
+    this.count = allocate(4);
+    this.batches = [allocate(8), allocate(8)];
+    this.batchAddresses = [addressOf(this.batches[0].ptr), addressOf(this.batches[1].ptr)];
+  }
+
+  /** Every entry (readHashMap). */
+  read(entry: MapEntry): void { this.run(entry, false); }
+
+  /** Every entry, each deleted as it is read (takeHashMap). */
+  take(entry: MapEntry): void { this.run(entry, true); }
+
+  free(): void {
+    this.keys.free(); this.values.free(); this.count.free(); for (const b of this.batches) b.free();
+  }
+
+  private run(entry: MapEntry, take: boolean): void {
+    const n = nativeCalls();
+    const batch = take ? n.bpf_map_lookup_and_delete_batch : n.bpf_map_lookup_batch;
+    const { keys, values, count, batches } = this;
     for (let i = 0, first = true; ; i ^= 1, first = false) {
       count.buf.writeUInt32LE(BATCH_ENTRIES);
-      const inBatch = first ? 0 : addressOf(batches[i ^ 1].ptr);
-      const r = batch(fd, inBatch, batches[i].ptr, keys.ptr, values.ptr, count.ptr, 0);
+      const inBatch = first ? 0 : this.batchAddresses[i ^ 1];
+      const r = batch(this.fd, inBatch, batches[i].ptr, keys.ptr, values.ptr, count.ptr, 0);
       const done = r.value !== 0 && r.errnoCode === os.constants.errno.ENOENT;
       if (r.value !== 0 && !done) throw new BpfLoadError('map read', r.errnoCode, 'bpf_map_lookup_batch failed', 'needs Linux 5.6+');
       const got = count.buf.readUInt32LE(0);
-      for (let e = 0; e < got; e++) entry(keys.buf, e * keySize, values.buf, e * valueSize);
+      for (let e = 0; e < got; e++) entry(keys.buf, e * this.keySize, values.buf, e * this.valueSize);
       if (done) return;
     }
-  } finally {
-    keys.free(); values.free(); count.free(); for (const b of batches) b.free();
   }
 }
 

@@ -289,11 +289,16 @@ const SOCK_DIAG_BY_FAMILY = 20;
 const NLM_F_REQUEST = 1;
 const NLMSG_ERROR = 2;
 const UDIAG_SHOW_PEER = 4;
+const UDIAG_SHOW_RQLEN = 0x10;
 const UNIX_DIAG_PEER = 2;
+const UNIX_DIAG_RQLEN = 4;
 const NLMSG_HEADER = 16;
 const UNIX_DIAG_REQ = 24;
 const UNIX_DIAG_MSG = 16;
 const DIAG_REPLY_BYTES = 1024;
+
+/** What sock_diag says of one UNIX socket: its peer's inode and the bytes in its receive queue, null where it did not say. */
+export interface UnixSocketFacts { peer: number | null; receiveQueue: number | null }
 
 /**
  * The inode of the socket at the other end of the UNIX socket `inode`, asked of the kernel
@@ -301,6 +306,20 @@ const DIAG_REPLY_BYTES = 1024;
  * running ss. null when the kernel does not say (no such socket, not connected).
  */
 export function unixPeerInode(inode: number): number | null {
+  return unixSocketFacts(inode)?.peer ?? null;
+}
+
+/**
+ * The bytes waiting in the receive queue of the UNIX stream socket `inode` (ss's Recv-Q: what
+ * its peer wrote and its owner has not read yet), whoever holds it; null when unknown. For
+ * the far end of a socketpair, where FIONREAD on our end counts our own queue instead.
+ */
+export function unixReceiveQueue(inode: number): number | null {
+  return unixSocketFacts(inode)?.receiveQueue ?? null;
+}
+
+/** One sock_diag request for one socket (UDIAG_SHOW_PEER and UDIAG_SHOW_RQLEN); null when the kernel does not answer. */
+function unixSocketFacts(inode: number): UnixSocketFacts | null {
   let n: Libc;
   try { n = libcCalls(); } catch { return null; }
   const fd = n.socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG).value;
@@ -318,7 +337,7 @@ export function unixPeerInode(inode: number): number | null {
     b.writeUInt8(AF_UNIX, 16);
     b.writeUInt32LE(0xffffffff, 20); // every state
     b.writeUInt32LE(inode >>> 0, 24);
-    b.writeUInt32LE(UDIAG_SHOW_PEER, 28);
+    b.writeUInt32LE(UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN, 28);
     b.writeUInt32LE(0xffffffff, 32); // no cookie: look the socket up by inode alone
     b.writeUInt32LE(0xffffffff, 36);
     if (n.write(fd, block.ptr, NLMSG_HEADER + UNIX_DIAG_REQ).value !== NLMSG_HEADER + UNIX_DIAG_REQ) return null;
@@ -326,17 +345,23 @@ export function unixPeerInode(inode: number): number | null {
     if (got < NLMSG_HEADER + UNIX_DIAG_MSG || b.readUInt16LE(4) === NLMSG_ERROR || b.readUInt16LE(4) !== SOCK_DIAG_BY_FAMILY) return null;
     const end = Math.min(got, b.readUInt32LE(0));
     if (b.readUInt32LE(NLMSG_HEADER + 4) !== inode >>> 0) return null;
+    const facts: UnixSocketFacts = { peer: null, receiveQueue: null };
     // struct rtattr { u16 len; u16 type; } then the value, each padded to 4 bytes.
     for (let at = NLMSG_HEADER + UNIX_DIAG_MSG; at + 4 <= end;) {
       const len = b.readUInt16LE(at);
       if (len < 4) break;
-      if (b.readUInt16LE(at + 2) === UNIX_DIAG_PEER && len >= 8) {
+      const type = b.readUInt16LE(at + 2);
+      if (type === UNIX_DIAG_PEER && len >= 8) {
         const peer = b.readUInt32LE(at + 4);
-        return peer > 0 ? peer : null;
+        facts.peer = peer > 0 ? peer : null;
+      } else if (type === UNIX_DIAG_RQLEN && len >= 12) {
+        // struct unix_diag_rqlen { u32 udiag_rqueue; u32 udiag_wqueue; }: for a connected
+        // stream socket, the bytes in its receive queue (the kernel's unix_inq_len).
+        facts.receiveQueue = b.readUInt32LE(at + 4);
       }
       at += (len + 3) & ~3;
     }
-    return null;
+    return facts;
   } finally {
     block.free();
     n.close(fd);

@@ -89,6 +89,54 @@ export function descendantsOf(pid: number): number[] {
   return out;
 }
 
+/** What /proc says of a running process, as an exec record would have: for descendants that existed before watching began. */
+export interface RunningProcess { pid: number; ppid: number; comm: string; path: string; args: string[]; startNs: number }
+
+/** USER_HZ, the unit of /proc/PID/stat's starttime: 100 on every architecture lsptap runs on. */
+const USER_HZ = 100;
+
+/**
+ * pid's parent, name, executable, arguments (at most argsBytes of them, as the kernel copies
+ * at exec) and start as an hrtime (from its boot-time start in 10 ms ticks: to 10 ms, and
+ * off by any time the machine spent suspended since); null when it is gone.
+ */
+export function runningProcess(pid: number, argsBytes: number): RunningProcess | null {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const close = stat.lastIndexOf(')');
+    const rest = stat.slice(close + 2).split(' ');
+    const comm = stat.slice(stat.indexOf('(') + 1, close);
+    const uptimeS = Number(fs.readFileSync('/proc/uptime', 'latin1').split(' ')[0]);
+    const startNs = Number(process.hrtime.bigint()) - Math.max(0, uptimeS - Number(rest[19]) / USER_HZ) * 1e9;
+    let path = '';
+    try { path = fs.readlinkSync(`/proc/${pid}/exe`); } catch { /* a kernel thread, or no permission */ }
+    const raw = fs.readFileSync(`/proc/${pid}/cmdline`).subarray(0, argsBytes).toString('utf8');
+    const args = raw.length === 0 ? [] : raw.replace(/\0$/, '').split('\0');
+    return { pid, ppid: Number(rest[1]), comm, path, args, startNs };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The threads of these processes asleep in an interruptible wait now (state S in
+ * /proc/PID/task/TID/stat): a thread asleep in a read has copied nothing of it yet.
+ */
+export function threadsAsleep(pids: readonly (number | null)[]): Set<number> {
+  const asleep = new Set<number>();
+  for (const pid of pids) {
+    if (pid === null) continue;
+    let tids: string[];
+    try { tids = fs.readdirSync(`/proc/${pid}/task`); } catch { continue; }
+    for (const tid of tids) {
+      let stat: string;
+      try { stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1'); } catch { continue; }
+      if (stat.charAt(stat.lastIndexOf(')') + 2) === 'S') asleep.add(Number(tid));
+    }
+  }
+  return asleep;
+}
+
 /** The first process holding target: lsptap's parents first when asked (an editor starts lsptap), then all but lsptap. */
 function holderOf(target: string, parentsFirst: boolean, access: Access | null): PeerEnd | null {
   const self = process.pid;

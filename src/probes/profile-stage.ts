@@ -15,6 +15,20 @@ import { StackNamer, digest, type ProfileDigest } from './profile-digest';
 
 type WarnLog = { warn(msg: string, fields: Record<string, unknown>): void };
 
+/** The idle drain's reads: between 0.5 and 5 s apart. */
+const IDLE_READ_MIN_MS = 500;
+const IDLE_READ_MAX_MS = 5000;
+
+/**
+ * How long the kernel's maps take to fill a quarter of the smaller's entries with every
+ * CPU sampling the server (a new entry per tick at worst), within the bounds above: 5 s on
+ * 2 CPUs at 99 Hz, 0.5 s from 21 CPUs on.
+ */
+export function idleReadInterval(entries: number, cpus: number, hz: number): number {
+  const fillMs = (1000 * entries) / 4 / Math.max(1, cpus * hz);
+  return Math.max(IDLE_READ_MIN_MS, Math.min(IDLE_READ_MAX_MS, fillMs));
+}
+
 /**
  * Where attributed samples go besides the response lines: the session's profile file
  * (sinks/profile-writer.ts's ProfileWriter), a batch per read of the kernel's counts.
@@ -35,11 +49,15 @@ export class ProfileStage {
   /** Counts were read since the last pump began: a response's samples are all in. */
   private fresh = false;
   private stopped = false;
+  /** The idle drain reads the counts at most this often (refreshIdle). */
+  private readonly idleReadMs: number;
+  private lastReadMs = 0;
 
   constructor(private readonly bpf: LoadedBpf, private readonly sampler: ProfileSampler, readonly target: ProfileTarget, private readonly sink: ProfileSampleSink | null) {
     this.reader = new ProfileReader(bpf);
     this.attribution = new ProfileAttribution(target.serverPid, sink === null ? null : (s) => this.batch.push(s));
     this.namer = new StackNamer(target.serverPid, this.reader.stacks, this.symbolizer);
+    this.idleReadMs = idleReadInterval(Math.min(bpf.mapMaxEntries('profile_counts'), bpf.mapMaxEntries('profile_stacks')), sampler.cpus, sampler.hz);
   }
 
   /** Start sampling the session's server; throws BpfLoadError naming the step. */
@@ -64,11 +82,21 @@ export class ProfileStage {
   /** A pump begins: counts are read again before the first response it completes. */
   stale(): void { this.fresh = false; }
 
+  /**
+   * The idle drain's read: only once idleReadMs have passed since the last read. A read
+   * walks every bucket of the kernel's maps whatever they hold (1-3 ms of CPU here), and
+   * responses read what they need themselves (profileOf).
+   */
+  refreshIdle(): void {
+    if (performance.now() - this.lastReadMs >= this.idleReadMs) this.refresh();
+  }
+
   /** Read the kernel's counts (a few FFI calls) and attribute what can be. */
   refresh(): void {
     if (this.stopped) return;
+    this.lastReadMs = performance.now();
     const counts = this.reader.take();
-    if (counts.length > 0) this.namer.sampled();
+    if (this.reader.fresh.length > 0) this.namer.sampled(this.reader.fresh);
     this.attribution.add(counts);
     this.fresh = true;
     this.write();
@@ -100,6 +128,7 @@ export class ProfileStage {
     this.sampler.close();
     this.refresh();
     this.stopped = true;
+    this.reader.close();
     this.attribution.flush();
     this.write();
     const lost = this.reader.losses();

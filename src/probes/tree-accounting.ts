@@ -8,6 +8,7 @@
 
 import { CAUSE_SYSCALL, IDLE_CAUSES, TreeMode, type ServerFd, type TreeEvent, type TreeExec, type TreeExit, type TreeSnapshot, type TreeTotals } from './event-layout';
 import type { KernelChild, FdReport, OpenFd } from '../model/record';
+import type { RunningProcess } from './peer-process';
 
 const us = (ns: number): number => Math.round(ns / 1e3);
 
@@ -22,7 +23,7 @@ export const TREE_KEPT = 100_000;
 /** Children listed per window at most (the earliest first); childCpuUs counts them all. */
 export const CHILDREN_LISTED = 32;
 /** Argument bytes the kernel copies at exec (bpf/tree.h TREE_ARGS_LEN). */
-const ARGS_BYTES = 256;
+export const ARGS_BYTES = 256;
 
 /** The fields a window gets; every value in µs or a count. */
 export interface TreeWindow {
@@ -46,7 +47,8 @@ export interface TreeWindow {
   fdsClosed: number;
 }
 
-interface Proc { pid: number; ppid: number | null; comm: string; path: string | null; args: string[]; startNs: number; endNs: number | null; cpuNs: number | null; status: number | null }
+/** adopted: running when watching began (alreadyRunning), not forked since. */
+interface Proc { pid: number; ppid: number | null; comm: string; path: string | null; args: string[]; startNs: number; endNs: number | null; cpuNs: number | null; status: number | null; adopted?: boolean }
 
 interface Window { startNs: number; endNs: number; method: string | null; id: string | number | null }
 
@@ -101,6 +103,20 @@ export class TreeAccounting {
     if (e.kind === 'snapshot') (e.write ? this.writes : this.reads).push(e);
     else if (e.kind === 'exec') this.exec(e);
     else this.exit(e);
+  }
+
+  /**
+   * Descendants that were running when watching began (found in /proc): listed in windows
+   * as forked ones are. Their CPU counts from the kernel's first sight of them (it gives each
+   * a slot then, bpf/tree.bpf.c adopt()), so a window edge before that counts it as 0.
+   */
+  alreadyRunning(found: readonly RunningProcess[]): void {
+    for (const f of found) {
+      if (this.live.has(f.pid)) continue;
+      const p: Proc = { pid: f.pid, ppid: f.ppid, comm: f.comm, path: f.path, args: f.args, startNs: f.startNs, endNs: null, cpuNs: null, status: null, adopted: true };
+      this.live.set(f.pid, p);
+      push(this.procs, p);
+    }
   }
 
   private exec(e: TreeExec): void {
@@ -204,7 +220,7 @@ export class TreeAccounting {
       if (p.startNs > bNs || (p.endNs !== null && p.endNs < aNs)) continue;
       if (out.length >= CHILDREN_LISTED) break;
       const exited = p.endNs !== null && p.endNs <= bNs;
-      const cpuA = p.startNs >= aNs ? 0 : a.childCpuNs.get(p.pid) ?? null;
+      const cpuA = p.startNs >= aNs ? 0 : a.childCpuNs.get(p.pid) ?? (p.adopted === true && b.childCpuNs.has(p.pid) ? 0 : null);
       const cpuB = exited ? p.cpuNs : b.childCpuNs.get(p.pid) ?? null;
       out.push({
         pid: p.pid, comm: p.comm, path: p.path, args: truncateArgs(p.args),

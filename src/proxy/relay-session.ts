@@ -21,6 +21,7 @@ import { whenFlushed, type ClientStreams } from './client-streams';
 import type { ServerGone, ServerLink } from './server-link';
 import type { AnalysisLink, LineLog, SessionChannel } from './worker/analysis-link';
 import type { SessionState } from '../bridge/protocol';
+import type { StreamsWaiting } from '../model/stages';
 import { VERSION } from '../model/version';
 import { writeStderr } from './stderr';
 import { ownCpuMs } from './cpu-time';
@@ -39,6 +40,8 @@ export interface RelaySessionOptions {
    * over (SessionChannel.cut), a few milliseconds once per session.
    */
   cutWhen?: Promise<boolean>;
+  /** The bytes waiting between lsptap and each peer, read at the cut's instant (probes/stream-queues.ts). */
+  waitingAtCut?: () => StreamsWaiting;
   logPath: string | null;
   printSummary: boolean;
   graceMs: number;
@@ -128,6 +131,8 @@ export function endReason(kind: ServerLink['kind'], cause: EndCause, socketEnd: 
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+const NOTHING_KNOWN_WAITING: StreamsWaiting = { fromEditor: null, toEditor: null, toServer: null, fromServer: null };
 
 const roundMs = (ms: number): number => Math.round(ms * 10) / 10;
 
@@ -232,9 +237,13 @@ class RelaySession {
     this.toClient.hold(true);
     try {
       await Promise.all([whenFlushed(server.input).done, whenFlushed(client.output).done]);
-      // Read by the kernel: forwarded, plus what a paused stream has buffered.
+      // One instant, on this thread between its own syscalls: lsptap's counts (read by the
+      // kernel: forwarded, plus what a paused stream has buffered) and what waits in each
+      // pipe or socket.
+      const atNs = String(process.hrtime.bigint());
+      const waiting = this.opts.waitingAtCut?.() ?? NOTHING_KNOWN_WAITING;
       await channel.cut({
-        atNs: String(process.hrtime.bigint()),
+        atNs, waiting,
         c2sRead: this.toServer.bytes + client.input.readableLength, c2sWritten: this.toServer.bytes,
         s2cRead: this.toClient.bytes + server.output.readableLength, s2cWritten: this.toClient.bytes,
       });

@@ -11,6 +11,7 @@ import { spawnServer, SocketServerLink, type ServerLink } from './server-link';
 import { connectTo, formatAddress, type SocketAddress } from './address';
 import { findSocketPeer } from './socket-peer';
 import { fdOf } from '../probes/peer-process';
+import { queueSampler } from '../probes/stream-queues';
 import type { AnalysisLink, LineLog, SessionChannel } from './worker/analysis-link';
 import type { KernelTarget } from '../bridge/protocol';
 import { StartupError } from '../model/errors';
@@ -82,18 +83,18 @@ async function relayAndClose(opts: CommonOptions, server: ServerLink, clock: Ses
   });
   onChannel?.(channel);
   exitOnInternalError((err) => opts.link.fatal(err));
-  // The server starts while the probes load, but its bytes wait until they watch, as a
-  // socket's do: the late path (relay from the first byte, watch from a cut; relay-session.ts)
-  // joined some messages after the cut to other messages' syscalls in real servers (parts
-  // larger than their whole for bash-language-server, pylsp, typescript-language-server), so
-  // it stays off until that join is right. Without probes the ring takes the bytes while
-  // the analysis thread starts.
-  const late = false;
-  const hold = kernel !== null && !late ? ready : Promise.resolve();
+  // A child server's bytes flow from the first one while the probes load: they watch from a
+  // cut (relay-session.ts), where what waits in each pipe or socket is read with lsptap's
+  // counts (probes/stream-queues.ts). A socket's server was found with the probes loaded:
+  // its bytes wait the few ms until they watch. Without probes the ring takes the bytes
+  // while the analysis thread starts.
+  const late = kernel?.kind === 'child' ? kernel : null;
+  const hold = kernel !== null && late === null ? ready : Promise.resolve();
   const { exitCode } = await runRelaySession({
     client: stdioClient(), server, link: opts.link, channel, ready: hold, logPath: opts.logPath,
     printSummary: opts.printSummary, graceMs: opts.graceMs, ownSignals: true,
-    cutWhen: late ? ready.then((r) => r.cut) : undefined,
+    cutWhen: late !== null ? ready.then((r) => r.cut) : undefined,
+    waitingAtCut: late !== null ? queueSampler({ fromEditor: 0, toEditor: 1, toServer: late.toServerFd, fromServer: late.fromServerFd }) : undefined,
   });
   await opts.link.close();
   return refused ? 1 : exitCode;

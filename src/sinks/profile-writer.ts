@@ -65,6 +65,8 @@ export interface ProfileTotals {
   cutValueNs: number;
 }
 
+const hexDigits = (n: bigint): string => n.toString(16);
+
 /** Room kept for the closing "cut" line. */
 const CUT_LINE_RESERVE = 128;
 
@@ -72,6 +74,7 @@ export class ProfileWriter {
   private readonly mappings = new Map<string, number>();
   private readonly functions = new Map<string, number>();
   private readonly locations = new Map<string, number>();
+  private readonly locationKeys = new WeakMap<ProfileFrame, string>();
   private readonly maxBytes: number;
   private readonly totalsNow: ProfileTotals;
   private closed = false;
@@ -187,11 +190,27 @@ export class ProfileWriter {
   }
 
   private locationId(f: ProfileFrame, idOf: (map: Map<string, number>, key: string, line: (i: number) => ProfileLine) => number): number {
+    const key = this.locationKey(f);
+    const known = this.locations.get(key);
+    if (known !== undefined) return known;
     const mapping = f.mapping === null ? 0 : this.mappingId(f.mapping, idOf);
     const fn = f.fn === null ? 0 : idOf(this.functions, `${f.fn}\0${f.file ?? ''}`, (i) => ({ t: 'function', i, name: f.fn!, file: f.file }));
-    const address = `0x${f.address.toString(16)}`;
-    // The same pc may be named apart as a leaf (pc) and as a return address (pc-1).
-    return idOf(this.locations, `${mapping}:${address}:${fn}:${f.line ?? 0}`, (i) => ({ t: 'location', i, mapping, address, function: fn, line: f.line ?? 0 }));
+    return idOf(this.locations, key, (i) => ({ t: 'location', i, mapping, address: `0x${f.address.toString(16)}`, function: fn, line: f.line ?? 0 }));
+  }
+
+  /**
+   * What makes a location: its mapping, address, function and line (the same pc may be
+   * named apart as a leaf, pc, and as a return address, pc-1). Kept per frame object: the
+   * namer hands out one object per pc, so a frame seen before costs one lookup.
+   */
+  private locationKey(f: ProfileFrame): string {
+    let key = this.locationKeys.get(f);
+    if (key === undefined) {
+      const m = f.mapping === null ? '' : `${hexDigits(f.mapping.start)}:${hexDigits(f.mapping.limit)}:${hexDigits(f.mapping.offset)}:${f.mapping.file}`;
+      key = `${m}\0${hexDigits(f.address)}\0${f.fn ?? ''}\0${f.file ?? ''}\0${f.line ?? 0}`;
+      this.locationKeys.set(f, key);
+    }
+    return key;
   }
 
   private mappingId(m: ProfileMapping, idOf: (map: Map<string, number>, key: string, line: (i: number) => ProfileLine) => number): number {

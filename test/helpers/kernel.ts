@@ -57,16 +57,14 @@ export async function startSession(t: TestContext, lsptapArgs: string[], opts: {
   return { ...run, conn, received };
 }
 
-/** Until the log has `kernel timing on`, `kernel timing off` or `session start`, or lsptap has exited. */
+/** Until the log has `kernel timing on` or `kernel timing off`, or lsptap has exited. */
 export async function kernelDecided(log: string, run: { exited: Promise<unknown> }): Promise<void> {
   let exited = false;
   void run.exited.then(() => { exited = true; });
   while (!exited) {
     let text = '';
     try { text = fs.readFileSync(log, 'utf8'); } catch { /* not yet */ }
-    // A session whose bytes wait for the probes (every one today) writes no `kernel timing on`:
-    // once it has started, what the test sends is watched.
-    if (text.includes('"msg":"kernel timing on"') || text.includes('"msg":"kernel timing off"') || text.includes('"msg":"session start"')) return;
+    if (text.includes('"msg":"kernel timing on"') || text.includes('"msg":"kernel timing off"')) return;
     await new Promise((r) => setTimeout(r, 20));
   }
 }

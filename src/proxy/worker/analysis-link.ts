@@ -127,8 +127,8 @@ export class AnalysisLink implements ChannelPort {
     handOverFatal(this.writer, err);
   }
 
-  pushChunk(sid: number, dir: Direction, chunk: Buffer, readNs: bigint, forwardedNs: bigint): void {
-    if (!this.broken) this.backlog.pushChunk(sid, dir === 'c2s' ? 0 : 1, chunk, readNs, forwardedNs);
+  pushChunk(sid: number, dir: Direction, chunk: Buffer, readNs: bigint, forwardedNs: bigint, offset: number): void {
+    if (!this.broken) this.backlog.pushChunk(sid, dir === 'c2s' ? 0 : 1, chunk, readNs, forwardedNs, offset);
   }
 
   control(sid: number, c: ControlRecord): void {

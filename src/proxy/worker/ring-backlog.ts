@@ -15,7 +15,7 @@ export const BACKLOG_RESUME_BYTES = 0;
 
 const NO_TIME = 0n;
 
-interface Held { type: RecordType; dir: number; sid: number; payload: Uint8Array; readNs: bigint; forwardedNs: bigint }
+interface Held { type: RecordType; dir: number; sid: number; payload: Uint8Array; readNs: bigint; forwardedNs: bigint; gapBytes?: number }
 
 export class RingBacklog {
   private backlog: (Held | undefined)[] = [];
@@ -23,6 +23,7 @@ export class RingBacklog {
   private bytes = 0;
   private holding = false;
   private readonly holdListeners = new Set<(hold: boolean) => void>();
+  private readonly gapAt = Buffer.alloc(8);
 
   /** onHoldChange: the relays stop (true) or may read again (false); for the scheduling policy. */
   constructor(private readonly writer: ChunkRingWriter, private readonly onHoldChange: (hold: boolean) => void) {}
@@ -30,8 +31,23 @@ export class RingBacklog {
   /** Nothing waits outside the ring. */
   get empty(): boolean { return this.head === this.backlog.length; }
 
-  // The relay's hot path: one call per forwarded chunk.
-  pushChunk(sid: number, dir: number, chunk: Buffer, readNs: bigint, forwardedNs: bigint): void {
+  /**
+   * The relay's hot path: one call per forwarded chunk, whose first byte sits at stream offset
+   * `offset` of its session and direction. A chunk inside the middle of a large body the
+   * analysis thread skims goes as its length only (chunk-ring.ts, "Skipping").
+   */
+  pushChunk(sid: number, dir: number, chunk: Buffer, readNs: bigint, forwardedNs: bigint, offset: number): void {
+    if (this.writer.maySkip(dir, sid, offset, chunk.length)) {
+      // The payload is the chunk's offset, so the analysis thread can check where it falls.
+      this.gapAt.writeDoubleLE(offset, 0);
+      if (this.empty && this.writer.tryWrite(RecordType.Gap, dir, sid, this.gapAt, readNs, forwardedNs, chunk.length)) {
+        this.writer.wake();
+        return;
+      }
+      this.hold({ type: RecordType.Gap, dir, sid, payload: Buffer.from(this.gapAt), readNs, forwardedNs, gapBytes: chunk.length });
+      this.flush();
+      return;
+    }
     if (this.empty && chunk.length <= this.writer.maxPayload
       && this.writer.tryWrite(RecordType.Chunk, dir, sid, chunk, readNs, forwardedNs)) {
       this.writer.wake();
@@ -59,7 +75,7 @@ export class RingBacklog {
     for (let pass = 0; pass < 2; pass++) {
       while (this.head < this.backlog.length) {
         const h = this.backlog[this.head]!;
-        if (!this.writer.tryWrite(h.type, h.dir, h.sid, h.payload, h.readNs, h.forwardedNs)) break;
+        if (!this.writer.tryWrite(h.type, h.dir, h.sid, h.payload, h.readNs, h.forwardedNs, h.gapBytes)) break;
         this.bytes -= h.payload.length;
         this.backlog[this.head++] = undefined;
       }

@@ -14,7 +14,8 @@ export interface LineLog {
 
 /** What a channel needs of the link. */
 export interface ChannelPort {
-  pushChunk(sid: number, dir: Direction, chunk: Buffer, readNs: bigint, forwardedNs: bigint): void;
+  /** offset: the stream offset of the chunk's first byte, in its session and direction. */
+  pushChunk(sid: number, dir: Direction, chunk: Buffer, readNs: bigint, forwardedNs: bigint, offset: number): void;
   control(sid: number, c: ControlRecord): void;
   request<T>(sid: number, make: (req: number) => ControlRecord, fallback: T): Promise<T>;
 }
@@ -30,8 +31,18 @@ export class SessionChannel {
     this.log = lineLogOf(port, sid);
   }
 
+  /** Bytes observed so far per direction: the next chunk's stream offset. */
+  private c2sBytes = 0;
+  private s2cBytes = 0;
+
   readonly observe = (dir: Direction, chunk: Buffer, readNs: bigint, forwardedNs: bigint): void => {
-    this.port.pushChunk(this.sid, dir, chunk, readNs, forwardedNs);
+    if (dir === 'c2s') {
+      this.port.pushChunk(this.sid, dir, chunk, readNs, forwardedNs, this.c2sBytes);
+      this.c2sBytes += chunk.length;
+    } else {
+      this.port.pushChunk(this.sid, dir, chunk, readNs, forwardedNs, this.s2cBytes);
+      this.s2cBytes += chunk.length;
+    }
   };
 
   /** EOF on dir. */
