@@ -1,10 +1,11 @@
 // The floor under kernel timing's tax on every other process, and what each first test adds
-// to it: `npm run bench:tax [-- --rounds R --batches N --quiet-s S]`. Any program on sys_enter or sys_exit
+// to it: `npm run bench:tax [-- --rounds R --batches N --quiet-s S --arms A,B --object NAME=PATH]`. Any program on sys_enter or sys_exit
 // sets TIF_SYSCALL_TRACEPOINT on every task, so every syscall of the machine leaves the fast
 // path and runs the tracepoint's dispatch; no program body can cost less than an empty one.
 // Each arm attaches its programs (bench/tax-probes.c holding bench/tax-arms.bpf.c's, or
 // lsptap's own object with nothing watched) and times bench/syscall-loop.c: dd's one-byte
-// read+write pairs, then getppid(), each the fastest of many short batches (the machine's
+// read+write pairs, getppid(), and a byte's round trip to a child over pipes (wakeups and
+// context switches), each the fastest of many short batches (the machine's
 // noise only adds). Arms run interleaved, in a rotated order each round; figures are medians
 // over rounds of (arm − nothing attached in the same round). Another process's programs on
 // sys_enter/sys_exit (another lsptap) put every arm on the slow path and hide the floor: each
@@ -68,7 +69,7 @@ export function syscallLinks(): number {
   return links.filter((l) => l.type === 'raw_tracepoint' && (l.tp_name === 'sys_enter' || l.tp_name === 'sys_exit')).length;
 }
 
-export interface LoopCost { readWriteNs: number; getppidNs: number }
+export interface LoopCost { readWriteNs: number; getppidNs: number; pingPongNs: number }
 
 export function syscallLoop(batches: number): LoopCost {
   return JSON.parse(execFileSync(LOOP_BIN, [String(batches)], { encoding: 'utf8' })) as LoopCost;
@@ -103,22 +104,23 @@ export async function withArm<T>(arm: TaxArm, fn: () => T): Promise<T> {
   }
 }
 
-export interface ArmFigure { arm: TaxArm; readWriteNs: number; getppidNs: number; samples: number }
+export interface ArmFigure { arm: TaxArm; readWriteNs: number; getppidNs: number; pingPongNs: number; samples: number }
 
 /** One arm's run, and how many other sys_enter/sys_exit links there were around it (-1: it changed meanwhile). */
 interface Sample { arm: string; others: number; cost: LoopCost }
 
 /** Per arm, the median excess over `none` among samples taken with no other links (clean) or with some (shared). */
-function figuresOf(samples: Sample[], clean: boolean): { base: LoopCost | null; figures: ArmFigure[] } {
+function figuresOf(arms: TaxArm[], samples: Sample[], clean: boolean): { base: LoopCost | null; figures: ArmFigure[] } {
   const kept = samples.filter((s) => (clean ? s.others === 0 : s.others > 0));
   const of = (arm: string): LoopCost[] => kept.filter((s) => s.arm === arm).map((s) => s.cost);
   const none = of('none');
   if (none.length === 0) return { base: null, figures: [] };
-  const base = { readWriteNs: median(none.map((c) => c.readWriteNs)), getppidNs: median(none.map((c) => c.getppidNs)) };
-  const figures = TAX_ARMS.filter((a) => a.name !== 'none' && of(a.name).length > 0).map((arm) => ({
+  const base = { readWriteNs: median(none.map((c) => c.readWriteNs)), getppidNs: median(none.map((c) => c.getppidNs)), pingPongNs: median(none.map((c) => c.pingPongNs)) };
+  const figures = arms.filter((a) => a.name !== 'none' && of(a.name).length > 0).map((arm) => ({
     arm,
     readWriteNs: median(of(arm.name).map((c) => c.readWriteNs)) - base.readWriteNs,
     getppidNs: median(of(arm.name).map((c) => c.getppidNs)) - base.getppidNs,
+    pingPongNs: median(of(arm.name).map((c) => c.pingPongNs)) - base.pingPongNs,
     samples: of(arm.name).length,
   }));
   return { base, figures };
@@ -128,13 +130,13 @@ function figuresOf(samples: Sample[], clean: boolean): { base: LoopCost | null; 
  * Every arm over rounds, in a rotated order. Each round first waits up to quietMs for no
  * other process to have links on sys_enter/sys_exit; each sample notes whether some were there.
  */
-export async function measureTax(rounds: number, batches: number, quietMs: number, say: (line: string) => void): Promise<{ clean: ReturnType<typeof figuresOf>; shared: ReturnType<typeof figuresOf> }> {
+export async function measureTax(arms: TaxArm[], rounds: number, batches: number, quietMs: number, say: (line: string) => void): Promise<{ clean: ReturnType<typeof figuresOf>; shared: ReturnType<typeof figuresOf> }> {
   const samples: Sample[] = [];
   for (let r = 0; r < rounds; r++) {
     await quietLinks(quietMs);
     const line: string[] = [];
-    for (let i = 0; i < TAX_ARMS.length; i++) {
-      const arm = TAX_ARMS[(i + r) % TAX_ARMS.length];
+    for (let i = 0; i < arms.length; i++) {
+      const arm = arms[(i + r) % arms.length];
       const before = syscallLinks();
       const cost = await withArm(arm, () => syscallLoop(batches));
       const after = syscallLinks();
@@ -143,15 +145,15 @@ export async function measureTax(rounds: number, batches: number, quietMs: numbe
     }
     say(`round ${r + 1}/${rounds}, load ${os.loadavg()[0].toFixed(1)} (* other links attached): ${line.join(', ')}`);
   }
-  return { clean: figuresOf(samples, true), shared: figuresOf(samples, false) };
+  return { clean: figuresOf(arms, samples, true), shared: figuresOf(arms, samples, false) };
 }
 
 function table(title: string, f: ReturnType<typeof figuresOf>): string[] {
   if (f.base === null) return [`${title}: no sample`];
   return [
-    `${title}: nothing attached costs ${f.base.readWriteNs.toFixed(0)} ns per read/write, ${f.base.getppidNs.toFixed(0)} ns per getppid`,
-    'arm                 +ns/read,write  +ns/getppid  samples  what',
-    ...f.figures.map((x) => `${x.arm.name.padEnd(20)}${x.readWriteNs.toFixed(1).padStart(14)}${x.getppidNs.toFixed(1).padStart(13)}${String(x.samples).padStart(9)}  ${x.arm.about}`),
+    `${title}: nothing attached costs ${f.base.readWriteNs.toFixed(0)} ns per read/write, ${f.base.getppidNs.toFixed(0)} ns per getppid, ${f.base.pingPongNs.toFixed(0)} ns per pipe round trip`,
+    'arm                 +ns/read,write  +ns/getppid  +ns/round trip  samples  what',
+    ...f.figures.map((x) => `${x.arm.name.padEnd(20)}${x.readWriteNs.toFixed(1).padStart(14)}${x.getppidNs.toFixed(1).padStart(13)}${x.pingPongNs.toFixed(1).padStart(16)}${String(x.samples).padStart(9)}  ${x.arm.about}`),
   ];
 }
 
@@ -164,10 +166,19 @@ async function main(): Promise<void> {
   buildTaxTools();
   const say = (line: string): void => { process.stderr.write(line + '\n'); };
   say(`uptime: ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`);
-  const { clean, shared } = await measureTax(rounds, batches, quietMs, say);
+  // --object NAME=PATH: another build's lsptap.bpf.o as one more arm (compare before and after).
+  // --arms a,b,c: only these (and `none`, which every figure is measured against).
+  const only = args.includes('--arms') ? new Set(['none', ...args[args.indexOf('--arms') + 1].split(',')]) : null;
+  const arms = TAX_ARMS.filter((a) => only === null || only.has(a.name));
+  for (let i = args.indexOf('--object'); i >= 0; i = args.indexOf('--object', i + 1)) {
+    const [name, file] = (args[i + 1] ?? '').split('=');
+    if (!name || !file) throw new Error('--object takes NAME=PATH');
+    arms.push({ name, about: `${file} as a session attaches it, nothing watched`, object: path.resolve(file), programs: [...IO_PROGRAMS, ...TREE_PROGRAMS] });
+  }
+  const { clean, shared } = await measureTax(arms, rounds, batches, quietMs, say);
   say(`uptime: ${execFileSync('uptime', { encoding: 'utf8' }).trim()}`);
   const lines = [
-    `ns per syscall: the fastest of ${batches} batches (256 read+write pairs, 512 getppid()), ${rounds} rounds; medians`,
+    `ns per syscall or round trip: the fastest of ${batches} batches (256 read+write pairs, 512 getppid(), 64 pipe round trips), ${rounds} rounds; medians`,
     ...table('with no other program on sys_enter/sys_exit (the floor included)', clean),
     ...table('beside another process\'s programs on sys_enter/sys_exit (the slow path already taken: a program\'s own dispatch and body)', shared),
   ];

@@ -14,6 +14,8 @@ import { formatReportText } from '../src/report/format-text';
 import { formatDiffText } from '../src/diff/format-diff';
 import type { Report, ReportRow } from '../src/report/aggregate';
 import type { Comparison, DiffRow } from '../src/diff/compare';
+import { TimelineBuilder } from '../src/report/session-timeline';
+import { SVG_MAX_NOTIFICATIONS, SVG_MAX_REQUESTS } from '../src/report/timeline-svg';
 
 const SEED = path.join(repoRoot, 'test', 'fixtures', 'logs', 'gopls-demo.jsonl');
 const seedLines = (): Record<string, unknown>[] => fs.readFileSync(SEED, 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -133,4 +135,21 @@ test('diff leaves bad latencies out of both sides and says how many', (t) => {
   const plain = run('diff', [a, '--', b]);
   assert.match(plain.stdout, /B = 1 log\(s\), 1 session\(s\), \d+ message\(s\), 4 bad latency value\(s\) left out/);
   assert.doesNotMatch(plain.stdout, /inf/);
+});
+
+test('a month of notifications leaves nothing in a text report\'s timeline, the earliest the HTML page draws and their count in its, and all of them in --trace\'s', () => {
+  const filters = { method: null, sinceMs: null, untilMs: null, slowest: 10 };
+  // 10,000 notifications, logged latest first: the earliest are the last lines.
+  const lines = Array.from({ length: 10_000 }, (_, i) => ({
+    msg: 'message', session: 's1', kind: 'notification', dir: 's2c', method: 'textDocument/publishDiagnostics', firstByteMs: 10_000 - i, time: 1_700_000_010_000 - i,
+  }));
+  const build = (b: TimelineBuilder) => { for (const l of lines) b.addLine(l, 'a.jsonl'); return b.result(); };
+  const text = build(new TimelineBuilder(filters, 0)).sessions;
+  assert.equal(text.reduce((n, s) => n + s.notifications.length, 0), 0, 'a text report draws no timeline: nothing kept');
+  const html = build(new TimelineBuilder(filters, SVG_MAX_REQUESTS, SVG_MAX_NOTIFICATIONS)).sessions[0];
+  assert.equal(html.notifications.length, SVG_MAX_NOTIFICATIONS);
+  assert.ok(html.notifications.every((n, i) => n.atMs === i + 1), 'the earliest, in time order');
+  assert.deepEqual([html.notificationCount, html.lastNotificationMs], [10_000, 10_000]);
+  const trace = build(new TimelineBuilder(filters, null)).sessions[0];
+  assert.equal(trace.notifications.length, 10_000);
 });

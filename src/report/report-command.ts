@@ -16,7 +16,7 @@ import { SessionFactsBuilder, type SessionFacts } from './session-facts';
 import { TimelineBuilder, type Timeline } from './session-timeline';
 import { traceEventsOf } from './trace-events';
 import { Redactor, redactionRoots } from '../model/redaction';
-import { SVG_MAX_REQUESTS } from './timeline-svg';
+import { SVG_MAX_NOTIFICATIONS, SVG_MAX_REQUESTS } from './timeline-svg';
 
 export const REPORT_COMMAND = {
   name: 'lsptap report',
@@ -82,7 +82,8 @@ export interface ReportViews { report: Report; sessions: SessionFacts[]; timelin
  * timeline keeps timelineMax requests (the longest), or all when null (--trace).
  */
 export async function buildReportViews(sources: string[], filters: ReportFilters, timelineMax: number | null): Promise<ReportViews> {
-  const timeline = new TimelineBuilder(filters, timelineMax);
+  // The HTML page draws the earliest SVG_MAX_NOTIFICATIONS notifications; --trace has them all.
+  const timeline = new TimelineBuilder(filters, timelineMax, timelineMax === null ? null : SVG_MAX_NOTIFICATIONS);
   const builder = new ReportBuilder(filters, timelineMax === 0 ? null : (r) => timeline.addRequest(r));
   const facts = new SessionFactsBuilder();
   // A chunk's lines at a time, not an await per line.

@@ -52,7 +52,11 @@ export interface TimelineSession {
   requests: TimelineRequest[];
   lanes: number;
   children: TimelineChild[];
+  /** The earliest notifications, all of them unless the builder kept fewer (maxNotifications). */
   notifications: TimelineInstant[];
+  /** How many notifications the session had, and when its last one was (ms on the timeline's axis; null: none). */
+  notificationCount: number;
+  lastNotificationMs: number | null;
 }
 
 export interface Timeline {
@@ -70,6 +74,8 @@ interface Building {
   requests: Array<{ r: SlowRequest; atMs: number }>;
   children: Map<number, TimelineChild>;
   notifications: TimelineInstant[];
+  notificationCount: number;
+  lastNotificationMs: number | null;
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
@@ -81,14 +87,18 @@ export class TimelineBuilder {
   /** Once pruned, a request shorter than this cannot be among the longest maxRequests. */
   private floorMs = -Infinity;
 
-  /** maxRequests: keep only the longest this many (the HTML draws no more); null keeps all (--trace). */
-  constructor(private readonly filters: ReportFilters, private readonly maxRequests: number | null = null) {}
+  /**
+   * maxRequests: keep only the longest this many (the HTML draws no more); null keeps all
+   * (--trace); 0 builds no timeline (a text report), so a month's lines leave nothing here.
+   * maxNotifications: per session, keep only the earliest this many (the rest are counted).
+   */
+  constructor(private readonly filters: ReportFilters, private readonly maxRequests: number | null = null, private readonly maxNotifications: number | null = maxRequests) {}
 
   private of(source: string, session: string): Building {
     const key = `${source}\u0000${session}`;
     let b = this.sessions.get(key);
     if (b === undefined) {
-      b = { source, session, startEpochMs: null, fallbackEpochMs: null, requests: [], children: new Map(), notifications: [] };
+      b = { source, session, startEpochMs: null, fallbackEpochMs: null, requests: [], children: new Map(), notifications: [], notificationCount: 0, lastNotificationMs: null };
       this.sessions.set(key, b);
     }
     return b;
@@ -96,6 +106,7 @@ export class TimelineBuilder {
 
   /** Every log line: session starts and notifications (requests come through addRequest). */
   addLine(line: Record<string, unknown>, source: string): void {
+    if (this.maxRequests === 0) return;
     const session = typeof line.session === 'string' ? line.session : '';
     if (line.msg === 'session start') {
       const t = typeof line.startTime === 'string' ? Date.parse(line.startTime) : NaN;
@@ -112,7 +123,12 @@ export class TimelineBuilder {
     const f = this.filters;
     if (f.method !== null && line.method !== f.method) return;
     if (time !== null && ((f.sinceMs !== null && time < f.sinceMs) || (f.untilMs !== null && time > f.untilMs))) return;
+    b.notificationCount++;
+    if (b.lastNotificationMs === null || first > b.lastNotificationMs) b.lastNotificationMs = first;
     b.notifications.push({ method: line.method, dir: line.dir, atMs: first });
+    const max = this.maxNotifications;
+    // The earliest max, amortised: cut back to them once twice as many are held.
+    if (max !== null && b.notifications.length > 2 * max) b.notifications = b.notifications.sort((x, y) => x.atMs - y.atMs).slice(0, max);
   }
 
   /** Each answered request the aggregate saw (it applied the filters). */
@@ -156,7 +172,9 @@ export class TimelineBuilder {
       const lanes = packLanes(requests);
       const children = [...b.children.values()].map((c) => ({ ...c, startMs: round3(c.startMs + shift), endMs: round3(c.endMs + shift) })).sort((x, y) => x.startMs - y.startMs);
       const notifications = b.notifications.map((n) => ({ ...n, atMs: round3(n.atMs + shift) })).sort((x, y) => x.atMs - y.atMs);
-      return { source: b.source, session: b.session, startEpochMs: epoch(b), requests, lanes, children, notifications };
+      if (this.maxNotifications !== null && notifications.length > this.maxNotifications) notifications.length = this.maxNotifications;
+      const lastNotificationMs = b.lastNotificationMs === null ? null : round3(b.lastNotificationMs + shift);
+      return { source: b.source, session: b.session, startEpochMs: epoch(b), requests, lanes, children, notifications, notificationCount: b.notificationCount, lastNotificationMs };
     }).sort((a, b) => a.startEpochMs - b.startEpochMs);
     return { originEpochMs: origin, sessions };
   }

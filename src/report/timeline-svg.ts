@@ -71,7 +71,7 @@ export function sessionTimelineSvg(whole: Timeline, serverName: (source: string,
   if (all.length === 0) return { svg: '', note: null };
   const shownRequests = new Set<TimelineRequest>(all.length <= SVG_MAX_REQUESTS ? all : [...all].sort((a, b) => (b.endMs - b.startMs) - (a.endMs - a.startMs)).slice(0, SVG_MAX_REQUESTS));
   const fromMs = Math.min(...timeline.sessions.map((s) => Math.min(s.requests[0]?.startMs ?? Infinity, s.notifications[0]?.atMs ?? Infinity)));
-  const toMs = Math.max(...timeline.sessions.flatMap((s) => [...s.requests.map((r) => r.endMs), ...s.children.map((c) => c.endMs), ...s.notifications.map((n) => n.atMs)]));
+  const toMs = Math.max(...timeline.sessions.flatMap((s) => [...s.requests.map((r) => r.endMs), ...s.children.map((c) => c.endMs), s.lastNotificationMs ?? -Infinity]));
   const span = Math.max(toMs - fromMs, 1);
   const x = (ms: number): number => LABEL_W + ((ms - fromMs) / span) * (WIDTH - LABEL_W - 10);
   const colors = colorsOf(all.map((r) => r.method));
@@ -112,9 +112,10 @@ export function sessionTimelineSvg(whole: Timeline, serverName: (source: string,
     }
     if (s.notifications.length > 0) {
       rows.push(`<text x="4" y="${y + 11}" class="lane">notifications</text>`);
-      notificationsTotal += s.notifications.length;
+      notificationsTotal += s.notificationCount;
       for (const n of s.notifications) {
-        if (notificationsShown++ >= SVG_MAX_NOTIFICATIONS) break;
+        if (notificationsShown >= SVG_MAX_NOTIFICATIONS) break;
+        notificationsShown++;
         rows.push(`<line x1="${f1(x(n.atMs))}" x2="${f1(x(n.atMs))}" y1="${y + 3}" y2="${y + ROW_H - 3}" class="${n.dir === 'c2s' ? 'notify-c2s' : 'notify-s2c'}"><title>${esc(`${n.method} (${n.dir === 'c2s' ? 'from the editor' : 'from the server'})`)}</title></line>`);
       }
       y += ROW_H;
@@ -125,7 +126,7 @@ export function sessionTimelineSvg(whole: Timeline, serverName: (source: string,
   const svg = `<svg class="timeline" viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="session timeline" xmlns="http://www.w3.org/2000/svg">${axis(x, fromMs, toMs, 14, height - 14)}${rows.join('')}</svg>`;
   const notes: string[] = [];
   if (kept.length < whole.sessions.length) notes.push(`the ${kept.length} sessions with the longest requests of ${whole.sessions.length.toLocaleString('en-US')} are drawn`);
-  if (notificationsShown > SVG_MAX_NOTIFICATIONS) notes.push(`${SVG_MAX_NOTIFICATIONS} of ${notificationsTotal.toLocaleString('en-US')} notifications are drawn`);
+  if (notificationsShown < notificationsTotal) notes.push(`${notificationsShown.toLocaleString('en-US')} of ${notificationsTotal.toLocaleString('en-US')} notifications are drawn`);
   if (shownRequests.size < all.length) notes.push(`the ${shownRequests.size.toLocaleString('en-US')} longest of ${all.length.toLocaleString('en-US')} requests are drawn`);
   if (childrenShown < childrenTotal) notes.push(`${childrenShown} of ${childrenTotal} children are drawn`);
   return { svg, note: notes.length === 0 ? null : `${notes.join('; ')} (the --trace file has them all).` };
