@@ -149,6 +149,24 @@ test('a server that has not read the first messages when the probes begin watchi
   assert.equal(responses.length, 8, 'the 8 responses (7 requests and shutdown) came after the cut');
 });
 
+test('a server that writes without reading while the editor\'s first message waits unread in its stdin does not stall the session at the cut: lsptap takes the cut once the server reads', { skip, timeout: 120_000 }, async (t) => {
+  const log = path.join(tmpDir(t, { worldWritable: true }), 'log.jsonl');
+  // For 3 s the server writes 60 KB notifications in one thread and reads nothing; the editor's
+  // 1 MB request waits in its stdin meanwhile. Holding the server's output until that request
+  // was taken (to take the cut) would wait for a server waiting for lsptap: for ever.
+  const run = await startSession(t, ['--log', log, '--bpf=require'], { early: true, env: { ...process.env, WRITE_FIRST_MS: '3000' } });
+  const big = await run.conn.sendRequest<{ ok?: unknown }>('test/echo', { text: 'y'.repeat(1_000_000) });
+  assert.ok(big !== undefined, 'the 1 MB request was answered');
+  await kernelDecided(log, run);
+  for (let i = 0; i < 3; i++) await run.conn.sendRequest('test/echo', { later: i });
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const lines = readLog(log);
+  const from = cutOffsets(lines);
+  t.diagnostic(`kernel fields from c2s offset ${from.c2s}, s2c offset ${from.s2c}`);
+  for (const id of [1, 2, 3]) assertPartsAddUp(responseLine(lines, id));
+});
+
 /** Where kernel fields begin each way: the `kernel timing on` line's offsets. */
 function cutOffsets(lines: LogLine[]): Record<string, number> {
   const on = lines.find((l) => l.msg === 'kernel timing on');

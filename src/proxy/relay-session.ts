@@ -131,6 +131,10 @@ export function endReason(kind: ServerLink['kind'], cause: EndCause, socketEnd: 
 }
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+/** How long one try at the cut holds both directions for lsptap's writes to reach the kernel. */
+const CUT_HOLD_MS = 50;
+/** The pause between tries at the cut while a peer does not take lsptap's writes. */
+const CUT_RETRY_MS = 250;
 
 const NOTHING_KNOWN_WAITING: StreamsWaiting = { fromEditor: null, toEditor: null, toServer: null, fromServer: null };
 
@@ -229,14 +233,32 @@ class RelaySession {
     this.enterDraining();
   }
 
-  /** Hold both ways, let every written byte reach the kernel, hand the counts over, read again. */
+  /**
+   * Hold both ways, let every written byte reach the kernel, hand the counts over, read again.
+   * A peer may not be reading (a single-threaded server writing at start, blocked until lsptap
+   * reads it): the hold lasts CUT_HOLD_MS, then lets go and tries again CUT_RETRY_MS later, for
+   * as long as the session relays; records wait for the counts meanwhile (KernelTiming).
+   */
   private async cut(): Promise<void> {
     const { client, server, channel } = this.opts;
-    if (this.phase !== 'relaying') return;
+    while (this.phase === 'relaying') {
+      if (await this.cutOnce(client, server, channel)) return;
+      await new Promise<void>((resolve) => { setTimeout(resolve, CUT_RETRY_MS).unref(); });
+    }
+  }
+
+  /** One try at the cut; false when lsptap's writes did not all reach the kernel within CUT_HOLD_MS. */
+  private async cutOnce(client: ClientStreams, server: ServerLink, channel: SessionChannel): Promise<boolean> {
     this.toServer.hold(true);
     this.toClient.hold(true);
+    const flushes = [whenFlushed(server.input), whenFlushed(client.output)];
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.all([whenFlushed(server.input).done, whenFlushed(client.output).done]);
+      const flushed = await Promise.race([
+        Promise.all(flushes.map((f) => f.done)).then(() => true),
+        new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(false), CUT_HOLD_MS); }),
+      ]);
+      if (!flushed || this.phase !== 'relaying') return false;
       // One instant, on this thread between its own syscalls: lsptap's counts (read by the
       // kernel: forwarded, plus what a paused stream has buffered) and what waits in each
       // pipe or socket.
@@ -249,7 +271,10 @@ class RelaySession {
         c2sRead: this.toServer.bytes + client.input.readableLength, c2sWritten: this.toServer.bytes,
         s2cRead: this.toClient.bytes + server.output.readableLength, s2cWritten: this.toClient.bytes,
       }).catch(() => undefined); // a thread that is gone leaves the session untimed, not stopped
+      return true;
     } finally {
+      clearTimeout(timer);
+      for (const f of flushes) f.cancel();
       this.toServer.hold(false);
       this.toClient.hold(false);
     }
