@@ -2,7 +2,7 @@
 // parsed with node:util's parseArgs (a maintained parser in Node itself, so no dependency);
 // everything after `--` belongs to the server and is passed through untouched.
 
-import { randomUUID } from 'node:crypto';
+import { newSessionId } from './model/session-id';
 import { openLogTarget, defaultLogDir } from './sinks/log-file';
 import { resolveRetention, type RetentionPolicy, type RetentionReport } from './sinks/log-retention';
 import { runStdioProxy, runConnectProxy } from './proxy/stdio-proxy';
@@ -123,11 +123,11 @@ async function runProxy(argv: string[]): Promise<number> {
     const connect = parseAddress('--connect', opts.connect);
     // The socket's peer fd is looked up only when kernel timing runs: wait to know.
     const { link, logPath, extraStart } = await startLink(opts, opts.bpf, opts.bpf !== 'off');
-    return runConnectProxy({ ...common, link, logPath, address: connect, sessionId: randomUUID().slice(0, 8), extraStart });
+    return runConnectProxy({ ...common, link, logPath, address: connect, sessionId: newSessionId(), extraStart });
   }
   if (command.length === 0) throw new UsageError('lsptap: no server command; put it after --, e.g. lsptap -- gopls serve');
   const { link, logPath, extraStart } = await startLink(opts, opts.bpf);
-  return runStdioProxy({ ...common, command: command[0], args: command.slice(1), link, logPath, sessionId: randomUUID().slice(0, 8), extraStart });
+  return runStdioProxy({ ...common, command: command[0], args: command.slice(1), link, logPath, sessionId: newSessionId(), extraStart });
 }
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {

@@ -4,9 +4,9 @@
 // anything else (`version -json`, `vulncheck -- -mode=convert`, `help`, `-listen=...`
 // daemons) runs the real gopls plainly: same stdin, stdout, stderr and exit status, no log.
 
+import { newSessionId } from '../model/session-id';
 import { spawn } from 'node:child_process';
 import os from 'node:os';
-import { randomUUID } from 'node:crypto';
 import { findRealServer, chainEnv, type FoundServer } from './find-server';
 import { LogPathError, StartupError } from '../model/errors';
 import { DEFAULT_PROFILE_HZ, MAX_PROFILE_HZ } from '../model/stages';
@@ -95,7 +95,7 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
   return runStdioProxy({
     command: server.path, args, env: chainEnv(process.env), link, logPath: target.path,
     retainBodyMax: bodies ? opts.bodiesMax ?? 1 << 20 : 0, printSummary: opts.summary ?? false,
-    graceMs: opts.graceMs ?? 3000, sessionId: randomUUID().slice(0, 8),
+    graceMs: opts.graceMs ?? 3000, sessionId: newSessionId(),
     extraStart: { invokedAs: opts.invokedAs, serverFoundVia: server.via, ...(target.retention === null ? {} : { logRetention: target.retention }) },
   });
 }

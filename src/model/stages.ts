@@ -30,9 +30,10 @@ export interface RecordSink {
  * Where a session's byte streams stood when kernel timing began to watch a session already
  * relaying (the relay thread's counts, taken while both directions were held and lsptap's
  * writes had all reached the kernel): bytes lsptap had read from the client (c2sRead) and
- * from the server (s2cRead), and forwarded (written), at hrtime atNs (a decimal string).
+ * from the server (s2cRead), and forwarded (written), at hrtime atNs (a decimal string);
+ * it forwarded nothing more before releasedNs.
  */
-export interface StreamCut { atNs: string; c2sRead: number; c2sWritten: number; s2cRead: number; s2cWritten: number; waiting: StreamsWaiting }
+export interface StreamCut { atNs: string; c2sRead: number; c2sWritten: number; s2cRead: number; s2cWritten: number; waiting: StreamsWaiting; releasedNs: string }
 
 /**
  * Bytes waiting, at a cut, in the pipe or socket between lsptap and each peer: what the

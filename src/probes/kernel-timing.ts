@@ -18,7 +18,7 @@ import { claimChildSlots } from './child-slots';
 import { findStdioPeers, descendantsOf, threadsAsleep, runningProcess, type RunningProcess } from './peer-process';
 import { bytesWaiting } from './native';
 import { currentThreadId } from './thread-id';
-import type { FdReport } from '../model/record';
+import type { FdReport, MessageRecord } from '../model/record';
 import type { KernelLog, KernelTiming, RecordStage, StreamCut, Waiting } from '../model/stages';
 
 import type { BpfMode } from '../model/stages';
@@ -133,6 +133,8 @@ export class KernelSession implements KernelTiming {
   /** profileSink: opens the session's profile file at the sampling rate (null: none). */
   /** Late sessions: where the streams stood when the relay thread handed over (cut), null before. */
   private cutAt: StreamCut | null = null;
+  /** Late sessions: records pushed before the cut's counts came, in order. */
+  private beforeCut: Array<{ rec: MessageRecord; next: (rec: MessageRecord) => void }> = [];
   readonly cut?: (at: StreamCut) => void;
 
   /**
@@ -153,13 +155,15 @@ export class KernelSession implements KernelTiming {
     this.kernelStage = stage;
     this.stage = {
       push: (rec, next) => {
-        if (late && this.cutAt === null) { next(rec); return; }
+        // Before the cut's counts arrive (the relay reads again before the analysis has
+        // them), records wait: those from the cut's offsets on get kernel fields.
+        if (late && this.cutAt === null && !this.stopped) { this.beforeCut.push({ rec, next }); return; }
         this.idleMs = IDLE_DRAIN_INTERVAL_MS; // messages flow: so may kernel events
         stage.push(rec, next);
         // A record now waits for its far end: drain soon, not at the idle pace.
         if (stage.heldCount > 0 && !this.fastTimer && !this.stopped) this.schedule();
       },
-      flush: () => stage.flush(),
+      flush: () => { this.passBeforeCut(); return stage.flush(); },
     };
     if (late) {
       stage.awaitStarts();
@@ -239,9 +243,9 @@ export class KernelSession implements KernelTiming {
     const asleep = threadsAsleep([fds.serverPid, fds.editorPid]);
     const asleepNs = Number(process.hrtime.bigint());
     s.drain(); // the peers' calls since the cut, up to now
-    // The relay forwards nothing until this call has returned: a byte sent after the cut
-    // reaches a pipe only after endNs.
-    const endNs = Number(process.hrtime.bigint());
+    // The relay forwarded nothing between the counts and releasedNs: a byte sent after the
+    // cut reaches a pipe only after endNs.
+    const endNs = Number(at.releasedNs);
     const read = (name: FarStream, q: Waiting): InFlightRule => ({ beganByNs: q.toNs, judge: this.inFlightRead(name, q.bytes, asleep, asleepNs, endNs) });
     const write = (name: FarStream, q: Waiting): InFlightRule => ({ beganByNs: q.toNs, judge: this.inFlightWrite(name) });
     this.cutAt = at;
@@ -254,6 +258,22 @@ export class KernelSession implements KernelTiming {
     start('c2sEditorWrite', w.fromEditor, (q) => at.c2sRead + q.bytes, write);
     start('s2cEditorRead', w.toEditor, (q) => at.s2cWritten - q.bytes, read);
     this.log.info?.('kernel timing on', { c2sOffset: at.c2sWritten, s2cOffset: at.s2cWritten, childrenAtStart: this.childrenAtStart });
+    // Records that came before the counts: those that ended before the cut go on without
+    // kernel fields, the rest through the stage.
+    const held = this.beforeCut;
+    this.beforeCut = [];
+    for (const h of held) {
+      const end = h.rec.offset + h.rec.headerBytes + h.rec.bytes;
+      if (end <= (h.rec.dir === 'c2s' ? at.c2sWritten : at.s2cWritten)) h.next(h.rec);
+      else this.stage.push(h.rec, h.next);
+    }
+  }
+
+  /** The session ends before any cut (it was over before the probes watched): its records go on without kernel fields. */
+  private passBeforeCut(): void {
+    const held = this.beforeCut;
+    this.beforeCut = [];
+    for (const h of held) h.next(h.rec);
   }
 
   /**
@@ -379,6 +399,7 @@ export class KernelSession implements KernelTiming {
     if (this.stopped) return {};
     this.stopped = true; // no timer from here on
     if (this.timer !== null) clearTimeout(this.timer);
+    this.passBeforeCut();
     this.kernelStage.drain();
     await this.kernelStage.flush();
     const c = this.counts();

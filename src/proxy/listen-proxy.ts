@@ -9,9 +9,9 @@
 // exit; an existing path is refused with a sentence, never unlinked. SIGINT/SIGTERM/SIGHUP
 // stop listening, close every live session (their `session end` lines are written) and exit 0.
 
+import { newSessionId } from '../model/session-id';
 import fs from 'node:fs';
 import net from 'node:net';
-import { randomUUID } from 'node:crypto';
 import { runRelaySession, sessionStartFields, sessionClock } from './relay-session';
 import { SocketServerLink, spawnServer, type ServerLink } from './server-link';
 import { fdOf } from '../probes/peer-process';
@@ -157,7 +157,7 @@ export async function runListenProxy(opts: ListenProxyOptions): Promise<number> 
   const running = new Set<Promise<unknown>>();
   let count = 0;
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (client) => {
-    const sessionId = `${randomUUID().slice(0, 8)}-${++count}`;
+    const sessionId = `${newSessionId()}-${++count}`;
     // Lines before the session opens (rare: failures) get their own log child, made on use
     // and released when the connection is done (a daemon sees many connections).
     let early: (LineLog & { release(): void }) | null = null;

@@ -36,8 +36,8 @@ export interface RelaySessionOptions {
   ready: Promise<unknown>;
   /**
    * Resolves true when kernel timing has begun watching a session that is already relaying:
-   * both directions are then held until lsptap's writes are flushed and the counts handed
-   * over (SessionChannel.cut), a few milliseconds once per session.
+   * both directions are then held until lsptap's writes are flushed and the counts taken
+   * (SessionChannel.cut), once per session.
    */
   cutWhen?: Promise<boolean>;
   /** The bytes waiting between lsptap and each peer, read at the cut's instant (probes/stream-queues.ts). */
@@ -242,11 +242,13 @@ class RelaySession {
       // pipe or socket.
       const atNs = String(process.hrtime.bigint());
       const waiting = this.opts.waitingAtCut?.() ?? NOTHING_KNOWN_WAITING;
-      await channel.cut({
-        atNs, waiting,
+      // Read again at once, not after the analysis thread has the counts (a slow or idle
+      // thread held the session): nothing is forwarded before releasedNs.
+      void channel.cut({
+        atNs, waiting, releasedNs: String(process.hrtime.bigint()),
         c2sRead: this.toServer.bytes + client.input.readableLength, c2sWritten: this.toServer.bytes,
         s2cRead: this.toClient.bytes + server.output.readableLength, s2cWritten: this.toClient.bytes,
-      });
+      }).catch(() => undefined); // a thread that is gone leaves the session untimed, not stopped
     } finally {
       this.toServer.hold(false);
       this.toClient.hold(false);
