@@ -260,15 +260,21 @@ test('a window edge inside a gap of lost tree records gets no snapshot, even wit
   assert.equal(tree.window(10_000_000, 11_000_000, { method: 'd', id: 4 })!.serverCpuUs, 200);
 });
 
-test('a child\'s cpuUs and wallUs are its share of the window: slot differences for one alive across it, its exit total for one born in it, null for one without a slot at an edge it lived across', () => {
+/** A server's tree (pid 2) and a way to add its snapshots carrying children's CPU slots (pid -> ns). */
+function treeWithSlotSnapshots(): { tree: TreeAccounting; serverPid: number; snap: (tsNs: number, write: boolean, slots: Array<[number, number]>) => void } {
   const serverPid = 2;
   const tree = new TreeAccounting(serverPid, 4, 0);
   const totals = (): TreeTotals => ({
     modeNs: [0, 0, 0, 0], causeNs: IDLE_CAUSES.map(() => 0), serverCpuNs: 0, serverRunqNs: 0, childCpuNs: 0, childRunqNs: 0, childDiskNs: 0,
     fileReads: 0, fileReadBytes: 0, pageCacheMisses: 0, diskIos: 0, diskIoBytes: 0, diskIoNs: 0, fdsOpened: 0, fdsClosed: 0, lastOtherNr: 0, fdsOpenDelta: 0,
   });
+  const snap = (tsNs: number, write: boolean, slots: Array<[number, number]>): void => tree.add({ tsNs, pid: serverPid, tid: serverPid, kind: 'snapshot', fd: write ? 1 : 0, write, totals: totals(), childCpuNs: new Map(slots) });
+  return { tree, serverPid, snap };
+}
+
+test('a child\'s cpuUs and wallUs are its share of the window: slot differences for one alive across it, its exit total for one born in it, null for one without a slot at an edge it lived across', () => {
+  const { tree, serverPid, snap } = treeWithSlotSnapshots();
   const exec = (pid: number, startNs: number, script: string) => tree.add({ tsNs: startNs + 1000, pid, tid: pid, kind: 'exec', startNs, ppid: serverPid, comm: 'node', path: '/usr/bin/node', args: ['node', script] });
-  const snap = (tsNs: number, write: boolean, slots: Array<[number, number]>) => tree.add({ tsNs, pid: serverPid, tid: serverPid, kind: 'snapshot', fd: write ? 1 : 0, write, totals: totals(), childCpuNs: new Map(slots) });
   exec(10, 1_000_000, 'tsserver.js'); // alive across the window, with a slot
   exec(11, 1_500_000, 'typingsInstaller.js'); // alive across it, forked when no slot was free
   snap(10_000_000, false, [[10, 40_000_000]]);
@@ -283,13 +289,7 @@ test('a child\'s cpuUs and wallUs are its share of the window: slot differences 
 });
 
 test('a child running before watching began (found in /proc) is listed with its name, and its CPU counts from the kernel\'s first sight of it: 0 at an edge before it took a slot', () => {
-  const serverPid = 2;
-  const tree = new TreeAccounting(serverPid, 4, 0);
-  const totals = (): TreeTotals => ({
-    modeNs: [0, 0, 0, 0], causeNs: IDLE_CAUSES.map(() => 0), serverCpuNs: 0, serverRunqNs: 0, childCpuNs: 0, childRunqNs: 0, childDiskNs: 0,
-    fileReads: 0, fileReadBytes: 0, pageCacheMisses: 0, diskIos: 0, diskIoBytes: 0, diskIoNs: 0, fdsOpened: 0, fdsClosed: 0, lastOtherNr: 0, fdsOpenDelta: 0,
-  });
-  const snap = (tsNs: number, write: boolean, slots: Array<[number, number]>) => tree.add({ tsNs, pid: serverPid, tid: serverPid, kind: 'snapshot', fd: write ? 1 : 0, write, totals: totals(), childCpuNs: new Map(slots) });
+  const { tree, serverPid, snap } = treeWithSlotSnapshots();
   tree.alreadyRunning([
     { pid: 10, ppid: serverPid, comm: 'node', path: '/usr/bin/node', args: ['node', 'tsserver.js'], startNs: 500_000 },
     { pid: 11, ppid: serverPid, comm: 'node', path: '/usr/bin/node', args: ['node', 'typingsInstaller.js'], startNs: 600_000 },
