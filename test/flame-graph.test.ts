@@ -124,3 +124,15 @@ test('a slow request\'s profile in the report says when its stacks stop at the l
   assert.match(profiles.htmlFor({ session: 's1', method: 'textDocument/hover', id: 1 }) ?? '', /<p class="profile-note">Stacks stop at the leaf in libLLVM-14\.so\.1 \(100 % of its 6 samples have 1-2 user frames\): built without frame pointers/);
   assert.doesNotMatch(profiles.htmlFor({ session: 's1', method: 'textDocument/hover', id: 2 }) ?? '', /stop at the leaf/);
 });
+
+test('a report that read its logs gives the profile files their session end lines named, and they are not read again', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'lsptap-flame-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  // The log is gone by now: only the fields read from it (a month of logs is read once) can find the profile.
+  const log = path.join(dir, 'gone.jsonl');
+  const w = ProfileWriter.open(log, { hz: 99, session: 's1' });
+  w.add([{ ...sample(['go/types.(*Checker).exprInternal', 'main.main'], 300), id: 12 }]);
+  w.close();
+  const profiles = await RequestProfiles.load([log], new Map([[log, [path.basename(profileFileFor(log))]]]));
+  assert.match(profiles.htmlFor({ session: 's1', method: 'textDocument/hover', id: 12 }) ?? '', /On CPU 300 ms \(30 samples\)/);
+});

@@ -86,7 +86,12 @@ export async function resolveSources(sources: string[]): Promise<{ profiles: str
  * log), else the one beside it if it exists.
  */
 export async function profileFilesOf(log: string): Promise<string[]> {
-  const named = (await profileFilesNamedBy(log)).map((p) => path.resolve(path.dirname(log), p));
+  return profileFilesFrom(log, await profileFilesNamedBy(log));
+}
+
+/** The profile files of log, from the profileFile fields its `session end` lines hold (read by the caller). */
+export function profileFilesFrom(log: string, profileFields: readonly string[]): string[] {
+  const named = profileFields.map((p) => path.resolve(path.dirname(log), p));
   const beside = profileFileFor(log);
   if (named.length === 0 && fs.existsSync(beside)) named.push(path.resolve(beside));
   return named;

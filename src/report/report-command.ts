@@ -81,7 +81,11 @@ export interface ReportViews { report: Report; sessions: SessionFacts[]; timelin
  * The report, each session's facts and the timeline, in one pass over the logs. The
  * timeline keeps timelineMax requests (the longest), or all when null (--trace).
  */
-export async function buildReportViews(sources: string[], filters: ReportFilters, timelineMax: number | null): Promise<ReportViews> {
+/**
+ * profileFields, when given, gets each source's `session end` profileFile fields, so that
+ * the HTML page finds the profiles without reading the logs again.
+ */
+export async function buildReportViews(sources: string[], filters: ReportFilters, timelineMax: number | null, profileFields: Map<string, string[]> | null = null): Promise<ReportViews> {
   // The HTML page draws the earliest SVG_MAX_NOTIFICATIONS notifications; --trace has them all.
   const timeline = new TimelineBuilder(filters, timelineMax, timelineMax === null ? null : SVG_MAX_NOTIFICATIONS);
   const builder = new ReportBuilder(filters, timelineMax === 0 ? null : (r) => timeline.addRequest(r));
@@ -96,6 +100,11 @@ export async function buildReportViews(sources: string[], filters: ReportFilters
           builder.add(p.value, source, lineNo);
           facts.add(p.value, source);
           timeline.addLine(p.value, source);
+          if (profileFields !== null && p.value.msg === 'session end' && typeof p.value.profileFile === 'string') {
+            const named = profileFields.get(source) ?? [];
+            if (!named.includes(p.value.profileFile)) named.push(p.value.profileFile);
+            profileFields.set(source, named);
+          }
         } else {
           builder.addCorrupt({ source, lineNo, reason: p.reason });
         }
@@ -125,7 +134,8 @@ export async function runReport(argv: string[]): Promise<number> {
   if (args.sources.includes('-') && process.stdin.isTTY) throw usageError(REPORT_COMMAND, 'no LOG given and stdin is a terminal');
   const wanted = args.trace !== null ? null : args.html !== null ? SVG_MAX_REQUESTS : 0;
   const sources = expandLogSources('report', args.sources);
-  let views = await buildReportViews(sources, args.filters, wanted);
+  const profileFields = args.html !== null ? new Map<string, string[]>() : null;
+  let views = await buildReportViews(sources, args.filters, wanted, profileFields);
   let removed: string[] | null = null;
   if (args.redact) ({ views, removed } = redactViews(views));
   const report = views.report;
@@ -140,7 +150,7 @@ export async function runReport(argv: string[]): Promise<number> {
   if (args.html !== null) {
     // Each slow request's profile (flame graph, top functions) from the profile files the
     // logs name. Kept under --redact: frames are named by function, never by file path.
-    const profiles = await RequestProfiles.load(sources);
+    const profiles = await RequestProfiles.load(sources, profileFields);
     fs.writeFileSync(args.html, renderHtmlReport({ report, sessions: views.sessions, timeline: views.timeline, redacted: removed }, { profileOf: (s) => profiles.htmlFor(s) }));
     process.stderr.write(`lsptap report: wrote ${args.html}\n`);
   }

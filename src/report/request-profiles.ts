@@ -6,7 +6,7 @@
 import { topFunctions } from '../model/profile-top';
 import { leafOnlyBinaries, leafOnlyText } from '../model/leaf-stacks';
 import type { ProfileSample } from '../model/profile-file';
-import { profileFilesOf } from '../profile/profile-command';
+import { profileFilesFrom, profileFilesOf } from '../profile/profile-command';
 import { emptyProfileData, readProfileFile } from '../profile/profile-reader';
 import { escapeHtml } from './escape-html';
 import { renderFlameGraph } from './flame-graph';
@@ -25,15 +25,19 @@ const key = (session: string | null | undefined, method: string | null, id: stri
 export class RequestProfiles {
   private constructor(private readonly byRequest: ReadonlyMap<string, ProfileSample[]>) {}
 
-  /** Reads every profile file the logs name; files that cannot be read are skipped. */
-  static async load(logs: readonly string[]): Promise<RequestProfiles> {
+  /**
+   * Reads every profile file the logs name; files that cannot be read are skipped.
+   * profileFields: each log's `session end` profileFile fields, when the caller read the
+   * logs already (a month's report reads them once); else each log is read for them here.
+   */
+  static async load(logs: readonly string[], profileFields: ReadonlyMap<string, readonly string[]> | null = null): Promise<RequestProfiles> {
     const data = emptyProfileData();
     const seen = new Set<string>();
     for (const log of logs) {
       if (log === '-') continue;
       let files: string[] = [];
       try {
-        files = await profileFilesOf(log);
+        files = profileFields === null ? await profileFilesOf(log) : profileFilesFrom(log, profileFields.get(log) ?? []);
       } catch {
         continue; // an unreadable log: the report says so itself
       }
