@@ -54,7 +54,14 @@ export class StackNamer {
   private maps: ProcessMaps | null = null;
   private mapsReadMs = 0;
 
-  constructor(private readonly pid: number, private readonly stacks: ReadonlyMap<bigint, bigint[]>, private readonly symbolizer: Symbolizer) {}
+  /**
+   * The mappings are read at once, while the server surely lives: the stacks of a request are
+   * read and named when its response is timed, which at a session's end can come after the
+   * server exited (a process gone, or a zombie, has no mappings to read).
+   */
+  constructor(private readonly pid: number, private readonly stacks: ReadonlyMap<bigint, bigint[]>, private readonly symbolizer: Symbolizer) {
+    this.readMaps();
+  }
 
   /** Frame names (a function, else mapping+offset, else the address). */
   frames(userStack: bigint, kernelStack: bigint): string[] {
@@ -154,11 +161,11 @@ export class StackNamer {
     return this.maps;
   }
 
-  /** The last mappings read while the process lived are kept once it is gone. */
+  /** The last mappings read while the process lived are kept once it is gone (an exited process reads as none). */
   private readMaps(): void {
     const fresh = ProcessMaps.read(this.pid);
     this.mapsReadMs = Date.now();
-    if (fresh !== null) this.maps = fresh;
+    if (fresh !== null && fresh.mappings.length > 0) this.maps = fresh;
   }
 }
 
