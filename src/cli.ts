@@ -75,14 +75,15 @@ export function openSessionLog(opts: ProxyCliOptions): { fd: number; path: strin
 }
 
 /**
- * Start the analysis thread and open the log it writes. Only --metrics and (with
+ * Make the link to the analysis thread and open the log it writes. Only --metrics and (with
  * needKernelState) --bpf=require can refuse to start (a startup error, printed before any
- * server starts): only they wait for the thread; otherwise the server starts while the thread
- * does, and the bytes wait in the shared ring (`lsptap -- true`: 361 -> 321 ms CPU, see the
- * commit). A child server does not wait for --bpf=require's probes either: they load beside
- * it, after a capability check here (stdio-proxy.ts ends the session if they then fail).
+ * server starts): only they start the thread here and wait for it. Otherwise a child server
+ * is spawned first and the thread started after it (stdio-proxy.ts), the bytes waiting in the
+ * shared ring meanwhile; --listen and --connect start it here without waiting. A child server
+ * does not wait for --bpf=require's probes either: they load beside it, after a capability
+ * check here (stdio-proxy.ts ends the session if they then fail).
  */
-async function startLink(opts: ProxyCliOptions, bpf: BpfMode, needKernelState = false): Promise<{ link: AnalysisLink; logPath: string | null; extraStart: Record<string, unknown> }> {
+async function startLink(opts: ProxyCliOptions, bpf: BpfMode, needKernelState = false, childServer = false): Promise<{ link: AnalysisLink; logPath: string | null; extraStart: Record<string, unknown> }> {
   if (bpf === 'require' && !needKernelState) {
     const missing = missingBpfCapability();
     if (missing !== null) throw new StartupError(`lsptap: --bpf=require: kernel timing cannot start: ${missing.message}`);
@@ -91,8 +92,10 @@ async function startLink(opts: ProxyCliOptions, bpf: BpfMode, needKernelState = 
     const exposed = exposedMetricsWarning(parseMetricsAddress(opts.metrics));
     if (exposed !== null) writeStderr(`${exposed}\n`);
   }
-  const link = AnalysisLink.launch({ bpf, metricsAddress: opts.metrics ?? null, profileHz: opts.profileHz });
-  if (opts.metrics !== undefined || needKernelState) await link.started;
+  const config = { bpf, metricsAddress: opts.metrics ?? null, profileHz: opts.profileHz };
+  const waits = opts.metrics !== undefined || needKernelState;
+  const link = childServer && !waits ? AnalysisLink.prepare(config) : AnalysisLink.launch(config);
+  if (waits) await link.started;
   const { fd, path, retention } = openSessionLog(opts);
   link.openLog(fd, opts.bodies, path, opts.graceMs);
   return { link, logPath: path, extraStart: retention === null ? {} : { logRetention: retention } };
@@ -126,7 +129,7 @@ async function runProxy(argv: string[]): Promise<number> {
     return runConnectProxy({ ...common, link, logPath, address: connect, sessionId: newSessionId(), extraStart });
   }
   if (command.length === 0) throw new UsageError('lsptap: no server command; put it after --, e.g. lsptap -- gopls serve');
-  const { link, logPath, extraStart } = await startLink(opts, opts.bpf);
+  const { link, logPath, extraStart } = await startLink(opts, opts.bpf, false, true);
   return runStdioProxy({ ...common, command: command[0], args: command.slice(1), link, logPath, sessionId: newSessionId(), extraStart });
 }
 

@@ -3,8 +3,9 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
-import { collect, connect, fixtures, lspServer, messages, readLog, start, startLsptap, tmpDir } from './helpers/index';
+import { collect, connect, fixtures, lspServer, messages, readLog, start, startLsptap, tmpDir, waitFor } from './helpers/index';
 
 test('when the analysis thread fails, lsptap says so once on stderr and the session goes on to the server\'s exit code', async (t) => {
   const log = path.join(tmpDir(t), 'log.jsonl');
@@ -42,4 +43,28 @@ test('a server that writes a message and exits at once, while the analysis threa
   const lines = readLog(log);
   assert.deepEqual(messages(lines).map((m) => [m.dir, m.method]), [['s2c', 'window/logMessage']]);
   assert.equal(lines.at(-1)!.msg, 'session end');
+});
+
+/** A task's nice value and start time (clock ticks since boot), from /proc/PID/task/TID/stat. */
+function taskStat(file: string): { nice: number; startTicks: number } {
+  const stat = fs.readFileSync(file, 'latin1');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // rest[0] is field 3, state
+  return { nice: Number(rest[19 - 3]), startTicks: Number(rest[22 - 3]) };
+}
+
+test('the analysis thread is created only once the server is spawned, at the analysis nice value', async (t) => {
+  const log = path.join(tmpDir(t), 'log.jsonl');
+  const r = startLsptap(t, ['--bpf=off', '--log', log], [process.execPath, lspServer]);
+  const conn = connect(r.child);
+  assert.deepEqual(await conn.sendRequest('test/echo', { hello: 1 }), { hello: 1 });
+  await waitFor(() => fs.existsSync(log) && readLog(log).some((l) => l.msg === 'session start'), 10_000, 'session start in the log');
+  const serverPid = readLog(log).find((l) => l.msg === 'session start')!.serverPid as number;
+  const server = taskStat(`/proc/${serverPid}/stat`);
+  const tasks = `/proc/${r.child.pid}/task`;
+  const analysis = fs.readdirSync(tasks).map((tid) => taskStat(path.join(tasks, tid, 'stat'))).filter((s) => s.nice === 10);
+  assert.ok(analysis.length > 0, 'a thread of lsptap runs at nice 10');
+  for (const a of analysis) assert.ok(a.startTicks >= server.startTicks, `analysis thread started at tick ${a.startTicks}, the server at ${server.startTicks}`);
+  await conn.sendRequest('shutdown');
+  await conn.sendNotification('exit');
+  assert.deepEqual(await r.exited, { code: 0, signal: null });
 });

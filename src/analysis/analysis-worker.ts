@@ -9,17 +9,15 @@ import { parentPort } from 'node:worker_threads';
 import { ChunkRingReader } from '../bridge/chunk-ring';
 import { AnalysisHost } from './analysis-host';
 import { currentThreadId } from '../probes/thread-id';
-import type { ThreadInput, WorkerMessage } from '../bridge/protocol';
+import { ANALYSIS_NICE, type ThreadInput, type WorkerMessage } from '../bridge/protocol';
 
-/** nice value of the analysis thread: far enough below the relay to yield to it. */
-export const ANALYSIS_NICE = 10;
 /** While busy, how often the ring is read; and how long it stays quiet before we sleep. */
 const POLL_MS = 2;
 const IDLE_MS = 100;
 /** Bytes read per turn before timers and log writes get a turn of the event loop. */
 const TURN_BYTES = 1 << 20;
 
-/** The thread starts before lsptap has read its command line: its first message configures it. */
+/** The thread's first message configures it. */
 function awaitInput(): void {
   const port = parentPort;
   if (port === null) throw new Error('analysis-worker.js runs as a worker thread');
@@ -29,6 +27,7 @@ function awaitInput(): void {
 function run(input: ThreadInput): void {
   const port = parentPort;
   if (port === null) return;
+  // Usually set already by the relay thread as it created this one (analysis-thread.ts).
   try { os.setPriority(0, ANALYSIS_NICE); } catch { /* not allowed: run at the relay's priority */ }
   const post = (m: WorkerMessage): void => port.postMessage(m);
   const ring = new ChunkRingReader(input.ring);

@@ -39,9 +39,15 @@ export interface AnalysisConfig {
 }
 
 /**
- * The thread's first message: what it serves and the ring it reads. It comes by message, not
- * workerData, because the thread is started before the command line is read (analysis-thread.ts).
+ * The thread's first message: what it serves and the ring it reads (the thread waits for it
+ * before it does anything).
  */
+/**
+ * The analysis thread's nice value: far enough below the relay to yield to it. The relay thread
+ * gives it to the thread as it is created, the thread sets it again itself (analysis-worker.ts).
+ */
+export const ANALYSIS_NICE = 10;
+
 export interface ThreadInput { type: 'configure'; config: AnalysisConfig; ring: RingBuffers }
 
 export type LogLevel = 'info' | 'warn' | 'error';

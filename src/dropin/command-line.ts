@@ -73,15 +73,3 @@ export function classifyGoplsArgs(args: string[]): GoplsInvocation {
 export function atTerminalWithNothing(invokedAs: string, argv: string[], stdinIsTTY: () => boolean): boolean {
   return argv.length === 0 && invokedAs !== 'gopls' && stdinIsTTY();
 }
-
-/**
- * Will this command line run a relayed session (and so need the analysis thread)? lsptap's
- * proxy options, or gopls's arguments for a language-server session. Subcommands,
- * --version, --help and plain gopls commands (`gopls version`) do not.
- */
-export function runsSession(invokedAs: string, argv: string[], stdinIsTTY: () => boolean): boolean {
-  if (atTerminalWithNothing(invokedAs, argv, stdinIsTTY)) return false;
-  if (isGoplsCommandLine(invokedAs, argv)) return classifyGoplsArgs(argv).session;
-  const first = argv[0];
-  return !OWN_COMMANDS.has(first) && first !== '--version' && first !== '--help';
-}

@@ -73,7 +73,7 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
     const missing = missingBpfCapability();
     if (missing !== null) throw new StartupError(`lsptap: --bpf=require: kernel timing cannot start: ${missing.message}`);
   }
-  const link = AnalysisLink.launch({ bpf, metricsAddress: null, profileHz: profileHzFromEnv(process.env.LSPTAP_PROFILE_HZ) });
+  const profileHz = profileHzFromEnv(process.env.LSPTAP_PROFILE_HZ);
 
   const retention = opts.retention ?? resolveRetention({}, process.env);
   if (typeof retention === 'string') throw new StartupError(retention);
@@ -86,11 +86,12 @@ export async function runGoplsMode(args: string[], opts: GoplsModeOptions): Prom
     // a read-only disk): say why once and run it plainly. A --log typed on lsptap's own
     // command line stays an error (exit 2): someone is there to read it.
     if (!(err instanceof LogPathError) || opts.log !== undefined) throw err;
-    await link.close();
     writeStderr(`${err.message.replace(/\.?$/, '')}; starting ${server.path} without lsptap in between (this session is not logged)\n`);
     return runPlain(server, args);
   }
   const bodies = opts.bodies ?? process.env.LSPTAP_BODIES === '1';
+  // The thread starts once gopls is spawned (stdio-proxy.ts); records wait in the ring.
+  const link = AnalysisLink.prepare({ bpf, metricsAddress: null, profileHz });
   link.openLog(target.fd, bodies, target.path, opts.graceMs ?? 3000);
   return runStdioProxy({
     command: server.path, args, env: chainEnv(process.env), link, logPath: target.path,

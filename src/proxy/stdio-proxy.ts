@@ -19,7 +19,7 @@ import { StartupError } from '../model/errors';
 export { exitCodeOf } from './server-link';
 
 interface CommonOptions {
-  /** The analysis thread, started, with its log open. */
+  /** The link to the analysis thread (started here if it was not), with its log open. */
   link: AnalysisLink;
   logPath: string | null;
   retainBodyMax: number;
@@ -90,12 +90,16 @@ async function relayAndClose(opts: CommonOptions, server: ServerLink, clock: Ses
   // while the analysis thread starts.
   const late = kernel?.kind === 'child' ? kernel : null;
   const hold = kernel !== null && late === null ? ready : Promise.resolve();
-  const { exitCode } = await runRelaySession({
+  const session = runRelaySession({
     client: stdioClient(), server, link: opts.link, channel, ready: hold, logPath: opts.logPath,
     printSummary: opts.printSummary, graceMs: opts.graceMs, ownSignals: true,
     cutWhen: late !== null ? ready.then((r) => r.cut) : undefined,
     waitingAtCut: late !== null ? queueSampler({ fromEditor: 0, toEditor: 1, toServer: late.toServerFd, fromServer: late.fromServerFd }) : undefined,
   });
+  // The relays hold the streams: now the analysis thread (a child server's session made the
+  // link without it, so that nothing of its start came before the server's).
+  opts.link.startThread();
+  const { exitCode } = await session;
   await opts.link.close();
   return refused ? 1 : exitCode;
 }

@@ -7,11 +7,13 @@
 // path of a bug of ours, session-channel.ts is one session's end.
 //
 // The link is usable at once: records written before the thread runs wait in the ring, in
-// order. `started` says when the thread has loaded the probes and serves metrics; only
+// order. The thread itself starts with launch(), or, for a child server, on startThread()
+// once the server is spawned (prepare(): nothing of the thread's start delays the server's).
+// `started` says when the thread has loaded the probes and serves metrics; only
 // --bpf=require and --metrics can make it fail, so only they wait for it before a server starts.
 
 import type { Worker } from 'node:worker_threads';
-import { ChunkRingWriter, createRingBuffers } from '../../bridge/chunk-ring';
+import { ChunkRingWriter, createRingBuffers, type RingBuffers } from '../../bridge/chunk-ring';
 import type { AnalysisConfig, ControlRecord, SessionStartRequest, StartReply, WorkerMessage } from '../../bridge/protocol';
 import type { Direction } from '../../model/frame';
 import { StartupError, MetricsAddressError } from '../../model/errors';
@@ -30,6 +32,8 @@ export { SessionChannel, type LineLog } from './session-channel';
 export const RING_BYTES = 16 << 20;
 
 export class AnalysisLink implements ChannelPort {
+  private worker: Worker | null = null;
+  private threadReady!: (ready: Promise<{ kernel: boolean; tid: number | null }>) => void;
   private readonly writer: ChunkRingWriter;
   private readonly backlog: RingBacklog;
   private readonly replies = new PendingReplies();
@@ -40,20 +44,18 @@ export class AnalysisLink implements ChannelPort {
   private kernel: boolean | null = null;
   /** Resolves once the thread has loaded the probes and serves metrics; rejects with the startup error to print. */
   readonly started: Promise<void>;
+  /** Kernel timing asked for (--bpf other than off). */
+  readonly kernelWanted: boolean;
 
-  private constructor(private readonly worker: Worker, ring: ReturnType<typeof createRingBuffers>, threadReady: Promise<{ kernel: boolean; tid: number | null }>, readonly kernelWanted: boolean) {
+  private constructor(private readonly config: AnalysisConfig, private readonly ring: RingBuffers) {
+    this.kernelWanted = config.bpf !== 'off';
     this.writer = new ChunkRingWriter(ring);
     this.backlog = new RingBacklog(this.writer, (on) => this.priority.holding(on));
-    // Replies may follow `ready` in the same turn: listen from the start.
-    worker.on('message', (m: WorkerMessage) => {
-      if (m.type === 'space') this.backlog.flush();
-      else if (m.type === 'failed') this.fail(`failed: ${m.message}`);
-      else if (m.type === 'say') writeStderr(m.text);
-      else if (m.type === 'reply') this.replies.answer(m.req, m.value);
-    });
-    this.started = threadReady.then(({ kernel, tid }) => {
+    const threadReady = new Promise<Promise<{ kernel: boolean; tid: number | null }>>((resolve) => { this.threadReady = resolve; });
+    this.started = threadReady.then((ready) => ready).then(({ kernel, tid }) => {
       this.kernel = kernel;
       this.priority.started(tid);
+      const worker = this.worker!;
       worker.on('error', (err) => this.fail(`failed: ${err.message}`));
       worker.on('exit', (code) => { if (!this.closing) this.fail(`stopped (exit code ${code})`); });
     }, (err: unknown) => {
@@ -66,11 +68,31 @@ export class AnalysisLink implements ChannelPort {
     this.started.catch(() => undefined);
   }
 
-  /** Start the analysis thread; the link takes records at once (see the header). */
+  /** A link whose thread starts now; the link takes records at once (see the header). */
   static launch(config: AnalysisConfig): AnalysisLink {
-    const ring = createRingBuffers(RING_BYTES);
-    const { worker, ready } = startAnalysisThread(config, ring);
-    return new AnalysisLink(worker, ring, ready, config.bpf !== 'off');
+    const link = AnalysisLink.prepare(config);
+    link.startThread();
+    return link;
+  }
+
+  /** A link that takes records at once and starts its thread on startThread() (or close()). */
+  static prepare(config: AnalysisConfig): AnalysisLink {
+    return new AnalysisLink(config, createRingBuffers(RING_BYTES));
+  }
+
+  /** Start the analysis thread, once; what was written before waits in the ring. */
+  startThread(): void {
+    if (this.worker !== null) return;
+    const { worker, ready } = startAnalysisThread(this.config, this.ring);
+    this.worker = worker;
+    // Replies may follow `ready` in the same turn: listen from the start.
+    worker.on('message', (m: WorkerMessage) => {
+      if (m.type === 'space') this.backlog.flush();
+      else if (m.type === 'failed') this.fail(`failed: ${m.message}`);
+      else if (m.type === 'say') writeStderr(m.text);
+      else if (m.type === 'reply') this.replies.answer(m.req, m.value);
+    });
+    this.threadReady(ready);
   }
 
   /** Start the analysis thread and wait until it has started (or failed to). */
@@ -110,10 +132,11 @@ export class AnalysisLink implements ChannelPort {
 
   /** Everything analysed and written, metrics stopped, probes released. */
   async close(): Promise<void> {
+    this.startThread();
     this.priority.close();
     await this.request(0, (req) => ({ t: 'close', req }), {});
     this.closing = true;
-    await this.worker.terminate();
+    await this.worker!.terminate();
   }
 
   /**
@@ -122,6 +145,7 @@ export class AnalysisLink implements ChannelPort {
    */
   fatal(err: string): void {
     if (this.broken) return;
+    this.startThread();
     this.backlog.flush();
     if (!this.backlog.empty) return;
     handOverFatal(this.writer, err);
