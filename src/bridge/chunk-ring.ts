@@ -18,7 +18,8 @@
 // as a float64, which the analysis thread checks) instead of copying it. The
 // offer is one 64-bit word per direction in `ctl` (session << SKIP_OFFSET_BITS | offset),
 // written and read whole with Atomics, so the relay never pairs one session's offset with
-// another's number.
+// another's number. An Int32 flag per direction (Ctl.SkipOffered) says whether an offer may
+// stand: while none does, the relay's check of a chunk is one Int32 load, no BigInt.
 
 export const enum RecordType { Chunk = 1, Control = 2, Gap = 3, Wrap = 0xff }
 
@@ -34,6 +35,12 @@ export const enum Ctl {
   ProducerWaiting = 4,
   /** Set by the consumer when it has done everything up to a `fatal` record (sync exit path). */
   FatalDone = 5,
+  /**
+   * Per direction (+ dir), 1 while that direction's skip word may hold an offer: the relay
+   * checks this Int32 before loading the BigInt64 word, so a chunk with no offer standing
+   * (nearly every one) costs no BigInt.
+   */
+  SkipOffered = 6,
   Slots = 8,
 }
 
@@ -124,6 +131,7 @@ export class ChunkRingWriter {
    * record: it ends at or before the offset the analysis thread offered. One atomic load.
    */
   maySkip(dir: number, session: number, offset: number, length: number): boolean {
+    if (Atomics.load(this.ctl, Ctl.SkipOffered + dir) === 0) return false;
     const word = Atomics.load(this.skips, dir);
     if (word === 0n) return false;
     return offset + length <= Number(word & SKIP_OFFSET_MASK) && Number(word >> SKIP_OFFSET_BITS) === session % SKIP_SIDS;
@@ -188,12 +196,18 @@ export class ChunkRingReader implements SkipOffers {
    * offset `until` (exclusive): none of them will be read. Offsets past 16 TiB are not offered.
    */
   offerSkip(dir: number, session: number, until: number): void {
-    if (until > 0 && until < SKIP_OFFSET_MAX) Atomics.store(this.skips, dir, skipWord(session, until));
+    if (until <= 0 || until >= SKIP_OFFSET_MAX) return;
+    // The word before the flag: a relay that sees the flag finds the offer (or a newer one).
+    Atomics.store(this.skips, dir, skipWord(session, until));
+    Atomics.store(this.ctl, Ctl.SkipOffered + dir, 1);
   }
 
   /** Take back session's offer in direction dir (its body is done), unless another session's replaced it. */
   withdrawSkip(dir: number, session: number, until: number): void {
-    if (until > 0 && until < SKIP_OFFSET_MAX) Atomics.compareExchange(this.skips, dir, skipWord(session, until), 0n);
+    if (until <= 0 || until >= SKIP_OFFSET_MAX) return;
+    Atomics.compareExchange(this.skips, dir, skipWord(session, until), 0n);
+    // Only this thread offers, so the flag follows the word: cleared once no offer stands.
+    if (Atomics.load(this.skips, dir) === 0n) Atomics.store(this.ctl, Ctl.SkipOffered + dir, 0);
   }
 
   get empty(): boolean { return Atomics.load(this.ctl, Ctl.Head) === Atomics.load(this.ctl, Ctl.Tail); }

@@ -98,7 +98,8 @@ export class ByteStream {
   }
 
   add(e: IoEvent): void {
-    if (this.waiting !== null) { this.waiting.push(e); return; }
+    // A copy: the feed hands every event in one object it refills (kernel-feed.ts).
+    if (this.waiting !== null) { this.waiting.push({ ...e }); return; }
     if (this.lost || e.ret <= 0) return; // EAGAIN on a non-blocking fd, EOF, errors: no bytes moved
     if (e.exitNs <= this.countedUntilNs) {
       // Counted by the kernel (it was watched) and in the startAt count too.
@@ -169,6 +170,18 @@ export class ByteStream {
   at(off: number): Segment | null {
     const i = this.indexOf(off);
     return i < 0 ? null : { startOff: this.startOff[i], endOff: this.endOff[i], enterNs: this.enterNs[i], exitNs: this.exitNs[i] };
+  }
+
+  /** When the syscall that moved byte `off` returned (ns), with no Segment made; undefined as at() gives null. */
+  exitNsAt(off: number): number | undefined {
+    const i = this.indexOf(off);
+    return i < 0 ? undefined : this.exitNs[i];
+  }
+
+  /** When the syscall that moved byte `off` began (ns); undefined as at() gives null. */
+  enterNsAt(off: number): number | undefined {
+    const i = this.indexOf(off);
+    return i < 0 ? undefined : this.enterNs[i];
   }
 
   /** True once byte `off` has been moved (its call's event may have been lost: at() says). */

@@ -118,26 +118,42 @@ export interface ServerFd { pid: number; fd: number; openedNs: number; nr: numbe
 
 const F = IO_EVENT.fields;
 
-// Two u32 reads: a BigInt per field made decoding a snapshot (25 fields) 30x an io event.
-// Exact below 2^53 (ns: 104 days of uptime; counts and bytes far below).
-const u64 = (b: Buffer, at: number): number => b.readUInt32LE(at) + b.readUInt32LE(at + 4) * 4294967296;
-const s64 = (b: Buffer, at: number): number => b.readUInt32LE(at) + b.readInt32LE(at + 4) * 4294967296;
+/**
+ * A ring's records as bytes and as u32 words over the same memory (ring-reader.ts). Records
+ * and every u64 field in them are 8-byte aligned, so the decoders read words, indexed from
+ * the byte offset: an element load each, where Buffer.readUInt32LE was a call with bounds
+ * checks (decoding was most of a drain's CPU).
+ */
+export interface RecordBytes { bytes: Buffer; words: Uint32Array }
 
-export function decodeIoEvent(b: Buffer, at: number): IoEvent {
-  const op = b.readUInt16LE(at + F.op);
-  return {
-    // u64/s64, not a BigInt each (io events come several a round trip): the same double
-    // as Number(BigInt), one rounding, with no garbage.
-    enterNs: u64(b, at + F.enter_ns),
-    exitNs: u64(b, at + F.exit_ns),
-    ret: s64(b, at + F.ret),
-    pid: b.readUInt32LE(at + F.pid),
-    tid: b.readUInt32LE(at + F.tid),
-    fd: b.readInt32LE(at + F.fd),
-    isRead: op === IoOp.read || op === IoOp.readv || op === IoOp.recvmsg,
-    op,
-    startOff: u64(b, at + F.start_off),
-  };
+/** A Buffer's bytes as RecordBytes; its byteOffset must be a multiple of 4 (a ring's mapping, a test's own buffer). */
+export function recordBytesOf(bytes: Buffer): RecordBytes {
+  return { bytes, words: new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >> 2) };
+}
+
+// u64 as two u32 words: a BigInt per field made decoding a snapshot (25 fields) 30x an io
+// event. Exact below 2^53 (ns: 104 days of uptime; counts and bytes far below).
+const u64 = (w: Uint32Array, at: number): number => w[at >> 2] + w[(at >> 2) + 1] * 4294967296;
+const s64 = (w: Uint32Array, at: number): number => w[at >> 2] + (w[(at >> 2) + 1] | 0) * 4294967296;
+const u32 = (w: Uint32Array, at: number): number => w[at >> 2];
+const s32 = (w: Uint32Array, at: number): number => w[at >> 2] | 0;
+/** A u16 at a 4-byte-aligned offset (io_syscall_event.op, tree_event_head.kind): the low half of its word. */
+const u16 = (w: Uint32Array, at: number): number => w[at >> 2] & 0xffff;
+
+/**
+ * The io event at byte offset `at`. into: an event to fill instead of making one (the feed
+ * reuses one for every event of a drain, so a sink must copy what it keeps).
+ */
+export function decodeIoEvent(r: RecordBytes, at: number, into?: IoEvent): IoEvent {
+  const w = r.words;
+  const op = u16(w, at + F.op);
+  const enterNs = u64(w, at + F.enter_ns), exitNs = u64(w, at + F.exit_ns), ret = s64(w, at + F.ret);
+  const pid = u32(w, at + F.pid), tid = u32(w, at + F.tid), fd = s32(w, at + F.fd), startOff = u64(w, at + F.start_off);
+  const isRead = op === IoOp.read || op === IoOp.readv || op === IoOp.recvmsg;
+  if (into === undefined) return { enterNs, exitNs, ret, pid, tid, fd, isRead, op, startOff };
+  into.enterNs = enterNs; into.exitNs = exitNs; into.ret = ret; into.pid = pid; into.tid = tid;
+  into.fd = fd; into.isRead = isRead; into.op = op; into.startOff = startOff;
+  return into;
 }
 
 const H = TREE_EVENT_HEAD.fields;
@@ -149,7 +165,7 @@ function cString(b: Buffer, at: number, max: number): string {
   return b.toString('utf8', at, end < 0 || end > at + max ? at + max : end);
 }
 
-function decodeTotals(b: Buffer, at: number): TreeTotals {
+function decodeTotals(b: Uint32Array, at: number): TreeTotals {
   const c = at + T.cause_ns; // IDLE_CAUSES.length (9) slots, as one literal: no array growth
   const causeNs = [u64(b, c), u64(b, c + 8), u64(b, c + 16), u64(b, c + 24), u64(b, c + 32), u64(b, c + 40), u64(b, c + 48), u64(b, c + 56), u64(b, c + 64)];
   return {
@@ -169,11 +185,11 @@ const C = TREE_CHILD_CPU.fields;
 const NO_CHILDREN: Map<number, number> = new Map();
 
 /** The occupied child slots of a snapshot; one shared empty map when none is (no allocation). */
-function decodeChildSlots(b: Buffer, at: number): Map<number, number> {
+function decodeChildSlots(b: Uint32Array, at: number): Map<number, number> {
   let out = NO_CHILDREN;
   for (let i = 0; i < TREE_CHILD_SLOTS; i++) {
     const slot = at + i * TREE_CHILD_CPU.size;
-    const pid = b.readUInt32LE(slot + C.pid);
+    const pid = u32(b, slot + C.pid);
     if (pid === 0) continue;
     if (out === NO_CHILDREN) out = new Map();
     out.set(pid, u64(b, slot + C.cpu_ns));
@@ -182,30 +198,31 @@ function decodeChildSlots(b: Buffer, at: number): Map<number, number> {
 }
 
 /** One record of the tree ring; null for a kind this build does not know. */
-export function decodeTreeEvent(b: Buffer, at: number): TreeEvent | null {
+export function decodeTreeEvent(r: RecordBytes, at: number): TreeEvent | null {
   // Every record is built as one literal with its fields in a fixed order: one object shape
   // per kind, no spread of a head object (V8 made a map transition per spread).
-  const tsNs = u64(b, at + H.ts_ns), pid = b.readUInt32LE(at + H.pid), tid = b.readUInt32LE(at + H.tid);
-  const kind = b.readUInt16LE(at + H.kind);
+  const w = r.words, b = r.bytes;
+  const tsNs = u64(w, at + H.ts_ns), pid = u32(w, at + H.pid), tid = u32(w, at + H.tid);
+  const kind = u16(w, at + H.kind);
   if (kind === TreeEventKind.snapshot) {
     const f = TREE_SNAPSHOT_EVENT.fields;
-    return { tsNs, pid, tid, kind: 'snapshot', fd: b.readInt32LE(at + f.fd), write: b.readUInt32LE(at + f.write) !== 0, totals: decodeTotals(b, at + f.totals), childCpuNs: decodeChildSlots(b, at + f.children) };
+    return { tsNs, pid, tid, kind: 'snapshot', fd: s32(w, at + f.fd), write: u32(w, at + f.write) !== 0, totals: decodeTotals(w, at + f.totals), childCpuNs: decodeChildSlots(w, at + f.children) };
   }
   if (kind === TreeEventKind.exec) {
     const f = TREE_EXEC_EVENT.fields;
-    const argsLen = Math.min(b.readUInt32LE(at + f.args_len), 256);
+    const argsLen = Math.min(u32(w, at + f.args_len), 256);
     const args = b.toString('utf8', at + f.args, at + f.args + argsLen).split('\0');
     if (args.length > 0 && args[args.length - 1] === '') args.pop();
     return {
-      tsNs, pid, tid, kind: 'exec', startNs: u64(b, at + f.start_ns), ppid: b.readUInt32LE(at + f.ppid),
+      tsNs, pid, tid, kind: 'exec', startNs: u64(w, at + f.start_ns), ppid: u32(w, at + f.ppid),
       comm: cString(b, at + f.comm, COMM_LEN), path: cString(b, at + f.path, PATH_LEN), args,
     };
   }
   if (kind === TreeEventKind.exit) {
     const f = TREE_EXIT_EVENT.fields;
     return {
-      tsNs, pid, tid, kind: 'exit', startNs: u64(b, at + f.start_ns), cpuNs: u64(b, at + f.cpu_ns), diskNs: u64(b, at + f.disk_ns),
-      status: b.readInt32LE(at + f.status), comm: cString(b, at + f.comm, COMM_LEN),
+      tsNs, pid, tid, kind: 'exit', startNs: u64(w, at + f.start_ns), cpuNs: u64(w, at + f.cpu_ns), diskNs: u64(w, at + f.disk_ns),
+      status: s32(w, at + f.status), comm: cString(b, at + f.comm, COMM_LEN),
     };
   }
   return null;
@@ -216,6 +233,6 @@ export function decodeServerFd(key: Buffer, keyAt: number, value: Buffer, valueA
   const f = SERVER_FD.fields;
   return {
     pid: key.readUInt32LE(keyAt + IO_FD_KEY.fields.pid), fd: key.readInt32LE(keyAt + IO_FD_KEY.fields.fd),
-    openedNs: u64(value, valueAt + f.opened_ns), nr: value.readUInt32LE(valueAt + f.nr), path: cString(value, valueAt + f.path, PATH_LEN),
+    openedNs: value.readUInt32LE(valueAt + f.opened_ns) + value.readUInt32LE(valueAt + f.opened_ns + 4) * 4294967296, nr: value.readUInt32LE(valueAt + f.nr), path: cString(value, valueAt + f.path, PATH_LEN),
   };
 }

@@ -89,7 +89,7 @@ const FORGET_EVERY = 256;
 export const UNANSWERED_KEPT = 100_000;
 
 export class KernelStage implements RecordStage, KernelEventSink {
-  private readonly byKey = new Map<string, ByteStream>();
+  private readonly streams = new StreamTable();
   readonly c2sLsptapRead: ByteStream;
   readonly c2sLsptapWrite: ByteStream;
   readonly c2sServerRead: ByteStream;
@@ -130,7 +130,7 @@ export class KernelStage implements RecordStage, KernelEventSink {
     this.analysisTid = fds.analysisTid ?? null;
     const reg = (pid: number, fd: number, read: boolean, label: string): ByteStream => {
       const s = new ByteStream(label);
-      this.byKey.set(`${pid}:${fd}:${read ? 'r' : 'w'}`, s);
+      this.streams.add(pid, fd, read, s);
       return s;
     };
     this.c2sLsptapRead = reg(fds.lsptapPid, fds.lsptapIn, true, 'lsptap reads the editor');
@@ -150,7 +150,7 @@ export class KernelStage implements RecordStage, KernelEventSink {
 
   /** Watched after the session began: every stream keeps its events until its count is known (startAt, startOrForget). */
   awaitStarts(): void {
-    for (const s of this.byKey.values()) s.awaitStart();
+    for (const s of this.streams.all) s.awaitStart();
   }
 
   /**
@@ -163,7 +163,7 @@ export class KernelStage implements RecordStage, KernelEventSink {
     if (s === null) return;
     if (start !== null) { s.startAt(start.bytes, start.untilNs, start.inFlight); return; }
     if (name === 'c2sEditorWrite' || name === 's2cEditorRead') {
-      for (const [k, v] of this.byKey) if (v === s) this.byKey.delete(k);
+      this.streams.remove(s);
       this[name] = null;
       return;
     }
@@ -173,7 +173,7 @@ export class KernelStage implements RecordStage, KernelEventSink {
   readonly onIo = (e: IoEvent): void => {
     if (e.tid === this.analysisTid && e.pid === this.lsptapPid) { this.analysisThreadEvents++; return; }
     this.ioEvents++;
-    const s = this.byKey.get(`${e.pid}:${e.fd}:${e.isRead ? 'r' : 'w'}`);
+    const s = this.streams.find(e.pid, e.fd, e.isRead);
     if (s === undefined) { this.strayEvents++; return; }
     s.add(e);
   };
@@ -220,9 +220,9 @@ export class KernelStage implements RecordStage, KernelEventSink {
   private timed(rec: MessageRecord): void {
     const end = rec.offset + rec.headerBytes + rec.bytes - 1;
     this.timedOffset[rec.dir] = rec.offset;
-    const readNs = rec.dir === 'c2s' ? this.c2sServerRead.at(end)?.exitNs ?? 0 : 0;
+    const readNs = rec.dir === 'c2s' ? this.c2sServerRead.exitNsAt(end) ?? 0 : 0;
     if (readNs !== 0) this.lastServerReadNs = readNs;
-    if (rec.dir === 's2c') this.lastServerWriteNs = this.s2cServerWrite.at(rec.offset)?.enterNs ?? this.lastServerWriteNs;
+    if (rec.dir === 's2c') this.lastServerWriteNs = this.s2cServerWrite.enterNsAt(rec.offset) ?? this.lastServerWriteNs;
     if (rec.kind === 'request' && rec.id !== null) {
       const waiting = this.unanswered[rec.dir];
       waiting.set(end, readNs);
@@ -250,7 +250,7 @@ export class KernelStage implements RecordStage, KernelEventSink {
   /** Syscalls kept, over every stream. */
   get keptSegments(): number {
     let n = 0;
-    for (const s of this.byKey.values()) n += s.kept;
+    for (const s of this.streams.all) n += s.kept;
     return n;
   }
 
@@ -278,18 +278,18 @@ export class KernelStage implements RecordStage, KernelEventSink {
   useKernelClock(rec: MessageRecord): void {
     const end = rec.offset + rec.headerBytes + rec.bytes - 1;
     const own = this.ownStreams(rec.dir);
-    const firstNs = own.read.at(rec.offset)?.exitNs;
-    const lastNs = own.read.at(end)?.exitNs;
-    const fwdNs = own.write.at(end)?.exitNs;
+    const firstNs = own.read.exitNsAt(rec.offset);
+    const lastNs = own.read.exitNsAt(end);
+    const fwdNs = own.write.exitNsAt(end);
     if (firstNs === undefined || lastNs === undefined || fwdNs === undefined) return;
     const req = rec.kind === 'response' ? rec.request : null;
     let reqFwdNs: number | undefined;
     if (req !== null) {
-      reqFwdNs = this.ownStreams(rec.dir === 'c2s' ? 's2c' : 'c2s').write.at(req.endOffset)?.exitNs;
+      reqFwdNs = this.ownStreams(rec.dir === 'c2s' ? 's2c' : 'c2s').write.exitNsAt(req.endOffset);
       if (reqFwdNs === undefined) return;
       // A write preempted after it woke the reader returns after the read: the request had left
       // lsptap by then, and the latency starts there so that its parts add up to it (handoffNs).
-      if (rec.dir === 's2c') reqFwdNs = handoffNs(reqFwdNs, this.c2sServerRead.at(req.endOffset)?.exitNs);
+      if (rec.dir === 's2c') reqFwdNs = handoffNs(reqFwdNs, this.c2sServerRead.exitNsAt(req.endOffset));
       req.forwardedNs = BigInt(reqFwdNs);
       rec.latencyMs = (lastNs - reqFwdNs) / 1e6;
     }
@@ -302,7 +302,7 @@ export class KernelStage implements RecordStage, KernelEventSink {
   /** The editor's write of byte `off` returned -> lsptap's read of it returned. */
   private fromEditorUs(off: number): number | null {
     if (this.c2sEditorWrite === null) return null;
-    return gapUs(this.c2sEditorWrite.at(off)?.exitNs, this.c2sLsptapRead.at(off)?.exitNs);
+    return gapUs(this.c2sEditorWrite.exitNsAt(off), this.c2sLsptapRead.exitNsAt(off));
   }
 
   /** Compute the kernel fields of one record. */
@@ -314,36 +314,62 @@ export class KernelStage implements RecordStage, KernelEventSink {
       k.fromEditorPipeUs = this.fromEditorUs(end);
       k.lsptapReadUs = nsToUs(this.c2sLsptapRead.syscallNs(start, end));
       k.lsptapWriteUs = nsToUs(this.c2sLsptapWrite.syscallNs(start, end));
-      k.toServerPipeUs = gapUs(this.c2sLsptapWrite.at(end)?.exitNs, this.c2sServerRead.at(end)?.exitNs);
+      k.toServerPipeUs = gapUs(this.c2sLsptapWrite.exitNsAt(end), this.c2sServerRead.exitNsAt(end));
       return k;
     }
     const req = rec.kind === 'response' ? rec.request : null;
     if (req !== null) {
       const qEnd = req.endOffset;
-      const readReq = this.c2sServerRead.at(qEnd);
-      const writeResp = this.s2cServerWrite.at(start);
-      const readReqNs = readReq?.exitNs;
-      const writeRespNs = writeResp?.enterNs;
+      const readReqNs = this.c2sServerRead.exitNsAt(qEnd);
+      const writeRespNs = this.s2cServerWrite.enterNsAt(start);
       k.fromEditorPipeUs = this.fromEditorUs(qEnd);
-      k.toServerPipeUs = gapUs(this.c2sLsptapWrite.at(qEnd)?.exitNs, readReqNs);
+      k.toServerPipeUs = gapUs(this.c2sLsptapWrite.exitNsAt(qEnd), readReqNs);
       k.serverUs = gapUs(readReqNs, writeRespNs);
-      const w = readReq && writeResp ? this.tree.window(readReq.exitNs, writeResp.enterNs, { method: rec.method, id: rec.id }) : null;
+      const w = readReqNs !== undefined && writeRespNs !== undefined ? this.tree.window(readReqNs, writeRespNs, { method: rec.method, id: rec.id }) : null;
       Object.assign(k, w ?? NO_WINDOW);
       // gopls writes header and body with separate write()s; the time between is the server's too.
       // It ends by lsptap's read of the last byte, however late a preempted write returned.
-      const wroteNs = this.s2cServerWrite.at(end)?.exitNs;
-      k.serverWriteUs = gapUs(writeRespNs, wroteNs === undefined ? undefined : handoffNs(wroteNs, this.s2cLsptapRead.at(end)?.exitNs));
+      const wroteNs = this.s2cServerWrite.exitNsAt(end);
+      k.serverWriteUs = gapUs(writeRespNs, wroteNs === undefined ? undefined : handoffNs(wroteNs, this.s2cLsptapRead.exitNsAt(end)));
       if (this.profile !== null) k.profile = this.profile.profileOf(rec);
     }
-    k.toLsptapPipeUs = gapUs(this.s2cServerWrite.at(end)?.exitNs, this.s2cLsptapRead.at(end)?.exitNs);
+    k.toLsptapPipeUs = gapUs(this.s2cServerWrite.exitNsAt(end), this.s2cLsptapRead.exitNsAt(end));
     k.lsptapReadUs = nsToUs(this.s2cLsptapRead.syscallNs(start, end));
     k.lsptapWriteUs = nsToUs(this.s2cLsptapWrite.syscallNs(start, end));
-    k.toEditorPipeUs = this.s2cEditorRead === null ? null : gapUs(this.s2cLsptapWrite.at(end)?.exitNs, this.s2cEditorRead.at(end)?.exitNs);
+    k.toEditorPipeUs = this.s2cEditorRead === null ? null : gapUs(this.s2cLsptapWrite.exitNsAt(end), this.s2cEditorRead.exitNsAt(end));
     return k;
   }
 }
 
 function nsToUs(ns: number | null): number | null { return ns === null ? null : us(ns); }
+
+/**
+ * The session's streams by (pid, fd, direction). Eight at most, so a scan of flat arrays:
+ * a key string per io event (two number-to-string conversions and a concatenation, then
+ * garbage) cost more than the rest of the event's handling.
+ */
+class StreamTable {
+  private readonly pids: number[] = [];
+  private readonly fds: number[] = [];
+  private readonly reads: boolean[] = [];
+  readonly all: ByteStream[] = [];
+
+  add(pid: number, fd: number, read: boolean, s: ByteStream): void {
+    this.pids.push(pid); this.fds.push(fd); this.reads.push(read); this.all.push(s);
+  }
+
+  find(pid: number, fd: number, read: boolean): ByteStream | undefined {
+    for (let i = 0; i < this.all.length; i++) if (this.pids[i] === pid && this.fds[i] === fd && this.reads[i] === read) return this.all[i];
+    return undefined;
+  }
+
+  remove(s: ByteStream): void {
+    for (let i = this.all.length - 1; i >= 0; i--) {
+      if (this.all[i] !== s) continue;
+      this.pids.splice(i, 1); this.fds.splice(i, 1); this.reads.splice(i, 1); this.all.splice(i, 1);
+    }
+  }
+}
 
 /** A response whose window the kernel did not show: every tree field null. */
 const NO_WINDOW: KernelTiming = {

@@ -420,7 +420,7 @@ export class KernelSession implements KernelTiming {
     return {
       kernel: {
         ...c, eventsRead: this.feed.eventsRead, drains: this.feed.drains,
-        drainMs: Math.round(Number(this.feed.drainNs) / 1e4) / 100, strayEvents: this.kernelStage.strayEvents, fds,
+        drainMs: Math.round(this.feed.drainNs / 1e4) / 100, strayEvents: this.kernelStage.strayEvents, fds,
         ...(profile !== null ? { profile } : this.profileOff !== null ? { profile: { off: this.profileOff } } : {}),
       },
       ...(this.profile?.filePath != null ? { profileFile: this.profile.filePath } : {}),

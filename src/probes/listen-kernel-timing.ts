@@ -217,7 +217,7 @@ export class ListenKernelTiming {
             // This session's own events; the counters are the listener's, since it started.
             ioEvents: stage.ioEvents, strayEvents: stage.strayEvents, shared: true,
             listenerIoEvents: io[0], ioDrops: io[1] + io[2], listenerTreeEvents: sc[0], treeDrops: sc[1],
-            listenerDrains: this.feed.drains, listenerDrainMs: Math.round(Number(this.feed.drainNs) / 1e4) / 100, listenerStrayEvents: this.strays,
+            listenerDrains: this.feed.drains, listenerDrainMs: Math.round(this.feed.drainNs / 1e4) / 100, listenerStrayEvents: this.strays,
           },
         };
       },

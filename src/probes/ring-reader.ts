@@ -12,6 +12,7 @@
 // offset, then the sample; records are 8-byte aligned.
 
 import { nativeCalls, bufferAt, isMapFailed, PROT_READ, PROT_WRITE, MAP_SHARED, SC_PAGESIZE, type Pointer } from './native';
+import { recordBytesOf, type RecordBytes } from './event-layout';
 
 const BUSY_BIT = 0x80000000;
 const DISCARD_BIT = 0x40000000;
@@ -20,7 +21,7 @@ const HEADER_BYTES = 8;
 const FULL_MARGIN = 1024;
 
 /** Called with the data area and the sample's byte offset and length in it. */
-export type RecordHandler = (data: Buffer, offset: number, length: number) => void;
+export type RecordHandler = (data: RecordBytes, offset: number, length: number) => void;
 
 export class RingReader {
   private readonly consumerMap: Pointer;
@@ -28,8 +29,10 @@ export class RingReader {
   private readonly consumerBytes: number;
   private readonly producerBytes: number;
   private readonly consumerPos: BigUint64Array;
-  private readonly producerPos: BigUint64Array;
-  private readonly data: Buffer;
+  /** producer_pos as two u32 words (low, high): read without a BigInt per drain. */
+  private readonly producerWords: Uint32Array;
+  /** The data area (both mappings), as bytes and as u32 words (records are 8-byte aligned). */
+  private readonly data: RecordBytes;
   private readonly dataWords: Int32Array;
   private readonly mask: number;
   private cons: number;
@@ -55,11 +58,25 @@ export class RingReader {
     const cbuf = bufferAt(c.value, this.consumerBytes);
     const pbuf = bufferAt(p.value, this.producerBytes);
     this.consumerPos = new BigUint64Array(cbuf.buffer, cbuf.byteOffset, 1);
-    this.producerPos = new BigUint64Array(pbuf.buffer, pbuf.byteOffset, 1);
-    this.data = pbuf.subarray(page);
+    this.producerWords = new Uint32Array(pbuf.buffer, pbuf.byteOffset, 2);
+    this.data = recordBytesOf(pbuf.subarray(page));
     this.dataWords = new Int32Array(pbuf.buffer, pbuf.byteOffset + page, (2 * sizeBytes) >> 2);
     this.mask = sizeBytes - 1;
     this.cons = Number(Atomics.load(this.consumerPos, 0));
+  }
+
+  /**
+   * producer_pos (the kernel stores it whole, 64 bits at once), read as its high word, its
+   * low word and its high word again: a changed high word means the low one wrapped between
+   * the reads, so read again. Little-endian, as the BigUint64Array was.
+   */
+  private producerPosition(): number {
+    const w = this.producerWords;
+    for (;;) {
+      const hi = Atomics.load(w, 1);
+      const lo = Atomics.load(w, 0);
+      if (Atomics.load(w, 1) === hi) return hi * 4294967296 + lo;
+    }
   }
 
   /**
@@ -74,7 +91,7 @@ export class RingReader {
     let cons = this.cons;
     let first = true;
     for (;;) {
-      const prod = Number(Atomics.load(this.producerPos, 0));
+      const prod = this.producerPosition();
       const wasFull = first && prod - cons > this.sizeBytes - FULL_MARGIN;
       first = false;
       if (cons >= prod) break;
