@@ -9,9 +9,13 @@
  * goes to sleep in a syscall (not one of the runtime's idle waits: futex, nanosleep,
  * epoll and the like, nor a read of its own input) takes its stacks and becomes a waiter
  * until it runs again. The server's blocked time (tree.bpf.c: no server thread on a CPU or
- * runnable; tree_blocked_ns) is shared among the waiters of each instant, so a request's
- * wait stacks add up to its serverBlockedUs; blocked time with no waiter is charged to
- * no stack ("no thread in a syscall": Go parks goroutines without a syscall).
+ * runnable; tree_idle_split) is shared among the waiters of each instant, mode by mode, so
+ * a request's wait stacks add up to its serverBlockedUs and each wait carries its cause
+ * (enum profile_wait_cause): the time a descendant ran is `child`, the time a tree thread
+ * was in uninterruptible sleep `disk`, as the kernel fields count them; the rest is named
+ * by the syscall the waiter slept in (lock, pipe, socket...). Blocked time with no waiter
+ * is charged to no stack ("no thread in a syscall": Go parks goroutines without a
+ * syscall), under the cause of its mode (`parked` for the rest).
  *
  * Nothing goes through a ring: counts sit in profile_counts, keyed by stacks and by the
  * server's stream byte counts at the sample (the window key), and stacks in
@@ -23,18 +27,26 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "io.h"
+#include "tree.h"
 #include "profile.h"
 #include "common.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define TASK_RUNNING 0
+#define TASK_DEAD 0x80
 #define E2BIG 7
+#define S_IFMT 00170000
+#define S_IFIFO 0010000
+#define S_IFSOCK 0140000
 
 #include "syscall-nr.h"
 
-/* The server's blocked time so far, ns (tree.bpf.c). */
-extern __u64 tree_blocked_ns(__u64 now);
+/* The server's blocked time so far, ns, by idle mode (tree.bpf.c). */
+extern int tree_idle_split(__u64 now, struct tree_idle *out);
+
+/* The idle modes in tree_idle's order, as the causes their time goes to with no waiter. */
+#define IDLE_MODES 3
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -69,13 +81,14 @@ struct {
 	__type(value, struct profile_stack);
 } profile_scratch SEC(".maps");
 
-/* The shared wait clock: the server's blocked time, divided among the waiters. */
+/* The shared wait clock: the server's blocked time, divided among the waiters, kept per
+ * idle mode (child, disk, other). */
 struct wait_clock {
 	struct bpf_spin_lock lock;
 	__u32 waiters;		/* server threads asleep in a syscall now */
-	__u64 share_ns;		/* blocked time per waiter, summed since the start */
-	__u64 blocked_ns;	/* tree_blocked_ns() when last read */
-	__u64 unclaimed_ns;	/* blocked time with no waiter, not charged yet */
+	__u64 share_ns[IDLE_MODES];	/* blocked time per waiter, summed since the start */
+	__u64 blocked_ns[IDLE_MODES];	/* tree_idle_split() when last read */
+	__u64 unclaimed_ns[IDLE_MODES];	/* blocked time with no waiter, not charged yet */
 	__u64 started;
 };
 
@@ -88,10 +101,11 @@ struct {
 
 /* A server thread asleep in a syscall: its stacks and the share when it went to sleep. */
 struct waiter {
-	__u64 share_start_ns;
+	__u64 share_start_ns[IDLE_MODES];
 	__u64 user_stack;
 	__u64 kernel_stack;
-	__u64 armed;
+	__u32 armed;
+	__u32 cause;	/* what its other-mode time goes to: the syscall it slept in */
 };
 
 struct {
@@ -183,41 +197,55 @@ static __always_inline void add_to(struct profile_key *k, __u64 n, __u64 ns)
 	__sync_fetch_and_add(&v->ns, ns);
 }
 
-/* Bring the wait clock up to the server's blocked time now. join: a waiter comes, and
- * *out is the share so far (its start); else *out is the share since start of a waiter
- * that leaves (when leaving), and *unclaimed the blocked time no waiter had, zeroed. */
-static __always_inline void advance(struct wait_clock *w, __u64 blocked, bool join, bool leaving, __u64 start, __u64 *out, __u64 *unclaimed)
+/* Bring the wait clock up to the server's blocked time now, mode by mode. join: a waiter
+ * comes, and out[] is the share so far (its start); else, when leaving, out[] is the share
+ * since start[] of a waiter that leaves, and always unclaimed[] the blocked time no waiter
+ * had, zeroed. */
+static __always_inline void advance(struct wait_clock *w, struct tree_idle *now, bool join, bool leaving, __u64 *start, __u64 *out, __u64 *unclaimed)
 {
 	__u64 d;
+	int m;
 
 	bpf_spin_lock(&w->lock);
 	if (!w->started) {
 		w->started = 1;
-		w->blocked_ns = blocked;
+		for (m = 0; m < IDLE_MODES; m++)
+			w->blocked_ns[m] = now->ns[m];
 	}
-	if (blocked > w->blocked_ns) {
-		d = blocked - w->blocked_ns;
-		w->blocked_ns = blocked;
-		if (w->waiters > 0) {
-			w->share_ns += d / w->waiters;
-			w->unclaimed_ns += d % w->waiters;	/* so the parts add up exactly */
-		} else {
-			w->unclaimed_ns += d;
+	for (m = 0; m < IDLE_MODES; m++) {
+		if (now->ns[m] > w->blocked_ns[m]) {
+			d = now->ns[m] - w->blocked_ns[m];
+			w->blocked_ns[m] = now->ns[m];
+			if (w->waiters > 0) {
+				w->share_ns[m] += d / w->waiters;
+				w->unclaimed_ns[m] += d % w->waiters;	/* so the parts add up exactly */
+			} else {
+				w->unclaimed_ns[m] += d;
+			}
 		}
 	}
-	if (join) {
+	if (join)
 		w->waiters++;
-		*out = w->share_ns;
-	} else {
-		if (leaving) {
-			if (w->waiters > 0)
-				w->waiters--;
-			*out = w->share_ns - start;
+	else if (leaving && w->waiters > 0)
+		w->waiters--;
+	for (m = 0; m < IDLE_MODES; m++) {
+		if (join) {
+			out[m] = w->share_ns[m];
+		} else {
+			if (leaving)
+				out[m] = w->share_ns[m] - start[m];
+			unclaimed[m] = w->unclaimed_ns[m];
+			w->unclaimed_ns[m] = 0;
 		}
-		*unclaimed = w->unclaimed_ns;
-		w->unclaimed_ns = 0;
 	}
 	bpf_spin_unlock(&w->lock);
+}
+
+/* The cause a mode's time goes to: child and disk as the tree counts them; the other
+ * mode's by what the waiter slept in (other: WAIT_PARKED for no waiter). */
+static __always_inline __u16 mode_cause(int m, __u32 other)
+{
+	return m == 0 ? WAIT_CHILD : m == 1 ? WAIT_DISK : (__u16)other;
 }
 
 static __always_inline struct wait_clock *clock_of(void)
@@ -263,6 +291,43 @@ static __always_inline bool idle_wait(long nr, struct pt_regs *regs, struct prof
 	return (nr == NR_READ || nr == NR_READV) && (__s32)SYSCALL_ARG1(regs) == c->in_fd;
 }
 
+/* What kind of file the current task's fd is (S_IFMT bits; 0: none). */
+static __always_inline __u32 fd_type(__s32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
+	struct file *f = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= max)
+		return 0;
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]) || !f)
+		return 0;
+	return BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT;
+}
+
+/* What a server thread going to sleep in syscall nr waits for, when no descendant runs and
+ * no tree thread is in uninterruptible sleep (the other mode). Taken at the sleep: what
+ * the kernel fields' blockedOtherOn says is read at the wakeup, and for the thread that woke. */
+static __always_inline __u32 sleep_cause(long nr, struct pt_regs *regs)
+{
+	__u32 type;
+
+	if (nr == NR_WAIT4 || nr == NR_WAITID)
+		return WAIT_WAITPID;
+	if (nr == NR_FLOCK || nr == NR_FCNTL || nr == NR_FUTEX)
+		return WAIT_LOCK;
+	if (nr == NR_CONNECT || nr == NR_ACCEPT || nr == NR_ACCEPT4 || nr == NR_RECVFROM || nr == NR_RECVMSG ||
+	    nr == NR_SENDTO || nr == NR_SENDMSG)
+		return WAIT_SOCKET;
+	if (nr == NR_READ || nr == NR_READV || nr == NR_WRITE || nr == NR_WRITEV || nr == NR_PREAD64 || nr == NR_PWRITE64 ||
+	    nr == NR_PREADV || nr == NR_PREADV2) {
+		type = fd_type((__s32)SYSCALL_ARG1(regs));
+		return type == S_IFIFO ? WAIT_PIPE : type == S_IFSOCK ? WAIT_SOCKET : WAIT_FILE;
+	}
+	return WAIT_SYSCALL;
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_profile_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
 {
@@ -271,8 +336,9 @@ int BPF_PROG(handle_profile_switch, bool preempt, struct task_struct *prev, stru
 	struct waiter *wt;
 	struct pt_regs *regs;
 	struct profile_key k = {};
+	struct tree_idle idle = {};
 	bool leaving;
-	__u64 start = 0;
+	__u64 start[IDLE_MODES] = {};
 	long nr;
 
 	/* A server thread runs: the server's blocked interval, if it was blocked, ended here.
@@ -282,25 +348,47 @@ int BPF_PROG(handle_profile_switch, bool preempt, struct task_struct *prev, stru
 		c = settings();
 		w = clock_of();
 		if (c && w && c->server_pid != 0) {
-			__u64 share = 0, unclaimed = 0;
+			__u64 share[IDLE_MODES] = {}, unclaimed[IDLE_MODES] = {}, zero[IDLE_MODES] = {}, most = 0;
+			struct tree_idle idle = {};
+			int m, top = 2;
 
+			tree_idle_split(bpf_ktime_get_ns(), &idle);
 			wt = bpf_task_storage_get(&profile_waiters, next, 0, 0);
 			leaving = wt && wt->armed;
-			advance(w, tree_blocked_ns(bpf_ktime_get_ns()), false, leaving, leaving ? wt->share_start_ns : 0, &share, &unclaimed);
+			advance(w, &idle, false, leaving, leaving ? wt->share_start_ns : zero, share, unclaimed);
 			k.tgid = c->server_pid;
 			k.kind = PROFILE_WAIT;
 			window_of(c, &k);
-			if (unclaimed > 0)
-				add_to(&k, 0, unclaimed);
+			for (m = 0; m < IDLE_MODES; m++) {
+				if (unclaimed[m] > 0) {
+					k.cause = mode_cause(m, WAIT_PARKED);
+					add_to(&k, 0, unclaimed[m]);
+				}
+			}
 			if (leaving) {
+				__u32 cause = wt->cause;
+
 				wt->armed = 0;
 				k.user_stack = wt->user_stack;
 				k.kernel_stack = wt->kernel_stack;
-				add_to(&k, 1, share);
+				/* The sleep counts once, under the cause that got most of it. */
+				for (m = 0; m < IDLE_MODES; m++) {
+					if (share[m] > most) {
+						most = share[m];
+						top = m;
+					}
+				}
+				for (m = 0; m < IDLE_MODES; m++) {
+					if (share[m] > 0 || m == top) {
+						k.cause = mode_cause(m, cause);
+						add_to(&k, m == top, share[m]);
+					}
+				}
 			}
 		}
 	}
-	if (preempt || prev_state == TASK_RUNNING)
+	/* An exiting thread (TASK_DEAD) never runs again: as a waiter it would take a share for ever. */
+	if (preempt || prev_state == TASK_RUNNING || (prev_state & TASK_DEAD))
 		return 0;
 	if (role_of(prev->tgid) != ROLE_SERVER)
 		return 0;
@@ -320,8 +408,12 @@ int BPF_PROG(handle_profile_switch, bool preempt, struct task_struct *prev, stru
 	/* prev is the current task here: its stacks are where it went to sleep. */
 	wt->user_stack = take_stack(ctx, 1, BPF_F_USER_STACK);
 	wt->kernel_stack = take_stack(ctx, 1, 0);
-	advance(w, tree_blocked_ns(bpf_ktime_get_ns()), true, false, 0, &start, &start);
-	wt->share_start_ns = start;
+	wt->cause = sleep_cause(nr, regs);
+	tree_idle_split(bpf_ktime_get_ns(), &idle);
+	advance(w, &idle, true, false, start, start, start);
+	wt->share_start_ns[0] = start[0];
+	wt->share_start_ns[1] = start[1];
+	wt->share_start_ns[2] = start[2];
 	wt->armed = 1;
 	count(PROFILE_COUNTER_WAITS);
 	return 0;

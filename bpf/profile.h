@@ -11,10 +11,29 @@ enum profile_kind {
 	PROFILE_WAIT = 1,	/* the server blocked while a thread of it slept in a syscall */
 };
 
+/* What a wait's blocked time was spent on. The first two are the tree's idle modes
+ * (tree.h: a descendant on a CPU or runnable; else a tree thread in uninterruptible sleep),
+ * so a window's child and disk waits equal its blockedOnChildUs and blockedOnDiskUs; the
+ * rest split its blockedOtherUs by the syscall the waiting thread slept in. */
+enum profile_wait_cause {
+	WAIT_NONE = 0,		/* cpu samples */
+	WAIT_CHILD = 1,		/* TREE_IDLE_CHILD: a descendant ran (go list) */
+	WAIT_DISK = 2,		/* TREE_IDLE_DISK */
+	WAIT_LOCK = 3,		/* flock, fcntl (F_SETLKW), futex */
+	WAIT_PIPE = 4,		/* a read or write on a pipe */
+	WAIT_SOCKET = 5,	/* a socket call, or a read or write on a socket */
+	WAIT_FILE = 6,		/* a read or write on another fd (a tty, a FUSE file) */
+	WAIT_WAITPID = 7,	/* wait4/waitid while no descendant ran (they slept) */
+	WAIT_SYSCALL = 8,	/* any other syscall */
+	WAIT_PARKED = 9,	/* no server thread slept in a syscall (Go parked a goroutine) */
+	WAIT_CAUSES = 10,
+};
+
 /* profile_counts key: what was sampled, and where the server's streams stood. */
 struct profile_key {
 	__u32 tgid;
-	__u32 kind;		/* enum profile_kind */
+	__u16 kind;		/* enum profile_kind */
+	__u16 cause;		/* enum profile_wait_cause; WAIT_NONE for cpu */
 	__u64 user_stack;	/* profile_stacks key; 0: none (a kernel thread, or no stack) */
 	__u64 kernel_stack;	/* profile_stacks key; 0: none (the tick came in user mode) */
 	/* The window key: the bytes the server had read of its input and written of its
@@ -28,6 +47,7 @@ struct profile_key {
 struct profile_value {
 	__u64 count;	/* cpu: ticks; wait: sleeps that ended */
 	__u64 ns;	/* cpu: ticks * the period; wait: the server's blocked time charged */
+	/* wait: a sleep split over causes counts 1 under the cause that got most of it */
 };
 
 /* profile_stacks value: return addresses, leaf first, zero after the last. */

@@ -27,6 +27,9 @@
 #define NR_RECVMSG 47
 #define NR_SOCKETPAIR 53
 #define NR_WAIT4 61
+#define NR_FLOCK 73
+#define NR_SENDTO 44
+#define NR_PWRITE64 18
 #define NR_FCNTL 72
 #define NR_CREAT 85
 #define NR_FUTEX 202
@@ -76,6 +79,9 @@
 #define NR_RECVMSG 212
 #define NR_SOCKETPAIR 199
 #define NR_WAIT4 260
+#define NR_FLOCK 32
+#define NR_SENDTO 206
+#define NR_PWRITE64 68
 #define NR_FCNTL 25
 #define NR_CREAT -1
 #define NR_FUTEX 98

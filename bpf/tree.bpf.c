@@ -160,22 +160,32 @@ static __always_inline struct tree_state *tree_state(void)
 	return bpf_map_lookup_elem(&tree, &k);
 }
 
-/* The server's blocked time so far, ns: the wall time in every idle mode, the open
- * interval counted up to now (what a window's serverBlockedUs differences). profile.bpf.c
- * shares it among the threads that wait. Global: called from another file's programs. */
-__noinline __u64 tree_blocked_ns(__u64 now)
+/* The server's blocked time so far, ns, by idle mode: the wall time in each, the open
+ * interval counted up to now (what a window's blockedOnChildUs, blockedOnDiskUs and
+ * blockedOtherUs difference). profile.bpf.c shares it among the threads that wait, mode by
+ * mode, so each wait's causes match those fields. Global: called from another file's programs. */
+__noinline int tree_idle_split(__u64 now, struct tree_idle *out)
 {
 	struct tree_state *s = tree_state();
-	__u64 ns;
+	__u32 m;
 
-	if (!s)
+	if (!s || !out)
 		return 0;
 	bpf_spin_lock(&s->lock);
-	ns = s->totals.mode_ns[TREE_IDLE_CHILD] + s->totals.mode_ns[TREE_IDLE_DISK] + s->totals.mode_ns[TREE_IDLE_OTHER];
-	if (s->mode_since_ns && s->mode != TREE_BUSY && now > s->mode_since_ns)
-		ns += now - s->mode_since_ns;
+	out->ns[0] = s->totals.mode_ns[TREE_IDLE_CHILD];
+	out->ns[1] = s->totals.mode_ns[TREE_IDLE_DISK];
+	out->ns[2] = s->totals.mode_ns[TREE_IDLE_OTHER];
+	m = s->mode;
+	if (s->mode_since_ns && now > s->mode_since_ns) {
+		if (m == TREE_IDLE_CHILD)
+			out->ns[0] += now - s->mode_since_ns;
+		else if (m == TREE_IDLE_DISK)
+			out->ns[1] += now - s->mode_since_ns;
+		else if (m == TREE_IDLE_OTHER)
+			out->ns[2] += now - s->mode_since_ns;
+	}
 	bpf_spin_unlock(&s->lock);
-	return ns;
+	return 1;
 }
 
 /* Add d to the server's open fd count, and keep its peak (under the tree lock: exact, and

@@ -12,6 +12,12 @@ enum tree_mode {
 	TREE_MODES = 4,
 };
 
+/* The server's blocked time so far by idle mode (ns[mode - TREE_IDLE_CHILD]): what
+ * tree_idle_split() hands profile.bpf.c. */
+struct tree_idle {
+	__u64 ns[3];
+};
+
 /* What ended an idle-other interval: the syscall the server thread whose wakeup ended it
  * was in, and how it returned. */
 enum idle_cause {

@@ -30,7 +30,7 @@ fi
 # Each bpf/*.bpf.c compiles into bpf/.output/parts/, and the parts link into two objects:
 # bpf/.output/lsptap.bpf.o, kernel timing alone (every part but the profiler's), loaded with
 # --profile-hz 0, and bpf/.output/lsptap-profile.bpf.o, the same with the profiler linked in
-# (profile.bpf.c shares the tree's maps and calls tree_blocked_ns), loaded when profiling
+# (profile.bpf.c shares the tree's maps and calls tree_idle_split), loaded when profiling
 # is on. A session loads one of them: libbpf parses the kernel's 5.5 MB BTF once per object
 # it loads, and two objects cost a session 13 ms more CPU.
 PARTS="$OUT/parts"

@@ -7,6 +7,7 @@
 //   {"t":"function","i":1,"name":"go/types.(*Checker).exprInternal","file":"/usr/lib/go-1.19/src/go/types/expr.go"|null}
 //   {"t":"location","i":1,"mapping":1|0,"address":"0x5a1b2c","function":1|0,"line":1234|0}
 //   {"t":"sample","kind":"cpu"|"wait","method":"textDocument/hover"|null,"id":"12"|null,"count":3,"valueNs":30303030,"stack":[5,4,3,2,1]}
+//   (a wait sample also has "cause":"child"|"disk"|"lock"|...: WAIT_CAUSES; absent in files written before it)
 //   {"t":"cut","samples":120,"count":340,"valueNs":3434343434}
 //
 // Ids are per session part and defined before use; 0 means none (a frame outside every
@@ -32,6 +33,19 @@ export const KERNEL_MAPPING_FILE = '[kernel]';
 
 export type ProfileKind = 'cpu' | 'wait';
 
+/**
+ * What a wait's blocked time was spent on (bpf/profile.h enum profile_wait_cause, in its
+ * order from 1). `child` and `disk` are the kernel fields' blockedOnChildUs and
+ * blockedOnDiskUs (a descendant ran; a tree thread was in uninterruptible sleep); the rest
+ * split blockedOtherUs by the syscall the waiting thread slept in: `lock` (flock, fcntl),
+ * `pipe`, `socket`, `file` (a read or write on another fd), `waitpid` (wait4/waitid while
+ * every descendant slept), `syscall` (any other), `parked` (no server thread in a syscall:
+ * Go parked the goroutine). No name contains another, so pprof's `-tagfocus cause=NAME`
+ * (a regular expression) picks one.
+ */
+export const WAIT_CAUSES = ['child', 'disk', 'lock', 'pipe', 'socket', 'file', 'waitpid', 'syscall', 'parked'] as const;
+export type WaitCause = typeof WAIT_CAUSES[number];
+
 /** The profile file that goes with a session log. */
 export function profileFileFor(logFile: string): string {
   return `${logFile.endsWith('.jsonl') ? logFile.slice(0, -'.jsonl'.length) : logFile}${PROFILE_FILE_SUFFIX}`;
@@ -41,7 +55,7 @@ export interface ProfileSessionLine { t: 'session'; startedAt: string; hz: numbe
 export interface ProfileMappingLine { t: 'mapping'; i: number; start: string; limit: string; offset: string; file: string; buildId: string | null }
 export interface ProfileFunctionLine { t: 'function'; i: number; name: string; file: string | null }
 export interface ProfileLocationLine { t: 'location'; i: number; mapping: number; address: string; function: number; line: number }
-export interface ProfileSampleLine { t: 'sample'; kind: ProfileKind; method: string | null; id: string | null; count: number; valueNs: number; stack: number[] }
+export interface ProfileSampleLine { t: 'sample'; kind: ProfileKind; cause?: WaitCause; method: string | null; id: string | null; count: number; valueNs: number; stack: number[] }
 export interface ProfileCutLine { t: 'cut'; samples: number; count: number; valueNs: number }
 export type ProfileLine = ProfileSessionLine | ProfileMappingLine | ProfileFunctionLine | ProfileLocationLine | ProfileSampleLine | ProfileCutLine;
 
@@ -68,6 +82,8 @@ export interface ProfileFrame {
 /** One stack with its count and time in one request window (or none). */
 export interface ProfileSample {
   kind: ProfileKind;
+  /** Wait samples: what the time was spent on; absent for cpu samples and in older files. */
+  cause?: WaitCause;
   method: string | null;
   id: string | number | null;
   count: number;

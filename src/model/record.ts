@@ -3,6 +3,7 @@
 
 import type { Direction, MessageId, MessageKind } from './frame';
 import type { LeafOnlyBinary } from './leaf-stacks';
+import type { WaitCause } from './profile-file';
 
 /** A descendant of the server that ran inside a request's window (docs/kernel-timing.md "Fields"). */
 export interface KernelChild {
@@ -47,6 +48,8 @@ export interface FdReport {
 
 /** One function and its share of a profile, in percent (one decimal). */
 export interface ProfileShare { fn: string; pct: number }
+/** Blocked time of one cause in a request's window (ProfileDigest.waitCauses). */
+export interface WaitCauseShare { cause: WaitCause; ms: number; in: ProfileShare[] }
 export type { LeafOnlyBinary };
 
 /** ProfileDigest.cpuIn's names for ticks no function of the program's own asked for. */
@@ -82,6 +85,13 @@ export interface ProfileDigest {
   waitMs: number;
   /** The function that waited (the first frame above the runtime's and standard library's syscall plumbing), by share. */
   waitIn: ProfileShare[];
+  /**
+   * The blocked time by what it was spent on (model/profile-file.ts WAIT_CAUSES: `child` and
+   * `disk` equal blockedOnChildUs and blockedOnDiskUs, the rest add up to blockedOtherUs),
+   * largest first, at most WAIT_CAUSES_MAX, each with the functions that waited on it (`in`,
+   * shares of that cause's time, at most three). Absent in logs written before it.
+   */
+  waitCauses?: WaitCauseShare[];
 }
 
 /**

@@ -17,6 +17,7 @@
 // well after the server read and wrote them.
 
 import type { ProfileCount, ProfileKind } from './profile-layout';
+import type { WaitCause } from '../model/profile-file';
 
 /**
  * Where the kernel's counts of the server's bytes stand in the session's streams: the same
@@ -30,8 +31,8 @@ export interface StreamOffsets {
 
 const SAME_OFFSETS: StreamOffsets = { input: (n) => n, output: (n) => n };
 
-/** Ticks (cpu) or sleeps (wait) and their ns, for one stack pair. */
-export interface StackCount { userStack: bigint; kernelStack: bigint; count: number; ns: number }
+/** Ticks (cpu) or sleeps (wait) and their ns, for one stack pair (and, waits, one cause). */
+export interface StackCount { userStack: bigint; kernelStack: bigint; cause: WaitCause | null; count: number; ns: number }
 
 /** What one request, or the background, was sampled doing. */
 export class WindowProfile {
@@ -43,9 +44,9 @@ export class WindowProfile {
 
   add(c: ProfileCount): void {
     const m = c.kind === 'cpu' ? this.cpu : this.wait;
-    const key = `${c.userStack.toString(16)}:${c.kernelStack.toString(16)}`;
+    const key = `${c.userStack.toString(16)}:${c.kernelStack.toString(16)}:${c.cause ?? ''}`;
     const s = m.get(key);
-    if (s === undefined) m.set(key, { userStack: c.userStack, kernelStack: c.kernelStack, count: c.count, ns: c.ns });
+    if (s === undefined) m.set(key, { userStack: c.userStack, kernelStack: c.kernelStack, cause: c.cause, count: c.count, ns: c.ns });
     else { s.count += c.count; s.ns += c.ns; }
     if (c.kind === 'cpu') { this.cpuTicks += c.count; this.cpuNs += c.ns; } else this.waitNs += c.ns;
   }
@@ -54,6 +55,7 @@ export class WindowProfile {
 /** One sample with its owner, for the session's profile file. */
 export interface AttributedSample {
   kind: ProfileKind;
+  cause: WaitCause | null;
   method: string | null;
   id: string | null;
   userStack: bigint;
@@ -186,6 +188,6 @@ export class ProfileAttribution {
 
   private give(c: ProfileCount, owner: Window | null): void {
     (owner?.profile ?? this.background).add(c);
-    this.sink?.({ kind: c.kind, method: owner?.method ?? null, id: owner?.id ?? null, userStack: c.userStack, kernelStack: c.kernelStack, count: c.count, ns: c.ns });
+    this.sink?.({ kind: c.kind, cause: c.cause, method: owner?.method ?? null, id: owner?.id ?? null, userStack: c.userStack, kernelStack: c.kernelStack, count: c.count, ns: c.ns });
   }
 }

@@ -7,9 +7,13 @@ import { ProcessMaps, Symbolizer } from '../symbols';
 import { KERNEL_MAPPING, type ProfileFrame } from '../model/profile-file';
 import { leafOnlyBinaries } from '../model/leaf-stacks';
 import type { WindowProfile, StackCount } from './profile-attribution';
-import { CPU_IN_GC, CPU_IN_KERNEL, CPU_IN_RUNTIME, NO_WAITER, type ProfileDigest, type ProfileShare } from '../model/record';
+import { CPU_IN_GC, CPU_IN_KERNEL, CPU_IN_RUNTIME, NO_WAITER, type ProfileDigest, type ProfileShare, type WaitCauseShare } from '../model/record';
 
 export type { ProfileDigest, ProfileShare };
+
+/** Causes a response line lists at most, and functions per cause: keeps kernel.profile small. */
+export const WAIT_CAUSES_MAX = 4;
+const WAIT_CAUSE_FUNCTIONS = 3;
 
 /** Functions listed per list: a handful, so a line stays small. */
 export const PROFILE_TOP = 5;
@@ -217,7 +221,7 @@ export function topFunctions(counts: Iterable<StackCount>, namer: StackNamer, we
 }
 
 /** The top functions by share of a weight: each stack's weight goes to the name it is given. */
-function sharesBy(counts: Iterable<StackCount>, weightOf: (s: StackCount) => number, nameOf: (s: StackCount) => string): ProfileShare[] {
+function sharesBy(counts: Iterable<StackCount>, weightOf: (s: StackCount) => number, nameOf: (s: StackCount) => string, top = PROFILE_TOP): ProfileShare[] {
   const by = new Map<string, number>();
   let whole = 0;
   for (const s of counts) {
@@ -227,12 +231,27 @@ function sharesBy(counts: Iterable<StackCount>, weightOf: (s: StackCount) => num
     const fn = nameOf(s);
     by.set(fn, (by.get(fn) ?? 0) + w);
   }
-  return [...by].sort((a, b) => b[1] - a[1]).slice(0, PROFILE_TOP).map(([fn, w]) => ({ fn, pct: pct(w, whole) }));
+  return [...by].sort((a, b) => b[1] - a[1]).slice(0, top).map(([fn, w]) => ({ fn, pct: pct(w, whole) }));
 }
+
+/** The blocked time by cause, largest first, each with the functions that waited on it. */
+export function waitCauses(counts: Iterable<StackCount>, namer: StackNamer): WaitCauseShare[] {
+  const by = new Map<WaitCauseShare['cause'], StackCount[]>();
+  for (const s of counts) {
+    if (s.cause === null || s.ns <= 0) continue;
+    const list = by.get(s.cause);
+    if (list === undefined) by.set(s.cause, [s]); else list.push(s);
+  }
+  return [...by].map(([cause, list]) => ({ cause, ns: list.reduce((n, s) => n + s.ns, 0), list }))
+    .sort((a, b) => b.ns - a.ns).slice(0, WAIT_CAUSES_MAX)
+    .map(({ cause, ns, list }) => ({ cause, ms: Math.round(ns / 1e5) / 10, in: sharesBy(list, (s) => s.ns, waiterName(namer), WAIT_CAUSE_FUNCTIONS) }));
+}
+
+const waiterName = (namer: StackNamer) => (s: StackCount): string => (s.userStack === 0n ? NO_WAITER : namer.waiter(s.userStack) ?? NO_WAITER);
 
 /** Where the blocked time went: the function that waited (StackNamer.waiter), by share of the ns. */
 export function waitingIn(counts: Iterable<StackCount>, namer: StackNamer): ProfileShare[] {
-  return sharesBy(counts, (s) => s.ns, (s) => (s.userStack === 0n ? NO_WAITER : namer.waiter(s.userStack) ?? NO_WAITER));
+  return sharesBy(counts, (s) => s.ns, waiterName(namer));
 }
 
 /** What the CPU ticks worked for (StackNamer.worker), by share of the ticks: what the sentences quote. */
@@ -246,6 +265,6 @@ export function digest(p: WindowProfile, namer: StackNamer): ProfileDigest {
   return {
     samples: p.cpuTicks, cpuMs: Math.round(p.cpuNs / 1e5) / 10, self: cpu.self, total: cpu.total, cpuIn: workingIn(p.cpu.values(), namer),
     ...(leafOnly.length > 0 ? { leafOnly: leafOnly.slice(0, PROFILE_TOP) } : {}),
-    waitMs: Math.round(p.waitNs / 1e5) / 10, waitIn: waitingIn(p.wait.values(), namer),
+    waitMs: Math.round(p.waitNs / 1e5) / 10, waitIn: waitingIn(p.wait.values(), namer), waitCauses: waitCauses(p.wait.values(), namer),
   };
 }

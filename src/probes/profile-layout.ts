@@ -2,13 +2,14 @@
 // the object's BTF by test/event-layout.test.ts, as event-layout.ts is.
 
 import type { StructLayout } from './event-layout';
+import { WAIT_CAUSES, type WaitCause } from '../model/profile-file';
 
 /** Frames per stack (PROFILE_STACK_DEPTH). */
 export const PROFILE_STACK_DEPTH = 127;
 
 export const PROFILE_KEY: StructLayout = {
   name: 'profile_key', size: 40,
-  fields: { tgid: 0, kind: 4, user_stack: 8, kernel_stack: 16, read_bytes: 24, written_bytes: 32 },
+  fields: { tgid: 0, kind: 4, cause: 6, user_stack: 8, kernel_stack: 16, read_bytes: 24, written_bytes: 32 },
 };
 export const PROFILE_VALUE: StructLayout = { name: 'profile_value', size: 16, fields: { count: 0, ns: 8 } };
 export const PROFILE_STACK: StructLayout = { name: 'profile_stack', size: 8 * PROFILE_STACK_DEPTH, fields: { ips: 0 } };
@@ -26,6 +27,8 @@ export const ProfileCounter = { samples: 0, countsFull: 1, stacksFull: 2, waits:
 export interface ProfileCount {
   tgid: number;
   kind: ProfileKind;
+  /** Wait counts: what the blocked time was spent on (enum profile_wait_cause); null for cpu. */
+  cause: WaitCause | null;
   /** Keys of profile_stacks (hashes of the frames); 0n: none. */
   userStack: bigint;
   kernelStack: bigint;
@@ -40,7 +43,8 @@ export function decodeProfileCount(k: Buffer, ka: number, v: Buffer, va: number)
   const F = PROFILE_KEY.fields, V = PROFILE_VALUE.fields;
   return {
     tgid: k.readUInt32LE(ka + F.tgid),
-    kind: PROFILE_KINDS[k.readUInt32LE(ka + F.kind)] ?? 'cpu',
+    kind: PROFILE_KINDS[k.readUInt16LE(ka + F.kind)] ?? 'cpu',
+    cause: WAIT_CAUSES[k.readUInt16LE(ka + F.cause) - 1] ?? null,
     userStack: k.readBigUInt64LE(ka + F.user_stack),
     kernelStack: k.readBigUInt64LE(ka + F.kernel_stack),
     readBytes: Number(k.readBigUInt64LE(ka + F.read_bytes)),

@@ -105,7 +105,7 @@ export class ProfileStage {
   /** Hand what was attributed to the sink, frames named (one write per batch). */
   private write(): void {
     if (this.sink === null || this.batch.length === 0) return;
-    const out: ProfileSample[] = this.batch.map((s) => ({ kind: s.kind, method: s.method, id: s.id, count: s.count, valueNs: s.ns, stack: this.namer.profileFrames(s.userStack, s.kernelStack) }));
+    const out: ProfileSample[] = this.batch.map((s) => ({ kind: s.kind, ...(s.cause === null ? {} : { cause: s.cause }), method: s.method, id: s.id, count: s.count, valueNs: s.ns, stack: this.namer.profileFrames(s.userStack, s.kernelStack) }));
     this.batch = [];
     this.sink.add(out);
   }

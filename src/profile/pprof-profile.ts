@@ -2,7 +2,8 @@
 // encoded by `pprof-format` (Datadog's maintained encoder) rather than by hand. Sample types
 // are samples/count and cpu/nanoseconds (or wait/nanoseconds); every sample carries the
 // string labels `method` and `id` so `go tool pprof -tagfocus id=12` picks one request
-// (background samples: method "(background)", no id); a whole-number id is a numeric `id`
+// (background samples: method "(background)", no id), and wait samples the label `cause`
+// (`-tagfocus cause=disk`: model/profile-file.ts WAIT_CAUSES); a whole-number id is a numeric `id`
 // label too, since that is what pprof's `id=12` (a range) matches. Mappings whose every frame was named
 // say so (has_functions, has_filenames, has_line_numbers), so pprof does not try to
 // symbolize them again from files that may have changed since.
@@ -92,6 +93,7 @@ export function encodePprof(samples: readonly ProfileSample[], options: PprofOpt
   }
   const methodKey = str('method');
   const idKey = str('id');
+  const causeKey = str('cause');
   const out: Sample[] = samples.map((s) => new Sample({
     locationId: s.stack.map(locationId),
     value: [s.count, Math.round(s.valueNs)],
@@ -99,6 +101,7 @@ export function encodePprof(samples: readonly ProfileSample[], options: PprofOpt
       new Label({ key: methodKey, str: str(s.method ?? BACKGROUND_LABEL) }),
       ...(s.id === null ? [] : [new Label({ key: idKey, str: str(String(s.id)) })]),
       ...(numericId(s.id) === null ? [] : [new Label({ key: idKey, num: numericId(s.id)! })]),
+      ...(s.cause === undefined ? [] : [new Label({ key: causeKey, str: str(s.cause) })]),
     ],
   }));
   for (const [m, named] of mappingNamed) {

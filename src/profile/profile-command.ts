@@ -10,7 +10,7 @@ import { choice, flag, parseCommand, printUsage, text, usageError, whole, type C
 import { Redactor, redactionRoots } from '../model/redaction';
 import { redactSamples, workspacesOf } from './redact-samples';
 import { UsageError } from '../model/errors';
-import { PROFILE_FILE_SUFFIX, profileFileFor, type ProfileKind, type ProfileSample } from '../model/profile-file';
+import { PROFILE_FILE_SUFFIX, WAIT_CAUSES, profileFileFor, type ProfileKind, type ProfileSample, type WaitCause } from '../model/profile-file';
 import { topFunctions } from '../model/profile-top';
 import { leafOnlyBinaries, leafOnlyText } from '../model/leaf-stacks';
 import { encodePprof } from './pprof-profile';
@@ -27,7 +27,8 @@ export const PROFILE_COMMAND = {
     id: text('ID', 'only the request with id ID'),
     slowest: whole('N', null, 'only the N slowest requests (by latency from the logs; by sampled time when given only profile files)', 1),
     kind: choice('K', ['cpu', 'wait'] as const, 'cpu', 'cpu (default: time on CPU) or wait (time blocked)'),
-    output: text('FILE', 'write a gzipped pprof profile (go tool pprof, speedscope) to FILE; its samples carry labels method and id (go tool pprof -tagfocus id=12)', 'o'),
+    cause: text('C', `only time blocked on C (sets --kind wait): ${WAIT_CAUSES.join(', ')} (docs/profiles.md)`),
+    output: text('FILE', 'write a gzipped pprof profile (go tool pprof, speedscope) to FILE; its samples carry labels method and id (go tool pprof -tagfocus id=12), wait samples cause too', 'o'),
     redact: flag('replace paths under the sessions\' workspaces (from the logs) and home directories with placeholders (<workspace>/a1.go) in binaries\' and source files\' names'),
   },
 } as const satisfies CommandSpec;
@@ -40,6 +41,8 @@ export interface ProfileArgs {
   id: string | null;
   slowest: number | null;
   kind: ProfileKind;
+  /** Only wait samples of this cause (--cause implies --kind wait). */
+  cause: WaitCause | null;
   output: string | null;
   redact: boolean;
   help: boolean;
@@ -47,12 +50,14 @@ export interface ProfileArgs {
 
 export function parseProfileArgs(argv: string[]): ProfileArgs {
   const parsed = parseCommand(PROFILE_COMMAND, argv);
-  if (parsed.help) return { sources: [], method: null, id: null, slowest: null, kind: 'cpu', output: null, redact: false, help: true };
+  if (parsed.help) return { sources: [], method: null, id: null, slowest: null, kind: 'cpu', cause: null, output: null, redact: false, help: true };
   const v = parsed.values;
   if (parsed.positionals.length === 0) throw usageError(PROFILE_COMMAND, 'no LOG given');
+  const cause = v.cause ?? null;
+  if (cause !== null && !(WAIT_CAUSES as readonly string[]).includes(cause)) throw usageError(PROFILE_COMMAND, `--cause needs one of ${WAIT_CAUSES.join(', ')}, got ${JSON.stringify(cause)}`);
   return {
     sources: parsed.positionals, method: v.method ?? null, id: v.id ?? null,
-    slowest: v.slowest, kind: v.kind, output: v.output ?? null, redact: v.redact === true, help: false,
+    slowest: v.slowest, kind: cause !== null ? 'wait' : v.kind, cause: cause as WaitCause | null, output: v.output ?? null, redact: v.redact === true, help: false,
   };
 }
 
@@ -137,7 +142,7 @@ function requestKey(method: string | null, id: string | number | null): string {
 
 /** The samples args select, in file order. */
 export function selectSamples(samples: readonly ProfileSample[], args: ProfileArgs, latencyMs: ReadonlyMap<string, number>): ProfileSample[] {
-  let out = samples.filter((s) => s.kind === args.kind && (args.method === null || s.method === args.method) && (args.id === null || (s.id !== null && String(s.id) === args.id)));
+  let out = samples.filter((s) => s.kind === args.kind && (args.cause === null || s.cause === args.cause) && (args.method === null || s.method === args.method) && (args.id === null || (s.id !== null && String(s.id) === args.id)));
   if (args.slowest !== null) {
     const time = new Map<string, number>();
     for (const s of out) {
@@ -158,6 +163,14 @@ function leafOnlyNote(samples: readonly ProfileSample[]): string[] {
   return [`stacks stop at the leaf in ${leafOnlyText(leafOnly)}: built without frame pointers, so their callers are missing and cum undercounts them (docs/profiles.md)`];
 }
 
+/** A wait profile's time by cause, largest first: `by cause: child 923ms (80.1%), disk 54ms (4.7%)`. */
+function causeLine(samples: readonly ProfileSample[], ms: (ns: number) => string, pct: (ns: number) => string): string[] {
+  const by = new Map<string, number>();
+  for (const s of samples) if (s.cause !== undefined) by.set(s.cause, (by.get(s.cause) ?? 0) + s.valueNs);
+  if (by.size === 0) return []; // a file written before waits had causes
+  return [`by cause: ${[...by].filter(([, ns]) => ns > 0).sort((a, b) => b[1] - a[1]).map(([c, ns]) => `${c} ${ms(ns)} (${pct(ns)})`).join(', ')}`];
+}
+
 export function formatTop(samples: readonly ProfileSample[], kind: ProfileKind): string {
   const top = topFunctions(samples, TOP_ROWS);
   const requests = new Set(samples.filter((s) => s.id !== null).map((s) => requestKey(s.method, s.id)));
@@ -170,6 +183,7 @@ export function formatTop(samples: readonly ProfileSample[], kind: ProfileKind):
   const line = (r: string[]): string => `${r.slice(0, 4).map((c, i) => c.padStart(widths[i])).join('  ')}  ${r[4]}`;
   return [
     `${kind === 'cpu' ? 'CPU' : 'wait'}: ${ms(top.totalNs)} in ${count.toLocaleString('en-US')} samples, ${requests.size} request${requests.size === 1 ? '' : 's'}${samples.some((s) => s.id === null) ? ' and background work' : ''}`,
+    ...(kind === 'wait' ? causeLine(samples, ms, pct) : []),
     line(header),
     ...rows.map(line),
     ...leafOnlyNote(samples),

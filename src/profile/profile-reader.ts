@@ -4,7 +4,7 @@
 // and skipped: a file cut short by a crash still gives every whole sample before the cut.
 
 import fs from 'node:fs';
-import type { ProfileFrame, ProfileKind, ProfileMapping, ProfileSample } from '../model/profile-file';
+import { WAIT_CAUSES, type ProfileFrame, type ProfileKind, type ProfileMapping, type ProfileSample, type WaitCause } from '../model/profile-file';
 
 export interface ProfileData {
   samples: ProfileSample[];
@@ -76,7 +76,8 @@ export function readProfileFile(file: string, data: ProfileData): void {
           data.badLines++;
           break;
         }
-        data.samples.push({ kind: l.kind as ProfileKind, method: l.method, id: l.id, count: l.count, valueNs: l.valueNs, stack: stack as ProfileFrame[], session });
+        const cause = (WAIT_CAUSES as readonly unknown[]).includes(l.cause) ? { cause: l.cause as WaitCause } : {};
+        data.samples.push({ kind: l.kind as ProfileKind, ...cause, method: l.method, id: l.id, count: l.count, valueNs: l.valueNs, stack: stack as ProfileFrame[], session });
         break;
       }
       case 'cut':

@@ -2,7 +2,7 @@
 // clauses: on the busy part, the functions the server's CPU time worked for; on a wait part,
 // the function that waited. Clauses qualify a part, so the parts still add up.
 
-import { CPU_IN_GC, CPU_IN_KERNEL, CPU_IN_RUNTIME, NO_WAITER, type KernelTiming, type ProfileShare } from '../model/record';
+import { CPU_IN_GC, CPU_IN_KERNEL, CPU_IN_RUNTIME, NO_WAITER, type KernelTiming, type ProfileShare, type WaitCauseShare } from '../model/record';
 import type { SentencePart } from './kernel-text';
 
 /** Fewer CPU ticks than this say too little for a share (a 50 ms request at 99 Hz has 5). */
@@ -11,9 +11,9 @@ const MIN_TICKS = 5;
 const NAMED_MAX = 3;
 const NAMED_MIN_PCT = 10;
 /**
- * The wait profile is not split by what was waited for (a child, the disk, a timer), so its
- * functions go to the largest wait part, and only when that part is more than this share of
- * the blocked time; the clause says `of the wait`: of all the server's blocked time.
+ * Logs written before the wait profile had causes: its functions go to the largest wait
+ * part, and only when that part is more than this share of the blocked time; the clause
+ * says `of the wait`: of all the server's blocked time.
  */
 const WAIT_PART_SHARE = 0.5;
 
@@ -37,7 +37,7 @@ function sharesText(shares: unknown, first = ''): string | null {
 /**
  * Adds the profile's clauses to a request's parts: `31 % in go/types.(*Checker).exprInternal`
  * on the busy part (shares of the server's CPU ticks in the window, so of its thread time),
- * `95 % of the wait in main.blockInSyscall` on the largest wait part when it holds most of the blocked time.
+ * `95 % of the wait in main.blockInSyscall` on each wait part (its causes in waitCauses; in older logs the largest part, when it holds most of the blocked time).
  *
  * The CPU clause quotes cpuIn, not self or total. A Go server's self list is mostly its
  * runtime (in a gopls references request the top five were the collector's scanobject and
@@ -63,10 +63,32 @@ export function addProfileClauses(parts: SentencePart[], k: KernelTiming): void 
   }
   const blockedUs = k.serverBlockedUs ?? 0;
   if (typeof p.waitMs !== 'number' || p.waitMs <= 0 || blockedUs <= 0) return;
+  if (Array.isArray(p.waitCauses)) {
+    // Each wait part names the functions that waited on its own causes (`of the wait`: of that part).
+    for (const part of parts) {
+      if (part.kind !== 'child' && part.kind !== 'disk' && part.kind !== 'other') continue;
+      const waited = sharesText(partShares(p.waitCauses.filter((c) => (part.kind === 'other' ? c.cause !== 'child' && c.cause !== 'disk' : c.cause === part.kind))), ' of the wait');
+      if (waited !== null) part.clauses.push(waited);
+    }
+    return;
+  }
   // Parts come largest first: the first wait part is the largest.
   const wait = parts.find((x) => x.kind === 'child' || x.kind === 'disk' || x.kind === 'other');
   if (wait === undefined || wait.us <= WAIT_PART_SHARE * blockedUs) return;
   // `of the wait`: the part's own clause is its children's thread time, which this is not.
   const waited = sharesText(p.waitIn, ' of the wait');
   if (waited !== null) wait.clauses.push(waited);
+}
+
+/** The functions that waited on some causes, as shares of their summed time. */
+function partShares(causes: readonly WaitCauseShare[]): ProfileShare[] {
+  if (causes.length === 1) return causes[0].in;
+  const ms = new Map<string, number>();
+  let whole = 0;
+  for (const c of causes) {
+    if (typeof c?.ms !== 'number' || !Array.isArray(c.in)) continue;
+    whole += c.ms;
+    for (const s of c.in) ms.set(s.fn, (ms.get(s.fn) ?? 0) + (c.ms * s.pct) / 100);
+  }
+  return [...ms].sort((a, b) => b[1] - a[1]).map(([fn, m]) => ({ fn, pct: whole > 0 ? Math.round((1000 * m) / whole) / 10 : 0 }));
 }

@@ -178,7 +178,7 @@ export class ProfileWriter {
     const stack: number[] = [];
     for (const f of s.stack) stack.push(this.locationId(f, idOf));
     const sample: ProfileLine = {
-      t: 'sample', kind: s.kind, method: s.method, id: s.id === null ? null : String(s.id),
+      t: 'sample', kind: s.kind, ...(s.cause === undefined ? {} : { cause: s.cause }), method: s.method, id: s.id === null ? null : String(s.id),
       count: s.count, valueNs: Math.round(s.valueNs), stack,
     };
     const text = `${defs}${JSON.stringify(sample)}\n`;
