@@ -12,10 +12,11 @@ import { lsptapBin, repoRoot } from './helpers/index';
 import { formatSummaryTable, type MethodStats } from '../src/sinks/summary';
 import { formatReportText } from '../src/report/format-text';
 import { formatDiffText } from '../src/diff/format-diff';
-import type { Report, ReportRow } from '../src/report/aggregate';
+import { ReportBuilder, type Report, type ReportRow } from '../src/report/aggregate';
 import type { Comparison, DiffRow } from '../src/diff/compare';
 import { TimelineBuilder } from '../src/report/session-timeline';
 import { SVG_MAX_NOTIFICATIONS, SVG_MAX_REQUESTS } from '../src/report/timeline-svg';
+import { seededRandom } from '../src/diff/bootstrap';
 
 const SEED = path.join(repoRoot, 'test', 'fixtures', 'logs', 'gopls-demo.jsonl');
 const seedLines = (): Record<string, unknown>[] => fs.readFileSync(SEED, 'utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -152,4 +153,40 @@ test('a month of notifications leaves nothing in a text report\'s timeline, the 
   assert.deepEqual([html.notificationCount, html.lastNotificationMs], [10_000, 10_000]);
   const trace = build(new TimelineBuilder(filters, null)).sessions[0];
   assert.equal(trace.notifications.length, 10_000);
+});
+
+test('the HTML page\'s timeline keeps the earliest notifications of lines out of time order, ties in the order logged, as sorting them all would', () => {
+  const seed = 24;
+  const random = seededRandom(seed);
+  const filters = { method: null, sinceMs: null, untilMs: null, slowest: 10 };
+  const methods = ['textDocument/publishDiagnostics', 'window/logMessage', '$/progress', 'textDocument/didChange'];
+  // Whole ms from a small range: many ties, and the earliest come at any point of the log.
+  const lines = Array.from({ length: 9_001 }, () => {
+    const method = methods[Math.floor(random() * methods.length)];
+    return { msg: 'message', session: 's1', kind: 'notification', dir: method === 'textDocument/didChange' ? 'c2s' : 's2c', method, firstByteMs: Math.floor(random() * 3000), time: 1_700_000_000_000 };
+  });
+  const b = new TimelineBuilder(filters, SVG_MAX_REQUESTS, SVG_MAX_NOTIFICATIONS);
+  for (const l of lines) b.addLine(l, 'a.jsonl');
+  const kept = b.result().sessions[0];
+  const expected = lines.map((l) => ({ method: l.method, dir: l.dir, atMs: l.firstByteMs })).sort((x, y) => x.atMs - y.atMs).slice(0, SVG_MAX_NOTIFICATIONS);
+  assert.deepEqual(kept.notifications, expected, `seed ${seed}`);
+  assert.deepEqual([kept.notificationCount, kept.lastNotificationMs], [lines.length, Math.max(...lines.map((l) => l.firstByteMs))]);
+});
+
+test('the HTML page\'s timeline draws the children of every answered request, also of one too short to be drawn itself', () => {
+  const filters = { method: null, sinceMs: null, untilMs: null, slowest: 10 };
+  const timeline = new TimelineBuilder(filters, 1);
+  const report = new ReportBuilder(filters, timeline);
+  const child = { pid: 4242, comm: 'go', path: '/usr/bin/go', args: ['go', 'list', './...'], startUs: 1000, wallUs: 5000, cpuUs: 3000, exitCode: 0, signal: null };
+  const pair = (id: number, atMs: number, latencyMs: number, children: unknown[]): Record<string, unknown>[] => [
+    { msg: 'message', session: 's1', time: 1_700_000_000_000 + atMs, dir: 'c2s', kind: 'request', method: 'textDocument/hover', id, firstByteMs: atMs, lastByteMs: atMs, forwardedMs: atMs + 0.1 },
+    { msg: 'message', session: 's1', time: 1_700_000_000_000 + atMs + latencyMs, dir: 's2c', kind: 'response', method: 'textDocument/hover', id, firstByteMs: atMs + latencyMs, lastByteMs: atMs + latencyMs, forwardedMs: atMs + latencyMs + 0.1, latencyMs, isError: false, kernel: { serverCpuUs: 10, children } },
+  ];
+  // Three long requests fill the builder (it cuts back to the longest once it holds twice its maximum), then a short one with a child.
+  const lines = [...pair(1, 0, 500, []), ...pair(2, 1000, 400, []), ...pair(3, 2000, 300, []), ...pair(4, 3000, 20, [child])];
+  lines.forEach((l, i) => { report.add(l, 'a.jsonl', i + 1); timeline.addLine(l, 'a.jsonl'); });
+  const s = timeline.result().sessions[0];
+  assert.deepEqual(s.requests.map((r) => r.id), [1], 'only the longest request is kept');
+  assert.deepEqual(s.children.map((c) => [c.pid, c.name, c.running]), [[4242, 'go list', false]], 'the short request\'s child is drawn');
+  assert.deepEqual(report.result().slowest.map((r) => r.id), [1, 2, 3, 4]);
 });

@@ -63,6 +63,18 @@ export interface SlowRequest {
   explained: string | null;
 }
 
+/**
+ * A view of the answered requests beside the slowest list (the session timeline). Asked
+ * first whether it keeps a request, so the others cost no phases and no sentence.
+ */
+export interface AnsweredView {
+  /** Whether a request answered after latencyMs would be kept (then add gets it). */
+  keeps(latencyMs: number): boolean;
+  add(r: SlowRequest): void;
+  /** Every answered request's children, with its `server working` window in ms of its session's clock. */
+  addChildren(source: string, session: string, children: KernelChild[], windowStartMs: number, windowEndMs: number): void;
+}
+
 export interface CorruptLine { source: string; lineNo: number; reason: string }
 
 /** Responses whose latencyMs was left out, by reason, with where the first one was. */
@@ -164,8 +176,8 @@ export class ReportBuilder {
   private readonly sources = new Set<string>();
   private messages = 0;
 
-  /** onAnswered: each answered request, for views that want them all (the trace). */
-  constructor(private readonly filters: ReportFilters, private readonly onAnswered: ((r: SlowRequest) => void) | null = null) {}
+  /** answeredView: a view of the answered requests beside the slowest list (the timeline). */
+  constructor(private readonly filters: ReportFilters, private readonly answeredView: AnsweredView | null = null) {}
 
   addCorrupt(line: CorruptLine): void {
     this.sources.add(line.source);
@@ -218,17 +230,28 @@ export class ReportBuilder {
     const latencyMs = line.latencyMs as number;
     const kernel = isObject(line.kernel) ? line.kernel : req?.kernel ?? null;
     this.methods.of(reqDir, method, 'request').answer(latencyMs, line.isError === true, line.cancelled === true, kernel);
-    if (this.onAnswered === null && !this.wouldKeep(latencyMs)) return;
-    const timed = req === null ? null : phasesOf(reqDir, req, line);
+    // A month has millions of answers: phases only for the slowest, the ones the view keeps
+    // and those with children (the view draws every child), the rest of a request only for
+    // the first two.
+    const view = this.answeredView;
+    const slow = this.wouldKeep(latencyMs);
+    const viewKeeps = view !== null && view.keeps(latencyMs);
     const rawKernel = isObject(line.kernel) ? line.kernel as KernelTiming : null;
+    const children = Array.isArray(rawKernel?.children) ? rawKernel.children : [];
+    if (!slow && !viewKeeps && (view === null || children.length === 0)) return;
+    const timed = req === null ? null : phasesOf(reqDir, req, line);
+    if (view !== null && timed !== null && children.length > 0) {
+      const working = timed.phases.find((p) => p.name === 'server working');
+      if (working !== undefined) view.addChildren(source, sessionOf(line), children, timed.atMs + working.startMs, timed.atMs + working.endMs);
+    }
+    if (!slow && !viewKeeps) return;
     const answered: SlowRequest = {
       dir: reqDir, method, id, latencyMs, isError: line.isError === true, session: sessionOf(line),
       time, source, lineNo, phases: timed?.phases ?? [], atMs: timed?.atMs ?? null, kernel: kernelOf(kernel),
-      children: Array.isArray(rawKernel?.children) ? rawKernel.children : [],
-      explained: rawKernel !== null ? explainRequest(method, latencyMs, rawKernel, this.servers.get(session)) : null,
+      children, explained: rawKernel !== null ? explainRequest(method, latencyMs, rawKernel, this.servers.get(session)) : null,
     };
-    if (this.wouldKeep(latencyMs)) this.considerSlow(answered);
-    this.onAnswered?.(answered);
+    if (slow) this.considerSlow(answered);
+    if (viewKeeps) view.add(answered);
   }
 
   /** Whether a response of `latencyMs` would enter the slowest list. */
@@ -317,12 +340,15 @@ function phasesOf(reqDir: Direction, req: PendingRequest, resp: Record<string, u
   const rf = num(resp.firstByteMs) ?? req.forwardedMs;
   const rl = num(resp.lastByteMs) ?? rf;
   const rw = num(resp.forwardedMs) ?? rl;
-  const k = kernelOf(resp.kernel);
-  const parts = k === null ? null : [k.toServerPipeUs, k.serverUs, k.serverWriteUs, k.toLsptapPipeUs];
-  if (reqDir === 'c2s' && resp.clock === 'kernel' && parts !== null && parts.every((x) => x !== null && x !== undefined)) {
+  // The few parts read here, not a copy of the whole kernel object (kernelOf): every
+  // response with children comes here for the timeline.
+  const k = isObject(resp.kernel) ? resp.kernel as Record<string, unknown> : null;
+  const part = (name: string): number | null => (k === null ? null : num(k[name]));
+  const parts = k === null ? null : [part('toServerPipeUs'), part('serverUs'), part('serverWriteUs'), part('toLsptapPipeUs')];
+  if (reqDir === 'c2s' && resp.clock === 'kernel' && parts !== null && parts.every((x) => x !== null)) {
     const [toServer, server, writing] = (parts as number[]).map((x) => x / 1000);
-    const fromEditor = k?.fromEditorPipeUs ?? null;
-    const toEditor = k?.toEditorPipeUs ?? null;
+    const fromEditor = part('fromEditorPipeUs');
+    const toEditor = part('toEditorPipeUs');
     const t0 = fromEditor === null ? req.lastByteMs : req.lastByteMs - fromEditor / 1000;
     const at = (x: number): number => round3(x - t0);
     const f = req.forwardedMs;

@@ -88,7 +88,7 @@ export interface ReportViews { report: Report; sessions: SessionFacts[]; timelin
 export async function buildReportViews(sources: string[], filters: ReportFilters, timelineMax: number | null, profileFields: Map<string, string[]> | null = null): Promise<ReportViews> {
   // The HTML page draws the earliest SVG_MAX_NOTIFICATIONS notifications; --trace has them all.
   const timeline = new TimelineBuilder(filters, timelineMax, timelineMax === null ? null : SVG_MAX_NOTIFICATIONS);
-  const builder = new ReportBuilder(filters, timelineMax === 0 ? null : (r) => timeline.addRequest(r));
+  const builder = new ReportBuilder(filters, timelineMax === 0 ? null : timeline);
   const facts = new SessionFactsBuilder();
   // A chunk's lines at a time, not an await per line.
   for (const source of sources) {

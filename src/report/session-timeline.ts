@@ -11,7 +11,8 @@
 import type { Direction } from '../model/frame';
 import type { KernelChild } from '../model/record';
 import { childName } from '../sinks/kernel-text';
-import type { Phase, ReportFilters, SlowRequest } from './aggregate';
+import { EarliestInstants } from './earliest-instants';
+import type { AnsweredView, Phase, ReportFilters, SlowRequest } from './aggregate';
 
 export interface TimelinePart { name: string; startMs: number; endMs: number }
 
@@ -73,7 +74,8 @@ interface Building {
   fallbackEpochMs: number | null;
   requests: Array<{ r: SlowRequest; atMs: number }>;
   children: Map<number, TimelineChild>;
-  notifications: TimelineInstant[];
+  /** The earliest notifications, each coded by instantCode. */
+  notifications: EarliestInstants;
   notificationCount: number;
   lastNotificationMs: number | null;
 }
@@ -81,9 +83,14 @@ interface Building {
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 
-export class TimelineBuilder {
+export class TimelineBuilder implements AnsweredView {
   private readonly sessions = new Map<string, Building>();
   private held = 0;
+  /** The session of(...) found last. */
+  private last: Building | null = null;
+  /** Notification methods by index (instantCode). */
+  private readonly instantMethods: string[] = [];
+  private readonly instantIndex = new Map<string, number>();
   /** Once pruned, a request shorter than this cannot be among the longest maxRequests. */
   private floorMs = -Infinity;
 
@@ -95,16 +102,20 @@ export class TimelineBuilder {
   constructor(private readonly filters: ReportFilters, private readonly maxRequests: number | null = null, private readonly maxNotifications: number | null = maxRequests) {}
 
   private of(source: string, session: string): Building {
+    // A log's lines come a session at a time: the last one found saves a key per line.
+    const last = this.last;
+    if (last !== null && last.session === session && last.source === source) return last;
     const key = `${source}\u0000${session}`;
     let b = this.sessions.get(key);
     if (b === undefined) {
-      b = { source, session, startEpochMs: null, fallbackEpochMs: null, requests: [], children: new Map(), notifications: [], notificationCount: 0, lastNotificationMs: null };
+      b = { source, session, startEpochMs: null, fallbackEpochMs: null, requests: [], children: new Map(), notifications: new EarliestInstants(this.maxNotifications), notificationCount: 0, lastNotificationMs: null };
       this.sessions.set(key, b);
     }
+    this.last = b;
     return b;
   }
 
-  /** Every log line: session starts and notifications (requests come through addRequest). */
+  /** Every log line: session starts and notifications (requests come through add). */
   addLine(line: Record<string, unknown>, source: string): void {
     if (this.maxRequests === 0) return;
     const session = typeof line.session === 'string' ? line.session : '';
@@ -125,21 +136,26 @@ export class TimelineBuilder {
     if (time !== null && ((f.sinceMs !== null && time < f.sinceMs) || (f.untilMs !== null && time > f.untilMs))) return;
     b.notificationCount++;
     if (b.lastNotificationMs === null || first > b.lastNotificationMs) b.lastNotificationMs = first;
-    b.notifications.push({ method: line.method, dir: line.dir, atMs: first });
-    const max = this.maxNotifications;
-    // The earliest max, amortised: cut back to them once twice as many are held.
-    if (max !== null && b.notifications.length > 2 * max) b.notifications = b.notifications.sort((x, y) => x.atMs - y.atMs).slice(0, max);
+    b.notifications.push(first, this.instantCode(line.method, line.dir));
   }
 
-  /** Each answered request the aggregate saw (it applied the filters). */
-  addRequest(r: SlowRequest): void {
-    if (r.atMs === null || r.phases.length === 0 || this.maxRequests === 0) return;
-    const b = this.of(r.source, r.session);
-    const working = r.phases.find((p) => p.name === 'server working');
-    if (working !== undefined) for (const c of r.children) this.addChild(b, c, r.atMs + working.startMs, r.atMs + working.endMs);
-    if (r.latencyMs < this.floorMs) return;
-    b.requests.push({ r, atMs: r.atMs });
+  /** Whether a request this long would be kept now (the aggregate builds only those). */
+  keeps(latencyMs: number): boolean {
+    return this.maxRequests !== 0 && latencyMs >= this.floorMs;
+  }
+
+  /** An answered request the aggregate saw (it applied the filters) and keeps() took. */
+  add(r: SlowRequest): void {
+    if (r.atMs === null || r.phases.length === 0 || !this.keeps(r.latencyMs)) return;
+    this.of(r.source, r.session).requests.push({ r, atMs: r.atMs });
     if (this.maxRequests !== null && ++this.held > 2 * this.maxRequests) this.prune(this.maxRequests);
+  }
+
+  /** The children of every answered request, whether or not the request is kept. */
+  addChildren(source: string, session: string, children: KernelChild[], windowMs: number, windowEndMs: number): void {
+    if (this.maxRequests === 0) return;
+    const b = this.of(source, session);
+    for (const c of children) this.addChild(b, c, windowMs, windowEndMs);
   }
 
   /** Keep the longest max requests over all sessions (amortised: runs once per max additions). */
@@ -151,6 +167,13 @@ export class TimelineBuilder {
       b.requests = b.requests.filter((x) => x.r.latencyMs >= this.floorMs);
       this.held += b.requests.length;
     }
+  }
+
+  /** A notification's method and direction as one number: the method's index, then the direction's bit. */
+  private instantCode(method: string, dir: Direction): number {
+    let i = this.instantIndex.get(method);
+    if (i === undefined) { i = this.instantMethods.length; this.instantMethods.push(method); this.instantIndex.set(method, i); }
+    return (i << 1) | (dir === 'c2s' ? 0 : 1);
   }
 
   private addChild(b: Building, c: KernelChild, windowMs: number, windowEndMs: number): void {
@@ -171,7 +194,9 @@ export class TimelineBuilder {
       const requests = b.requests.map(({ r, atMs }) => requestOf(r, atMs + shift)).sort((x, y) => x.startMs - y.startMs);
       const lanes = packLanes(requests);
       const children = [...b.children.values()].map((c) => ({ ...c, startMs: round3(c.startMs + shift), endMs: round3(c.endMs + shift) })).sort((x, y) => x.startMs - y.startMs);
-      const notifications = b.notifications.map((n) => ({ ...n, atMs: round3(n.atMs + shift) })).sort((x, y) => x.atMs - y.atMs);
+      const notifications: TimelineInstant[] = [];
+      b.notifications.forEach((atMs, code) => notifications.push({ method: this.instantMethods[code >>> 1], dir: (code & 1) === 0 ? 'c2s' : 's2c', atMs: round3(atMs + shift) }));
+      notifications.sort((x, y) => x.atMs - y.atMs);
       if (this.maxNotifications !== null && notifications.length > this.maxNotifications) notifications.length = this.maxNotifications;
       const lastNotificationMs = b.lastNotificationMs === null ? null : round3(b.lastNotificationMs + shift);
       return { source: b.source, session: b.session, startEpochMs: epoch(b), requests, lanes, children, notifications, notificationCount: b.notificationCount, lastNotificationMs };
