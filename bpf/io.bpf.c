@@ -124,8 +124,15 @@ __noinline int io_sys_exit(const struct syscall_args *a)
 	struct io_fd_key fd_key;
 	struct io_fd_bytes *bytes;
 	__u64 start_off = 0;
+	int op;
 
 	if (!a || !stream_role(a->role))
+		return 0;
+	/* Most syscalls of lsptap, the server and the editor move no stream bytes (epoll, futex,
+	 * mmap...): the syscall number says so before any map lookup. io_sys_enter notes only
+	 * these numbers, and the number survives to the exit (orig_ax). */
+	op = op_of(a->nr);
+	if (op < 0)
 		return 0;
 	id = a->id;
 	pid = id >> 32;
@@ -136,11 +143,8 @@ __noinline int io_sys_exit(const struct syscall_args *a)
 		/* Entered before userspace watched this process (a server blocked in its
 		 * first read when lsptap filled the maps): its bytes still count, or every
 		 * later offset of the stream would be off. The entry time is unknown (0). */
-		int op = op_of(a->nr);
 		struct io_fd_key key = { .pid = pid };
 
-		if (op < 0)
-			return 0;
 		key.fd = (__s32)a->arg1;
 		if (!bpf_map_lookup_elem(&watched_fds, &key))
 			return 0;

@@ -19,9 +19,8 @@ import { guardStderr, writeStderr } from './proxy/stderr';
 import { exposedMetricsWarning, parseMetricsAddress } from './sinks/metrics-address';
 import { parseCommand, printUsage, usageOf, usageError } from './command/command-args';
 import { PROXY_COMMAND } from './command/proxy-command';
+import type { SubcommandName } from './subcommands';
 
-
-export const USAGE = usageOf(PROXY_COMMAND);
 
 export interface ProxyCliOptions {
   log?: string;
@@ -133,21 +132,19 @@ async function runProxy(argv: string[]): Promise<number> {
   return runStdioProxy({ ...common, command: command[0], args: command.slice(1), link, logPath, sessionId: newSessionId(), extraStart });
 }
 
+const subcommands = (): typeof import('./subcommands') => require('./subcommands') as typeof import('./subcommands');
+const BUNDLED_SUBCOMMANDS = new Set<string>(['demo', 'report', 'diff', 'replay', 'profile', 'top'] satisfies SubcommandName[]);
+
 export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
   guardStderr();
   let code: number;
   try {
     const first = argv[0];
-    if (argv.length === 0) { process.stderr.write(USAGE); code = 2; }
+    if (argv.length === 0) { process.stderr.write(usageOf(PROXY_COMMAND)); code = 2; }
     else if (first === 'help') code = printUsage(PROXY_COMMAND);
-    // Subcommands load their modules on use: the proxy's start stays short.
-    else if (first === 'demo') { code = await (require('./demo/demo') as typeof import('./demo/demo')).runDemo(argv.slice(1)); }
     else if (first === 'install-shim') { code = runInstallShim(argv.slice(1), process.stdout); }
-    else if (first === 'report') { code = await (require('./report/report-command') as typeof import('./report/report-command')).runReport(argv.slice(1)); }
-    else if (first === 'diff') { code = await (require('./diff/diff-command') as typeof import('./diff/diff-command')).runDiff(argv.slice(1)); }
-    else if (first === 'replay') { code = await (require('./replay/replay-command') as typeof import('./replay/replay-command')).runReplay(argv.slice(1)); }
-    else if (first === 'profile') { code = await (require('./profile/profile-command') as typeof import('./profile/profile-command')).runProfile(argv.slice(1)); }
-    else if (first === 'top') { code = await (require('./top/top-command') as typeof import('./top/top-command')).runTop(argv.slice(1)); }
+    // Subcommands load their modules on use (their own bundle): the proxy's start stays short.
+    else if (BUNDLED_SUBCOMMANDS.has(first)) code = await subcommands().runSubcommand(first as SubcommandName, argv.slice(1));
     else code = await runProxy(argv);
   } catch (err) {
     const failure = describeFailure(err);

@@ -2,10 +2,11 @@
 // `session end` lines and for the --summary table on stderr. Kernel parts, when records
 // carry them, get a digest each so the summary shows their p50/p99 too.
 
-import { TDigest } from 'tdigest';
+import type { TDigest } from 'tdigest';
 import type { Direction, MessageKind } from '../model/frame';
 import type { KernelTiming, MessageRecord } from '../model/record';
 import { MethodTally } from './method-tally';
+import { RunDigest } from './run-digest';
 import { explainRequest } from './kernel-text';
 import { compareText } from '../model/text-order';
 import { formatMs, renderTable } from './text-table';
@@ -75,9 +76,9 @@ function compressLarge(d: TDigest): void {
 
 export class Summary {
   /** Per direction, by method: no key string is built per message on the relay path. */
-  private readonly entries: Record<Direction, Map<string, MethodTally<TDigest>>> = { c2s: new Map(), s2c: new Map() };
+  private readonly entries: Record<Direction, Map<string, MethodTally<RunDigest>>> = { c2s: new Map(), s2c: new Map() };
   /** Past TRACKED_METHODS_MAX methods: one row per direction and kind, outside the table so it never counts toward it. */
-  private readonly others: Record<Direction, Partial<Record<'request' | 'notification', MethodTally<TDigest>>>> = { c2s: {}, s2c: {} };
+  private readonly others: Record<Direction, Partial<Record<'request' | 'notification', MethodTally<RunDigest>>>> = { c2s: {}, s2c: {} };
   readonly counts: MessageCounts = {
     c2s: { request: 0, response: 0, notification: 0, invalid: 0, bytes: 0 },
     s2c: { request: 0, response: 0, notification: 0, invalid: 0, bytes: 0 },
@@ -130,18 +131,20 @@ export class Summary {
     const others = [this.others.c2s.request, this.others.c2s.notification, this.others.s2c.request, this.others.s2c.notification].filter((e) => e !== undefined);
     for (const e of [...this.entries.c2s.values(), ...this.entries.s2c.values(), ...others]) {
       const has = e.answered > 0;
-      if (has) compressLarge(e.latencies);
+      const latencies = e.latencies.flushed();
+      if (has) compressLarge(latencies);
       const row: MethodStats = {
         dir: e.dir, method: e.method, kind: e.kind, count: e.count, answered: e.answered,
         errors: e.errors, cancelled: e.cancelled,
-        p50Ms: has ? round3(e.latencies.percentile(0.5)) : null,
-        p90Ms: has ? round3(e.latencies.percentile(0.9)) : null,
-        p99Ms: has ? round3(e.latencies.percentile(0.99)) : null,
+        p50Ms: has ? round3(latencies.percentile(0.5)) : null,
+        p90Ms: has ? round3(latencies.percentile(0.9)) : null,
+        p99Ms: has ? round3(latencies.percentile(0.99)) : null,
         maxMs: has ? round3(e.maxMs) : null,
       };
       if (e.kernel !== null) {
         row.kernel = {};
-        for (const [part, d] of e.kernel) {
+        for (const [part, run] of e.kernel) {
+          const d = run.flushed();
           compressLarge(d);
           row.kernel[part] = { p50: Math.round(d.percentile(0.5)), p99: Math.round(d.percentile(0.99)) };
         }
@@ -161,19 +164,19 @@ export class Summary {
     if (list.length > EXPLAINED_REQUESTS) list.pop();
   }
 
-  private entry(dir: Direction, method: string, kind: 'request' | 'notification'): MethodTally<TDigest> {
+  private entry(dir: Direction, method: string, kind: 'request' | 'notification'): MethodTally<RunDigest> {
     const table = this.entries[dir];
     let e = table.get(method);
     if (e === undefined) {
       if (table.size >= TRACKED_METHODS_MAX) return this.otherEntry(dir, kind);
-      e = new MethodTally(dir, method, kind, () => new TDigest());
+      e = new MethodTally(dir, method, kind, () => new RunDigest());
       table.set(method, e);
     }
     return e;
   }
 
-  private otherEntry(dir: Direction, kind: 'request' | 'notification'): MethodTally<TDigest> {
-    return (this.others[dir][kind] ??= new MethodTally(dir, OTHER_METHODS, kind, () => new TDigest()));
+  private otherEntry(dir: Direction, kind: 'request' | 'notification'): MethodTally<RunDigest> {
+    return (this.others[dir][kind] ??= new MethodTally(dir, OTHER_METHODS, kind, () => new RunDigest()));
   }
 
 }

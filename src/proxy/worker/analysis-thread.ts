@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { RingBuffers } from '../../bridge/chunk-ring';
 import { ANALYSIS_NICE, type AnalysisConfig, type ThreadInput, type WorkerMessage } from '../../bridge/protocol';
 import { StartupError, MetricsAddressError } from '../../model/errors';
@@ -68,8 +68,10 @@ function threadIds(): Set<string> | null {
  * relay's priority. On Linux a thread's nice value is its own; raising it needs no privilege.
  */
 function createWorker(file: string): Worker {
+  // Loaded here, after the server's spawn: node:worker_threads brings six internal modules.
+  const { Worker: WorkerThread } = require('node:worker_threads') as typeof import('node:worker_threads');
   const before = threadIds();
-  const worker = new Worker(file, { stdout: true, trackUnmanagedFds: false });
+  const worker = new WorkerThread(file, { stdout: true, trackUnmanagedFds: false });
   const after = before === null ? null : threadIds();
   const nice = Math.max(os.getPriority(0), ANALYSIS_NICE);
   for (const tid of after ?? []) {
