@@ -57,4 +57,17 @@ test('gopls\'s profiled documentSymbol names gopls functions in its response pro
   const top = execFileSync('go', ['tool', 'pprof', '-top', '-nodecount=400', '-tagfocus', `id=${String(line.id)}`, out], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   assert.match(top, /golang\.org\/x\/tools\/gopls\//, top.slice(0, 3000));
   assert.match(top, /go\/(types|parser|ast)\./, top.slice(0, 3000));
+
+  // Loading the package runs go list: that wait is `child` time, as much as blockedOnChildUs,
+  // waited in gopls's gocommand, and Go's pprof selects it with -tagfocus cause=child.
+  const k = line.kernel as { blockedOnChildUs: number; serverBlockedUs: number };
+  t.diagnostic(`documentSymbol blocked ${k.serverBlockedUs} µs, on children ${k.blockedOnChildUs} µs; waitCauses ${JSON.stringify(p.waitCauses)}`);
+  assert.ok(k.blockedOnChildUs > 0, 'documentSymbol waited for go list');
+  const child = p.waitCauses?.find((c) => c.cause === 'child');
+  assert.ok(child !== undefined && Math.abs(child.ms * 1000 - k.blockedOnChildUs) <= Math.max(1000, 0.05 * k.blockedOnChildUs), `child ${child?.ms} ms against blockedOnChildUs ${k.blockedOnChildUs}`);
+  assert.ok(child.in.some((s) => /golang\.org\/x\/tools\/internal\/gocommand\./.test(s.fn)), `child waited in ${JSON.stringify(child.in)}`);
+  const wait = path.join(dir, 'wait.pb.gz');
+  execFileSync(process.execPath, [lsptapBin, 'profile', '--kind', 'wait', '-o', wait, log], { stdio: 'pipe' });
+  const waited = execFileSync('go', ['tool', 'pprof', '-top', '-nodecount=400', '-tagfocus', 'cause=child', wait], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  assert.match(waited, /golang\.org\/x\/tools\/internal\/gocommand\./, waited.slice(0, 3000));
 });
