@@ -280,8 +280,8 @@ export class ReportBuilder {
       if (e.kernel !== null) {
         row.kernel = {};
         for (const [part, vs] of e.kernel) {
-          const s = vs.toSorted();
-          row.kernel[part] = { p50: round3(quantile(s, 0.5)), p99: round3(quantile(s, 0.99)) } satisfies PartStats;
+          const [p50, p99] = vs.quantiles([0.5, 0.99]);
+          row.kernel[part] = { p50: round3(p50), p99: round3(p99) } satisfies PartStats;
         }
       }
       rows.push(row);

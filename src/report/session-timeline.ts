@@ -66,13 +66,16 @@ export interface Timeline {
   sessions: TimelineSession[];
 }
 
+/** What the timeline keeps of an answered request. */
+type KeptRequest = Pick<SlowRequest, 'method' | 'dir' | 'id' | 'latencyMs' | 'isError' | 'explained' | 'phases'>;
+
 interface Building {
   source: string;
   session: string;
   startEpochMs: number | null;
   /** Epoch ms minus firstByteMs of a message line, when session start is missing (a cut log). */
   fallbackEpochMs: number | null;
-  requests: Array<{ r: SlowRequest; atMs: number }>;
+  requests: Array<{ r: KeptRequest; atMs: number }>;
   children: Map<number, TimelineChild>;
   /** The earliest notifications, each coded by instantCode. */
   notifications: EarliestInstants;
@@ -147,7 +150,10 @@ export class TimelineBuilder implements AnsweredView {
   /** An answered request the aggregate saw (it applied the filters) and keeps() took. */
   add(r: SlowRequest): void {
     if (r.atMs === null || r.phases.length === 0 || !this.keeps(r.latencyMs)) return;
-    this.of(r.source, r.session).requests.push({ r, atMs: r.atMs });
+    // What the timeline draws, not the request's kernel object and children (the children
+    // came through addChildren): kept requests live long, and a month's run keeps thousands.
+    const kept: KeptRequest = { method: r.method, dir: r.dir, id: r.id, latencyMs: r.latencyMs, isError: r.isError, explained: r.explained, phases: r.phases };
+    this.of(r.source, r.session).requests.push({ r: kept, atMs: r.atMs });
     if (this.maxRequests !== null && ++this.held > 2 * this.maxRequests) this.prune(this.maxRequests);
   }
 
@@ -221,7 +227,7 @@ function childOf(c: KernelChild, startUs: number, windowMs: number, windowEndMs:
 }
 
 /** A request spans its parts; each part is kept inside it (rounding never pokes out). */
-function requestOf(r: SlowRequest, atMs: number): TimelineRequest {
+function requestOf(r: KeptRequest, atMs: number): TimelineRequest {
   const starts = r.phases.map((p: Phase) => p.startMs);
   const ends = r.phases.map((p: Phase) => Math.max(p.startMs, p.endMs));
   const startMs = round3(atMs + Math.min(...starts));
