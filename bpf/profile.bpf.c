@@ -328,6 +328,48 @@ static __always_inline __u32 sleep_cause(long nr, struct pt_regs *regs)
 	return WAIT_SYSCALL;
 }
 
+/* Bring the wait clock up to now and charge what it owes: the blocked time no waiter had
+ * (to the window now, under its mode's cause), and, when wt is a waiter, its share since it
+ * went to sleep (to its stacks), which ends its wait. */
+static __always_inline void settle(struct profile_config *c, struct wait_clock *w, struct waiter *wt)
+{
+	__u64 share[IDLE_MODES] = {}, unclaimed[IDLE_MODES] = {}, zero[IDLE_MODES] = {}, most = 0;
+	struct profile_key k = {};
+	struct tree_idle idle = {};
+	bool leaving = wt && wt->armed;
+	int m, top = 2;
+
+	tree_idle_split(bpf_ktime_get_ns(), &idle);
+	advance(w, &idle, false, leaving, leaving ? wt->share_start_ns : zero, share, unclaimed);
+	k.tgid = c->server_pid;
+	k.kind = PROFILE_WAIT;
+	window_of(c, &k);
+	for (m = 0; m < IDLE_MODES; m++) {
+		if (unclaimed[m] > 0) {
+			k.cause = mode_cause(m, WAIT_PARKED);
+			add_to(&k, 0, unclaimed[m]);
+		}
+	}
+	if (!leaving)
+		return;
+	wt->armed = 0;
+	k.user_stack = wt->user_stack;
+	k.kernel_stack = wt->kernel_stack;
+	/* The sleep counts once, under the cause that got most of it. */
+	for (m = 0; m < IDLE_MODES; m++) {
+		if (share[m] > most) {
+			most = share[m];
+			top = m;
+		}
+	}
+	for (m = 0; m < IDLE_MODES; m++) {
+		if (share[m] > 0 || m == top) {
+			k.cause = mode_cause(m, wt->cause);
+			add_to(&k, m == top, share[m]);
+		}
+	}
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(handle_profile_switch, bool preempt, struct task_struct *prev, struct task_struct *next, unsigned int prev_state)
 {
@@ -335,9 +377,7 @@ int BPF_PROG(handle_profile_switch, bool preempt, struct task_struct *prev, stru
 	struct wait_clock *w;
 	struct waiter *wt;
 	struct pt_regs *regs;
-	struct profile_key k = {};
 	struct tree_idle idle = {};
-	bool leaving;
 	__u64 start[IDLE_MODES] = {};
 	long nr;
 
@@ -347,45 +387,8 @@ int BPF_PROG(handle_profile_switch, bool preempt, struct task_struct *prev, stru
 	if (role_of(next->tgid) == ROLE_SERVER) {
 		c = settings();
 		w = clock_of();
-		if (c && w && c->server_pid != 0) {
-			__u64 share[IDLE_MODES] = {}, unclaimed[IDLE_MODES] = {}, zero[IDLE_MODES] = {}, most = 0;
-			struct tree_idle idle = {};
-			int m, top = 2;
-
-			tree_idle_split(bpf_ktime_get_ns(), &idle);
-			wt = bpf_task_storage_get(&profile_waiters, next, 0, 0);
-			leaving = wt && wt->armed;
-			advance(w, &idle, false, leaving, leaving ? wt->share_start_ns : zero, share, unclaimed);
-			k.tgid = c->server_pid;
-			k.kind = PROFILE_WAIT;
-			window_of(c, &k);
-			for (m = 0; m < IDLE_MODES; m++) {
-				if (unclaimed[m] > 0) {
-					k.cause = mode_cause(m, WAIT_PARKED);
-					add_to(&k, 0, unclaimed[m]);
-				}
-			}
-			if (leaving) {
-				__u32 cause = wt->cause;
-
-				wt->armed = 0;
-				k.user_stack = wt->user_stack;
-				k.kernel_stack = wt->kernel_stack;
-				/* The sleep counts once, under the cause that got most of it. */
-				for (m = 0; m < IDLE_MODES; m++) {
-					if (share[m] > most) {
-						most = share[m];
-						top = m;
-					}
-				}
-				for (m = 0; m < IDLE_MODES; m++) {
-					if (share[m] > 0 || m == top) {
-						k.cause = mode_cause(m, cause);
-						add_to(&k, m == top, share[m]);
-					}
-				}
-			}
-		}
+		if (c && w && c->server_pid != 0)
+			settle(c, w, bpf_task_storage_get(&profile_waiters, next, 0, 0));
 	}
 	/* An exiting thread (TASK_DEAD) never runs again: as a waiter it would take a share for ever. */
 	if (preempt || prev_state == TASK_RUNNING || (prev_state & TASK_DEAD))
@@ -405,6 +408,11 @@ int BPF_PROG(handle_profile_switch, bool preempt, struct task_struct *prev, stru
 	wt = bpf_task_storage_get(&profile_waiters, prev, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!wt)
 		return 0;
+	/* Still a waiter: the wakeup of its last sleep went unseen. End that wait here, as its
+	 * wakeup would have, so that no thread counts twice among the waiters (it would take a
+	 * share of every later wait for ever, and the waits of the others would fall short). */
+	if (wt->armed)
+		settle(c, w, wt);
 	/* prev is the current task here: its stacks are where it went to sleep. */
 	wt->user_stack = take_stack(ctx, 1, BPF_F_USER_STACK);
 	wt->kernel_stack = take_stack(ctx, 1, 0);

@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 # clangd, python3-pylsp: real servers beyond gopls for the tests and `lsptap demo --server`
 # (the npm ones are in test/servers, installed below).
 # man-db (with groff-base): a test reads lsptap(1) with man after npm install -g.
-PKGS=(gopls golang-go clang llvm libbpf1 libbpf-dev bpftool gcc make neovim chromium prometheus jq iproute2 libcap2-bin util-linux emacs-nox elpa-eglot elpa-go-mode strace clangd python3-pylsp man-db)
+# bpftrace: test/kernel-bpftrace.test.ts checks the kernel fields against an independent trace.
+PKGS=(gopls golang-go clang llvm libbpf1 libbpf-dev bpftool gcc make neovim chromium prometheus jq iproute2 libcap2-bin util-linux emacs-nox elpa-eglot elpa-go-mode strace clangd python3-pylsp man-db bpftrace)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")

@@ -36,6 +36,27 @@ test('a byte stream finds the syscall that moved each byte and ignores calls tha
   assert.equal(b.syscallNs(15, 21), 0);
 });
 
+test('a byte stream that keeps thousands of calls, forgets old ones and takes racing calls out of order still finds each byte\'s call', () => {
+  const b = new ByteStream('test');
+  const io = (startOff: number, ret: number, exitNs: number) => ({ enterNs: exitNs - 5, exitNs, ret, pid: 1, tid: 1, fd: 3, isRead: true, op: IoOp.read, startOff });
+  // 5,000 calls of 10 bytes; every 7th pair arrives swapped (two threads on one fd); forgotten
+  // below a point that trails by 300 calls, so the kept calls are moved to the front and the
+  // room grows past its first size on the way.
+  for (let i = 0; i < 5000; i += 2) {
+    const first = io(i * 10, 10, 1000 + i), second = io((i + 1) * 10, 10, 1001 + i);
+    if (i % 7 === 0) { b.add(second); b.add(first); } else { b.add(first); b.add(second); }
+    if (i % 256 === 0 && i > 300) b.forgetBelow((i - 300) * 10);
+    const probe = i - 150;
+    if (probe >= 0) {
+      assert.equal(b.exitNsAt(probe * 10 + 3), 1000 + probe, `call ${probe} at call ${i}`);
+      assert.equal(b.syscallNs(probe * 10, probe * 10 + 19), 10);
+    }
+  }
+  assert.ok(b.kept < 700, `kept ${b.kept}`);
+  assert.equal(b.exitNsAt(0), undefined, 'forgotten');
+  assert.equal(b.exitNsAt(49_999), 1000 + 4999);
+});
+
 test('fd growth needs the count to rise over at least 5 requests without falling, by at least 5', () => {
   assert.deepEqual(fdGrowth([9, 10, 11, 12, 13, 14]), { rises: 5, from: 9, to: 14 });
   assert.deepEqual(fdGrowth([9, 10, 10, 11, 12, 12, 13, 16]), { rises: 5, from: 9, to: 16 });

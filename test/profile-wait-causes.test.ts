@@ -56,24 +56,18 @@ test('each wait carries its cause: a spinning child, the disk, a lock, a sleepin
   for (const [i, c] of CASES.entries()) {
     const id = i + 2;
     const k = kernelOf(responseLine(lines, id));
-    // The profile file: every wait sample of the request, by cause, split as the kernel fields
-    // split its blocked time (as shares: the sum is test/profile-session.test.ts's to check).
+    // The profile file: every wait sample of the request, by cause, against the kernel fields
+    // (a thread whose wakeup went unseen once kept a share of every later wait, and the
+    // waits of a busy machine's windows fell to a half or a third of their blocked time).
     const waits = data.samples.filter((s) => s.kind === 'wait' && s.id === String(id));
     const by = (f: (cause: WaitCause | undefined) => boolean): number => waits.filter((s) => f(s.cause)).reduce((n, s) => n + s.valueNs, 0);
     const waitNs = by(() => true);
     assert.ok(waitNs > 0 && waits.every((s) => s.cause !== undefined), `${c.method}: wait samples, each with a cause`);
-    // Known: now and then a window's waits add up to much less than its blocked time (the
-    // kernel's share clock loses some of it; seen on this loaded machine in about one run of
-    // three, not yet explained). The split is compared only where the waits hold the time.
-    if (waitNs < 0.9 * k.serverBlockedUs * 1000) {
-      t.diagnostic(`${c.method}: waits ${waitNs / 1e6} ms of ${k.serverBlockedUs / 1000} ms blocked: split not compared`);
-    } else {
     const same = (ns: number, us: number, what: string): void =>
-      assert.ok(Math.abs(ns / waitNs - us / k.serverBlockedUs) <= 0.02, `${c.method}: ${what} ${ns / 1e6} of ${waitNs / 1e6} ms in the profile file; ${us / 1000} of ${k.serverBlockedUs / 1000} ms in the kernel fields`);
+      assert.ok(Math.abs(ns / 1000 - us) <= Math.max(1000, 0.02 * us), `${c.method}: ${what} ${ns / 1e6} ms in the profile file, ${us / 1000} ms in the kernel fields`);
     same(by((x) => x === 'child'), k.blockedOnChildUs, 'child');
     same(by((x) => x === 'disk'), k.blockedOnDiskUs, 'disk');
     same(by((x) => x !== 'child' && x !== 'disk'), k.blockedOtherUs, 'the other causes');
-    }
 
     // The caused truth: most of the blocked time is the cause the request made, waited in its
     // function (a read past the page cache of a virtual disk can be quick: 30 ms is enough).

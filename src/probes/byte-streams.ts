@@ -30,14 +30,22 @@ export interface Segment { startOff: number; endOff: number; enterNs: number; ex
  * are forgotten then (their messages get null fields).
  */
 export const SEGMENTS_KEPT = 100_000;
+/** Room for this many calls per stream at first; doubled when the kept calls fill it. */
+const INITIAL_SEGMENTS = 256;
 
 export class ByteStream {
-  private startOff: number[] = [];
-  private endOff: number[] = [];
-  private enterNs: number[] = [];
-  private exitNs: number[] = [];
-  /** Index of the first segment kept: the ones before it are forgotten (forgetBelow), not yet cut off the arrays. */
+  // The kept calls, one per index of four parallel Float64Arrays (offsets and ns are exact
+  // below 2^53): a call is added with no allocation, and forgotten ones are reclaimed by
+  // moving the kept ones to the front in place. Growable arrays of numbers were reallocated
+  // and copied as they grew and were cut (the analysis thread's page faults in fresh memory).
+  private startOff: Float64Array = new Float64Array(INITIAL_SEGMENTS);
+  private endOff: Float64Array = new Float64Array(INITIAL_SEGMENTS);
+  private enterNs: Float64Array = new Float64Array(INITIAL_SEGMENTS);
+  private exitNs: Float64Array = new Float64Array(INITIAL_SEGMENTS);
+  /** Index of the first segment kept: the ones before it are forgotten (forgetBelow). */
   private first = 0;
+  /** One past the last segment kept. */
+  private end = 0;
   /** The end of the furthest bytes this stream has moved so far. */
   total = 0;
   syscalls = 0;
@@ -93,7 +101,7 @@ export class ByteStream {
   /** Bytes the stream had moved by instant ns (the starting count, and every call returned by then). */
   bytesAt(ns: number): number {
     let end = this.startBytes;
-    for (let i = this.exitNs.length - 1; i >= this.first; i--) if (this.exitNs[i] <= ns && this.endOff[i] > end) end = this.endOff[i];
+    for (let i = this.end - 1; i >= this.first; i--) if (this.exitNs[i] <= ns && this.endOff[i] > end) end = this.endOff[i];
     return end;
   }
 
@@ -120,22 +128,22 @@ export class ByteStream {
     this.syscalls++;
     const start = this.base + e.startOff, end = start + e.ret;
     // In order but for calls that raced on one fd (two threads): kept sorted by offset.
-    let i = this.startOff.length;
+    if (this.end === this.startOff.length) this.makeRoom();
+    let i = this.end;
     while (i > this.first && this.startOff[i - 1] > start) i--;
-    // enterNs 0: the call began before tracing did; its bytes count, its duration does not.
-    const enter = e.enterNs === 0 ? e.exitNs : e.enterNs;
-    if (i === this.startOff.length) {
-      this.startOff.push(start); this.endOff.push(end); this.enterNs.push(enter); this.exitNs.push(e.exitNs);
-    } else {
-      this.startOff.splice(i, 0, start); this.endOff.splice(i, 0, end); this.enterNs.splice(i, 0, enter); this.exitNs.splice(i, 0, e.exitNs);
+    if (i < this.end) {
+      for (const a of [this.startOff, this.endOff, this.enterNs, this.exitNs]) a.copyWithin(i + 1, i, this.end);
     }
+    // enterNs 0: the call began before tracing did; its bytes count, its duration does not.
+    this.startOff[i] = start; this.endOff[i] = end;
+    this.enterNs[i] = e.enterNs === 0 ? e.exitNs : e.enterNs; this.exitNs[i] = e.exitNs;
+    this.end++;
     if (end > this.total) this.total = end;
-    if (this.kept > SEGMENTS_KEPT) this.first = this.endOff.length - SEGMENTS_KEPT;
-    this.compact();
+    if (this.kept > SEGMENTS_KEPT) this.first = this.end - SEGMENTS_KEPT;
   }
 
   /** Segments kept. */
-  get kept(): number { return this.endOff.length - this.first; }
+  get kept(): number { return this.end - this.first; }
 
   /**
    * Forget the calls that moved only bytes before `off`: no message still to be timed needs
@@ -143,27 +151,34 @@ export class ByteStream {
    */
   forgetBelow(off: number): void {
     const ends = this.endOff;
-    let lo = this.first, hi = ends.length;
+    let lo = this.first, hi = this.end;
     while (lo < hi) { const mid = (lo + hi) >> 1; if (ends[mid] <= off) lo = mid + 1; else hi = mid; }
     this.first = lo;
-    this.compact();
   }
 
-  /** Cut the forgotten segments off the arrays once they are most of them (amortised: no copy per call). */
-  private compact(): void {
-    const drop = this.first;
-    if (drop < 1024 || drop * 2 < this.endOff.length) return;
-    this.startOff = this.startOff.slice(drop); this.endOff = this.endOff.slice(drop);
-    this.enterNs = this.enterNs.slice(drop); this.exitNs = this.exitNs.slice(drop);
+  /**
+   * The arrays are full: move the kept segments to the front when the forgotten ones are at
+   * least half (in place, amortised over as many adds), else double them.
+   */
+  private makeRoom(): void {
+    const n = this.end - this.first;
+    if (this.first * 2 >= this.startOff.length) {
+      for (const a of [this.startOff, this.endOff, this.enterNs, this.exitNs]) a.copyWithin(0, this.first, this.end);
+    } else {
+      const grow = (a: Float64Array): Float64Array => { const b = new Float64Array(a.length * 2); b.set(a.subarray(this.first, this.end)); return b; };
+      this.startOff = grow(this.startOff); this.endOff = grow(this.endOff);
+      this.enterNs = grow(this.enterNs); this.exitNs = grow(this.exitNs);
+    }
     this.first = 0;
+    this.end = n;
   }
 
   /** Index of the syscall that moved byte `off`, or -1 (not yet, forgotten, or its event lost). */
   private indexOf(off: number): number {
     const ends = this.endOff;
-    let lo = this.first, hi = ends.length;
+    let lo = this.first, hi = this.end;
     while (lo < hi) { const mid = (lo + hi) >> 1; if (ends[mid] <= off) lo = mid + 1; else hi = mid; }
-    return lo < ends.length && this.startOff[lo] <= off ? lo : -1;
+    return lo < this.end && this.startOff[lo] <= off ? lo : -1;
   }
 
   /** The syscall that moved byte `off`. */

@@ -58,6 +58,8 @@ export interface TimelineSession {
   /** How many notifications the session had, and when its last one was (ms on the timeline's axis; null: none). */
   notificationCount: number;
   lastNotificationMs: number | null;
+  /** How many answered requests the session had: `requests` holds only the longest of them (maxRequests). */
+  requestCount: number;
 }
 
 export interface Timeline {
@@ -66,18 +68,22 @@ export interface Timeline {
   sessions: TimelineSession[];
 }
 
+/** What the timeline keeps of an answered request. */
+type KeptRequest = Pick<SlowRequest, 'method' | 'dir' | 'id' | 'latencyMs' | 'isError' | 'explained' | 'phases'>;
+
 interface Building {
   source: string;
   session: string;
   startEpochMs: number | null;
   /** Epoch ms minus firstByteMs of a message line, when session start is missing (a cut log). */
   fallbackEpochMs: number | null;
-  requests: Array<{ r: SlowRequest; atMs: number }>;
+  requests: Array<{ r: KeptRequest; atMs: number }>;
   children: Map<number, TimelineChild>;
   /** The earliest notifications, each coded by instantCode. */
   notifications: EarliestInstants;
   notificationCount: number;
   lastNotificationMs: number | null;
+  requestCount: number;
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
@@ -108,7 +114,7 @@ export class TimelineBuilder implements AnsweredView {
     const key = `${source}\u0000${session}`;
     let b = this.sessions.get(key);
     if (b === undefined) {
-      b = { source, session, startEpochMs: null, fallbackEpochMs: null, requests: [], children: new Map(), notifications: new EarliestInstants(this.maxNotifications), notificationCount: 0, lastNotificationMs: null };
+      b = { source, session, startEpochMs: null, fallbackEpochMs: null, requests: [], children: new Map(), notifications: new EarliestInstants(this.maxNotifications), notificationCount: 0, lastNotificationMs: null, requestCount: 0 };
       this.sessions.set(key, b);
     }
     this.last = b;
@@ -139,15 +145,23 @@ export class TimelineBuilder implements AnsweredView {
     b.notifications.push(first, this.instantCode(line.method, line.dir));
   }
 
-  /** Whether a request this long would be kept now (the aggregate builds only those). */
-  keeps(latencyMs: number): boolean {
-    return this.maxRequests !== 0 && latencyMs >= this.floorMs;
+  /**
+   * An answered request the aggregate saw (it applied the filters): counted for the session,
+   * and whether one this long would be kept now (the aggregate builds only those).
+   */
+  keeps(latencyMs: number, source: string, session: string): boolean {
+    if (this.maxRequests === 0) return false;
+    this.of(source, session).requestCount++;
+    return latencyMs >= this.floorMs;
   }
 
   /** An answered request the aggregate saw (it applied the filters) and keeps() took. */
   add(r: SlowRequest): void {
-    if (r.atMs === null || r.phases.length === 0 || !this.keeps(r.latencyMs)) return;
-    this.of(r.source, r.session).requests.push({ r, atMs: r.atMs });
+    if (r.atMs === null || r.phases.length === 0 || r.latencyMs < this.floorMs) return;
+    // What the timeline draws, not the request's kernel object and children (the children
+    // came through addChildren): kept requests live long, and a month's run keeps thousands.
+    const kept: KeptRequest = { method: r.method, dir: r.dir, id: r.id, latencyMs: r.latencyMs, isError: r.isError, explained: r.explained, phases: r.phases };
+    this.of(r.source, r.session).requests.push({ r: kept, atMs: r.atMs });
     if (this.maxRequests !== null && ++this.held > 2 * this.maxRequests) this.prune(this.maxRequests);
   }
 
@@ -199,7 +213,7 @@ export class TimelineBuilder implements AnsweredView {
       notifications.sort((x, y) => x.atMs - y.atMs);
       if (this.maxNotifications !== null && notifications.length > this.maxNotifications) notifications.length = this.maxNotifications;
       const lastNotificationMs = b.lastNotificationMs === null ? null : round3(b.lastNotificationMs + shift);
-      return { source: b.source, session: b.session, startEpochMs: epoch(b), requests, lanes, children, notifications, notificationCount: b.notificationCount, lastNotificationMs };
+      return { source: b.source, session: b.session, startEpochMs: epoch(b), requests, lanes, children, notifications, notificationCount: b.notificationCount, lastNotificationMs, requestCount: b.requestCount };
     }).sort((a, b) => a.startEpochMs - b.startEpochMs);
     return { originEpochMs: origin, sessions };
   }
@@ -221,7 +235,7 @@ function childOf(c: KernelChild, startUs: number, windowMs: number, windowEndMs:
 }
 
 /** A request spans its parts; each part is kept inside it (rounding never pokes out). */
-function requestOf(r: SlowRequest, atMs: number): TimelineRequest {
+function requestOf(r: KeptRequest, atMs: number): TimelineRequest {
   const starts = r.phases.map((p: Phase) => p.startMs);
   const ends = r.phases.map((p: Phase) => Math.max(p.startMs, p.endMs));
   const startMs = round3(atMs + Math.min(...starts));

@@ -65,8 +65,11 @@ export class KernelSymbols {
       for (;;) {
         const got = fs.readSync(fd, buf, carry, READ_BYTES, null);
         const end = carry + got;
+        // Plain loops over the bytes, not Buffer's indexOf and copy: a native call per line
+        // and per name cost a fifth of the load (121,000 lines here).
         let at = 0;
-        for (let nl = buf.indexOf(10, at); nl >= 0 && nl < end; nl = buf.indexOf(10, at)) {
+        for (let nl = at; nl < end; nl++) {
+          if (buf[nl] !== 10) continue;
           parser.line(buf, at, nl);
           at = nl + 1;
         }
@@ -159,8 +162,9 @@ class LineParser {
 
   line(b: Buffer, from: number, to: number): void {
     let h = 0, l = 0;
-    const digits = b.indexOf(32, from);
-    if (digits < 0 || digits >= to || digits - from > 16 || digits + 3 >= to) return;
+    let digits = from;
+    while (digits < to && b[digits] !== 32) digits++;
+    if (digits >= to || digits - from > 16 || digits + 3 >= to) return;
     for (let at = from; at < digits; at++) {
       const d = hexDigit(b[at]);
       if (d < 0) return;
@@ -179,7 +183,8 @@ class LineParser {
       this.names.push(Buffer.allocUnsafe(NAME_BLOCK_BYTES));
       this.used = 0;
     }
-    b.copy(this.names[this.names.length - 1], this.used, nameFrom, nameTo);
+    const block = this.names[this.names.length - 1];
+    for (let i = 0; i < len; i++) block[this.used + i] = b[nameFrom + i];
     const nameAt = ((this.names.length - 1) << NAME_BLOCK_BITS) | this.used;
     this.used += len;
     (this.inOrder.after(h, l) ? this.inOrder : this.outOfOrder).push(h, l, nameAt, len);
