@@ -15,7 +15,7 @@ import { formatDiffText } from '../src/diff/format-diff';
 import { ReportBuilder, type Report, type ReportRow } from '../src/report/aggregate';
 import type { Comparison, DiffRow } from '../src/diff/compare';
 import { TimelineBuilder } from '../src/report/session-timeline';
-import { SVG_MAX_NOTIFICATIONS, SVG_MAX_REQUESTS } from '../src/report/timeline-svg';
+import { SVG_MAX_NOTIFICATIONS, SVG_MAX_REQUESTS, sessionTimelineSvg } from '../src/report/timeline-svg';
 import { seededRandom } from '../src/diff/bootstrap';
 
 const SEED = path.join(repoRoot, 'test', 'fixtures', 'logs', 'gopls-demo.jsonl');
@@ -189,4 +189,6 @@ test('the HTML page\'s timeline draws the children of every answered request, al
   assert.deepEqual(s.requests.map((r) => r.id), [1], 'only the longest request is kept');
   assert.deepEqual(s.children.map((c) => [c.pid, c.name, c.running]), [[4242, 'go list', false]], 'the short request\'s child is drawn');
   assert.deepEqual(report.result().slowest.map((r) => r.id), [1, 2, 3, 4]);
+  // The builder kept one of the four: the page says of how many, not of how many it kept.
+  assert.match(sessionTimelineSvg(timeline.result(), () => 'server').note ?? '', /the 1 longest of 4 requests are drawn/);
 });

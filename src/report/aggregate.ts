@@ -68,8 +68,8 @@ export interface SlowRequest {
  * first whether it keeps a request, so the others cost no phases and no sentence.
  */
 export interface AnsweredView {
-  /** Whether a request answered after latencyMs would be kept (then add gets it). */
-  keeps(latencyMs: number): boolean;
+  /** Every answered request with its request line, once: whether one answered after latencyMs would be kept (then add gets it). */
+  keeps(latencyMs: number, source: string, session: string): boolean;
   add(r: SlowRequest): void;
   /** Every answered request's children, with its `server working` window in ms of its session's clock. */
   addChildren(source: string, session: string, children: KernelChild[], windowStartMs: number, windowEndMs: number): void;
@@ -235,7 +235,8 @@ export class ReportBuilder {
     // the first two.
     const view = this.answeredView;
     const slow = this.wouldKeep(latencyMs);
-    const viewKeeps = view !== null && view.keeps(latencyMs);
+    // Only a request with its request line has phases to draw, so only those are counted.
+    const viewKeeps = view !== null && req !== null && view.keeps(latencyMs, source, sessionOf(line));
     const rawKernel = isObject(line.kernel) ? line.kernel as KernelTiming : null;
     const children = Array.isArray(rawKernel?.children) ? rawKernel.children : [];
     if (!slow && !viewKeeps && (view === null || children.length === 0)) return;

@@ -58,6 +58,8 @@ export interface TimelineSession {
   /** How many notifications the session had, and when its last one was (ms on the timeline's axis; null: none). */
   notificationCount: number;
   lastNotificationMs: number | null;
+  /** How many answered requests the session had: `requests` holds only the longest of them (maxRequests). */
+  requestCount: number;
 }
 
 export interface Timeline {
@@ -81,6 +83,7 @@ interface Building {
   notifications: EarliestInstants;
   notificationCount: number;
   lastNotificationMs: number | null;
+  requestCount: number;
 }
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
@@ -111,7 +114,7 @@ export class TimelineBuilder implements AnsweredView {
     const key = `${source}\u0000${session}`;
     let b = this.sessions.get(key);
     if (b === undefined) {
-      b = { source, session, startEpochMs: null, fallbackEpochMs: null, requests: [], children: new Map(), notifications: new EarliestInstants(this.maxNotifications), notificationCount: 0, lastNotificationMs: null };
+      b = { source, session, startEpochMs: null, fallbackEpochMs: null, requests: [], children: new Map(), notifications: new EarliestInstants(this.maxNotifications), notificationCount: 0, lastNotificationMs: null, requestCount: 0 };
       this.sessions.set(key, b);
     }
     this.last = b;
@@ -142,14 +145,19 @@ export class TimelineBuilder implements AnsweredView {
     b.notifications.push(first, this.instantCode(line.method, line.dir));
   }
 
-  /** Whether a request this long would be kept now (the aggregate builds only those). */
-  keeps(latencyMs: number): boolean {
-    return this.maxRequests !== 0 && latencyMs >= this.floorMs;
+  /**
+   * An answered request the aggregate saw (it applied the filters): counted for the session,
+   * and whether one this long would be kept now (the aggregate builds only those).
+   */
+  keeps(latencyMs: number, source: string, session: string): boolean {
+    if (this.maxRequests === 0) return false;
+    this.of(source, session).requestCount++;
+    return latencyMs >= this.floorMs;
   }
 
   /** An answered request the aggregate saw (it applied the filters) and keeps() took. */
   add(r: SlowRequest): void {
-    if (r.atMs === null || r.phases.length === 0 || !this.keeps(r.latencyMs)) return;
+    if (r.atMs === null || r.phases.length === 0 || r.latencyMs < this.floorMs) return;
     // What the timeline draws, not the request's kernel object and children (the children
     // came through addChildren): kept requests live long, and a month's run keeps thousands.
     const kept: KeptRequest = { method: r.method, dir: r.dir, id: r.id, latencyMs: r.latencyMs, isError: r.isError, explained: r.explained, phases: r.phases };
@@ -205,7 +213,7 @@ export class TimelineBuilder implements AnsweredView {
       notifications.sort((x, y) => x.atMs - y.atMs);
       if (this.maxNotifications !== null && notifications.length > this.maxNotifications) notifications.length = this.maxNotifications;
       const lastNotificationMs = b.lastNotificationMs === null ? null : round3(b.lastNotificationMs + shift);
-      return { source: b.source, session: b.session, startEpochMs: epoch(b), requests, lanes, children, notifications, notificationCount: b.notificationCount, lastNotificationMs };
+      return { source: b.source, session: b.session, startEpochMs: epoch(b), requests, lanes, children, notifications, notificationCount: b.notificationCount, lastNotificationMs, requestCount: b.requestCount };
     }).sort((a, b) => a.startEpochMs - b.startEpochMs);
     return { originEpochMs: origin, sessions };
   }

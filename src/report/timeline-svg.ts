@@ -127,7 +127,9 @@ export function sessionTimelineSvg(whole: Timeline, serverName: (source: string,
   const notes: string[] = [];
   if (kept.length < whole.sessions.length) notes.push(`the ${kept.length} sessions with the longest requests of ${whole.sessions.length.toLocaleString('en-US')} are drawn`);
   if (notificationsShown < notificationsTotal) notes.push(`${notificationsShown.toLocaleString('en-US')} of ${notificationsTotal.toLocaleString('en-US')} notifications are drawn`);
-  if (shownRequests.size < all.length) notes.push(`the ${shownRequests.size.toLocaleString('en-US')} longest of ${all.length.toLocaleString('en-US')} requests are drawn`);
+  // Of every request the drawn sessions had: the builder keeps only the longest, so `all` is not the count.
+  const requestsTotal = Math.max(all.length, timeline.sessions.reduce((n, s) => n + s.requestCount, 0));
+  if (shownRequests.size < requestsTotal) notes.push(`the ${shownRequests.size.toLocaleString('en-US')} longest of ${requestsTotal.toLocaleString('en-US')} requests are drawn`);
   if (childrenShown < childrenTotal) notes.push(`${childrenShown} of ${childrenTotal} children are drawn`);
   return { svg, note: notes.length === 0 ? null : `${notes.join('; ')} (the --trace file has them all).` };
 }

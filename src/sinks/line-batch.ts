@@ -6,8 +6,11 @@
 // the bytes go on as they are: a string handed to sonic-boom would be encoded again.
 
 export interface LineSink {
-  /** `lines` whole lines; data is the sink's to keep (the batch never writes into it again). */
-  write(data: Buffer, lines: number): boolean;
+  /**
+   * `lines` whole lines; data is the sink's to keep (the batch never writes into it again).
+   * keep: lines that must not be dropped for a slow reader (a session's last lines).
+   */
+  write(data: Buffer, lines: number, keep: boolean): boolean;
 }
 
 /** Batches larger than this are handed over at once rather than waiting for the timer. */
@@ -22,6 +25,8 @@ export class LineBatch {
   private lines = 0;
   private handedOver = 0;
   private timer: NodeJS.Timeout | null = null;
+  /** Inside kept(): what is handed over must not be dropped. */
+  private keeping = false;
 
   constructor(private readonly dest: LineSink, private readonly delayMs: number) {}
 
@@ -49,7 +54,23 @@ export class LineBatch {
   /** A line too long for a batch: after everything queued, on its own. */
   writeBytes(line: Buffer): void {
     this.flush();
-    this.dest.write(line, 1);
+    this.dest.write(line, 1, this.keeping);
+  }
+
+  /**
+   * Write lines with `write` and hand them over at once as lines to keep (what was queued
+   * before them goes first, as usual): a session's summary and end, which a reader that is
+   * behind must still get.
+   */
+  kept(write: () => void): void {
+    this.flush();
+    this.keeping = true;
+    try {
+      write();
+      this.flush();
+    } finally {
+      this.keeping = false;
+    }
   }
 
   /** Where lines are written (read it after reserve(): a flush may replace it). */
@@ -90,6 +111,6 @@ export class LineBatch {
     this.used = 0;
     this.lines = 0;
     this.handedOver++;
-    this.dest.write(data, lines);
+    this.dest.write(data, lines, this.keeping);
   };
 }

@@ -6,6 +6,8 @@
 //              reader), plus one big line (a body kept by --bodies) that waits outside it.
 // - backed-up: that many wait: new lines are dropped and counted until the queue is
 //              down to half, then a `log lines lost` line says how many (docs/hardening.md "Reliability").
+//              A session's last lines are kept even here (write's `keep`), after a `log lines
+//              lost` line for what was dropped before them (takeLost).
 // - failed:    a write failed (ENOSPC, EIO, EROFS, EFBIG, EPIPE...): said once on stderr, new
 //              lines dropped and counted, and every RETRY_MS sonic-boom retries what it holds;
 //              once a write succeeds the lines flow again after a `log lines lost` line.
@@ -61,27 +63,46 @@ export class LogOutlet implements LineSink {
   /** Lines dropped so far (for `session end`'s logLinesDropped). */
   get linesDropped(): number { return this.droppedTotal; }
 
-  write(data: Buffer, lines: number): boolean {
+  write(data: Buffer, lines: number, keep = false): boolean {
     if (this.state === 'failed' || this.state === 'closed') { this.drop(lines); return true; }
     const bytes = data.length;
+    // A session's last lines (`log lines lost`, summary, session end) wait even when the queue
+    // is full: a few lines per session, and without them a reader that fell behind as the
+    // session ended got neither the end nor the count of what it lost.
+    if (keep) { this.enqueue(data, lines, false); return true; }
     // The bound is on what waits before a line, and one big line at a time waits outside it:
     // a line bigger than the bound was once dropped with no write in flight to ever resume
     // the log (issue 24: a 4.5 MB didOpen with --bodies ended the log), and counting a big
     // line toward the bound would drop the lines behind it. Memory stays below
-    // MAX_QUEUED_BYTES plus two lines, and a line is bounded by --bodies-max.
+    // MAX_QUEUED_BYTES plus two lines and the sessions' last lines, and a line is bounded by --bodies-max.
     if (this.state === 'backed-up' || this.queuedBytes - this.bigBytes >= MAX_QUEUED_BYTES) {
       if (this.state === 'writing') { this.state = 'backed-up'; this.why = 'the log reader is too slow'; }
       this.drop(lines);
       return true;
     }
-    const big = bytes > BIG_LINE_BYTES && this.bigBytes === 0;
+    this.enqueue(data, lines, bytes > BIG_LINE_BYTES && this.bigBytes === 0);
+    return true;
+  }
+
+  /**
+   * Lines dropped for a slow reader and not yet told of, taken (reset) so that a `log lines
+   * lost` line can be written before a session's last lines; null when none are.
+   */
+  takeLost(): { lost: number; why: string } | null {
+    if (this.state !== 'backed-up' || this.droppedNow === 0) return null;
+    const lost = this.droppedNow;
+    this.droppedNow = 0;
+    return { lost, why: this.why };
+  }
+
+  private enqueue(data: Buffer, lines: number, big: boolean): void {
+    const bytes = data.length;
     this.queue.push({ bytes, lines, big });
     this.queuedBytes += bytes;
     if (big) this.bigBytes = bytes;
     this.dest.write(data);
     // A sync write has reached the kernel when write() returns, unless it failed meanwhile.
     if (this.sync && this.state === 'writing') this.clearQueue();
-    return true;
   }
 
   /** Stop: wait (at most timeoutMs) for what is queued; resolves with the lines that never made it. */

@@ -90,7 +90,7 @@ export class SessionLog {
       // A failing log must never take the relay down: say so once, count what is lost.
       onFailed: (err) => this.say(`lsptap: cannot write the log to ${this.where}: ${err.message}; relaying goes on, lines not logged are counted (logLinesDropped) and logging resumes if it can\n`),
       onResumed: (lost, why) => {
-        this.logger.warn({ session: 'log', logLinesDropped: lost, reason: why }, 'log lines lost');
+        this.tellLost(lost, why);
         this.batch.flush();
       },
     });
@@ -103,7 +103,25 @@ export class SessionLog {
 
   /** A child for one session among many (listen mode): same destination, `session` on every line. */
   child(bindings: Record<string, unknown>): SessionLogChild {
-    return new SessionLogChild(this.logger.child(bindings), this.withBodies, this.batch, () => this.outlet.linesDropped);
+    return new SessionLogChild(this.logger.child(bindings), this.withBodies, this.batch, this.lastLines);
+  }
+
+  /**
+   * Write a session's last lines (summary, session end) so that they are not dropped for a
+   * reader that is behind, after a `log lines lost` line for what was dropped before them:
+   * a session that ends while its reader is behind still ends with its count of lost lines.
+   */
+  private readonly lastLines: LastLines = {
+    write: (write) => this.batch.kept(() => {
+      const lost = this.outlet.takeLost();
+      if (lost !== null) this.tellLost(lost.lost, lost.why);
+      write();
+    }),
+    dropped: () => this.outlet.linesDropped,
+  };
+
+  private tellLost(lost: number, why: string): void {
+    this.logger.warn({ session: 'log', logLinesDropped: lost, reason: why }, 'log lines lost');
   }
 
   /** Write everything queued (waiting at most the grace period), then release the fd (stderr stays open). */
@@ -121,12 +139,19 @@ export class SessionLog {
   }
 }
 
+/** How a session writes its last lines (SessionLog.lastLines). */
+interface LastLines {
+  write(write: () => void): void;
+  /** Log lines dropped so far, for session end's logLinesDropped. */
+  dropped(): number;
+}
+
 /** Writes one session's lines. */
 export class SessionLogChild {
   /** The session's hrtime origin as a number, for the message lines' `*Ms` offsets. */
   private startNum = 0;
   private readonly lines: MessageLineWriter;
-  constructor(private readonly logger: pino.Logger, withBodies: boolean, private readonly batch: LineBatch, private readonly linesDropped: () => number) {
+  constructor(private readonly logger: pino.Logger, withBodies: boolean, batch: LineBatch, private readonly last: LastLines) {
     this.lines = new MessageLineWriter(logger, batch, withBodies);
   }
 
@@ -159,12 +184,11 @@ export class SessionLogChild {
 
   summary(lineRows: SummaryLineRows, counts: MessageCounts, trigger: string): void {
     const { rows, omitted } = lineRows;
-    this.logger.info(omitted === null ? { trigger, counts, summary: rows } : { trigger, counts, summary: rows, summaryOmitted: omitted }, 'summary');
-    this.batch.flush(); // the editor may SIGKILL us next
+    // Handed over at once: the editor may SIGKILL us next.
+    this.last.write(() => this.logger.info(omitted === null ? { trigger, counts, summary: rows } : { trigger, counts, summary: rows, summaryOmitted: omitted }, 'summary'));
   }
 
   sessionEnd(info: SessionEndInfo): void {
-    this.logger.info({ ...info, logLinesDropped: this.linesDropped() }, 'session end');
-    this.batch.flush();
+    this.last.write(() => this.logger.info({ ...info, logLinesDropped: this.last.dropped() }, 'session end'));
   }
 }
