@@ -101,10 +101,7 @@ test('the relay forwards from the first byte while the probes load; kernel field
   await Promise.all([run.conn.sendRequest('test/echo', { early: 1 }), run.conn.sendRequest('test/echo', { early: 2 })]);
   await kernelDecided(log, run);
   for (let i = 0; i < 5; i++) await run.conn.sendRequest('test/echo', { later: i });
-  const end = await endSession(run);
-  assert.equal(end.code, 0, end.stderr);
-  const lines = readLog(log);
-  const from = cutOffsets(lines);
+  const { lines, from } = await endAtCut(run, log);
   t.diagnostic(`kernel fields from c2s offset ${from.c2s}, s2c offset ${from.s2c}`);
   const msgs = lines.filter((l) => l.msg === 'message' && l.method !== 'exit');
   for (const m of msgs) {
@@ -126,10 +123,7 @@ test('a server that has not read the first messages when the probes begin watchi
   await Promise.all(early);
   for (let i = 0; i < 4; i++) await run.conn.sendRequest('test/echo', { later: i });
   await run.conn.sendRequest('test/sleep', { ms: 150 });
-  const end = await endSession(run);
-  assert.equal(end.code, 0, end.stderr);
-  const lines = readLog(log);
-  const from = cutOffsets(lines);
+  const { lines, from } = await endAtCut(run, log);
   assert.ok(from.c2s > 0, 'the early requests were relayed before the cut, unread by the server');
   const msgs = lines.filter((l) => l.msg === 'message' && l.method !== 'exit');
   const responses = msgs.filter((m) => m.kind === 'response' && (m.offset as number) >= from.s2c);
@@ -159,19 +153,22 @@ test('a server that writes without reading while the editor\'s first message wai
   assert.ok(big !== undefined, 'the 1 MB request was answered');
   await kernelDecided(log, run);
   for (let i = 0; i < 3; i++) await run.conn.sendRequest('test/echo', { later: i });
-  const end = await endSession(run);
-  assert.equal(end.code, 0, end.stderr);
-  const lines = readLog(log);
-  const from = cutOffsets(lines);
+  const { lines, from } = await endAtCut(run, log);
   t.diagnostic(`kernel fields from c2s offset ${from.c2s}, s2c offset ${from.s2c}`);
   for (const id of [1, 2, 3]) assertPartsAddUp(responseLine(lines, id));
 });
 
-/** Where kernel fields begin each way: the `kernel timing on` line's offsets. */
-function cutOffsets(lines: LogLine[]): Record<string, number> {
+/**
+ * End a session cleanly and read its log, with where kernel fields begin each way (the
+ * `kernel timing on` line's offsets).
+ */
+async function endAtCut(run: Parameters<typeof endSession>[0], log: string): Promise<{ lines: LogLine[]; from: Record<string, number> }> {
+  const end = await endSession(run);
+  assert.equal(end.code, 0, end.stderr);
+  const lines = readLog(log);
   const on = lines.find((l) => l.msg === 'kernel timing on');
   assert.ok(on !== undefined, 'a `kernel timing on` line');
-  return { c2s: on.c2sOffset as number, s2c: on.s2cOffset as number };
+  return { lines, from: { c2s: on.c2sOffset as number, s2c: on.s2cOffset as number } };
 }
 
 const endOf = (m: LogLine): number => (m.offset as number) + (m.headerBytes as number) + (m.bytes as number);
